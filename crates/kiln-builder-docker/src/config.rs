@@ -1,0 +1,498 @@
+//! The docker builder's configuration: Packer 1.6.6's keys, decoded and
+//! validated into a typed [`Config`] (an [`Output`] enum instead of the
+//! `commit`/`export_path`/`discard` trio, a [`Pull`] policy, a parsed
+//! [`RunSpec`]). Pure: it touches no file, daemon or network, stores only
+//! the config, and has nothing to clean up.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kiln_sdk::config::{
+    decode_lenient, did_you_mean, ConfigError, ConfigErrors, DecodeOptions, RawConfig,
+};
+use kiln_sdk::{interpolate, PrepareContext, Secret};
+use serde::Deserialize;
+
+use crate::run_command::{self, RunSpec};
+
+/// Packer's default `run_command`.
+pub const DEFAULT_RUN_COMMAND: [&str; 6] =
+    ["-d", "-i", "-t", "--entrypoint=/bin/sh", "--", "{{.Image}}"];
+
+/// Packer's default `container_dir`.
+pub const DEFAULT_CONTAINER_DIR: &str = "/packer-files";
+
+/// The Dockerfile instructions the engine accepts in a commit's `changes`.
+pub const CHANGE_INSTRUCTIONS: [&str; 11] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDocker {
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    changes: Vec<String>,
+    #[serde(default)]
+    commit: bool,
+    #[serde(default)]
+    container_dir: Option<String>,
+    #[serde(default)]
+    discard: bool,
+    #[serde(default)]
+    exec_user: Option<String>,
+    #[serde(default)]
+    export_path: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    privileged: bool,
+    #[serde(default)]
+    pull: Option<bool>,
+    #[serde(default)]
+    run_command: Option<Vec<String>>,
+    #[serde(default)]
+    volumes: BTreeMap<String, String>,
+    #[serde(default)]
+    fix_upload_owner: Option<bool>,
+    #[serde(default)]
+    windows_container: bool,
+    #[serde(default)]
+    login: bool,
+    #[serde(default)]
+    login_password: Option<Secret<String>>,
+    #[serde(default)]
+    login_server: Option<String>,
+    #[serde(default)]
+    login_username: Option<String>,
+    #[serde(default)]
+    ecr_login: bool,
+    #[serde(default)]
+    aws_access_key: Option<String>,
+    #[serde(default)]
+    aws_secret_key: Option<Secret<String>>,
+    #[serde(default)]
+    aws_token: Option<Secret<String>>,
+    #[serde(default)]
+    aws_profile: Option<String>,
+    #[serde(default)]
+    cap_add: Vec<String>,
+    #[serde(default)]
+    cap_drop: Vec<String>,
+    #[serde(default)]
+    tmpfs: Vec<String>,
+    #[serde(default)]
+    device: Vec<String>,
+    #[serde(default)]
+    platform: Option<String>,
+    #[serde(default)]
+    communicator: Option<String>,
+}
+
+/// What becomes of the container once provisioned (Packer's `commit`,
+/// `export_path` and `discard`: exactly one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Commit it to a new image.
+    Commit {
+        /// `author`.
+        author: Option<String>,
+        /// `message`.
+        message: Option<String>,
+        /// `changes`: Dockerfile instructions applied at commit.
+        changes: Vec<String>,
+    },
+    /// Export its file system to a tar file.
+    Export {
+        /// `export_path`.
+        path: PathBuf,
+    },
+    /// Throw it away.
+    Discard,
+}
+
+/// Whether to pull `image` first (Packer's `pull`, default true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pull {
+    /// Pull unless the image is already local.
+    IfMissing,
+    /// Never pull: the image must be local.
+    Never,
+}
+
+/// Who owns uploaded files (Packer's `fix_upload_owner`, default true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOwner {
+    /// The container's user (`chown -R` after each upload when it is not
+    /// root).
+    ContainerUser,
+    /// Root, as the archive leaves them.
+    Root,
+}
+
+/// Registry credentials for the pull (`login*`).
+#[derive(Debug, Clone)]
+pub enum Login {
+    /// No login.
+    Anonymous,
+    /// `login: true`.
+    Credentials {
+        /// `login_server`.
+        server: Option<String>,
+        /// `login_username`.
+        username: Option<String>,
+        /// `login_password`.
+        password: Option<Secret<String>>,
+    },
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `image`.
+    pub image: String,
+    /// `pull`.
+    pub pull: Pull,
+    /// `commit` / `export_path` / `discard`.
+    pub output: Output,
+    /// `run_command`, parsed, with `privileged`, `cap_add`, `cap_drop`,
+    /// `volumes`, `tmpfs`, `device` and `platform` merged in.
+    pub run: RunSpec,
+    /// `container_dir`: where the host's temporary directory is mounted.
+    pub container_dir: String,
+    /// `fix_upload_owner`.
+    pub upload_owner: UploadOwner,
+    /// `exec_user`.
+    pub exec_user: Option<String>,
+    /// `login*`.
+    pub login: Login,
+}
+
+/// Decodes and validates; collects every error.
+pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
+    let (r, mut errors) = decode_lenient::<RawDocker>(
+        raw,
+        &DecodeOptions {
+            interpolate: Some(&cx.interpolation),
+            skip_interpolation: &["run_command"],
+            ..Default::default()
+        },
+    );
+    let Some(r) = r else {
+        return Err(errors);
+    };
+    for secret in [&r.login_password, &r.aws_secret_key, &r.aws_token]
+        .into_iter()
+        .flatten()
+    {
+        cx.redactor.add(secret.expose().clone());
+    }
+
+    let image = r.image.clone().unwrap_or_default();
+    if image.is_empty() {
+        errors.push(ConfigError::at(
+            "image",
+            "`image` is required: the base image of the container",
+        ));
+    }
+
+    let export = r.export_path.clone().filter(|p| !p.is_empty());
+    let chosen = [r.commit, export.is_some(), r.discard]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    let output = if chosen > 1 {
+        errors.push(ConfigError::new(
+            "only one of `commit`, `discard` and `export_path` may be set",
+        ));
+        Output::Discard
+    } else if r.commit {
+        Output::Commit {
+            author: r.author.clone().filter(|s| !s.is_empty()),
+            message: r.message.clone().filter(|s| !s.is_empty()),
+            changes: r.changes.clone(),
+        }
+    } else if let Some(p) = export {
+        Output::Export {
+            path: PathBuf::from(p),
+        }
+    } else if r.discard {
+        Output::Discard
+    } else {
+        errors.push(
+            ConfigError::new("no instructions given for handling the artifact")
+                .with_hint("set one of `commit`, `discard` or `export_path`"),
+        );
+        Output::Discard
+    };
+    if !matches!(output, Output::Commit { .. }) && !r.changes.is_empty() && chosen == 1 {
+        errors.push(ConfigError::at(
+            "changes",
+            "`changes` only applies when `commit` is true",
+        ));
+    }
+    for (i, change) in r.changes.iter().enumerate() {
+        if let Err(e) = check_change(change) {
+            errors.push(e.at_index(i));
+        }
+    }
+
+    if r.windows_container {
+        errors.push(ConfigError::at(
+            "windows_container",
+            "windows containers are not supported by kiln",
+        ));
+    }
+    if r.ecr_login {
+        let mut e = ConfigError::at(
+            "ecr_login",
+            "`ecr_login` is not available: kiln has no AWS client and builds offline",
+        )
+        .with_hint("log in with `login`, `login_server`, `login_username` and `login_password`");
+        if r.login_server.as_deref().unwrap_or("").is_empty() {
+            e.message.push_str("; it would also need `login_server`");
+        }
+        errors.push(e);
+    }
+    match r.communicator.as_deref() {
+        None | Some("") | Some("docker") => {}
+        Some("none") => errors.push(ConfigError::at(
+            "communicator",
+            "the docker builder always uses the `docker` communicator in kiln",
+        )),
+        Some(other) => errors.push(
+            ConfigError::at(
+                "communicator",
+                format!("the `{other}` communicator is not supported by the docker builder"),
+            )
+            .with_hint("remove `communicator`: the container is reached through the docker engine"),
+        ),
+    }
+
+    // `run_command` is rendered here, with `{{.Image}}` known.
+    let run_args: Vec<String> = match &r.run_command {
+        Some(v) if !v.is_empty() => v.clone(),
+        _ => DEFAULT_RUN_COMMAND.iter().map(|s| s.to_string()).collect(),
+    };
+    let ictx = cx
+        .interpolation
+        .with_data([("Image", serde_json::Value::String(image.clone()))]);
+    let mut rendered = Vec::with_capacity(run_args.len());
+    for (i, a) in run_args.iter().enumerate() {
+        match interpolate::render(a, &ictx) {
+            Ok(s) => rendered.push(s),
+            Err(e) => errors.push(ConfigError::at(format!("run_command[{i}]"), e.to_string())),
+        }
+    }
+    let mut run = if rendered.len() == run_args.len() {
+        match run_command::parse(&rendered) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(ConfigError::at("run_command", e));
+                RunSpec::default()
+            }
+        }
+    } else {
+        RunSpec::default()
+    };
+    run.privileged |= r.privileged;
+    run.cap_add.extend(r.cap_add.iter().cloned());
+    run.cap_drop.extend(r.cap_drop.iter().cloned());
+    run.tmpfs.extend(r.tmpfs.iter().cloned());
+    run.devices.extend(r.device.iter().cloned());
+    for (host, container) in &r.volumes {
+        if host.is_empty() || container.is_empty() {
+            errors.push(ConfigError::at(
+                format!("volumes.{host}"),
+                "a volume needs a host path and a container path",
+            ));
+        }
+        run.binds.push(format!("{host}:{container}"));
+    }
+    if let Some(p) = r.platform.clone().filter(|p| !p.is_empty()) {
+        run.platform = Some(p);
+    }
+
+    let container_dir = r
+        .container_dir
+        .clone()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| DEFAULT_CONTAINER_DIR.to_string());
+    if !container_dir.starts_with('/') {
+        errors.push(ConfigError::at(
+            "container_dir",
+            format!("`container_dir` must be an absolute path, found `{container_dir}`"),
+        ));
+    }
+
+    let login = if r.login {
+        Login::Credentials {
+            server: r.login_server.clone().filter(|s| !s.is_empty()),
+            username: r.login_username.clone().filter(|s| !s.is_empty()),
+            password: r.login_password.clone(),
+        }
+    } else {
+        Login::Anonymous
+    };
+    let _ = (&r.aws_access_key, &r.aws_profile);
+
+    errors.into_result(Config {
+        image,
+        pull: if r.pull.unwrap_or(true) {
+            Pull::IfMissing
+        } else {
+            Pull::Never
+        },
+        output,
+        run,
+        container_dir,
+        upload_owner: if r.fix_upload_owner.unwrap_or(true) {
+            UploadOwner::ContainerUser
+        } else {
+            UploadOwner::Root
+        },
+        exec_user: r.exec_user.filter(|u| !u.is_empty()),
+        login,
+    })
+}
+
+/// A problem with one `changes` entry, before its index is known.
+struct ChangeError(String, Option<String>);
+
+impl ChangeError {
+    fn at_index(self, i: usize) -> ConfigError {
+        let e = ConfigError::at(format!("changes[{i}]"), self.0);
+        match self.1 {
+            Some(h) => e.with_hint(h),
+            None => e,
+        }
+    }
+}
+
+/// Checks that a `changes` entry is a Dockerfile instruction the engine
+/// applies at commit.
+fn check_change(change: &str) -> Result<(), ChangeError> {
+    let trimmed = change.trim();
+    let keyword = trimmed.split_whitespace().next().unwrap_or("");
+    if keyword.is_empty() {
+        return Err(ChangeError("empty change".into(), None));
+    }
+    let upper = keyword.to_ascii_uppercase();
+    if !CHANGE_INSTRUCTIONS.contains(&upper.as_str()) {
+        let hint = did_you_mean(&upper, CHANGE_INSTRUCTIONS)
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("supported: {}", CHANGE_INSTRUCTIONS.join(", ")));
+        return Err(ChangeError(
+            format!("`{keyword}` cannot be applied at commit"),
+            Some(hint),
+        ));
+    }
+    if trimmed.len() == keyword.len() {
+        return Err(ChangeError(format!("`{keyword}` needs an argument"), None));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_sdk::ui::Redactor;
+    use serde_json::json;
+
+    fn cx() -> PrepareContext {
+        PrepareContext {
+            build_name: "docker".into(),
+            builder_type: "docker".into(),
+            interpolation: Default::default(),
+            redactor: Redactor::new(),
+            debug: false,
+            force: false,
+            on_error: Default::default(),
+            template_dir: ".".into(),
+        }
+    }
+
+    fn prep(v: serde_json::Value) -> Result<Config, ConfigErrors> {
+        prepare(&RawConfig::from_value(v), &cx())
+    }
+
+    #[test]
+    fn defaults_follow_packer() {
+        let c = prep(json!({"image": "busybox", "commit": true})).unwrap();
+        assert_eq!(c.pull, Pull::IfMissing);
+        assert_eq!(c.container_dir, "/packer-files");
+        assert_eq!(c.upload_owner, UploadOwner::ContainerUser);
+        assert_eq!(c.run.image, "busybox");
+        assert_eq!(c.run.entrypoint, Some(vec!["/bin/sh".into()]));
+        assert!(c.run.tty && c.run.interactive);
+        assert!(matches!(c.output, Output::Commit { .. }));
+    }
+
+    #[test]
+    fn collects_every_error() {
+        let e = prep(json!({
+            "commit": true, "discard": true,
+            "changes": ["FROM x", "CMD"],
+            "ecr_login": true,
+            "run_command": ["--memory=1g", "{{.Image}}"],
+            "container_dir": "rel"
+        }))
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "`image` is required",
+            "only one of `commit`, `discard` and `export_path`",
+            "`changes[0]`: `FROM` cannot be applied at commit",
+            "`changes[1]`: `CMD` needs an argument",
+            "`ecr_login` is not available",
+            "unsupported `docker run` option `--memory=1g`",
+            "`container_dir` must be an absolute path, found `rel`",
+        ] {
+            assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
+        }
+    }
+
+    #[test]
+    fn no_output_is_an_error() {
+        let e = prep(json!({"image": "x"})).unwrap_err().to_string();
+        assert!(
+            e.contains("no instructions given for handling the artifact"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn merges_container_options_and_registers_secrets() {
+        let c = cx();
+        let cfg = prepare(
+            &RawConfig::from_value(json!({
+                "image": "x", "export_path": "out.tar", "pull": false,
+                "privileged": true, "cap_add": ["NET_ADMIN"], "volumes": {"/h": "/c"},
+                "platform": "linux/amd64", "login": true, "login_password": "hunter2",
+                "run_command": ["-d", "-l", "k=v", "{{.Image}}", "sleep", "9"]
+            })),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(cfg.pull, Pull::Never);
+        assert!(cfg.run.privileged);
+        assert_eq!(cfg.run.binds, ["/h:/c"]);
+        assert_eq!(cfg.run.cmd, ["sleep", "9"]);
+        assert_eq!(cfg.run.platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(c.redactor.redact("pw hunter2"), "pw <sensitive>");
+        assert!(matches!(cfg.output, Output::Export { .. }));
+    }
+}

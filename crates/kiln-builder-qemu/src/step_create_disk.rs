@@ -1,0 +1,161 @@
+//! Creates the VM's disk in the output directory with `qemu-img create`:
+//! a blank disk of `disk_size` for an ISO build, or, with
+//! `use_backing_file`, a qcow2 overlay on the source image (with `-F`, which
+//! qemu-img 10 requires and Packer 1.6.6 does not pass). Records the path
+//! in `QemuState::disk_path`; the output directory's cleanup removes it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
+
+use crate::config::{Config, SourceKind};
+use crate::driver::Driver;
+use crate::QemuState;
+
+/// See the module docs.
+pub struct StepCreateDisk {
+    config: Arc<Config>,
+    driver: Arc<dyn Driver>,
+}
+
+impl StepCreateDisk {
+    /// The step for `config`.
+    pub fn new(config: Arc<Config>, driver: Arc<dyn Driver>) -> Self {
+        StepCreateDisk { config, driver }
+    }
+}
+
+/// The format `qemu-img info` reports for `path`.
+pub async fn image_format(driver: &dyn Driver, path: &str) -> Result<(String, u64), StepError> {
+    let out = driver
+        .run(
+            "qemu-img",
+            &["info".into(), "--output=json".into(), path.into()],
+        )
+        .await
+        .map_err(|e| StepError::msg(format!("cannot inspect `{path}`: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| {
+        StepError::msg(format!(
+            "cannot read `qemu-img info` output for `{path}`: {e}"
+        ))
+    })?;
+    Ok((
+        v.get("format")
+            .and_then(|f| f.as_str())
+            .unwrap_or("raw")
+            .to_string(),
+        v.get("virtual-size").and_then(|s| s.as_u64()).unwrap_or(0),
+    ))
+}
+
+#[async_trait]
+impl Step<QemuState> for StepCreateDisk {
+    fn name(&self) -> &'static str {
+        "StepCreateDisk"
+    }
+
+    async fn run(
+        &mut self,
+        cx: &StepContext<'_>,
+        state: &mut QemuState,
+    ) -> Result<StepAction, StepError> {
+        let c = &self.config;
+        let backing = match c.source.kind {
+            SourceKind::Iso => None,
+            SourceKind::DiskImage { backing_file: true } => state.source_path.clone(),
+            SourceKind::DiskImage {
+                backing_file: false,
+            } => return Ok(StepAction::Continue),
+        };
+        let path = c.output_directory.join(&c.vm_name);
+        let shown = path.display().to_string();
+        cx.ui.say("Creating hard drive...");
+        let mut args: Vec<String> = vec!["create".into(), "-f".into(), c.format.as_str().into()];
+        if let Some(b) = &backing {
+            // The overlay must find its base wherever the build runs.
+            let abs = std::fs::canonicalize(b)
+                .map_err(|e| StepError::msg(format!("cannot resolve `{}`: {e}", b.display())))?;
+            let abs = abs.display().to_string();
+            let (format, _) = image_format(self.driver.as_ref(), &abs).await?;
+            args.extend(["-b".into(), abs, "-F".into(), format]);
+        }
+        args.push(shown.clone());
+        args.push(format!("{}M", c.disk.size_mib));
+        state.disk_path = Some(path);
+        self.driver
+            .run("qemu-img", &args)
+            .await
+            .map_err(|e| StepError::msg(format!("cannot create disk `{shown}`: {e}")))?;
+        Ok(StepAction::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::fake::FakeDriver;
+    use crate::tests::{config_with, run_step};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn creates_a_blank_disk_for_isos() {
+        let c = config_with(json!({"output_directory": "out", "disk_size": "2G"}), false);
+        let d = Arc::new(FakeDriver::default());
+        let (r, state, _) = run_step(
+            StepCreateDisk::new(c, d.clone()),
+            QemuState::default(),
+            false,
+        )
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(
+            d.calls(),
+            ["qemu-img create -f qcow2 out/packer-qemu 2048M"]
+        );
+        assert_eq!(state.disk_path, Some("out/packer-qemu".into()));
+    }
+
+    #[tokio::test]
+    async fn backing_files_pass_the_backing_format() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base.qcow2");
+        std::fs::write(&base, "").unwrap();
+        let c = config_with(
+            json!({"iso_url": base, "disk_image": true, "use_backing_file": true, "output_directory": "out"}),
+            false,
+        );
+        let d = Arc::new(FakeDriver {
+            stdout: r#"{"format": "qcow2", "virtual-size": 1}"#.into(),
+            ..Default::default()
+        });
+        let state = QemuState {
+            source_path: Some(base.clone()),
+            ..Default::default()
+        };
+        let (r, _, _) = run_step(StepCreateDisk::new(c, d.clone()), state, false).await;
+        assert!(r.is_ok(), "{r:?}");
+        let base = std::fs::canonicalize(base).unwrap();
+        assert_eq!(
+            d.calls()[1],
+            format!(
+                "qemu-img create -f qcow2 -b {} -F qcow2 out/packer-qemu 40960M",
+                base.display()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn copied_disk_images_are_not_created() {
+        let c = config_with(json!({"disk_image": true}), false);
+        let d = Arc::new(FakeDriver::default());
+        let (r, _, _) = run_step(
+            StepCreateDisk::new(c, d.clone()),
+            QemuState::default(),
+            false,
+        )
+        .await;
+        assert!(r.is_ok());
+        assert!(d.calls().is_empty());
+    }
+}

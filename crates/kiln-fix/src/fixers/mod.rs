@@ -1,0 +1,36 @@
+//! One module per Packer 1.6.6 fixer, named after it.
+
+pub(crate) mod amazon_enhanced_networking;
+pub(crate) mod amazon_private_ip;
+pub(crate) mod amazon_shutdown_behavior;
+pub(crate) mod amazon_temp_sec_cidrs;
+pub(crate) mod azure_exclude_from_latest;
+pub(crate) mod clean_image_name;
+pub(crate) mod comm_config;
+pub(crate) mod createtime;
+pub(crate) mod docker_email;
+pub(crate) mod docker_tag_tags;
+pub(crate) mod galaxy_command;
+pub(crate) mod hyperv_cpu_and_ram;
+pub(crate) mod hyperv_deprecations;
+pub(crate) mod hyperv_vmxc_typo;
+pub(crate) mod iso_checksum_type_and_url;
+pub(crate) mod iso_md5;
+pub(crate) mod manifest_filename;
+pub(crate) mod parallels_deprecations;
+pub(crate) mod parallels_headless;
+pub(crate) mod powershell_escapes;
+pub(crate) mod pp_vagrant_override;
+pub(crate) mod proxmox_type;
+pub(crate) mod qemu_disk_size;
+pub(crate) mod qemu_host_port;
+pub(crate) mod scaleway_access_key;
+pub(crate) mod spot_price_auto_product;
+pub(crate) mod ssh_wait_timeout;
+pub(crate) mod sshdisableagent;
+pub(crate) mod sshkeypath;
+pub(crate) mod virtualbox_gaattach;
+pub(crate) mod virtualbox_rename;
+pub(crate) mod vmware_compaction;
+pub(crate) mod vmware_rename;
+pub(crate) mod vsphere_iso_net_disk;

@@ -1,0 +1,74 @@
+//! The one table of kiln's built-in components, in the spirit of Packer's
+//! generated `command/execute.go`: greppable, ordered, no link-time magic.
+//! Plugins register behind the same traits at run time.
+
+use kiln_core::Registry;
+use kiln_sdk::{BuilderFactory, PostProcessorFactory, ProvisionerFactory};
+
+/// Every built-in builder type.
+pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
+    vec![
+        Box::new(kiln_builder_docker::DockerBuilderFactory),
+        Box::new(kiln_builder_file::FileBuilderFactory),
+        Box::new(kiln_builder_null::NullBuilderFactory),
+        Box::new(kiln_builder_qemu::QemuBuilderFactory),
+    ]
+}
+
+/// Every built-in provisioner type.
+pub fn provisioners() -> Vec<Box<dyn ProvisionerFactory>> {
+    kiln_provisioners::factories()
+}
+
+/// Every built-in post-processor type.
+pub fn post_processors() -> Vec<Box<dyn PostProcessorFactory>> {
+    let mut v = kiln_post_processors::factories();
+    v.extend(kiln_post_processors_docker::factories());
+    v.push(kiln_shell_local::post_processor_factory());
+    v
+}
+
+/// The registry of built-ins.
+pub fn builtin() -> Registry {
+    Registry {
+        builders: builders(),
+        provisioners: provisioners(),
+        post_processors: post_processors(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_cover_packer_basics() {
+        let r = builtin();
+        for names in [
+            r.builder_names(),
+            r.provisioner_names(),
+            r.post_processor_names(),
+        ] {
+            let mut d = names.clone();
+            d.dedup();
+            assert_eq!(d, names, "duplicate component names");
+        }
+        assert_eq!(r.builder_names(), ["docker", "file", "null", "qemu"]);
+        for p in ["breakpoint", "shell-local", "sleep"] {
+            assert!(r.provisioner(p).is_some(), "missing provisioner {p}");
+        }
+        for p in [
+            "artifice",
+            "checksum",
+            "compress",
+            "docker-import",
+            "docker-push",
+            "docker-save",
+            "docker-tag",
+            "manifest",
+            "shell-local",
+        ] {
+            assert!(r.post_processor(p).is_some(), "missing post-processor {p}");
+        }
+    }
+}

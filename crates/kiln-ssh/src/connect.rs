@@ -1,0 +1,559 @@
+//! Opening one SSH connection: the transport (direct TCP, a SOCKS5 proxy
+//! or a channel through a bastion), the host key check, and
+//! authentication (agent, key with optional certificate, password and
+//! keyboard-interactive, in that order). [`connect_once`] makes a single
+//! attempt and classifies its failure so the retry loop
+//! ([`crate::step`]) knows whether to try again.
+//!
+//! A [`Connection`] owns the session (and the bastion's session it runs
+//! through); dropping it closes both. Nothing else to clean up.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle, KeyboardInteractiveAuthResponse};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{Certificate, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::{Credentials, HostKeyPolicy, Proxy, SshConfig};
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Nothing listens yet, or the network is unreachable: worth retrying.
+    #[error("cannot connect to `{addr}`: {source}")]
+    Unreachable {
+        /// `host:port`.
+        addr: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// TCP worked but the SSH handshake did not: counts as a handshake
+    /// attempt.
+    #[error("ssh handshake with `{addr}` failed: {message}")]
+    Handshake {
+        /// `host:port`.
+        addr: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Every authentication method was refused.
+    #[error("authentication as `{user}` on `{addr}` failed; tried {}", tried.join(", "))]
+    Auth {
+        /// The user.
+        user: String,
+        /// `host:port`.
+        addr: String,
+        /// The methods tried, in order (`publickey (/path/key)`, `password`).
+        tried: Vec<String>,
+    },
+    /// The server's host key is not the pinned one: never retried.
+    #[error("host key mismatch for `{addr}`: the server offered `{offered}`, which {expected}")]
+    HostKey {
+        /// `host:port`.
+        addr: String,
+        /// The offered key's SHA256 fingerprint.
+        offered: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A key or certificate cannot be used: never retried.
+    #[error("{0}")]
+    Key(String),
+    /// The SOCKS5 proxy refused.
+    #[error("socks5 proxy `{addr}`: {message}")]
+    Proxy {
+        /// `host:port` of the proxy.
+        addr: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The bastion failed.
+    #[error("bastion `{addr}`: {source}")]
+    Bastion {
+        /// `host:port` of the bastion.
+        addr: String,
+        /// Why.
+        source: Box<ConnectError>,
+    },
+}
+
+impl ConnectError {
+    /// Whether retrying can help (the machine may still be booting).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ConnectError::Unreachable { .. }
+            | ConnectError::Handshake { .. }
+            | ConnectError::Auth { .. }
+            | ConnectError::Proxy { .. } => true,
+            ConnectError::HostKey { .. } | ConnectError::Key(_) => false,
+            ConnectError::Bastion { source, .. } => source.is_retryable(),
+        }
+    }
+
+    /// Whether this failure counts against `ssh_handshake_attempts`
+    /// (the server answered, but the session could not be set up).
+    pub fn is_handshake(&self) -> bool {
+        match self {
+            ConnectError::Handshake { .. } | ConnectError::Auth { .. } => true,
+            ConnectError::Bastion { source, .. } => source.is_handshake(),
+            _ => false,
+        }
+    }
+}
+
+/// The russh handler: checks the host key and records what was offered.
+pub(crate) struct Client {
+    policy: HostKeyPolicy,
+    host: String,
+    port: u16,
+    offered: Arc<Mutex<Option<(String, String)>>>,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let public = match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            russh::keys::PublicKeyOrCertificate::Certificate(c) => {
+                PublicKey::from(c.public_key().clone())
+            }
+        };
+        let fingerprint = public.fingerprint(russh::keys::HashAlg::Sha256).to_string();
+        let accepted = match &self.policy {
+            HostKeyPolicy::AcceptAny => Ok(()),
+            HostKeyPolicy::Pinned(line) => match PublicKey::from_openssh(line) {
+                Ok(pinned) if pinned.key_data() == public.key_data() => Ok(()),
+                Ok(pinned) => Err(format!(
+                    "is not the pinned `ssh_host_key` `{}`",
+                    pinned.fingerprint(russh::keys::HashAlg::Sha256)
+                )),
+                Err(e) => Err(format!(
+                    "cannot be compared: `ssh_host_key` is invalid: {e}"
+                )),
+            },
+            HostKeyPolicy::KnownHosts(path) => {
+                match russh::keys::check_known_hosts_path(&self.host, self.port, &public, path) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(format!(
+                        "is not listed for `{}` in `{}`",
+                        self.host,
+                        path.display()
+                    )),
+                    Err(e) => Err(format!("does not match `{}`: {e}", path.display())),
+                }
+            }
+        };
+        match accepted {
+            Ok(()) => Ok(true),
+            Err(why) => {
+                *self.offered.lock().unwrap_or_else(|e| e.into_inner()) = Some((fingerprint, why));
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// An open, authenticated session, plus the bastion session it tunnels
+/// through (kept alive as long as this).
+pub struct Connection {
+    pub(crate) handle: Handle<Client>,
+    _bastion: Option<Handle<Client>>,
+}
+
+impl Connection {
+    /// True once the server or the network closed the session.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+}
+
+fn russh_config(c: &SshConfig) -> Arc<client::Config> {
+    Arc::new(client::Config {
+        keepalive_interval: (!c.keep_alive_interval.is_zero()).then_some(c.keep_alive_interval),
+        keepalive_max: 3,
+        nodelay: true,
+        window_size: 8 * 1024 * 1024,
+        maximum_packet_size: 65535,
+        ..Default::default()
+    })
+}
+
+/// Makes one connection attempt to `host:port` per `config`, each step
+/// bounded by `deadline`.
+pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, ConnectError> {
+    let addr = format!("{host}:{}", config.port);
+    let rc = russh_config(config);
+    let (stream, bastion): (Box<dyn Stream>, _) = if let Some(b) = &config.bastion {
+        let baddr = format!("{}:{}", b.host, b.port);
+        let wrap = |e: ConnectError| ConnectError::Bastion {
+            addr: baddr.clone(),
+            source: Box::new(e),
+        };
+        let tcp = tcp(&b.host, b.port).await.map_err(wrap)?;
+        let bh = handshake(rc.clone(), tcp, &HostKeyPolicy::AcceptAny, &b.host, b.port)
+            .await
+            .map_err(wrap)?;
+        let mut bh = bh;
+        authenticate(&mut bh, &b.credentials, &baddr)
+            .await
+            .map_err(wrap)?;
+        let channel = bh
+            .channel_open_direct_tcpip(host, config.port as u32, "127.0.0.1", 0)
+            .await
+            .map_err(|e| {
+                wrap(ConnectError::Handshake {
+                    addr: baddr.clone(),
+                    message: format!("cannot open a tunnel to `{addr}`: {e}"),
+                })
+            })?;
+        (Box::new(channel.into_stream()), Some(bh))
+    } else if let Some(p) = &config.proxy {
+        (Box::new(socks5(p, host, config.port).await?), None)
+    } else {
+        (Box::new(tcp(host, config.port).await?), None)
+    };
+    let mut handle = handshake(rc, stream, &config.host_key, host, config.port).await?;
+    authenticate(&mut handle, &config.credentials, &addr).await?;
+    Ok(Connection {
+        handle,
+        _bastion: bastion,
+    })
+}
+
+/// A byte stream an SSH session can run over.
+pub(crate) trait Stream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+async fn tcp(host: &str, port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
+    let s = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|source| ConnectError::Unreachable {
+            addr: format!("{host}:{port}"),
+            source,
+        })?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+async fn handshake(
+    rc: Arc<client::Config>,
+    stream: impl Stream + 'static,
+    policy: &HostKeyPolicy,
+    host: &str,
+    port: u16,
+) -> Result<Handle<Client>, ConnectError> {
+    let offered = Arc::new(Mutex::new(None));
+    let handler = Client {
+        policy: policy.clone(),
+        host: host.to_string(),
+        port,
+        offered: offered.clone(),
+    };
+    let addr = format!("{host}:{port}");
+    // A server that accepts TCP but never speaks (sshd still starting, a
+    // firewall) must not hang the attempt.
+    let result = tokio::time::timeout(
+        Duration::from_secs(20),
+        client::connect_stream(rc, stream, handler),
+    )
+    .await;
+    match result {
+        Ok(Ok(h)) => Ok(h),
+        Ok(Err(e)) => {
+            if let Some((offered, expected)) =
+                offered.lock().unwrap_or_else(|e| e.into_inner()).take()
+            {
+                return Err(ConnectError::HostKey {
+                    addr,
+                    offered,
+                    expected,
+                });
+            }
+            Err(ConnectError::Handshake {
+                addr,
+                message: e.to_string(),
+            })
+        }
+        Err(_) => Err(ConnectError::Handshake {
+            addr,
+            message: "the server did not complete the handshake within 20s".into(),
+        }),
+    }
+}
+
+/// Decodes a private key, with a clear error for encrypted keys.
+pub fn decode_key(path: &str, pem: &str) -> Result<PrivateKey, ConnectError> {
+    match russh::keys::decode_secret_key(pem, None) {
+        Ok(k) => Ok(k),
+        Err(russh::keys::Error::KeyIsEncrypted) => Err(ConnectError::Key(format!(
+            "private key `{path}` is encrypted with a passphrase; kiln cannot prompt for it: \
+             decrypt it (`ssh-keygen -p -N '' -f {path}`) or load it into an agent and set `ssh_agent_auth`"
+        ))),
+        Err(e) => Err(ConnectError::Key(format!(
+            "cannot parse private key `{path}`: {e}; expected an OpenSSH or PEM private key"
+        ))),
+    }
+}
+
+async fn authenticate(
+    h: &mut Handle<Client>,
+    c: &Credentials,
+    addr: &str,
+) -> Result<(), ConnectError> {
+    let mut tried = Vec::new();
+    let handshake_err = |e: russh::Error| ConnectError::Handshake {
+        addr: addr.to_string(),
+        message: format!("during authentication: {e}"),
+    };
+    // Asking for the server's RSA hash may wait for its extension info:
+    // only do it when an RSA key is about to be used.
+    let mut rsa_cache: Option<Option<russh::keys::HashAlg>> = None;
+
+    if c.agent {
+        tried.push("agent".to_string());
+        let sock = std::env::var("SSH_AUTH_SOCK").unwrap_or_default();
+        if sock.is_empty() {
+            return Err(ConnectError::Key(
+                "`ssh_agent_auth` is set but `SSH_AUTH_SOCK` is not: start an ssh-agent".into(),
+            ));
+        }
+        let mut agent = AgentClient::connect_uds(&sock).await.map_err(|e| {
+            ConnectError::Key(format!("cannot reach the ssh agent at `{sock}`: {e}"))
+        })?;
+        let ids = agent.request_identities().await.map_err(|e| {
+            ConnectError::Key(format!(
+                "cannot list the keys of the ssh agent at `{sock}`: {e}"
+            ))
+        })?;
+        for id in ids {
+            let key = match id {
+                russh::keys::agent::AgentIdentity::PublicKey { key, .. } => key,
+                russh::keys::agent::AgentIdentity::Certificate { .. } => continue,
+            };
+            let hash = rsa_hash(h, &mut rsa_cache, &key).await;
+            match h
+                .authenticate_publickey_with(&c.username, key, hash, &mut agent)
+                .await
+            {
+                Ok(r) if r.success() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(ConnectError::Key(format!(
+                        "the ssh agent at `{sock}` failed to sign: {e:?}"
+                    )))
+                }
+            }
+        }
+    }
+    if let Some(kf) = &c.private_key {
+        let key = Arc::new(decode_key(&kf.path, kf.pem.expose())?);
+        if let Some(cf) = &c.certificate {
+            tried.push(format!("certificate (`{}`)", cf.path));
+            let cert = Certificate::from_openssh(cf.pem.expose().trim()).map_err(|e| {
+                ConnectError::Key(format!("cannot parse certificate `{}`: {e}", cf.path))
+            })?;
+            let r = h
+                .authenticate_openssh_cert(&c.username, key.clone(), cert)
+                .await
+                .map_err(handshake_err)?;
+            if r.success() {
+                return Ok(());
+            }
+        }
+        tried.push(format!("publickey (`{}`)", kf.path));
+        let hash = rsa_hash(h, &mut rsa_cache, key.public_key()).await;
+        let r = h
+            .authenticate_publickey(&c.username, PrivateKeyWithHashAlg::new(key, hash))
+            .await
+            .map_err(handshake_err)?;
+        if r.success() {
+            return Ok(());
+        }
+    }
+    if let Some(key) = &c.temporary_key {
+        tried.push("publickey (temporary key pair)".to_string());
+        let key = key.expose().clone();
+        let hash = rsa_hash(h, &mut rsa_cache, key.public_key()).await;
+        let r = h
+            .authenticate_publickey(&c.username, PrivateKeyWithHashAlg::new(key, hash))
+            .await
+            .map_err(handshake_err)?;
+        if r.success() {
+            return Ok(());
+        }
+    }
+    if let Some(p) = &c.password {
+        tried.push("password".to_string());
+        let r = h
+            .authenticate_password(&c.username, p.expose())
+            .await
+            .map_err(handshake_err)?;
+        if r.success() {
+            return Ok(());
+        }
+        tried.push("keyboard-interactive".to_string());
+        let mut r = h
+            .authenticate_keyboard_interactive_start(&c.username, None::<String>)
+            .await
+            .map_err(handshake_err)?;
+        for _ in 0..5 {
+            match r {
+                KeyboardInteractiveAuthResponse::Success => return Ok(()),
+                KeyboardInteractiveAuthResponse::Failure { .. } => break,
+                KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
+                    let answers = prompts.iter().map(|_| p.expose().clone()).collect();
+                    r = h
+                        .authenticate_keyboard_interactive_respond(answers)
+                        .await
+                        .map_err(handshake_err)?;
+                }
+            }
+        }
+    }
+    if tried.is_empty() {
+        tried.push("none (no password, key or agent configured)".into());
+    }
+    Err(ConnectError::Auth {
+        user: c.username.clone(),
+        addr: addr.to_string(),
+        tried,
+    })
+}
+
+/// The RSA signature hash to use with `key` (none for other key types),
+/// asked of the server once.
+async fn rsa_hash(
+    h: &Handle<Client>,
+    cache: &mut Option<Option<russh::keys::HashAlg>>,
+    key: &PublicKey,
+) -> Option<russh::keys::HashAlg> {
+    if !key.algorithm().is_rsa() {
+        return None;
+    }
+    if cache.is_none() {
+        *cache = Some(h.best_supported_rsa_hash().await.ok().flatten().flatten());
+    }
+    cache.flatten()
+}
+
+/// Opens a TCP stream to `host:port` through a SOCKS5 proxy (RFC 1928,
+/// with RFC 1929 user/password when configured).
+async fn socks5(p: &Proxy, host: &str, port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
+    let paddr = format!("{}:{}", p.host, p.port);
+    let err = |m: String| ConnectError::Proxy {
+        addr: paddr.clone(),
+        message: m,
+    };
+    let mut s = tcp(&p.host, p.port).await?;
+    let io = |e: std::io::Error| err(format!("i/o error: {e}"));
+    let with_auth = p.username.is_some();
+    let greeting: &[u8] = if with_auth { &[5, 2, 0, 2] } else { &[5, 1, 0] };
+    s.write_all(greeting).await.map_err(io)?;
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply).await.map_err(io)?;
+    match reply {
+        [5, 0] => {}
+        [5, 2] if with_auth => {
+            let user = p.username.clone().unwrap_or_default();
+            let pass = p
+                .password
+                .as_ref()
+                .map(|s| s.expose().clone())
+                .unwrap_or_default();
+            if user.len() > 255 || pass.len() > 255 {
+                return Err(err(
+                    "user name and password must be at most 255 bytes".into()
+                ));
+            }
+            let mut m = vec![1, user.len() as u8];
+            m.extend(user.as_bytes());
+            m.push(pass.len() as u8);
+            m.extend(pass.as_bytes());
+            s.write_all(&m).await.map_err(io)?;
+            let mut r = [0u8; 2];
+            s.read_exact(&mut r).await.map_err(io)?;
+            if r[1] != 0 {
+                return Err(err("the proxy refused the user name and password".into()));
+            }
+        }
+        _ => {
+            return Err(err(
+                "the proxy accepts none of kiln's authentication methods".into(),
+            ))
+        }
+    }
+    if host.len() > 255 {
+        return Err(err(format!("host name `{host}` is too long")));
+    }
+    let mut req = vec![5, 1, 0, 3, host.len() as u8];
+    req.extend(host.as_bytes());
+    req.extend(port.to_be_bytes());
+    s.write_all(&req).await.map_err(io)?;
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).await.map_err(io)?;
+    if head[1] != 0 {
+        let why = match head[1] {
+            1 => "general failure",
+            2 => "connection not allowed by ruleset",
+            3 => "network unreachable",
+            4 => "host unreachable",
+            5 => "connection refused",
+            6 => "ttl expired",
+            _ => "request rejected",
+        };
+        return Err(err(format!("cannot reach `{host}:{port}`: {why}")));
+    }
+    let skip = match head[3] {
+        1 => 4,
+        4 => 16,
+        3 => {
+            let mut l = [0u8; 1];
+            s.read_exact(&mut l).await.map_err(io)?;
+            l[0] as usize
+        }
+        _ => return Err(err("malformed reply".into())),
+    };
+    let mut rest = vec![0u8; skip + 2];
+    s.read_exact(&mut rest).await.map_err(io)?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_errors() {
+        let refused = ConnectError::Unreachable {
+            addr: "h:22".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        assert!(refused.is_retryable() && !refused.is_handshake());
+        let auth = ConnectError::Auth {
+            user: "u".into(),
+            addr: "h:22".into(),
+            tried: vec!["publickey (`k`)".into(), "password".into()],
+        };
+        assert!(auth.is_handshake());
+        assert_eq!(
+            auth.to_string(),
+            "authentication as `u` on `h:22` failed; tried publickey (`k`), password"
+        );
+        assert!(!ConnectError::Key("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn encrypted_keys_get_a_clear_error() {
+        let e = decode_key("k", "not a key").unwrap_err().to_string();
+        assert!(e.starts_with("cannot parse private key `k`"), "{e}");
+    }
+}

@@ -1,0 +1,393 @@
+//! kiln-ssh against a real OpenSSH server on loopback (see
+//! `kiln_ssh::testing`): authentication methods, errors, exec, transfers
+//! over SFTP and SCP, reconnection and cancellation.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kiln_sdk::communicator::{CommandOutput, Communicator, ExitStatus, FileMeta, RemoteCommand};
+use kiln_sdk::{PrepareContext, RawConfig};
+use kiln_ssh::testing::{self, Agent, Sshd};
+use kiln_ssh::{wait_for_ssh, CommunicatorConfig, SshCommunicator, SshConfig, WaitError};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+fn cx() -> PrepareContext {
+    PrepareContext {
+        build_name: "b".into(),
+        builder_type: "null".into(),
+        interpolation: Default::default(),
+        redactor: Default::default(),
+        debug: false,
+        force: false,
+        on_error: Default::default(),
+        template_dir: ".".into(),
+    }
+}
+
+fn config(s: &Sshd, extra: Value) -> SshConfig {
+    let mut v = json!({"ssh_host": "127.0.0.1", "ssh_port": s.port, "ssh_username": testing::current_user(), "ssh_timeout": "5s"});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    match kiln_ssh::prepare(&RawConfig::from_value(v), &cx()) {
+        Ok(CommunicatorConfig::Ssh(c)) => *c,
+        Ok(_) => panic!("not ssh"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn key(s: &Sshd, name: &str) -> Value {
+    json!({"ssh_private_key_file": s.path(name)})
+}
+
+async fn connect(c: SshConfig) -> Result<SshCommunicator, WaitError> {
+    let conn = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new()).await?;
+    Ok(SshCommunicator::new(Arc::new(c), "127.0.0.1".into(), conn))
+}
+
+/// Runs a command and returns (status, stdout lines, stderr lines).
+async fn run(c: &SshCommunicator, cmd: &str) -> (ExitStatus, Vec<String>, Vec<String>) {
+    let out = Mutex::new(Vec::new());
+    let err = Mutex::new(Vec::new());
+    let o = |l: &str| out.lock().unwrap().push(l.to_string());
+    let e = |l: &str| err.lock().unwrap().push(l.to_string());
+    let s = c
+        .start(
+            &RemoteCommand {
+                command: cmd.into(),
+            },
+            CommandOutput {
+                stdout: &o,
+                stderr: &e,
+            },
+        )
+        .await
+        .unwrap();
+    (s, out.into_inner().unwrap(), err.into_inner().unwrap())
+}
+
+#[tokio::test]
+async fn authenticates_with_every_key_format_and_a_certificate() {
+    let s = Sshd::start();
+    for k in ["id_ed25519", "id_rsa", "id_rsa_pem"] {
+        let c = connect(config(&s, key(&s, k)))
+            .await
+            .unwrap_or_else(|e| panic!("{k}: {e}"));
+        let (st, out, _) = run(&c, "echo ok").await;
+        assert_eq!(
+            (st, out),
+            (ExitStatus::Code(0), vec!["ok".to_string()]),
+            "{k}"
+        );
+    }
+    let mut v = key(&s, "id_cert");
+    v["ssh_certificate_file"] = json!(s.path("id_cert-cert.pub"));
+    let c = connect(config(&s, v)).await.unwrap();
+    assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
+}
+
+#[tokio::test]
+async fn authenticates_with_a_password() {
+    testing::ensure_password_user();
+    let s = Sshd::start();
+    let c = connect(config(
+        &s,
+        json!({"ssh_username": testing::PASSWORD_USER, "ssh_password": testing::PASSWORD}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(run(&c, "id -un").await.1, [testing::PASSWORD_USER]);
+}
+
+#[tokio::test]
+async fn authenticates_through_a_real_agent() {
+    let s = Sshd::start();
+    let agent = Agent::start(&[&s.path("id_rsa")]);
+    std::env::set_var("SSH_AUTH_SOCK", &agent.sock);
+    let c = connect(config(&s, json!({"ssh_agent_auth": true})))
+        .await
+        .unwrap();
+    assert_eq!(run(&c, "echo via-agent").await.1, ["via-agent"]);
+}
+
+#[tokio::test]
+async fn reports_auth_failures_and_encrypted_keys_clearly() {
+    let s = Sshd::start();
+    let mut c = config(
+        &s,
+        json!({"ssh_password": "wrong", "ssh_handshake_attempts": 2}),
+    );
+    c.credentials.private_key = config(&s, key(&s, "id_ed25519")).credentials.private_key;
+    c.credentials.username = "nobody-here".into();
+    let e = connect(c).await.err().unwrap().to_string();
+    assert!(e.contains("2 handshake attempts failed"), "{e}");
+    assert!(e.contains("authentication as `nobody-here`"), "{e}");
+    assert!(e.contains("tried publickey (`"), "{e}");
+    assert!(e.contains("password"), "{e}");
+    assert!(!e.contains("wrong"), "the password leaked: {e}");
+
+    let e = connect(config(&s, key(&s, "id_encrypted")))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("is encrypted with a passphrase"), "{e}");
+}
+
+#[tokio::test]
+async fn pins_host_keys() {
+    let s = Sshd::start();
+    let other = Sshd::start();
+    let mut v = key(&s, "id_ed25519");
+    v["ssh_host_key"] = json!(s.host_key());
+    connect(config(&s, v.clone())).await.unwrap();
+    v["ssh_host_key"] = json!(other.host_key());
+    let started = Instant::now();
+    let e = connect(config(&s, v)).await.err().unwrap().to_string();
+    assert!(e.contains("host key mismatch"), "{e}");
+    assert!(e.contains("SHA256:"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a mismatch must not be retried"
+    );
+}
+
+#[tokio::test]
+async fn times_out_on_a_closed_port_and_connects_fast_once_it_opens() {
+    let mut s = Sshd::start();
+    s.stop();
+    let mut c = config(&s, key(&s, "id_ed25519"));
+    c.timeout = Duration::from_millis(600);
+    let e = connect(c.clone()).await.err().unwrap().to_string();
+    assert!(e.starts_with("timeout waiting for SSH"), "{e}");
+    assert!(e.contains("Connection refused"), "{e}");
+
+    c.timeout = Duration::from_secs(20);
+    let waiting = tokio::spawn(async move {
+        let r = connect(c).await;
+        (r.is_ok(), Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    s.restart();
+    let reachable = Instant::now();
+    let (ok, connected) = waiting.await.unwrap();
+    assert!(ok);
+    let lag = connected.saturating_duration_since(reachable);
+    assert!(
+        lag < Duration::from_secs(1),
+        "connected {lag:?} after sshd was up"
+    );
+}
+
+#[tokio::test]
+async fn runs_commands_and_reports_signals() {
+    let s = Sshd::start();
+    let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
+    let (st, out, err) = run(&c, "echo a; echo b >&2; printf 'partial'; exit 3").await;
+    assert_eq!(st, ExitStatus::Code(3));
+    assert_eq!(out, ["a", "partial"]);
+    assert_eq!(err, ["b"]);
+    let (st, _, _) = run(&c, "kill -TERM $$").await;
+    assert_eq!(st, ExitStatus::RemoteSignal("TERM".into()));
+    assert_eq!(st.to_string(), "killed by signal SIGTERM");
+}
+
+async fn transfers(method: &str) {
+    let s = Sshd::start();
+    let c = connect(config(
+        &s,
+        json!({"ssh_private_key_file": s.path("id_ed25519"), "ssh_file_transfer_method": method}),
+    ))
+    .await
+    .unwrap();
+    let remote = s.path(&format!("remote-{method}"));
+    std::fs::create_dir_all(&remote).unwrap();
+    // A file larger than a chunk, with mode and mtime kept.
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+    let dst = remote.join("big.bin");
+    c.upload(
+        dst.to_str().unwrap(),
+        &mut data.as_slice(),
+        FileMeta {
+            mode: Some(0o751),
+            mtime: Some(mtime),
+            size: Some(data.len() as u64),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read(&dst).unwrap(), data);
+    let m = std::fs::metadata(&dst).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(m.permissions().mode() & 0o777, 0o751, "{method}");
+    assert_eq!(m.modified().unwrap(), mtime, "{method}");
+    // Unknown size (scp spools it).
+    c.upload(
+        remote.join("small").to_str().unwrap(),
+        &mut &b"hi\n"[..],
+        FileMeta::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(remote.join("small")).unwrap(),
+        "hi\n"
+    );
+    // Download.
+    let mut got = Vec::new();
+    c.download(dst.to_str().unwrap(), &mut got).await.unwrap();
+    assert_eq!(got, data);
+    let e = c
+        .download(remote.join("missing").to_str().unwrap(), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("missing"), "{e}");
+
+    // Directories: Packer's trailing-slash rules, and excludes.
+    let local = tempfile::tempdir().unwrap();
+    let app = local.path().join("app");
+    std::fs::create_dir_all(app.join("sub/deeper")).unwrap();
+    std::fs::write(app.join("a.txt"), "a").unwrap();
+    std::fs::write(app.join("sub/b.txt"), "b").unwrap();
+    std::fs::write(app.join("sub/deeper/c.txt"), "c").unwrap();
+    std::fs::write(app.join("skip.log"), "x").unwrap();
+    let with = remote.join("with");
+    let without = remote.join("without");
+    c.upload_dir(
+        with.to_str().unwrap(),
+        Path::new(&format!("{}/", app.display())),
+        &["*.log".into()],
+    )
+    .await
+    .unwrap();
+    c.upload_dir(without.to_str().unwrap(), &app, &[])
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(with.join("a.txt")).unwrap(), "a");
+    assert_eq!(
+        std::fs::read_to_string(with.join("sub/deeper/c.txt")).unwrap(),
+        "c"
+    );
+    assert!(!with.join("skip.log").exists(), "{method}: exclude ignored");
+    assert!(!with.join("app").exists());
+    assert_eq!(
+        std::fs::read_to_string(without.join("app/sub/b.txt")).unwrap(),
+        "b"
+    );
+    assert!(without.join("app/skip.log").exists());
+
+    let back = tempfile::tempdir().unwrap();
+    c.download_dir(&format!("{}/", with.display()), back.path(), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(back.path().join("sub/deeper/c.txt")).unwrap(),
+        "c"
+    );
+}
+
+#[tokio::test]
+async fn transfers_over_sftp() {
+    transfers("sftp").await;
+}
+
+#[tokio::test]
+async fn transfers_over_scp() {
+    transfers("scp").await;
+}
+
+#[tokio::test]
+async fn reaches_the_target_through_a_bastion() {
+    let target = Sshd::start_with("ListenAddress 127.0.0.2");
+    let bastion = Sshd::start();
+    let mut v = key(&target, "id_ed25519");
+    v["ssh_bastion_host"] = json!("127.0.0.1");
+    v["ssh_bastion_port"] = json!(bastion.port);
+    v["ssh_bastion_private_key_file"] = json!(bastion.path("id_rsa"));
+    let c = config(&target, v);
+    let conn = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new())
+        .await
+        .unwrap();
+    let comm = SshCommunicator::new(Arc::new(c), "127.0.0.1".into(), conn);
+    let (st, out, _) = run(&comm, "echo $SSH_CONNECTION").await;
+    assert_eq!(st, ExitStatus::Code(0));
+    assert!(out[0].starts_with("127.0.0.1 "), "{out:?}");
+    drop(bastion);
+    let (st, _, _) = tokio::time::timeout(Duration::from_secs(10), async {
+        // The tunnel is gone with the bastion: reconnecting fails clearly.
+        let r = comm
+            .start(
+                &RemoteCommand {
+                    command: "true".into(),
+                },
+                CommandOutput {
+                    stdout: &|_| {},
+                    stderr: &|_| {},
+                },
+            )
+            .await;
+        (r.map(|s| s.code()).unwrap_or(-99), (), ())
+    })
+    .await
+    .unwrap();
+    assert_ne!(st, 0);
+}
+
+#[tokio::test]
+async fn reconnects_after_the_server_restarts() {
+    let mut s = Sshd::start();
+    let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
+    assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
+    let r = tokio::join!(run(&c, "sleep 30"), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.stop();
+    });
+    assert_eq!(r.0 .0, ExitStatus::Disconnected);
+    s.restart();
+    assert_eq!(run(&c, "echo back").await.1, ["back"]);
+}
+
+#[tokio::test]
+async fn dropping_a_running_command_stops_it_remotely() {
+    let s = Sshd::start_with("LogLevel DEBUG1");
+    let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
+    let marker = format!("sleep 4{}.5", std::process::id() % 1000);
+    let cmd = format!("echo started; {marker}; echo never");
+    let started = Mutex::new(false);
+    let o = |l: &str| {
+        if l == "started" {
+            *started.lock().unwrap() = true
+        }
+    };
+    let rc = RemoteCommand { command: cmd };
+    let fut = c.start(
+        &rc,
+        CommandOutput {
+            stdout: &o,
+            stderr: &|_| {},
+        },
+    );
+    let r = tokio::time::timeout(Duration::from_millis(800), fut).await;
+    assert!(r.is_err(), "the command should still be running");
+    assert!(*started.lock().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !testing::processes_matching(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the remote command survived: {:?}\n{}",
+            testing::processes_matching(&marker),
+            std::fs::read_to_string(s.path("sshd.log"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("signal") || l.contains("channel"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The connection is still usable.
+    assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
+}

@@ -1,0 +1,537 @@
+//! Evaluating HCL2 expressions: the scope an expression sees (`var`,
+//! `local`, `source`, `build`, `path`, `packer` and the functions), checks
+//! of every reference before evaluating (so that an undefined variable gets
+//! a "did you mean"), and conversions between HCL values and the JSON
+//! values components are configured with.
+
+use hcl::eval::{Context, Evaluate};
+use hcl::{Expression, Map, Value};
+use kiln_sdk::config::{ConfigError, Location};
+
+use super::parser::{hint_for, Expr};
+
+/// The generated build data a provisioner or post-processor may refer to
+/// as `build.X`; unknown until the builder ran, so each evaluates to the
+/// Go-template placeholder that components render at run time.
+pub const BUILD_PLACEHOLDERS: &[&str] = &[
+    "ID",
+    "Host",
+    "Port",
+    "User",
+    "Password",
+    "ConnType",
+    "PackerRunUUID",
+    "PackerHTTPIP",
+    "PackerHTTPPort",
+    "PackerHTTPAddr",
+    "SSHPublicKey",
+    "SSHPrivateKey",
+    "WinRMPassword",
+];
+
+/// A reference to a named value: `var.region` is root `var`, attribute
+/// `region`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// The root variable.
+    pub root: String,
+    /// The first attribute, when the traversal has one.
+    pub attr: Option<String>,
+}
+
+/// Every named value `expr` refers to (including inside string templates
+/// and heredocs).
+pub fn references(expr: &Expression) -> Vec<Reference> {
+    let mut out = Vec::new();
+    walk(expr, &mut out, 0);
+    out
+}
+
+fn walk(expr: &Expression, out: &mut Vec<Reference>, depth: usize) {
+    if depth > 256 {
+        return;
+    }
+    let d = depth + 1;
+    match expr {
+        Expression::Null | Expression::Bool(_) | Expression::Number(_) | Expression::String(_) => {}
+        Expression::Array(items) => items.iter().for_each(|e| walk(e, out, d)),
+        Expression::Object(o) => {
+            for (k, v) in o {
+                if let hcl::ObjectKey::Expression(k) = k {
+                    // A bare identifier key is a literal name, not a reference.
+                    if !matches!(k, Expression::Variable(_)) {
+                        walk(k, out, d);
+                    }
+                }
+                walk(v, out, d);
+            }
+        }
+        Expression::TemplateExpr(t) => {
+            if let Ok(t) = hcl::Template::from_expr(t) {
+                walk_template(&t, out, d);
+            }
+        }
+        Expression::Variable(v) => out.push(Reference {
+            root: v.as_str().to_string(),
+            attr: None,
+        }),
+        Expression::Traversal(t) => {
+            if let Expression::Variable(v) = &t.expr {
+                let attr = match t.operators.first() {
+                    Some(hcl::TraversalOperator::GetAttr(a)) => Some(a.as_str().to_string()),
+                    _ => None,
+                };
+                out.push(Reference {
+                    root: v.as_str().to_string(),
+                    attr,
+                });
+            } else {
+                walk(&t.expr, out, d);
+            }
+            for op in &t.operators {
+                if let hcl::TraversalOperator::Index(e) = op {
+                    walk(e, out, d);
+                }
+            }
+        }
+        Expression::FuncCall(f) => f.args.iter().for_each(|e| walk(e, out, d)),
+        Expression::Parenthesis(e) => walk(e, out, d),
+        Expression::Conditional(c) => {
+            walk(&c.cond_expr, out, d);
+            walk(&c.true_expr, out, d);
+            walk(&c.false_expr, out, d);
+        }
+        Expression::Operation(op) => match op.as_ref() {
+            hcl::Operation::Unary(u) => walk(&u.expr, out, d),
+            hcl::Operation::Binary(b) => {
+                walk(&b.lhs_expr, out, d);
+                walk(&b.rhs_expr, out, d);
+            }
+        },
+        Expression::ForExpr(f) => {
+            walk(&f.collection_expr, out, d);
+            let bound: Vec<&str> = f
+                .key_var
+                .iter()
+                .map(|k| k.as_str())
+                .chain(std::iter::once(f.value_var.as_str()))
+                .collect();
+            let mut inner = Vec::new();
+            for e in f
+                .key_expr
+                .iter()
+                .chain(std::iter::once(&f.value_expr))
+                .chain(f.cond_expr.iter())
+            {
+                walk(e, &mut inner, d);
+            }
+            out.extend(
+                inner
+                    .into_iter()
+                    .filter(|r| !bound.contains(&r.root.as_str())),
+            );
+        }
+        _ => {}
+    }
+}
+
+fn walk_template(t: &hcl::Template, out: &mut Vec<Reference>, d: usize) {
+    for el in t.elements() {
+        match el {
+            hcl::template::Element::Literal(_) => {}
+            hcl::template::Element::Interpolation(i) => walk(&i.expr, out, d),
+            hcl::template::Element::Directive(dir) => match dir.as_ref() {
+                hcl::template::Directive::If(i) => {
+                    walk(&i.cond_expr, out, d);
+                    walk_template(&i.true_template, out, d);
+                    if let Some(f) = &i.false_template {
+                        walk_template(f, out, d);
+                    }
+                }
+                hcl::template::Directive::For(f) => {
+                    walk(&f.collection_expr, out, d);
+                    let mut inner = Vec::new();
+                    walk_template(&f.template, &mut inner, d);
+                    let bound: Vec<&str> = f
+                        .key_var
+                        .iter()
+                        .map(|k| k.as_str())
+                        .chain(std::iter::once(f.value_var.as_str()))
+                        .collect();
+                    out.extend(
+                        inner
+                            .into_iter()
+                            .filter(|r| !bound.contains(&r.root.as_str())),
+                    );
+                }
+            },
+        }
+    }
+}
+
+/// What an expression can see.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// `var.*`; `None` where variables cannot be used (variable defaults).
+    pub vars: Option<Map<String, Value>>,
+    /// `local.*`; `None` where locals cannot be used.
+    pub locals: Option<Map<String, Value>>,
+    /// `source.name` and `source.type`.
+    pub source: Option<(String, String)>,
+    /// `build.name` (the build block's name); `build.*` is usable when set.
+    pub build: Option<String>,
+    /// `path.root`: the template's directory.
+    pub path_root: String,
+    /// `env()` is allowed (variable defaults only).
+    pub allow_env: bool,
+    /// What is being evaluated, for messages (`a variable default`).
+    pub what: &'static str,
+}
+
+impl Scope {
+    fn context(&self) -> Context<'static> {
+        let mut ctx = Context::new();
+        super::functions::register(&mut ctx, self.allow_env);
+        let cwd = std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut path = Map::new();
+        path.insert("cwd".into(), Value::from(cwd));
+        path.insert("root".into(), Value::from(self.path_root.clone()));
+        ctx.declare_var("path", Value::Object(path));
+        let mut packer = Map::new();
+        packer.insert(
+            "version".into(),
+            Value::from(kiln_sdk::PACKER_COMPAT_VERSION),
+        );
+        ctx.declare_var("packer", Value::Object(packer));
+        if let Some(v) = &self.vars {
+            ctx.declare_var("var", Value::Object(v.clone()));
+        }
+        if let Some(l) = &self.locals {
+            ctx.declare_var("local", Value::Object(l.clone()));
+        }
+        if let Some((name, ty)) = &self.source {
+            let mut s = Map::new();
+            s.insert("name".into(), Value::from(name.clone()));
+            s.insert("type".into(), Value::from(ty.clone()));
+            ctx.declare_var("source", Value::Object(s));
+        }
+        if let Some(name) = &self.build {
+            let mut b = Map::new();
+            b.insert("name".into(), Value::from(name.clone()));
+            for k in BUILD_PLACEHOLDERS {
+                b.insert((*k).into(), Value::from(format!("{{{{ build `{k}` }}}}")));
+            }
+            ctx.declare_var("build", Value::Object(b));
+        }
+        ctx
+    }
+
+    /// Checks every reference of `expr` against this scope.
+    pub fn check_references(&self, e: &Expr) -> Result<(), ConfigError> {
+        for r in references(&e.expr) {
+            let err = |msg: String, hint: Option<String>| {
+                let mut ce = ConfigError::new(msg);
+                ce.hint = hint;
+                ce.location = Some(e.location.clone());
+                ce
+            };
+            let check =
+                |kind: &str, map: &Option<Map<String, Value>>, decl: &str| match (map, &r.attr) {
+                    (None, _) => Err(err(
+                        format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                        Some(match kind {
+                            "var" => {
+                                "variables cannot refer to other variables; use a `locals` block"
+                                    .into()
+                            }
+                            _ => "locals are not available here".into(),
+                        }),
+                    )),
+                    (Some(m), Some(a)) if !m.contains_key(a) => Err(err(
+                        format!(
+                            "undefined {} `{kind}.{a}`",
+                            if kind == "var" { "variable" } else { "local" }
+                        ),
+                        hint_for(a, m.keys().map(String::as_str))
+                            .map(|h| h.replacen('`', &format!("`{kind}."), 1))
+                            .or_else(|| Some(format!("declare it with {decl}"))),
+                    )),
+                    _ => Ok(()),
+                };
+            match r.root.as_str() {
+                "var" => check(
+                    "var",
+                    &self.vars,
+                    &format!("a `variable \"{}\"` block", r.attr.as_deref().unwrap_or("")),
+                )?,
+                "local" => check(
+                    "local",
+                    &self.locals,
+                    &format!(
+                        "a `locals` block (`{} = …`)",
+                        r.attr.as_deref().unwrap_or("")
+                    ),
+                )?,
+                "source" if self.source.is_none() => return Err(err(
+                    format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                    Some(
+                        "`source.name` and `source.type` are known in `source` and `build` blocks"
+                            .into(),
+                    ),
+                )),
+                "build" if self.build.is_none() => {
+                    return Err(err(
+                        format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                        Some("`build.*` is known in provisioners and post-processors".into()),
+                    ))
+                }
+                "data" => {
+                    return Err(err(
+                        format!("`{}`: data sources are not supported yet", dotted(&r)),
+                        None,
+                    ))
+                }
+                "path" => {
+                    if let Some(a) = &r.attr {
+                        if a != "cwd" && a != "root" {
+                            return Err(err(
+                                format!("unknown attribute `path.{a}`"),
+                                Some("`path` has `cwd` and `root`".into()),
+                            ));
+                        }
+                    }
+                }
+                "packer" => {
+                    if let Some(a) = &r.attr {
+                        if a != "version" {
+                            return Err(err(
+                                format!("unknown attribute `packer.{a}`"),
+                                Some("`packer` has `version`".into()),
+                            ));
+                        }
+                    }
+                }
+                "build" => {
+                    if let Some(a) = &r.attr {
+                        if a != "name" && !BUILD_PLACEHOLDERS.contains(&a.as_str()) {
+                            let mut h =
+                                hint_for(a, BUILD_PLACEHOLDERS.iter().copied().chain(["name"]));
+                            if let Some(x) = h.as_mut() {
+                                *x = x.replacen('`', "`build.", 1);
+                            }
+                            return Err(err(format!("unknown attribute `build.{a}`"), h));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates `e`, checking its references first.
+    pub fn eval(&self, e: &Expr) -> Result<Value, ConfigError> {
+        self.check_references(e)?;
+        let ctx = self.context();
+        e.expr.evaluate(&ctx).map_err(|err| {
+            let mut ce = ConfigError::new(eval_message(&err));
+            ce.location = Some(e.location.clone());
+            ce
+        })
+    }
+}
+
+fn dotted(r: &Reference) -> String {
+    match &r.attr {
+        Some(a) => format!("{}.{a}", r.root),
+        None => r.root.clone(),
+    }
+}
+
+/// An hcl evaluation error in kiln's style.
+pub fn eval_message(err: &hcl::eval::Error) -> String {
+    use hcl::eval::ErrorKind;
+    match err.kind() {
+        ErrorKind::UndefinedVar(v) => format!("undefined variable `{v}`"),
+        ErrorKind::UndefinedFunc(f) => format!("call to unknown function `{f}`"),
+        ErrorKind::FuncCall(f, msg) => format!("error in function `{f}`: {msg}"),
+        ErrorKind::NoSuchKey(k) => format!("no attribute or key `{k}`"),
+        other => {
+            let s = other.to_string();
+            let mut c = s.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Evaluates `e` with no variables at all (constant expressions such as
+/// var-file values and `packer` settings); functions still work.
+pub fn eval_constant(e: &Expr, what: &'static str) -> Result<Value, ConfigError> {
+    Scope {
+        what,
+        ..Scope::default()
+    }
+    .eval(e)
+}
+
+/// An HCL value as JSON (for component configs).
+pub fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                serde_json::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                serde_json::Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    serde_json::Value::from(f as i64)
+                } else {
+                    serde_json::Number::from_f64(f)
+                        .map(serde_json::Value::Number)
+                        .unwrap_or(serde_json::Value::Null)
+                }
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+        Value::Object(o) => {
+            serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
+    }
+}
+
+/// A JSON value as an HCL value.
+pub fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                hcl::Number::from_f64(n.as_f64().unwrap_or(0.0))
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+        }
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(a) => Value::Array(a.iter().map(from_json).collect()),
+        serde_json::Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
+    }
+}
+
+/// A value as text: strings as they are, numbers and bools as HCL writes
+/// them, anything else as JSON.
+pub fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(_) => to_json(v).to_string(),
+        _ => to_json(v).to_string(),
+    }
+}
+
+/// The name of a value's type, for messages (`a string`).
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Where an expression starts, for errors that are not about evaluation.
+pub fn at(e: &Expr, message: impl Into<String>) -> ConfigError {
+    let mut ce = ConfigError::new(message);
+    ce.location = Some(e.location.clone());
+    ce
+}
+
+/// A located error.
+pub fn located(location: &Location, message: impl Into<String>) -> ConfigError {
+    let mut ce = ConfigError::new(message);
+    ce.location = Some(location.clone());
+    ce
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(s: &str) -> Expr {
+        let body: hcl::Body = hcl::parse(&format!("x = {s}")).unwrap();
+        let e = body.attributes().next().unwrap().expr.clone();
+        Expr {
+            expr: e,
+            location: Location {
+                file: "t".into(),
+                line: 1,
+                column: 5,
+            },
+        }
+    }
+
+    #[test]
+    fn finds_references_everywhere() {
+        let r = references(&expr(r#""${var.a}-%{ if local.b }x%{ endif }" "#).expr);
+        assert_eq!(r[0].attr.as_deref(), Some("a"));
+        assert_eq!(r[1].root, "local");
+        let r = references(&expr("[for s in var.l : upper(s)]").expr);
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn undefined_variables_get_a_suggestion() {
+        let mut vars = Map::new();
+        vars.insert("region".to_string(), Value::from("x"));
+        let s = Scope {
+            vars: Some(vars),
+            locals: Some(Map::new()),
+            what: "a test",
+            ..Scope::default()
+        };
+        let e = s.eval(&expr("var.regoin")).unwrap_err();
+        assert_eq!(e.message, "undefined variable `var.regoin`");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `var.region`?"));
+        assert_eq!(
+            s.eval(&expr("\"${var.region}-1\"")).unwrap(),
+            Value::from("x-1")
+        );
+        let e = s.eval(&expr("source.name")).unwrap_err();
+        assert!(e.message.contains("cannot be used in a test"), "{e}");
+    }
+
+    #[test]
+    fn build_values_are_placeholders() {
+        let s = Scope {
+            build: Some("b".into()),
+            ..Scope::default()
+        };
+        assert_eq!(
+            s.eval(&expr("\"${build.name}:${build.ID}\"")).unwrap(),
+            Value::from("b:{{ build `ID` }}")
+        );
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let j = serde_json::json!({"a": [1, 2.5, "x", null, true]});
+        assert_eq!(to_json(&from_json(&j)), j);
+    }
+}

@@ -1,0 +1,191 @@
+//! Packer's HCL2 function library (`hcl2template/functions.go`): string,
+//! collection, encoding, filesystem, date/time, hash, numeric and type
+//! conversion functions, each checked against the documented examples.
+//! Arguments convert as cty converts them (`upper(5)` is `"5"`,
+//! `max("3", 1)` is `3`). `env` is only available in variable defaults.
+
+mod collection;
+mod datetime;
+mod encoding;
+mod filesystem;
+mod numeric;
+mod string;
+
+use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
+use hcl::Value;
+
+/// A library function.
+pub type Func = fn(FuncArgs) -> Result<Value, String>;
+
+/// `(name, fixed parameter count, variadic, implementation)`.
+pub type Entry = (&'static str, usize, bool, Func);
+
+/// Every implemented function, by group.
+pub fn table() -> Vec<Entry> {
+    let mut t = Vec::new();
+    t.extend_from_slice(string::FUNCS);
+    t.extend_from_slice(collection::FUNCS);
+    t.extend_from_slice(encoding::FUNCS);
+    t.extend_from_slice(filesystem::FUNCS);
+    t.extend_from_slice(datetime::FUNCS);
+    t.extend_from_slice(numeric::FUNCS);
+    t
+}
+
+/// Declares every function in `ctx`; `env` works only when `allow_env`.
+pub fn register(ctx: &mut Context<'_>, allow_env: bool) {
+    for (name, n, variadic, f) in table() {
+        ctx.declare_func(name, def(f, n, variadic));
+    }
+    ctx.declare_func(
+        "env",
+        def(if allow_env { env } else { env_refused }, 1, false),
+    );
+}
+
+fn def(f: Func, n: usize, variadic: bool) -> FuncDef {
+    let mut b = FuncDef::builder().params(std::iter::repeat_n(ParamType::Any, n));
+    if variadic {
+        b = b.variadic_param(ParamType::Any);
+    }
+    b.build(f)
+}
+
+fn env(args: FuncArgs) -> Result<Value, String> {
+    let name = to_str(&args[0])?;
+    Ok(Value::String(std::env::var(&name).unwrap_or_default()))
+}
+
+fn env_refused(_: FuncArgs) -> Result<Value, String> {
+    Err("`env` can only be used in variable defaults; set a variable's default with `env(\"NAME\")` and use the variable".into())
+}
+
+/// A value as a string, converting numbers and bools as cty does.
+pub fn to_str(v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Ok(crate::hcl::eval::display(v)),
+        Value::Null => Err("a string is required, found null".into()),
+        other => Err(format!(
+            "a string is required, found {}",
+            crate::hcl::eval::kind(other)
+        )),
+    }
+}
+
+/// A value as a number, converting numeric strings.
+pub fn to_f64(v: &Value) -> Result<f64, String> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| "invalid number".to_string()),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| format!("a number is required, found `{s}`")),
+        other => Err(format!(
+            "a number is required, found {}",
+            crate::hcl::eval::kind(other)
+        )),
+    }
+}
+
+/// A whole number argument.
+pub fn to_i64(v: &Value) -> Result<i64, String> {
+    let f = to_f64(v)?;
+    if f.fract() != 0.0 || f.abs() > 9.0e15 {
+        return Err(format!("a whole number is required, found `{f}`"));
+    }
+    Ok(f as i64)
+}
+
+/// A number as an HCL value (whole numbers stay integers).
+pub fn num(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        hcl::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// A list (or set/tuple) argument.
+pub fn to_list(v: &Value) -> Result<&Vec<Value>, String> {
+    match v {
+        Value::Array(a) => Ok(a),
+        other => Err(format!(
+            "a list is required, found {}",
+            crate::hcl::eval::kind(other)
+        )),
+    }
+}
+
+/// A map (or object) argument.
+pub fn to_map(v: &Value) -> Result<&hcl::Map<String, Value>, String> {
+    match v {
+        Value::Object(o) => Ok(o),
+        other => Err(format!(
+            "a map is required, found {}",
+            crate::hcl::eval::kind(other)
+        )),
+    }
+}
+
+/// A bool argument (`"true"` converts).
+pub fn to_bool(v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
+        other => Err(format!(
+            "a bool is required, found {}",
+            crate::hcl::eval::kind(other)
+        )),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use hcl::eval::Evaluate;
+
+    /// Evaluates `expr` with every function declared.
+    pub fn eval(expr: &str) -> Result<String, String> {
+        let body: hcl::Body = hcl::parse(&format!("x = {expr}\n")).map_err(|e| e.to_string())?;
+        let e = body.attributes().next().ok_or("no attribute")?.expr.clone();
+        let mut ctx = Context::new();
+        register(&mut ctx, true);
+        e.evaluate(&ctx)
+            .map(|v| crate::hcl::eval::to_json(&v).to_string())
+            .map_err(|e| crate::hcl::eval::eval_message(&e))
+    }
+
+    /// Runs a table of `(expression, expected JSON)` cases.
+    pub fn check(cases: &[(&str, &str)]) {
+        for (expr, want) in cases {
+            match eval(expr) {
+                Ok(got) => assert_eq!(&got, want, "{expr}"),
+                Err(e) => panic!("{expr}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn env_only_where_allowed() {
+        let body: hcl::Body = hcl::parse("x = env(\"HOME\")\n").unwrap();
+        let e = body.attributes().next().unwrap().expr.clone();
+        let mut ctx = Context::new();
+        register(&mut ctx, false);
+        let err = e.evaluate(&ctx).unwrap_err();
+        assert!(crate::hcl::eval::eval_message(&err).contains("only be used in variable defaults"));
+    }
+
+    #[test]
+    fn the_table_has_no_duplicates() {
+        let mut names: Vec<&str> = table().iter().map(|e| e.0).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+}

@@ -1,0 +1,930 @@
+//! HCL2 templates (`.pkr.hcl` files and directories of them), after
+//! Packer's `hcl2template`: one file per block type (`types_variable`,
+//! `types_locals`, `types_source`, `types_build`, `types_packer`), a spanned
+//! parser ([`parser`]) and an evaluator ([`eval`], with the
+//! [`functions`] library and [`types_constraint`] conversions).
+//!
+//! [`load_hcl`] produces the same [`BuildPlan`] as the JSON path, so HCL2
+//! builds run through the same engine. Evaluation is staged: variables
+//! (defaults, `PKR_VAR_`, auto var files, `-var-file`, `-var`), then locals
+//! in dependency order, then each build's sources, provisioners and
+//! post-processors, with `source.*` and `build.*` known there. Every
+//! problem is collected with its `file:line:column`.
+
+pub mod eval;
+pub mod functions;
+pub mod parser;
+pub mod types_build;
+pub mod types_constraint;
+pub mod types_locals;
+pub mod types_packer;
+pub mod types_source;
+pub mod types_variable;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hcl::{Map, Value};
+use kiln_sdk::config::{did_you_mean, ConfigError, ConfigErrors, Location};
+use kiln_sdk::duration::parse_go_duration;
+use kiln_sdk::interpolate::Context;
+
+use crate::plan::{
+    BuildPlan, Filters, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, VariableInputs,
+    Variables,
+};
+use eval::{located, Scope};
+use parser::{hint_for, BlockAst, SourceFile};
+use types_build::{
+    BuildBlock, PostProcessorDecl, ProvisionerDecl, POST_PROCESSOR_META, PROVISIONER_META,
+};
+use types_locals::LocalDecl;
+use types_source::SourceBlock;
+use types_variable::VariableDecl;
+
+/// The top-level blocks of an HCL2 template.
+pub const TOP_LEVEL_BLOCKS: &[&str] = &[
+    "packer",
+    "variable",
+    "variables",
+    "locals",
+    "local",
+    "source",
+    "build",
+    "data",
+    "hcp_packer_registry",
+];
+
+/// True when `path` should be read as HCL2: a `.pkr.hcl` file or a
+/// directory.
+pub fn is_hcl_path(path: &Path) -> bool {
+    path.to_string_lossy().ends_with(".pkr.hcl") || path.is_dir()
+}
+
+/// A parsed (not yet evaluated) HCL2 template: every file's blocks.
+#[derive(Clone, Debug, Default)]
+pub struct HclTemplate {
+    /// The path the user gave.
+    pub path: Arc<str>,
+    /// The template directory, absolute.
+    pub dir: PathBuf,
+    /// `path.root`: the directory as the user named it.
+    pub path_root: String,
+    /// The `.pkr.hcl` files read, in order.
+    pub files: Vec<PathBuf>,
+    /// The `*.auto.pkrvars.hcl` files found, in lexical order.
+    pub auto_var_files: Vec<PathBuf>,
+    /// `variable` and `variables` declarations.
+    pub variables: Vec<VariableDecl>,
+    /// `locals` and `local` declarations.
+    pub locals: Vec<LocalDecl>,
+    /// `source` blocks.
+    pub sources: Vec<SourceBlock>,
+    /// `build` blocks (unparsed: their `sources` may use variables).
+    pub build_blocks: Vec<BlockAst>,
+    /// `packer` blocks.
+    pub packer_blocks: Vec<BlockAst>,
+    /// Non-fatal remarks.
+    pub warnings: Vec<String>,
+    /// False when a file could not be read or parsed (so missing blocks
+    /// are not reported on top of the syntax error).
+    pub complete: bool,
+}
+
+fn list_dir(dir: &Path, suffix: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(suffix))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Reads and parses a `.pkr.hcl` file or every `*.pkr.hcl` file of a
+/// directory. Returns what could be parsed and every problem found.
+pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
+    let mut errors = ConfigErrors::new();
+    let mut t = HclTemplate {
+        path: path.to_string_lossy().into(),
+        complete: true,
+        ..HclTemplate::default()
+    };
+    let (dir, files) = if path.is_dir() {
+        let files = match list_dir(path, ".pkr.hcl") {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(ConfigError::new(format!(
+                    "cannot read directory `{}`: {e}",
+                    path.display()
+                )));
+                return (t, errors);
+            }
+        };
+        if let Ok(json) = list_dir(path, ".pkr.json") {
+            for j in json {
+                t.warnings.push(format!(
+                    "`{}` is ignored: HCL2 templates in JSON syntax (`.pkr.json`) are not supported yet",
+                    j.display()
+                ));
+            }
+        }
+        if files.is_empty() {
+            errors.push(
+                ConfigError::new(format!(
+                    "directory `{}` holds no `.pkr.hcl` file",
+                    path.display()
+                ))
+                .with_hint("an HCL2 template directory holds `*.pkr.hcl` files"),
+            );
+        }
+        t.auto_var_files = list_dir(path, ".auto.pkrvars.hcl").unwrap_or_default();
+        t.auto_var_files
+            .extend(list_dir(path, ".auto.pkrvars.json").unwrap_or_default());
+        (path.to_path_buf(), files)
+    } else {
+        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        (parent, vec![path.to_path_buf()])
+    };
+    t.path_root = if dir.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        dir.to_string_lossy().into_owned()
+    };
+    t.dir = std::path::absolute(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &dir
+    })
+    .unwrap_or_else(|_| dir.clone());
+    t.files = files.clone();
+
+    let mut packer_seen: Option<Location> = None;
+    for f in &files {
+        let display: Arc<str> = f.to_string_lossy().into();
+        let text = match std::fs::read_to_string(f) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(ConfigError::new(format!(
+                    "cannot read template `{display}`: {e}"
+                )));
+                t.complete = false;
+                continue;
+            }
+        };
+        let sf = SourceFile::new(display, &text);
+        let body = match parser::parse_file(&sf, &text) {
+            Ok(b) => b,
+            Err(e) => {
+                errors.0.extend(e.0);
+                t.complete = false;
+                continue;
+            }
+        };
+        for a in &body.attrs {
+            errors.push(
+                located(
+                    &a.key_location,
+                    format!("unexpected argument `{}` at the top level", a.name),
+                )
+                .with_hint("top-level arguments go in a `variables` or `locals` block"),
+            );
+        }
+        for b in &body.blocks {
+            match b.ident.as_str() {
+                "variable" => t
+                    .variables
+                    .extend(types_variable::decode_variable(b, &mut errors)),
+                "variables" => t
+                    .variables
+                    .extend(types_variable::decode_variables_block(b, &mut errors)),
+                "locals" => t.locals.extend(types_locals::decode_locals(b, &mut errors)),
+                "local" => t.locals.extend(types_locals::decode_local(b, &mut errors)),
+                "source" => {
+                    if let Some(s) = types_source::decode_source(b, &mut errors) {
+                        if let Some(prev) =
+                            t.sources.iter().find(|p| p.reference() == s.reference())
+                        {
+                            errors.push(
+                                located(
+                                    &s.location,
+                                    format!("duplicate source `source.{}`", s.reference()),
+                                )
+                                .with_hint(format!("it is already declared at {}", prev.location)),
+                            );
+                        } else {
+                            t.sources.push(s);
+                        }
+                    }
+                }
+                "build" => t.build_blocks.push(b.clone()),
+                "packer" => {
+                    if let Some(prev) = &packer_seen {
+                        errors.push(
+                            located(&b.location, "duplicate `packer` block")
+                                .with_hint(format!("the first one is at {prev}")),
+                        );
+                    }
+                    packer_seen = Some(b.location.clone());
+                    t.packer_blocks.push(b.clone());
+                }
+                "data" => errors.push(located(
+                    &b.location,
+                    format!("data source `{}` is not supported yet", b.labels.join(".")),
+                )),
+                "hcp_packer_registry" => t.warnings.push(format!(
+                    "{}: `hcp_packer_registry` is ignored: kiln does not publish to HCP Packer",
+                    b.location
+                )),
+                other => {
+                    let mut e = located(&b.location, format!("unsupported block type `{other}`"));
+                    e.hint = hint_for(other, TOP_LEVEL_BLOCKS.iter().copied());
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    let mut seen: Vec<(&str, &Location)> = Vec::new();
+    for v in &t.variables {
+        if let Some((_, l)) = seen.iter().find(|(n, _)| *n == v.name) {
+            errors.push(
+                located(&v.location, format!("duplicate variable `{}`", v.name))
+                    .with_hint(format!("it is already declared at {l}")),
+            );
+        } else {
+            seen.push((&v.name, &v.location));
+        }
+    }
+    (t, errors)
+}
+
+/// Loads an HCL2 template and makes its plan, as [`crate::plan_partial`]
+/// does for JSON: the plan comes back with every problem found.
+pub fn load_hcl(
+    path: &Path,
+    inputs: &VariableInputs,
+    filters: &Filters,
+) -> (BuildPlan, ConfigErrors) {
+    let (t, mut errors) = parse(path);
+    let (plan, e) = plan_hcl(&t, inputs, filters, Context::default());
+    errors.0.extend(e.0);
+    (plan, errors)
+}
+
+/// Evaluates a parsed template into a [`BuildPlan`].
+pub fn plan_hcl(
+    t: &HclTemplate,
+    inputs: &VariableInputs,
+    filters: &Filters,
+    base: Context,
+) -> (BuildPlan, ConfigErrors) {
+    let mut errors = ConfigErrors::new();
+    let mut warnings = t.warnings.clone();
+    for p in &t.packer_blocks {
+        warnings.extend(types_packer::check_packer_block(p, &mut errors));
+    }
+    let resolved = types_variable::resolve(
+        &t.variables,
+        &t.auto_var_files,
+        inputs,
+        &t.path_root,
+        &mut errors,
+    );
+    warnings.extend(resolved.warnings.iter().cloned());
+    let locals = types_locals::evaluate(&t.locals, &resolved.values, &t.path_root, &mut errors);
+
+    let mut values: std::collections::BTreeMap<String, String> = resolved
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), eval::display(v)))
+        .collect();
+    let mut sensitive = resolved.sensitive.clone();
+    for name in types_locals::sensitive(&t.locals) {
+        if let Some(v) = locals.get(&name) {
+            values.insert(format!("local.{name}"), eval::display(v));
+            sensitive.push(format!("local.{name}"));
+        }
+    }
+
+    let scope = Scope {
+        vars: Some(resolved.values.clone()),
+        locals: Some(locals.clone()),
+        path_root: t.path_root.clone(),
+        what: "a `build` block",
+        ..Scope::default()
+    };
+    let builds: Vec<BuildBlock> = t
+        .build_blocks
+        .iter()
+        .map(|b| types_build::decode_build(b, &scope, &mut errors, &mut warnings))
+        .collect();
+    if builds.is_empty() && t.complete && !t.files.is_empty() {
+        errors.push(
+            ConfigError::new(format!(
+                "`{}` is an HCL2 template with no `build` block; there is nothing to build",
+                t.path
+            ))
+            .with_hint("add `build { sources = [\"source.TYPE.NAME\"] }`"),
+        );
+    }
+
+    let mut base = base;
+    base.template_dir = Some(t.dir.to_string_lossy().into_owned());
+    base.user_variables = Arc::new(values.clone());
+
+    let only = matchers(&filters.only, &mut errors, "only");
+    let except = matchers(&filters.except, &mut errors, "except");
+    let mut all_names = Vec::new();
+    let mut all_pp_names = Vec::new();
+    let mut planned = Vec::new();
+    for b in &builds {
+        plan_build(
+            t,
+            b,
+            &scope,
+            filters,
+            &only,
+            &except,
+            &mut planned,
+            &mut all_names,
+            &mut all_pp_names,
+            &mut errors,
+        );
+    }
+    for (pat, m) in &only {
+        if !all_names.iter().any(|n: &String| m.is_match(n)) {
+            warnings.push(format!(
+                "`-only={pat}` matches no build; the builds are: {}",
+                all_names.join(", ")
+            ));
+        }
+    }
+    for (pat, m) in &except {
+        if !all_names.iter().any(|n: &String| m.is_match(n))
+            && !all_pp_names.iter().any(|n: &String| n == pat)
+        {
+            warnings.push(format!(
+                "`-except={pat}` matches no build or post-processor; the builds are: {}",
+                all_names.join(", ")
+            ));
+        }
+    }
+    let plan = BuildPlan {
+        template_path: t.path.clone(),
+        template_dir: t.dir.clone(),
+        variables: Variables { values, sensitive },
+        interpolation: base,
+        builds: planned,
+        warnings,
+    };
+    (plan, errors)
+}
+
+type Matchers = Vec<(String, globset::GlobMatcher)>;
+
+fn matchers(patterns: &[String], errors: &mut ConfigErrors, flag: &str) -> Matchers {
+    patterns
+        .iter()
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| match globset::Glob::new(p) {
+            Ok(g) => Some((p.clone(), g.compile_matcher())),
+            Err(e) => {
+                errors.push(ConfigError::new(format!(
+                    "`-{flag}`: invalid pattern `{p}`: {e}"
+                )));
+                None
+            }
+        })
+        .collect()
+}
+
+fn string_list(
+    e: &parser::Expr,
+    scope: &Scope,
+    key: &str,
+    errors: &mut ConfigErrors,
+) -> Vec<String> {
+    match scope.eval(e) {
+        Ok(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.strip_prefix("source.").unwrap_or(s).to_string()),
+                other => {
+                    errors.push(eval::at(
+                        e,
+                        format!(
+                            "`{key}` must be a list of strings, found {}",
+                            eval::kind(other)
+                        ),
+                    ));
+                    None
+                }
+            })
+            .collect(),
+        Ok(v) => {
+            errors.push(eval::at(
+                e,
+                format!(
+                    "`{key}` must be a list of strings, found {}",
+                    eval::kind(&v)
+                ),
+            ));
+            Vec::new()
+        }
+        Err(err) => {
+            errors.push(err);
+            Vec::new()
+        }
+    }
+}
+
+fn check_known(
+    names: &[String],
+    key: &str,
+    known: &[String],
+    e: &parser::Expr,
+    errors: &mut ConfigErrors,
+) {
+    if known.is_empty() {
+        // The build's sources are already reported as unknown.
+        return;
+    }
+    for n in names {
+        if !known.contains(n) {
+            let mut ce = eval::at(
+                e,
+                format!("`{key}` names source `{n}`, which this build does not have"),
+            );
+            ce.hint = did_you_mean(n, known.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| {
+                    Some(format!(
+                        "the sources of this build are: {}",
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                });
+            errors.push(ce);
+        }
+    }
+}
+
+fn applies(only: &[String], except: &[String], source: &str) -> bool {
+    (only.is_empty() || only.iter().any(|o| o == source)) && !except.iter().any(|e| e == source)
+}
+
+fn duration_of(
+    body: &parser::BodyAst,
+    key: &str,
+    scope: &Scope,
+    errors: &mut ConfigErrors,
+) -> Option<std::time::Duration> {
+    let a = body.attr(key)?;
+    match scope.eval(&a.value) {
+        Ok(Value::String(s)) => match parse_go_duration(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(eval::at(
+                    &a.value,
+                    format!("`{key}`: invalid duration `{s}`: {e}"),
+                ));
+                None
+            }
+        },
+        Ok(v) => {
+            errors.push(eval::at(
+                &a.value,
+                format!(
+                    "`{key}` must be a duration string such as `30s`, found {}",
+                    eval::kind(&v)
+                ),
+            ));
+            None
+        }
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
+fn plan_provisioner(
+    p: &ProvisionerDecl,
+    source_name: &str,
+    scope: &Scope,
+    errors: &mut ConfigErrors,
+) -> PlannedProvisioner {
+    let mut raw = types_source::body_to_raw(&p.body, scope, &p.location, PROVISIONER_META, errors);
+    if let Some(a) = p.body.attr("override") {
+        match scope.eval(&a.value) {
+            Ok(Value::Object(o)) => {
+                let full = format!("source.{source_name}");
+                for (k, v) in o.iter() {
+                    if k == source_name || *k == full {
+                        if let Value::Object(fields) = v {
+                            for (fk, fv) in fields {
+                                raw.values.insert(fk.clone(), eval::to_json(fv));
+                            }
+                        } else {
+                            errors.push(eval::at(
+                                &a.value,
+                                format!("`override.{k}` must be an object"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(v) => errors.push(eval::at(
+                &a.value,
+                format!(
+                    "`override` must be an object keyed by source name, found {}",
+                    eval::kind(&v)
+                ),
+            )),
+            Err(e) => errors.push(e),
+        }
+    }
+    let max_retries = match p.body.attr("max_retries") {
+        Some(a) => match scope.eval(&a.value) {
+            Ok(v) => match types_constraint::convert(&v, &types_constraint::Type::Number) {
+                Ok(Value::Number(n)) if n.as_u64().is_some() => {
+                    n.as_u64().unwrap_or(0).min(u32::MAX as u64) as u32
+                }
+                _ => {
+                    errors.push(eval::at(&a.value, "`max_retries` must be a whole number"));
+                    0
+                }
+            },
+            Err(e) => {
+                errors.push(e);
+                0
+            }
+        },
+        None => 0,
+    };
+    PlannedProvisioner {
+        provisioner_type: p.provisioner_type.clone(),
+        raw,
+        pause_before: duration_of(&p.body, "pause_before", scope, errors),
+        max_retries,
+        timeout: duration_of(&p.body, "timeout", scope, errors),
+    }
+}
+
+fn only_except(
+    body: &parser::BodyAst,
+    scope: &Scope,
+    known: &[String],
+    errors: &mut ConfigErrors,
+) -> (Vec<String>, Vec<String>) {
+    let mut get = |key: &str| -> Vec<String> {
+        match body.attr(key) {
+            Some(a) => {
+                let l = string_list(&a.value, scope, key, errors);
+                check_known(&l, key, known, &a.value, errors);
+                l
+            }
+            None => Vec::new(),
+        }
+    };
+    (get("only"), get("except"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_build(
+    t: &HclTemplate,
+    b: &BuildBlock,
+    scope: &Scope,
+    filters: &Filters,
+    only: &Matchers,
+    except: &Matchers,
+    planned: &mut Vec<PlannedBuild>,
+    all_names: &mut Vec<String>,
+    all_pp_names: &mut Vec<String>,
+    errors: &mut ConfigErrors,
+) {
+    let build_name = b.name.as_ref().and_then(|e| match scope.eval(e) {
+        Ok(v) => Some(eval::display(&v)),
+        Err(err) => {
+            errors.push(err);
+            None
+        }
+    });
+    // Resolve the sources first: provisioners' `only`/`except` name them.
+    struct Resolved<'a> {
+        source: &'a SourceBlock,
+        name: String,
+        extra: Option<&'a parser::BodyAst>,
+    }
+    let mut resolved = Vec::new();
+    for r in &b.sources {
+        let Some(source) = t
+            .sources
+            .iter()
+            .find(|s| s.source_type == r.source_type && s.name == r.name)
+        else {
+            let want = format!("source.{}.{}", r.source_type, r.name);
+            let known: Vec<String> = t
+                .sources
+                .iter()
+                .map(|s| format!("source.{}", s.reference()))
+                .collect();
+            let mut e = located(&r.location, format!("unknown source `{want}`"));
+            e.hint = did_you_mean(&want, known.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| {
+                    Some(format!(
+                        "declare it with `source \"{}\" \"{}\" {{ … }}`",
+                        r.source_type, r.name
+                    ))
+                });
+            errors.push(e);
+            continue;
+        };
+        let mut name = source.name.clone();
+        if let Some(body) = &r.body {
+            if let Some(a) = body.attr("name") {
+                match scope.eval(&a.value) {
+                    Ok(v) => name = eval::display(&v),
+                    Err(e) => errors.push(e),
+                }
+            }
+            for a in &body.attrs {
+                if a.name != "name" {
+                    if let Some(prev) = source.body.attr(&a.name) {
+                        errors.push(
+                            located(&a.key_location, format!("`{}` is already set in `source.{}`", a.name, source.reference()))
+                                .with_hint(format!("a nested `source` block can add fields but not redefine them; it is set at {}", prev.key_location)),
+                        );
+                    }
+                }
+            }
+        }
+        resolved.push(Resolved {
+            source,
+            name,
+            extra: r.body.as_ref(),
+        });
+    }
+    let known: Vec<String> = resolved
+        .iter()
+        .map(|r| format!("{}.{}", r.source.source_type, r.name))
+        .collect();
+
+    // Check meta-arguments once per block (not once per source).
+    let pscope = Scope {
+        build: Some(build_name.clone().unwrap_or_default()),
+        what: "a provisioner",
+        ..scope.clone()
+    };
+    let mut prov_filters = Vec::new();
+    for p in b
+        .provisioners
+        .iter()
+        .chain(b.error_cleanup_provisioner.iter())
+    {
+        prov_filters.push(only_except(&p.body, &pscope, &known, errors));
+    }
+    let mut pp_filters: Vec<Vec<(Vec<String>, Vec<String>)>> = Vec::new();
+    for chain in &b.post_processors {
+        pp_filters.push(
+            chain
+                .iter()
+                .map(|pp| only_except(&pp.body, &pscope, &known, errors))
+                .collect(),
+        );
+    }
+
+    for (r, source_name) in resolved.iter().zip(&known) {
+        let full_name = match &build_name {
+            Some(bn) if !bn.is_empty() => format!("{bn}.{source_name}"),
+            _ => source_name.clone(),
+        };
+        all_names.push(full_name.clone());
+        if !only.is_empty() && !only.iter().any(|(_, m)| m.is_match(&full_name)) {
+            continue;
+        }
+        if except.iter().any(|(_, m)| m.is_match(&full_name)) {
+            continue;
+        }
+        let sscope = Scope {
+            source: Some((r.name.clone(), r.source.source_type.clone())),
+            what: "a `source` block",
+            ..scope.clone()
+        };
+        let mut builder =
+            types_source::body_to_raw(&r.source.body, &sscope, &r.source.location, &[], errors);
+        if let Some(extra) = r.extra {
+            let more =
+                types_source::body_to_raw(extra, &sscope, &r.source.location, &["name"], errors);
+            let mut spans = (*builder.spans).clone();
+            for (k, v) in more.values {
+                builder.values.entry(k).or_insert(v);
+            }
+            for (k, l) in more.spans.iter() {
+                spans.entry(k.clone()).or_insert_with(|| l.clone());
+            }
+            builder.spans = Arc::new(spans);
+        }
+        let cscope = Scope {
+            source: Some((r.name.clone(), r.source.source_type.clone())),
+            build: Some(build_name.clone().unwrap_or_default()),
+            what: "a provisioner",
+            ..scope.clone()
+        };
+        let mut provisioners = Vec::new();
+        for (p, (o, e)) in b.provisioners.iter().zip(&prov_filters) {
+            if applies(o, e, source_name) {
+                provisioners.push(plan_provisioner(p, source_name, &cscope, errors));
+            }
+        }
+        let error_cleanup_provisioner = b.error_cleanup_provisioner.as_ref().and_then(|p| {
+            let (o, e) = prov_filters.last()?;
+            applies(o, e, source_name).then(|| plan_provisioner(p, source_name, &cscope, errors))
+        });
+        let ppscope = Scope {
+            what: "a post-processor",
+            ..cscope.clone()
+        };
+        let mut post_processors = Vec::new();
+        for (chain, chain_filters) in b.post_processors.iter().zip(&pp_filters) {
+            let mut out = Vec::new();
+            for (pp, (o, e)) in chain.iter().zip(chain_filters) {
+                let name = pp_name(pp, &ppscope, errors);
+                all_pp_names.push(name.clone());
+                if !applies(o, e, source_name) {
+                    continue;
+                }
+                if filters.except.contains(&name) {
+                    break;
+                }
+                out.push(plan_post_processor(pp, name, &ppscope, errors));
+            }
+            if !out.is_empty() {
+                post_processors.push(out);
+            }
+        }
+        planned.push(PlannedBuild {
+            name: full_name,
+            builder_type: r.source.source_type.clone(),
+            builder,
+            provisioners,
+            error_cleanup_provisioner,
+            post_processors,
+        });
+    }
+}
+
+fn pp_name(pp: &PostProcessorDecl, scope: &Scope, errors: &mut ConfigErrors) -> String {
+    match pp.body.attr("name") {
+        Some(a) => match scope.eval(&a.value) {
+            Ok(v) => eval::display(&v),
+            Err(e) => {
+                errors.push(e);
+                pp.post_processor_type.clone()
+            }
+        },
+        None => pp.post_processor_type.clone(),
+    }
+}
+
+fn plan_post_processor(
+    pp: &PostProcessorDecl,
+    name: String,
+    scope: &Scope,
+    errors: &mut ConfigErrors,
+) -> PlannedPostProcessor {
+    let keep_input_artifact =
+        pp.body
+            .attr("keep_input_artifact")
+            .and_then(|a| match scope.eval(&a.value) {
+                Ok(Value::Bool(b)) => Some(b),
+                Ok(v) => {
+                    errors.push(eval::at(
+                        &a.value,
+                        format!(
+                            "`keep_input_artifact` must be a bool, found {}",
+                            eval::kind(&v)
+                        ),
+                    ));
+                    None
+                }
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            });
+    PlannedPostProcessor {
+        post_processor_type: pp.post_processor_type.clone(),
+        name,
+        keep_input_artifact,
+        raw: types_source::body_to_raw(&pp.body, scope, &pp.location, POST_PROCESSOR_META, errors),
+    }
+}
+
+/// One build for `kiln inspect`: its name, builder type, provisioner types
+/// and post-processor chains (types).
+pub type InspectedBuild = (String, String, Vec<String>, Vec<Vec<String>>);
+
+/// A summary of a template for `kiln inspect`: variables (with their
+/// resolved values), locals, sources and builds.
+#[derive(Clone, Debug, Default)]
+pub struct Inspection {
+    /// `(name, value, sensitive)` for each variable, sorted.
+    pub variables: Vec<(String, String, bool)>,
+    /// `(name, value, sensitive)` for each local, sorted.
+    pub locals: Vec<(String, String, bool)>,
+    /// Build names with their builder type, provisioner and post-processor types.
+    pub builds: Vec<InspectedBuild>,
+    /// `source.TYPE.NAME` of every source.
+    pub sources: Vec<String>,
+}
+
+/// Summarises a template for `kiln inspect`, evaluating what it can.
+pub fn inspect(t: &HclTemplate, inputs: &VariableInputs) -> (Inspection, ConfigErrors) {
+    let (plan, errors) = plan_hcl(t, inputs, &Filters::default(), Context::default());
+    let mut errs = ConfigErrors::new();
+    let resolved = types_variable::resolve(
+        &t.variables,
+        &t.auto_var_files,
+        inputs,
+        &t.path_root,
+        &mut errs,
+    );
+    let locals = types_locals::evaluate(&t.locals, &resolved.values, &t.path_root, &mut errs);
+    let mut variables: Vec<(String, String, bool)> = t
+        .variables
+        .iter()
+        .map(|v| {
+            let value = resolved
+                .values
+                .get(&v.name)
+                .map(hcl_repr)
+                .unwrap_or_default();
+            (v.name.clone(), value, v.sensitive)
+        })
+        .collect();
+    variables.sort();
+    let mut local_list: Vec<(String, String, bool)> = t
+        .locals
+        .iter()
+        .map(|l| {
+            (
+                l.name.clone(),
+                locals.get(&l.name).map(hcl_repr).unwrap_or_default(),
+                l.sensitive,
+            )
+        })
+        .collect();
+    local_list.sort();
+    let builds = plan
+        .builds
+        .iter()
+        .map(|b| {
+            (
+                b.name.clone(),
+                b.builder_type.clone(),
+                b.provisioners
+                    .iter()
+                    .map(|p| p.provisioner_type.clone())
+                    .collect(),
+                b.post_processors
+                    .iter()
+                    .map(|c| c.iter().map(|p| p.post_processor_type.clone()).collect())
+                    .collect(),
+            )
+        })
+        .collect();
+    let sources = t
+        .sources
+        .iter()
+        .map(|s| format!("source.{}", s.reference()))
+        .collect();
+    (
+        Inspection {
+            variables,
+            locals: local_list,
+            builds,
+            sources,
+        },
+        errors,
+    )
+}
+
+/// A value as HCL would print it (`"x"`, `5`, `["a"]`).
+pub fn hcl_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        _ => eval::to_json(v).to_string(),
+    }
+}
+
+/// Used by tests and `inspect`: the variable map type.
+pub type ValueMap = Map<String, Value>;

@@ -1,0 +1,318 @@
+//! `build { … }` blocks: which sources to build (`sources = [...]` and
+//! nested `source` blocks that rename or extend a source), the
+//! provisioners (with `only`, `except`, `override`, `pause_before`,
+//! `max_retries`, `timeout`), the `error-cleanup-provisioner`, and the
+//! post-processors (`post-processor` alone, or chained in a
+//! `post-processors` block).
+
+use hcl::{Expression, TraversalOperator};
+use kiln_sdk::config::{ConfigErrors, Location};
+
+use super::eval::{self, located, Scope};
+use super::parser::{BlockAst, BodyAst, Expr};
+
+/// A source a build refers to.
+#[derive(Clone, Debug)]
+pub struct SourceRef {
+    /// The builder type.
+    pub source_type: String,
+    /// The referenced source's name.
+    pub name: String,
+    /// Where the reference is written.
+    pub location: Location,
+    /// A nested `source` block's body: `name` renames the build, other
+    /// fields extend the source's configuration.
+    pub body: Option<BodyAst>,
+}
+
+/// A provisioner or the `error-cleanup-provisioner`.
+#[derive(Clone, Debug)]
+pub struct ProvisionerDecl {
+    /// Its type.
+    pub provisioner_type: String,
+    /// Where it is declared.
+    pub location: Location,
+    /// Its body (with meta-arguments).
+    pub body: BodyAst,
+}
+
+/// A post-processor.
+#[derive(Clone, Debug)]
+pub struct PostProcessorDecl {
+    /// Its type.
+    pub post_processor_type: String,
+    /// Where it is declared.
+    pub location: Location,
+    /// Its body (with meta-arguments).
+    pub body: BodyAst,
+}
+
+/// A `build` block.
+#[derive(Clone, Debug)]
+pub struct BuildBlock {
+    /// Where it is declared.
+    pub location: Location,
+    /// `name`, unevaluated.
+    pub name: Option<Expr>,
+    /// `description`, unevaluated.
+    pub description: Option<Expr>,
+    /// The sources, in order.
+    pub sources: Vec<SourceRef>,
+    /// Provisioners, in order.
+    pub provisioners: Vec<ProvisionerDecl>,
+    /// The `error-cleanup-provisioner`.
+    pub error_cleanup_provisioner: Option<ProvisionerDecl>,
+    /// Post-processor chains.
+    pub post_processors: Vec<Vec<PostProcessorDecl>>,
+}
+
+/// Meta-arguments of provisioners, handled by kiln rather than the
+/// component.
+pub const PROVISIONER_META: &[&str] = &[
+    "name",
+    "only",
+    "except",
+    "override",
+    "pause_before",
+    "max_retries",
+    "timeout",
+];
+/// Meta-arguments of post-processors.
+pub const POST_PROCESSOR_META: &[&str] = &["name", "only", "except", "keep_input_artifact"];
+
+/// Parses `source.TYPE.NAME` (or `TYPE.NAME`).
+pub fn parse_source_ref(s: &str) -> Option<(String, String)> {
+    let s = s.strip_prefix("source.").unwrap_or(s);
+    let (t, n) = s.split_once('.')?;
+    if t.is_empty() || n.is_empty() || n.contains('.') {
+        return None;
+    }
+    Some((t.to_string(), n.to_string()))
+}
+
+fn one_label(block: &BlockAst, what: &str, errors: &mut ConfigErrors) -> Option<String> {
+    match block.labels.as_slice() {
+        [t] => Some(t.clone()),
+        _ => {
+            errors.push(located(
+                &block.location,
+                format!(
+                    "a `{what}` block takes one label, its type; found {}",
+                    block.labels.len()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn source_refs_from(e: &Expr, scope: &Scope, errors: &mut ConfigErrors) -> Vec<SourceRef> {
+    let Expression::Array(items) = &e.expr else {
+        errors.push(eval::at(
+            e,
+            "`sources` must be a list such as `[\"source.null.example\"]`",
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        // `source.null.x` written as a traversal rather than a string.
+        if let Expression::Traversal(t) = item {
+            if let (
+                Expression::Variable(v),
+                [TraversalOperator::GetAttr(ty), TraversalOperator::GetAttr(n)],
+            ) = (&t.expr, t.operators.as_slice())
+            {
+                if v.as_str() == "source" {
+                    out.push(SourceRef {
+                        source_type: ty.to_string(),
+                        name: n.to_string(),
+                        location: e.location.clone(),
+                        body: None,
+                    });
+                    continue;
+                }
+            }
+        }
+        let ie = Expr {
+            expr: item.clone(),
+            location: e.location.clone(),
+        };
+        match scope.eval(&ie) {
+            Ok(hcl::Value::String(s)) => match parse_source_ref(&s) {
+                Some((t, n)) => out.push(SourceRef {
+                    source_type: t,
+                    name: n,
+                    location: e.location.clone(),
+                    body: None,
+                }),
+                None => errors.push(
+                    eval::at(e, format!("invalid source reference `{s}`"))
+                        .with_hint("write `source.TYPE.NAME`, as in `source.null.example`"),
+                ),
+            },
+            Ok(v) => errors.push(eval::at(
+                e,
+                format!(
+                    "a source reference must be a string, found {}",
+                    eval::kind(&v)
+                ),
+            )),
+            Err(err) => errors.push(err),
+        }
+    }
+    out
+}
+
+/// Decodes a `build` block. `scope` (variables and locals) evaluates the
+/// `sources` list.
+pub fn decode_build(
+    block: &BlockAst,
+    scope: &Scope,
+    errors: &mut ConfigErrors,
+    warnings: &mut Vec<String>,
+) -> BuildBlock {
+    if !block.labels.is_empty() {
+        errors.push(
+            located(&block.location, "a `build` block takes no label")
+                .with_hint("name it with `name = \"…\"`"),
+        );
+    }
+    let body = &block.body;
+    body.check_schema(
+        "a `build` block",
+        &["name", "description", "sources"],
+        &[
+            "source",
+            "provisioner",
+            "error-cleanup-provisioner",
+            "post-processor",
+            "post-processors",
+            "hcp_packer_registry",
+        ],
+        errors,
+    );
+    let mut b = BuildBlock {
+        location: block.location.clone(),
+        name: body.attr("name").map(|a| a.value.clone()),
+        description: body.attr("description").map(|a| a.value.clone()),
+        sources: Vec::new(),
+        provisioners: Vec::new(),
+        error_cleanup_provisioner: None,
+        post_processors: Vec::new(),
+    };
+    if let Some(a) = body.attr("sources") {
+        b.sources = source_refs_from(&a.value, scope, errors);
+    }
+    for nested in &body.blocks {
+        match nested.ident.as_str() {
+            "source" => {
+                let Some(label) = one_label(nested, "source", errors) else {
+                    continue;
+                };
+                match parse_source_ref(&label) {
+                    Some((t, n)) => b.sources.push(SourceRef {
+                        source_type: t,
+                        name: n,
+                        location: nested.location.clone(),
+                        body: Some(nested.body.clone()),
+                    }),
+                    None => errors.push(
+                        located(
+                            &nested.location,
+                            format!("invalid source reference `{label}`"),
+                        )
+                        .with_hint("write `source \"source.TYPE.NAME\" { … }`"),
+                    ),
+                }
+            }
+            "provisioner" => {
+                if let Some(t) = one_label(nested, "provisioner", errors) {
+                    b.provisioners.push(ProvisionerDecl {
+                        provisioner_type: t,
+                        location: nested.location.clone(),
+                        body: nested.body.clone(),
+                    });
+                }
+            }
+            "error-cleanup-provisioner" => {
+                if let Some(t) = one_label(nested, "error-cleanup-provisioner", errors) {
+                    if b.error_cleanup_provisioner.is_some() {
+                        errors.push(located(
+                            &nested.location,
+                            "only one `error-cleanup-provisioner` is allowed per build",
+                        ));
+                    }
+                    b.error_cleanup_provisioner = Some(ProvisionerDecl {
+                        provisioner_type: t,
+                        location: nested.location.clone(),
+                        body: nested.body.clone(),
+                    });
+                }
+            }
+            "post-processor" => {
+                if let Some(t) = one_label(nested, "post-processor", errors) {
+                    b.post_processors.push(vec![PostProcessorDecl {
+                        post_processor_type: t,
+                        location: nested.location.clone(),
+                        body: nested.body.clone(),
+                    }]);
+                }
+            }
+            "post-processors" => {
+                nested.body.check_schema(
+                    "a `post-processors` block",
+                    &[],
+                    &["post-processor"],
+                    errors,
+                );
+                let chain: Vec<PostProcessorDecl> = nested
+                    .body
+                    .blocks_of("post-processor")
+                    .filter_map(|pp| {
+                        one_label(pp, "post-processor", errors).map(|t| PostProcessorDecl {
+                            post_processor_type: t,
+                            location: pp.location.clone(),
+                            body: pp.body.clone(),
+                        })
+                    })
+                    .collect();
+                if !chain.is_empty() {
+                    b.post_processors.push(chain);
+                }
+            }
+            "hcp_packer_registry" => warnings.push(format!(
+                "{}: `hcp_packer_registry` is ignored: kiln does not publish to HCP Packer",
+                nested.location
+            )),
+            _ => {}
+        }
+    }
+    if b.sources.is_empty() {
+        errors.push(
+            located(&block.location, "this `build` block has no sources")
+                .with_hint("add `sources = [\"source.TYPE.NAME\"]` or a nested `source` block"),
+        );
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_references() {
+        assert_eq!(
+            parse_source_ref("source.null.a"),
+            Some(("null".into(), "a".into()))
+        );
+        assert_eq!(
+            parse_source_ref("null.a"),
+            Some(("null".into(), "a".into()))
+        );
+        assert_eq!(parse_source_ref("source.null"), None);
+        assert_eq!(parse_source_ref("a.b.c"), None);
+        assert_eq!(parse_source_ref(""), None);
+    }
+}

@@ -1,0 +1,614 @@
+//! `variable "name" { … }` and `variables { name = default }` blocks, and
+//! the values they end up with. Precedence, last wins: `default` <
+//! `PKR_VAR_name` < `*.auto.pkrvars.hcl` (lexical order) < each
+//! `-var-file` in order (`.pkrvars.hcl` or JSON) < `-var`. Values are
+//! converted to the declared type, then every `validation` rule runs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hcl::{Map, Value};
+use kiln_sdk::config::{ConfigError, ConfigErrors, Location};
+
+use super::eval::{self, at, located, Scope};
+use super::parser::{self, hint_for, BlockAst, BodyAst, Expr, SourceFile};
+use super::types_constraint::{convert, parse_type, Type};
+use crate::plan::VariableInputs;
+
+/// One `validation` rule.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    /// Must be true for the value to be accepted.
+    pub condition: Expr,
+    /// What to say when it is not.
+    pub error_message: Expr,
+}
+
+/// A declared input variable.
+#[derive(Clone, Debug)]
+pub struct VariableDecl {
+    /// Its name.
+    pub name: String,
+    /// Where it is declared.
+    pub location: Location,
+    /// `type` (`any` when not given).
+    pub ty: Type,
+    /// `default`, unevaluated.
+    pub default: Option<Expr>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `sensitive`.
+    pub sensitive: bool,
+    /// `nullable` (default true): when false, `null` means "use the default".
+    pub nullable: bool,
+    /// `validation` blocks.
+    pub validations: Vec<Validation>,
+}
+
+const VARIABLE_ATTRS: &[&str] = &["type", "default", "description", "sensitive", "nullable"];
+
+fn valid_name(name: &str) -> bool {
+    let mut c = name.chars();
+    c.next().is_some_and(|f| f.is_alphabetic() || f == '_')
+        && c.all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '-')
+}
+
+fn const_bool(body: &BodyAst, key: &str, default: bool, errors: &mut ConfigErrors) -> bool {
+    let Some(a) = body.attr(key) else {
+        return default;
+    };
+    match eval::eval_constant(&a.value, "a variable declaration") {
+        Ok(Value::Bool(b)) => b,
+        Ok(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        Ok(v) => {
+            errors.push(at(
+                &a.value,
+                format!("`{key}` must be a bool, found {}", eval::kind(&v)),
+            ));
+            default
+        }
+        Err(e) => {
+            errors.push(e);
+            default
+        }
+    }
+}
+
+/// Decodes a `variable "name"` block.
+pub fn decode_variable(block: &BlockAst, errors: &mut ConfigErrors) -> Option<VariableDecl> {
+    let [name] = block.labels.as_slice() else {
+        errors.push(located(
+            &block.location,
+            format!(
+                "a `variable` block takes one label, the variable's name; found {}",
+                block.labels.len()
+            ),
+        ));
+        return None;
+    };
+    if !valid_name(name) {
+        errors.push(located(
+            &block.location,
+            format!("invalid variable name `{name}`"),
+        ));
+        return None;
+    }
+    block.body.check_schema(
+        &format!("variable `{name}`"),
+        VARIABLE_ATTRS,
+        &["validation"],
+        errors,
+    );
+    let ty = match block.body.attr("type") {
+        Some(a) => match parse_type(&a.value.expr) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(at(&a.value, format!("variable `{name}`: {e}")));
+                Type::Any
+            }
+        },
+        None => Type::Any,
+    };
+    let description = block.body.attr("description").and_then(|a| {
+        match eval::eval_constant(&a.value, "a variable declaration") {
+            Ok(v) => Some(eval::display(&v)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    });
+    let mut validations = Vec::new();
+    for v in block.body.blocks_of("validation") {
+        v.body.check_schema(
+            "a `validation` block",
+            &["condition", "error_message"],
+            &[],
+            errors,
+        );
+        match (v.body.attr("condition"), v.body.attr("error_message")) {
+            (Some(c), Some(m)) => validations.push(Validation {
+                condition: c.value.clone(),
+                error_message: m.value.clone(),
+            }),
+            (c, _) => errors.push(located(
+                &v.location,
+                format!(
+                    "variable `{name}`: a `validation` block needs `{}`",
+                    if c.is_none() {
+                        "condition"
+                    } else {
+                        "error_message"
+                    }
+                ),
+            )),
+        }
+    }
+    Some(VariableDecl {
+        name: name.clone(),
+        location: block.location.clone(),
+        ty,
+        default: block.body.attr("default").map(|a| a.value.clone()),
+        description,
+        sensitive: const_bool(&block.body, "sensitive", false, errors),
+        nullable: const_bool(&block.body, "nullable", true, errors),
+        validations,
+    })
+}
+
+/// Decodes a `variables { a = 1 }` block: each attribute declares an
+/// untyped variable with that default.
+pub fn decode_variables_block(block: &BlockAst, errors: &mut ConfigErrors) -> Vec<VariableDecl> {
+    for b in &block.body.blocks {
+        errors.push(located(
+            &b.location,
+            format!("unexpected block `{}` in a `variables` block", b.ident),
+        ));
+    }
+    block
+        .body
+        .attrs
+        .iter()
+        .map(|a| VariableDecl {
+            name: a.name.clone(),
+            location: a.key_location.clone(),
+            ty: Type::Any,
+            default: Some(a.value.clone()),
+            description: None,
+            sensitive: false,
+            nullable: true,
+            validations: Vec::new(),
+        })
+        .collect()
+}
+
+/// The final variable values.
+#[derive(Clone, Debug, Default)]
+pub struct ResolvedVariables {
+    /// Name to value.
+    pub values: Map<String, Value>,
+    /// The names of sensitive variables.
+    pub sensitive: Vec<String>,
+    /// Non-fatal remarks (undeclared names in var files…).
+    pub warnings: Vec<String>,
+}
+
+/// Where a value was set, for messages.
+#[derive(Clone, Debug)]
+struct Setting {
+    value: Value,
+    from: String,
+    location: Option<Location>,
+}
+
+/// Reads a value given as text (`-var`, `PKR_VAR_`): taken literally for
+/// primitive and `any` types, parsed as an HCL expression otherwise.
+fn value_from_text(text: &str, ty: &Type) -> Result<Value, String> {
+    if ty.is_primitive() || *ty == Type::Any {
+        return Ok(Value::String(text.to_string()));
+    }
+    let src = format!("v = {text}\n");
+    let file = SourceFile::new("<value>".into(), &src);
+    let body = parser::parse_file(&file, &src).map_err(|e| {
+        format!(
+            "cannot parse `{text}` as a value of type `{ty}`: {}",
+            e.0.first().map(|e| e.message.as_str()).unwrap_or("")
+        )
+    })?;
+    let a = body
+        .attr("v")
+        .ok_or_else(|| format!("cannot parse `{text}` as a value of type `{ty}`"))?;
+    eval::eval_constant(&a.value, "a command-line value").map_err(|e| e.message)
+}
+
+/// Reads the assignments of a `.pkrvars.hcl` file (or JSON object file).
+pub fn read_var_file(
+    path: &Path,
+    errors: &mut ConfigErrors,
+) -> Vec<(String, Value, Option<Location>)> {
+    let display: Arc<str> = path.to_string_lossy().into();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(ConfigError::new(format!(
+                "cannot read variable file `{display}`: {e}"
+            )));
+            return Vec::new();
+        }
+    };
+    if display.ends_with(".json") {
+        return match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(o)) => o
+                .iter()
+                .map(|(k, v)| (k.clone(), eval::from_json(v), None))
+                .collect(),
+            Ok(other) => {
+                errors.push(ConfigError::new(format!(
+                    "variable file `{display}` must hold a JSON object, found {}",
+                    match other {
+                        serde_json::Value::Array(_) => "an array",
+                        serde_json::Value::String(_) => "a string",
+                        _ => "a scalar",
+                    }
+                )));
+                Vec::new()
+            }
+            Err(e) => {
+                let mut ce = ConfigError::new(format!("invalid JSON in variable file: {e}"));
+                ce.location = Some(Location {
+                    file: display,
+                    line: e.line().max(1),
+                    column: e.column().max(1),
+                });
+                errors.push(ce);
+                Vec::new()
+            }
+        };
+    }
+    let file = SourceFile::new(display.clone(), &text);
+    let body = match parser::parse_file(&file, &text) {
+        Ok(b) => b,
+        Err(e) => {
+            errors.0.extend(e.0);
+            return Vec::new();
+        }
+    };
+    for b in &body.blocks {
+        let mut e = located(
+            &b.location,
+            format!(
+                "a variable file can only assign values; found a `{}` block",
+                b.ident
+            ),
+        );
+        if b.ident == "variable" {
+            e = e.with_hint(
+                "declare variables in the template, and set them here with `name = value`",
+            );
+        }
+        errors.push(e);
+    }
+    body.attrs
+        .iter()
+        .filter_map(|a| match eval::eval_constant(&a.value, "a variable file") {
+            Ok(v) => Some((a.name.clone(), v, Some(a.value.location.clone()))),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        })
+        .collect()
+}
+
+/// Resolves every declared variable's value. `auto_files` are the
+/// `*.auto.pkrvars.hcl` files found beside the template, in lexical order.
+pub fn resolve(
+    decls: &[VariableDecl],
+    auto_files: &[std::path::PathBuf],
+    inputs: &VariableInputs,
+    path_root: &str,
+    errors: &mut ConfigErrors,
+) -> ResolvedVariables {
+    let mut out = ResolvedVariables::default();
+    let mut settings: Vec<Option<Setting>> = vec![None; decls.len()];
+    let index = |name: &str| decls.iter().position(|d| d.name == name);
+    let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+
+    // 1. Defaults, where `env` is allowed and other variables are not.
+    let default_scope = Scope {
+        allow_env: true,
+        path_root: path_root.to_string(),
+        what: "a variable default",
+        ..Scope::default()
+    };
+    let mut defaults: Vec<Option<Value>> = vec![None; decls.len()];
+    for (i, d) in decls.iter().enumerate() {
+        if let Some(e) = &d.default {
+            match default_scope.eval(e) {
+                Ok(v) => match convert(&v, &d.ty) {
+                    Ok(v) => {
+                        defaults[i] = Some(v.clone());
+                        settings[i] = Some(Setting {
+                            value: v,
+                            from: "its default".into(),
+                            location: Some(e.location.clone()),
+                        });
+                    }
+                    Err(msg) => errors.push(at(
+                        e,
+                        format!("invalid default for variable `{}`: {msg}", d.name),
+                    )),
+                },
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+
+    let mut set = |i: usize,
+                   value: Value,
+                   from: String,
+                   location: Option<Location>,
+                   errors: &mut ConfigErrors| {
+        let d = &decls[i];
+        match convert(&value, &d.ty) {
+            Ok(v) => {
+                let v = if v.is_null() && !d.nullable {
+                    defaults[i].clone().unwrap_or(Value::Null)
+                } else {
+                    v
+                };
+                settings[i] = Some(Setting {
+                    value: v,
+                    from,
+                    location,
+                });
+            }
+            Err(msg) => {
+                let mut e = ConfigError::new(format!(
+                    "invalid value for variable `{}` from {from}: {msg}",
+                    d.name
+                ));
+                e.location = location.or_else(|| Some(d.location.clone()));
+                errors.push(e);
+            }
+        }
+    };
+
+    // 2. PKR_VAR_name.
+    for (i, d) in decls.iter().enumerate() {
+        if let Ok(text) = std::env::var(format!("PKR_VAR_{}", d.name)) {
+            match value_from_text(&text, &d.ty) {
+                Ok(v) => set(i, v, format!("`PKR_VAR_{}`", d.name), None, errors),
+                Err(msg) => errors.push(ConfigError::new(format!(
+                    "variable `{}` from `PKR_VAR_{}`: {msg}",
+                    d.name, d.name
+                ))),
+            }
+        }
+    }
+
+    // 3 and 4. Auto var files, then each -var-file in order.
+    for (path, auto) in auto_files
+        .iter()
+        .map(|p| (p, true))
+        .chain(inputs.var_files.iter().map(|p| (p, false)))
+    {
+        let shown = path.to_string_lossy();
+        for (name, value, location) in read_var_file(path, errors) {
+            match index(&name) {
+                Some(i) => set(i, value, format!("`{shown}`"), location, errors),
+                None => out.warnings.push(format!(
+                    "{}variable `{name}` is set in `{shown}` but not declared{}",
+                    location
+                        .as_ref()
+                        .map(|l| format!("{l}: "))
+                        .unwrap_or_default(),
+                    hint_for(&name, names.iter().copied())
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default(),
+                )),
+            }
+        }
+        let _ = auto;
+    }
+
+    // 5. -var, always last.
+    for (name, text) in &inputs.vars {
+        match index(name) {
+            Some(i) => match value_from_text(text, &decls[i].ty) {
+                Ok(v) => set(i, v, "`-var`".into(), None, errors),
+                Err(msg) => errors.push(ConfigError::new(format!("`-var {name}=…`: {msg}"))),
+            },
+            None => {
+                let mut e = ConfigError::new(format!("`-var`: undefined variable `{name}`"));
+                e.hint = hint_for(name, names.iter().copied())
+                    .or_else(|| Some(format!("declare it with a `variable \"{name}\"` block")));
+                errors.push(e);
+            }
+        }
+    }
+
+    for (i, d) in decls.iter().enumerate() {
+        match &settings[i] {
+            Some(s) => {
+                out.values.insert(d.name.clone(), s.value.clone());
+            }
+            None => {
+                if d.default.is_none() {
+                    let mut e =
+                        ConfigError::new(format!("required variable `{}` is not set", d.name))
+                            .with_hint(format!(
+                                "pass it with `-var '{}=…'`, a `-var-file`, or `PKR_VAR_{}`",
+                                d.name, d.name
+                            ));
+                    e.location = Some(d.location.clone());
+                    errors.push(e);
+                }
+                out.values.insert(d.name.clone(), Value::Null);
+            }
+        }
+        if d.sensitive {
+            out.sensitive.push(d.name.clone());
+        }
+    }
+
+    // Validation rules see the variable itself.
+    for (i, d) in decls.iter().enumerate() {
+        let Some(s) = &settings[i] else { continue };
+        for v in &d.validations {
+            let mut only = Map::new();
+            only.insert(d.name.clone(), s.value.clone());
+            let scope = Scope {
+                vars: Some(only),
+                path_root: path_root.to_string(),
+                what: "a validation rule",
+                ..Scope::default()
+            };
+            match scope.eval(&v.condition) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => {
+                    let msg = scope
+                        .eval(&v.error_message)
+                        .map(|m| eval::display(&m))
+                        .unwrap_or_else(|e| e.message);
+                    let mut e =
+                        ConfigError::new(format!("invalid value for variable `{}`: {msg}", d.name))
+                            .with_hint(format!(
+                                "the value comes from {}{}; the rule is at {}",
+                                s.from,
+                                s.location
+                                    .as_ref()
+                                    .map(|l| format!(" ({l})"))
+                                    .unwrap_or_default(),
+                                v.condition.location
+                            ));
+                    e.location = Some(v.condition.location.clone());
+                    errors.push(e);
+                }
+                Ok(other) => errors.push(at(
+                    &v.condition,
+                    format!(
+                        "a validation `condition` must be a bool, found {}",
+                        eval::kind(&other)
+                    ),
+                )),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decls(src: &str) -> Vec<VariableDecl> {
+        let f = SourceFile::new("t.pkr.hcl".into(), src);
+        let body = parser::parse_file(&f, src).unwrap();
+        let mut errors = ConfigErrors::new();
+        let mut out = Vec::new();
+        for b in &body.blocks {
+            match b.ident.as_str() {
+                "variable" => out.extend(decode_variable(b, &mut errors)),
+                "variables" => out.extend(decode_variables_block(b, &mut errors)),
+                _ => {}
+            }
+        }
+        assert!(errors.is_empty(), "{errors}");
+        out
+    }
+
+    #[test]
+    fn precedence_default_var_file_then_var() {
+        let d = decls(
+            "variable \"a\" { default = \"d\" }\nvariable \"b\" { default = \"d\" }\nvariable \"n\" { type = number }\nvariables { c = \"d\" }\n",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let auto = dir.path().join("x.auto.pkrvars.hcl");
+        std::fs::write(&auto, "a = \"auto\"\nb = \"auto\"\nc = \"auto\"\n").unwrap();
+        let vf = dir.path().join("v.pkrvars.hcl");
+        std::fs::write(&vf, "b = \"file\"\nn = \"5\"\nundeclared = 1\n").unwrap();
+        let jf = dir.path().join("v.json");
+        std::fs::write(&jf, r#"{"c": "json"}"#).unwrap();
+        let inputs = VariableInputs {
+            var_files: vec![vf, jf],
+            vars: vec![("a".into(), "cli".into())],
+        };
+        let mut errors = ConfigErrors::new();
+        let r = resolve(&d, &[auto], &inputs, "/", &mut errors);
+        assert!(errors.is_empty(), "{errors}");
+        assert_eq!(r.values["a"], Value::from("cli"));
+        assert_eq!(r.values["b"], Value::from("file"));
+        assert_eq!(r.values["c"], Value::from("json"));
+        assert_eq!(r.values["n"], Value::from(5));
+        assert!(
+            r.warnings[0].contains("variable `undeclared` is set in"),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[test]
+    fn required_undeclared_and_validation_errors() {
+        let d = decls(
+            r#"
+variable "r" {}
+variable "size" {
+  type    = number
+  default = 3
+  validation {
+    condition     = var.size > 5
+    error_message = "size must be above 5"
+  }
+}
+variable "l" {
+  type = list(string)
+  nullable = false
+  default = ["x"]
+}
+"#,
+        );
+        let inputs = VariableInputs {
+            var_files: vec![],
+            vars: vec![
+                ("sise".into(), "1".into()),
+                ("l".into(), "[\"a\", 1]".into()),
+            ],
+        };
+        let mut errors = ConfigErrors::new();
+        let r = resolve(&d, &[], &inputs, "/", &mut errors);
+        let text = errors.to_string();
+        assert!(
+            text.contains("`-var`: undefined variable `sise`\n  hint: did you mean `size`?"),
+            "{text}"
+        );
+        assert!(text.contains("required variable `r` is not set"), "{text}");
+        assert!(
+            text.contains(
+                "t.pkr.hcl:7:21: invalid value for variable `size`: size must be above 5"
+            ),
+            "{text}"
+        );
+        assert_eq!(eval::to_json(&r.values["l"]), serde_json::json!(["a", "1"]));
+    }
+
+    #[test]
+    fn defaults_cannot_use_variables_but_can_use_env() {
+        let src = "variable \"a\" { default = var.b }\nvariable \"b\" { default = \"x\" }\n";
+        let d = decls(src);
+        let mut errors = ConfigErrors::new();
+        resolve(&d, &[], &VariableInputs::default(), "/", &mut errors);
+        assert!(
+            errors
+                .to_string()
+                .contains("`var.b` cannot be used in a variable default"),
+            "{errors}"
+        );
+        let d = decls("variable \"h\" { default = env(\"KILN_SURELY_UNSET_VAR\") }\n");
+        let mut errors = ConfigErrors::new();
+        let r = resolve(&d, &[], &VariableInputs::default(), "/", &mut errors);
+        assert!(errors.is_empty(), "{errors}");
+        assert_eq!(r.values["h"], Value::from(""));
+    }
+}

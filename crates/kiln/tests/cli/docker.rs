@@ -1,0 +1,379 @@
+//! The docker builder and post-processors through the `kiln` binary, on the
+//! real engine: a build from a busybox base made with `docker import`,
+//! provisioned with `shell-local`, `shell` and `file`, committed with
+//! `changes`, then docker-tag → docker-save → manifest; `export_path`;
+//! a failing provisioner and Ctrl-C leave no container and no image; and
+//! `validate` reports every config error at once. Each test removes the
+//! containers (by label) and images it made, even when it fails.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+const BASE: &str = "kiln-test/busybox:latest";
+
+/// The docker tests of this file run one at a time: one counts images.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn lines(o: Output) -> Vec<String> {
+    let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Imports the busybox base image once (no registry is reachable).
+fn base_image() -> &'static str {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        if docker(&["image", "inspect", BASE]).status.success() {
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for d in ["bin", "etc", "root", "tmp", "var/tmp"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", r.join("bin/busybox"))
+            .expect("busybox-static is required: run ./scripts/install-deps.sh");
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
+            }
+        }
+        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        let tar = root.path().with_extension("tar");
+        let ok = Command::new("tar")
+            .arg("-C")
+            .arg(r)
+            .args(["--owner=0", "--group=0", "-cf"])
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tar failed");
+        let out = docker(&["import", tar.to_str().unwrap(), BASE]);
+        let _ = std::fs::remove_file(&tar);
+        assert!(
+            out.status.success() || docker(&["image", "inspect", BASE]).status.success(),
+            "docker import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    BASE
+}
+
+/// Removes the labelled containers and the named images when dropped.
+struct Guard {
+    label: String,
+    images: Vec<String>,
+}
+
+impl Guard {
+    fn new(test: &str) -> Guard {
+        Guard {
+            label: format!("kiln-cli-test={test}-{}", std::process::id()),
+            images: Vec::new(),
+        }
+    }
+    fn containers(&self) -> Vec<String> {
+        lines(docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label={}", self.label),
+        ]))
+    }
+    /// `run_command` that puts the label on the build container.
+    fn run_command(&self) -> String {
+        serde_json::json!([
+            "-d",
+            "-i",
+            "-t",
+            "-l",
+            self.label,
+            "--entrypoint=/bin/sh",
+            "--",
+            "{{.Image}}"
+        ])
+        .to_string()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for c in self.containers() {
+            let _ = docker(&["rm", "-f", "-v", &c]);
+        }
+        for i in &self.images {
+            let _ = docker(&["rmi", "-f", i]);
+        }
+    }
+}
+
+/// Replaces container and image ids (64 hex digits) with `[ID]`.
+fn hide_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+            continue;
+        }
+        if run.len() == 64 {
+            out.push_str("[ID]");
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[test]
+fn build_with_shell_file_and_shell_local_then_tag_save_manifest() {
+    let _serial = serial();
+    let mut g = Guard::new("chain");
+    let repo = format!("kiln-cli-test/chain-{}", std::process::id());
+    g.images.push(format!("{repo}:1.0"));
+    let d = dir();
+    d.write("files/a.txt", "hello from a file\n");
+    d.write("files/sub/b.txt", "b\n");
+    let t = d.write(
+        "docker.json",
+        &format!(
+            r#"{{
+  "variables": {{"repo": "{repo}"}},
+  "builders": [{{
+    "type": "docker",
+    "image": "{base}",
+    "commit": true,
+    "run_command": {run},
+    "changes": ["ENV BUILT_BY=kiln", "LABEL stage=test", "WORKDIR /opt/app",
+                "EXPOSE 8080", "USER root", "CMD [\"cat\", \"/opt/app/a.txt\"]"]
+  }}],
+  "provisioners": [
+    {{"type": "shell-local", "inline": ["echo local side"]}},
+    {{"type": "shell", "inline": ["mkdir -p /opt/app"]}},
+    {{"type": "file", "source": "files/", "destination": "/opt/app"}},
+    {{"type": "shell", "inline": ["echo remote: $(cat /opt/app/a.txt)", "echo built > /etc/built"]}}
+  ],
+  "post-processors": [[
+    {{"type": "docker-tag", "repository": "{{{{user `repo`}}}}", "tags": ["1.0"]}},
+    {{"type": "docker-save", "path": "image.tar"}},
+    {{"type": "manifest", "output": "manifest.json", "strip_time": true}}
+  ]]
+}}"#,
+            base = base_image(),
+            run = g.run_command()
+        ),
+    );
+    let r = kiln(&d, &["build", "-color=false", t.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let shown = Run {
+        stdout: hide_ids(&r.stdout).replace(&repo, "[REPO]"),
+        stderr: hide_ids(&r.stderr),
+        code: r.code,
+    };
+    insta::assert_snapshot!(shown.snapshot(d.path()));
+    assert!(g.containers().is_empty(), "the build container is left");
+
+    // The image has the changes and the files.
+    let cfg: serde_json::Value = serde_json::from_str(&docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config}}",
+        &format!("{repo}:1.0"),
+    ]))
+    .unwrap();
+    assert!(cfg["Env"].to_string().contains("BUILT_BY=kiln"), "{cfg}");
+    assert_eq!(cfg["Labels"]["stage"], "test");
+    assert_eq!(cfg["WorkingDir"], "/opt/app");
+    assert_eq!(cfg["Cmd"], serde_json::json!(["cat", "/opt/app/a.txt"]));
+    assert!(cfg["ExposedPorts"].get("8080/tcp").is_some(), "{cfg}");
+    let out = docker_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/cat",
+        &format!("{repo}:1.0"),
+        "/opt/app/a.txt",
+        "/opt/app/sub/b.txt",
+        "/etc/built",
+    ]);
+    assert_eq!(out, "hello from a file\nb\nbuilt");
+
+    // docker-save wrote a loadable image tar; the manifest records the tag.
+    let listing = Command::new("tar")
+        .args(["-tf", "image.tar"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("manifest.json"));
+    let m: serde_json::Value = serde_json::from_str(&d.read("manifest.json")).unwrap();
+    assert_eq!(m["builds"][0]["builder_type"], "docker");
+    assert_eq!(m["builds"][0]["artifact_id"], format!("{repo}:1.0"));
+}
+
+#[test]
+fn export_path_writes_a_tar_of_the_container() {
+    let _serial = serial();
+    let g = Guard::new("export");
+    let d = dir();
+    let t = d.write(
+        "export.json",
+        &format!(
+            r#"{{"builders": [{{"type": "docker", "image": "{}", "export_path": "out/fs.tar",
+                 "run_command": {}}}],
+                "provisioners": [{{"type": "shell", "inline": ["echo exported > /marker"]}}]}}"#,
+            base_image(),
+            g.run_command()
+        ),
+    );
+    let r = kiln(&d, &["build", "-color=false", t.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("--> docker: Exported Docker file: out/fs.tar"),
+        "{}",
+        r.stdout
+    );
+    let listing = Command::new("tar")
+        .args(["-tf", "out/fs.tar"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(names.lines().any(|l| l == "marker"), "{names}");
+    assert!(g.containers().is_empty());
+}
+
+fn images() -> Vec<String> {
+    lines(docker(&["images", "-aq", "--no-trunc"]))
+}
+
+#[test]
+fn failing_provisioner_leaves_no_container_and_no_image() {
+    let _serial = serial();
+    let g = Guard::new("fail");
+    base_image();
+    let before = images();
+    let d = dir();
+    let t = d.write(
+        "fail.json",
+        &format!(
+            r#"{{"builders": [{{"type": "docker", "image": "{}", "commit": true,
+                 "run_command": {}}}],
+                "provisioners": [{{"type": "shell", "inline": ["echo about to fail", "exit 9"]}}]}}"#,
+            base_image(),
+            g.run_command()
+        ),
+    );
+    let r = kiln(&d, &["build", "-color=false", t.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("about to fail"), "{}", r.stdout);
+    assert!(r.stdout.contains("Killing the container"), "{}", r.stdout);
+    assert!(
+        g.containers().is_empty(),
+        "a failed build left its container"
+    );
+    assert_eq!(images(), before, "a failed build left an image");
+}
+
+#[test]
+fn ctrl_c_leaves_no_container() {
+    let _serial = serial();
+    let g = Guard::new("sigint");
+    let d = dir();
+    let t = d.write(
+        "slow.json",
+        &format!(
+            r#"{{"builders": [{{"type": "docker", "image": "{}", "commit": true,
+                 "run_command": {}}}],
+                "provisioners": [{{"type": "shell", "inline": ["sleep 600"]}}]}}"#,
+            base_image(),
+            g.run_command()
+        ),
+    );
+    let mut c = d.kiln(&["build", "-color=false", t.to_str().unwrap()]);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        let running = g.containers();
+        if let Some(id) = running.first() {
+            let top = docker(&["top", id]);
+            if String::from_utf8_lossy(&top.stdout).contains("sleep 600") {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the provisioner never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ok = Command::new("kill")
+        .args(["-2", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Cleanly cancelled builds after being interrupted."),
+        "{stdout}"
+    );
+    assert!(g.containers().is_empty(), "Ctrl-C left the build container");
+}
+
+#[test]
+fn validate_reports_every_docker_error() {
+    let d = dir();
+    let t = d.write(
+        "bad.json",
+        r#"{"builders": [{"type": "docker", "commit": true, "discard": true,
+             "changes": ["FROM scratch"], "ecr_login": true,
+             "run_command": ["--memory=1g", "{{.Image}}"], "login_password": "hunter2"}],
+            "post-processors": [{"type": "docker-tag", "tags": ["a:b"]},
+                                {"type": "docker-save"}]}"#,
+    );
+    let r = kiln(&d, &["validate", t.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
+    insta::assert_snapshot!(r.snapshot(d.path()));
+}

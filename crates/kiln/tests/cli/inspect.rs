@@ -1,0 +1,34 @@
+//! `kiln inspect` prints what Packer 1.6.6's does.
+
+use crate::support::*;
+
+#[test]
+fn inspect_human_and_machine_readable() {
+    let d = dir();
+    let t = copy_fixture(&d, "valid/variables.json");
+    let r = kiln(&d, &["inspect", &t]);
+    assert_eq!(r.code, 0);
+    insta::assert_snapshot!("inspect_human", r.snapshot(d.path()));
+    let r = kiln(&d, &["inspect", "-machine-readable", &t]);
+    insta::assert_snapshot!("inspect_machine", r.snapshot(d.path()));
+    assert!(
+        !r.stdout.contains("p4ssw0rd"),
+        "sensitive defaults are not shown"
+    );
+}
+
+#[test]
+fn fix_rewrites_old_templates() {
+    let d = dir();
+    let t = d.write(
+        "old.json",
+        r#"{"builders": [{"type": "null", "communicator": "none", "ssh_wait_timeout": "10m"}],
+            "post-processors": [{"type": "manifest", "filename": "m.json"}]}"#,
+    );
+    let r = kiln(&d, &["fix", "-validate=false", t.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let fixed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(fixed["builders"][0]["ssh_timeout"], "10m");
+    assert_eq!(fixed["post-processors"][0]["output"], "m.json");
+    insta::assert_snapshot!(r.stdout);
+}

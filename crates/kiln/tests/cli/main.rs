@@ -1,0 +1,17 @@
+//! Integration tests: they run the `kiln` binary on fixture templates and
+//! snapshot what the user sees (exit code, stdout, stderr), with what varies
+//! between runs normalised. `compat` runs the same fixtures through
+//! Debian's packer 1.6.6 and compares verdicts, inspect output and
+//! manifests.
+
+mod build;
+mod compat;
+mod docker;
+mod hcl;
+mod inspect;
+mod qemu;
+mod signals;
+mod ssh;
+mod support;
+mod terminal;
+mod validate;

@@ -1,0 +1,319 @@
+//! The qemu builder end to end, through the kiln binary, with real QEMU
+//! under TCG. The VM tests need the base Debian image that
+//! scripts/make-base-image.sh builds (cached outside the checkout, so only
+//! the first run pays for debootstrap). VM boots are slow under TCG: each
+//! test boots at most two.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn build(d: &TestDir, args: &[&str]) -> Run {
+    let mut a = vec!["build", "-color=false"];
+    a.extend_from_slice(args);
+    kiln(d, &a)
+}
+
+/// The base image directory, building it if needed.
+fn base_image() -> PathBuf {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-base-image.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run make-base-image.sh");
+    assert!(out.status.success(), "make-base-image.sh failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("make-base-image.sh printed no directory")
+            .trim(),
+    )
+}
+
+/// Pids of qemu processes whose command line mentions `needle`.
+fn qemu_processes(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("qemu-system") && cmd.contains(needle) {
+                found.push(format!("{name}: {cmd}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn qemu_validate_collects_every_error() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"builders":[{"type":"qemu","format":"vmdk","accelerator":"bogus","disk_interface":"sata2",
+            "boot_wait":"xx","host_port_min":5000,"host_port_max":4000,"use_backing_file":true,
+            "communicator":"none"}]}"#,
+    );
+    let r = kiln(&d, &["validate", "t.json"]);
+    assert_ne!(r.code, 0);
+    insta::assert_snapshot!(r.snapshot(d.path()));
+}
+
+#[test]
+fn qemu_inspect_lists_the_builder() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"builders":[{"type":"qemu","iso_url":"x.iso","iso_checksum":"none","communicator":"none"}]}"#,
+    );
+    let r = kiln(&d, &["validate", "t.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// A failing provisioner leaves no qemu process and no output directory.
+/// `shell-local` fails while the VM is up, so no boot has to finish.
+#[test]
+fn qemu_failing_provisioner_cleans_up() {
+    let base = base_image();
+    let d = dir();
+    let out = d.path().join("out-fail");
+    d.write(
+        "t.json",
+        &serde_json::json!({
+            "builders": [{
+                "type": "qemu", "iso_url": base.join("disk-boot.qcow2"), "iso_checksum": "none",
+                "disk_image": true, "use_backing_file": true, "headless": true,
+                "communicator": "none", "output_directory": out, "vm_name": "vm",
+                "memory": 256, "shutdown_timeout": "5m"
+            }],
+            "provisioners": [{"type": "shell-local", "inline": ["exit 3"]}]
+        })
+        .to_string(),
+    );
+    let r = build(&d, &["t.json"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Starting VM, booting disk image"),
+        "{}",
+        r.stdout
+    );
+    assert!(!out.exists(), "the output directory was left behind");
+    let left = qemu_processes(&out.display().to_string());
+    assert!(left.is_empty(), "qemu left running: {left:?}");
+}
+
+fn write_iso_tree(root: &Path, base: &Path) {
+    std::fs::create_dir_all(root.join("isolinux")).unwrap();
+    // Mount points the initrd moves /dev, /proc, /sys and /run onto.
+    for sub in ["bin", "dev", "proc", "sys", "run", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::copy(
+        "/usr/lib/ISOLINUX/isolinux.bin",
+        root.join("isolinux/isolinux.bin"),
+    )
+    .unwrap();
+    std::fs::copy(
+        "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+        root.join("isolinux/ldlinux.c32"),
+    )
+    .unwrap();
+    // No default: isolinux waits at `boot:` for the boot command.
+    std::fs::write(root.join("isolinux/isolinux.cfg"), "PROMPT 1\nTIMEOUT 0\n").unwrap();
+    std::fs::copy(base.join("vmlinuz"), root.join("vmlinuz")).unwrap();
+    std::fs::copy(base.join("initrd.img"), root.join("initrd.img")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    // Run as init from the CD (the initrd mounts it as root): write the
+    // marker from the typed kernel command line to the disk, power off.
+    let init = "#!/bin/busybox sh\n\
+        /bin/busybox mount -t proc proc /proc 2>/dev/null\n\
+        for w in $(/bin/busybox cat /proc/cmdline); do\n\
+          case $w in kiln_marker=*) m=${w#kiln_marker=};; esac\n\
+        done\n\
+        echo \"MARKER:$m:END\" | /bin/busybox dd of=/dev/vda conv=fsync 2>/dev/null\n\
+        /bin/busybox sync\n\
+        /bin/busybox poweroff -f\n";
+    std::fs::write(root.join("kiln-init"), init).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        root.join("kiln-init"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}
+
+/// The ISO + boot_command path: a bootable ISO made here (isolinux waiting
+/// at `boot:`), a boot command that types a kernel command line carrying a
+/// marker, `communicator: none`, and a guest that writes the marker to the
+/// new disk and powers off.
+#[test]
+fn qemu_iso_boot_command_types_a_kernel_command_line() {
+    let base = base_image();
+    let d = dir();
+    let tree = d.path().join("isotree");
+    write_iso_tree(&tree, &base);
+    let iso = d.path().join("test.iso");
+    let st = Command::new("xorriso")
+        .args([
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-R",
+            "-J",
+            "-b",
+            "isolinux/isolinux.bin",
+            "-c",
+            "isolinux/boot.cat",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "-o",
+        ])
+        .arg(&iso)
+        .arg(&tree)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = d.path().join("out-iso");
+    d.write(
+        "t.json",
+        &serde_json::json!({
+            "builders": [{
+                "type": "qemu", "iso_url": iso, "iso_checksum": "none",
+                "headless": true, "communicator": "none", "output_directory": out,
+                "vm_name": "disk.qcow2", "disk_size": "16M", "memory": 512,
+                "disk_interface": "virtio",
+                "boot_wait": "4s", "boot_key_interval": "20ms",
+                "boot_command": ["/vmlinuz initrd=/initrd.img root=/dev/sr0 rootfstype=iso9660 ",
+                                 "init=/kiln-init console=ttyS0 kiln_marker={{ .Name }}-typed<enter>"],
+                "shutdown_timeout": "4m"
+            }]
+        })
+        .to_string(),
+    );
+    let start = Instant::now();
+    let r = build(&d, &["t.json"]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Typing the boot command over QMP"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Waiting for shutdown..."), "{}", r.stdout);
+    assert!(r.stdout.contains("VM files in directory:"), "{}", r.stdout);
+    let raw = d.path().join("disk.raw");
+    let st = Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(out.join("disk.qcow2"))
+        .arg(&raw)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(&raw).unwrap();
+    let head = String::from_utf8_lossy(&bytes[..64]);
+    assert!(
+        head.starts_with("MARKER:disk.qcow2-typed:END"),
+        "disk starts with {head:?}"
+    );
+    eprintln!("iso build took {:?}", start.elapsed());
+}
+
+fn ssh_cat(port: u16, key: &Path, cmd: &str, deadline: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < deadline {
+        let out = Command::new("ssh")
+            .args([
+                "-q",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=3",
+                "-i",
+            ])
+            .arg(key)
+            .args(["-p", &port.to_string(), "root@127.0.0.1", cmd])
+            .output()
+            .ok()?;
+        if out.status.success() {
+            return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    None
+}
+
+/// Builds from the base disk image over SSH with a shell provisioner that
+/// writes a marker, then boots the produced image with plain qemu and reads
+/// the marker over SSH.
+#[test]
+fn qemu_ssh_build_then_boot_the_image() {
+    let base = base_image();
+    let d = dir();
+    let out = d.path().join("out-ssh");
+    let key = base.join("id_ed25519");
+    d.write(
+        "t.json",
+        &serde_json::json!({
+            "builders": [{
+                "type": "qemu", "iso_url": base.join("disk-boot.qcow2"), "iso_checksum": "none",
+                "disk_image": true, "headless": true, "output_directory": out, "vm_name": "vm.qcow2",
+                "disk_size": "3G", "memory": 512,
+                "ssh_username": "root", "ssh_private_key_file": key, "ssh_timeout": "6m",
+                "shutdown_command": "poweroff", "shutdown_timeout": "3m"
+            }],
+            "provisioners": [{"type": "shell", "inline": ["echo kiln-was-here > /root/marker", "sync"]}]
+        })
+        .to_string(),
+    );
+    let r = build(&d, &["t.json"]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Connected to SSH!"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Gracefully halting virtual machine"),
+        "{}",
+        r.stdout
+    );
+
+    // Boot the result with plain qemu.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut vm = Command::new("qemu-system-x86_64")
+        .args([
+            "-machine",
+            "type=pc,accel=tcg",
+            "-m",
+            "512M",
+            "-display",
+            "none",
+            "-netdev",
+        ])
+        .arg(format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22"))
+        .args(["-device", "virtio-net,netdev=n0", "-drive"])
+        .arg(format!(
+            "file={},if=virtio,snapshot=on",
+            out.join("vm.qcow2").display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let got = ssh_cat(port, &key, "cat /root/marker", Duration::from_secs(360));
+    let _ = vm.kill();
+    let _ = vm.wait();
+    assert_eq!(got.as_deref(), Some("kiln-was-here\n"));
+}

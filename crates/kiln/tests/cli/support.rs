@@ -1,0 +1,45 @@
+//! Shared helpers for the CLI tests.
+
+use std::path::PathBuf;
+
+pub use kiln_test::{normalize, run, Run, TestDir};
+
+/// A fresh test directory for the kiln binary under test.
+pub fn dir() -> TestDir {
+    TestDir::new(env!("CARGO_BIN_EXE_kiln"))
+}
+
+/// The path of a fixture template.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// Copies a fixture into the test directory under its file name and
+/// returns that name.
+pub fn copy_fixture(d: &TestDir, rel: &str) -> String {
+    let name = PathBuf::from(rel)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    std::fs::copy(fixture(rel), d.path().join(&name)).unwrap();
+    name
+}
+
+/// Runs kiln in `d` and returns the run.
+pub fn kiln(d: &TestDir, args: &[&str]) -> Run {
+    run(d.kiln(args))
+}
+
+/// Every fixture file under `sub` (`valid` or `invalid`), sorted.
+pub fn fixtures(sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(fixture(sub))
+        .unwrap()
+        .map(|e| format!("{sub}/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    v.sort();
+    v
+}

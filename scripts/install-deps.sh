@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs the system packages kiln's builds and tests need, on Debian 12.
+# Idempotent and quick when everything is already there.
+#   packer     - Debian's Packer 1.6.6: the reference for the compatibility
+#                tests and the benchmarks.
+#   time       - GNU time, for peak-memory figures in bench/.
+#   qemu-system-x86 (from bookworm-backports, to match the machine's
+#                qemu-utils 10), qemu-utils - the qemu builder.
+#   debootstrap, e2fsprogs, syslinux, syslinux-common, fdisk, mtools,
+#   dosfstools, openssh-client - scripts/make-base-image.sh (the base Debian image the qemu
+#                tests, quickstart and benchmark boot).
+#   xorriso    - ISOs for `cd_files` / `cd_content` and the ISO tests.
+#   isolinux, busybox-static - the boot_command test's bootable ISO; busybox
+#                also makes the docker tests' base image (`docker import`).
+#   docker-registry - a local registry server for the docker-push tests.
+#   mtools, dosfstools - floppy images for `floppy_files` too.
+#   ovmf       - UEFI firmware for `firmware` / `efi_boot`.
+set -euo pipefail
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+command -v packer >/dev/null 2>&1 || need+=(packer)
+[ -x /usr/bin/time ] || need+=(time)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v sfdisk >/dev/null 2>&1 || need+=(fdisk)
+command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
+[ -f /usr/lib/syslinux/mbr/mbr.bin ] || need+=(syslinux-common)
+[ -f /usr/lib/ISOLINUX/isolinux.bin ] || need+=(isolinux)
+[ -x /bin/busybox ] || need+=(busybox-static)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v xorriso >/dev/null 2>&1 || need+=(xorriso)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v mkfs.vfat >/dev/null 2>&1 || need+=(dosfstools)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+[ -f /usr/share/OVMF/OVMF_CODE.fd ] || [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+
+# qemu-system-x86 must come from bookworm-backports: Debian 12's own 7.2
+# conflicts with the backported qemu-utils 10 the machine has.
+need_qemu=0
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need_qemu=1
+
+if [ ${#need[@]} -gt 0 ] || [ "$need_qemu" -eq 1 ]; then
+  if [ "$need_qemu" -eq 1 ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    # Use the same mirror as the machine's existing Debian source.
+    mirror=$(grep -rhs -m1 -E '^(URIs:|deb) .*debian' /etc/apt/sources.list.d/ /etc/apt/sources.list \
+      | grep -v security | grep -oE 'https?://[^ ]+/debian' | head -n1 || true)
+    mirror=${mirror:-http://deb.debian.org/debian}
+    echo "deb $mirror bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/kiln-bookworm-backports.list >/dev/null
+  fi
+  $SUDO apt-get update -qq
+  if [ ${#need[@]} -gt 0 ]; then
+    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  fi
+  if [ "$need_qemu" -eq 1 ]; then
+    $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils
+  fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is not installed; install Rust (rustup) first" >&2
+  exit 1
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs kiln's whole test suite: unit tests, integration tests that run the
+# kiln binary, and the compatibility suite against Debian's packer 1.6.6.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+export CHECKPOINT_DISABLE=1
+cargo build --workspace --all-targets
+cargo test --workspace --no-fail-fast "$@"
