@@ -15,6 +15,8 @@
 #   docker-registry - a local registry server for the docker-push tests.
 #   mtools, dosfstools - floppy images for `floppy_files` too.
 #   ovmf       - UEFI firmware for `firmware` / `efi_boot`.
+#   swtpm      - the emulated TPM for the qemu builder's `vtpm`.
+#   openssl    - certificates for the TLS `DOCKER_HOST` test.
 set -euo pipefail
 
 SUDO=""
@@ -25,8 +27,12 @@ need=()
 command -v packer >/dev/null 2>&1 || need+=(packer)
 [ -x /usr/bin/time ] || need+=(time)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# python3-venv: the venv moto (the amazon-ebs tests' EC2 server) lives in.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
+# microsocks: a SOCKS5 server with user/password auth for the ssh_proxy_* tests.
+command -v microsocks >/dev/null 2>&1 || need+=(microsocks)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
@@ -37,10 +43,12 @@ command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 [ -x /bin/busybox ] || need+=(busybox-static)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v xorriso >/dev/null 2>&1 || need+=(xorriso)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || need+=(dosfstools)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -f /usr/share/OVMF/OVMF_CODE.fd ] || [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 
 # qemu-system-x86 must come from bookworm-backports: Debian 12's own 7.2
 # conflicts with the backported qemu-utils 10 the machine has.
@@ -62,6 +70,17 @@ if [ ${#need[@]} -gt 0 ] || [ "$need_qemu" -eq 1 ]; then
   if [ "$need_qemu" -eq 1 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils
   fi
+fi
+
+# moto's EC2 server for the amazon-ebs tests and bench/amazon-parallel.sh,
+# in a venv (Debian 12's pip refuses system-wide installs). The tests look
+# for it here (or in $KILN_MOTO_VENV).
+MOTO_VENV="${KILN_MOTO_VENV:-$HOME/.cache/kiln/moto-venv}"
+MOTO_VERSION=5.2.5
+if ! "$MOTO_VENV/bin/python" -c "from importlib.metadata import version as v; assert v('moto') == '$MOTO_VERSION'; v('boto3'); v('flask')" >/dev/null 2>&1 \
+   || [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

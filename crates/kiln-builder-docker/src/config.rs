@@ -171,6 +171,9 @@ pub struct Config {
     /// `run_command`, parsed, with `privileged`, `cap_add`, `cap_drop`,
     /// `volumes`, `tmpfs`, `device` and `platform` merged in.
     pub run: RunSpec,
+    /// The extra flags and the rendered `run_command`, for the "Run
+    /// command" line Packer prints.
+    pub run_display: Vec<String>,
     /// `container_dir`: where the host's temporary directory is mounted.
     pub container_dir: String,
     /// `fix_upload_owner`.
@@ -297,6 +300,26 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             Err(e) => errors.push(ConfigError::at(format!("run_command[{i}]"), e.to_string())),
         }
     }
+    let mut run_display = Vec::new();
+    for d in &r.device {
+        run_display.extend(["--device".to_string(), d.clone()]);
+    }
+    for c in &r.cap_add {
+        run_display.extend(["--cap-add".to_string(), c.clone()]);
+    }
+    for c in &r.cap_drop {
+        run_display.extend(["--cap-drop".to_string(), c.clone()]);
+    }
+    if r.privileged {
+        run_display.push("--privileged".to_string());
+    }
+    for t in &r.tmpfs {
+        run_display.extend(["--tmpfs".to_string(), t.clone()]);
+    }
+    for (host, container) in &r.volumes {
+        run_display.extend(["-v".to_string(), format!("{host}:{container}")]);
+    }
+    run_display.extend(rendered.iter().cloned());
     let mut run = if rendered.len() == run_args.len() {
         match run_command::parse(&rendered) {
             Ok(s) => s,
@@ -358,6 +381,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         },
         output,
         run,
+        run_display,
         container_dir,
         upload_owner: if r.fix_upload_owner.unwrap_or(true) {
             UploadOwner::ContainerUser

@@ -146,6 +146,7 @@ impl Builder for DockerBuilder {
             )),
             Box::new(step_run_container::StepRunContainer::new(
                 c.run.clone(),
+                c.run_display.clone(),
                 c.container_dir.clone(),
             )),
             Box::new(step_connect::StepConnect::new(

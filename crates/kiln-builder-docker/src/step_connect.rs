@@ -38,7 +38,7 @@ impl Step<DockerState> for StepConnect {
 
     async fn run(
         &mut self,
-        _cx: &StepContext<'_>,
+        cx: &StepContext<'_>,
         state: &mut DockerState,
     ) -> Result<StepAction, StepError> {
         let Some(id) = state.container.clone() else {
@@ -58,6 +58,16 @@ impl Step<DockerState> for StepConnect {
                  `run_command` must keep it running (Packer's default uses `-i -t` and `/bin/sh`)"
             )));
         }
+        // Packer names the container's address, though exec needs none.
+        let address = info
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|nets| nets.values().find_map(|e| e.ip_address.clone()))
+            .filter(|ip| !ip.is_empty())
+            .unwrap_or_default();
+        cx.ui
+            .say(&format!("Using docker communicator to connect: {address}"));
         let config = info.config.unwrap_or_default();
         let user = config.user.unwrap_or_default();
         let workdir = config.working_dir.unwrap_or_default();

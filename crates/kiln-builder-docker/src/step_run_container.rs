@@ -19,14 +19,18 @@ use crate::DockerState;
 /// See the module docs.
 pub struct StepRunContainer {
     spec: RunSpec,
+    /// The `docker run` arguments Packer would pass, for the UI.
+    display: Vec<String>,
     container_dir: String,
 }
 
 impl StepRunContainer {
-    /// A run step for `spec`.
-    pub fn new(spec: RunSpec, container_dir: String) -> Self {
+    /// A run step for `spec`; `display` is what the "Run command" line
+    /// shows after the shared-directory volume.
+    pub fn new(spec: RunSpec, display: Vec<String>, container_dir: String) -> Self {
         StepRunContainer {
             spec,
+            display,
             container_dir,
         }
     }
@@ -118,6 +122,13 @@ impl Step<DockerState> for StepRunContainer {
             .as_ref()
             .map(|d| d.path().display().to_string());
         let body = create_body(&self.spec, shared.as_deref(), &self.container_dir);
+        // Packer shows the CLI command it runs; kiln shows its equivalent.
+        let mut shown = vec!["docker".to_string(), "run".to_string()];
+        if let Some(host) = &shared {
+            shown.extend(["-v".to_string(), format!("{host}:{}", self.container_dir)]);
+        }
+        shown.extend(self.display.iter().cloned());
+        cx.ui.message(&format!("Run command: {}", shown.join(" ")));
         let options = CreateContainerOptions {
             name: self.spec.name.clone(),
             platform: self.spec.platform.clone().unwrap_or_default(),

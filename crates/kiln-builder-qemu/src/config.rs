@@ -14,6 +14,7 @@ use std::time::Duration;
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::duration::parse_go_duration;
 use kiln_sdk::interpolate::{self, Context};
+use kiln_sdk::secret::Secret;
 use kiln_sdk::PrepareContext;
 use kiln_ssh::{decode_with_communicator, CommunicatorConfig};
 use serde::Deserialize;
@@ -44,8 +45,15 @@ struct Fields {
     disk_compression: bool,
     skip_compaction: bool,
     skip_resize_disk: bool,
+    disk_additional_size: Vec<String>,
+    qemu_img_args: QemuImgArgs,
     accelerator: String,
     cpus: Option<u32>,
+    sockets: Option<u32>,
+    cores: Option<u32>,
+    threads: Option<u32>,
+    cpu_model: String,
+    vga: String,
     memory: Option<u32>,
     machine_type: String,
     net_device: String,
@@ -57,7 +65,14 @@ struct Fields {
     qemu_binary: String,
     qemuargs: Vec<Vec<String>>,
     firmware: String,
+    use_pflash: bool,
     efi_boot: bool,
+    efi_firmware_code: String,
+    efi_firmware_vars: String,
+    efi_drop_efivars: bool,
+    vtpm: bool,
+    use_tpm1: bool,
+    tpm_device_type: String,
     host_port_min: Option<u16>,
     host_port_max: Option<u16>,
     skip_nat_mapping: bool,
@@ -65,9 +80,13 @@ struct Fields {
     vnc_port_min: Option<u16>,
     vnc_port_max: Option<u16>,
     disable_vnc: bool,
+    vnc_use_password: bool,
+    vnc_password: Option<Secret<String>>,
     boot_wait: String,
     boot_command: Vec<String>,
+    boot_steps: Vec<Vec<String>>,
     boot_key_interval: String,
+    boot_keygroup_interval: String,
     http_directory: String,
     http_content: BTreeMap<String, String>,
     http_port_min: Option<u16>,
@@ -79,14 +98,29 @@ struct Fields {
     floppy_files: Vec<String>,
     floppy_dirs: Vec<String>,
     floppy_label: String,
+    floppy_content: BTreeMap<String, String>,
     shutdown_command: String,
     shutdown_timeout: String,
     qmp_enable: bool,
     qmp_socket_path: String,
+    /// Deprecated in Packer and ignored there too.
+    run_once: bool,
+}
+
+/// `qemu_img_args`: extra arguments per `qemu-img` subcommand.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QemuImgArgs {
+    /// After `convert` (before `-O`).
+    pub convert: Vec<String>,
+    /// After `create -f FORMAT`.
+    pub create: Vec<String>,
+    /// After `resize -f FORMAT`.
+    pub resize: Vec<String>,
 }
 
 /// Keys rendered at run time, not while preparing.
-const RUNTIME_TEMPLATES: &[&str] = &["boot_command", "qemuargs"];
+const RUNTIME_TEMPLATES: &[&str] = &["boot_command", "boot_steps", "qemuargs"];
 
 /// What the machine boots from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +148,9 @@ pub struct Source {
     pub target_extension: String,
     /// ISO or disk image.
     pub kind: SourceKind,
+    /// `iso_skip_cache`: QEMU reads the URL itself (its curl block
+    /// driver); nothing is downloaded and the checksum is not checked.
+    pub skip_cache: bool,
 }
 
 /// `format`.
@@ -164,6 +201,10 @@ pub struct Disk {
     pub compaction: Compaction,
     /// False with `skip_resize_disk`.
     pub resize: bool,
+    /// `disk_additional_size`, in bytes: the disks `VM_NAME-1`, `-2`…
+    pub additional_bytes: Vec<u64>,
+    /// `qemu_img_args`.
+    pub img_args: QemuImgArgs,
 }
 
 /// `accelerator`.
@@ -208,8 +249,76 @@ pub enum Firmware {
     Default,
     /// `firmware`: `-bios PATH`.
     Bios(PathBuf),
-    /// `efi_boot`: OVMF from the system, found at run time.
-    Efi,
+    /// `firmware` with `use_pflash`: a read-only pflash drive.
+    Pflash(PathBuf),
+    /// `efi_boot` (or `efi_firmware_code` / `efi_firmware_vars`): UEFI
+    /// code on a read-only pflash drive, and a copy of the variable store
+    /// on a writable one.
+    Efi(Efi),
+}
+
+/// UEFI firmware.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Efi {
+    /// `efi_firmware_code`; `None`: Debian's OVMF, found at run time.
+    pub code: Option<PathBuf>,
+    /// `efi_firmware_vars`; `None`: the store matching the OVMF code.
+    pub vars: Option<PathBuf>,
+    /// `efi_drop_efivars`: keep `efivars.fd` out of the output directory.
+    pub drop_vars: bool,
+}
+
+/// The vCPUs (`cpus`, `sockets`, `cores`, `threads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Smp {
+    /// vCPUs present at boot.
+    pub cpus: u32,
+    /// The topology members the template set.
+    pub sockets: Option<u32>,
+    /// Cores per socket.
+    pub cores: Option<u32>,
+    /// Threads per core.
+    pub threads: Option<u32>,
+}
+
+impl Smp {
+    /// The `-smp` value, or `None` for QEMU's default (one vCPU).
+    pub fn arg(&self) -> Option<String> {
+        let topology = [self.sockets, self.cores, self.threads];
+        if topology.iter().all(Option::is_none) {
+            // Packer 1.6.6: one socket per vCPU.
+            return (self.cpus > 1).then(|| format!("cpus={},sockets={}", self.cpus, self.cpus));
+        }
+        let mut a = format!("cpus={}", self.cpus);
+        for (k, v) in ["sockets", "cores", "threads"].iter().zip(topology) {
+            if let Some(v) = v {
+                a.push_str(&format!(",{k}={v}"));
+            }
+        }
+        let product: u32 = topology.iter().map(|v| v.unwrap_or(1)).product();
+        if self.cpus < product {
+            a.push_str(&format!(",maxcpus={product}"));
+        }
+        Some(a)
+    }
+}
+
+/// The TPM spec version (`use_tpm1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TpmVersion {
+    /// TPM 2.0 (the default).
+    V2,
+    /// TPM 1.2.
+    V1_2,
+}
+
+/// `vtpm`: a TPM emulated by swtpm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tpm {
+    /// `use_tpm1`.
+    pub version: TpmVersion,
+    /// `tpm_device_type` (`tpm-tis`).
+    pub device: String,
 }
 
 /// The machine.
@@ -217,8 +326,14 @@ pub enum Firmware {
 pub struct Machine {
     /// `accelerator`.
     pub accelerator: Accelerator,
-    /// `cpus` (1).
-    pub cpus: u32,
+    /// `cpus` (1), `sockets`, `cores`, `threads`.
+    pub smp: Smp,
+    /// `cpu_model`: `-cpu VALUE`.
+    pub cpu_model: Option<String>,
+    /// `vga`: `-vga VALUE`.
+    pub vga: Option<String>,
+    /// `vtpm`.
+    pub tpm: Option<Tpm>,
     /// `memory` in MiB (512).
     pub memory_mib: u32,
     /// `machine_type` (`pc`).
@@ -246,6 +361,18 @@ pub struct Vnc {
     pub bind_address: String,
     /// `vnc_port_min`..=`vnc_port_max` (5900–6000).
     pub ports: RangeInclusive<u16>,
+    /// `vnc_use_password`.
+    pub password: Option<VncPassword>,
+}
+
+/// The VNC password.
+#[derive(Debug, Clone)]
+pub enum VncPassword {
+    /// `vnc_password`.
+    Given(Secret<String>),
+    /// Random, made at run time (as Packer does when `vnc_password` is
+    /// empty).
+    Generated,
 }
 
 /// What the built-in HTTP server serves.
@@ -288,6 +415,8 @@ pub struct Floppy {
     pub dirs: Vec<String>,
     /// `floppy_label` (`packer`).
     pub label: String,
+    /// `floppy_content`: path on the floppy → content.
+    pub content: BTreeMap<String, String>,
 }
 
 /// Booting.
@@ -297,10 +426,22 @@ pub struct Boot {
     /// template does not set it: without a boot command, kiln then does
     /// not wait at all (Packer waits 10s for nothing).
     pub wait: Option<Duration>,
-    /// `boot_command`, joined and unrendered.
-    pub command: String,
+    /// `boot_command` (one step, joined) or `boot_steps`, unrendered.
+    pub steps: Vec<BootStep>,
     /// `boot_key_interval` (100ms, or `PACKER_KEY_INTERVAL`).
     pub key_interval: Duration,
+    /// `boot_keygroup_interval`: accepted and checked; QMP types keys one
+    /// by one, as Packer's VNC driver does, so there are no key groups.
+    pub keygroup_interval: Option<Duration>,
+}
+
+/// One step of the boot command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootStep {
+    /// The keys, unrendered.
+    pub command: String,
+    /// What it does (`boot_steps`' second element).
+    pub description: Option<String>,
 }
 
 /// The validated config.
@@ -334,7 +475,9 @@ pub struct Config {
     pub shutdown_command: Option<String>,
     /// `shutdown_timeout` (5m).
     pub shutdown_timeout: Duration,
-    /// `qmp_socket_path` (QMP is always on: kiln watches the VM through it).
+    /// `qmp_socket_path`, or `OUTPUT_DIRECTORY/VM_NAME.monitor` with
+    /// `qmp_enable` (QMP is always on: kiln watches the VM through it; by
+    /// default its socket is in the temporary directory).
     pub qmp_socket_path: Option<PathBuf>,
     /// The communicator.
     pub communicator: CommunicatorConfig,
@@ -434,6 +577,37 @@ pub fn parse_disk_size(s: &str) -> Result<u64, String> {
     Ok(mib as u64)
 }
 
+/// Parses a `disk_additional_size` entry as qemu-img reads it: bytes, or
+/// a number with a `k`/`K`, `M`, `G`, `T`, `P` or `E` suffix (powers of
+/// 1024; a trailing `b` is ignored).
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("expected a size like `1G` or `512M`, found `{s}`");
+    let t = s.trim();
+    let t = t.strip_suffix(['b', 'B']).unwrap_or(t);
+    let (num, shift) = match t.chars().last() {
+        Some(c) if c.is_ascii_alphabetic() => {
+            let shift = match c {
+                'k' | 'K' => 10,
+                'M' | 'm' => 20,
+                'G' | 'g' => 30,
+                'T' | 't' => 40,
+                'P' | 'p' => 50,
+                'E' | 'e' => 60,
+                _ => return Err(bad()),
+            };
+            (&t[..t.len() - 1], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = num.trim().parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(bad());
+    }
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n)
+        .ok_or_else(bad)
+}
+
 /// Decodes and validates; collects every error. Pure: no I/O.
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
     let (f, communicator) = decode_with_communicator::<Fields>(raw, cx, RUNTIME_TEMPLATES)?;
@@ -455,7 +629,11 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             "one of `iso_url` or `iso_urls` must be specified",
         ));
     }
-    let checksum = match Checksum::parse(&f.iso_checksum) {
+    let checksum = match Checksum::parse(if f.iso_skip_cache {
+        "none"
+    } else {
+        &f.iso_checksum
+    }) {
         Ok(c) => c,
         Err(e) => {
             errors.push(ConfigError::at("iso_checksum", e));
@@ -551,10 +729,71 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             }
         },
     };
-    let cpus = f.cpus.unwrap_or(1);
-    if cpus == 0 {
-        errors.push(ConfigError::at("cpus", "`cpus` must be at least 1"));
+    for (key, v) in [
+        ("cpus", f.cpus),
+        ("sockets", f.sockets),
+        ("cores", f.cores),
+        ("threads", f.threads),
+    ] {
+        if v == Some(0) {
+            errors.push(ConfigError::at(key, format!("`{key}` must be at least 1")));
+        }
     }
+    let topology = [f.sockets, f.cores, f.threads];
+    let smp = if topology.iter().all(Option::is_none) {
+        Smp {
+            cpus: f.cpus.unwrap_or(1).max(1),
+            sockets: None,
+            cores: None,
+            threads: None,
+        }
+    } else {
+        // As Packer: the product of the topology, or `cpus` when smaller.
+        let product = topology
+            .iter()
+            .map(|v| v.unwrap_or(1).max(1))
+            .fold(1u32, |a, b| a.saturating_mul(b));
+        let cpus = f.cpus.map(|c| c.clamp(1, product)).unwrap_or(product);
+        if let Some(s) = f.sockets {
+            if s > cpus {
+                errors.push(ConfigError::at(
+                    "sockets",
+                    format!("`sockets` ({s}) must not be higher than `cpus` ({cpus})"),
+                ));
+            }
+        }
+        Smp {
+            cpus,
+            sockets: f.sockets,
+            cores: f.cores,
+            threads: f.threads,
+        }
+    };
+    let opt = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    let tpm = if f.vtpm {
+        Some(Tpm {
+            version: if f.use_tpm1 {
+                TpmVersion::V1_2
+            } else {
+                TpmVersion::V2
+            },
+            device: or(&f.tpm_device_type, "tpm-tis"),
+        })
+    } else {
+        for key in ["use_tpm1", "tpm_device_type"] {
+            let set = match key {
+                "use_tpm1" => f.use_tpm1,
+                _ => !f.tpm_device_type.is_empty(),
+            };
+            if set {
+                errors.push(ConfigError::at(
+                    key,
+                    format!("`{key}` has no effect without `vtpm: true`"),
+                ));
+            }
+        }
+        None
+    };
     let memory_mib = f.memory.unwrap_or(512);
     if memory_mib < 10 {
         errors.push(ConfigError::at(
@@ -578,18 +817,52 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
     } else {
         Network::Bridge(f.net_bridge.clone())
     };
-    let firmware = match (f.firmware.is_empty(), f.efi_boot) {
+    // Setting either EFI file implies `efi_boot`, as in Packer.
+    let efi = f.efi_boot || !f.efi_firmware_code.is_empty() || !f.efi_firmware_vars.is_empty();
+    let firmware = match (f.firmware.is_empty(), efi) {
         (false, true) => {
             errors.push(ConfigError::at(
-                "efi_boot",
-                "only one of `firmware` or `efi_boot` may be specified",
+                "firmware",
+                "only one of `firmware` or `efi_boot` (`efi_firmware_code`, `efi_firmware_vars`) may be specified",
             ));
             Firmware::Default
         }
+        (false, false) if f.use_pflash => Firmware::Pflash(PathBuf::from(&f.firmware)),
         (false, false) => Firmware::Bios(PathBuf::from(&f.firmware)),
-        (true, true) => Firmware::Efi,
-        (true, false) => Firmware::Default,
+        (true, true) => {
+            if f.efi_firmware_code.is_empty() != f.efi_firmware_vars.is_empty() {
+                let (set, unset) = if f.efi_firmware_code.is_empty() {
+                    ("efi_firmware_vars", "efi_firmware_code")
+                } else {
+                    ("efi_firmware_code", "efi_firmware_vars")
+                };
+                errors.push(ConfigError::at(
+                    unset,
+                    format!("`{set}` needs `{unset}` too: the code and variable store must match"),
+                ));
+            }
+            Firmware::Efi(Efi {
+                code: opt(&f.efi_firmware_code).map(PathBuf::from),
+                vars: opt(&f.efi_firmware_vars).map(PathBuf::from),
+                drop_vars: f.efi_drop_efivars,
+            })
+        }
+        (true, false) => {
+            if f.use_pflash {
+                errors.push(ConfigError::at(
+                    "use_pflash",
+                    "`use_pflash` needs `firmware`",
+                ));
+            }
+            Firmware::Default
+        }
     };
+    if f.efi_drop_efivars && !efi {
+        errors.push(ConfigError::at(
+            "efi_drop_efivars",
+            "`efi_drop_efivars` has no effect without `efi_boot`",
+        ));
+    }
     for (i, arg) in f.qemuargs.iter().enumerate() {
         match arg.first() {
             None => errors.push(ConfigError::at(
@@ -631,9 +904,29 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             ),
         ));
     }
+    let vnc_password = f.vnc_password.clone().filter(|p| !p.expose().is_empty());
+    if let Some(p) = &vnc_password {
+        cx.redactor.add(p.expose().clone());
+        if !f.vnc_use_password {
+            errors.push(ConfigError::at(
+                "vnc_password",
+                "`vnc_password` needs `vnc_use_password: true`",
+            ));
+        }
+    }
+    if f.disable_vnc && f.vnc_use_password {
+        errors.push(ConfigError::at(
+            "vnc_use_password",
+            "`vnc_use_password` cannot be used with `disable_vnc`",
+        ));
+    }
     let vnc = (!f.disable_vnc).then(|| Vnc {
         bind_address: or(&f.vnc_bind_address, "127.0.0.1"),
         ports: vnc_ports,
+        password: f.vnc_use_password.then(|| match vnc_password {
+            Some(p) => VncPassword::Given(p),
+            None => VncPassword::Generated,
+        }),
     });
 
     // Boot.
@@ -655,15 +948,56 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         &f.boot_key_interval,
         default_interval,
     );
-    let command = f.boot_command.concat();
-    if let Err(e) = interpolate::check_syntax(&command) {
-        errors.push(ConfigError::at("boot_command", e.to_string()));
-    } else if let Err(e) = bootcommand::parse(&command) {
-        // Only the literal parts can be checked before rendering; a
-        // template action may still produce keys, so check the text with
-        // its actions removed.
-        if !command.contains("{{") {
-            errors.push(ConfigError::at("boot_command", e.to_string()));
+    let keygroup_interval = (!f.boot_keygroup_interval.is_empty()).then(|| {
+        duration(
+            &mut errors,
+            "boot_keygroup_interval",
+            &f.boot_keygroup_interval,
+            Duration::ZERO,
+        )
+    });
+    let mut steps = Vec::new();
+    if !f.boot_command.is_empty() && !f.boot_steps.is_empty() {
+        errors.push(ConfigError::at(
+            "boot_steps",
+            "only one of `boot_command` or `boot_steps` may be specified",
+        ));
+    } else if !f.boot_command.is_empty() {
+        steps.push(BootStep {
+            command: f.boot_command.concat(),
+            description: None,
+        });
+    } else {
+        for (i, s) in f.boot_steps.iter().enumerate() {
+            match s.as_slice() {
+                [command] | [command, _] => steps.push(BootStep {
+                    command: command.clone(),
+                    description: s.get(1).filter(|d| !d.is_empty()).cloned(),
+                }),
+                _ => errors.push(ConfigError::at(
+                    format!("boot_steps[{i}]"),
+                    format!(
+                        "each `boot_steps` entry is `[keys]` or `[keys, description]`, found {} elements",
+                        s.len()
+                    ),
+                )),
+            }
+        }
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let key = if f.boot_steps.is_empty() {
+            "boot_command".to_string()
+        } else {
+            format!("boot_steps[{i}]")
+        };
+        if let Err(e) = interpolate::check_syntax(&step.command) {
+            errors.push(ConfigError::at(key, e.to_string()));
+        } else if let Err(e) = bootcommand::parse(&step.command) {
+            // Only literal keys can be checked before rendering: a
+            // template action may still produce keys.
+            if !step.command.contains("{{") {
+                errors.push(ConfigError::at(key, e.to_string()));
+            }
         }
     }
 
@@ -697,11 +1031,21 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         content: f.cd_content.clone(),
         label: f.cd_label.clone(),
     });
-    let floppy = (!f.floppy_files.is_empty() || !f.floppy_dirs.is_empty()).then(|| Floppy {
-        files: f.floppy_files.clone(),
-        dirs: f.floppy_dirs.clone(),
-        label: or(&f.floppy_label, "packer"),
-    });
+    let floppy =
+        (!f.floppy_files.is_empty() || !f.floppy_dirs.is_empty() || !f.floppy_content.is_empty())
+            .then(|| Floppy {
+                files: f.floppy_files.clone(),
+                dirs: f.floppy_dirs.clone(),
+                label: or(&f.floppy_label, "packer"),
+                content: f.floppy_content.clone(),
+            });
+    let mut additional_bytes = Vec::new();
+    for (i, size) in f.disk_additional_size.iter().enumerate() {
+        match parse_byte_size(size) {
+            Ok(b) => additional_bytes.push(b),
+            Err(e) => errors.push(ConfigError::at(format!("disk_additional_size[{i}]"), e)),
+        }
+    }
 
     let shutdown_timeout = duration(
         &mut errors,
@@ -716,10 +1060,33 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             "`shutdown_command` needs a communicator, but `communicator` is `none`",
         ));
     }
-    let qmp_socket_path = (f.qmp_enable || !f.qmp_socket_path.is_empty())
-        .then(|| f.qmp_socket_path.clone())
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
+    if !f.qmp_socket_path.is_empty() && !f.qmp_enable {
+        errors.push(ConfigError::at(
+            "qmp_socket_path",
+            "`qmp_socket_path` needs `qmp_enable: true`",
+        ));
+    }
+    let qmp_socket_path = f.qmp_enable.then(|| {
+        if f.qmp_socket_path.is_empty() {
+            output_directory.join(format!("{vm_name}.monitor"))
+        } else {
+            PathBuf::from(&f.qmp_socket_path)
+        }
+    });
+    if f.iso_skip_cache
+        && matches!(
+            kind,
+            SourceKind::DiskImage {
+                backing_file: false
+            }
+        )
+    {
+        errors.push(ConfigError::at(
+            "iso_skip_cache",
+            "`iso_skip_cache` needs a local copy to clone with `disk_image`: set `use_backing_file` too, or drop `iso_skip_cache`",
+        ));
+    }
+    let _ = f.run_once;
 
     errors.locate(raw).into_result(Config {
         source: Source {
@@ -728,6 +1095,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             target_path: (!f.iso_target_path.is_empty()).then(|| PathBuf::from(&f.iso_target_path)),
             target_extension: or(&f.iso_target_extension, "iso"),
             kind,
+            skip_cache: f.iso_skip_cache,
         },
         output_directory,
         vm_name,
@@ -740,10 +1108,15 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             detect_zeroes,
             compaction,
             resize: !f.skip_resize_disk,
+            additional_bytes,
+            img_args: f.qemu_img_args.clone(),
         },
         machine: Machine {
             accelerator,
-            cpus,
+            smp,
+            cpu_model: opt(&f.cpu_model),
+            vga: opt(&f.vga),
+            tpm,
             memory_mib,
             machine_type: or(&f.machine_type, "pc"),
             net_device: or(&f.net_device, "virtio-net"),
@@ -758,8 +1131,9 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         vnc,
         boot: Boot {
             wait: boot_wait,
-            command,
+            steps,
             key_interval,
+            keygroup_interval,
         },
         http,
         cd,
@@ -821,7 +1195,7 @@ mod tests {
         assert_eq!(c.disk.cache, "writeback");
         assert_eq!(c.disk.discard, "ignore");
         assert_eq!(c.machine.memory_mib, 512);
-        assert_eq!(c.machine.cpus, 1);
+        assert_eq!(c.machine.smp.cpus, 1);
         assert_eq!(c.machine.machine_type, "pc");
         assert_eq!(c.machine.net_device, "virtio-net");
         assert_eq!(c.machine.display, Display::Window("gtk".into()));
@@ -882,7 +1256,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.boot.command,
+            c.boot.steps[0].command,
             "<enter>http://{{ .HTTPIP }}:{{ .HTTPPort }}/"
         );
         assert_eq!(c.machine.qemuargs[0][1], "{{ .Name }}");
@@ -901,5 +1275,144 @@ mod tests {
                 .size_mib,
             2048
         );
+    }
+
+    #[test]
+    fn new_keys_have_packers_defaults() {
+        let c = prepare(
+            &RawConfig::from_value(
+                json!({"iso_url": "a", "iso_checksum": "none", "communicator": "none",
+                "vtpm": true, "qmp_enable": true, "output_directory": "out", "vm_name": "vm",
+                "efi_firmware_code": "/c.fd", "efi_firmware_vars": "/v.fd", "run_once": true,
+                "boot_steps": [["<enter>", "Start"], ["x<wait1s>"]], "boot_keygroup_interval": "2s",
+                "floppy_content": {"a.txt": "A"}, "vnc_use_password": true}),
+            ),
+            &cx(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.machine.tpm,
+            Some(Tpm {
+                version: TpmVersion::V2,
+                device: "tpm-tis".into()
+            })
+        );
+        assert_eq!(c.qmp_socket_path, Some(PathBuf::from("out/vm.monitor")));
+        assert_eq!(
+            c.machine.firmware,
+            Firmware::Efi(Efi {
+                code: Some("/c.fd".into()),
+                vars: Some("/v.fd".into()),
+                drop_vars: false
+            })
+        );
+        assert_eq!(
+            c.boot.steps,
+            [
+                BootStep {
+                    command: "<enter>".into(),
+                    description: Some("Start".into())
+                },
+                BootStep {
+                    command: "x<wait1s>".into(),
+                    description: None
+                }
+            ]
+        );
+        assert_eq!(c.boot.keygroup_interval, Some(Duration::from_secs(2)));
+        assert_eq!(c.floppy.unwrap().content["a.txt"], "A");
+        assert!(matches!(
+            c.vnc.unwrap().password,
+            Some(VncPassword::Generated)
+        ));
+        assert_eq!(c.machine.cpu_model, None);
+        assert_eq!(c.disk.img_args, QemuImgArgs::default());
+    }
+
+    #[test]
+    fn new_keys_collect_every_error() {
+        let e = errs(json!({
+            "iso_url": "a", "iso_checksum": "none", "communicator": "none",
+            "sockets": 4, "cpus": 2, "cores": 0,
+            "disk_additional_size": ["1G", "big"],
+            "boot_command": ["<enter>"], "boot_steps": [["x"]],
+            "use_tpm1": true, "efi_firmware_code": "/c.fd", "firmware": "/f",
+            "vnc_password": "hunter2", "qmp_socket_path": "/q.sock",
+            "boot_keygroup_interval": "soon", "efi_drop_efivars": false
+        }));
+        for want in [
+            "`cores` must be at least 1",
+            "`sockets` (4) must not be higher than `cpus` (2)",
+            "disk_additional_size[1]",
+            "found `big`",
+            "only one of `boot_command` or `boot_steps` may be specified",
+            "`use_tpm1` has no effect without `vtpm: true`",
+            "only one of `firmware` or `efi_boot`",
+            "`vnc_password` needs `vnc_use_password: true`",
+            "`qmp_socket_path` needs `qmp_enable: true`",
+            "`boot_keygroup_interval`",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = errs(
+            json!({"iso_url": "a", "iso_checksum": "none", "communicator": "none",
+            "boot_steps": [["a", "b", "c"]], "efi_firmware_vars": "/v.fd"}),
+        );
+        for want in [
+            "each `boot_steps` entry is `[keys]` or `[keys, description]`, found 3 elements",
+            "`efi_firmware_vars` needs `efi_firmware_code` too",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+        let e = errs(
+            json!({"iso_url": "a", "iso_checksum": "none", "communicator": "none",
+            "qemu_img_args": {"rebase": []}}),
+        );
+        assert!(
+            e.contains("`qemu_img_args.rebase`: unknown field `rebase`, expected one of `convert`, `create`, `resize`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn vnc_passwords_are_secret() {
+        let cx = cx();
+        let c = prepare(
+            &RawConfig::from_value(
+                json!({"iso_url": "a", "iso_checksum": "none", "communicator": "none",
+                "vnc_use_password": true, "vnc_password": "s3cr3tpw"}),
+            ),
+            &cx,
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3tpw"));
+        assert_eq!(cx.redactor.redact("pw is s3cr3tpw"), "pw is <sensitive>");
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("512"), Ok(512));
+        assert_eq!(parse_byte_size("1k"), Ok(1024));
+        assert_eq!(parse_byte_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_byte_size("2Gb"), Ok(2 << 30));
+        assert_eq!(parse_byte_size("1E"), Ok(1 << 60));
+        assert!(parse_byte_size("16E").is_err());
+        assert!(parse_byte_size("0").is_err());
+        assert!(parse_byte_size("1X").is_err());
+    }
+
+    #[test]
+    fn skip_cache_needs_no_checksum_but_a_backing_file_for_disk_images() {
+        let c = prepare(
+            &RawConfig::from_value(json!({"iso_url": "http://h/a.iso", "communicator": "none", "iso_skip_cache": true})),
+            &cx(),
+        )
+        .unwrap();
+        assert!(c.source.skip_cache);
+        let e = errs(
+            json!({"iso_url": "http://h/a", "communicator": "none", "iso_skip_cache": true, "disk_image": true}),
+        );
+        assert!(e.contains("`iso_skip_cache` needs a local copy"), "{e}");
     }
 }

@@ -5,7 +5,8 @@
 //! the machine down and leaves the disk image in `output_directory`.
 //!
 //! One step per file, as in Packer, over a typed [`QemuState`]. Cleanup, in
-//! reverse: the VM is stopped (QMP `quit`, then SIGKILL), the HTTP server
+//! reverse: the VM is stopped (QMP `quit`, then SIGKILL), swtpm stops
+//! (`vtpm`), the HTTP server
 //! stops, temporary files (floppy, CD, sockets, logs) go, and the output
 //! directory is removed after a failure unless `-on-error=abort`.
 
@@ -22,6 +23,7 @@ mod step_copy_disk;
 mod step_create_cd;
 mod step_create_disk;
 mod step_create_floppy;
+mod step_create_vtpm;
 mod step_download;
 mod step_forward_port;
 mod step_http_server;
@@ -102,6 +104,14 @@ pub struct QemuState {
     pub cd_path: Option<PathBuf>,
     /// StepCreateDisk / StepCopyDisk: the VM's disk, in the output directory.
     pub disk_path: Option<PathBuf>,
+    /// StepCreateDisk: the `disk_additional_size` disks.
+    pub additional_disks: Vec<PathBuf>,
+    /// StepCreateVtpm: swtpm's control socket.
+    pub vtpm_socket: Option<PathBuf>,
+    /// StepCreateVtpm: the swtpm process.
+    pub vtpm: Option<VmProcess>,
+    /// StepRun: the VNC password, set over QMP.
+    pub vnc_password: Option<kiln_sdk::Secret<String>>,
     /// StepHTTPServer: the port it listens on.
     pub http_port: Option<u16>,
     /// StepHTTPServer: stops the server when dropped or cancelled.
@@ -193,6 +203,7 @@ impl QemuBuilder {
             Box::new(step_http_server::StepHttpServer::new(c.clone())),
             Box::new(step_forward_port::StepForwardPort::new(c.clone())),
             Box::new(step_configure_vnc::StepConfigureVnc::new(c.clone())),
+            Box::new(step_create_vtpm::StepCreateVtpm::new(c.clone(), d.clone())),
             Box::new(step_run::StepRun::new(c.clone(), d.clone())),
             Box::new(step_type_boot_command::StepTypeBootCommand::new(c.clone())),
             Box::new(step_connect::StepConnect::new(c.clone())),

@@ -1,6 +1,8 @@
 //! After shutdown: compacts the disk with `qemu-img convert` (compressed
 //! with `disk_compression`) into a temporary file beside it, then renames
-//! it over the original; skipped with `skip_compaction` (and so with
+//! it over the original, for the main disk and every
+//! `disk_additional_size` disk, with `qemu_img_args.convert` right after
+//! `convert`; skipped with `skip_compaction` (and so with
 //! `use_backing_file`). Cleanup removes a half-written temporary file.
 
 use std::path::PathBuf;
@@ -45,35 +47,39 @@ impl Step<QemuState> for StepConvertDisk {
         let Compaction::Convert { compress } = self.config.disk.compaction else {
             return Ok(StepAction::Continue);
         };
-        let disk = state
+        let mut disks = vec![state
             .disk_path
             .clone()
-            .ok_or_else(|| StepError::msg("internal error: no disk"))?;
-        let tmp = disk.with_extension("convert");
-        let (d, t) = (disk.display().to_string(), tmp.display().to_string());
+            .ok_or_else(|| StepError::msg("internal error: no disk"))?];
+        disks.extend(state.additional_disks.iter().cloned());
         cx.ui.say("Converting hard drive...");
-        let mut args: Vec<String> = vec!["convert".into()];
-        if compress {
-            args.push("-c".into());
+        for disk in disks {
+            let tmp = disk.with_extension("convert");
+            let (d, t) = (disk.display().to_string(), tmp.display().to_string());
+            let mut args: Vec<String> = vec!["convert".into()];
+            args.extend(self.config.disk.img_args.convert.iter().cloned());
+            if compress {
+                args.push("-c".into());
+            }
+            let fmt = self.config.format.as_str().to_string();
+            args.extend([
+                "-f".into(),
+                fmt.clone(),
+                "-O".into(),
+                fmt,
+                d.clone(),
+                t.clone(),
+            ]);
+            self.temp = Some(tmp.clone());
+            self.driver
+                .run("qemu-img", &args)
+                .await
+                .map_err(|e| StepError::msg(format!("cannot convert disk `{d}`: {e}")))?;
+            tokio::fs::rename(&tmp, &disk)
+                .await
+                .map_err(|e| StepError::msg(format!("cannot move `{t}` to `{d}`: {e}")))?;
+            self.temp = None;
         }
-        let fmt = self.config.format.as_str().to_string();
-        args.extend([
-            "-f".into(),
-            fmt.clone(),
-            "-O".into(),
-            fmt,
-            d.clone(),
-            t.clone(),
-        ]);
-        self.temp = Some(tmp.clone());
-        self.driver
-            .run("qemu-img", &args)
-            .await
-            .map_err(|e| StepError::msg(format!("cannot convert disk `{d}`: {e}")))?;
-        tokio::fs::rename(&tmp, &disk)
-            .await
-            .map_err(|e| StepError::msg(format!("cannot move `{t}` to `{d}`: {e}")))?;
-        self.temp = None;
         Ok(StepAction::Continue)
     }
 
@@ -116,5 +122,40 @@ mod tests {
         let (r, _, _) = run_step(StepConvertDisk::new(c, d.clone()), state(), false).await;
         assert!(r.is_ok());
         assert!(d.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn converts_every_disk_with_the_users_arguments() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("vm"), tmp.path().join("vm-1"));
+        for p in [&a, &b] {
+            std::fs::write(p, "old").unwrap();
+            // The fake qemu-img writes nothing: stand in for its output.
+            std::fs::write(p.with_extension("convert"), "new").unwrap();
+        }
+        let state = QemuState {
+            disk_path: Some(a.clone()),
+            additional_disks: vec![b.clone()],
+            ..Default::default()
+        };
+        let d = Arc::new(FakeDriver::default());
+        let c = config_with(
+            json!({"qemu_img_args": {"convert": ["-o", "preallocation=full"]}}),
+            false,
+        );
+        let (r, _, _) = run_step(StepConvertDisk::new(c, d.clone()), state, false).await;
+        assert!(r.is_ok(), "{r:?}");
+        let calls = d.calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            calls[1],
+            format!(
+                "qemu-img convert -o preallocation=full -f qcow2 -O qcow2 {} {}",
+                b.display(),
+                b.with_extension("convert").display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new");
     }
 }

@@ -1,8 +1,11 @@
 //! Creates the VM's disk in the output directory with `qemu-img create`:
 //! a blank disk of `disk_size` for an ISO build, or, with
 //! `use_backing_file`, a qcow2 overlay on the source image (with `-F`, which
-//! qemu-img 10 requires and Packer 1.6.6 does not pass). Records the path
-//! in `QemuState::disk_path`; the output directory's cleanup removes it.
+//! qemu-img 10 requires and Packer 1.6.6 does not pass), plus one blank
+//! disk per `disk_additional_size` entry (`VM_NAME-1`, `-2`…), with
+//! `qemu_img_args.create` after `-f FORMAT`. Records the paths in
+//! `QemuState::disk_path` and `additional_disks`; the output directory's
+//! cleanup removes them.
 
 use std::sync::Arc;
 
@@ -66,27 +69,55 @@ impl Step<QemuState> for StepCreateDisk {
             SourceKind::DiskImage { backing_file: true } => state.source_path.clone(),
             SourceKind::DiskImage {
                 backing_file: false,
-            } => return Ok(StepAction::Continue),
+            } => None,
         };
-        let path = c.output_directory.join(&c.vm_name);
-        let shown = path.display().to_string();
-        cx.ui.say("Creating hard drive...");
-        let mut args: Vec<String> = vec!["create".into(), "-f".into(), c.format.as_str().into()];
-        if let Some(b) = &backing {
-            // The overlay must find its base wherever the build runs.
-            let abs = std::fs::canonicalize(b)
-                .map_err(|e| StepError::msg(format!("cannot resolve `{}`: {e}", b.display())))?;
-            let abs = abs.display().to_string();
-            let (format, _) = image_format(self.driver.as_ref(), &abs).await?;
-            args.extend(["-b".into(), abs, "-F".into(), format]);
+        let main = c.source.kind == SourceKind::Iso || backing.is_some();
+        if !main && c.disk.additional_bytes.is_empty() {
+            return Ok(StepAction::Continue);
         }
-        args.push(shown.clone());
-        args.push(format!("{}M", c.disk.size_mib));
-        state.disk_path = Some(path);
-        self.driver
-            .run("qemu-img", &args)
-            .await
-            .map_err(|e| StepError::msg(format!("cannot create disk `{shown}`: {e}")))?;
+        cx.ui.say("Creating required virtual machine disks");
+        if main {
+            let path = c.output_directory.join(&c.vm_name);
+            let shown = path.display().to_string();
+            let mut args: Vec<String> =
+                vec!["create".into(), "-f".into(), c.format.as_str().into()];
+            args.extend(c.disk.img_args.create.iter().cloned());
+            if let Some(b) = &backing {
+                let b = b.display().to_string();
+                // A URL (`iso_skip_cache`) is QEMU's to open.
+                let abs = if b.contains("://") {
+                    b
+                } else {
+                    std::fs::canonicalize(&b)
+                        .map_err(|e| StepError::msg(format!("cannot resolve `{b}`: {e}")))?
+                        .display()
+                        .to_string()
+                };
+                let (format, _) = image_format(self.driver.as_ref(), &abs).await?;
+                args.extend(["-b".into(), abs, "-F".into(), format]);
+            }
+            args.push(shown.clone());
+            args.push(format!("{}M", c.disk.size_mib));
+            state.disk_path = Some(path);
+            self.driver
+                .run("qemu-img", &args)
+                .await
+                .map_err(|e| StepError::msg(format!("cannot create disk `{shown}`: {e}")))?;
+        }
+        for (i, bytes) in c.disk.additional_bytes.iter().enumerate() {
+            let path = c.output_directory.join(format!("{}-{}", c.vm_name, i + 1));
+            let shown = path.display().to_string();
+            let mut args: Vec<String> =
+                vec!["create".into(), "-f".into(), c.format.as_str().into()];
+            args.extend(c.disk.img_args.create.iter().cloned());
+            args.push(shown.clone());
+            args.push(bytes.to_string());
+            state.additional_disks.push(path);
+            self.driver
+                .run("qemu-img", &args)
+                .await
+                .map_err(|e| StepError::msg(format!("cannot create disk `{shown}`: {e}")))?;
+        }
         Ok(StepAction::Continue)
     }
 }
@@ -97,6 +128,7 @@ mod tests {
     use crate::driver::fake::FakeDriver;
     use crate::tests::{config_with, run_step};
     use serde_json::json;
+    use std::path::PathBuf;
 
     #[tokio::test]
     async fn creates_a_blank_disk_for_isos() {
@@ -157,5 +189,53 @@ mod tests {
         .await;
         assert!(r.is_ok());
         assert!(d.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn additional_disks_and_qemu_img_args() {
+        let c = config_with(
+            json!({"output_directory": "out", "vm_name": "vm", "disk_size": "1G",
+                   "disk_additional_size": ["64M", "1G"],
+                   "qemu_img_args": {"create": ["-o", "preallocation=off"]}}),
+            false,
+        );
+        let d = Arc::new(FakeDriver::default());
+        let (r, state, _) = run_step(
+            StepCreateDisk::new(c, d.clone()),
+            QemuState::default(),
+            false,
+        )
+        .await;
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(
+            d.calls(),
+            [
+                "qemu-img create -f qcow2 -o preallocation=off out/vm 1024M",
+                "qemu-img create -f qcow2 -o preallocation=off out/vm-1 67108864",
+                "qemu-img create -f qcow2 -o preallocation=off out/vm-2 1073741824",
+            ]
+        );
+        assert_eq!(
+            state.additional_disks,
+            [PathBuf::from("out/vm-1"), PathBuf::from("out/vm-2")]
+        );
+    }
+
+    #[tokio::test]
+    async fn copied_disk_images_still_get_additional_disks() {
+        let c = config_with(
+            json!({"disk_image": true, "output_directory": "o", "vm_name": "v", "disk_additional_size": ["1M"]}),
+            false,
+        );
+        let d = Arc::new(FakeDriver::default());
+        let (r, state, _) = run_step(
+            StepCreateDisk::new(c, d.clone()),
+            QemuState::default(),
+            false,
+        )
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(d.calls(), ["qemu-img create -f qcow2 o/v-1 1048576"]);
+        assert_eq!(state.disk_path, None);
     }
 }

@@ -1,5 +1,6 @@
 //! Makes the floppy from `floppy_files` (paths and globs) and
-//! `floppy_dirs`: a 1.44 MB FAT12 image made with mkfs.vfat and filled with
+//! `floppy_dirs`, plus `floppy_content` (path → text, which wins over a
+//! file of the same path): a 1.44 MB FAT12 image made with mkfs.vfat and filled with
 //! mtools' mcopy, labelled `floppy_label`. Writes it in the temporary
 //! directory (removed by StepTempDir) and records it in
 //! `QemuState::floppy_path`. Nothing else to undo.
@@ -52,7 +53,7 @@ impl Step<QemuState> for StepCreateFloppy {
         let mut patterns = fl.files.clone();
         patterns.extend(fl.dirs.iter().cloned());
         let files = expand(&patterns).map_err(StepError::msg)?;
-        stage(&dir, &files, &Default::default()).map_err(StepError::msg)?;
+        stage(&dir, &files, &fl.content).map_err(StepError::msg)?;
         let img = tmp.join("floppy.img");
         state.floppy_path = Some(img.clone());
         let shown = img.display().to_string();

@@ -239,6 +239,24 @@ impl Step<QemuState> for StepDownload {
         if self.config.source.checksum == Checksum::None {
             cx.ui.say("Retrieving ISO");
         }
+        if self.config.source.skip_cache {
+            // QEMU opens the URL itself (curl block driver); a local path
+            // still has to exist.
+            let url = self.config.source.urls.first().cloned().unwrap_or_default();
+            if let Location::Local(p) = locate(&url).map_err(StepError::msg)? {
+                if !p.is_file() {
+                    return Err(StepError::msg(format!(
+                        "source `{}` does not exist or is not a file",
+                        p.display()
+                    )));
+                }
+            }
+            cx.ui.message(&format!(
+                "`iso_skip_cache` is set: QEMU reads {url} directly, unchecked"
+            ));
+            state.source_path = Some(PathBuf::from(url));
+            return Ok(StepAction::Continue);
+        }
         let mut errors = Vec::new();
         for url in self.config.source.urls.clone() {
             match self.one(&url, cx.ui).await {

@@ -61,13 +61,9 @@ impl Step<QemuState> for StepResizeDisk {
             "Resizing hard drive to {} MiB...",
             c.disk.size_mib
         ));
-        let args: Vec<String> = vec![
-            "resize".into(),
-            "-f".into(),
-            c.format.as_str().into(),
-            path.clone(),
-            format!("{}M", c.disk.size_mib),
-        ];
+        let mut args: Vec<String> = vec!["resize".into(), "-f".into(), c.format.as_str().into()];
+        args.extend(c.disk.img_args.resize.iter().cloned());
+        args.extend([path.clone(), format!("{}M", c.disk.size_mib)]);
         self.driver
             .run("qemu-img", &args)
             .await
@@ -85,7 +81,10 @@ mod tests {
 
     #[tokio::test]
     async fn grows_but_never_shrinks() {
-        let c = config_with(json!({"disk_image": true, "disk_size": "2G"}), false);
+        let c = config_with(
+            json!({"disk_image": true, "disk_size": "2G", "qemu_img_args": {"resize": ["--shrink"]}}),
+            false,
+        );
         let state = || QemuState {
             disk_path: Some("d".into()),
             ..Default::default()
@@ -101,7 +100,10 @@ mod tests {
         )
         .await;
         assert!(r.is_ok());
-        assert_eq!(small.calls()[1], "qemu-img resize -f qcow2 d 2048M");
+        assert_eq!(
+            small.calls()[1],
+            "qemu-img resize -f qcow2 --shrink d 2048M"
+        );
         let big = Arc::new(FakeDriver {
             stdout: r#"{"format":"qcow2","virtual-size":9999999999}"#.into(),
             ..Default::default()

@@ -6,17 +6,18 @@
 //! `QemuState`; cleanup stops a VM that is still running (QMP `quit`, then
 //! SIGKILL) and waits for it, so no qemu process outlives the build.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use kiln_sdk::interpolate;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
+use kiln_sdk::Secret;
 use kiln_ssh::CommunicatorConfig;
 use serde_json::json;
 
-use crate::config::{Accelerator, Config, Display, Firmware, Network, SourceKind};
+use crate::config::{Accelerator, Config, Display, Firmware, Network, SourceKind, VncPassword};
 use crate::driver::Driver;
 use crate::qmp::Qmp;
 use crate::{vm_died, QemuState};
@@ -26,6 +27,10 @@ use crate::{vm_died, QemuState};
 pub struct RunInputs {
     /// The VM's disk.
     pub disk: PathBuf,
+    /// The `disk_additional_size` disks.
+    pub additional_disks: Vec<PathBuf>,
+    /// swtpm's control socket (`vtpm`).
+    pub tpm_socket: Option<PathBuf>,
     /// The ISO (ISO builds).
     pub iso: Option<PathBuf>,
     /// The extra CD.
@@ -85,12 +90,34 @@ pub fn command_args(c: &Config, i: &RunInputs) -> Result<Vec<String>, String> {
         drive_opts.push_str(&format!(",detect-zeroes={}", c.disk.detect_zeroes));
     }
     let mut drives = Vec::new();
-    if c.disk.interface == "virtio-scsi" {
-        devices.push("virtio-scsi-pci,id=scsi0".into());
-        devices.push("scsi-hd,bus=scsi0.0,drive=drive0".into());
-        drives.push(format!("if=none,file={disk},id=drive0,{drive_opts}"));
-    } else {
-        drives.push(format!("file={disk},if={},{drive_opts}", c.disk.interface));
+    let all_disks =
+        std::iter::once(disk).chain(i.additional_disks.iter().map(|d| d.display().to_string()));
+    for (n, disk) in all_disks.enumerate() {
+        if c.disk.interface == "virtio-scsi" {
+            if n == 0 {
+                devices.push("virtio-scsi-pci,id=scsi0".into());
+            }
+            devices.push(format!("scsi-hd,bus=scsi0.0,drive=drive{n}"));
+            drives.push(format!("if=none,file={disk},id=drive{n},{drive_opts}"));
+        } else {
+            drives.push(format!("file={disk},if={},{drive_opts}", c.disk.interface));
+        }
+    }
+    if let Firmware::Pflash(p) = &m.firmware {
+        drives.push(format!(
+            "file={},if=pflash,format=raw,readonly=on",
+            p.display()
+        ));
+    }
+    if let Some(sock) = &i.tpm_socket {
+        if let Some(tpm) = &m.tpm {
+            defaults.push((
+                "-chardev",
+                vec![format!("socket,id=vtpm,path={}", sock.display())],
+            ));
+            defaults.push(("-tpmdev", vec!["emulator,id=tpm0,chardev=vtpm".into()]));
+            devices.push(format!("{},tpmdev=tpm0", tpm.device));
+        }
     }
     if let Some((code, vars)) = &i.efi {
         drives.push(format!(
@@ -128,8 +155,14 @@ pub fn command_args(c: &Config, i: &RunInputs) -> Result<Vec<String>, String> {
     };
     defaults.push(("-boot", vec![boot.into()]));
     defaults.push(("-m", vec![format!("{}M", m.memory_mib)]));
-    if m.cpus > 1 {
-        defaults.push(("-smp", vec![format!("cpus={},sockets={}", m.cpus, m.cpus)]));
+    if let Some(smp) = m.smp.arg() {
+        defaults.push(("-smp", vec![smp]));
+    }
+    if let Some(cpu) = &m.cpu_model {
+        defaults.push(("-cpu", vec![cpu.clone()]));
+    }
+    if let Some(vga) = &m.vga {
+        defaults.push(("-vga", vec![vga.clone()]));
     }
     if let Some(f) = &i.floppy {
         defaults.push(("-fda", vec![f.display().to_string()]));
@@ -138,9 +171,14 @@ pub fn command_args(c: &Config, i: &RunInputs) -> Result<Vec<String>, String> {
         defaults.push(("-bios", vec![p.display().to_string()]));
     }
     if let (Some(vnc), Some(port)) = (&c.vnc, i.vnc_port) {
+        let password = if vnc.password.is_some() {
+            ",password=on"
+        } else {
+            ""
+        };
         defaults.push((
             "-vnc",
-            vec![format!("{}:{}", vnc.bind_address, port - 5900)],
+            vec![format!("{}:{}{password}", vnc.bind_address, port - 5900)],
         ));
     }
     if let Some(d) = &i.display {
@@ -243,6 +281,34 @@ fn find_ovmf() -> Option<(PathBuf, PathBuf)> {
     .find(|(c, v)| c.is_file() && v.is_file())
 }
 
+/// A random 8-character VNC password (VNC uses at most 8).
+fn generate_password() -> Result<Secret<String>, String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .map_err(|e| format!("cannot read `/dev/urandom` for a VNC password: {e}"))?;
+    Ok(Secret::new(
+        bytes
+            .iter()
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+            .collect(),
+    ))
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
 /// See the module docs.
 pub struct StepRun {
     config: Arc<Config>,
@@ -287,12 +353,29 @@ impl Step<QemuState> for StepRun {
             }
         };
         state.accelerator = accelerator.clone();
-        let efi = match c.machine.firmware {
-            Firmware::Efi => {
-                let (code, vars_template) = find_ovmf().ok_or_else(|| {
-                    StepError::msg("`efi_boot` needs OVMF (install Debian's `ovmf` package)")
-                })?;
-                let vars = c.output_directory.join("efivars.fd");
+        let efi = match &c.machine.firmware {
+            Firmware::Efi(e) => {
+                let (code, vars_template) = match (&e.code, &e.vars) {
+                    (Some(code), Some(vars)) => (code.clone(), vars.clone()),
+                    _ => find_ovmf().ok_or_else(|| {
+                        StepError::msg("`efi_boot` needs OVMF (install Debian's `ovmf` package)")
+                    })?,
+                };
+                for p in [&code, &vars_template] {
+                    if !p.is_file() {
+                        return Err(StepError::msg(format!(
+                            "UEFI firmware `{}` does not exist",
+                            p.display()
+                        )));
+                    }
+                }
+                // With `efi_drop_efivars` the store lives in the temporary
+                // directory, out of the artifact.
+                let vars = if e.drop_vars {
+                    tmp.join("efivars.fd")
+                } else {
+                    c.output_directory.join("efivars.fd")
+                };
                 tokio::fs::copy(&vars_template, &vars).await.map_err(|e| {
                     StepError::msg(format!(
                         "cannot copy `{}` to `{}`: {e}",
@@ -331,6 +414,8 @@ impl Step<QemuState> for StepRun {
                 .disk_path
                 .clone()
                 .ok_or_else(|| StepError::msg("internal error: no disk"))?,
+            additional_disks: state.additional_disks.clone(),
+            tpm_socket: state.vtpm_socket.clone(),
             iso: match c.source.kind {
                 SourceKind::Iso => state.source_path.clone(),
                 SourceKind::DiskImage { .. } => None,
@@ -366,11 +451,30 @@ impl Step<QemuState> for StepRun {
             .map_err(|e| StepError::msg(format!("cannot start qemu: {e}")))?;
         let mut exited = vm.exited.clone();
         state.vm = Some(vm);
+        let vnc_password = match c.vnc.as_ref().and_then(|v| v.password.as_ref()) {
+            Some(VncPassword::Given(p)) => {
+                Some((p.clone(), "the password in `vnc_password`".to_string()))
+            }
+            Some(VncPassword::Generated) => {
+                // Never printed: written where only this user can read it.
+                let p = generate_password().map_err(StepError::msg)?;
+                let file = tmp.join("vnc-password");
+                write_private(&file, p.expose()).map_err(StepError::msg)?;
+                Some((p, format!("the password in `{}`", file.display())))
+            }
+            None => None,
+        };
         if let (Some(vnc), Some(port)) = (&c.vnc, state.vnc_port) {
-            cx.ui.message(&format!(
-                "The VM will be run headless, without a GUI. If you want to\nview the screen of the VM, connect via VNC without a password to\nvnc://{}:{port}",
-                vnc.bind_address
-            ));
+            match &vnc_password {
+                Some((_, from)) => cx.ui.message(&format!(
+                    "The VM will be run headless, without a GUI. If you want to\nview the screen of the VM, connect via VNC to vnc://{}:{port}\nwith {from}",
+                    vnc.bind_address
+                )),
+                None => cx.ui.message(&format!(
+                    "The VM will be run headless, without a GUI. If you want to\nview the screen of the VM, connect via VNC without a password to\nvnc://{}:{port}",
+                    vnc.bind_address
+                )),
+            }
         }
         let qmp = tokio::select! {
             q = Qmp::connect(&qmp_socket, Duration::from_secs(30)) => q.map_err(|e| StepError::msg(format!("cannot watch the VM: {e}")))?,
@@ -379,6 +483,15 @@ impl Step<QemuState> for StepRun {
                 return Err(StepError::msg(vm_died(state, &exit)));
             }
         };
+        if let Some((p, _)) = vnc_password {
+            qmp.execute(
+                "set_password",
+                Some(json!({"protocol": "vnc", "password": p.expose()})),
+            )
+            .await
+            .map_err(|e| StepError::msg(format!("cannot set the VNC password: {e}")))?;
+            state.vnc_password = Some(p);
+        }
         state.qmp = Some(Arc::new(qmp));
         Ok(StepAction::Continue)
     }
@@ -463,6 +576,92 @@ mod tests {
         assert!(
             a.ends_with("-no-reboot -smbios type=1,serial=ds=nocloud-net;s=http://10.0.2.2:8080/"),
             "{a}"
+        );
+    }
+
+    #[test]
+    fn machine_options_on_the_command_line() {
+        let c = config_with(
+            serde_json::json!({"headless": true, "cpu_model": "host", "vga": "virtio",
+                "cpus": 8, "sockets": 1, "cores": 2, "threads": 2,
+                "disk_additional_size": ["1G"], "disk_detect_zeroes": "unmap",
+                "firmware": "/fw/bios.bin", "use_pflash": true,
+                "vtpm": true, "vnc_use_password": true}),
+            false,
+        );
+        let mut i = inputs();
+        i.additional_disks = vec!["out/vm-1".into()];
+        i.tpm_socket = Some("/t/vtpm/swtpm.sock".into());
+        let a = command_args(&c, &i).unwrap().join(" ");
+        for want in [
+            // cpus is capped at sockets*cores*threads, as in Packer.
+            "-smp cpus=4,sockets=1,cores=2,threads=2 ",
+            "-cpu host ",
+            "-vga virtio ",
+            "-drive file=out/vm,if=virtio,cache=writeback,discard=ignore,format=qcow2,detect-zeroes=unmap ",
+            "-drive file=out/vm-1,if=virtio,cache=writeback,discard=ignore,format=qcow2,detect-zeroes=unmap ",
+            "-drive file=/fw/bios.bin,if=pflash,format=raw,readonly=on ",
+            "-chardev socket,id=vtpm,path=/t/vtpm/swtpm.sock ",
+            "-tpmdev emulator,id=tpm0,chardev=vtpm ",
+            "-device tpm-tis,tpmdev=tpm0 ",
+            "-vnc 127.0.0.1:1,password=on ",
+        ] {
+            assert!(a.contains(want), "missing {want:?} in:\n{a}");
+        }
+        assert!(!a.contains("-bios"), "{a}");
+    }
+
+    #[test]
+    fn smp_fewer_cpus_than_the_topology_sets_maxcpus() {
+        let c = config_with(
+            serde_json::json!({"cpus": 2, "sockets": 2, "cores": 2}),
+            false,
+        );
+        assert_eq!(
+            c.machine.smp.arg().as_deref(),
+            Some("cpus=2,sockets=2,cores=2,maxcpus=4")
+        );
+        let c = config_with(serde_json::json!({"cores": 4}), false);
+        assert_eq!(c.machine.smp.arg().as_deref(), Some("cpus=4,cores=4"));
+        let c = config_with(serde_json::json!({}), false);
+        assert_eq!(c.machine.smp.arg(), None);
+    }
+
+    #[test]
+    fn efi_and_extra_disks_with_virtio_scsi() {
+        let c = config_with(
+            serde_json::json!({"disk_interface": "virtio-scsi", "efi_boot": true, "firmware": ""}),
+            false,
+        );
+        let mut i = inputs();
+        i.additional_disks = vec!["out/vm-1".into()];
+        i.efi = Some(("/c.fd".into(), "out/efivars.fd".into()));
+        let a = command_args(&c, &i).unwrap().join(" ");
+        assert!(
+            a.contains(
+                "-device virtio-net,netdev=user.0 -device virtio-scsi-pci,id=scsi0 \
+                -device scsi-hd,bus=scsi0.0,drive=drive0 -device scsi-hd,bus=scsi0.0,drive=drive1 \
+                -drive if=none,file=out/vm,id=drive0,cache=writeback,discard=ignore,format=qcow2 \
+                -drive if=none,file=out/vm-1,id=drive1,cache=writeback,discard=ignore,format=qcow2 \
+                -drive if=pflash,unit=0,format=raw,readonly=on,file=/c.fd \
+                -drive if=pflash,unit=1,format=raw,file=out/efivars.fd"
+            ),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn generated_vnc_passwords_are_private() {
+        let p = generate_password().unwrap();
+        assert_eq!(p.expose().len(), 8);
+        assert_ne!(p.expose(), generate_password().unwrap().expose());
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("pw");
+        write_private(&f, p.expose()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
         );
     }
 }

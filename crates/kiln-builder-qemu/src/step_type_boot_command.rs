@@ -1,4 +1,5 @@
-//! Waits `boot_wait`, then types the rendered `boot_command` into the VM
+//! Waits `boot_wait`, then types the rendered `boot_command` (or each of
+//! `boot_steps`, saying its description) into the VM
 //! through QMP `input-send-event` (`{{ .HTTPIP }}`, `{{ .HTTPPort }}` and
 //! `{{ .Name }}` are known now), one key per `boot_key_interval`, failing
 //! at once with the serial console's tail if the VM dies meanwhile. With no
@@ -77,7 +78,7 @@ impl Step<QemuState> for StepTypeBootCommand {
         state: &mut QemuState,
     ) -> Result<StepAction, StepError> {
         let c = &self.config;
-        let has_command = !c.boot.command.is_empty();
+        let has_command = !c.boot.steps.is_empty();
         let wait = match (c.boot.wait, has_command) {
             (Some(w), _) => w,
             (None, true) => Duration::from_secs(10),
@@ -97,9 +98,13 @@ impl Step<QemuState> for StepTypeBootCommand {
             ("HTTPPort", json!(state.http_port.unwrap_or(0))),
             ("Name", json!(c.vm_name)),
         ]);
-        let rendered = interpolate::render(&c.boot.command, &ctx)
-            .map_err(|e| StepError::msg(format!("cannot render `boot_command`: {e}")))?;
-        let actions = bootcommand::parse(&rendered).map_err(StepError::msg)?;
+        let mut steps = Vec::with_capacity(c.boot.steps.len());
+        for step in &c.boot.steps {
+            let rendered = interpolate::render(&step.command, &ctx)
+                .map_err(|e| StepError::msg(format!("cannot render `boot_command`: {e}")))?;
+            let actions = bootcommand::parse(&rendered).map_err(StepError::msg)?;
+            steps.push((step.description.as_deref(), actions));
+        }
         let work = async {
             if !wait.is_zero() {
                 cx.ui.say(&format!(
@@ -110,7 +115,12 @@ impl Step<QemuState> for StepTypeBootCommand {
             }
             if has_command {
                 cx.ui.say("Typing the boot command over QMP...");
-                type_actions(&qmp, &actions, c.boot.key_interval).await?;
+                for (description, actions) in &steps {
+                    if let Some(d) = description {
+                        cx.ui.message(&format!("Typing boot step: {d}"));
+                    }
+                    type_actions(&qmp, actions, c.boot.key_interval).await?;
+                }
             }
             Ok::<(), String>(())
         };

@@ -462,6 +462,11 @@ impl Shell {
                 .push(self.remote_path.clone());
             let status = retryable(self.start_retry_timeout, &cx.cancel, || async {
                 let mut meta = FileMeta::from_metadata(&meta);
+                // Packer uploads, then runs `chmod 0755` as a command of its
+                // own. Every communicator applies the mode with the upload
+                // (SFTP setstat, the SCP header, the docker tar header), so
+                // kiln saves that round trip: on docker it is a whole exec.
+                meta.mode = Some(0o755);
                 if self.binary {
                     let mut f = tokio::fs::File::open(script).await.map_err(|e| {
                         BuildError::msg(format!("Error opening shell script: `{script}`: {e}"))
@@ -487,15 +492,6 @@ impl Shell {
                         .await
                 }
                 .map_err(|e| BuildError::msg(format!("Error uploading script: {e}")))?;
-                let chmod = format!("chmod 0755 {}", kiln_ssh::shell_quote(&self.remote_path));
-                match run_with_ui(comm, cx.ui, &chmod).await? {
-                    ExitStatus::Code(0) => {}
-                    s => {
-                        return Err(BuildError::msg(format!(
-                            "Error chmodding script file to 0755 in remote machine: {s}"
-                        )))
-                    }
-                }
                 run_with_ui(comm, cx.ui, &command).await
             })
             .await?;

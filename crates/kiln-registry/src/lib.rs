@@ -8,6 +8,7 @@ use kiln_sdk::{BuilderFactory, PostProcessorFactory, ProvisionerFactory};
 /// Every built-in builder type.
 pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
     vec![
+        Box::new(kiln_builder_amazon::AmazonEbsBuilderFactory),
         Box::new(kiln_builder_docker::DockerBuilderFactory),
         Box::new(kiln_builder_file::FileBuilderFactory),
         Box::new(kiln_builder_null::NullBuilderFactory),
@@ -53,7 +54,10 @@ mod tests {
             d.dedup();
             assert_eq!(d, names, "duplicate component names");
         }
-        assert_eq!(r.builder_names(), ["docker", "file", "null", "qemu"]);
+        assert_eq!(
+            r.builder_names(),
+            ["amazon-ebs", "docker", "file", "null", "qemu"]
+        );
         for p in ["breakpoint", "shell-local", "sleep"] {
             assert!(r.provisioner(p).is_some(), "missing provisioner {p}");
         }

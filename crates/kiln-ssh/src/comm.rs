@@ -450,6 +450,14 @@ impl SshCommunicator {
     }
 }
 
+/// The error of an operation cut short by `ssh_read_write_timeout`.
+fn rw_timeout_message(host: &str, timeout: Duration) -> String {
+    format!(
+        "the connection to `{host}` was closed: nothing could be read or written for {} (`ssh_read_write_timeout`)",
+        kiln_sdk::duration::format_go(timeout)
+    )
+}
+
 /// Sends `signal` to every remote process whose environment carries
 /// `KILN_RUN_ID=<run_id>` (Linux `/proc`), over a fresh channel.
 async fn kill_marked(live: &Live, run_id: &str, signal: &str) {
@@ -612,9 +620,8 @@ fn meta_of(p: &Path) -> Result<FileMeta, CommunicatorError> {
         .map_err(|e| failed(format!("cannot stat `{}`: {e}", p.display())))
 }
 
-#[async_trait]
-impl Communicator for SshCommunicator {
-    async fn start(
+impl SshCommunicator {
+    async fn start_impl(
         &self,
         command: &RemoteCommand,
         output: CommandOutput<'_>,
@@ -624,6 +631,11 @@ impl Communicator for SshCommunicator {
             ch.request_pty(true, "xterm", 80, 40, 0, 0, &[])
                 .await
                 .map_err(|e| failed(format!("cannot request a pty: {e}")))?;
+        }
+        if crate::connect::forwarded_agent(&self.config).is_some() {
+            // As Packer: ask, and carry on without if the server refuses
+            // (`AllowAgentForwarding no`).
+            let _ = ch.agent_forward(false).await;
         }
         // OpenSSH refuses `signal` requests for root logins (no privilege
         // separation after auth), so every command carries a marker in its
@@ -640,18 +652,14 @@ impl Communicator for SshCommunicator {
         let (tx, mut rx) = mpsc::channel::<Event>(256);
         let (cancel_tx, mut cancel_rx) = oneshot::channel::<()>();
         let rw_timeout = self.config.read_write_timeout;
+        let host = self.host.clone();
         self.tasks.spawn(async move {
             let (mut out, mut err) = (Lines::default(), Lines::default());
             let mut status: Option<ExitStatus> = None;
             let mut cancelled = false;
             let mut kill_at: Option<tokio::time::Instant> = None;
             loop {
-                let wait = async {
-                    match rw_timeout {
-                        Some(t) => tokio::time::timeout(t, ch.wait()).await.map_err(|_| ()),
-                        None => Ok(ch.wait().await),
-                    }
-                };
+                let wait = ch.wait();
                 let kill = async {
                     match kill_at {
                         Some(t) => tokio::time::sleep_until(t).await,
@@ -687,41 +695,32 @@ impl Communicator for SshCommunicator {
                     }
                 };
                 match msg {
-                    Err(()) => {
-                        let _ = ch.close().await;
-                        send(Event::Done(Err(format!(
-                            "no data for {} (`ssh_read_write_timeout`)",
-                            kiln_sdk::duration::format_go(rw_timeout.unwrap_or_default())
-                        ))))
-                        .await;
-                        return;
-                    }
-                    Ok(Some(ChannelMsg::Data { data })) => {
+                    Some(ChannelMsg::Data { data }) => {
                         let mut v = Vec::new();
                         out.push(&data, |l| v.push(l));
                         for l in v {
                             send(Event::Stdout(l)).await;
                         }
                     }
-                    Ok(Some(ChannelMsg::ExtendedData { data, .. })) => {
+                    Some(ChannelMsg::ExtendedData { data, .. }) => {
                         let mut v = Vec::new();
                         err.push(&data, |l| v.push(l));
                         for l in v {
                             send(Event::Stderr(l)).await;
                         }
                     }
-                    Ok(Some(ChannelMsg::ExitStatus { exit_status })) => {
+                    Some(ChannelMsg::ExitStatus { exit_status }) => {
                         status = Some(ExitStatus::Code(exit_status as i32));
                     }
-                    Ok(Some(ChannelMsg::ExitSignal { signal_name, .. })) => {
+                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
                         let name = match signal_name {
                             Sig::Custom(s) => s,
                             other => format!("{other:?}"),
                         };
                         status = Some(ExitStatus::RemoteSignal(name));
                     }
-                    Ok(Some(ChannelMsg::Close)) | Ok(None) => break,
-                    Ok(Some(_)) => {}
+                    Some(ChannelMsg::Close) | None => break,
+                    Some(_) => {}
                 }
             }
             let mut v = Vec::new();
@@ -730,9 +729,14 @@ impl Communicator for SshCommunicator {
             for e in v {
                 let _ = tx.send(e).await;
             }
-            let _ = tx
-                .send(Event::Done(Ok(status.unwrap_or(ExitStatus::Disconnected))))
-                .await;
+            let done = match status {
+                Some(s) => Ok(s),
+                None if live.conn.timed_out() => {
+                    Err(rw_timeout_message(&host, rw_timeout.unwrap_or_default()))
+                }
+                None => Ok(ExitStatus::Disconnected),
+            };
+            let _ = tx.send(Event::Done(done)).await;
         });
         let mut guard = CancelOnDrop(Some(cancel_tx));
         while let Some(e) = rx.recv().await {
@@ -749,7 +753,7 @@ impl Communicator for SshCommunicator {
         Ok(ExitStatus::Disconnected)
     }
 
-    async fn upload(
+    async fn upload_impl(
         &self,
         destination: &str,
         source: &mut (dyn AsyncRead + Send + Unpin),
@@ -761,7 +765,7 @@ impl Communicator for SshCommunicator {
         }
     }
 
-    async fn upload_dir(
+    async fn upload_dir_impl(
         &self,
         destination: &str,
         source: &Path,
@@ -849,7 +853,7 @@ impl Communicator for SshCommunicator {
         }
     }
 
-    async fn download(
+    async fn download_impl(
         &self,
         source: &str,
         destination: &mut (dyn AsyncWrite + Send + Unpin),
@@ -880,7 +884,7 @@ impl Communicator for SshCommunicator {
         Ok(())
     }
 
-    async fn download_dir(
+    async fn download_dir_impl(
         &self,
         source: &str,
         destination: &Path,
@@ -937,7 +941,7 @@ impl Communicator for SshCommunicator {
                 let mut out = tokio::fs::File::create(&target)
                     .await
                     .map_err(|e| failed(format!("cannot create `{}`: {e}", target.display())))?;
-                self.download(&format!("{root}/{r}"), &mut out).await?;
+                self.download_impl(&format!("{root}/{r}"), &mut out).await?;
                 if let Some(mode) = entry.metadata().permissions {
                     use std::os::unix::fs::PermissionsExt;
                     let _ = std::fs::set_permissions(
@@ -948,6 +952,82 @@ impl Communicator for SshCommunicator {
             }
         }
         Ok(())
+    }
+}
+
+impl SshCommunicator {
+    /// Rewrites the error of an operation cut short by
+    /// `ssh_read_write_timeout`, whose raw form is a vague channel error.
+    async fn explain<T>(&self, r: Result<T, CommunicatorError>) -> Result<T, CommunicatorError> {
+        match r {
+            Err(CommunicatorError::Failed(m)) => {
+                let timed_out = self
+                    .live
+                    .lock()
+                    .await
+                    .as_ref()
+                    .is_some_and(|l| l.conn.timed_out());
+                match self.config.read_write_timeout {
+                    Some(t) if timed_out => Err(failed(format!(
+                        "{m}: {}",
+                        rw_timeout_message(&self.host, t)
+                    ))),
+                    _ => Err(CommunicatorError::Failed(m)),
+                }
+            }
+            r => r,
+        }
+    }
+}
+
+#[async_trait]
+impl Communicator for SshCommunicator {
+    async fn start(
+        &self,
+        command: &RemoteCommand,
+        output: CommandOutput<'_>,
+    ) -> Result<ExitStatus, CommunicatorError> {
+        let r = self.start_impl(command, output).await;
+        self.explain(r).await
+    }
+
+    async fn upload(
+        &self,
+        destination: &str,
+        source: &mut (dyn AsyncRead + Send + Unpin),
+        meta: FileMeta,
+    ) -> Result<(), CommunicatorError> {
+        let r = self.upload_impl(destination, source, meta).await;
+        self.explain(r).await
+    }
+
+    async fn upload_dir(
+        &self,
+        destination: &str,
+        source: &Path,
+        exclude: &[String],
+    ) -> Result<(), CommunicatorError> {
+        let r = self.upload_dir_impl(destination, source, exclude).await;
+        self.explain(r).await
+    }
+
+    async fn download(
+        &self,
+        source: &str,
+        destination: &mut (dyn AsyncWrite + Send + Unpin),
+    ) -> Result<(), CommunicatorError> {
+        let r = self.download_impl(source, destination).await;
+        self.explain(r).await
+    }
+
+    async fn download_dir(
+        &self,
+        source: &str,
+        destination: &Path,
+        exclude: &[String],
+    ) -> Result<(), CommunicatorError> {
+        let r = self.download_dir_impl(source, destination, exclude).await;
+        self.explain(r).await
     }
 }
 

@@ -8,7 +8,11 @@
 //! A [`Connection`] owns the session (and the bastion's session it runs
 //! through); dropping it closes both. Nothing else to clean up.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use russh::client::{self, Handle, KeyboardInteractiveAuthResponse};
@@ -28,6 +32,19 @@ pub enum ConnectError {
         addr: String,
         /// The socket error.
         source: std::io::Error,
+    },
+    /// TCP connected but the server closed it (or never spoke) without
+    /// sending a single byte of its SSH banner. A port forwarder in front
+    /// of a booting machine does this (qemu's user-mode networking accepts
+    /// every connection and resets it until the guest's sshd listens), so
+    /// it is retried like `Unreachable` and does not count against
+    /// `ssh_handshake_attempts`.
+    #[error("`{addr}` accepted the connection but sent no SSH banner: {message}")]
+    Silent {
+        /// `host:port`.
+        addr: String,
+        /// What went wrong.
+        message: String,
     },
     /// TCP worked but the SSH handshake did not: counts as a handshake
     /// attempt.
@@ -84,6 +101,7 @@ impl ConnectError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ConnectError::Unreachable { .. }
+            | ConnectError::Silent { .. }
             | ConnectError::Handshake { .. }
             | ConnectError::Auth { .. }
             | ConnectError::Proxy { .. } => true,
@@ -103,16 +121,63 @@ impl ConnectError {
     }
 }
 
-/// The russh handler: checks the host key and records what was offered.
+/// The russh handler: checks the host key and records what was offered;
+/// with agent forwarding on, serves the server's `auth-agent@openssh.com`
+/// channels by relaying each to the local agent's socket.
 pub(crate) struct Client {
     policy: HostKeyPolicy,
     host: String,
     port: u16,
     offered: Arc<Mutex<Option<(String, String)>>>,
+    /// The local agent socket forwarded channels are relayed to; `None`
+    /// refuses them.
+    agent: Option<std::path::PathBuf>,
+}
+
+/// The local agent socket to forward to the remote side: `SSH_AUTH_SOCK`
+/// when it is set and `ssh_disable_agent_forwarding` is not (Packer's rule).
+pub(crate) fn forwarded_agent(config: &SshConfig) -> Option<std::path::PathBuf> {
+    if config.disable_agent_forwarding {
+        return None;
+    }
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 impl client::Handler for Client {
     type Error = russh::Error;
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        let Some(sock) = self.agent.clone() else {
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        match tokio::net::UnixStream::connect(&sock).await {
+            Ok(mut local) => {
+                reply.accept().await;
+                // The relay ends when either side closes; the session's
+                // own lifetime bounds it.
+                tokio::spawn(async move {
+                    let mut remote = channel.into_stream();
+                    let _ = tokio::io::copy_bidirectional(&mut remote, &mut local).await;
+                });
+            }
+            Err(_) => {
+                // The local agent went away: the remote `ssh-add` sees a
+                // refused connection, as with OpenSSH.
+                reply.reject(russh::ChannelOpenFailure::ConnectFailed).await;
+            }
+        }
+        Ok(())
+    }
 
     async fn check_server_key(
         &mut self,
@@ -164,6 +229,8 @@ impl client::Handler for Client {
 pub struct Connection {
     pub(crate) handle: Handle<Client>,
     _bastion: Option<Handle<Client>>,
+    /// Set when `ssh_read_write_timeout` closed the connection.
+    timed_out: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -171,12 +238,20 @@ impl Connection {
     pub fn is_closed(&self) -> bool {
         self.handle.is_closed()
     }
+
+    /// True when the connection was closed because nothing could be read
+    /// or written for `ssh_read_write_timeout`.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
+    }
 }
 
 fn russh_config(c: &SshConfig) -> Arc<client::Config> {
     Arc::new(client::Config {
         keepalive_interval: (!c.keep_alive_interval.is_zero()).then_some(c.keep_alive_interval),
-        keepalive_max: 3,
+        // With `ssh_read_write_timeout`, its deadline decides when a silent
+        // connection is dead (and says so); keepalives only keep it busy.
+        keepalive_max: if c.read_write_timeout.is_some() { 0 } else { 3 },
         nodelay: true,
         window_size: 8 * 1024 * 1024,
         maximum_packet_size: 65535,
@@ -196,9 +271,16 @@ pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, 
             source: Box::new(e),
         };
         let tcp = tcp(&b.host, b.port).await.map_err(wrap)?;
-        let bh = handshake(rc.clone(), tcp, &HostKeyPolicy::AcceptAny, &b.host, b.port)
-            .await
-            .map_err(wrap)?;
+        let bh = handshake(
+            rc.clone(),
+            tcp,
+            &HostKeyPolicy::AcceptAny,
+            &b.host,
+            b.port,
+            None,
+        )
+        .await
+        .map_err(wrap)?;
         let mut bh = bh;
         authenticate(&mut bh, &b.credentials, &baddr)
             .await
@@ -218,11 +300,22 @@ pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, 
     } else {
         (Box::new(tcp(host, config.port).await?), None)
     };
-    let mut handle = handshake(rc, stream, &config.host_key, host, config.port).await?;
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let stream = Deadline::new(stream, config.read_write_timeout, timed_out.clone());
+    let mut handle = handshake(
+        rc,
+        stream,
+        &config.host_key,
+        host,
+        config.port,
+        forwarded_agent(config),
+    )
+    .await?;
     authenticate(&mut handle, &config.credentials, &addr).await?;
     Ok(Connection {
         handle,
         _bastion: bastion,
+        timed_out,
     })
 }
 
@@ -250,6 +343,7 @@ async fn handshake(
     policy: &HostKeyPolicy,
     host: &str,
     port: u16,
+    agent: Option<std::path::PathBuf>,
 ) -> Result<Handle<Client>, ConnectError> {
     let offered = Arc::new(Mutex::new(None));
     let handler = Client {
@@ -257,8 +351,10 @@ async fn handshake(
         host: host.to_string(),
         port,
         offered: offered.clone(),
+        agent,
     };
     let addr = format!("{host}:{port}");
+    let (stream, spoke) = NoticeRead::new(stream);
     // A server that accepts TCP but never speaks (sshd still starting, a
     // firewall) must not hang the attempt.
     let result = tokio::time::timeout(
@@ -266,8 +362,17 @@ async fn handshake(
         client::connect_stream(rc, stream, handler),
     )
     .await;
+    let silent = !spoke.load(std::sync::atomic::Ordering::Relaxed);
     match result {
         Ok(Ok(h)) => Ok(h),
+        Ok(Err(e)) if silent => Err(ConnectError::Silent {
+            addr,
+            message: e.to_string(),
+        }),
+        Err(_) if silent => Err(ConnectError::Silent {
+            addr,
+            message: "nothing arrived within 20s".into(),
+        }),
         Ok(Err(e)) => {
             if let Some((offered, expected)) =
                 offered.lock().unwrap_or_else(|e| e.into_inner()).take()
@@ -287,6 +392,150 @@ async fn handshake(
             addr,
             message: "the server did not complete the handshake within 20s".into(),
         }),
+    }
+}
+
+/// `ssh_read_write_timeout` as Packer implements it (a deadline on every
+/// read and write of the connection): a read or write that cannot make
+/// progress for the timeout fails with `TimedOut`, which ends the session
+/// and every operation on it. Keepalive replies count as reads, so an idle
+/// but healthy connection survives when `ssh_keep_alive_interval` is
+/// shorter than the timeout. `timed_out` records why the session ended.
+struct Deadline<S> {
+    inner: S,
+    timeout: Option<Duration>,
+    read: Option<Pin<Box<tokio::time::Sleep>>>,
+    write: Option<Pin<Box<tokio::time::Sleep>>>,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl<S> Deadline<S> {
+    fn new(inner: S, timeout: Option<Duration>, timed_out: Arc<AtomicBool>) -> Self {
+        Deadline {
+            inner,
+            timeout,
+            read: None,
+            write: None,
+            timed_out,
+        }
+    }
+}
+
+/// Polls the deadline of a pending read or write: starts it on the first
+/// `Pending`, clears it on progress, and turns its expiry into `TimedOut`.
+fn poll_deadline<T>(
+    r: Poll<std::io::Result<T>>,
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    timeout: Option<Duration>,
+    timed_out: &AtomicBool,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<T>> {
+    let Some(timeout) = timeout else {
+        return r;
+    };
+    if r.is_ready() {
+        *timer = None;
+        return r;
+    }
+    let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+    match sleep.as_mut().poll(cx) {
+        Poll::Ready(()) => {
+            *timer = None;
+            timed_out.store(true, Ordering::Relaxed);
+            Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "ssh_read_write_timeout expired",
+            )))
+        }
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Deadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        poll_deadline(r, &mut this.read, this.timeout, &this.timed_out, cx)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Deadline<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        poll_deadline(r, &mut this.write, this.timeout, &this.timed_out, cx)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        poll_deadline(r, &mut this.write, this.timeout, &this.timed_out, cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A stream that notes whether the peer has sent anything yet.
+struct NoticeRead<S> {
+    inner: S,
+    spoke: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S> NoticeRead<S> {
+    fn new(inner: S) -> (Self, Arc<std::sync::atomic::AtomicBool>) {
+        let spoke = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        (
+            NoticeRead {
+                inner,
+                spoke: spoke.clone(),
+            },
+            spoke,
+        )
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NoticeRead<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.spoke.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for NoticeRead<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -549,6 +798,33 @@ mod tests {
             "authentication as `u` on `h:22` failed; tried publickey (`k`), password"
         );
         assert!(!ConnectError::Key("x".into()).is_retryable());
+    }
+
+    /// A server that accepts and hangs up (what qemu's port forward does
+    /// while the guest boots) is "not up yet", not a failed handshake; one
+    /// that speaks and then fails is a handshake failure.
+    #[tokio::test]
+    async fn silent_servers_are_not_handshake_failures() {
+        async fn attempt(reply: &'static [u8]) -> ConnectError {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = l.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                let (mut s, _) = l.accept().await.unwrap();
+                let _ = s.write_all(reply).await;
+            });
+            let tcp = tcp("127.0.0.1", port).await.unwrap();
+            let rc = Arc::new(client::Config::default());
+            match handshake(rc, tcp, &HostKeyPolicy::AcceptAny, "127.0.0.1", port, None).await {
+                Ok(_) => panic!("handshake with a fake server succeeded"),
+                Err(e) => e,
+            }
+        }
+        let silent = attempt(b"").await;
+        assert!(matches!(silent, ConnectError::Silent { .. }), "{silent:?}");
+        assert!(silent.is_retryable() && !silent.is_handshake());
+        let spoke = attempt(b"SSH-2.0-fake\r\n").await;
+        assert!(matches!(spoke, ConnectError::Handshake { .. }), "{spoke:?}");
+        assert!(spoke.is_handshake());
     }
 
     #[test]

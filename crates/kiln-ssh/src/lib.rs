@@ -3,7 +3,9 @@
 //! flatten into their own config ([`decode_with_communicator`]);
 //! [`StepConnect`] waits for sshd and connects (direct, through a SOCKS5
 //! proxy or a bastion); [`SshCommunicator`] runs commands and moves files
-//! over SFTP or SCP; [`keys`] makes temporary key pairs.
+//! over SFTP or SCP; [`keys`] makes temporary key pairs and
+//! [`StepCleanupTempKeys`] removes them from the machine afterwards
+//! (`ssh_clear_authorized_keys`).
 //!
 //! Resources: the connection lives in the communicator that `StepConnect`
 //! stores in the builder's state; the step's cleanup drops it, which closes
@@ -15,6 +17,7 @@ pub mod config;
 pub mod connect;
 pub mod keys;
 pub mod step;
+pub mod step_cleanup_temp_keys;
 #[doc(hidden)]
 pub mod testing;
 
@@ -26,6 +29,7 @@ pub use config::{
 pub use connect::{connect_once, ConnectError, Connection};
 pub use keys::TemporaryKeyPair;
 pub use step::{wait_for_ssh, SshState, StepConnect, WaitError};
+pub use step_cleanup_temp_keys::{clear_authorized_keys, StepCleanupTempKeys};
 
 /// The generated data a builder that connects over SSH provides to
 /// provisioners (`{{ build `Host` }}`…), as Packer's builders declare it.

@@ -2,8 +2,9 @@
 //! builder whose state implements [`SshState`]. It retries with a short
 //! backoff (5 ms doubling to 25 ms, so kiln connects within tens of
 //! milliseconds of the server becoming reachable; unreachable hosts slow the
-//! loop down by themselves through their connect timeouts), bounded by `ssh_timeout` and
-//! `ssh_handshake_attempts`, and stops at once on cancellation or on errors
+//! loop down by themselves through their connect timeouts; 250 ms when a
+//! port forwarder accepts and hangs up), bounded by `ssh_timeout` and
+//! `ssh_handshake_attempts` (which counts only servers that spoke SSH), and stops at once on cancellation or on errors
 //! retrying cannot fix (host key mismatch, unusable key). It stores the
 //! communicator in the state; its cleanup removes it, which closes the
 //! connection.
@@ -25,6 +26,10 @@ use crate::connect::{connect_once, ConnectError, Connection};
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// The longest retry delay.
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
+/// The longest retry delay after a server accepted and hung up silently: a
+/// port forwarder in front of a booting VM, where every attempt costs the
+/// guest work.
+const SILENT_MAX_BACKOFF: Duration = Duration::from_millis(250);
 
 /// What `StepConnect` needs from a builder's state.
 pub trait SshState: Send {
@@ -80,6 +85,7 @@ pub async fn wait_for_ssh(
     let mut delay = FIRST_BACKOFF;
     loop {
         attempts += 1;
+        let mut cap = MAX_BACKOFF;
         let left = deadline.saturating_duration_since(Instant::now());
         let last = tokio::select! {
             _ = cancel.cancelled() => return Err(WaitError::Cancelled),
@@ -87,6 +93,9 @@ pub async fn wait_for_ssh(
                 Ok(Ok(c)) => return Ok(c),
                 Ok(Err(e)) if !e.is_retryable() => return Err(WaitError::Fatal(e)),
                 Ok(Err(e)) => {
+                    if matches!(e, ConnectError::Silent { .. }) {
+                        cap = SILENT_MAX_BACKOFF;
+                    }
                     if e.is_handshake() {
                         handshakes += 1;
                         if handshakes >= config.handshake_attempts {
@@ -110,7 +119,7 @@ pub async fn wait_for_ssh(
             _ = cancel.cancelled() => return Err(WaitError::Cancelled),
             _ = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(MAX_BACKOFF);
+        delay = (delay * 2).min(cap);
     }
 }
 

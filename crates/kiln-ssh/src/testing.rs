@@ -121,7 +121,8 @@ impl Sshd {
         Self::start_with("")
     }
 
-    /// Like [`Sshd::start`], with extra sshd_config lines.
+    /// Like [`Sshd::start`], with extra sshd_config lines (placed first, so
+    /// they override the harness's defaults).
     pub fn start_with(extra: &str) -> Sshd {
         require_openssh();
         let dir = tempfile::Builder::new()
@@ -189,12 +190,13 @@ impl Sshd {
 
     fn spawn(&mut self) {
         let d = self.dir.path();
+        // `extra` comes first: for most keywords sshd keeps the first value.
         let cfg = format!(
-            "ListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
+            "{}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nTrustedUserCAKeys {d}/ca.pub\nUsePAM no\n\
              StrictModes no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n\
              PermitRootLogin yes\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
-             LogLevel ERROR\nMaxStartups 100\nMaxSessions 100\n{}\n",
+             LogLevel ERROR\nMaxStartups 100\nMaxSessions 100\n",
             self.extra,
             d = d.display()
         );
@@ -357,4 +359,82 @@ pub fn processes_matching(marker: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// A SOCKS5 proxy on a free loopback port; killed on drop.
+pub struct Socks {
+    /// The proxy's port.
+    pub port: u16,
+    child: Child,
+}
+
+impl Socks {
+    /// Debian's `microsocks`, requiring `user`/`password` when given.
+    pub fn microsocks(auth: Option<(&str, &str)>) -> Socks {
+        assert!(
+            Path::new("/usr/bin/microsocks").exists(),
+            "`/usr/bin/microsocks` is missing: the SOCKS5 tests need Debian's microsocks; run scripts/install-deps.sh"
+        );
+        let port = free_port();
+        let mut c = Command::new("microsocks");
+        c.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some((u, p)) = auth {
+            c.args(["-u", u, "-P", p]);
+        }
+        let child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start microsocks");
+        Self::ready(port, child)
+    }
+
+    /// OpenSSH's own SOCKS5 server: `ssh -N -D` through `sshd`, logging in
+    /// with its `id_ed25519` key (no proxy authentication).
+    pub fn openssh(sshd: &Sshd) -> Socks {
+        let port = free_port();
+        let child = Command::new("ssh")
+            .args(["-N", "-D", &format!("127.0.0.1:{port}"), "-p"])
+            .arg(sshd.port.to_string())
+            .arg("-i")
+            .arg(sshd.path("id_ed25519"))
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-l",
+            ])
+            .arg(current_user())
+            .arg("127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ssh -D");
+        Self::ready(port, child)
+    }
+
+    fn ready(port: u16, mut child: Child) -> Socks {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("the socks proxy exited ({st})");
+            }
+            assert!(Instant::now() < deadline, "the socks proxy did not listen");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Socks { port, child }
+    }
+}
+
+impl Drop for Socks {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

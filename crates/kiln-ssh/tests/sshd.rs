@@ -391,3 +391,255 @@ async fn dropping_a_running_command_stops_it_remotely() {
     // The connection is still usable.
     assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
 }
+
+#[tokio::test]
+async fn connects_through_socks5_proxies() {
+    let s = Sshd::start();
+    // OpenSSH's `ssh -D`: no proxy authentication.
+    let plain = testing::Socks::openssh(&s);
+    let mut v = key(&s, "id_ed25519");
+    v["ssh_proxy_host"] = json!("127.0.0.1");
+    v["ssh_proxy_port"] = json!(plain.port);
+    let c = connect(config(&s, v)).await.unwrap();
+    let (st, out, _) = run(&c, "echo via-socks; echo $SSH_CONNECTION").await;
+    assert_eq!(st, ExitStatus::Code(0));
+    assert_eq!(out[0], "via-socks");
+    // sshd sees the connection come from the proxy, not from kiln.
+    assert!(!out[1].contains(&format!(" {} ", plain.port)), "{out:?}");
+
+    // microsocks with a user name and password.
+    let auth = testing::Socks::microsocks(Some(("kiln", "proxy-Pa55")));
+    let mut v = key(&s, "id_ed25519");
+    v["ssh_proxy_host"] = json!("127.0.0.1");
+    v["ssh_proxy_port"] = json!(auth.port);
+    v["ssh_proxy_username"] = json!("kiln");
+    v["ssh_proxy_password"] = json!("proxy-Pa55");
+    let c = connect(config(&s, v.clone())).await.unwrap();
+    assert_eq!(run(&c, "echo authed").await.1, ["authed"]);
+
+    v["ssh_proxy_password"] = json!("wrong-password");
+    v["ssh_timeout"] = json!("1s");
+    let e = connect(config(&s, v.clone()))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains(&format!("socks5 proxy `127.0.0.1:{}`", auth.port)),
+        "{e}"
+    );
+    assert!(e.contains("refused the user name and password"), "{e}");
+    assert!(!e.contains("wrong-password"), "the password leaked: {e}");
+
+    // Without credentials, a proxy that requires them says so.
+    v.as_object_mut().unwrap().remove("ssh_proxy_username");
+    v.as_object_mut().unwrap().remove("ssh_proxy_password");
+    let e = connect(config(&s, v)).await.err().unwrap().to_string();
+    assert!(
+        e.contains("accepts none of kiln's authentication methods"),
+        "{e}"
+    );
+}
+
+/// A TCP relay to `port` that can be frozen: once frozen it stops
+/// forwarding in both directions but keeps the sockets open, like a
+/// network that silently drops everything.
+async fn relay(port: u16) -> (u16, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    async fn pump(
+        mut r: impl AsyncRead + Unpin,
+        mut w: impl AsyncWrite + Unpin,
+        frozen: Arc<AtomicBool>,
+    ) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match r.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if frozen.load(Ordering::Relaxed) {
+                // Hold both sockets open and forward nothing, forever.
+                let _keep = (r, w);
+                std::future::pending::<()>().await;
+                return;
+            }
+            if w.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = l.local_addr().unwrap().port();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let f = frozen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = l.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::spawn(pump(cr, sw, f.clone()));
+            tokio::spawn(pump(sr, cw, f.clone()));
+        }
+    });
+    (local, frozen)
+}
+
+#[tokio::test]
+async fn read_write_timeout_fails_a_stuck_connection_clearly() {
+    use std::sync::atomic::Ordering;
+    let s = Sshd::start();
+    let (port, frozen) = relay(s.port).await;
+    let mut v = key(&s, "id_ed25519");
+    v["ssh_port"] = json!(port);
+    v["ssh_read_write_timeout"] = json!("1s");
+    // Keepalive replies keep an idle, healthy connection alive.
+    v["ssh_keep_alive_interval"] = json!("200ms");
+    let mut c = config(&s, v);
+    c.port = port;
+    let conn = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new())
+        .await
+        .unwrap();
+    let comm = SshCommunicator::new(Arc::new(c), "127.0.0.1".into(), conn);
+    // Silent for longer than the timeout, but the connection is healthy.
+    let (st, out, _) = run(&comm, "sleep 2; echo still-here").await;
+    assert_eq!(
+        (st, out),
+        (ExitStatus::Code(0), vec!["still-here".to_string()])
+    );
+
+    let lines = Mutex::new(Vec::new());
+    let o = |l: &str| {
+        lines.lock().unwrap().push(l.to_string());
+        if l == "tick 3" {
+            frozen.store(true, Ordering::Relaxed);
+        }
+    };
+    let started = Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        comm.start(
+            &RemoteCommand {
+                command: "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo tick $i; sleep 0.2; done".into(),
+            },
+            CommandOutput {
+                stdout: &o,
+                stderr: &|_| {},
+            },
+        ),
+    )
+    .await
+    .expect("kiln hung on a stuck connection");
+    let e = r.err().expect("a stuck command must fail").to_string();
+    assert!(e.contains("`ssh_read_write_timeout`"), "{e}");
+    assert!(e.contains("nothing could be read or written for 1s"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!lines.lock().unwrap().contains(&"tick 20".to_string()));
+}
+
+#[tokio::test]
+async fn clears_the_temporary_key_from_authorized_keys() {
+    use kiln_sdk::step::{Step, StepContext};
+    struct State(Arc<dyn Communicator>);
+    impl kiln_sdk::steps::HasCommunicator for State {
+        fn communicator(&self) -> Arc<dyn Communicator> {
+            self.0.clone()
+        }
+        fn generated(&self) -> kiln_sdk::component::GeneratedData {
+            Default::default()
+        }
+    }
+    testing::ensure_password_user();
+    let s = Sshd::start_with("AuthorizedKeysFile .ssh/authorized_keys");
+    let home = format!("/home/{}", testing::PASSWORD_USER);
+    let ssh_dir = Path::new(&home).join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    let comment = format!("kiln_{:08x}", rand_suffix());
+    let pair = kiln_ssh::TemporaryKeyPair::generate(kiln_ssh::KeyPairType::Ed25519, &comment, None)
+        .unwrap();
+    let other = std::fs::read_to_string(s.path("id_rsa.pub")).unwrap();
+    let before = format!(
+        "# managed by hand\n{}\n{}\n{}",
+        other.trim(),
+        pair.public_openssh.trim(),
+        // The same comment mid-line is not the temporary key.
+        format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample {comment}-kept\n")
+    );
+    assert!(pair.public_openssh.trim().ends_with(&format!(" {comment}")));
+    let keys = ssh_dir.join("authorized_keys");
+    std::fs::write(&keys, &before).unwrap();
+    // sed -i writes a new file next to it: the user must own the directory.
+    let chown = std::process::Command::new("chown")
+        .args(["-R", testing::PASSWORD_USER])
+        .arg(&ssh_dir)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let mut c = config(
+        &s,
+        json!({"ssh_username": testing::PASSWORD_USER, "ssh_clear_authorized_keys": true}),
+    );
+    c.credentials.temporary_key = Some(kiln_sdk::Secret::new(Arc::new(pair.private.clone())));
+    let c = Arc::new(c);
+    let conn = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new())
+        .await
+        .unwrap();
+    let comm = Arc::new(SshCommunicator::new(c.clone(), "127.0.0.1".into(), conn));
+    let ui = kiln_sdk::ui::RecordingUi::default();
+    let cx = StepContext {
+        ui: &ui,
+        cancel: CancellationToken::new(),
+        failed: false,
+    };
+    let mut state = State(comm.clone());
+    let mut step = kiln_ssh::StepCleanupTempKeys::new(c.clone());
+    Step::<State>::run(&mut step, &cx, &mut state)
+        .await
+        .unwrap();
+    let after = std::fs::read_to_string(&keys).unwrap();
+    let expected: String = before
+        .lines()
+        .filter(|l| !l.ends_with(&format!(" {comment}")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(after, expected);
+    assert!(!after.contains(pair.public_openssh.split_whitespace().nth(1).unwrap()));
+    assert!(!ssh_dir.join("authorized_keys.bak").exists());
+    assert!(
+        ui.lines().contains(
+            &"say: Trying to remove ephemeral keys from authorized_keys files".to_string()
+        ),
+        "{:?}",
+        ui.lines()
+    );
+    // The key is gone: a new connection with it is refused.
+    let mut again = (*c).clone();
+    again.timeout = Duration::from_secs(2);
+    again.handshake_attempts = 1;
+    let e = connect(again).await.err().unwrap().to_string();
+    assert!(e.contains("publickey (temporary key pair)"), "{e}");
+
+    // Off by default: nothing is touched.
+    std::fs::write(&keys, &before).unwrap();
+    let mut off = (*c).clone();
+    off.clear_authorized_keys = false;
+    let mut step = kiln_ssh::StepCleanupTempKeys::new(Arc::new(off));
+    Step::<State>::run(&mut step, &cx, &mut state)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&keys).unwrap(), before);
+    std::fs::remove_file(&keys).unwrap();
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}

@@ -502,3 +502,59 @@ fn deepest_values_decode_without_overflowing_the_stack() {
     assert!(e.to_string().contains("expected an object"), "{e}");
     assert!(plan(&t, &VariableInputs::default(), &Filters::default(), ctx).is_ok());
 }
+
+// The HCL2 loader and evaluator (the `hcl_template` fuzz target's
+// property): text built from HCL2 fragments, read as native syntax and as
+// JSON syntax, never panics, and every parse error has a location.
+
+fn hcl_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("locals {\n".to_string()),
+        Just("}\n".to_string()),
+        Just("variable \"v\" {\n  type = number\n  default = \"5\"\n}\n".to_string()),
+        Just("a = try(var.v.x, 1)\n".to_string()),
+        Just("b = var.v + \"2\"\n".to_string()),
+        Just("c = [for x in [\"1\", 2] : x * 2 if x > 0]\n".to_string()),
+        Just("d = \"%{ for x in local.c }${x}%{ endfor }\"\n".to_string()),
+        Just("e = can(local.a) ? cidrhost(\"10.0.0.0/8\", -1) : null\n".to_string()),
+        Just("f = convert(local.c, list(string))\n".to_string()),
+        Just("g = local.g\n".to_string()),
+        Just("{\"locals\": {\"h\": \"${1 + 1}\"}}".to_string()),
+        "[a-z{}\\[\\]()=\"$%:.,+*/!<>?\\- \\n0-9]{0,40}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn hcl_parse_and_evaluate_never_panic(parts in prop::collection::vec(hcl_fragment(), 0..12)) {
+        use kiln_sdk::config::ConfigErrors;
+        use kiln_template::hcl::parser::{parse_file, SourceFile};
+        use kiln_template::hcl::{json_syntax, types_locals, types_variable};
+        let text = parts.concat();
+        let f = SourceFile::new("f.pkr.hcl".into(), &text);
+        for parsed in [parse_file(&f, &text), json_syntax::parse_file(&f, &text)] {
+            let body = match parsed {
+                Ok(b) => b,
+                Err(e) => {
+                    prop_assert!(e.0.iter().all(|e| e.location.is_some()), "{}", e);
+                    continue;
+                }
+            };
+            let mut errors = ConfigErrors::new();
+            let mut vars = Vec::new();
+            let mut locals = Vec::new();
+            for b in &body.blocks {
+                match b.ident.as_str() {
+                    "variable" => vars.extend(types_variable::decode_variable(b, &mut errors)),
+                    "locals" => locals.extend(types_locals::decode_locals(b, &mut errors)),
+                    _ => {}
+                }
+            }
+            let resolved = types_variable::resolve(&vars, &[], &VariableInputs::default(), ".", &mut errors);
+            let _ = types_locals::evaluate_all(&locals, &[], &resolved.values, &resolved.sensitive, ".", &mut errors);
+            prop_assert!(errors.0.iter().all(|e| e.location.is_some() || e.message.contains("-var")), "{}", errors);
+        }
+    }
+}

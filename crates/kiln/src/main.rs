@@ -11,8 +11,13 @@ const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
 
 Available commands are:
     build           build image(s) from template
+    console         creates a console for testing HCL2 expressions
     fix             fixes templates from old versions of packer
+    fmt             Rewrites HCL2 config files to canonical format
+    hcl2_upgrade    transform a JSON template into an HCL2 configuration
+    init            install the plugins a template requires
     inspect         see components of a template
+    plugins         list, install and remove plugins
     validate        check that a template is valid
     version         Prints the kiln version
 ";
@@ -40,6 +45,11 @@ fn main() -> ExitCode {
         "validate" => commands::validate::run(rest, machine_readable),
         "inspect" => commands::inspect::run(rest, machine_readable),
         "fix" => commands::fix::run(rest),
+        "init" => commands::init::run(rest),
+        "plugins" => commands::plugins::run(rest),
+        "console" => commands::console::run(rest),
+        "fmt" => commands::fmt::run(rest),
+        "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
         "version" | "-v" | "-version" | "--version" => {
             if rest
                 .iter()
@@ -61,7 +71,18 @@ fn main() -> ExitCode {
             0
         }
         other => {
-            let commands = ["build", "fix", "inspect", "validate", "version"];
+            let commands = [
+                "build",
+                "console",
+                "fix",
+                "fmt",
+                "hcl2_upgrade",
+                "init",
+                "inspect",
+                "plugins",
+                "validate",
+                "version",
+            ];
             let hint = kiln_sdk::config::did_you_mean(other, commands)
                 .map(|c| format!("\n  hint: did you mean `kiln {c}`?"))
                 .unwrap_or_default();

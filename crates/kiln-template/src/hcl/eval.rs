@@ -37,6 +37,8 @@ pub struct Reference {
     pub root: String,
     /// The first attribute, when the traversal has one.
     pub attr: Option<String>,
+    /// The second attribute (`data.TYPE.NAME` has `NAME` here).
+    pub attr2: Option<String>,
 }
 
 /// Every named value `expr` refers to (including inside string templates
@@ -74,16 +76,20 @@ fn walk(expr: &Expression, out: &mut Vec<Reference>, depth: usize) {
         Expression::Variable(v) => out.push(Reference {
             root: v.as_str().to_string(),
             attr: None,
+            attr2: None,
         }),
         Expression::Traversal(t) => {
             if let Expression::Variable(v) = &t.expr {
-                let attr = match t.operators.first() {
+                let name = |i: usize| match t.operators.get(i) {
                     Some(hcl::TraversalOperator::GetAttr(a)) => Some(a.as_str().to_string()),
                     _ => None,
                 };
+                let attr = name(0);
+                let attr2 = attr.as_ref().and_then(|_| name(1));
                 out.push(Reference {
                     root: v.as_str().to_string(),
                     attr,
+                    attr2,
                 });
             } else {
                 walk(&t.expr, out, d);
@@ -176,6 +182,11 @@ pub struct Scope {
     pub vars: Option<Map<String, Value>>,
     /// `local.*`; `None` where locals cannot be used.
     pub locals: Option<Map<String, Value>>,
+    /// `data.TYPE.NAME`; `None` where data sources cannot be used.
+    pub data: Option<Map<String, Value>>,
+    /// Iterator variables of enclosing `dynamic` blocks (`name.key`,
+    /// `name.value`).
+    pub iterators: Map<String, Value>,
     /// `source.name` and `source.type`.
     pub source: Option<(String, String)>,
     /// `build.name` (the build block's name); `build.*` is usable when set.
@@ -210,6 +221,12 @@ impl Scope {
         }
         if let Some(l) = &self.locals {
             ctx.declare_var("local", Value::Object(l.clone()));
+        }
+        if let Some(d) = &self.data {
+            ctx.declare_var("data", Value::Object(d.clone()));
+        }
+        for (k, v) in &self.iterators {
+            ctx.declare_var(k.as_str(), v.clone());
         }
         if let Some((name, ty)) = &self.source {
             let mut s = Map::new();
@@ -288,10 +305,42 @@ impl Scope {
                     ))
                 }
                 "data" => {
-                    return Err(err(
-                        format!("`{}`: data sources are not supported yet", dotted(&r)),
-                        None,
-                    ))
+                    let Some(data) = &self.data else {
+                        return Err(err(
+                            format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                            Some("data sources are known in locals, data sources, sources and builds".into()),
+                        ));
+                    };
+                    let (Some(ty), Some(name)) = (&r.attr, &r.attr2) else {
+                        return Err(err(
+                            format!("`{}` is not a data source", dotted(&r)),
+                            Some("refer to a data source as `data.TYPE.NAME.ATTRIBUTE`".into()),
+                        ));
+                    };
+                    let known = match data.get(ty) {
+                        Some(Value::Object(o)) => o.contains_key(name),
+                        _ => false,
+                    };
+                    if !known {
+                        let all: Vec<String> = data
+                            .iter()
+                            .flat_map(|(t, v)| match v {
+                                Value::Object(o) => {
+                                    o.keys().map(|n| format!("data.{t}.{n}")).collect()
+                                }
+                                _ => Vec::new(),
+                            })
+                            .collect();
+                        let want = format!("data.{ty}.{name}");
+                        return Err(err(
+                            format!("undefined data source `{want}`"),
+                            hint_for(&want, all.iter().map(String::as_str)).or_else(|| {
+                                Some(format!(
+                                    "declare it with `data \"{ty}\" \"{name}\" {{ … }}`"
+                                ))
+                            }),
+                        ));
+                    }
                 }
                 "path" => {
                     if let Some(a) = &r.attr {
@@ -335,7 +384,8 @@ impl Scope {
     pub fn eval(&self, e: &Expr) -> Result<Value, ConfigError> {
         self.check_references(e)?;
         let ctx = self.context();
-        e.expr.evaluate(&ctx).map_err(|err| {
+        let expr = super::prepare::rewrite(&e.expr, &ctx);
+        expr.evaluate(&ctx).map_err(|err| {
             let mut ce = ConfigError::new(eval_message(&err));
             ce.location = Some(e.location.clone());
             ce
@@ -356,7 +406,11 @@ pub fn eval_message(err: &hcl::eval::Error) -> String {
     match err.kind() {
         ErrorKind::UndefinedVar(v) => format!("undefined variable `{v}`"),
         ErrorKind::UndefinedFunc(f) => format!("call to unknown function `{f}`"),
-        ErrorKind::FuncCall(f, msg) => format!("error in function `{f}`: {msg}"),
+        ErrorKind::FuncCall(f, msg) => match f.to_string().as_str() {
+            "__kiln_fail" => msg.to_string(),
+            "__kiln_num" | "__kiln_bool" => format!("invalid operand: {msg}"),
+            _ => format!("error in function `{f}`: {msg}"),
+        },
         ErrorKind::NoSuchKey(k) => format!("no attribute or key `{k}`"),
         other => {
             let s = other.to_string();

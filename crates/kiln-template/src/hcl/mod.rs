@@ -12,14 +12,19 @@
 //! problem is collected with its `file:line:column`.
 
 pub mod eval;
+pub mod format;
 pub mod functions;
+pub mod json_syntax;
 pub mod parser;
+pub mod prepare;
 pub mod types_build;
 pub mod types_constraint;
+pub mod types_data;
 pub mod types_locals;
 pub mod types_packer;
 pub mod types_source;
 pub mod types_variable;
+pub mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,10 +60,11 @@ pub const TOP_LEVEL_BLOCKS: &[&str] = &[
     "hcp_packer_registry",
 ];
 
-/// True when `path` should be read as HCL2: a `.pkr.hcl` file or a
-/// directory.
+/// True when `path` should be read as HCL2: a `.pkr.hcl` or `.pkr.json`
+/// file, or a directory.
 pub fn is_hcl_path(path: &Path) -> bool {
-    path.to_string_lossy().ends_with(".pkr.hcl") || path.is_dir()
+    let s = path.to_string_lossy();
+    s.ends_with(".pkr.hcl") || s.ends_with(".pkr.json") || path.is_dir()
 }
 
 /// A parsed (not yet evaluated) HCL2 template: every file's blocks.
@@ -70,7 +76,7 @@ pub struct HclTemplate {
     pub dir: PathBuf,
     /// `path.root`: the directory as the user named it.
     pub path_root: String,
-    /// The `.pkr.hcl` files read, in order.
+    /// The `.pkr.hcl` then `.pkr.json` files read, in order.
     pub files: Vec<PathBuf>,
     /// The `*.auto.pkrvars.hcl` files found, in lexical order.
     pub auto_var_files: Vec<PathBuf>,
@@ -78,6 +84,8 @@ pub struct HclTemplate {
     pub variables: Vec<VariableDecl>,
     /// `locals` and `local` declarations.
     pub locals: Vec<LocalDecl>,
+    /// `data` blocks.
+    pub data: Vec<types_data::DataDecl>,
     /// `source` blocks.
     pub sources: Vec<SourceBlock>,
     /// `build` blocks (unparsed: their `sources` may use variables).
@@ -125,21 +133,15 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
                 return (t, errors);
             }
         };
-        if let Ok(json) = list_dir(path, ".pkr.json") {
-            for j in json {
-                t.warnings.push(format!(
-                    "`{}` is ignored: HCL2 templates in JSON syntax (`.pkr.json`) are not supported yet",
-                    j.display()
-                ));
-            }
-        }
+        let mut files = files;
+        files.extend(list_dir(path, ".pkr.json").unwrap_or_default());
         if files.is_empty() {
             errors.push(
                 ConfigError::new(format!(
-                    "directory `{}` holds no `.pkr.hcl` file",
+                    "directory `{}` holds no `.pkr.hcl` or `.pkr.json` file",
                     path.display()
                 ))
-                .with_hint("an HCL2 template directory holds `*.pkr.hcl` files"),
+                .with_hint("an HCL2 template directory holds `*.pkr.hcl` (or `*.pkr.json`) files"),
             );
         }
         t.auto_var_files = list_dir(path, ".auto.pkrvars.hcl").unwrap_or_default();
@@ -177,7 +179,12 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
             }
         };
         let sf = SourceFile::new(display, &text);
-        let body = match parser::parse_file(&sf, &text) {
+        let parsed = if f.to_string_lossy().ends_with(".json") {
+            json_syntax::parse_file(&sf, &text)
+        } else {
+            parser::parse_file(&sf, &text)
+        };
+        let body = match parsed {
             Ok(b) => b,
             Err(e) => {
                 errors.0.extend(e.0);
@@ -232,10 +239,7 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
                     packer_seen = Some(b.location.clone());
                     t.packer_blocks.push(b.clone());
                 }
-                "data" => errors.push(located(
-                    &b.location,
-                    format!("data source `{}` is not supported yet", b.labels.join(".")),
-                )),
+                "data" => t.data.extend(types_data::decode_data(b, &mut errors)),
                 "hcp_packer_registry" => t.warnings.push(format!(
                     "{}: `hcp_packer_registry` is ignored: kiln does not publish to HCP Packer",
                     b.location
@@ -295,7 +299,15 @@ pub fn plan_hcl(
         &mut errors,
     );
     warnings.extend(resolved.warnings.iter().cloned());
-    let locals = types_locals::evaluate(&t.locals, &resolved.values, &t.path_root, &mut errors);
+    let evaluated = types_locals::evaluate_all(
+        &t.locals,
+        &t.data,
+        &resolved.values,
+        &resolved.sensitive,
+        &t.path_root,
+        &mut errors,
+    );
+    let locals = evaluated.locals.clone();
 
     let mut values: std::collections::BTreeMap<String, String> = resolved
         .values
@@ -303,8 +315,10 @@ pub fn plan_hcl(
         .map(|(k, v)| (k.clone(), eval::display(v)))
         .collect();
     let mut sensitive = resolved.sensitive.clone();
-    for name in types_locals::sensitive(&t.locals) {
-        if let Some(v) = locals.get(&name) {
+    // Sensitive locals (declared, or derived from a sensitive variable) are
+    // redacted like sensitive variables: the redactor hides their values.
+    for name in &evaluated.sensitive_locals {
+        if let Some(v) = locals.get(name) {
             values.insert(format!("local.{name}"), eval::display(v));
             sensitive.push(format!("local.{name}"));
         }
@@ -313,6 +327,7 @@ pub fn plan_hcl(
     let scope = Scope {
         vars: Some(resolved.values.clone()),
         locals: Some(locals.clone()),
+        data: Some(evaluated.data.clone()),
         path_root: t.path_root.clone(),
         what: "a `build` block",
         ..Scope::default()
@@ -858,7 +873,15 @@ pub fn inspect(t: &HclTemplate, inputs: &VariableInputs) -> (Inspection, ConfigE
         &t.path_root,
         &mut errs,
     );
-    let locals = types_locals::evaluate(&t.locals, &resolved.values, &t.path_root, &mut errs);
+    let evaluated = types_locals::evaluate_all(
+        &t.locals,
+        &t.data,
+        &resolved.values,
+        &resolved.sensitive,
+        &t.path_root,
+        &mut errs,
+    );
+    let locals = evaluated.locals;
     let mut variables: Vec<(String, String, bool)> = t
         .variables
         .iter()
@@ -879,7 +902,7 @@ pub fn inspect(t: &HclTemplate, inputs: &VariableInputs) -> (Inspection, ConfigE
             (
                 l.name.clone(),
                 locals.get(&l.name).map(hcl_repr).unwrap_or_default(),
-                l.sensitive,
+                evaluated.sensitive_locals.contains(&l.name),
             )
         })
         .collect();
@@ -928,3 +951,119 @@ pub fn hcl_repr(v: &Value) -> String {
 
 /// Used by tests and `inspect`: the variable map type.
 pub type ValueMap = Map<String, Value>;
+
+/// What `kiln console` evaluates expressions in: a template's variables,
+/// locals and data sources (evaluated once), and the names of the
+/// sensitive values.
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleScope {
+    /// The scope expressions see.
+    pub scope: Scope,
+    /// Sensitive variables (`var.X`) and locals (`local.X`): a result that
+    /// refers to one is shown as `<sensitive>`.
+    pub sensitive: Vec<String>,
+}
+
+/// Evaluates a template's variables, locals and data sources for `kiln
+/// console`. With no template, the scope is empty (functions only).
+pub fn console_scope(
+    t: Option<&HclTemplate>,
+    inputs: &VariableInputs,
+) -> (ConsoleScope, ConfigErrors) {
+    let mut errors = ConfigErrors::new();
+    let Some(t) = t else {
+        return (
+            ConsoleScope {
+                scope: Scope {
+                    vars: Some(Map::new()),
+                    locals: Some(Map::new()),
+                    data: Some(Map::new()),
+                    path_root: ".".into(),
+                    what: "the console",
+                    ..Scope::default()
+                },
+                sensitive: Vec::new(),
+            },
+            errors,
+        );
+    };
+    let resolved = types_variable::resolve(
+        &t.variables,
+        &t.auto_var_files,
+        inputs,
+        &t.path_root,
+        &mut errors,
+    );
+    let evaluated = types_locals::evaluate_all(
+        &t.locals,
+        &t.data,
+        &resolved.values,
+        &resolved.sensitive,
+        &t.path_root,
+        &mut errors,
+    );
+    let mut sensitive: Vec<String> = resolved
+        .sensitive
+        .iter()
+        .map(|v| format!("var.{v}"))
+        .collect();
+    sensitive.extend(
+        evaluated
+            .sensitive_locals
+            .iter()
+            .map(|l| format!("local.{l}")),
+    );
+    (
+        ConsoleScope {
+            scope: Scope {
+                vars: Some(resolved.values),
+                locals: Some(evaluated.locals),
+                data: Some(evaluated.data),
+                path_root: t.path_root.clone(),
+                what: "the console",
+                ..Scope::default()
+            },
+            sensitive,
+        },
+        errors,
+    )
+}
+
+/// Parses and evaluates one console line. `Ok(None)` for a blank line; a
+/// result derived from a sensitive value comes back as `<sensitive>`.
+pub fn console_eval(cs: &ConsoleScope, line: &str) -> Result<Option<String>, ConfigError> {
+    let text = line.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let file = SourceFile::new("<console>".into(), &format!("x = {text}\n"));
+    let body = parser::parse_file(&file, &format!("x = {text}\n")).map_err(|mut e| {
+        let mut first = e.0.remove(0);
+        if let Some(l) = first.location.as_mut() {
+            l.column = l.column.saturating_sub(4).max(1);
+        }
+        first
+    })?;
+    let Some(attr) = body
+        .attrs
+        .first()
+        .filter(|_| body.attrs.len() == 1 && body.blocks.is_empty())
+    else {
+        return Err(ConfigError::new(format!("`{text}` is not one expression")));
+    };
+    let mut expr = attr.value.clone();
+    expr.location.column = expr.location.column.saturating_sub(4).max(1);
+    let v = cs.scope.eval(&expr)?;
+    let refs = eval::references(&expr.expr);
+    if refs.iter().any(|r| {
+        r.attr
+            .as_ref()
+            .is_some_and(|a| cs.sensitive.contains(&format!("{}.{a}", r.root)))
+    }) {
+        return Ok(Some(kiln_sdk::ui::REDACTED.to_string()));
+    }
+    Ok(Some(match &v {
+        Value::String(s) => s.clone(),
+        other => hcl_repr(other),
+    }))
+}

@@ -5,7 +5,7 @@
 //! post-processors (`post-processor` alone, or chained in a
 //! `post-processors` block).
 
-use hcl::{Expression, TraversalOperator};
+use hcl::{Expression, TraversalOperator, Value};
 use kiln_sdk::config::{ConfigErrors, Location};
 
 use super::eval::{self, located, Scope};
@@ -178,7 +178,8 @@ pub fn decode_build(
                 .with_hint("name it with `name = \"…\"`"),
         );
     }
-    let body = &block.body;
+    let expanded = expand_dynamic_blocks(&block.body, scope, errors);
+    let body = &expanded;
     body.check_schema(
         "a `build` block",
         &["name", "description", "sources"],
@@ -295,6 +296,135 @@ pub fn decode_build(
         );
     }
     b
+}
+
+/// Expands the `dynamic` blocks of a `build` body (`dynamic "provisioner"
+/// { for_each, iterator, labels, content }`, and so on) into the blocks
+/// they make, in place. The iterator (`NAME.key`, `NAME.value`) is
+/// substituted into each copy's expressions, since provisioners and
+/// post-processors are evaluated later, once per source.
+pub fn expand_dynamic_blocks(body: &BodyAst, scope: &Scope, errors: &mut ConfigErrors) -> BodyAst {
+    let mut out = BodyAst {
+        attrs: body.attrs.clone(),
+        blocks: Vec::new(),
+    };
+    for b in &body.blocks {
+        if b.ident != "dynamic" {
+            out.blocks.push(b.clone());
+            continue;
+        }
+        let [ident] = b.labels.as_slice() else {
+            errors.push(
+                located(&b.location, "a `dynamic` block takes one label, the type of the blocks it makes")
+                    .with_hint("write `dynamic \"provisioner\" { for_each = …; labels = [\"shell\"]; content { … } }`"),
+            );
+            continue;
+        };
+        b.body.check_schema(
+            &format!("`dynamic \"{ident}\"`"),
+            &["for_each", "iterator", "labels"],
+            &["content"],
+            errors,
+        );
+        let contents: Vec<&BlockAst> = b.body.blocks_of("content").collect();
+        let (Some(for_each), [content]) = (b.body.attr("for_each"), contents.as_slice()) else {
+            errors.push(located(
+                &b.location,
+                format!("`dynamic \"{ident}\"` needs `for_each` and exactly one `content` block"),
+            ));
+            continue;
+        };
+        let iterator = match b.body.attr("iterator").map(|a| &a.value) {
+            Some(e) => match &e.expr {
+                hcl::Expression::Variable(v) => v.as_str().to_string(),
+                _ => {
+                    errors.push(eval::at(e, "`iterator` must be a bare name, such as `p`"));
+                    continue;
+                }
+            },
+            None => ident.clone(),
+        };
+        let items: Vec<(Value, Value)> = match scope.eval(&for_each.value) {
+            Ok(Value::Array(a)) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i as i64), v))
+                .collect(),
+            Ok(Value::Object(o)) => o.into_iter().map(|(k, v)| (Value::from(k), v)).collect(),
+            Ok(Value::Null) => Vec::new(),
+            Ok(v) => {
+                errors.push(eval::at(
+                    &for_each.value,
+                    format!(
+                        "`for_each` must be a list, set or map, found {}",
+                        eval::kind(&v)
+                    ),
+                ));
+                continue;
+            }
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        for (key, value) in items {
+            let mut it = hcl::Map::new();
+            it.insert("key".to_string(), key);
+            it.insert("value".to_string(), value);
+            let it = Value::Object(it);
+            let mut iscope = scope.clone();
+            iscope.iterators.insert(iterator.clone(), it.clone());
+            let labels = match b.body.attr("labels") {
+                Some(a) => match iscope.eval(&a.value) {
+                    Ok(Value::Array(l)) => l.iter().map(eval::display).collect(),
+                    Ok(v) => {
+                        errors.push(eval::at(
+                            &a.value,
+                            format!(
+                                "`labels` must be a list of strings, found {}",
+                                eval::kind(&v)
+                            ),
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                },
+                None => Vec::new(),
+            };
+            out.blocks.push(BlockAst {
+                ident: ident.clone(),
+                labels,
+                location: content.location.clone(),
+                body: substitute_body(&content.body, &iterator, &it),
+            });
+        }
+    }
+    out
+}
+
+fn substitute_body(body: &BodyAst, name: &str, value: &Value) -> BodyAst {
+    BodyAst {
+        attrs: body
+            .attrs
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.value.expr = super::prepare::substitute(&a.value.expr, name, value);
+                a
+            })
+            .collect(),
+        blocks: body
+            .blocks
+            .iter()
+            .map(|b| BlockAst {
+                body: substitute_body(&b.body, name, value),
+                ..b.clone()
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

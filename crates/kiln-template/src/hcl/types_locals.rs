@@ -9,6 +9,7 @@ use kiln_sdk::config::{ConfigErrors, Location};
 
 use super::eval::{self, located, references, Scope};
 use super::parser::{BlockAst, Expr};
+use super::types_data::{data_scope, DataDecl};
 
 /// One local value.
 #[derive(Clone, Debug)]
@@ -100,6 +101,35 @@ pub fn evaluate(
     path_root: &str,
     errors: &mut ConfigErrors,
 ) -> Map<String, Value> {
+    evaluate_all(locals, &[], vars, &[], path_root, errors).locals
+}
+
+/// Locals and data sources, evaluated.
+#[derive(Clone, Debug, Default)]
+pub struct Evaluated {
+    /// `local.*`.
+    pub locals: Map<String, Value>,
+    /// `data.*` as the scope sees it (`{TYPE: {NAME: outputs}}`).
+    pub data: Map<String, Value>,
+    /// The locals that are sensitive: declared so, or derived (directly or
+    /// through other locals and data sources) from a sensitive variable.
+    pub sensitive_locals: Vec<String>,
+}
+
+/// Evaluates locals and data sources together, as one dependency graph
+/// (Packer 1.12+): a data source may use locals and a local may use data
+/// sources. Cycles are reported with their path; a node that fails leaves
+/// its dependants out without further errors. `sensitive_vars` names the
+/// sensitive variables, whose sensitivity flows into what uses them.
+pub fn evaluate_all(
+    locals: &[LocalDecl],
+    data: &[DataDecl],
+    vars: &Map<String, Value>,
+    sensitive_vars: &[String],
+    path_root: &str,
+    errors: &mut ConfigErrors,
+) -> Evaluated {
+    let n = locals.len();
     let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, l) in locals.iter().enumerate() {
         if let Some(&j) = by_name.get(l.name.as_str()) {
@@ -111,14 +141,66 @@ pub fn evaluate(
         }
         by_name.insert(&l.name, i);
     }
-    let deps: Vec<Vec<usize>> = locals
-        .iter()
-        .map(|l| {
-            let mut d: Vec<usize> = references(&l.expr.expr)
+    let mut data_by_ref: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, d) in data.iter().enumerate() {
+        if let Some(&j) = data_by_ref.get(&(d.data_type.as_str(), d.name.as_str())) {
+            errors.push(
+                located(
+                    &d.location,
+                    format!("duplicate data source `{}`", d.reference()),
+                )
+                .with_hint(format!(
+                    "it is already declared at {}",
+                    data[j - n].location
+                )),
+            );
+            continue;
+        }
+        data_by_ref.insert((&d.data_type, &d.name), n + i);
+    }
+    let node_refs = |i: usize| -> Vec<super::eval::Reference> {
+        if i < n {
+            references(&locals[i].expr.expr)
+        } else {
+            let mut out = Vec::new();
+            collect_body_refs(&data[i - n].body, &mut out);
+            out
+        }
+    };
+    let node_name = |i: usize| -> String {
+        if i < n {
+            format!("local.{}", locals[i].name)
+        } else {
+            data[i - n].reference()
+        }
+    };
+    let node_location = |i: usize| -> &Location {
+        if i < n {
+            &locals[i].location
+        } else {
+            &data[i - n].location
+        }
+    };
+    let total = n + data.len();
+    let mut tainted = vec![false; total];
+    let deps: Vec<Vec<usize>> = (0..total)
+        .map(|i| {
+            let refs = node_refs(i);
+            tainted[i] = refs.iter().any(|r| {
+                r.root == "var" && r.attr.as_ref().is_some_and(|a| sensitive_vars.contains(a))
+            });
+            let mut d: Vec<usize> = refs
                 .into_iter()
-                .filter(|r| r.root == "local")
-                .filter_map(|r| r.attr.and_then(|a| by_name.get(a.as_str()).copied()))
+                .filter_map(|r| match r.root.as_str() {
+                    "local" => r.attr.and_then(|a| by_name.get(a.as_str()).copied()),
+                    "data" => match (&r.attr, &r.attr2) {
+                        (Some(t), Some(nm)) => data_by_ref.get(&(t.as_str(), nm.as_str())).copied(),
+                        _ => None,
+                    },
+                    _ => None,
+                })
                 .collect();
+            d.sort_unstable();
             d.dedup();
             d
         })
@@ -131,18 +213,23 @@ pub fn evaluate(
         Grey,
         Black,
     }
-    let mut mark = vec![Mark::White; locals.len()];
+    let mut mark = vec![Mark::White; total];
     let mut order = Vec::new();
-    let mut in_cycle = vec![false; locals.len()];
-    for start in by_name.values().copied().collect::<Vec<_>>() {
+    let mut in_cycle = vec![false; total];
+    let roots: Vec<usize> = by_name
+        .values()
+        .copied()
+        .chain(data_by_ref.values().copied())
+        .collect();
+    for start in roots {
         if mark[start] != Mark::White {
             continue;
         }
         // Iterative DFS: (node, next dependency index).
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         mark[start] = Mark::Grey;
-        while let Some(&mut (n, ref mut next)) = stack.last_mut() {
-            if let Some(&dep) = deps[n].get(*next) {
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&dep) = deps[node].get(*next) {
                 *next += 1;
                 match mark[dep] {
                     Mark::White => {
@@ -156,15 +243,19 @@ pub fn evaluate(
                             let path: Vec<String> = cycle
                                 .iter()
                                 .chain(std::iter::once(&dep))
-                                .map(|c| format!("`local.{}`", locals[*c].name))
+                                .map(|c| format!("`{}`", node_name(*c)))
                                 .collect();
-                            let first = &locals[dep];
+                            let (what, name) = if dep < n {
+                                ("local", locals[dep].name.clone())
+                            } else {
+                                ("data source", data[dep - n].reference())
+                            };
                             errors.push(
                                 located(
-                                    &first.location,
-                                    format!("local `{}` depends on itself: {}", first.name, path.join(" → ")),
+                                    node_location(dep),
+                                    format!("{what} `{name}` depends on itself: {}", path.join(" → ")),
                                 )
-                                .with_hint("break the cycle: a local cannot refer to itself, directly or through others"),
+                                .with_hint("break the cycle: a local or data source cannot refer to itself, directly or through others"),
                             );
                         }
                         for c in cycle {
@@ -174,39 +265,71 @@ pub fn evaluate(
                     Mark::Black => {}
                 }
             } else {
-                mark[n] = Mark::Black;
-                order.push(n);
+                mark[node] = Mark::Black;
+                order.push(node);
                 stack.pop();
             }
         }
     }
 
     let mut values = Map::new();
-    let mut failed = vec![false; locals.len()];
+    let mut data_values: Map<String, Value> = Map::new();
+    let mut failed = vec![false; total];
+    let mut sensitive = vec![false; total];
     for i in order {
-        let l = &locals[i];
         if in_cycle[i] || deps[i].iter().any(|d| failed[*d] || in_cycle[*d]) {
             failed[i] = true;
             continue;
         }
+        sensitive[i] =
+            tainted[i] || (i < n && locals[i].sensitive) || deps[i].iter().any(|d| sensitive[*d]);
         let scope = Scope {
             vars: Some(vars.clone()),
             locals: Some(locals_scope(locals, &values)),
+            data: Some(data_scope(data, &data_values)),
             path_root: path_root.to_string(),
-            what: "a local",
+            what: if i < n { "a local" } else { "a data source" },
             ..Scope::default()
         };
-        match scope.eval(&l.expr) {
-            Ok(v) => {
-                values.insert(l.name.clone(), v);
+        if i < n {
+            match scope.eval(&locals[i].expr) {
+                Ok(v) => {
+                    values.insert(locals[i].name.clone(), v);
+                }
+                Err(e) => {
+                    failed[i] = true;
+                    errors.push(e);
+                }
             }
-            Err(e) => {
-                failed[i] = true;
-                errors.push(e);
+        } else {
+            match super::types_data::read(&data[i - n], &scope) {
+                Ok(v) => {
+                    data_values.insert(data[i - n].reference(), v);
+                }
+                Err(e) => {
+                    failed[i] = true;
+                    errors.0.extend(e.0);
+                }
             }
         }
     }
-    values
+    Evaluated {
+        locals: values,
+        data: data_scope(data, &data_values),
+        sensitive_locals: (0..n)
+            .filter(|i| sensitive[*i])
+            .map(|i| locals[i].name.clone())
+            .collect(),
+    }
+}
+
+fn collect_body_refs(body: &super::parser::BodyAst, out: &mut Vec<super::eval::Reference>) {
+    for a in &body.attrs {
+        out.extend(references(&a.value.expr));
+    }
+    for b in &body.blocks {
+        collect_body_refs(&b.body, out);
+    }
 }
 
 /// Every declared local is known to the reference check; those not

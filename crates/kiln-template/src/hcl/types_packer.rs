@@ -1,8 +1,8 @@
 //! The `packer { required_version = "…", required_plugins { … } }` block:
 //! the version constraint is checked against the Packer version kiln is
-//! compatible with; required plugins are accepted when kiln has them built
-//! in and refused with a clear message otherwise (external plugins are not
-//! supported yet).
+//! compatible with; required plugins that kiln has built in are accepted
+//! with a warning, the others are left to plugin discovery (kiln-plugin),
+//! which resolves them against the installed plugins.
 
 use hcl::Value;
 use kiln_sdk::config::{ConfigErrors, Location};
@@ -119,22 +119,10 @@ pub fn check_packer_block(block: &BlockAst, errors: &mut ConfigErrors) -> Vec<St
                     "{}: plugin `{}` is built into kiln; its `required_plugins` entry is not needed",
                     plugin.key_location, plugin.name
                 ));
-            } else {
-                errors.push(
-                    located(
-                        &plugin.key_location,
-                        format!(
-                            "plugin `{}`{} is required, but kiln does not support external plugins yet",
-                            plugin.name,
-                            if source.is_empty() { String::new() } else { format!(" (`{source}`)") }
-                        ),
-                    )
-                    .with_hint(format!(
-                        "kiln has the components of these plugins built in: {}; remove the entry if the template does not use the plugin",
-                        BUILTIN_PLUGINS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-                    )),
-                );
             }
+            // Any other entry is resolved against the installed plugins by
+            // the binary (kiln-plugin's discovery), which reports missing
+            // ones with this entry's location.
         }
         for b in &rp.body.blocks {
             errors.push(located(

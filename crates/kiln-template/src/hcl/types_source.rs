@@ -100,6 +100,10 @@ fn body_values(
         if skip.contains(&b.ident.as_str()) {
             continue;
         }
+        if b.ident == "dynamic" {
+            expand_dynamic(b, scope, prefix, &mut values, spans, errors);
+            continue;
+        }
         let list = values
             .entry(b.ident.clone())
             .or_insert_with(|| serde_json::Value::Array(Vec::new()));
@@ -137,6 +141,157 @@ fn body_values(
     values
 }
 
+/// `dynamic "X" { for_each = …, iterator = it, labels = […], content { … } }`:
+/// one `X` block per element of `for_each`, each evaluated with `it.key`
+/// and `it.value` (the iterator is named `X` unless `iterator` says
+/// otherwise), appended to the list under `X`.
+fn expand_dynamic(
+    b: &BlockAst,
+    scope: &Scope,
+    prefix: &str,
+    values: &mut Map<String, serde_json::Value>,
+    spans: &mut BTreeMap<String, Location>,
+    errors: &mut ConfigErrors,
+) {
+    let [ident] = b.labels.as_slice() else {
+        errors.push(
+            located(
+                &b.location,
+                "a `dynamic` block takes one label, the type of the blocks it makes",
+            )
+            .with_hint("write `dynamic \"disk\" { for_each = …; content { … } }`"),
+        );
+        return;
+    };
+    b.body.check_schema(
+        &format!("`dynamic \"{ident}\"`"),
+        &["for_each", "iterator", "labels"],
+        &["content"],
+        errors,
+    );
+    let Some(for_each) = b.body.attr("for_each") else {
+        errors.push(located(
+            &b.location,
+            format!("`dynamic \"{ident}\"` needs `for_each`"),
+        ));
+        return;
+    };
+    let contents: Vec<&BlockAst> = b.body.blocks_of("content").collect();
+    let [content] = contents.as_slice() else {
+        errors.push(located(
+            &b.location,
+            format!(
+                "`dynamic \"{ident}\"` needs exactly one `content` block, found {}",
+                contents.len()
+            ),
+        ));
+        return;
+    };
+    let iterator = match b.body.attr("iterator") {
+        Some(a) => match &a.value.expr {
+            hcl::Expression::Variable(v) => v.as_str().to_string(),
+            _ => {
+                errors.push(eval::at(
+                    &a.value,
+                    "`iterator` must be a bare name, such as `disk`",
+                ));
+                return;
+            }
+        },
+        None => ident.clone(),
+    };
+    let items: Vec<(hcl::Value, hcl::Value)> = match scope.eval(&for_each.value) {
+        Ok(hcl::Value::Array(a)) => a
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (hcl::Value::from(i as i64), v))
+            .collect(),
+        Ok(hcl::Value::Object(o)) => o
+            .into_iter()
+            .map(|(k, v)| (hcl::Value::from(k), v))
+            .collect(),
+        Ok(hcl::Value::Null) => Vec::new(),
+        Ok(v) => {
+            errors.push(eval::at(
+                &for_each.value,
+                format!(
+                    "`for_each` must be a list, set or map, found {}",
+                    eval::kind(&v)
+                ),
+            ));
+            return;
+        }
+        Err(e) => {
+            errors.push(e);
+            return;
+        }
+    };
+    spans
+        .entry(format!("{prefix}{ident}"))
+        .or_insert_with(|| b.location.clone());
+    for (key, value) in items {
+        let mut it = hcl::Map::new();
+        it.insert("key".to_string(), key);
+        it.insert("value".to_string(), value);
+        let mut inner_scope = scope.clone();
+        inner_scope
+            .iterators
+            .insert(iterator.clone(), hcl::Value::Object(it));
+        let labels = match b.body.attr("labels") {
+            Some(a) => match inner_scope.eval(&a.value) {
+                Ok(hcl::Value::Array(l)) => l.iter().map(eval::display).collect(),
+                Ok(v) => {
+                    errors.push(eval::at(
+                        &a.value,
+                        format!(
+                            "`labels` must be a list of strings, found {}",
+                            eval::kind(&v)
+                        ),
+                    ));
+                    Vec::new()
+                }
+                Err(e) => {
+                    errors.push(e);
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let list = values
+            .entry(ident.clone())
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        let serde_json::Value::Array(existing) = list else {
+            errors.push(located(
+                &b.location,
+                format!("`{ident}` is set both as an argument and as a block"),
+            ));
+            return;
+        };
+        let i = existing.len();
+        let path = format!("{prefix}{ident}[{i}]");
+        spans.insert(path.clone(), content.location.clone());
+        let mut inner = body_values(
+            &content.body,
+            &inner_scope,
+            &format!("{path}."),
+            &[],
+            spans,
+            errors,
+        );
+        if !labels.is_empty() {
+            inner.insert(
+                "labels".into(),
+                serde_json::Value::Array(
+                    labels.into_iter().map(serde_json::Value::String).collect(),
+                ),
+            );
+        }
+        if let Some(serde_json::Value::Array(items)) = values.get_mut(ident) {
+            items.push(serde_json::Value::Object(inner));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +325,26 @@ mod tests {
         let mut errors = ConfigErrors::new();
         assert!(decode_source(&ast.blocks[0], &mut errors).is_none());
         assert!(errors.to_string().contains("takes two labels"), "{errors}");
+    }
+
+    #[test]
+    fn dynamic_blocks_expand_with_their_iterator() {
+        let src = "source \"file\" \"f\" {\n  disk {\n    size = 1\n  }\n  dynamic \"disk\" {\n    for_each = [2, 3]\n    content {\n      size = disk.value * 10\n      at   = disk.key\n    }\n  }\n  dynamic \"tag\" {\n    for_each = { a = \"x\" }\n    iterator = t\n    content {\n      name = \"${t.key}=${t.value}\"\n    }\n  }\n  dynamic \"bad\" {\n    for_each = 5\n    content {}\n  }\n}\n";
+        let f = SourceFile::new("t.pkr.hcl".into(), src);
+        let ast = parse_file(&f, src).unwrap();
+        let mut errors = ConfigErrors::new();
+        let s = decode_source(&ast.blocks[0], &mut errors).unwrap();
+        let raw = body_to_raw(&s.body, &Scope::default(), &s.location, &[], &mut errors);
+        assert_eq!(
+            raw.values["disk"],
+            serde_json::json!([{"size": 1}, {"size": 20, "at": 0}, {"size": 30, "at": 1}])
+        );
+        assert_eq!(raw.values["tag"], serde_json::json!([{"name": "a=x"}]));
+        assert_eq!(raw.locate("disk[2].size").unwrap().line, 8);
+        let e = errors.to_string();
+        assert!(
+            e.contains("t.pkr.hcl:20:16: `for_each` must be a list, set or map, found a number"),
+            "{e}"
+        );
     }
 }

@@ -107,20 +107,14 @@ pub fn template_arg(p: &Parsed, usage: &str) -> Result<PathBuf, u8> {
     }
 }
 
-/// HCL2 templates in JSON syntax (`.pkr.json`) are recognised but not
-/// loaded yet; `.pkr.hcl` files and directories are HCL2 (see
-/// [`is_hcl2`]).
-pub fn check_template_kind(path: &Path) -> Result<(), String> {
-    let s = path.to_string_lossy();
-    if s.ends_with(".pkr.json") {
-        return Err(format!(
-            "`{s}` is an HCL2 template in JSON syntax, which kiln does not read yet; write it as `.pkr.hcl`"
-        ));
-    }
+/// Every template path kind is read now (JSON, `.pkr.hcl`, `.pkr.json`,
+/// directories); kept so that commands have one place to refuse a kind.
+pub fn check_template_kind(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// True when `path` is an HCL2 template: a `.pkr.hcl` file or a directory.
+/// True when `path` is an HCL2 template: a `.pkr.hcl` or `.pkr.json` file,
+/// or a directory.
 pub fn is_hcl2(path: &Path) -> bool {
     kiln_template::hcl::is_hcl_path(path)
 }
@@ -187,7 +181,11 @@ pub fn prepare_all(
     redactor: &Redactor,
     mut errors: ConfigErrors,
 ) -> Result<Vec<kiln_core::PreparedBuild>, ConfigErrors> {
-    let registry = kiln_registry::builtin();
+    let (registry, plugin_errors) = crate::commands::plugins::registry(
+        std::path::Path::new(&*plan.template_path),
+        &plan.template_dir,
+    );
+    errors.0.splice(0..0, plugin_errors.0);
     match kiln_core::prepare(plan, &registry, options, redactor) {
         Ok(builds) => errors.into_result(builds),
         Err(e) => {

@@ -2,7 +2,12 @@
 
 pub mod build;
 pub mod common;
+pub mod console;
 pub mod fix;
+pub mod init;
+pub mod fmt;
+pub mod hcl2_upgrade;
 pub mod inspect;
+pub mod plugins;
 pub mod validate;
 pub mod version;

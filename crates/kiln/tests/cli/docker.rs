@@ -161,6 +161,22 @@ fn hide_ids(text: &str) -> String {
     out
 }
 
+/// Replaces the builder's shared temporary directory (`…/kiln-docker-XXXX`)
+/// with `[TEMP]`.
+fn hide_temp_dirs(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("kiln-docker-") {
+        let start = rest[..at].rfind([' ', '\n']).map_or(0, |i| i + 1);
+        let end = at + rest[at..].find([':', ' ', '\n']).unwrap_or(rest.len() - at);
+        out.push_str(&rest[..start]);
+        out.push_str("[TEMP]");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn build_with_shell_file_and_shell_local_then_tag_save_manifest() {
     let _serial = serial();
@@ -202,7 +218,15 @@ fn build_with_shell_file_and_shell_local_then_tag_save_manifest() {
     let r = kiln(&d, &["build", "-color=false", t.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let shown = Run {
-        stdout: hide_ids(&r.stdout).replace(&repo, "[REPO]"),
+        stdout: hide_temp_dirs(&hide_ids(&r.stdout))
+            .replace(&repo, "[REPO]")
+            .replace(&g.label, "[LABEL]")
+            .lines()
+            .map(|l| match l.split_once("Using docker communicator to connect: ") {
+                Some((head, _)) => format!("{head}Using docker communicator to connect: [IP]\n"),
+                None => format!("{l}\n"),
+            })
+            .collect(),
         stderr: hide_ids(&r.stderr),
         code: r.code,
     };
@@ -376,4 +400,147 @@ fn validate_reports_every_docker_error() {
     assert_eq!(r.code, 1);
     assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
     insta::assert_snapshot!(r.snapshot(d.path()));
+}
+
+/// Runs `openssl` with `args` in `dir`, panicking with its stderr.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in
+/// the file names `DOCKER_CERT_PATH` uses (`ca.pem`, `cert.pem`,
+/// `key.pem`), plus `server-cert.pem`/`server-key.pem`.
+fn make_certificates(dir: &std::path::Path, cn: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", &format!("/CN={cn}"), "-keyout", "ca-key.pem", "-out", "ca.pem"]);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (who, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={who}"),
+            "-keyout", &format!("{who}-key.pem"), "-out", &format!("{who}.csr")]);
+        openssl(dir, &["x509", "-req", "-in", &format!("{who}.csr"), "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", &format!("{who}-cert.pem")]);
+    }
+    std::fs::copy(dir.join("client-cert.pem"), dir.join("cert.pem")).unwrap();
+    std::fs::copy(dir.join("client-key.pem"), dir.join("key.pem")).unwrap();
+}
+
+/// A TLS front for the engine's unix socket, as `dockerd --tlsverify`
+/// would serve: it demands a client certificate signed by the CA. Written
+/// in Python because socat's OpenSSL server breaks on TLS session
+/// resumption ("session id context uninitialized"), which Go's TLS (the
+/// real dockerd) and Python handle.
+struct TlsEngine {
+    child: std::process::Child,
+    port: u16,
+}
+
+const TLS_RELAY: &str = r#"
+import asyncio, socket, ssl, sys
+port, certs = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=certs + "/ca.pem")
+ctx.load_cert_chain(certs + "/server-cert.pem", certs + "/server-key.pem")
+ctx.verify_mode = ssl.CERT_REQUIRED
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    except Exception:
+        pass
+    finally:
+        try:
+            w.close()
+        except Exception:
+            pass
+async def handle(cr, cw):
+    try:
+        er, ew = await asyncio.open_unix_connection("/var/run/docker.sock")
+    except Exception:
+        cw.close()
+        return
+    await asyncio.gather(pipe(cr, ew), pipe(er, cw))
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", port, ssl=ctx)
+    print("ready", flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"#;
+
+impl TlsEngine {
+    fn start(certs: &std::path::Path) -> TlsEngine {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-c", TLS_RELAY, &port.to_string()])
+            .arg(certs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the TLS relay did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        TlsEngine { child, port }
+    }
+}
+
+impl Drop for TlsEngine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tls_docker_host_with_client_certificates() {
+    let _serial = serial();
+    let g = Guard::new("tls");
+    let d = dir();
+    let good = d.path().join("certs");
+    make_certificates(&good, "kiln-test-ca");
+    let engine = TlsEngine::start(&good);
+    let t = d.write(
+        "tls.json",
+        &format!(
+            r#"{{"builders": [{{"type": "docker", "image": "{base}", "discard": true, "run_command": {run}}}],
+  "provisioners": [{{"type": "shell", "inline": ["echo over tls"]}}]}}"#,
+            base = base_image(),
+            run = g.run_command()
+        ),
+    );
+    let host = format!("tcp://127.0.0.1:{}", engine.port);
+    let build = |cert_dir: &std::path::Path| {
+        let mut c = d.kiln(&["build", "-color=false", t.to_str().unwrap()]);
+        c.env("DOCKER_HOST", &host)
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", cert_dir);
+        run(c)
+    };
+    let r = build(&good);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("    docker: over tls"), "{}", r.stdout);
+    assert!(g.containers().is_empty(), "the build container is left");
+
+    // Certificates from another CA: the engine is not trusted, and the
+    // error says where kiln was connecting.
+    let other = d.path().join("other");
+    make_certificates(&other, "some-other-ca");
+    let r = build(&other);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{all}");
+    assert!(all.contains(&format!("cannot reach the docker engine at `{host}`")) && all.contains("UnknownIssuer"), "{all}");
+
+    // No certificates at all: the missing file is named.
+    let r = build(&d.path().join("nowhere"));
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1);
+    assert!(all.contains("ca.pem` does not exist") && all.contains(&format!("`{host}`")), "{all}");
 }

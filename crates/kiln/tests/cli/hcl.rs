@@ -126,13 +126,36 @@ fn inspect_shows_variables_locals_and_builds() {
 }
 
 #[test]
-fn pkr_json_is_refused_clearly() {
+fn pkr_json_files_and_mixed_directories_load() {
     let d = dir();
-    let t = d.write("a.pkr.json", "{}");
+    let t = copy_hcl(&d, "valid/mixed");
+    let r = build(&d, &[&t]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(d.read("mixed.txt"), "hi json, 3\n");
+    assert!(r.stdout.contains("mixed.null.one"), "{}", r.stdout);
+    let r = build(&d, &["-var", "who=cli", &t]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(d.read("mixed.txt"), "hi cli, 3\n");
+    let vf = d.write("more.json", r#"{"count_to": 7}"#);
+    let r = build(&d, &["-var-file", vf.to_str().unwrap(), &t]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(d.read("mixed.txt"), "hi json, 7\n");
+}
+
+#[test]
+fn invalid_pkr_json_reports_every_error_with_its_location() {
+    let d = dir();
+    let t = copy_hcl(&d, "invalid/json-syntax.pkr.json");
+    let r = kiln(&d, &["validate", &t]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    insta::assert_snapshot!(r.snapshot(d.path()));
+    let t = d.write("broken.pkr.json", "{\n  \"source\": {\n}");
     let r = kiln(&d, &["validate", t.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("HCL2 template in JSON syntax"),
+        r.stderr
+            .contains("error: invalid JSON: `,` or `}` was expected")
+            && r.stderr.contains("broken.pkr.json:3:2"),
         "{}",
         r.stderr
     );
@@ -152,9 +175,15 @@ fn manifest(d: &TestDir) -> serde_json::Value {
 
 #[test]
 fn a_json_template_and_its_hcl2_twin_build_the_same_things() {
+    for twin in ["equivalent.pkr.hcl", "equivalent.pkr.json"] {
+        json_and_twin_build_the_same_things(twin);
+    }
+}
+
+fn json_and_twin_build_the_same_things(twin: &str) {
     let (dj, dh) = (dir(), dir());
     let tj = copy_hcl(&dj, "equivalent.json");
-    let th = copy_hcl(&dh, "equivalent.pkr.hcl");
+    let th = copy_hcl(&dh, twin);
     let rj = build(&dj, &[&tj]);
     let rh = build(&dh, &[&th]);
     assert_eq!(rj.code, 0, "{}", rj.stderr);
@@ -175,4 +204,238 @@ fn a_json_template_and_its_hcl2_twin_build_the_same_things() {
     }
     assert_eq!(dh.read("null.alpha.out"), "hello from null.alpha\n");
     assert_eq!(dh.read("hello.txt"), "hello world\n");
+}
+
+/// A loopback HTTP server answering every request with `body`; returns its
+/// URL and the requests it received.
+fn http_server(body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/version", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut buf = vec![0u8; 8192];
+            let mut req = Vec::new();
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tx.send(String::from_utf8_lossy(&req).into_owned());
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn data_sources_feed_locals_and_builds_and_secrets_stay_hidden() {
+    let d = dir();
+    let t = copy_hcl(&d, "valid/data.pkr.hcl");
+    let (url, requests) = http_server("1.4.2\n");
+    let url_var = format!("url={url}");
+    let r = build(&d, &["-var", &url_var, "-var", "token=s3cr3t-t0ken", &t]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(d.read("data.txt"), "v1.4.2 200 text/plain\n");
+    let req = requests.recv().unwrap();
+    assert!(req.contains("Bearer s3cr3t-t0ken"), "{req}");
+    assert!(r.stdout.contains("auth is <sensitive>"), "{}", r.stdout);
+    assert!(!r.stdout.contains("s3cr3t-t0ken"), "{}", r.stdout);
+    assert!(!r.stderr.contains("s3cr3t-t0ken"), "{}", r.stderr);
+}
+
+#[test]
+fn data_source_errors_are_located_and_reported_together() {
+    let d = dir();
+    let t = copy_hcl(&d, "invalid/data-sources.pkr.hcl");
+    let r = kiln(&d, &["validate", &t]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    insta::assert_snapshot!(r.snapshot(d.path()));
+}
+
+#[test]
+fn dynamic_provisioners_operators_and_lazy_try() {
+    let d = dir();
+    let t = copy_hcl(&d, "valid/dynamic.pkr.hcl");
+    let r = build(&d, &[&t]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(d.read("dyn.txt"), "total=3 pick=fallback ok=true\n");
+    assert_eq!(d.read("steps.txt"), "0:one\n1:two\n");
+}
+
+/// Runs kiln in `d` with `input` on its standard input.
+fn kiln_stdin(d: &TestDir, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut c = d.kiln(args);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn console_evaluates_piped_expressions_against_a_template() {
+    let d = dir();
+    let t = copy_hcl(&d, "valid/dir");
+    let r = kiln_stdin(
+        &d,
+        &["console", "-var", "name=cli", &t],
+        "upper(var.name)\n\nvar.secret\nlength(var.sizes) + \"1\"\ncidrsubnet(\"10.0.0.0/16\", 8, 2)\nvar.nmae\nexit\nvar.name\n",
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout, "CLI\n<sensitive>\n3\n10.0.2.0/24\n");
+    assert!(
+        r.stderr.contains("undefined variable `var.nmae`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("did you mean `var.name`?"),
+        "{}",
+        r.stderr
+    );
+    let r = kiln_stdin(&d, &["console"], "jsonencode({a = [1, \"x\"]})\n");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "{\"a\":[1,\"x\"]}\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn fmt_formats_checks_diffs_and_is_idempotent() {
+    let d = dir();
+    let t = copy_hcl(&d, "fmt");
+    let golden = std::fs::read_to_string(fixture("hcl/fmt/messy.pkr.hcl.golden")).unwrap();
+    let file = format!("{t}/messy.pkr.hcl");
+    let r = kiln(&d, &["fmt", "-check", &t]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(r.stdout, format!("{file}\n"));
+    let r = kiln(&d, &["fmt", "-diff", "-write=false", &file]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("--- old/{file}")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("+  communicator = \"none\""),
+        "{}",
+        r.stdout
+    );
+    let r = kiln(&d, &["fmt", &t]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, format!("{file}\n").as_str()),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(d.read(&file), golden);
+    let r = kiln(&d, &["fmt", "-check", &t]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+    let r = kiln_stdin(&d, &["fmt", "-"], "a=1\nbb = 2\n");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "a  = 1\nbb = 2\n"),
+        "{}",
+        r.stderr
+    );
+    let r = kiln_stdin(&d, &["fmt", "-"], "a = [\n");
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--> <stdin>:1:7"), "{}", r.stderr);
+}
+
+#[test]
+fn fmt_is_idempotent_over_every_hcl_fixture() {
+    let mut files = Vec::new();
+    let mut stack = vec![fixture("hcl")];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".pkr.hcl")
+                && !p.to_string_lossy().contains("syntax-error")
+            {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 8, "{files:?}");
+    let d = dir();
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        let once = kiln_stdin(&d, &["fmt", "-"], &src);
+        assert_eq!(once.code, 0, "{}: {}", f.display(), once.stderr);
+        let twice = kiln_stdin(&d, &["fmt", "-"], &once.stdout);
+        assert_eq!(once.stdout, twice.stdout, "{}", f.display());
+    }
+}
+
+#[test]
+fn hcl2_upgrade_output_validates_for_every_json_fixture() {
+    for f in fixtures("valid") {
+        let d = dir();
+        let t = copy_fixture(&d, &f);
+        let r = kiln(&d, &["hcl2_upgrade", &t]);
+        assert_eq!(r.code, 0, "{f}: {}", r.stderr);
+        assert_eq!(r.stdout, format!("Successfully created {t}.pkr.hcl\n"));
+        let out = format!("{t}.pkr.hcl");
+        let v = kiln(&d, &["validate", &out]);
+        assert_eq!(v.code, 0, "{f}:\n{}\n{}", d.read(&out), v.stderr);
+        // The output is already in canonical form.
+        let c = kiln(&d, &["fmt", "-check", &out]);
+        assert_eq!(c.code, 0, "{f}:\n{}", d.read(&out));
+    }
+}
+
+#[test]
+fn hcl2_upgrade_builds_the_same_things() {
+    let (dj, dh) = (dir(), dir());
+    let tj = copy_fixture(&dj, "valid/file-checksum.json");
+    copy_fixture(&dh, "valid/file-checksum.json");
+    let r = kiln(&dh, &["hcl2_upgrade", "-output-file=up.pkr.hcl", &tj]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dh
+        .read("up.pkr.hcl")
+        .contains("source \"file\" \"autogenerated_1\" {"));
+    let rj = build(&dj, &[&tj]);
+    let rh = build(&dh, &["up.pkr.hcl"]);
+    assert_eq!(rj.code, 0, "{}", rj.stderr);
+    assert_eq!(rh.code, 0, "{}", rh.stderr);
+    assert_eq!(dj.read("hello.txt"), dh.read("hello.txt"));
+    for ty in ["md5", "sha1", "sha256", "sha512"] {
+        assert_eq!(
+            dj.read(&format!("file.{ty}")),
+            dh.read(&format!("file.autogenerated_1.{ty}")),
+            "{ty}"
+        );
+    }
+    let r = kiln(&dh, &["hcl2_upgrade", "up.pkr.hcl"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("already an HCL2 template"),
+        "{}",
+        r.stderr
+    );
 }

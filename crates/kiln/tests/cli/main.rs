@@ -4,11 +4,13 @@
 //! Debian's packer 1.6.6 and compares verdicts, inspect output and
 //! manifests.
 
+mod amazon;
 mod build;
 mod compat;
 mod docker;
 mod hcl;
 mod inspect;
+mod plugins;
 mod qemu;
 mod signals;
 mod ssh;

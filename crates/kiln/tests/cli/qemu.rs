@@ -317,3 +317,184 @@ fn qemu_ssh_build_then_boot_the_image() {
     let _ = vm.wait();
     assert_eq!(got.as_deref(), Some("kiln-was-here\n"));
 }
+
+/// A loopback HTTP/1.0 server for the download tests: serves `files`
+/// (URL path → local file) and records every path asked for.
+struct HttpServer {
+    port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    fn start(files: Vec<(String, PathBuf)>) -> HttpServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let files = std::sync::Arc::new(files);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (log, files) = (log.clone(), files.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap_or(0);
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    log.lock().unwrap().push(path.clone());
+                    let mut conn = conn;
+                    match files.iter().find(|(p, _)| *p == path) {
+                        Some((_, file)) => {
+                            let mut f = std::fs::File::open(file).unwrap();
+                            let len = f.metadata().unwrap().len();
+                            let _ = write!(
+                                conn,
+                                "HTTP/1.0 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\n\r\n"
+                            );
+                            let _ = std::io::copy(&mut f, &mut conn);
+                        }
+                        None => {
+                            let _ =
+                                write!(conn, "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                        }
+                    }
+                });
+            }
+        });
+        HttpServer { port, requests }
+    }
+
+    fn count(&self, path: &str) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+}
+
+/// One VM boot for many features: the base image downloaded over HTTP
+/// (with progress, checked against a `file:` checksum URL) into the
+/// download cache, booted under UEFI (OVMF; the kernel is loaded with
+/// `-kernel`, which OVMF boots too), with a floppy (`floppy_files` and
+/// `floppy_content`, checked on the host while QEMU holds it: the cloud
+/// kernel has no floppy driver), an additional disk and a swtpm TPM, both
+/// checked from inside the guest. A second build of the same source hits
+/// the cache (no second download), then stops because the output directory
+/// is not empty, leaving the first build's output alone.
+#[test]
+fn qemu_http_cache_efi_floppy_extra_disk_and_tpm() {
+    let base = base_image();
+    let d = dir();
+    let key = base.join("id_ed25519");
+    let sums = d.path().join("SHA256SUMS");
+    let out = Command::new("sha256sum")
+        .arg(base.join("disk.qcow2"))
+        .output()
+        .unwrap();
+    let hex = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&sums, format!("{hex}  disk.qcow2\n")).unwrap();
+    let server = HttpServer::start(vec![
+        ("/disk.qcow2".into(), base.join("disk.qcow2")),
+        ("/SHA256SUMS".into(), sums.clone()),
+    ]);
+    let url = format!("http://127.0.0.1:{}", server.port);
+    d.write("hello.txt", "hello from floppy_files\n");
+    let out = d.path().join("out-efi");
+    let template = |output: &Path| {
+        serde_json::json!({
+            "builders": [{
+                "type": "qemu", "iso_url": format!("{url}/disk.qcow2"),
+                "iso_checksum": format!("file:{url}/SHA256SUMS"),
+                "disk_image": true, "use_backing_file": true, "headless": true,
+                "output_directory": output, "vm_name": "vm.qcow2", "disk_size": "3G", "memory": 512,
+                "efi_boot": true, "vtpm": true, "disk_additional_size": ["64M"],
+                "floppy_files": ["hello.txt"], "floppy_content": {"greeting.txt": "hi from floppy_content"},
+                "floppy_label": "KILNFLOP",
+                "qemuargs": [["-kernel", base.join("vmlinuz")], ["-initrd", base.join("initrd.img")],
+                             ["-append", "root=/dev/vda rw console=ttyS0"]],
+                "ssh_username": "root", "ssh_private_key_file": key, "ssh_timeout": "6m",
+                "shutdown_command": "poweroff", "shutdown_timeout": "3m"
+            }],
+            "provisioners": [
+                {"type": "shell-local", "inline": [
+                    format!("pid=$(pgrep -f 'qemu-system.*{}' | head -n1)", output.display()),
+                    "img=$(tr '\\0' '\\n' < /proc/$pid/cmdline | grep -A1 '^-fda$' | tail -n1)",
+                    "echo \"HOST-FLOPPY-LABEL: $(mlabel -s -i \"$img\" :: | sed 's/.* is //' | tr -d ' ')\"",
+                    "echo \"HOST-FLOPPY: $(mtype -i \"$img\" ::/hello.txt) / $(mtype -i \"$img\" ::/greeting.txt)\""
+                ]},
+                {"type": "shell", "inline": [
+                    "test -d /sys/firmware/efi && echo GUEST-EFI: yes",
+                    "echo GUEST-VDB-BYTES: $(( $(cat /sys/block/vdb/size) * 512 ))",
+                    "echo GUEST-TPM: $(cat /sys/class/tpm/tpm0/tpm_version_major)"
+                ]}
+            ]
+        })
+        .to_string()
+    };
+    d.write("t.json", &template(&out));
+    let cache = d.path().join("cache");
+    let build_with_cache = |args: &[&str]| {
+        let mut a = vec!["build", "-color=false"];
+        a.extend_from_slice(args);
+        let mut c = d.kiln(&a);
+        c.env("PACKER_CACHE_DIR", &cache);
+        run(c)
+    };
+    let r = build_with_cache(&["t.json"]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    for want in [
+        format!("Downloading {url}/disk.qcow2"),
+        "100% (".to_string(),
+        "Starting the virtual TPM (swtpm)".to_string(),
+        "HOST-FLOPPY-LABEL: KILNFLOP".to_string(),
+        "HOST-FLOPPY: hello from floppy_files / hi from floppy_content".to_string(),
+        "GUEST-EFI: yes".to_string(),
+        "GUEST-VDB-BYTES: 67108864".to_string(),
+        "GUEST-TPM: 2".to_string(),
+    ] {
+        assert!(
+            r.stdout.contains(&want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["efivars.fd", "vm.qcow2", "vm.qcow2-1"]);
+    assert_eq!(server.count("/disk.qcow2"), 1);
+    let cached: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+
+    // The same source again: served from the cache. The non-empty output
+    // directory then stops the build before any VM starts.
+    let r = build_with_cache(&["t.json"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("Using cached {}", cached[0].path().display())),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Downloading"), "{}", r.stdout);
+    assert_eq!(server.count("/disk.qcow2"), 1);
+    assert!(
+        out.join("vm.qcow2").is_file(),
+        "the first build's output was removed"
+    );
+    assert!(!r.stdout.contains("Starting VM"), "{}", r.stdout);
+}

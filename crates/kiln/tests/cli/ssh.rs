@@ -371,3 +371,111 @@ fn packer_and_kiln_leave_the_same_files_on_the_target() {
         "the provisioners' output differs (left kiln, right packer)"
     );
 }
+
+/// With `SSH_AUTH_SOCK` set, sessions get the local agent forwarded (as
+/// Packer does unless `ssh_disable_agent_forwarding`): a remote `ssh-add -l`
+/// lists the local agent's key.
+#[test]
+fn forwards_the_local_agent_unless_disabled() {
+    let s = Sshd::start_with("AllowAgentForwarding yes");
+    let agent = sshd::Agent::start(&[&s.path("id_rsa")]);
+    let fp = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(s.path("id_rsa.pub"))
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(fp.starts_with("SHA256:"), "{fp}");
+    let d = dir();
+    for (extra, forwarded) in [
+        ("", true),
+        (r#", "ssh_disable_agent_forwarding": true"#, false),
+    ] {
+        let t = d.write(
+            "t.json",
+            &format!(
+                r#"{{"builders": [{}], "provisioners": [
+                    {{"type": "shell", "inline": ["echo sock=${{SSH_AUTH_SOCK:-none}}", "ssh-add -l || echo no-agent"]}}]}}"#,
+                builder(&s, extra)
+            ),
+        );
+        let mut c = d.kiln(&["build", "-color=false", t.to_str().unwrap()]);
+        c.env("SSH_AUTH_SOCK", &agent.sock);
+        let r = run(c);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.stdout.contains(&fp), forwarded, "{extra}: {}", r.stdout);
+        assert_eq!(r.stdout.contains("sock=none"), !forwarded, "{}", r.stdout);
+        if !forwarded {
+            assert!(r.stdout.contains("no-agent"), "{}", r.stdout);
+        }
+    }
+}
+
+/// The shell and file options the other tests do not reach, end to end over
+/// SSH: `scripts`, `env_var_format`, `remote_folder`/`remote_file`,
+/// `valid_exit_codes`, `pause_after`, `skip_clean`, `inline_shebang`,
+/// `use_env_var_file`, `binary`, and the file provisioner's `content`,
+/// `sources` and `generated`.
+#[test]
+fn shell_and_file_options_work_over_ssh() {
+    let s = Sshd::start();
+    let d = dir();
+    let t = d.path().join("target");
+    let src = d.path().join("src");
+    std::fs::create_dir_all(t.join("multi")).unwrap();
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let remote = s.path("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    let (tt, ss, rr) = (t.display(), src.display(), remote.display());
+    std::fs::write(src.join("a.sh"), format!("echo \"a $X\" > {tt}/a.txt\n")).unwrap();
+    std::fs::write(src.join("b.sh"), "echo b; exit 3\n").unwrap();
+    std::fs::write(
+        src.join("bin.sh"),
+        format!("cat \"$0\" > {tt}/bin.out #\r\n"),
+    )
+    .unwrap();
+    std::fs::write(src.join("one.txt"), "one\n").unwrap();
+    std::fs::write(src.join("sub/two.txt"), "two\n").unwrap();
+    let tpl = format!(
+        r#"{{"builders": [{b}], "provisioners": [
+  {{"type": "shell", "scripts": ["{ss}/a.sh", "{ss}/b.sh"], "environment_vars": ["X=1"],
+    "env_var_format": "export %s='%s'; ", "remote_folder": "{rr}", "remote_file": "kiln-custom.sh",
+    "valid_exit_codes": [0, 3], "pause_after": "1s", "skip_clean": true}},
+  {{"type": "shell", "inline": ["[ -n \"$BASH_VERSION\" ] && echo bash > {tt}/shebang.txt"], "inline_shebang": "/bin/bash -e"}},
+  {{"type": "shell", "inline": ["printf '%s' \"$Y\" > {tt}/envfile.txt"], "environment_vars": ["Y=from a file"], "use_env_var_file": true}},
+  {{"type": "shell", "script": "{ss}/bin.sh", "binary": true}},
+  {{"type": "file", "content": "made by kiln\n", "destination": "{tt}/content.txt"}},
+  {{"type": "file", "sources": ["{ss}/one.txt", "{ss}/sub"], "destination": "{tt}/multi/"}},
+  {{"type": "shell-local", "inline": ["echo generated > {ss}/gen.txt"]}},
+  {{"type": "file", "source": "{ss}/gen.txt", "destination": "{tt}/gen.txt", "generated": true}}
+]}}"#,
+        b = builder(&s, "")
+    );
+    let f = d.write("t.json", &tpl);
+    let started = Instant::now();
+    let r = build(&d, &[f.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(1), "pause_after");
+    assert_eq!(d.read("target/a.txt"), "a 1\n");
+    // skip_clean keeps the last script at remote_folder/remote_file.
+    assert_eq!(
+        std::fs::read_to_string(remote.join("kiln-custom.sh")).unwrap(),
+        "echo b; exit 3\n"
+    );
+    assert_eq!(d.read("target/shebang.txt"), "bash\n");
+    assert_eq!(d.read("target/envfile.txt"), "from a file");
+    // binary: uploaded as is, CRLF kept.
+    assert!(
+        d.read("target/bin.out").ends_with("#\r\n"),
+        "{:?}",
+        d.read("target/bin.out")
+    );
+    assert_eq!(d.read("target/content.txt"), "made by kiln\n");
+    assert_eq!(d.read("target/multi/one.txt"), "one\n");
+    assert_eq!(d.read("target/multi/sub/two.txt"), "two\n");
+    assert_eq!(d.read("target/gen.txt"), "generated\n");
+}

@@ -8,6 +8,7 @@ mod collection;
 mod datetime;
 mod encoding;
 mod filesystem;
+mod more;
 mod numeric;
 mod string;
 
@@ -29,6 +30,7 @@ pub fn table() -> Vec<Entry> {
     t.extend_from_slice(filesystem::FUNCS);
     t.extend_from_slice(datetime::FUNCS);
     t.extend_from_slice(numeric::FUNCS);
+    t.extend_from_slice(more::FUNCS);
     t
 }
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Benchmark: $N parallel amazon-ebs builds (communicator `none`) against one
+# moto EC2 server on loopback, kiln (one process) vs Debian's packer 1.6.6,
+# side by side in one run. Each build does Packer's whole flow: source AMI
+# lookup, temporary key pair and security group, run instance, stop,
+# create image, cleanup. Prints wall time and peak memory (GNU time's
+# maximum RSS) of both and the ratios, and checks that every build made
+# its AMI and left no temporary resource behind.
+#   usage: bench/amazon-parallel.sh   (env: N=100 SKIP_PACKER=0 KILN= PACKER=)
+# Needs moto in the venv and GNU time (./scripts/install-deps.sh); builds
+# kiln in release mode unless KILN is given.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+N=${N:-100}
+SKIP_PACKER=${SKIP_PACKER:-0}
+PACKER=${PACKER:-packer}
+VENV=${KILN_MOTO_VENV:-$HOME/.cache/kiln/moto-venv}
+[ -x "$VENV/bin/moto_server" ] || { echo "error: moto is not installed in $VENV; run scripts/install-deps.sh" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "error: GNU time (/usr/bin/time) is missing; run scripts/install-deps.sh" >&2; exit 1; }
+if [ -z "${KILN:-}" ]; then
+  cargo build --release -q --bin kiln
+  KILN=${CARGO_TARGET_DIR:-$PWD/target}/release/kiln
+fi
+
+work=$(mktemp -d /tmp/kiln-bench-amazon.XXXXXX)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The source image, EBS-backed as amazon-ebs requires (images moto makes
+# itself report a `standard` root device, which Packer rejects too).
+base=ami-0be4c4
+cat >"$work/amis.json" <<EOF
+[{"ami_id": "$base", "name": "bench-base", "state": "available", "public": true,
+  "owner_id": "801119661308", "image_location": "amazon/bench", "root_device_type": "ebs",
+  "root_device_name": "/dev/xvda", "description": "kiln bench image", "image_type": "machine",
+  "architecture": "x86_64", "virtualization_type": "hvm", "hypervisor": "xen",
+  "creation_date": "2024-01-01T00:00:00.000Z"}]
+EOF
+MOTO_AMIS_PATH=$work/amis.json "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+moto=$!
+cleanup() { kill "$moto" 2>/dev/null || true; wait "$moto" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 600); do
+  (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+export AWS_ACCESS_KEY_ID=AKIDKILNBENCH AWS_SECRET_ACCESS_KEY=kiln-bench-secret AWS_EC2_METADATA_DISABLED=true
+py() { "$VENV/bin/python" - "$port" "$@"; }
+
+# Warm moto up (its EC2 backend loads lazily, ~2 s), so neither tool pays
+# for it: one instance launched, imaged and terminated through boto3.
+py "$base" <<'PY'
+import boto3, sys
+c = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
+i = c.run_instances(ImageId=sys.argv[2], MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]["InstanceId"]
+c.deregister_image(ImageId=c.create_image(InstanceId=i, Name="warm-up")["ImageId"])
+c.terminate_instances(InstanceIds=[i])
+PY
+
+# template TOOL: N amazon-ebs builders named a001..aNNN.
+template() {
+  python3 - "$1" "$N" "$port" "$base" <<'PY'
+import json, sys
+tool, n, port, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+b = {"type": "amazon-ebs", "region": "us-east-1", "custom_endpoint_ec2": f"http://127.0.0.1:{port}",
+     "source_ami": base, "instance_type": "t2.micro", "communicator": "none",
+     "aws_polling": {"delay_seconds": 1, "max_attempts": 120}}
+print(json.dumps({"builders": [dict(b, name=f"a{i:03}", ami_name=f"bench-{tool}-a{i:03}")
+                               for i in range(1, n + 1)]}, indent=1))
+PY
+}
+
+# check TOOL: AMIs made and temporary resources left in moto.
+check() {
+  py "$1" <<'PY'
+import boto3, sys
+c = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
+amis = [i for i in c.describe_images(Owners=["self"])["Images"] if i["Name"].startswith(f"bench-{sys.argv[2]}-")]
+kps = [k for k in c.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith("packer_")]
+sgs = [g for g in c.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("packer_")]
+live = [i for r in c.describe_instances()["Reservations"] for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")]
+print(f"{len(amis)} {len(kps)} {len(sgs)} {len(live)}")
+PY
+}
+
+declare -A wall rss code tree
+tools=(kiln)
+[ "$SKIP_PACKER" = 1 ] || tools+=(packer)
+for tool in "${tools[@]}"; do
+  dir=$work/$tool
+  mkdir -p "$dir"
+  template "$tool" >"$dir/t.json"
+  [ "$tool" = kiln ] && bin=$KILN || bin=$PACKER
+  # GNU time gives the wall time and the largest single process's peak RSS;
+  # benchlib samples the summed RSS of the whole process tree (packer runs
+  # one plugin process per build).
+  read -r code[$tool] tree[$tool] procs < <(python3 - "$dir" "$bin" "$N" <<'PY'
+import os, sys
+sys.path.insert(0, "bench")
+import benchlib
+d, b, n = sys.argv[1:]
+benchlib.become_subreaper()
+env = dict(os.environ, CHECKPOINT_DISABLE="1", KILN_NO_LIVE="1")
+with open(os.path.join(d, "out.log"), "w") as out:
+    r = benchlib.run_sampled(["/usr/bin/time", "-o", os.path.join(d, "time"), "-f", "%e %M", b,
+                              "build", "-color=false", f"-parallel-builds={n}", "t.json"], d, env, out)
+print(r.exit_code, r.peak_rss // 1024, r.peak_procs)
+PY
+)
+  read -r wall[$tool] rss[$tool] < <(tail -1 "$dir/time")
+  read -r amis kps sgs live < <(check "$tool")
+  printf '%-6s exit %d  wall %7.2f s  peak RSS (GNU time, largest process) %7.1f MB  peak tree RSS %8.1f MB (%d processes)\n' \
+    "$tool" "${code[$tool]}" "${wall[$tool]}" "$(awk "BEGIN { print ${rss[$tool]} / 1024 }")" \
+    "$(awk "BEGIN { print ${tree[$tool]} / 1024 }")" "$procs"
+  printf '       AMIs %d/%d  leftover key pairs %d, security groups %d, running instances %d\n' \
+    "$amis" "$N" "$kps" "$sgs" "$live"
+  if [ "$tool" = kiln ] && { [ "${code[$tool]}" != 0 ] || [ "$amis" != "$N" ] || [ "$kps$sgs$live" != 000 ]; }; then
+    echo "error: the kiln run failed or left resources behind; last lines of its log:" >&2
+    tail -20 "$dir/out.log" >&2
+    exit 1
+  fi
+  if [ "$tool" = packer ] && [ "${code[$tool]}" != 0 ]; then
+    echo "packer's last lines:"; tail -5 "$dir/out.log"
+  fi
+done
+
+if [ "$SKIP_PACKER" != 1 ]; then
+  python3 - "${wall[kiln]}" "${wall[packer]}" "${rss[kiln]}" "${rss[packer]}" "${tree[kiln]}" "${tree[packer]}" <<'PY'
+import sys
+kw, pw, kr, pr, kt, pt = map(float, sys.argv[1:])
+t, m, mt = pw / kw, pr / kr, pt / kt
+print(f"packer/kiln: wall {t:.2f}x (target >= 3x: {'PASS' if t >= 3 else 'MISS'}), "
+      f"peak tree RSS {mt:.2f}x (target >= 10x: {'PASS' if mt >= 10 else 'MISS'}), "
+      f"GNU time peak RSS (largest process) {m:.2f}x")
+PY
+fi

@@ -1,0 +1,330 @@
+//! The `amazon-ebs` builder (Packer's `builder/amazon/ebs`): launches an
+//! instance from a source AMI, provisions it over SSH, stops it and makes a
+//! new EBS-backed AMI of it, copied to other regions, shared and tagged.
+//! EC2 is driven through the official AWS SDK for Rust ([`client`]); this
+//! crate is the only one that compiles it.
+//!
+//! A build is Packer's list of steps, one per file, over a typed
+//! [`AmazonState`]: the EC2 client, the source image, the temporary key
+//! pair and security group, the instance, the connection, the AMIs made in
+//! each region and their snapshots. Cleanup runs in reverse order on
+//! success, failure and Ctrl-C: it terminates the instance (and waits),
+//! deletes the temporary security group and key pair, and on failure
+//! deregisters any AMI already made.
+
+mod artifact;
+pub mod client;
+pub mod config;
+mod step_ami_region_copy;
+mod step_cleanup_volumes;
+mod step_create_ami;
+mod step_create_tags;
+mod step_deregister_ami;
+mod step_key_pair;
+mod step_modify_ami_attributes;
+mod step_modify_instance;
+mod step_network_info;
+mod step_pre_validate;
+mod step_run_source_instance;
+mod step_security_group;
+mod step_source_ami_info;
+mod step_stop_instance;
+mod tags;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Image, Instance};
+use kiln_sdk::communicator::{Communicator, NoCommunicator};
+use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_sdk::config::{ConfigErrors, RawConfig};
+use kiln_sdk::step::{Runner, Step, StepError};
+use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
+use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepConnect, TemporaryKeyPair};
+
+pub use artifact::{destroy_amis, AmiArtifact, BUILDER_ID};
+pub use config::Config;
+
+/// The generated data amazon-ebs provides besides the SSH keys.
+pub const GENERATED_DATA_KEYS: &[&str] = &[
+    "SourceAMIName",
+    "BuildRegion",
+    "SourceAMI",
+    "SourceAMICreationDate",
+    "SourceAMIOwner",
+    "SourceAMIOwnerName",
+];
+
+/// Registers the `amazon-ebs` builder type.
+pub struct AmazonEbsBuilderFactory;
+
+impl BuilderFactory for AmazonEbsBuilderFactory {
+    fn name(&self) -> &'static str {
+        "amazon-ebs"
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+        let config = config::prepare(raw, cx)?;
+        let mut p = Prepared::new(Box::new(AmazonEbsBuilder {
+            config: Arc::new(config),
+            redactor: cx.redactor.clone(),
+        }) as Box<dyn Builder>);
+        p.generated = GENERATED_DATA_KEYS
+            .iter()
+            .chain(kiln_ssh::GENERATED_DATA_KEYS)
+            .map(|k| k.to_string())
+            .collect();
+        Ok(p)
+    }
+}
+
+/// A prepared amazon-ebs builder.
+pub struct AmazonEbsBuilder {
+    config: Arc<Config>,
+    redactor: kiln_sdk::ui::Redactor,
+}
+
+impl AmazonEbsBuilder {
+    /// The validated config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// The builder's step state. Each step records what it created *before*
+/// the call that may fail after creating it, so cleanup finds it.
+pub struct AmazonState {
+    /// The SDK configuration (credentials, endpoint), for other regions.
+    pub sdk: aws_config::SdkConfig,
+    /// The EC2 client of the build region.
+    pub ec2: aws_sdk_ec2::Client,
+    /// The build region.
+    pub region: String,
+    /// The source image (`StepSourceAmiInfo`).
+    pub source_image: Option<Image>,
+    /// The subnet, VPC and availability zone to launch in
+    /// (`StepNetworkInfo`).
+    pub subnet_id: Option<String>,
+    /// See `subnet_id`.
+    pub vpc_id: Option<String>,
+    /// See `subnet_id`.
+    pub availability_zone: Option<String>,
+    /// The key pair the instance is launched with (`StepKeyPair`).
+    pub key_pair_name: Option<String>,
+    /// The security groups the instance is launched in
+    /// (`StepSecurityGroup`).
+    pub security_group_ids: Vec<String>,
+    /// The instance (`StepRunSourceInstance`).
+    pub instance: Option<Instance>,
+    /// The address the communicator connects to (the instance's, unless
+    /// `ssh_host` overrides it).
+    pub ssh_host: Option<String>,
+    /// The connection (`StepConnect`).
+    pub communicator: Option<Arc<SshCommunicator>>,
+    /// Generated data for provisioners.
+    pub generated: BTreeMap<String, String>,
+    /// AMIs made, by region (`StepCreateAmi`, `StepAmiRegionCopy`).
+    pub amis: BTreeMap<String, String>,
+    /// Their snapshots, by region.
+    pub snapshots: BTreeMap<String, Vec<String>>,
+}
+
+impl AmazonState {
+    /// The instance id, once launched.
+    pub fn instance_id(&self) -> Option<String> {
+        self.instance.as_ref().and_then(|i| i.instance_id.clone())
+    }
+}
+
+impl SshState for AmazonState {
+    fn ssh_host(&self) -> Option<String> {
+        self.ssh_host.clone()
+    }
+    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
+        self.communicator = communicator;
+    }
+}
+
+impl HasCommunicator for AmazonState {
+    fn communicator(&self) -> Arc<dyn Communicator> {
+        match &self.communicator {
+            Some(c) => c.clone(),
+            None => Arc::new(NoCommunicator),
+        }
+    }
+    fn generated(&self) -> GeneratedData {
+        Arc::new(self.generated.clone())
+    }
+}
+
+/// How the instance is logged in to, decided before the run (Packer's
+/// `StepKeyPair` rules).
+pub enum KeyPairPlan {
+    /// A temporary key pair, generated here and imported into EC2.
+    Temporary {
+        /// Its EC2 name (`packer_…`).
+        name: String,
+        /// The key pair.
+        key: Box<TemporaryKeyPair>,
+    },
+    /// `ssh_keypair_name`: an existing key pair.
+    Existing(String),
+    /// `ssh_private_key_file` without a key pair name: the key is in the
+    /// source AMI.
+    PrivateKeyFile,
+    /// `ssh_agent_auth` without a key pair name.
+    Agent,
+    /// `ssh_password`, or `communicator: none` with a password: no key pair.
+    None,
+}
+
+#[async_trait]
+impl Builder for AmazonEbsBuilder {
+    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+        let c = &self.config;
+        let sdk = client::load(&c.access).await.map_err(BuildError::msg)?;
+        let ec2 = client::ec2_for(&sdk, &c.access.region);
+
+        // Packer's prepare-time rule: a temporary key pair unless the
+        // template names a key pair, a private key or a password.
+        let mut ssh = match &c.communicator {
+            CommunicatorConfig::Ssh(s) => Some((**s).clone()),
+            CommunicatorConfig::None => None,
+        };
+        let plan = match (&ssh, &c.ssh_keypair_name) {
+            (Some(s), _) if s.credentials.agent => match &c.ssh_keypair_name {
+                Some(n) => KeyPairPlan::Existing(n.clone()),
+                None => KeyPairPlan::Agent,
+            },
+            (Some(s), Some(n)) if s.credentials.private_key.is_some() => {
+                KeyPairPlan::Existing(n.clone())
+            }
+            (Some(s), None) if s.credentials.private_key.is_some() => KeyPairPlan::PrivateKeyFile,
+            (Some(s), None) if s.credentials.password.is_some() => KeyPairPlan::None,
+            (None, Some(n)) => KeyPairPlan::Existing(n.clone()),
+            (Some(_), Some(n)) => KeyPairPlan::Existing(n.clone()),
+            (ssh_cfg, None) => {
+                let kind = ssh_cfg
+                    .as_ref()
+                    .map(|s| s.temporary_key_pair)
+                    .unwrap_or(kiln_ssh::KeyPairType::Ed25519);
+                let name = client::temporary_name();
+                let key = TemporaryKeyPair::generate(kind, &name, Some(&self.redactor))
+                    .map_err(BuildError::msg)?;
+                KeyPairPlan::Temporary {
+                    name,
+                    key: Box::new(key),
+                }
+            }
+        };
+        let mut generated = BTreeMap::from([
+            ("PackerRunUUID".to_string(), cx.run_uuid.to_string()),
+            ("ConnType".to_string(), c.communicator.kind().to_string()),
+        ]);
+        if let Some(s) = ssh.as_mut() {
+            let (public, private) = match &plan {
+                KeyPairPlan::Temporary { key, .. } => (
+                    key.public_openssh.clone(),
+                    key.private_openssh.expose().clone(),
+                ),
+                _ => (
+                    String::new(),
+                    s.credentials
+                        .private_key
+                        .as_ref()
+                        .map(|k| k.pem.expose().clone())
+                        .unwrap_or_default(),
+                ),
+            };
+            if let KeyPairPlan::Temporary { key, .. } = &plan {
+                s.credentials.temporary_key = Some(Secret::new(Arc::new(key.private.clone())));
+            }
+            generated.extend([
+                ("Port".to_string(), s.port.to_string()),
+                ("User".to_string(), s.credentials.username.clone()),
+                (
+                    "Password".to_string(),
+                    s.credentials
+                        .password
+                        .as_ref()
+                        .map(|p| p.expose().clone())
+                        .unwrap_or_default(),
+                ),
+                ("SSHPublicKey".to_string(), public),
+                ("SSHPrivateKey".to_string(), private),
+            ]);
+        }
+
+        let mut state = AmazonState {
+            sdk,
+            ec2,
+            region: c.access.region.clone(),
+            source_image: None,
+            subnet_id: None,
+            vpc_id: None,
+            availability_zone: None,
+            key_pair_name: None,
+            security_group_ids: Vec::new(),
+            instance: None,
+            ssh_host: None,
+            communicator: None,
+            generated,
+            amis: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+        };
+
+        let mut steps: Vec<Box<dyn Step<AmazonState>>> = vec![
+            Box::new(step_pre_validate::StepPreValidate::new(c.clone())),
+            Box::new(step_source_ami_info::StepSourceAmiInfo::new(c.clone())),
+            Box::new(step_network_info::StepNetworkInfo::new(c.clone())),
+            Box::new(step_key_pair::StepKeyPair::new(plan)),
+            Box::new(step_security_group::StepSecurityGroup::new(c.clone())),
+            Box::new(step_cleanup_volumes::StepCleanupVolumes::new(c.clone())),
+            Box::new(step_run_source_instance::StepRunSourceInstance::new(
+                c.clone(),
+            )),
+        ];
+        if let Some(s) = ssh {
+            steps.push(Box::new(StepConnect::new(Arc::new(s))));
+        }
+        steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
+        if !c.skip_create_ami {
+            steps.extend([
+                Box::new(step_stop_instance::StepStopInstance::new(c.clone()))
+                    as Box<dyn Step<AmazonState>>,
+                Box::new(step_modify_instance::StepModifyInstance::new(c.clone())),
+                Box::new(step_deregister_ami::StepDeregisterAmi::new(c.clone())),
+                Box::new(step_create_ami::StepCreateAmi::new(c.clone())),
+                Box::new(step_ami_region_copy::StepAmiRegionCopy::new(c.clone())),
+                Box::new(step_modify_ami_attributes::StepModifyAmiAttributes::new(
+                    c.clone(),
+                )),
+                Box::new(step_create_tags::StepCreateTags::new(c.clone())),
+            ]);
+        }
+        let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
+        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
+            Ok(_) => {}
+            Err(StepError::Cancelled) => return Err(BuildError::Cancelled),
+            Err(StepError::Failed(e)) => return Err(BuildError::Failed(e)),
+        }
+        if state.amis.is_empty() {
+            return Ok(None);
+        }
+        // Secrets stay out of artifacts (and so out of manifests).
+        let mut generated = state.generated.clone();
+        generated.remove("SSHPrivateKey");
+        generated.remove("Password");
+        Ok(Some(Arc::new(AmiArtifact {
+            amis: state.amis.clone(),
+            sdk: state.sdk.clone(),
+            generated,
+        })))
+    }
+}

@@ -1,0 +1,378 @@
+//! `StepRunSourceInstance` (Packer's, with basic spot support through the
+//! `RunInstances` market options): launches one instance of the source
+//! image with the key pair, security groups, subnet, block devices, user
+//! data, IAM instance profile and run/volume tags, waits until it is
+//! running, and works out the address to connect to (`ssh_interface`;
+//! `ssh_host` overrides it). The instance id is recorded as soon as EC2
+//! returns it; cleanup terminates the instance and waits until it is gone.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, CreditSpecificationRequest, EbsBlockDevice,
+    IamInstanceProfileSpecification, Instance, InstanceMarketOptionsRequest,
+    InstanceNetworkInterfaceSpecification, MarketType, Placement, ResourceType,
+    ShutdownBehavior as Ec2Shutdown, SpotMarketOptions, TagSpecification, Tenancy, VolumeType,
+};
+use base64::Engine;
+use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
+use kiln_ssh::CommunicatorConfig;
+
+use crate::config::{BlockDevice, Config, Market, SshInterface};
+use crate::{client, tags, AmazonState};
+
+/// See the module docs.
+pub struct StepRunSourceInstance {
+    config: Arc<Config>,
+    /// The instance to terminate.
+    instance_id: Option<String>,
+}
+
+impl StepRunSourceInstance {
+    /// A launch step.
+    pub fn new(config: Arc<Config>) -> Self {
+        StepRunSourceInstance {
+            config,
+            instance_id: None,
+        }
+    }
+}
+
+/// EC2 block device mappings from the template's.
+pub fn mappings(devices: &[BlockDevice]) -> Vec<BlockDeviceMapping> {
+    devices
+        .iter()
+        .map(|d| {
+            let mut m = BlockDeviceMapping::builder().device_name(&d.device_name);
+            if d.no_device {
+                return m.no_device("").build();
+            }
+            if let Some(v) = &d.virtual_name {
+                if v.starts_with("ephemeral") {
+                    return m.virtual_name(v).build();
+                }
+            }
+            let mut ebs = EbsBlockDevice::builder().delete_on_termination(d.delete_on_termination);
+            if let Some(t) = &d.volume_type {
+                ebs = ebs.volume_type(VolumeType::from(t.as_str()));
+            }
+            if let Some(s) = d.volume_size {
+                ebs = ebs.volume_size(s);
+            }
+            if let Some(i) = d.iops {
+                ebs = ebs.iops(i);
+            }
+            if let Some(t) = d.throughput {
+                ebs = ebs.throughput(t);
+            }
+            if let Some(s) = &d.snapshot_id {
+                ebs = ebs.snapshot_id(s);
+            }
+            if let Some(e) = d.encrypted {
+                ebs = ebs.encrypted(e);
+            }
+            if let Some(k) = &d.kms_key_id {
+                ebs = ebs.kms_key_id(k);
+            }
+            m = m.ebs(ebs.build());
+            m.build()
+        })
+        .collect()
+}
+
+/// The address to connect to, by `ssh_interface` (Packer's `SSHHost`).
+pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
+    let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    match iface {
+        SshInterface::PublicIp => nonempty(i.public_ip_address()),
+        SshInterface::PrivateIp => nonempty(i.private_ip_address()),
+        SshInterface::PublicDns => nonempty(i.public_dns_name()),
+        SshInterface::PrivateDns => nonempty(i.private_dns_name()),
+        SshInterface::Default => {
+            if nonempty(i.vpc_id()).is_some() {
+                nonempty(i.public_ip_address()).or_else(|| nonempty(i.private_ip_address()))
+            } else {
+                nonempty(i.public_dns_name())
+                    .or_else(|| nonempty(i.public_ip_address()))
+                    .or_else(|| nonempty(i.private_ip_address()))
+            }
+        }
+    }
+}
+
+/// User data, base64-encoded unless it already is (as Packer does).
+fn user_data(c: &Config) -> Result<Option<String>, StepError> {
+    let raw = match (&c.user_data, &c.user_data_file) {
+        (_, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
+            StepError::msg(format!(
+                "problem reading user data file `{}`: {e}",
+                f.display()
+            ))
+        })?,
+        (Some(s), None) => s.clone(),
+        (None, None) => return Ok(None),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if b64.decode(raw.as_bytes()).is_ok() {
+        Ok(Some(raw))
+    } else {
+        Ok(Some(b64.encode(raw.as_bytes())))
+    }
+}
+
+async fn describe_instance(state: &AmazonState, id: &str) -> Result<Option<Instance>, String> {
+    match state.ec2.describe_instances().instance_ids(id).send().await {
+        Ok(r) => Ok(r
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .cloned()),
+        Err(e) if client::code(&e) == Some("InvalidInstanceID.NotFound") => Ok(None),
+        Err(e) => Err(client::describe(&e)),
+    }
+}
+
+#[async_trait]
+impl Step<AmazonState> for StepRunSourceInstance {
+    fn name(&self) -> &'static str {
+        "StepRunSourceInstance"
+    }
+
+    async fn run(
+        &mut self,
+        cx: &StepContext<'_>,
+        state: &mut AmazonState,
+    ) -> Result<StepAction, StepError> {
+        let c = self.config.clone();
+        let user_data = user_data(&c)?;
+        cx.ui.say("Launching a source AWS instance...");
+        let Some(image_id) = state
+            .source_image
+            .as_ref()
+            .and_then(|i| i.image_id())
+            .map(str::to_string)
+        else {
+            return Err(StepError::msg("no source image was found"));
+        };
+        let root = state
+            .source_image
+            .as_ref()
+            .and_then(|i| i.root_device_type())
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default();
+        if root != "ebs" {
+            return Err(StepError::msg(format!(
+                "the source AMI `{image_id}` has root device type `{root}`: amazon-ebs needs an EBS-backed (`ebs`) source AMI"
+            )));
+        }
+        let mut run_tags = c.run_tags.clone();
+        run_tags
+            .entry("Name".to_string())
+            .or_insert_with(|| "Packer Builder".to_string());
+        cx.ui.say("Adding tags to source instance");
+        let instance_tags = tags::render(&c, state, &state.region, &run_tags)?;
+        let volume_tags = tags::render(&c, state, &state.region, &c.run_volume_tags)?;
+        tags::report(cx.ui, &instance_tags);
+        tags::report(cx.ui, &volume_tags);
+
+        let mut req = state
+            .ec2
+            .run_instances()
+            .image_id(&image_id)
+            .instance_type(c.instance_type.as_str().into())
+            .min_count(1)
+            .max_count(1)
+            .ebs_optimized(c.ebs_optimized)
+            .instance_initiated_shutdown_behavior(Ec2Shutdown::from(c.shutdown_behavior.as_str()))
+            .set_block_device_mappings(
+                (!c.launch_block_devices.is_empty()).then(|| mappings(&c.launch_block_devices)),
+            )
+            .set_user_data(user_data)
+            .set_key_name(state.key_pair_name.clone())
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(tags::ec2_tags(&instance_tags)))
+                    .build(),
+            );
+        if !volume_tags.is_empty() {
+            req = req.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Volume)
+                    .set_tags(Some(tags::ec2_tags(&volume_tags)))
+                    .build(),
+            );
+        }
+        if let Some(p) = &c.iam_instance_profile {
+            req = req
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+        }
+        if state.availability_zone.is_some() || c.tenancy.is_some() {
+            req = req.placement(
+                Placement::builder()
+                    .set_availability_zone(state.availability_zone.clone())
+                    .set_tenancy(c.tenancy.as_deref().map(Tenancy::from))
+                    .build(),
+            );
+        }
+        if c.enable_t2_unlimited {
+            req = req.credit_specification(
+                CreditSpecificationRequest::builder()
+                    .cpu_credits("unlimited")
+                    .build(),
+            );
+        }
+        match &c.market {
+            Market::OnDemand => {}
+            Market::SpotAuto | Market::SpotMax(_) => {
+                let mut spot = SpotMarketOptions::builder();
+                if let Market::SpotMax(p) = &c.market {
+                    spot = spot.max_price(p);
+                }
+                req = req.instance_market_options(
+                    InstanceMarketOptionsRequest::builder()
+                        .market_type(MarketType::Spot)
+                        .spot_options(spot.build())
+                        .build(),
+                );
+            }
+        }
+        match (&state.subnet_id, c.associate_public_ip_address) {
+            (Some(subnet), true) => {
+                req = req.network_interfaces(
+                    InstanceNetworkInterfaceSpecification::builder()
+                        .device_index(0)
+                        .associate_public_ip_address(true)
+                        .subnet_id(subnet)
+                        .set_groups(Some(state.security_group_ids.clone()))
+                        .delete_on_termination(true)
+                        .build(),
+                );
+            }
+            (subnet, _) => {
+                req = req
+                    .set_subnet_id(subnet.clone())
+                    .set_security_group_ids(Some(state.security_group_ids.clone()));
+            }
+        }
+        let resp = req.send().await.map_err(|e| {
+            if client::code(&e) == Some("VPCIdNotSpecified") && state.subnet_id.is_none() {
+                StepError::msg(
+                    "error launching source instance: a valid subnet id was not specified",
+                )
+            } else {
+                StepError::msg(format!(
+                    "error launching source instance: {}",
+                    client::describe(&e)
+                ))
+            }
+        })?;
+        let Some(id) = resp
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .map(str::to_string)
+        else {
+            return Err(StepError::msg(
+                "error launching source instance: EC2 returned no instance",
+            ));
+        };
+        self.instance_id = Some(id.clone());
+        state.instance = resp.instances().first().cloned();
+        cx.ui.message(&format!("Instance ID: {id}"));
+        cx.ui
+            .say(&format!("Waiting for instance ({id}) to become ready..."));
+
+        let st: &AmazonState = state;
+        let idr: &str = &id;
+        let instance = client::poll(
+            c.polling,
+            &cx.cancel,
+            &format!("instance ({id}) to become ready"),
+            move || async move {
+                match describe_instance(st, idr).await? {
+                    None => Ok(None),
+                    Some(i) => {
+                        let name = i
+                            .state()
+                            .and_then(|s| s.name())
+                            .map(|n| n.as_str().to_string())
+                            .unwrap_or_default();
+                        match name.as_str() {
+                            "running" => Ok(Some(i)),
+                            "pending" | "" => Ok(None),
+                            other => Err(format!(
+                                "the instance is `{other}`: {}",
+                                i.state_reason()
+                                    .and_then(|r| r.message())
+                                    .unwrap_or("no reason given")
+                            )),
+                        }
+                    }
+                }
+            },
+        )
+        .await?;
+        if let CommunicatorConfig::Ssh(s) = &c.communicator {
+            let host = if s.host.is_empty() {
+                let Some(h) = instance_host(&instance, c.ssh_interface) else {
+                    return Err(StepError::msg(format!(
+                        "couldn't determine an address for instance `{id}` (`ssh_interface`)"
+                    )));
+                };
+                state.ssh_host = Some(h.clone());
+                h
+            } else {
+                s.host.clone()
+            };
+            state.generated.insert("Host".into(), host);
+        }
+        state.instance = Some(instance);
+        Ok(StepAction::Continue)
+    }
+
+    async fn cleanup(&mut self, cx: &StepContext<'_>, state: &mut AmazonState) {
+        let Some(id) = self.instance_id.take() else {
+            return;
+        };
+        cx.ui.say("Terminating the source AWS instance...");
+        if let Err(e) = state
+            .ec2
+            .terminate_instances()
+            .instance_ids(&id)
+            .send()
+            .await
+        {
+            if client::code(&e) != Some("InvalidInstanceID.NotFound") {
+                cx.ui.error(&format!(
+                    "Error terminating instance, may still be around: {}",
+                    client::describe(&e)
+                ));
+                return;
+            }
+        }
+        let st: &AmazonState = state;
+        let idr: &str = &id;
+        let r = client::poll(
+            self.config.polling,
+            &cx.cancel,
+            &format!("instance ({id}) to terminate"),
+            move || async move {
+                match describe_instance(st, idr).await? {
+                    None => Ok(Some(())),
+                    Some(i) => Ok(i
+                        .state()
+                        .and_then(|s| s.name())
+                        .filter(|n| n.as_str() == "terminated")
+                        .map(|_| ())),
+                }
+            },
+        )
+        .await;
+        if let Err(e) = r {
+            cx.ui.error(&e.to_string());
+        }
+    }
+}

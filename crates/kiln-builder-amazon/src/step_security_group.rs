@@ -1,0 +1,157 @@
+//! `StepSecurityGroup` (Packer's): uses `security_group_ids` when given
+//! (checking they exist), else creates a temporary security group
+//! (`packer_<uuid>`, in the build's VPC) that lets the communicator port in
+//! from `temporary_security_group_source_cidrs`. It records the group ids
+//! in the state; its cleanup deletes the temporary group, retrying while
+//! EC2 still sees the terminated instance in it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
+use kiln_ssh::CommunicatorConfig;
+
+use crate::config::Config;
+use crate::{client, AmazonState};
+
+/// See the module docs.
+pub struct StepSecurityGroup {
+    config: Arc<Config>,
+    /// The temporary group to delete.
+    created: Option<String>,
+}
+
+impl StepSecurityGroup {
+    /// A security group step.
+    pub fn new(config: Arc<Config>) -> Self {
+        StepSecurityGroup {
+            config,
+            created: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Step<AmazonState> for StepSecurityGroup {
+    fn name(&self) -> &'static str {
+        "StepSecurityGroup"
+    }
+
+    async fn run(
+        &mut self,
+        cx: &StepContext<'_>,
+        state: &mut AmazonState,
+    ) -> Result<StepAction, StepError> {
+        let c = &self.config;
+        if !c.security_group_ids.is_empty() {
+            state
+                .ec2
+                .describe_security_groups()
+                .set_group_ids(Some(c.security_group_ids.clone()))
+                .send()
+                .await
+                .map_err(|e| {
+                    StepError::msg(format!(
+                        "couldn't find specified security group: {}",
+                        client::describe(&e)
+                    ))
+                })?;
+            state.security_group_ids = c.security_group_ids.clone();
+            return Ok(StepAction::Continue);
+        }
+        let port = match &c.communicator {
+            CommunicatorConfig::Ssh(s) => i32::from(s.port),
+            CommunicatorConfig::None => 0,
+        };
+        let name = client::temporary_name();
+        cx.ui.say(&format!(
+            "Creating temporary security group for this instance: {name}"
+        ));
+        let mut req = state
+            .ec2
+            .create_security_group()
+            .group_name(&name)
+            .description("Temporary group for Packer");
+        if let Some(vpc) = &state.vpc_id {
+            req = req.vpc_id(vpc);
+        }
+        let resp = req.send().await.map_err(|e| {
+            StepError::msg(format!(
+                "error creating temporary security group: {}",
+                client::describe(&e)
+            ))
+        })?;
+        let id = resp.group_id().unwrap_or_default().to_string();
+        self.created = Some(id.clone());
+        state.security_group_ids = vec![id.clone()];
+
+        cx.ui.say(&format!(
+            "Authorizing access to port {port} from [{}] in the temporary security groups...",
+            c.temporary_sg_cidrs.join(" ")
+        ));
+        let perm = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .set_ip_ranges(Some(
+                c.temporary_sg_cidrs
+                    .iter()
+                    .map(|cidr| IpRange::builder().cidr_ip(cidr).build())
+                    .collect(),
+            ))
+            .build();
+        let mut last = None;
+        for attempt in 0..5u64 {
+            match state
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(perm.clone())
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => {
+                    last = Some(client::describe(&e));
+                    tokio::select! {
+                        _ = cx.cancel.cancelled() => return Err(StepError::Cancelled),
+                        _ = tokio::time::sleep(Duration::from_secs(attempt + 1)) => {}
+                    }
+                }
+            }
+        }
+        if let Some(e) = last {
+            return Err(StepError::msg(format!(
+                "error creating temporary security group: {e}"
+            )));
+        }
+        Ok(StepAction::Continue)
+    }
+
+    async fn cleanup(&mut self, cx: &StepContext<'_>, state: &mut AmazonState) {
+        let Some(id) = self.created.take() else {
+            return;
+        };
+        cx.ui.say("Deleting temporary security group...");
+        let mut last = None;
+        for attempt in 0..8u64 {
+            match state.ec2.delete_security_group().group_id(&id).send().await {
+                Ok(_) => return,
+                Err(e) if client::code(&e) == Some("InvalidGroup.NotFound") => return,
+                Err(e) => {
+                    last = Some(client::describe(&e));
+                    tokio::time::sleep(Duration::from_millis(500 * (attempt + 1))).await;
+                }
+            }
+        }
+        cx.ui.error(&format!(
+            "Error cleaning up security group. Please delete the group manually: {id} ({})",
+            last.unwrap_or_default()
+        ));
+    }
+}

@@ -1,0 +1,66 @@
+//! Tag maps (`tags`, `run_tags`, `run_volume_tags`, `snapshot_tags`):
+//! rendered at run time with Packer's build info (`{{ .BuildRegion }}`,
+//! `{{ .SourceAMI }}`, `{{ .SourceAMIName }}`, `{{ .SourceAMIOwner }}`,
+//! `{{ .SourceAMIOwnerName }}`, `{{ .SourceAMICreationDate }}`) and the
+//! builder's generated data, turned into EC2 tags and reported the way
+//! Packer does. Pure; holds nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_ec2::types::Tag;
+use kiln_sdk::interpolate::{self, Generated};
+use kiln_sdk::step::StepError;
+use kiln_sdk::Ui;
+
+use crate::config::Config;
+use crate::AmazonState;
+
+/// Renders `tags` for `region`.
+pub fn render(
+    config: &Config,
+    state: &AmazonState,
+    region: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, StepError> {
+    if tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    let img = state.source_image.as_ref();
+    let field = |f: fn(&aws_sdk_ec2::types::Image) -> Option<&str>| {
+        serde_json::Value::String(img.and_then(f).unwrap_or_default().to_string())
+    };
+    let mut ctx = config.interpolation.with_data([
+        ("BuildRegion", serde_json::Value::String(region.to_string())),
+        ("SourceAMI", field(|i| i.image_id())),
+        ("SourceAMIName", field(|i| i.name())),
+        ("SourceAMIOwner", field(|i| i.owner_id())),
+        ("SourceAMIOwnerName", field(|i| i.image_owner_alias())),
+        ("SourceAMICreationDate", field(|i| i.creation_date())),
+    ]);
+    ctx.generated = Generated::Known(Arc::new(state.generated.clone()));
+    let mut out = Vec::with_capacity(tags.len());
+    for (k, v) in tags {
+        let r = |s: &str| {
+            interpolate::render(s, &ctx)
+                .map_err(|e| StepError::msg(format!("error rendering tag `{k}`: {e}")))
+        };
+        out.push((r(k)?, r(v)?));
+    }
+    Ok(out)
+}
+
+/// EC2 tags from rendered pairs.
+pub fn ec2_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Packer's report of each tag.
+pub fn report(ui: &dyn Ui, pairs: &[(String, String)]) {
+    for (k, v) in pairs {
+        ui.message(&format!("Adding tag: \"{k}\": \"{v}\""));
+    }
+}

@@ -1,0 +1,26 @@
+//! kiln-plugin-example: an example kiln plugin. Its components are written
+//! exactly like built-in ones, against kiln-sdk's traits; `main` only hands
+//! them to `kiln_plugin::serve`. It serves:
+//! - builder `example-dir`: "builds" a directory on this machine, with a
+//!   local communicator so that provisioners (`shell`, `file`, …) run
+//!   commands and copy files there;
+//! - provisioner `example-exec`: runs a command over the build's
+//!   communicator, streaming its output;
+//! - post-processor `example-sha256`: writes a `.sha256` file next to each
+//!   file of the artifact.
+
+mod builder;
+mod communicator;
+mod post_processor;
+mod provisioner;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    kiln_plugin::serve(kiln_plugin::Components {
+        version: env!("CARGO_PKG_VERSION"),
+        builders: vec![Box::new(builder::DirBuilderFactory)],
+        provisioners: vec![Box::new(provisioner::ExecFactory)],
+        post_processors: vec![Box::new(post_processor::Sha256Factory)],
+    })
+}

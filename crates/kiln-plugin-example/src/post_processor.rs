@@ -1,0 +1,90 @@
+//! The `example-sha256` post-processor: writes `FILE.sha256` (the hex
+//! digest and the file name, as `sha256sum` does) next to each file of its
+//! input artifact, and returns those files as a new artifact. Destroying
+//! that artifact deletes them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kiln_sdk::artifact::FileArtifact;
+use kiln_sdk::component::{BuildError, KeepInput, PostProcessContext, PostProcessed};
+use kiln_sdk::config::{decode, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::{Artifact, PostProcessor, PostProcessorFactory, PrepareContext, Prepared};
+use serde::Deserialize;
+use sha2::Digest;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Config {
+    keep_input_artifact: Option<bool>,
+}
+
+/// Registers `example-sha256`.
+pub struct Sha256Factory;
+
+impl PostProcessorFactory for Sha256Factory {
+    fn name(&self) -> &'static str {
+        "example-sha256"
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
+        let c: Config = decode(
+            raw,
+            &DecodeOptions {
+                interpolate: Some(&cx.interpolation),
+                skip_interpolation: &[],
+                extra_fields: &[],
+            },
+        )?;
+        Ok(Prepared::new(Box::new(Sha256 {
+            keep: c.keep_input_artifact.unwrap_or(true),
+        })))
+    }
+}
+
+struct Sha256 {
+    keep: bool,
+}
+
+#[async_trait]
+impl PostProcessor for Sha256 {
+    async fn post_process(
+        &self,
+        cx: PostProcessContext<'_>,
+        input: Arc<dyn Artifact>,
+    ) -> Result<PostProcessed, BuildError> {
+        let mut out = Vec::new();
+        for f in input.files() {
+            let data = tokio::fs::read(&f)
+                .await
+                .map_err(|e| BuildError::msg(format!("cannot read `{}`: {e}", f.display())))?;
+            let sum = hex::encode(sha2::Sha256::digest(&data));
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = f.with_file_name(format!("{name}.sha256"));
+            tokio::fs::write(&target, format!("{sum}  {name}\n"))
+                .await
+                .map_err(|e| {
+                    BuildError::msg(format!("cannot write `{}`: {e}", target.display()))
+                })?;
+            cx.ui.message(&format!("{sum}  {name}"));
+            out.push(target);
+        }
+        cx.ui.say(&format!("Wrote {} checksum file(s)", out.len()));
+        Ok(PostProcessed {
+            artifact: Arc::new(FileArtifact {
+                builder_id: "kiln.example-sha256".into(),
+                id: "sha256".into(),
+                description: format!("{} checksum file(s)", out.len()),
+                files: out,
+            }),
+            keep_input: KeepInput::Default(self.keep),
+        })
+    }
+}

@@ -1,0 +1,470 @@
+//! The Go components behind kiln's traits. Each factory's `prepare` starts
+//! the plugin process and calls its `Prepare`/`Configure` (Packer does the
+//! same: a plugin's config is only known to the plugin), so every error the
+//! plugin reports comes back with the template location. The prepared
+//! component keeps that process for its run.
+//!
+//! Stores: the connection to the plugin. Cleanup: dropping the prepared
+//! component ends the plugin (see [`crate::plugin::PluginConn`]). A
+//! cancelled run calls the plugin's `Cancel` and waits for the plugin's own
+//! cleanup to finish.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kiln_sdk::component::{BuildError, GeneratedData, KeepInput};
+use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
+use kiln_sdk::step::OnError;
+use kiln_sdk::{
+    Artifact, BuildContext, Builder, BuilderFactory, Communicator, HookEvent, PostProcessContext,
+    PostProcessed, PostProcessor, PostProcessorFactory, PrepareContext, Prepared, ProvisionContext,
+    Provisioner, ProvisionerFactory,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::callbacks::{
+    artifact_call, communicator_call, error_message, ui_call, RemoteArtifact, RemoteCommunicator,
+};
+use crate::msgpack::Value;
+use crate::plugin::PluginConn;
+use crate::rpc::{serve, RpcClient};
+use crate::{block_on_bridge, GoPluginCommand, GoPluginError};
+
+/// How long kiln waits for the plugin to open the callback stream it was
+/// given.
+const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn on_error_name(o: OnError) -> &'static str {
+    match o {
+        OnError::Cleanup => "cleanup",
+        OnError::Abort => "abort",
+        OnError::Ask => "ask",
+        OnError::RunCleanupProvisioner => "run-cleanup-provisioner",
+    }
+}
+
+/// The `Configs` argument: the user's config and Packer's own keys.
+fn configs(raw: &RawConfig, cx: &PrepareContext) -> Value {
+    let user = Value::from_json(&serde_json::Value::Object(raw.values.clone()));
+    let vars = Value::map(
+        cx.interpolation
+            .user_variables
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::str(v))),
+    );
+    let packer = Value::map([
+        ("packer_build_name", Value::str(&cx.build_name)),
+        ("packer_builder_type", Value::str(&cx.builder_type)),
+        (
+            "packer_core_version",
+            Value::str(kiln_sdk::PACKER_COMPAT_VERSION),
+        ),
+        ("packer_debug", Value::Bool(cx.debug)),
+        ("packer_force", Value::Bool(cx.force)),
+        ("packer_on_error", Value::str(on_error_name(cx.on_error))),
+        ("packer_template_path", Value::str("")),
+        ("packer_user_variables", vars),
+    ]);
+    Value::map([("Configs", Value::Array(vec![user, packer]))])
+}
+
+/// Packer's `MultiError` text (`2 error(s) occurred:\n\n* a\n* b`) as one
+/// config error per item, located at the component.
+fn config_errors(kind: &str, type_name: &str, message: &str, raw: &RawConfig) -> ConfigErrors {
+    let items: Vec<&str> = message
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("* "))
+        .collect();
+    let mut errors = ConfigErrors::new();
+    if items.is_empty() {
+        errors.push(ConfigError::new(format!(
+            "{kind} `{type_name}`: {}",
+            message.trim()
+        )));
+    } else {
+        for i in items {
+            errors.push(ConfigError::new(format!("{kind} `{type_name}`: {i}")));
+        }
+    }
+    errors.locate(raw)
+}
+
+fn start_error(e: GoPluginError, raw: &RawConfig) -> ConfigErrors {
+    ConfigErrors::from(ConfigError::new(e.to_string())).locate(raw)
+}
+
+fn generated_value(g: &GeneratedData) -> Value {
+    Value::map(g.iter().map(|(k, v)| (k.clone(), Value::str(v))))
+}
+
+fn generated_from(v: &Value) -> GeneratedData {
+    let mut out = BTreeMap::new();
+    if let Value::Map(m) = v {
+        for (k, v) in m {
+            if let Some(k) = k.as_str() {
+                let text = match v {
+                    Value::Str(s) => s.clone(),
+                    Value::Nil => String::new(),
+                    other => match other.to_json() {
+                        serde_json::Value::String(s) => s,
+                        j => j.to_string(),
+                    },
+                };
+                out.insert(k.to_string(), text);
+            }
+        }
+    }
+    Arc::new(out)
+}
+
+/// Runs `call` while serving callbacks on the stream the plugin opens with
+/// broker id `id`; returns the call's result. On `cancel`, asks the plugin
+/// to cancel (`{service}.Cancel`) and keeps waiting for it to finish.
+async fn call_serving<'a, H, F>(
+    conn: &PluginConn,
+    method: &str,
+    arg: Value,
+    id: u32,
+    service: &str,
+    cancel: &CancellationToken,
+    handler: H,
+) -> Result<Value, GoPluginError>
+where
+    H: Fn(String, Value) -> F + 'a,
+    F: std::future::Future<Output = Result<Value, String>> + 'a,
+{
+    let served = async {
+        if let Ok(stream) = conn.broker.accept(id, CALLBACK_TIMEOUT).await {
+            serve(stream, handler).await;
+        }
+        std::future::pending::<()>().await
+    };
+    let call = conn.call(method, arg);
+    let cancel_method = format!("{service}.Cancel");
+    let canceller = async {
+        cancel.cancelled().await;
+        let _ = conn.client.call(&cancel_method, Value::Nil).await;
+        std::future::pending::<()>().await
+    };
+    tokio::pin!(call);
+    tokio::select! {
+        r = &mut call => r,
+        _ = served => unreachable!("serving never ends by itself"),
+        _ = canceller => unreachable!("the canceller never ends by itself"),
+    }
+}
+
+fn build_error(e: GoPluginError, cancel: &CancellationToken) -> BuildError {
+    if cancel.is_cancelled() {
+        BuildError::Cancelled
+    } else {
+        BuildError::Failed(e.to_string())
+    }
+}
+
+// ---------------------------------------------------------------- builder
+
+/// A builder type served by a Go plugin.
+pub struct GoBuilderFactory {
+    pub(crate) name: &'static str,
+    pub(crate) cmd: GoPluginCommand,
+}
+
+impl BuilderFactory for GoBuilderFactory {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+        let cmd = self.cmd.clone();
+        let args = configs(raw, cx);
+        let res = block_on_bridge(async move {
+            let conn = PluginConn::start(&cmd).await?;
+            let reply = conn.call("Builder.Prepare", args).await?;
+            Ok::<_, GoPluginError>((conn, reply))
+        });
+        let (conn, reply) = res.map_err(|e| start_error(e, raw))?;
+        if let Some(m) = reply.get("Error").and_then(error_message) {
+            return Err(config_errors("builder", self.name, &m, raw));
+        }
+        let mut p = Prepared::new(Box::new(GoBuilder { conn }) as Box<dyn Builder>);
+        p.warnings = reply
+            .get("Warnings")
+            .map(Value::strings)
+            .unwrap_or_default();
+        p.generated = reply
+            .get("GeneratedVars")
+            .map(Value::strings)
+            .unwrap_or_default();
+        Ok(p)
+    }
+}
+
+struct GoBuilder {
+    conn: Arc<PluginConn>,
+}
+
+#[async_trait]
+impl Builder for GoBuilder {
+    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+        let conn = &self.conn;
+        let id = conn.broker.next_id();
+        let hook_cancel = cx.cancel.child_token();
+        let ui = cx.ui.clone();
+        let hook = cx.hook.clone();
+        let handler = |method: String, body: Value| {
+            let ui = ui.clone();
+            let hook = hook.clone();
+            let hook_cancel = hook_cancel.clone();
+            async move {
+                if let Some(r) = ui_call(ui.as_ref(), &method, &body).await {
+                    return r;
+                }
+                match method.as_str() {
+                    "Hook.Run" => {
+                        let event = match body.get("Name").and_then(Value::as_str) {
+                            Some("packer_provision") => HookEvent::Provision,
+                            Some("packer_cleanup_provision") => HookEvent::CleanupProvision,
+                            // Hooks kiln does not know have nothing registered.
+                            _ => return Ok(Value::Nil),
+                        };
+                        let sid = body.get("StreamId").and_then(Value::as_u64).unwrap_or(0) as u32;
+                        let stream = conn.broker.dial(sid).await.map_err(|e| {
+                            format!("cannot open the plugin's communicator stream: {e}")
+                        })?;
+                        let comm = RemoteCommunicator {
+                            client: RpcClient::new(stream),
+                            broker: conn.broker.clone(),
+                        };
+                        let generated = generated_from(body.get("Data").unwrap_or(&Value::Nil));
+                        hook.run(event, ui.as_ref(), &comm, &generated, &hook_cancel)
+                            .await
+                            .map(|()| Value::Nil)
+                            .map_err(|e| e.to_string())
+                    }
+                    "Hook.Cancel" => {
+                        hook_cancel.cancel();
+                        Ok(Value::Nil)
+                    }
+                    _ => Err(format!("rpc: can't find method {method}")),
+                }
+            }
+        };
+        let reply = call_serving(
+            conn,
+            "Builder.Run",
+            Value::UInt(id as u64),
+            id,
+            "Builder",
+            &cx.cancel,
+            handler,
+        )
+        .await
+        .map_err(|e| build_error(e, &cx.cancel))?;
+        match reply.as_u64().unwrap_or(0) {
+            0 => Ok(None),
+            aid => {
+                let a = RemoteArtifact::fetch(conn.clone(), aid as u32)
+                    .await
+                    .map_err(|e| {
+                        BuildError::Failed(format!(
+                            "reading the artifact of plugin `{}`: {e}",
+                            conn.name
+                        ))
+                    })?;
+                Ok(Some(Arc::new(a)))
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ provisioner
+
+/// A provisioner type served by a Go plugin.
+pub struct GoProvisionerFactory {
+    pub(crate) name: &'static str,
+    pub(crate) cmd: GoPluginCommand,
+}
+
+impl ProvisionerFactory for GoProvisionerFactory {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
+        let cmd = self.cmd.clone();
+        let args = configs(raw, cx);
+        let res = block_on_bridge(async move {
+            let conn = PluginConn::start(&cmd).await?;
+            let r = conn.call("Provisioner.Prepare", args).await;
+            Ok::<_, GoPluginError>((conn, r))
+        });
+        let (conn, r) = res.map_err(|e| start_error(e, raw))?;
+        match r {
+            Ok(_) => Ok(Prepared::new(
+                Box::new(GoProvisioner { conn }) as Box<dyn Provisioner>
+            )),
+            Err(GoPluginError::Remote(m)) => Err(config_errors("provisioner", self.name, &m, raw)),
+            Err(e) => Err(start_error(e, raw)),
+        }
+    }
+}
+
+struct GoProvisioner {
+    conn: Arc<PluginConn>,
+}
+
+#[async_trait]
+impl Provisioner for GoProvisioner {
+    async fn provision(
+        &self,
+        cx: ProvisionContext<'_>,
+        communicator: &dyn Communicator,
+    ) -> Result<(), BuildError> {
+        let conn = &self.conn;
+        let id = conn.broker.next_id();
+        let ui = cx.ui;
+        let broker = &conn.broker;
+        let handler = |method: String, body: Value| async move {
+            if let Some(r) = ui_call(ui, &method, &body).await {
+                return r;
+            }
+            if let Some(r) = communicator_call(communicator, broker, &method, &body).await {
+                return r;
+            }
+            Err(format!("rpc: can't find method {method}"))
+        };
+        let args = Value::map([
+            ("GeneratedData", generated_value(cx.generated)),
+            ("StreamID", Value::UInt(id as u64)),
+        ]);
+        call_serving(
+            conn,
+            "Provisioner.Provision",
+            args,
+            id,
+            "Provisioner",
+            &cx.cancel,
+            handler,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| build_error(e, &cx.cancel))
+    }
+}
+
+// --------------------------------------------------------- post-processor
+
+/// A post-processor type served by a Go plugin.
+pub struct GoPostProcessorFactory {
+    pub(crate) name: &'static str,
+    pub(crate) cmd: GoPluginCommand,
+}
+
+impl PostProcessorFactory for GoPostProcessorFactory {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
+        let cmd = self.cmd.clone();
+        let args = configs(raw, cx);
+        let res = block_on_bridge(async move {
+            let conn = PluginConn::start(&cmd).await?;
+            let r = conn.call("PostProcessor.Configure", args).await;
+            Ok::<_, GoPluginError>((conn, r))
+        });
+        let (conn, r) = res.map_err(|e| start_error(e, raw))?;
+        match r {
+            Ok(_) => Ok(Prepared::new(
+                Box::new(GoPostProcessor { conn }) as Box<dyn PostProcessor>
+            )),
+            Err(GoPluginError::Remote(m)) => {
+                Err(config_errors("post-processor", self.name, &m, raw))
+            }
+            Err(e) => Err(start_error(e, raw)),
+        }
+    }
+}
+
+struct GoPostProcessor {
+    conn: Arc<PluginConn>,
+}
+
+#[async_trait]
+impl PostProcessor for GoPostProcessor {
+    async fn post_process(
+        &self,
+        cx: PostProcessContext<'_>,
+        input: Arc<dyn Artifact>,
+    ) -> Result<PostProcessed, BuildError> {
+        let conn = &self.conn;
+        let id = conn.broker.next_id();
+        let ui = cx.ui;
+        let artifact = input.as_ref();
+        let handler = |method: String, body: Value| async move {
+            if let Some(r) = ui_call(ui, &method, &body).await {
+                return r;
+            }
+            if let Some(r) = artifact_call(artifact, &method, &body).await {
+                return r;
+            }
+            Err(format!("rpc: can't find method {method}"))
+        };
+        let reply = call_serving(
+            conn,
+            "PostProcessor.PostProcess",
+            Value::UInt(id as u64),
+            id,
+            "PostProcessor",
+            &cx.cancel,
+            handler,
+        )
+        .await
+        .map_err(|e| build_error(e, &cx.cancel))?;
+        if let Some(m) = reply.get("Err").and_then(error_message) {
+            return Err(BuildError::Failed(m));
+        }
+        let keep = reply.get("Keep").and_then(Value::as_bool).unwrap_or(false);
+        let keep_input = if reply
+            .get("ForceOverride")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            KeepInput::Force(keep)
+        } else {
+            KeepInput::Default(keep)
+        };
+        let artifact: Arc<dyn Artifact> =
+            match reply.get("StreamId").and_then(Value::as_u64).unwrap_or(0) {
+                0 => input.clone(),
+                sid => Arc::new(
+                    RemoteArtifact::fetch(conn.clone(), sid as u32)
+                        .await
+                        .map_err(|e| {
+                            BuildError::Failed(format!(
+                                "reading the artifact of plugin `{}`: {e}",
+                                conn.name
+                            ))
+                        })?,
+                ),
+            };
+        Ok(PostProcessed {
+            artifact,
+            keep_input,
+        })
+    }
+}

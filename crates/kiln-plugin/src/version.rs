@@ -1,0 +1,73 @@
+//! Plugin versions and `required_plugins` version constraints
+//! (`>= 1.2, < 2.0`, `~> 1.2.3`). Pure functions, no state.
+
+/// A version as three numbers (`v1.2.3`, `1.2`); pre-release and build
+/// suffixes are ignored.
+pub fn parse(s: &str) -> Option<[u64; 3]> {
+    let core = s.trim().trim_start_matches('v').split(['-', '+']).next()?;
+    let parts: Vec<u64> = core
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    let mut v = [0; 3];
+    v[..parts.len()].copy_from_slice(&parts);
+    Some(v)
+}
+
+/// Whether `version` meets `constraint` (an empty constraint accepts all).
+pub fn satisfies(version: &str, constraint: &str) -> Result<bool, String> {
+    let v = parse(version).ok_or_else(|| format!("invalid version `{version}`"))?;
+    if constraint.trim().is_empty() {
+        return Ok(true);
+    }
+    for part in constraint.split(',') {
+        let part = part.trim();
+        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| part.strip_prefix(op).map(|r| (*op, r.trim())))
+            .unwrap_or(("=", part));
+        let want = parse(rest).ok_or_else(|| format!("invalid version constraint `{part}`"))?;
+        let segments = rest.trim_start_matches('v').split('.').count();
+        let ok = match op {
+            "=" => v == want,
+            "!=" => v != want,
+            ">" => v > want,
+            ">=" => v >= want,
+            "<" => v < want,
+            "<=" => v <= want,
+            _ => {
+                let keep = segments.saturating_sub(1).max(1);
+                v >= want && v[..keep] == want[..keep]
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraints() {
+        for (v, c, want) in [
+            ("1.2.3", ">= 1.0", true),
+            ("1.2.3", ">= 1.0, < 1.2", false),
+            ("v1.2.3", "~> 1.2.0", true),
+            ("1.3.0", "~> 1.2.0", false),
+            ("1.3.0", "~> 1.2", true),
+            ("1.2.3", "", true),
+            ("1.2.3", "1.2.3", true),
+        ] {
+            assert_eq!(satisfies(v, c), Ok(want), "{v} {c}");
+        }
+        assert!(satisfies("1.2.3", ">= x").is_err());
+        assert!(parse("1.2.3.4").is_none());
+    }
+}

@@ -1,0 +1,450 @@
+//! `data "TYPE" "NAME" { … }`: data sources, read while the template is
+//! evaluated and used as `data.TYPE.NAME.ATTR`. They sit in the same
+//! dependency graph as locals (Packer 1.12+), so a data source may use
+//! locals and locals may use data sources; see
+//! [`super::types_locals::evaluate_all`].
+//!
+//! Built in: `null` (`input` comes back as `output`) and `http` (`url`,
+//! `method`, `request_headers`, `request_body`; outputs `url`,
+//! `request_headers`, `body`, `status_code` and `response_headers`).
+//! A data source holds no state and needs no cleanup: `http` makes one
+//! request, with a timeout.
+
+use std::time::Duration;
+
+use hcl::{Map, Value};
+use kiln_sdk::config::{did_you_mean, ConfigError, ConfigErrors, Location};
+
+use super::eval::{self, located, Scope};
+use super::parser::{BlockAst, BodyAst};
+
+/// The data source types kiln reads.
+pub const DATA_TYPES: &[&str] = &["null", "http"];
+
+/// How long an `http` data source may take, connection included.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An HTTP answer: status, headers (canonical names), body.
+type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// One `data` block.
+#[derive(Clone, Debug)]
+pub struct DataDecl {
+    /// The data source type (`http`).
+    pub data_type: String,
+    /// Its name.
+    pub name: String,
+    /// Where it is declared.
+    pub location: Location,
+    /// Its configuration, unevaluated.
+    pub body: BodyAst,
+}
+
+impl DataDecl {
+    /// `data.TYPE.NAME`.
+    pub fn reference(&self) -> String {
+        format!("data.{}.{}", self.data_type, self.name)
+    }
+}
+
+/// Decodes a `data` block, checking its labels, type and arguments.
+pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDecl> {
+    let [ty, name] = block.labels.as_slice() else {
+        errors.push(
+            located(
+                &block.location,
+                format!(
+                    "a `data` block takes two labels, the data source type and a name; found {}",
+                    block.labels.len()
+                ),
+            )
+            .with_hint("write `data \"http\" \"example\" { url = \"…\" }`"),
+        );
+        return None;
+    };
+    let what = format!("data source `data.{ty}.{name}`");
+    match ty.as_str() {
+        "null" => block
+            .body
+            .check_schema(&what, &["input"], &["dynamic"], errors),
+        "http" => block.body.check_schema(
+            &what,
+            &["url", "method", "request_headers", "request_body"],
+            &["dynamic"],
+            errors,
+        ),
+        other => {
+            let mut e = located(
+                &block.location,
+                format!("unknown data source type `{other}`"),
+            );
+            e.hint = Some(match did_you_mean(other, DATA_TYPES.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "kiln reads the `null` and `http` data sources; `{other}` comes from a plugin kiln does not run as a data source"
+                ),
+            });
+            errors.push(e);
+            return None;
+        }
+    }
+    if ty == "http" && block.body.attr("url").is_none() {
+        errors.push(
+            located(&block.location, format!("{what} needs a `url`"))
+                .with_hint("add `url = \"https://…\"`"),
+        );
+        return None;
+    }
+    Some(DataDecl {
+        data_type: ty.clone(),
+        name: name.clone(),
+        location: block.location.clone(),
+        body: block.body.clone(),
+    })
+}
+
+/// Evaluates a data source's arguments in `scope` and reads it.
+pub fn read(d: &DataDecl, scope: &Scope) -> Result<Value, ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let mut args = Map::new();
+    for a in &d.body.attrs {
+        match scope.eval(&a.value) {
+            Ok(v) => {
+                args.insert(a.name.clone(), v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let out = match d.data_type.as_str() {
+        "null" => {
+            let mut o = Map::new();
+            o.insert(
+                "input".into(),
+                args.get("input").cloned().unwrap_or(Value::Null),
+            );
+            o.insert(
+                "output".into(),
+                args.get("input").cloned().unwrap_or(Value::Null),
+            );
+            Ok(Value::Object(o))
+        }
+        "http" => read_http(d, &args),
+        other => Err(located(
+            &d.location,
+            format!("unknown data source type `{other}`"),
+        )),
+    };
+    out.map_err(ConfigErrors::from)
+}
+
+fn string_arg(
+    d: &DataDecl,
+    args: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ConfigError> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(eval::display(v))),
+        Some(v) => Err(at_attr(
+            d,
+            key,
+            format!("`{key}` must be a string, found {}", eval::kind(v)),
+        )),
+    }
+}
+
+fn at_attr(d: &DataDecl, key: &str, msg: String) -> ConfigError {
+    let loc = d
+        .body
+        .attr(key)
+        .map(|a| a.value.location.clone())
+        .unwrap_or_else(|| d.location.clone());
+    located(&loc, msg)
+}
+
+/// `Content-Type` from `content-type`: Go's canonical header form, as
+/// Packer reports response headers.
+fn canonical_header(name: &str) -> String {
+    name.split('-')
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f
+                    .to_uppercase()
+                    .chain(c.flat_map(char::to_lowercase))
+                    .collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join("-")
+}
+
+fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigError> {
+    let url = string_arg(d, args, "url")?.unwrap_or_default();
+    let method = string_arg(d, args, "method")?.unwrap_or_else(|| "GET".into());
+    let body = string_arg(d, args, "request_body")?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    match args.get("request_headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                match v {
+                    Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                        headers.push((k.clone(), eval::display(v)))
+                    }
+                    other => {
+                        return Err(at_attr(
+                            d,
+                            "request_headers",
+                            format!(
+                                "`request_headers.{k}` must be a string, found {}",
+                                eval::kind(other)
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        Some(v) => {
+            return Err(at_attr(
+                d,
+                "request_headers",
+                format!(
+                    "`request_headers` must be a map of strings, found {}",
+                    eval::kind(v)
+                ),
+            ))
+        }
+    }
+    let parsed = reqwest::Url::parse(&url).map_err(|e| {
+        at_attr(d, "url", format!("`{url}` is not a valid URL: {e}"))
+            .with_hint("write a full URL such as `https://example.com/file`")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(at_attr(
+            d,
+            "url",
+            format!("`{url}`: only `http` and `https` URLs can be read"),
+        ));
+    }
+    let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).map_err(|_| {
+        at_attr(d, "method", format!("`{method}` is not an HTTP method"))
+            .with_hint("use `GET`, `POST`, `PUT`, `HEAD`, …")
+    })?;
+    let req_headers = headers.clone();
+    // A thread of its own: templates may be loaded inside an async runtime.
+    let outcome = std::thread::spawn(move || -> Result<HttpAnswer, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+        rt.block_on(async move {
+            let client = reqwest::Client::builder()
+                .timeout(HTTP_TIMEOUT)
+                .build()
+                .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+            let mut req = client.request(m, parsed);
+            for (k, v) in &req_headers {
+                req = req.header(k, v);
+            }
+            if let Some(b) = body {
+                req = req.body(b);
+            }
+            let resp = req.send().await.map_err(|e| {
+                let mut s = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(inner) = src {
+                    s.push_str(&format!(": {inner}"));
+                    src = inner.source();
+                }
+                s
+            })?;
+            let status = resp.status().as_u16();
+            let mut hs: Vec<(String, String)> = Vec::new();
+            for (k, v) in resp.headers() {
+                let k = canonical_header(k.as_str());
+                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                match hs.iter_mut().find(|(n, _)| *n == k) {
+                    Some((_, prev)) => {
+                        prev.push_str(", ");
+                        prev.push_str(&v);
+                    }
+                    None => hs.push((k, v)),
+                }
+            }
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| format!("cannot read the response body: {e}"))?;
+            Ok((status, hs, text))
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the HTTP client failed".into()));
+    let (status, response_headers, text) = outcome.map_err(|e| {
+        located(
+            &d.location,
+            format!("{}: request to `{url}` failed: {e}", d.reference()),
+        )
+        .with_hint("check the URL and that the server is reachable from this machine")
+    })?;
+    if !(200..300).contains(&status) {
+        return Err(located(
+            &d.location,
+            format!(
+                "{}: `{method} {url}` answered with status {status}",
+                d.reference()
+            ),
+        )
+        .with_hint("the `http` data source needs a 2xx answer"));
+    }
+    let mut o = Map::new();
+    o.insert("url".into(), Value::from(url));
+    o.insert("method".into(), Value::from(method.to_uppercase()));
+    o.insert(
+        "request_headers".into(),
+        Value::Object(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect(),
+        ),
+    );
+    o.insert("status_code".into(), Value::from(status as i64));
+    o.insert(
+        "response_headers".into(),
+        Value::Object(
+            response_headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect(),
+        ),
+    );
+    o.insert("body".into(), Value::from(text));
+    Ok(Value::Object(o))
+}
+
+/// `data` as the scope sees it: `{TYPE: {NAME: outputs}}`; every declared
+/// data source is present (null until read).
+pub fn data_scope(decls: &[DataDecl], values: &Map<String, Value>) -> Map<String, Value> {
+    let mut m: Map<String, Value> = Map::new();
+    for d in decls {
+        let v = values.get(&d.reference()).cloned().unwrap_or(Value::Null);
+        let entry = m
+            .entry(d.data_type.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(o) = entry {
+            o.insert(d.name.clone(), v);
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hcl::parser::{parse_file, SourceFile};
+    use std::io::{Read, Write};
+
+    fn decl(src: &str) -> (Option<DataDecl>, ConfigErrors) {
+        let f = SourceFile::new("t.pkr.hcl".into(), src);
+        let body = parse_file(&f, src).unwrap();
+        let mut errors = ConfigErrors::new();
+        let d = decode_data(&body.blocks[0], &mut errors);
+        (d, errors)
+    }
+
+    /// A one-shot HTTP server on loopback answering `status` with `body`;
+    /// returns its URL and the request it received.
+    fn serve(status: u16, body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = vec![0u8; 8192];
+            let mut req = Vec::new();
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+                if n == 0 || req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            write!(
+                s,
+                "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nX-Thing: a\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            String::from_utf8_lossy(&req).into_owned()
+        });
+        (url, h)
+    }
+
+    #[test]
+    fn http_reads_body_status_and_headers() {
+        let (url, h) = serve(200, "1.2.3");
+        let (d, e) = decl(&format!(
+            "data \"http\" \"v\" {{\n  url = \"{url}\"\n  request_headers = {{ Accept = \"text/plain\" }}\n}}\n"
+        ));
+        assert!(e.is_empty(), "{e}");
+        let v = read(&d.unwrap(), &Scope::default()).unwrap();
+        let req = h.join().unwrap();
+        assert!(req.to_lowercase().contains("accept: text/plain"), "{req}");
+        let j = eval::to_json(&v);
+        assert_eq!(j["body"], "1.2.3");
+        assert_eq!(j["status_code"], 200);
+        assert_eq!(j["response_headers"]["X-Thing"], "a");
+        assert_eq!(j["request_headers"]["Accept"], "text/plain");
+    }
+
+    #[test]
+    fn http_errors_are_clear() {
+        let (url, h) = serve(404, "no");
+        let (d, _) = decl(&format!("data \"http\" \"v\" {{\n  url = \"{url}\"\n}}\n"));
+        let e = read(&d.unwrap(), &Scope::default()).unwrap_err();
+        h.join().unwrap();
+        assert!(e.to_string().contains("answered with status 404"), "{e}");
+        // Nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (d, _) = decl(&format!(
+            "data \"http\" \"v\" {{\n  url = \"http://127.0.0.1:{port}/\"\n}}\n"
+        ));
+        let e = read(&d.unwrap(), &Scope::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("t.pkr.hcl:1:1: data.http.v: request to"),
+            "{e}"
+        );
+        let (d, _) = decl("data \"http\" \"v\" {\n  url = \"ftp://x\"\n}\n");
+        let e = read(&d.unwrap(), &Scope::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("t.pkr.hcl:2:9: `ftp://x`: only"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn schema_and_types_are_checked() {
+        let (d, e) = decl("data \"htp\" \"v\" {\n}\n");
+        assert!(d.is_none());
+        assert!(e.to_string().contains("did you mean `http`?"), "{e}");
+        let (_, e) = decl("data \"http\" \"v\" {\n  ulr = \"x\"\n}\n");
+        let t = e.to_string();
+        assert!(t.contains("unsupported argument `ulr`"), "{t}");
+        assert!(t.contains("needs a `url`"), "{t}");
+        let (d, e) = decl("data \"null\" \"n\" {\n  input = [1]\n}\n");
+        assert!(e.is_empty());
+        let v = read(&d.unwrap(), &Scope::default()).unwrap();
+        assert_eq!(eval::to_json(&v)["output"], serde_json::json!([1]));
+    }
+}

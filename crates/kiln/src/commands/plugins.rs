@@ -1,0 +1,287 @@
+//! `kiln plugins installed | install --path BINARY SOURCE | remove SOURCE
+//! [VERSION] | required TEMPLATE`, and what every template command shares
+//! about plugins: reading a template's `required_plugins` and building the
+//! registry of built-ins plus discovered plugin components.
+
+use std::path::Path;
+
+use kiln_core::Registry;
+use kiln_plugin::discover::{self, Required};
+use kiln_plugin::protocol::Kind;
+use kiln_sdk::config::{ConfigError, ConfigErrors};
+use kiln_template::hcl::eval;
+
+/// `kiln plugins -h`.
+pub const USAGE: &str = "Usage: kiln plugins <subcommand> [options] [args]
+
+  Manage kiln's plugins and Packer's plugins.
+
+Subcommands:
+    installed                       list every plugin kiln finds, with its components
+    install --path BINARY SOURCE    install a plugin binary as SOURCE (HOST/ORG/NAME)
+    remove SOURCE [VERSION]         remove an installed plugin (every version, or one)
+    required TEMPLATE               list a template's required plugins and what satisfies them
+
+Plugins are searched in KILN_PLUGIN_PATH, the template's directory, the
+default directory (KILN_PLUGIN_DIR, else $XDG_DATA_HOME/kiln/plugins, else
+~/.local/share/kiln/plugins), PACKER_PLUGIN_PATH and ~/.packer.d/plugins.
+";
+
+/// The `required_plugins` entries of an HCL2 template (JSON templates have
+/// none), except the plugins kiln has built in.
+pub fn required(template: &Path) -> (Vec<Required>, ConfigErrors) {
+    let mut errors = ConfigErrors::new();
+    let mut out = Vec::new();
+    if !kiln_template::hcl::is_hcl_path(template) {
+        return (out, errors);
+    }
+    let (t, _) = kiln_template::hcl::parse(template);
+    for block in &t.packer_blocks {
+        for rp in block.body.blocks_of("required_plugins") {
+            for attr in &rp.body.attrs {
+                let (source, version) = match eval::eval_constant(&attr.value, "`required_plugins`")
+                {
+                    Ok(hcl::Value::Object(o)) => (
+                        o.get("source").map(eval::display).unwrap_or_default(),
+                        o.get("version").map(eval::display).unwrap_or_default(),
+                    ),
+                    Ok(hcl::Value::String(s)) => (s, String::new()),
+                    _ => continue,
+                };
+                let name = discover_name(&attr.name, &source);
+                if kiln_template::hcl::types_packer::BUILTIN_PLUGINS.contains(&name.as_str()) {
+                    continue;
+                }
+                if source.is_empty() {
+                    let mut e = ConfigError::new(format!(
+                        "required plugin `{}` has no `source`",
+                        attr.name
+                    ))
+                    .with_hint("write it as `NAME = { source = \"github.com/ORG/NAME\", version = \">= 1.0\" }`");
+                    e.location = Some(attr.key_location.clone());
+                    errors.push(e);
+                    continue;
+                }
+                out.push(Required {
+                    name: attr.name.clone(),
+                    source,
+                    version,
+                    location: Some(attr.key_location.clone()),
+                });
+            }
+        }
+    }
+    (out, errors)
+}
+
+fn discover_name(local: &str, source: &str) -> String {
+    if source.is_empty() {
+        local.to_string()
+    } else {
+        kiln_plugin::install::source_name(source)
+    }
+}
+
+/// The built-ins plus every discovered plugin component (built-ins win a
+/// name clash), and the errors about required plugins.
+pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors) {
+    let mut registry = kiln_registry::builtin();
+    let (req, mut errors) = required(template);
+    let dirs = discover::plugin_dirs(Some(template_dir));
+    let (found, e) = discover::discover(&dirs, &req);
+    errors.0.extend(e.0);
+    let b = registry.builder_names();
+    let p = registry.provisioner_names();
+    let pp = registry.post_processor_names();
+    let taken = |k: Kind, n: &str| match k {
+        Kind::Builder => b.contains(&n),
+        Kind::Provisioner => p.contains(&n),
+        Kind::PostProcessor => pp.contains(&n),
+        Kind::DataSource => false,
+    };
+    let f = discover::factories(&found, &taken);
+    registry.builders.extend(f.builders);
+    registry.provisioners.extend(f.provisioners);
+    registry.post_processors.extend(f.post_processors);
+    (registry, errors)
+}
+
+fn describe(f: &discover::Found) -> String {
+    let mut parts = Vec::new();
+    for kind in [
+        Kind::Builder,
+        Kind::Provisioner,
+        Kind::PostProcessor,
+        Kind::DataSource,
+    ] {
+        let names: Vec<&str> = f
+            .components
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        if !names.is_empty() {
+            parts.push(format!("{}: {}", kind.as_str(), names.join(", ")));
+        }
+    }
+    let flavor = match f.flavor {
+        discover::Flavor::Kiln => "kiln plugin",
+        discover::Flavor::PackerSingle(_) => "Packer 1.6 plugin",
+        discover::Flavor::PackerSdk => "Packer SDK plugin",
+    };
+    let version = f
+        .version
+        .as_deref()
+        .map(|v| format!(" v{v}"))
+        .unwrap_or_default();
+    let mut s = format!("{}\n    {flavor}{version}", f.path.display());
+    if let Some(src) = &f.source {
+        s.push_str(&format!(", source {src}"));
+    }
+    for p in parts {
+        s.push_str(&format!("\n    {p}"));
+    }
+    if let Some(problem) = &f.problem {
+        s.push_str(&format!("\n    unusable: {problem}"));
+    }
+    s
+}
+
+/// Runs `kiln plugins …`.
+pub fn run(args: Vec<String>) -> u8 {
+    let Some(sub) = args.first().map(String::as_str) else {
+        eprint!("{USAGE}");
+        return 1;
+    };
+    let rest = &args[1..];
+    match sub {
+        "-h" | "-help" | "--help" => {
+            print!("{USAGE}");
+            0
+        }
+        "installed" => {
+            let (found, _) = discover::discover(&discover::plugin_dirs(None), &[]);
+            for f in &found {
+                println!("{}", describe(f));
+            }
+            0
+        }
+        "install" => {
+            let flags = [crate::cli::Flag::new("path", crate::cli::Kind::Value)];
+            let p = match crate::cli::parse(rest, &flags) {
+                Ok(p) => p,
+                Err(e) => return super::common::usage_error(&e, USAGE),
+            };
+            let (Some(path), [source]) = (p.value("path"), p.args.as_slice()) else {
+                return super::common::usage_error(
+                    "`kiln plugins install` needs `--path BINARY` and one SOURCE (installing from the network is not supported; use `kiln init` with a mirror)",
+                    USAGE,
+                );
+            };
+            let Some(dest) = kiln_plugin::install::install_dir() else {
+                eprintln!("error: no plugin directory: set KILN_PLUGIN_PATH or HOME");
+                return 1;
+            };
+            match kiln_plugin::install::install_path(Path::new(path), source, &dest) {
+                Ok(p) => {
+                    println!("Installed plugin {source} at {}", p.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            }
+        }
+        "remove" => {
+            let (source, version) = match rest {
+                [s] => (s, None),
+                [s, v] => (s, Some(v.as_str())),
+                _ => {
+                    return super::common::usage_error(
+                        "`kiln plugins remove` needs SOURCE [VERSION]",
+                        USAGE,
+                    )
+                }
+            };
+            let Some(dest) = kiln_plugin::install::install_dir() else {
+                eprintln!("error: no plugin directory: set KILN_PLUGIN_PATH or HOME");
+                return 1;
+            };
+            match kiln_plugin::install::remove(&dest, source, version) {
+                Ok(removed) => {
+                    for p in removed {
+                        println!("Removed {}", p.display());
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            }
+        }
+        "required" => {
+            let [template] = rest else {
+                return super::common::usage_error(
+                    "`kiln plugins required` needs one TEMPLATE",
+                    USAGE,
+                );
+            };
+            let path = Path::new(template);
+            let (req, errors) = required(path);
+            if !errors.is_empty() {
+                eprint!("{}", super::common::render_errors(&errors));
+                return 1;
+            }
+            let dir = template_dir(path);
+            let (found, _) = discover::discover(&discover::plugin_dirs(Some(&dir)), &[]);
+            let mut missing = false;
+            for r in &req {
+                let constraint = if r.version.is_empty() {
+                    "any version".to_string()
+                } else {
+                    r.version.clone()
+                };
+                match discover::candidates(&found, r).first() {
+                    Some(f) => println!(
+                        "{} {} ({constraint}): v{} at {}",
+                        r.name,
+                        r.source,
+                        f.version.clone().unwrap_or_default(),
+                        f.path.display()
+                    ),
+                    None => {
+                        missing = true;
+                        println!("{} {} ({constraint}): not installed", r.name, r.source)
+                    }
+                }
+            }
+            u8::from(missing)
+        }
+        other => {
+            let subs = ["installed", "install", "remove", "required"];
+            let hint = kiln_sdk::config::did_you_mean(other, subs)
+                .map(|c| format!("\n  hint: did you mean `kiln plugins {c}`?"))
+                .unwrap_or_default();
+            eprintln!("error: unknown subcommand `{other}`{hint}\n");
+            eprint!("{USAGE}");
+            1
+        }
+    }
+}
+
+/// The directory of a template path (a directory template is its own).
+pub fn template_dir(path: &Path) -> std::path::PathBuf {
+    let p = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let p = if p.as_os_str().is_empty() {
+        Path::new(".").to_path_buf()
+    } else {
+        p
+    };
+    std::path::absolute(&p).unwrap_or(p)
+}
