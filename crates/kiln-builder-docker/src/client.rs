@@ -12,7 +12,10 @@ use bollard::Docker;
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     /// The engine could not be reached.
-    #[error("cannot reach the docker engine at `{host}`: {}", engine_message(source))]
+    #[error(
+        "cannot reach the docker engine at `{host}`: {}",
+        engine_message(source)
+    )]
     Connect {
         /// `DOCKER_HOST`, or the default socket.
         host: String,
@@ -175,7 +178,9 @@ impl Endpoint {
                 // be told; a provider already installed is fine.
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 // `https://` is what the TLS connector expects.
-                let addr = host.replacen("tcp://", "https://", 1).replacen("http://", "https://", 1);
+                let addr = host
+                    .replacen("tcp://", "https://", 1)
+                    .replacen("http://", "https://", 1);
                 Docker::connect_with_ssl(&addr, &key, &cert, &ca, 120, bollard::API_DEFAULT_VERSION)
                     .map_err(|source| DockerError::Connect {
                         host: host.clone(),
@@ -238,7 +243,10 @@ mod tests {
             Endpoint::Plain("unix:///var/run/docker.sock".into())
         );
         assert_eq!(
-            Endpoint::from_env(env(&[("DOCKER_HOST", "tcp://h:2375"), ("DOCKER_TLS_VERIFY", "")])),
+            Endpoint::from_env(env(&[
+                ("DOCKER_HOST", "tcp://h:2375"),
+                ("DOCKER_TLS_VERIFY", "")
+            ])),
             Endpoint::Plain("tcp://h:2375".into())
         );
         assert_eq!(
@@ -253,7 +261,10 @@ mod tests {
             }
         );
         assert_eq!(
-            Endpoint::from_env(env(&[("DOCKER_HOST", "https://h:2376"), ("HOME", "/home/u")])),
+            Endpoint::from_env(env(&[
+                ("DOCKER_HOST", "https://h:2376"),
+                ("HOME", "/home/u")
+            ])),
             Endpoint::Tls {
                 host: "https://h:2376".into(),
                 cert_dir: "/home/u/.docker".into()
@@ -271,7 +282,8 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("`/nonexistent-kiln-certs/ca.pem` does not exist") && e.contains("DOCKER_CERT_PATH"),
+            e.contains("`/nonexistent-kiln-certs/ca.pem` does not exist")
+                && e.contains("DOCKER_CERT_PATH"),
             "{e}"
         );
     }

@@ -18,7 +18,6 @@ fn p(dir: &Path, name: &str) -> String {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn go_null_builder_runs_kiln_and_go_provisioners_through_the_hook() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -75,7 +74,6 @@ fn sha256_hex(path: &Path) -> String {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn go_file_builder_with_go_checksum_and_compress_post_processors() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -126,7 +124,6 @@ fn go_file_builder_with_go_checksum_and_compress_post_processors() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn kiln_file_builder_through_go_compress_then_kiln_checksum() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -168,7 +165,6 @@ fn make_executable(p: &Path) {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn both_handshake_generations_connect() {
     use kiln_plugin_go::plugin::{Handshake, PluginConn};
     require_packer();
@@ -208,7 +204,6 @@ fn both_handshake_generations_connect() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn sdk_generation_plugin_runs_a_build() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -240,7 +235,6 @@ fn fake_plugin(dir: &Path, name: &str, body: &str) -> GoPluginCommand {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn protocol_mismatches_are_actionable_config_errors() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -301,7 +295,6 @@ fn protocol_mismatches_are_actionable_config_errors() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn plugin_config_errors_are_all_reported_at_once() {
     let d = tempfile::tempdir().unwrap();
     let err = prepare(
@@ -326,7 +319,6 @@ fn plugin_config_errors_are_all_reported_at_once() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn plugin_crash_mid_build_is_reported_and_cleanup_runs() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
@@ -355,7 +347,6 @@ fn plugin_crash_mid_build_is_reported_and_cleanup_runs() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn go_provisioner_failure_is_the_components_own_message() {
     let d = tempfile::tempdir().unwrap();
     let out = build(
@@ -371,7 +362,6 @@ fn go_provisioner_failure_is_the_components_own_message() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn plugins_exit_when_their_component_is_dropped() {
     let d = tempfile::tempdir().unwrap();
     let marker = "packer-post-processor-compress";
@@ -400,7 +390,6 @@ fn plugins_exit_when_their_component_is_dropped() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn provisioner_factory_names_are_registered() {
     let f = provisioner_factory("go-shell", packer(ComponentKind::Provisioner, "shell"));
     assert_eq!(f.name(), "go-shell");

@@ -12,7 +12,6 @@ use common::*;
 use serde_json::json;
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn packers_docker_builder_runs_kilns_shell_provisioner() {
     let _lock = kiln_docker_test::shared();
     let image = kiln_docker_test::base_image();
@@ -35,7 +34,6 @@ fn packers_docker_builder_runs_kilns_shell_provisioner() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn kilns_docker_builder_runs_packers_shell_provisioner() {
     let _lock = kiln_docker_test::shared();
     let image = kiln_docker_test::base_image();
@@ -56,7 +54,6 @@ fn kilns_docker_builder_runs_packers_shell_provisioner() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn packers_qemu_builder_prepares_and_reports_config_errors() {
     let d = tempfile::tempdir().unwrap();
     let err = prepare(
@@ -79,7 +76,6 @@ fn packers_qemu_builder_prepares_and_reports_config_errors() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
 fn packers_qemu_builder_fails_clearly_and_cleans_up() {
     let d = tempfile::tempdir().unwrap();
     let out_dir = d.path().join("out");

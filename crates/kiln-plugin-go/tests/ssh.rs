@@ -27,7 +27,7 @@ fn ssh_settings(s: &Sshd) -> serde_json::Map<String, serde_json::Value> {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
+#[ignore = "passes, but each run idles about 2 minutes (3 s of CPU) somewhere in the Go shell provisioner over the served communicator; kept out of CI until that wait is found: cargo test -p kiln-plugin-go --test ssh -- --ignored"]
 fn go_shell_and_file_provisioners_over_kilns_ssh_communicator() {
     let s = Sshd::start();
     let d = tempfile::tempdir().unwrap();
@@ -73,7 +73,7 @@ fn go_shell_and_file_provisioners_over_kilns_ssh_communicator() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
+#[ignore = "passes, but each run idles about 2 minutes (3 s of CPU) somewhere in the Go shell provisioner over the served communicator; kept out of CI until that wait is found: cargo test -p kiln-plugin-go --test ssh -- --ignored"]
 fn go_shell_exit_status_travels_back_through_gob() {
     let s = Sshd::start();
     let d = tempfile::tempdir().unwrap();
@@ -92,7 +92,7 @@ fn go_shell_exit_status_travels_back_through_gob() {
 }
 
 #[test]
-#[ignore = "not yet run against packer 1.6.6 here: enable after a first green run (see the kiln-plugin-go notes in docs/plugins/go-plugins.md)"]
+#[ignore = "passes, but each run idles about 2 minutes (3 s of CPU) somewhere in the Go shell provisioner over the served communicator; kept out of CI until that wait is found: cargo test -p kiln-plugin-go --test ssh -- --ignored"]
 fn kiln_provisioners_over_packers_ssh_communicator() {
     let s = Sshd::start();
     let d = tempfile::tempdir().unwrap();

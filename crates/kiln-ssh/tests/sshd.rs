@@ -532,7 +532,7 @@ async fn read_write_timeout_fails_a_stuck_connection_clearly() {
     )
     .await
     .expect("kiln hung on a stuck connection");
-    let e = r.err().expect("a stuck command must fail").to_string();
+    let e = r.expect_err("a stuck command must fail").to_string();
     assert!(e.contains("`ssh_read_write_timeout`"), "{e}");
     assert!(e.contains("nothing could be read or written for 1s"), "{e}");
     assert!(
@@ -569,7 +569,7 @@ async fn clears_the_temporary_key_from_authorized_keys() {
         other.trim(),
         pair.public_openssh.trim(),
         // The same comment mid-line is not the temporary key.
-        format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample {comment}-kept\n")
+        format_args!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample {comment}-kept\n")
     );
     assert!(pair.public_openssh.trim().ends_with(&format!(" {comment}")));
     let keys = ssh_dir.join("authorized_keys");

@@ -222,10 +222,14 @@ fn build_with_shell_file_and_shell_local_then_tag_save_manifest() {
             .replace(&repo, "[REPO]")
             .replace(&g.label, "[LABEL]")
             .lines()
-            .map(|l| match l.split_once("Using docker communicator to connect: ") {
-                Some((head, _)) => format!("{head}Using docker communicator to connect: [IP]\n"),
-                None => format!("{l}\n"),
-            })
+            .map(
+                |l| match l.split_once("Using docker communicator to connect: ") {
+                    Some((head, _)) => {
+                        format!("{head}Using docker communicator to connect: [IP]\n")
+                    }
+                    None => format!("{l}\n"),
+                },
+            )
             .collect(),
         stderr: hide_ids(&r.stderr),
         code: r.code,
@@ -409,7 +413,11 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .expect("openssl runs");
-    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, in
@@ -417,15 +425,66 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
 /// `key.pem`), plus `server-cert.pem`/`server-key.pem`.
 fn make_certificates(dir: &std::path::Path, cn: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", &format!("/CN={cn}"), "-keyout", "ca-key.pem", "-out", "ca.pem"]);
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
     for (who, ext) in [("server", "server.ext"), ("client", "client.ext")] {
-        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={who}"),
-            "-keyout", &format!("{who}-key.pem"), "-out", &format!("{who}.csr")]);
-        openssl(dir, &["x509", "-req", "-in", &format!("{who}.csr"), "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", &format!("{who}-cert.pem")]);
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={who}"),
+                "-keyout",
+                &format!("{who}-key.pem"),
+                "-out",
+                &format!("{who}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{who}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                ext,
+                "-out",
+                &format!("{who}-cert.pem"),
+            ],
+        );
     }
     std::fs::copy(dir.join("client-cert.pem"), dir.join("cert.pem")).unwrap();
     std::fs::copy(dir.join("client-key.pem"), dir.join("key.pem")).unwrap();
@@ -475,7 +534,11 @@ asyncio.run(main())
 
 impl TlsEngine {
     fn start(certs: &std::path::Path) -> TlsEngine {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new("python3")
             .args(["-c", TLS_RELAY, &port.to_string()])
             .arg(certs)
@@ -536,11 +599,18 @@ fn tls_docker_host_with_client_certificates() {
     let r = build(&other);
     let all = format!("{}{}", r.stdout, r.stderr);
     assert_eq!(r.code, 1, "{all}");
-    assert!(all.contains(&format!("cannot reach the docker engine at `{host}`")) && all.contains("UnknownIssuer"), "{all}");
+    assert!(
+        all.contains(&format!("cannot reach the docker engine at `{host}`"))
+            && all.contains("UnknownIssuer"),
+        "{all}"
+    );
 
     // No certificates at all: the missing file is named.
     let r = build(&d.path().join("nowhere"));
     let all = format!("{}{}", r.stdout, r.stderr);
     assert_eq!(r.code, 1);
-    assert!(all.contains("ca.pem` does not exist") && all.contains(&format!("`{host}`")), "{all}");
+    assert!(
+        all.contains("ca.pem` does not exist") && all.contains(&format!("`{host}`")),
+        "{all}"
+    );
 }

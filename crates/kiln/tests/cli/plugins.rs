@@ -121,8 +121,7 @@ fn builtin_builder_with_plugin_provisioner_and_post_processors() {
     let r = kiln_p(&d, &["build", "t.json"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
-        r.stdout
-            .contains("file: py-hello (v0.3.0): streamed"),
+        r.stdout.contains("file: py-hello (v0.3.0): streamed"),
         "{}",
         r.stdout
     );
