@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 PARALLEL=${PARALLEL:-20}
 SKIP_PACKER=${SKIP_PACKER:-0}
-BASE=kiln-test/busybox:latest
+BASE=kiln-bench/busybox:latest
 
 docker info >/dev/null 2>&1 || { echo "error: no docker engine (docker info failed)" >&2; exit 1; }
 # KILN=/path/to/kiln measures another binary (no build).
@@ -44,7 +44,7 @@ trap cleanup EXIT
 # The base image: busybox-static imported once (nothing can be pulled).
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   root=$work/rootfs
-  mkdir -p "$root"/{bin,etc,root,tmp,var/tmp}
+  mkdir -p "$root"/{bin,etc,root,tmp,var/tmp} && chmod 1777 "$root/tmp" "$root/var/tmp"
   cp /bin/busybox "$root/bin/busybox"
   for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
   echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
@@ -61,7 +61,7 @@ template() {
   python3 - "$1" "$work/files/" <<'PY'
 import json, sys
 n, files = int(sys.argv[1]), sys.argv[2]
-b = {"type": "docker", "image": "kiln-test/busybox:latest", "pull": False, "commit": True,
+b = {"type": "docker", "image": "kiln-bench/busybox:latest", "pull": False, "commit": True,
      "run_command": ["-d", "-i", "-t", "-l", "kiln-bench=1", "--entrypoint=/bin/sh", "--", "{{.Image}}"],
      "changes": ["ENV BUILT_BY=bench", "WORKDIR /opt/app", "CMD [\"/bin/sh\"]"]}
 print(json.dumps({

@@ -191,12 +191,18 @@ impl Sshd {
     fn spawn(&mut self) {
         let d = self.dir.path();
         // `extra` comes first: for most keywords sshd keeps the first value.
+        // `SetEnv SHLVL=1`: bash reads ~/.bashrc in commands run by sshd
+        // unless it is a nested shell (SHLVL >= 2). A machine whose root runs
+        // `pyenv init` there takes a lock in every session, and a test that
+        // kills a remote command midway can leave that lock behind, so every
+        // later session would wait 60 s for it. The tests must not depend
+        // on the host's dotfiles.
         let cfg = format!(
             "{}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nTrustedUserCAKeys {d}/ca.pub\nUsePAM no\n\
              StrictModes no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n\
              PermitRootLogin yes\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\n\
-             LogLevel ERROR\nMaxStartups 100\nMaxSessions 100\n",
+             LogLevel ERROR\nMaxStartups 100\nMaxSessions 100\nSetEnv SHLVL=1\n",
             self.extra,
             d = d.display()
         );
