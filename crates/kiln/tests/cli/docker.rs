@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-const BASE: &str = "kiln-test/busybox:latest";
-
 /// The docker tests of this file run one at a time: one counts images.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -49,47 +47,11 @@ fn lines(o: Output) -> Vec<String> {
     v
 }
 
-/// Imports the busybox base image once (no registry is reachable).
+/// The busybox base image, made once by the one builder every docker test
+/// shares (`kiln_docker_test`): two different images under one tag would
+/// make the tests depend on which ran first.
 fn base_image() -> &'static str {
-    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        if docker(&["image", "inspect", BASE]).status.success() {
-            return;
-        }
-        let root = tempfile::tempdir().unwrap();
-        let r = root.path();
-        for d in ["bin", "etc", "root", "tmp", "var/tmp"] {
-            std::fs::create_dir_all(r.join(d)).unwrap();
-        }
-        std::fs::copy("/bin/busybox", r.join("bin/busybox"))
-            .expect("busybox-static is required: run ./scripts/install-deps.sh");
-        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
-            }
-        }
-        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        let tar = root.path().with_extension("tar");
-        let ok = Command::new("tar")
-            .arg("-C")
-            .arg(r)
-            .args(["--owner=0", "--group=0", "-cf"])
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tar failed");
-        let out = docker(&["import", tar.to_str().unwrap(), BASE]);
-        let _ = std::fs::remove_file(&tar);
-        assert!(
-            out.status.success() || docker(&["image", "inspect", BASE]).status.success(),
-            "docker import: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-    BASE
+    kiln_docker_test::base_image()
 }
 
 /// Removes the labelled containers and the named images when dropped.
