@@ -3,6 +3,7 @@
 # the docker CLI), on the same template, in one run.
 #   1. one build (median of $RUNS runs each): a container from a busybox
 #      base image, shell + file provisioning, a commit with `changes`;
+#   1b. the engine floor: the same work as raw API calls (docker_floor.py);
 #   2. $PARALLEL builds of that template in parallel (one template with
 #      $PARALLEL builders, -parallel-builds=$PARALLEL), and the scaling
 #      against one build.
@@ -102,11 +103,26 @@ for tool in "${tools[@]}"; do
   echo "single build   $tool: ${single[$tool]} s (runs: ${times[*]})"
 done
 
+# The engine's floor in the same run: the same work as raw API calls
+# (bench/docker_floor.py), with nothing of either tool in between.
+times=()
+for i in $(seq "$RUNS"); do times+=("$(python3 bench/docker_floor.py "$work/files" "$BASE")"); done
+floor=$(median "${times[@]}")
+echo "single build   engine floor: $floor s (runs: ${times[*]})"
+
 declare -A many
 for tool in "${tools[@]}"; do
   many[$tool]=$(run "$tool" "$PARALLEL" "$work/$tool-parallel")
   echo "$PARALLEL parallel $tool: ${many[$tool]} s"
 done
+
+# The engine's own scaling: $PARALLEL floors at once.
+start=$(date +%s.%N)
+for i in $(seq "$PARALLEL"); do python3 bench/docker_floor.py "$work/files" "$BASE" >/dev/null & done
+wait
+end=$(date +%s.%N)
+many_floor=$(python3 -c "print(f'{$end - $start:.3f}')")
+echo "$PARALLEL parallel engine floor: $many_floor s"
 
 echo
 echo "== docker builder: $PARALLEL parallel builds, $RUNS runs for the single build =="
@@ -126,3 +142,13 @@ print(f"kiln vs packer: single build {p1 / k1:.2f}x faster (target >= 2x), "
       f"{int(n)} parallel builds {pn / kn:.2f}x faster")
 PY
 fi
+python3 - "${single[kiln]}" "$floor" "${single[packer]:-0}" "${many[kiln]}" "$many_floor" "$PARALLEL" <<'PY'
+import sys
+k1, f, p1, kn, fn, n = map(float, sys.argv[1:])
+print(f"engine floor: {n:.0f} at once {fn:.3f} s, scaling {n * f / fn:.2f}x of {n:.0f} "
+      f"(the engine's own); kiln's {n:.0f} parallel builds {kn / fn:.2f}x the floor")
+line = f"engine floor {f:.3f} s: kiln single build {k1 / f:.2f}x the floor"
+if p1:
+    line += f"; packer / floor = {p1 / f:.2f}x, the most any client could be faster than packer"
+print(line)
+PY

@@ -17,6 +17,7 @@
 #   ovmf       - UEFI firmware for `firmware` / `efi_boot`.
 #   swtpm      - the emulated TPM for the qemu builder's `vtpm`.
 #   openssl    - certificates for the TLS `DOCKER_HOST` test.
+#   dnsmasq-base - a DHCP server on the bridge of the qemu `net_bridge` test.
 set -euo pipefail
 
 SUDO=""
@@ -49,6 +50,7 @@ command -v mkfs.vfat >/dev/null 2>&1 || need+=(dosfstools)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -f /usr/share/OVMF/OVMF_CODE.fd ] || [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 
 # qemu-system-x86 must come from bookworm-backports: Debian 12's own 7.2
 # conflicts with the backported qemu-utils 10 the machine has.

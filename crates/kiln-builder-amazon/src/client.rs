@@ -4,9 +4,11 @@
 //! `assume_role`, web identity, container and instance metadata),
 //! `custom_endpoint_ec2`, `region` and `max_retries` (the SDK's standard
 //! retry mode: exponential backoff with jitter on throttling and transient
-//! errors). Also the helpers every step uses: error text with EC2's code
-//! and message, and a polling loop that honours `aws_polling` and Ctrl-C.
-//! Holds the SDK configuration only; nothing to clean up.
+//! errors), `insecure_skip_tls_verify` (an HTTPS client that accepts any
+//! certificate, for every service: EC2, IAM, STS). Also the helpers every
+//! step uses: error text with EC2's code and message, and a polling loop
+//! that honours `aws_polling` and Ctrl-C. Holds the SDK configuration only;
+//! nothing to clean up.
 
 use std::future::Future;
 use std::time::Duration;
@@ -71,6 +73,9 @@ pub async fn load(access: &AccessConfig) -> Result<SdkConfig, ClientError> {
     if let Some(e) = &access.endpoint {
         loader = loader.endpoint_url(e);
     }
+    if access.insecure_skip_tls_verify {
+        loader = loader.http_client(insecure::http_client());
+    }
     let mut sdk = loader.load().await;
     if let Some(role) = &access.assume_role {
         let mut b = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone())
@@ -121,6 +126,123 @@ pub fn ec2_for(sdk: &SdkConfig, region: &str) -> Client {
         .region(Region::new(region.to_string()))
         .build();
     Client::from_conf(conf)
+}
+
+/// An IAM client with the same credentials, endpoint and HTTP client.
+pub fn iam(sdk: &SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(sdk)
+}
+
+/// `insecure_skip_tls_verify`: Packer gives the SDK session an HTTP
+/// transport with `InsecureSkipVerify`. The SDK's own client has no such
+/// switch, so this is a small hyper client whose rustls configuration
+/// accepts any server certificate (signatures are still checked, so the
+/// handshake itself stays sound).
+mod insecure {
+    use std::sync::Arc;
+
+    use aws_smithy_runtime_api::client::http::{
+        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_types::body::SdkBody;
+    use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+    use hyper_util::client::legacy::Client;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    /// Accepts every certificate; checks handshake signatures.
+    #[derive(Debug)]
+    struct AcceptAny(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    type HyperClient = Client<hyper_rustls::HttpsConnector<TcpConnector>, SdkBody>;
+
+    #[derive(Debug, Clone)]
+    struct Connector(HyperClient);
+
+    impl HttpConnector for Connector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let client = self.0.clone();
+            HttpConnectorFuture::new(async move {
+                let request = request
+                    .try_into_http1x()
+                    .map_err(|e| ConnectorError::user(e.into()))?;
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|e| ConnectorError::io(e.into()))?;
+                HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                    .map_err(|e| ConnectorError::other(e.into(), None))
+            })
+        }
+    }
+
+    /// The HTTP client for `insecure_skip_tls_verify`.
+    pub fn http_client() -> SharedHttpClient {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("the default TLS versions are supported")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        let connector = SharedHttpConnector::new(Connector(client));
+        http_client_fn(move |_, _| connector.clone())
+    }
 }
 
 /// EC2 error codes that mean the credentials are wrong.

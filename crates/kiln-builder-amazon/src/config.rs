@@ -3,8 +3,10 @@
 //! and validated into a typed [`Config`]: enums for `ssh_interface`,
 //! `shutdown_behavior`, spot and the source AMI, `Duration`s for polling,
 //! parsed timestamps for `deprecate_at`, `Secret`s for the secret key and
-//! token. Pure: it touches no network; the only file it reads is
-//! `user_data_file`'s existence check. Holds no resources.
+//! token, the VPC / security group filters, `metadata_options` and the
+//! temporary IAM policy document. Pure: it touches no network; the only
+//! file it reads is `user_data_file`'s existence check. Holds no
+//! resources.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,41 +21,35 @@ use serde::Deserialize;
 
 /// Keys whose strings are rendered at run time, when the source AMI and
 /// region are known (`{{ .SourceAMIName }}`, `{{ .BuildRegion }}`).
-const RUN_TIME_KEYS: &[&str] = &["tags", "run_tags", "run_volume_tags", "snapshot_tags"];
+const RUN_TIME_KEYS: &[&str] = &[
+    "tags",
+    "run_tags",
+    "run_volume_tags",
+    "snapshot_tags",
+    "spot_tags",
+];
 
 /// Packer keys kiln recognises but does not implement yet: set, they are
 /// an error rather than silently ignored.
 const NOT_SUPPORTED: &[(&str, &str)] = &[
-    ("vpc_filter", "give `vpc_id` instead"),
-    ("security_group_filter", "give `security_group_ids` instead"),
-    (
-        "spot_instance_types",
-        "give `instance_type` and `spot_price`",
-    ),
     ("spot_price_auto_product", "it is deprecated in Packer too"),
-    ("spot_tags", "tag the instance with `run_tags`"),
-    ("block_duration_minutes", ""),
-    (
-        "temporary_iam_instance_profile_policy_document",
-        "give `iam_instance_profile`",
-    ),
     (
         "vault_aws_engine",
         "export the credentials into the environment",
     ),
     ("mfa_code", "use a profile or `assume_role`"),
-    ("metadata_options", "use `imds_support`"),
     (
         "windows_password_timeout",
         "the winrm communicator is not supported",
     ),
-    ("ami_product_codes", ""),
+    (
+        "ami_product_codes",
+        "set product codes with the AWS CLI after the build",
+    ),
     (
         "ami_virtualization_type",
         "it applies to the chroot builder only",
     ),
-    ("no_ephemeral", ""),
-    ("insecure_skip_tls_verify", ""),
     (
         "session_manager_port",
         "the session manager interface is not supported",
@@ -72,6 +68,7 @@ struct Raw {
     profile: Option<String>,
     region: Option<String>,
     shared_credentials_file: Option<String>,
+    #[serde(deserialize_with = "one_block")]
     assume_role: Option<RawAssumeRole>,
     custom_endpoint_ec2: Option<String>,
     skip_region_validation: bool,
@@ -79,9 +76,11 @@ struct Raw {
     skip_metadata_api_check: bool,
     decode_authorization_messages: bool,
     max_retries: Option<u32>,
+    #[serde(deserialize_with = "one_block")]
     aws_polling: Option<RawPolling>,
     // Source.
     source_ami: Option<String>,
+    #[serde(deserialize_with = "one_block")]
     source_ami_filter: Option<RawAmiFilter>,
     instance_type: Option<String>,
     // AMI.
@@ -113,6 +112,7 @@ struct Raw {
     availability_zone: Option<String>,
     subnet_id: Option<String>,
     vpc_id: Option<String>,
+    #[serde(deserialize_with = "one_block")]
     subnet_filter: Option<RawSubnetFilter>,
     security_group_id: Option<String>,
     security_group_ids: Vec<String>,
@@ -128,24 +128,129 @@ struct Raw {
     ebs_optimized: bool,
     enable_t2_unlimited: bool,
     spot_price: Option<String>,
+    spot_instance_types: Vec<String>,
+    spot_tags: BTreeMap<String, String>,
+    block_duration_minutes: i64,
     tenancy: Option<String>,
+    #[serde(deserialize_with = "one_block")]
+    vpc_filter: Option<RawFilter>,
+    #[serde(deserialize_with = "one_block")]
+    security_group_filter: Option<RawFilter>,
+    #[serde(deserialize_with = "one_block")]
+    metadata_options: Option<RawMetadataOptions>,
+    #[serde(deserialize_with = "one_block")]
+    temporary_iam_instance_profile_policy_document: Option<RawPolicyDocument>,
+    no_ephemeral: bool,
+    insecure_skip_tls_verify: bool,
     // Recognised, not supported (see NOT_SUPPORTED).
-    vpc_filter: Option<serde_json::Value>,
-    security_group_filter: Option<serde_json::Value>,
-    spot_instance_types: Option<serde_json::Value>,
     spot_price_auto_product: Option<serde_json::Value>,
-    spot_tags: Option<serde_json::Value>,
-    block_duration_minutes: Option<serde_json::Value>,
-    temporary_iam_instance_profile_policy_document: Option<serde_json::Value>,
     vault_aws_engine: Option<serde_json::Value>,
     mfa_code: Option<serde_json::Value>,
-    metadata_options: Option<serde_json::Value>,
     windows_password_timeout: Option<serde_json::Value>,
     ami_product_codes: Option<serde_json::Value>,
     ami_virtualization_type: Option<serde_json::Value>,
-    no_ephemeral: Option<serde_json::Value>,
-    insecure_skip_tls_verify: Option<serde_json::Value>,
     session_manager_port: Option<serde_json::Value>,
+}
+
+/// An object-valued key: a JSON object, or in HCL2 one block (which the
+/// HCL2 decoder hands over as a one-element list of objects). The inner
+/// values keep the weak typing.
+fn one_block<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct OneBlock<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OneBlock<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object (one block)")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let first = seq.next_element::<T>()?;
+            if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                return Err(serde::de::Error::custom("only one block is allowed here"));
+            }
+            Ok(first)
+        }
+    }
+    d.deserialize_any(OneBlock(std::marker::PhantomData))
+}
+
+/// `vpc_filter`, `security_group_filter`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawFilter {
+    filters: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetadataOptions {
+    http_endpoint: Option<String>,
+    http_tokens: Option<String>,
+    http_put_response_hop_limit: Option<i64>,
+    instance_metadata_tags: Option<String>,
+}
+
+/// Packer decodes these keys case-insensitively; HCL2 spells them
+/// `Version`, `Statement`, `Effect`, `Action`, `Resource`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawPolicyDocument {
+    #[serde(rename = "Version", alias = "version")]
+    version: Option<String>,
+    #[serde(rename = "Statement", alias = "statement")]
+    statement: Vec<RawStatement>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawStatement {
+    #[serde(rename = "Effect", alias = "effect")]
+    effect: String,
+    #[serde(rename = "Action", alias = "action")]
+    action: OneOrMany,
+    #[serde(rename = "Resource", alias = "resource")]
+    resource: OneOrMany,
+}
+
+/// A list of strings, or one string (Packer's weak decoding).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for OneOrMany {
+    fn default() -> Self {
+        OneOrMany::Many(Vec::new())
+    }
+}
+
+impl OneOrMany {
+    fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -243,6 +348,9 @@ pub struct AccessConfig {
     pub max_attempts: u32,
     /// `skip_credential_validation`: do not resolve credentials up front.
     pub skip_credential_validation: bool,
+    /// `insecure_skip_tls_verify`: accept any TLS certificate from the
+    /// endpoints (EC2, IAM, STS).
+    pub insecure_skip_tls_verify: bool,
 }
 
 /// `aws_polling`: how waiters poll.
@@ -276,6 +384,46 @@ pub struct SubnetFilter {
     pub most_free: bool,
     /// `random`: any of them.
     pub random: bool,
+}
+
+/// `metadata_options`: the instance metadata service settings of the
+/// build instance, with Packer's defaults for keys not given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataOptions {
+    /// `http_endpoint`: `enabled` (default) or `disabled`.
+    pub http_endpoint: String,
+    /// `http_tokens`: `optional` (default) or `required` (IMDSv2 only).
+    pub http_tokens: String,
+    /// `http_put_response_hop_limit`: 1 (default) to 64.
+    pub http_put_response_hop_limit: i32,
+    /// `instance_metadata_tags`: `disabled` (default) or `enabled`.
+    pub instance_metadata_tags: String,
+}
+
+/// One statement of `temporary_iam_instance_profile_policy_document`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyStatement {
+    /// `Effect` (`Allow`, `Deny`).
+    #[serde(rename = "Effect")]
+    pub effect: String,
+    /// `Action`.
+    #[serde(rename = "Action")]
+    pub action: Vec<String>,
+    /// `Resource`.
+    #[serde(rename = "Resource")]
+    pub resource: Vec<String>,
+}
+
+/// `temporary_iam_instance_profile_policy_document`: the inline policy of
+/// the temporary role. Serialises to the JSON IAM expects.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyDocument {
+    /// `Version` (omitted when not given).
+    #[serde(rename = "Version", skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `Statement`.
+    #[serde(rename = "Statement")]
+    pub statement: Vec<PolicyStatement>,
 }
 
 /// One `*_block_device_mappings` entry.
@@ -460,8 +608,29 @@ pub struct Config {
     pub enable_t2_unlimited: bool,
     /// `spot_price`.
     pub market: Market,
+    /// `spot_instance_types` (used instead of `instance_type`).
+    pub spot_instance_types: Vec<String>,
+    /// `spot_tags`: tags for the spot request and its launch template
+    /// (rendered at run time).
+    pub spot_tags: BTreeMap<String, String>,
+    /// `block_duration_minutes` (0: none).
+    pub block_duration_minutes: i32,
     /// `tenancy`.
     pub tenancy: Option<String>,
+    /// `vpc_filter.filters` (`vpc_id` wins).
+    pub vpc_filter: Option<BTreeMap<String, String>>,
+    /// `security_group_filter.filters` (`security_group_ids` win).
+    pub security_group_filter: Option<BTreeMap<String, String>>,
+    /// `metadata_options`, when given.
+    pub metadata_options: Option<MetadataOptions>,
+    /// `temporary_iam_instance_profile_policy_document`
+    /// (`iam_instance_profile` wins).
+    pub temporary_iam_policy: Option<PolicyDocument>,
+    /// `skip_profile_validation`: do not check that
+    /// `iam_instance_profile` exists.
+    pub skip_profile_validation: bool,
+    /// `no_ephemeral`: map `xvdca`-`xvdcz` to no device.
+    pub no_ephemeral: bool,
     /// The communicator.
     pub communicator: CommunicatorConfig,
     /// For rendering the run-time keys.
@@ -623,25 +792,13 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         }
     }
 
-    let not_supported: [(&str, &Option<serde_json::Value>); 16] = [
-        ("vpc_filter", &r.vpc_filter),
-        ("security_group_filter", &r.security_group_filter),
-        ("spot_instance_types", &r.spot_instance_types),
+    let not_supported: [(&str, &Option<serde_json::Value>); 7] = [
         ("spot_price_auto_product", &r.spot_price_auto_product),
-        ("spot_tags", &r.spot_tags),
-        ("block_duration_minutes", &r.block_duration_minutes),
-        (
-            "temporary_iam_instance_profile_policy_document",
-            &r.temporary_iam_instance_profile_policy_document,
-        ),
         ("vault_aws_engine", &r.vault_aws_engine),
         ("mfa_code", &r.mfa_code),
-        ("metadata_options", &r.metadata_options),
         ("windows_password_timeout", &r.windows_password_timeout),
         ("ami_product_codes", &r.ami_product_codes),
         ("ami_virtualization_type", &r.ami_virtualization_type),
-        ("no_ephemeral", &r.no_ephemeral),
-        ("insecure_skip_tls_verify", &r.insecure_skip_tls_verify),
         ("session_manager_port", &r.session_manager_port),
     ];
     for (key, value) in not_supported {
@@ -741,6 +898,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         endpoint,
         max_attempts: r.max_retries.map(|n| n.max(1)).unwrap_or(3),
         skip_credential_validation: r.skip_credential_validation,
+        insecure_skip_tls_verify: r.insecure_skip_tls_verify,
     };
 
     let polling = match &r.aws_polling {
@@ -822,11 +980,16 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         }
     }
     let instance_type = r.instance_type.clone().unwrap_or_default();
-    if instance_type.is_empty() {
-        errors.push(ConfigError::at(
+    match (instance_type.is_empty(), r.spot_instance_types.is_empty()) {
+        (true, true) => errors.push(ConfigError::at(
             "instance_type",
             "an `instance_type` must be specified",
-        ));
+        )),
+        (false, false) => errors.push(ConfigError::at(
+            "spot_instance_types",
+            "either `instance_type` or `spot_instance_types` must be specified, not both",
+        )),
+        _ => {}
     }
 
     // AMI.
@@ -1032,8 +1195,9 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             ShutdownBehavior::Stop
         }
     };
+    // Packer: an empty price or `0` means on demand.
     let market = match r.spot_price.as_deref().unwrap_or("") {
-        "" => Market::OnDemand,
+        "" | "0" => Market::OnDemand,
         "auto" => Market::SpotAuto,
         p => {
             if p.parse::<f64>().map_or(true, |v| v <= 0.0) {
@@ -1053,6 +1217,126 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             "`shutdown_behavior: terminate` cannot be combined with `spot_price`",
         ));
     }
+    if market == Market::OnDemand {
+        if !r.spot_instance_types.is_empty() {
+            errors.push(ConfigError::at(
+                "spot_instance_types",
+                "`spot_instance_types` needs `spot_price`: they choose the type of a spot instance",
+            ).with_hint("set `spot_price` to `auto` or a maximum price, or give `instance_type`"));
+        }
+        if !r.spot_tags.is_empty() {
+            errors.push(ConfigError::at(
+                "spot_tags",
+                "`spot_tags` should not be set when not requesting a spot instance (`spot_price`)",
+            ));
+        }
+    } else if r.ena_support == Some(true) || r.sriov_support {
+        errors.push(ConfigError::at(
+            "spot_price",
+            "spot instances do not support modification, which `ena_support` and `sriov_support` need",
+        ).with_hint("use a source AMI that already has SR-IOV or ENA enabled"));
+    }
+    for (i, t) in r.spot_instance_types.iter().enumerate() {
+        if t.is_empty() {
+            errors.push(ConfigError::at(
+                format!("spot_instance_types[{i}]"),
+                "an instance type must not be empty",
+            ));
+        }
+    }
+    if r.block_duration_minutes % 60 != 0 || !(0..=360).contains(&r.block_duration_minutes) {
+        errors.push(ConfigError::at(
+            "block_duration_minutes",
+            format!(
+                "`block_duration_minutes` must be a multiple of 60 up to 360, found `{}`",
+                r.block_duration_minutes
+            ),
+        ));
+    }
+    for (k, v) in &r.spot_tags {
+        for s in [k, v] {
+            if let Err(e) = interpolate::check_syntax(s) {
+                errors.push(ConfigError::at(format!("spot_tags.{k}"), e.to_string()));
+            }
+        }
+    }
+    let metadata_options = r.metadata_options.as_ref().map(|m| {
+        let mut pick = |key: &str, v: &Option<String>, default: &str, allowed: [&str; 2]| {
+            let v = nonempty(v.clone()).unwrap_or_else(|| default.to_string());
+            if !allowed.contains(&v.as_str()) {
+                errors.push(ConfigError::at(
+                    format!("metadata_options.{key}"),
+                    format!(
+                        "`{key}` must be `{}` or `{}`, found `{v}`",
+                        allowed[0], allowed[1]
+                    ),
+                ));
+            }
+            v
+        };
+        let http_endpoint = pick(
+            "http_endpoint",
+            &m.http_endpoint,
+            "enabled",
+            ["enabled", "disabled"],
+        );
+        let http_tokens = pick(
+            "http_tokens",
+            &m.http_tokens,
+            "optional",
+            ["optional", "required"],
+        );
+        let instance_metadata_tags = pick(
+            "instance_metadata_tags",
+            &m.instance_metadata_tags,
+            "disabled",
+            ["enabled", "disabled"],
+        );
+        let hops = match m.http_put_response_hop_limit {
+            None | Some(0) => 1,
+            Some(n) => n,
+        };
+        if !(1..=64).contains(&hops) {
+            errors.push(ConfigError::at(
+                "metadata_options.http_put_response_hop_limit",
+                format!("`http_put_response_hop_limit` must be between 1 and 64, found `{hops}`"),
+            ));
+        }
+        MetadataOptions {
+            http_endpoint,
+            http_tokens,
+            http_put_response_hop_limit: hops.clamp(1, 64) as i32,
+            instance_metadata_tags,
+        }
+    });
+    let temporary_iam_policy = r
+        .temporary_iam_instance_profile_policy_document
+        .as_ref()
+        .map(|d| PolicyDocument {
+            version: nonempty(d.version.clone()),
+            statement: d
+                .statement
+                .iter()
+                .map(|s| PolicyStatement {
+                    effect: s.effect.clone(),
+                    action: s.action.to_vec(),
+                    resource: s.resource.to_vec(),
+                })
+                .collect(),
+        });
+    if let Some(d) = &temporary_iam_policy {
+        if d.statement.is_empty() {
+            errors.push(ConfigError::at(
+                "temporary_iam_instance_profile_policy_document.Statement",
+                "the policy document needs at least one `Statement`",
+            ));
+        }
+    }
+    let filter = |f: &Option<RawFilter>| {
+        f.as_ref()
+            .map(|f| f.filters.clone())
+            .filter(|f| !f.is_empty())
+    };
     if let Some(t) = nonempty(r.tenancy.clone()) {
         if !["default", "dedicated", "host"].contains(&t.as_str()) {
             errors.push(ConfigError::at(
@@ -1119,15 +1403,20 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         ebs_optimized: r.ebs_optimized,
         enable_t2_unlimited: r.enable_t2_unlimited,
         market,
+        spot_instance_types: r.spot_instance_types.clone(),
+        spot_tags: r.spot_tags.clone(),
+        block_duration_minutes: r.block_duration_minutes.clamp(0, 360) as i32,
         tenancy: nonempty(r.tenancy.clone()),
+        vpc_filter: filter(&r.vpc_filter),
+        security_group_filter: filter(&r.security_group_filter),
+        metadata_options,
+        temporary_iam_policy,
+        skip_profile_validation: r.skip_profile_validation,
+        no_ephemeral: r.no_ephemeral,
         communicator,
         interpolation: cx.interpolation.clone(),
     };
-    let _ = (
-        r.skip_metadata_api_check,
-        r.decode_authorization_messages,
-        r.skip_profile_validation,
-    );
+    let _ = (r.skip_metadata_api_check, r.decode_authorization_messages);
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -1176,7 +1465,7 @@ mod tests {
             "ssh_interface": "public_dsn",
             "spot_price": "cheap",
             "force_delete_snapshot": true,
-            "vpc_filter": {"filters": {}},
+            "mfa_code": "123456",
             "access_key": "AKIA",
             "aws_poling": {},
             "communicator": "none"
@@ -1191,7 +1480,7 @@ mod tests {
             "did you mean `public_dns`?",
             "`spot_price` must be `auto` or a positive price",
             "`force_delete_snapshot` needs `force_deregister: true`",
-            "`vpc_filter` is not supported by kiln yet",
+            "`mfa_code` is not supported by kiln yet",
             "`access_key` is set but `secret_key` is not",
             "unknown configuration key `aws_poling`",
             "did you mean `aws_polling`?",
@@ -1223,6 +1512,152 @@ mod tests {
         );
         assert!(cfg.ami_name.starts_with("kiln "), "{}", cfg.ami_name);
         assert!(cfg.ami_name[5..].parse::<u64>().is_ok(), "{}", cfg.ami_name);
+    }
+
+    fn base() -> serde_json::Value {
+        json!({
+            "region": "us-east-1",
+            "ami_name": "kiln test",
+            "source_ami": "ami-123",
+            "communicator": "none"
+        })
+    }
+
+    fn with(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = base();
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    #[test]
+    fn spot_and_metadata_rules() {
+        let raw = RawConfig::from_value(with(json!({
+            "spot_instance_types": ["t3.small"],
+            "spot_tags": {"a": "b"},
+            "block_duration_minutes": 45,
+            "metadata_options": {"http_tokens": "always", "http_put_response_hop_limit": 65, "http_endpoint": "off"}
+        })));
+        let e = prepare(&raw, &cx()).unwrap_err().to_string();
+        for want in [
+            "`spot_instance_types` needs `spot_price`",
+            "`spot_tags` should not be set when not requesting a spot instance",
+            "`block_duration_minutes` must be a multiple of 60 up to 360, found `45`",
+            "`http_tokens` must be `optional` or `required`, found `always`",
+            "`http_endpoint` must be `enabled` or `disabled`, found `off`",
+            "`http_put_response_hop_limit` must be between 1 and 64, found `65`",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+        assert!(!e.contains("an `instance_type` must be specified"), "{e}");
+
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro", "spot_instance_types": ["t3.small"],
+            "spot_price": "auto", "ena_support": true
+        })));
+        let e = prepare(&raw, &cx()).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "either `instance_type` or `spot_instance_types` must be specified, not both"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("spot instances do not support modification"),
+            "{e}"
+        );
+
+        let raw = RawConfig::from_value(with(json!({
+            "spot_instance_types": ["t3.small", "t3.medium"], "spot_price": "0.05",
+            "spot_tags": {"Name": "{{ .SourceAMIName }}"}, "block_duration_minutes": 120,
+            "metadata_options": {"http_tokens": "required"}
+        })));
+        let c = prepare(&raw, &cx()).unwrap();
+        assert_eq!(c.market, Market::SpotMax("0.05".into()));
+        assert_eq!(c.spot_instance_types, ["t3.small", "t3.medium"]);
+        assert_eq!(
+            c.spot_tags["Name"], "{{ .SourceAMIName }}",
+            "rendered at run time"
+        );
+        assert_eq!(c.block_duration_minutes, 120);
+        assert_eq!(
+            c.metadata_options,
+            Some(MetadataOptions {
+                http_endpoint: "enabled".into(),
+                http_tokens: "required".into(),
+                http_put_response_hop_limit: 1,
+                instance_metadata_tags: "disabled".into(),
+            })
+        );
+        // `spot_price: "0"` is on demand, as in Packer.
+        let raw = RawConfig::from_value(with(
+            json!({"instance_type": "t3.micro", "spot_price": "0"}),
+        ));
+        assert_eq!(prepare(&raw, &cx()).unwrap().market, Market::OnDemand);
+    }
+
+    #[test]
+    fn filters_and_policy_document() {
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro",
+            "vpc_filter": {"filters": {"tag:Class": "build"}},
+            "security_group_filter": {"filters": {}},
+            "temporary_iam_instance_profile_policy_document": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": ["*"]}]
+            },
+            "no_ephemeral": true,
+            "insecure_skip_tls_verify": true
+        })));
+        let c = prepare(&raw, &cx()).unwrap();
+        assert_eq!(
+            c.vpc_filter,
+            Some(BTreeMap::from([(
+                "tag:Class".to_string(),
+                "build".to_string()
+            )]))
+        );
+        assert_eq!(c.security_group_filter, None, "empty filters are no filter");
+        assert!(c.no_ephemeral && c.access.insecure_skip_tls_verify);
+        assert_eq!(
+            serde_json::to_string(c.temporary_iam_policy.as_ref().unwrap()).unwrap(),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:*"],"Resource":["*"]}]}"#
+        );
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro",
+            "temporary_iam_instance_profile_policy_document": {"Statement": [], "Versoin": "x"}
+        })));
+        let e = prepare(&raw, &cx()).unwrap_err().to_string();
+        assert!(e.contains("Versoin"), "{e}");
+    }
+
+    #[test]
+    fn hcl2_blocks_are_one_element_lists() {
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro",
+            "source_ami_filter": [{"filters": {"name": "x-*"}, "owners": ["self"], "most_recent": "true"}],
+            "vpc_filter": [{"filters": {"tag:Class": "build"}}],
+            "metadata_options": [{"http_put_response_hop_limit": "2"}],
+            "aws_polling": [{"delay_seconds": 2}],
+            "temporary_iam_instance_profile_policy_document": [{
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["logs:*"], "Resource": ["*"]}]
+            }]
+        })));
+        let c = prepare(&raw, &cx()).unwrap();
+        assert!(c.source.most_recent);
+        assert_eq!(c.source.owners, ["self"]);
+        assert!(c.vpc_filter.is_some());
+        assert_eq!(c.metadata_options.unwrap().http_put_response_hop_limit, 2);
+        assert_eq!(c.polling.delay, Duration::from_secs(2));
+        assert_eq!(c.temporary_iam_policy.unwrap().statement.len(), 1);
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro",
+            "vpc_filter": [{"filters": {}}, {"filters": {}}]
+        })));
+        let e = prepare(&raw, &cx()).unwrap_err().to_string();
+        assert!(e.contains("only one block is allowed here"), "{e}");
     }
 
     #[test]

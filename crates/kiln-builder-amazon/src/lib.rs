@@ -6,10 +6,12 @@
 //!
 //! A build is Packer's list of steps, one per file, over a typed
 //! [`AmazonState`]: the EC2 client, the source image, the temporary key
-//! pair and security group, the instance, the connection, the AMIs made in
-//! each region and their snapshots. Cleanup runs in reverse order on
-//! success, failure and Ctrl-C: it terminates the instance (and waits),
-//! deletes the temporary security group and key pair, and on failure
+//! pair, security group and IAM instance profile, the instance (on demand,
+//! or spot through a launch template and fleet), the connection, the AMIs
+//! made in each region and their snapshots. Cleanup runs in reverse order
+//! on success, failure and Ctrl-C: it terminates the instance (and waits),
+//! deletes the launch template, the temporary IAM role and profile,
+//! security group and key pair (and `-debug`'s key file), and on failure
 //! deregisters any AMI already made.
 
 mod artifact;
@@ -20,12 +22,14 @@ mod step_cleanup_volumes;
 mod step_create_ami;
 mod step_create_tags;
 mod step_deregister_ami;
+mod step_iam_instance_profile;
 mod step_key_pair;
 mod step_modify_ami_attributes;
 mod step_modify_instance;
 mod step_network_info;
 mod step_pre_validate;
 mod step_run_source_instance;
+mod step_run_spot_instance;
 mod step_security_group;
 mod step_source_ami_info;
 mod step_stop_instance;
@@ -42,7 +46,10 @@ use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::step::{Runner, Step, StepError};
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
-use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepConnect, TemporaryKeyPair};
+use kiln_ssh::{
+    CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect,
+    TemporaryKeyPair,
+};
 
 pub use artifact::{destroy_amis, AmiArtifact, BUILDER_ID};
 pub use config::Config;
@@ -74,6 +81,7 @@ impl BuilderFactory for AmazonEbsBuilderFactory {
         let mut p = Prepared::new(Box::new(AmazonEbsBuilder {
             config: Arc::new(config),
             redactor: cx.redactor.clone(),
+            build_name: cx.build_name.clone(),
         }) as Box<dyn Builder>);
         p.generated = GENERATED_DATA_KEYS
             .iter()
@@ -88,6 +96,8 @@ impl BuilderFactory for AmazonEbsBuilderFactory {
 pub struct AmazonEbsBuilder {
     config: Arc<Config>,
     redactor: kiln_sdk::ui::Redactor,
+    /// For `-debug`'s `ec2_<build name>.pem`.
+    build_name: String,
 }
 
 impl AmazonEbsBuilder {
@@ -120,6 +130,9 @@ pub struct AmazonState {
     /// The security groups the instance is launched in
     /// (`StepSecurityGroup`).
     pub security_group_ids: Vec<String>,
+    /// The IAM instance profile the instance is launched with
+    /// (`StepIamInstanceProfile`).
+    pub iam_instance_profile: Option<String>,
     /// The instance (`StepRunSourceInstance`).
     pub instance: Option<Instance>,
     /// The address the communicator connects to (the instance's, unless
@@ -271,6 +284,7 @@ impl Builder for AmazonEbsBuilder {
             availability_zone: None,
             key_pair_name: None,
             security_group_ids: Vec::new(),
+            iam_instance_profile: None,
             instance: None,
             ssh_host: None,
             communicator: None,
@@ -279,21 +293,39 @@ impl Builder for AmazonEbsBuilder {
             snapshots: BTreeMap::new(),
         };
 
+        // Packer's `-debug`: the temporary private key, in the working
+        // directory.
+        let debug_key = cx
+            .debug
+            .then(|| std::path::PathBuf::from(format!("ec2_{}.pem", self.build_name)));
+        let launch: Box<dyn Step<AmazonState>> = match c.market {
+            config::Market::OnDemand => Box::new(
+                step_run_source_instance::StepRunSourceInstance::new(c.clone()),
+            ),
+            _ => Box::new(step_run_spot_instance::StepRunSpotInstance::new(c.clone())),
+        };
         let mut steps: Vec<Box<dyn Step<AmazonState>>> = vec![
             Box::new(step_pre_validate::StepPreValidate::new(c.clone())),
             Box::new(step_source_ami_info::StepSourceAmiInfo::new(c.clone())),
             Box::new(step_network_info::StepNetworkInfo::new(c.clone())),
-            Box::new(step_key_pair::StepKeyPair::new(plan)),
+            Box::new(step_key_pair::StepKeyPair::new(plan, debug_key)),
             Box::new(step_security_group::StepSecurityGroup::new(c.clone())),
-            Box::new(step_cleanup_volumes::StepCleanupVolumes::new(c.clone())),
-            Box::new(step_run_source_instance::StepRunSourceInstance::new(
+            Box::new(step_iam_instance_profile::StepIamInstanceProfile::new(
                 c.clone(),
             )),
+            Box::new(step_cleanup_volumes::StepCleanupVolumes::new(c.clone())),
+            launch,
         ];
-        if let Some(s) = ssh {
-            steps.push(Box::new(StepConnect::new(Arc::new(s))));
+        let ssh = ssh.map(Arc::new);
+        if let Some(s) = &ssh {
+            steps.push(Box::new(StepConnect::new(s.clone())));
         }
         steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
+        // Packer's order: the temporary key leaves authorized_keys right
+        // after provisioning (`ssh_clear_authorized_keys`).
+        if let Some(s) = &ssh {
+            steps.push(Box::new(StepCleanupTempKeys::new(s.clone())));
+        }
         if !c.skip_create_ami {
             steps.extend([
                 Box::new(step_stop_instance::StepStopInstance::new(c.clone()))

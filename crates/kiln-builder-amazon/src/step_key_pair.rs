@@ -1,9 +1,14 @@
 //! `StepKeyPair` (Packer's): decides how the instance is logged in to.
 //! With no `ssh_keypair_name`, `ssh_private_key_file`, agent or password it
 //! imports the temporary key pair generated for this build
-//! (`packer_<uuid>`) into EC2 (its private key never leaves kiln). It
-//! records the key pair name in the state; its cleanup deletes the
-//! temporary key pair from EC2 (idempotent: a missing key pair is fine).
+//! (`packer_<uuid>`) into EC2. With `-debug` its private key is also
+//! written to `ec2_<build name>.pem` in the working directory (mode 0600),
+//! as Packer does, so the instance can be reached by hand between steps.
+//! It records the key pair name in the state; its cleanup deletes the
+//! temporary key pair from EC2 (idempotent: a missing key pair is fine)
+//! and the debug key file.
+
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
@@ -13,16 +18,23 @@ use crate::{client, AmazonState, KeyPairPlan};
 /// See the module docs.
 pub struct StepKeyPair {
     plan: KeyPairPlan,
+    /// `-debug`: where the temporary private key is saved.
+    debug_key: Option<PathBuf>,
     /// The temporary key pair to delete.
     created: Option<String>,
+    /// The debug key file to delete.
+    saved: Option<PathBuf>,
 }
 
 impl StepKeyPair {
-    /// A key pair step following `plan`.
-    pub fn new(plan: KeyPairPlan) -> Self {
+    /// A key pair step following `plan`; with `debug_key`, a temporary
+    /// private key is saved there.
+    pub fn new(plan: KeyPairPlan, debug_key: Option<PathBuf>) -> Self {
         StepKeyPair {
             plan,
+            debug_key,
             created: None,
+            saved: None,
         }
     }
 }
@@ -69,6 +81,15 @@ impl Step<AmazonState> for StepKeyPair {
                         ))
                     })?;
                 state.key_pair_name = Some(name.clone());
+                if let Some(path) = &self.debug_key {
+                    cx.ui.message(&format!(
+                        "Saving key for debug purposes: {}",
+                        path.display()
+                    ));
+                    self.saved = Some(path.clone());
+                    key.write_debug_copy(path)
+                        .map_err(|e| StepError::msg(format!("error saving debug key: {e}")))?;
+                }
             }
         }
         Ok(StepAction::Continue)
@@ -84,6 +105,14 @@ impl Step<AmazonState> for StepKeyPair {
                 cx.ui.error(&format!(
                     "Error cleaning up keypair. Please delete the key manually: {name} ({})",
                     client::describe(&e)
+                ));
+            }
+        }
+        if let Some(path) = self.saved.take() {
+            if let Err(e) = std::fs::remove_file(&path) {
+                cx.ui.error(&format!(
+                    "Error removing debug key '{}': {e}",
+                    path.display()
                 ));
             }
         }

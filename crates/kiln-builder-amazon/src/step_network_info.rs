@@ -1,8 +1,9 @@
-//! `StepNetworkInfo` (Packer's): resolves where the instance runs: the
-//! subnet (`subnet_id`, or the one `subnet_filter` picks: the only match,
-//! the one with the most free addresses, or a random one), its VPC and
-//! availability zone, unless `availability_zone` is given. Creates
-//! nothing; no cleanup.
+//! `StepNetworkInfo` (Packer's): resolves where the instance runs: the VPC
+//! (`vpc_id`, or the single VPC `vpc_filter` matches), the subnet
+//! (`subnet_id`, or the one `subnet_filter` picks among the available
+//! subnets of that VPC and availability zone: the only match, the one with
+//! the most free addresses, or a random one), its VPC and availability
+//! zone, unless `availability_zone` is given. Creates nothing; no cleanup.
 
 use std::sync::Arc;
 
@@ -25,6 +26,11 @@ impl StepNetworkInfo {
     }
 }
 
+/// An EC2 filter from a template one (one value, as in Packer 1.6.6).
+pub fn ec2_filter(name: &str, value: &str) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
 #[async_trait]
 impl Step<AmazonState> for StepNetworkInfo {
     fn name(&self) -> &'static str {
@@ -39,13 +45,36 @@ impl Step<AmazonState> for StepNetworkInfo {
         let c = &self.config;
         state.vpc_id = c.vpc_id.clone();
         state.availability_zone = c.availability_zone.clone();
-        let subnet = if let Some(f) = &c.subnet_filter {
-            let mut req = state.ec2.describe_subnets();
-            for (k, v) in &f.filters {
-                req = req.filters(Filter::builder().name(k).values(v).build());
+        if let (None, Some(filters)) = (&c.vpc_id, &c.vpc_filter) {
+            let mut req = state.ec2.describe_vpcs();
+            for (k, v) in filters {
+                req = req.filters(ec2_filter(k, v));
             }
-            if let Some(vpc) = &c.vpc_id {
-                req = req.filters(Filter::builder().name("vpc-id").values(vpc).build());
+            let resp = req.send().await.map_err(|e| {
+                StepError::msg(format!("error querying VPCs: {}", client::describe(&e)))
+            })?;
+            let [vpc] = resp.vpcs() else {
+                return Err(StepError::msg(format!(
+                    "exactly one VPC should match `vpc_filter`, but {} VPCs were found",
+                    resp.vpcs().len()
+                )));
+            };
+            let id = vpc.vpc_id().unwrap_or_default().to_string();
+            cx.ui.message(&format!("Found VPC ID: {id}"));
+            state.vpc_id = Some(id);
+        }
+        let subnet = if let Some(f) = &c.subnet_filter {
+            let mut filters = f.filters.clone();
+            filters.insert("state".into(), "available".into());
+            if let Some(vpc) = &state.vpc_id {
+                filters.insert("vpc-id".into(), vpc.clone());
+            }
+            if let Some(az) = &state.availability_zone {
+                filters.insert("availabilityZone".into(), az.clone());
+            }
+            let mut req = state.ec2.describe_subnets();
+            for (k, v) in &filters {
+                req = req.filters(ec2_filter(k, v));
             }
             let resp = req.send().await.map_err(|e| {
                 StepError::msg(format!("error querying subnets: {}", client::describe(&e)))

@@ -1,25 +1,31 @@
-//! `StepRunSourceInstance` (Packer's, with basic spot support through the
-//! `RunInstances` market options): launches one instance of the source
-//! image with the key pair, security groups, subnet, block devices, user
-//! data, IAM instance profile and run/volume tags, waits until it is
+//! `StepRunSourceInstance` (Packer's): launches one on-demand instance of
+//! the source image with the key pair, security groups, subnet, block
+//! devices (plus `no_ephemeral`'s empty mappings), user data, IAM instance
+//! profile, `metadata_options` and run/volume tags, waits until it is
 //! running, and works out the address to connect to (`ssh_interface`;
 //! `ssh_host` overrides it). The instance id is recorded as soon as EC2
 //! returns it; cleanup terminates the instance and waits until it is gone.
+//! Spot instances are launched by `StepRunSpotInstance`, which shares the
+//! helpers here.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, CreditSpecificationRequest, EbsBlockDevice,
-    IamInstanceProfileSpecification, Instance, InstanceMarketOptionsRequest,
-    InstanceNetworkInterfaceSpecification, MarketType, Placement, ResourceType,
-    ShutdownBehavior as Ec2Shutdown, SpotMarketOptions, TagSpecification, Tenancy, VolumeType,
+    BlockDeviceMapping, CreditSpecificationRequest, EbsBlockDevice, HttpTokensState,
+    IamInstanceProfileSpecification, Instance, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceMetadataTagsState,
+    InstanceNetworkInterfaceSpecification, Placement, ResourceType,
+    ShutdownBehavior as Ec2Shutdown, TagSpecification, Tenancy, VolumeType,
 };
 use base64::Engine;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
+use kiln_sdk::Ui;
 use kiln_ssh::CommunicatorConfig;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::{BlockDevice, Config, Market, SshInterface};
+use crate::config::{BlockDevice, Config, MetadataOptions, SshInterface};
 use crate::{client, tags, AmazonState};
 
 /// See the module docs.
@@ -81,6 +87,50 @@ pub fn mappings(devices: &[BlockDevice]) -> Vec<BlockDeviceMapping> {
         .collect()
 }
 
+/// `no_ephemeral`: Packer maps the devices EC2 gives instance store
+/// volumes by default (`xvdca`-`xvdcz`) to no device, so they do not show
+/// up (Windows guests).
+pub fn no_ephemeral_mappings() -> Vec<BlockDeviceMapping> {
+    ('a'..='z')
+        .map(|l| {
+            BlockDeviceMapping::builder()
+                .device_name(format!("xvdc{l}"))
+                .no_device("")
+                .build()
+        })
+        .collect()
+}
+
+/// The launch's block device mappings: `launch_block_device_mappings`,
+/// then `no_ephemeral`'s.
+pub fn launch_mappings(c: &Config) -> Vec<BlockDeviceMapping> {
+    let mut m = mappings(&c.launch_block_devices);
+    if c.no_ephemeral {
+        m.extend(no_ephemeral_mappings());
+    }
+    m
+}
+
+/// `metadata_options` for `RunInstances`.
+pub fn metadata_request(m: &MetadataOptions) -> InstanceMetadataOptionsRequest {
+    InstanceMetadataOptionsRequest::builder()
+        .http_endpoint(InstanceMetadataEndpointState::from(
+            m.http_endpoint.as_str(),
+        ))
+        .http_tokens(HttpTokensState::from(m.http_tokens.as_str()))
+        .http_put_response_hop_limit(m.http_put_response_hop_limit)
+        .instance_metadata_tags(InstanceMetadataTagsState::from(
+            m.instance_metadata_tags.as_str(),
+        ))
+        .build()
+}
+
+/// Whether a launch failed only because a new instance profile is not
+/// visible to EC2 yet (IAM is eventually consistent; Packer retries).
+pub fn profile_not_ready(message: &str) -> bool {
+    message.contains("Invalid IAM Instance Profile")
+}
+
 /// The address to connect to, by `ssh_interface` (Packer's `SSHHost`).
 pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
     let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
@@ -102,7 +152,7 @@ pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
 }
 
 /// User data, base64-encoded unless it already is (as Packer does).
-fn user_data(c: &Config) -> Result<Option<String>, StepError> {
+pub fn user_data(c: &Config) -> Result<Option<String>, StepError> {
     let raw = match (&c.user_data, &c.user_data_file) {
         (_, Some(f)) => std::fs::read_to_string(f).map_err(|e| {
             StepError::msg(format!(
@@ -121,8 +171,12 @@ fn user_data(c: &Config) -> Result<Option<String>, StepError> {
     }
 }
 
-async fn describe_instance(state: &AmazonState, id: &str) -> Result<Option<Instance>, String> {
-    match state.ec2.describe_instances().instance_ids(id).send().await {
+/// The instance `id`, `None` while EC2 does not know it yet.
+pub async fn describe_instance(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+) -> Result<Option<Instance>, String> {
+    match ec2.describe_instances().instance_ids(id).send().await {
         Ok(r) => Ok(r
             .reservations()
             .iter()
@@ -186,9 +240,7 @@ impl Step<AmazonState> for StepRunSourceInstance {
             .max_count(1)
             .ebs_optimized(c.ebs_optimized)
             .instance_initiated_shutdown_behavior(Ec2Shutdown::from(c.shutdown_behavior.as_str()))
-            .set_block_device_mappings(
-                (!c.launch_block_devices.is_empty()).then(|| mappings(&c.launch_block_devices)),
-            )
+            .set_block_device_mappings(Some(launch_mappings(&c)).filter(|m| !m.is_empty()))
             .set_user_data(user_data)
             .set_key_name(state.key_pair_name.clone())
             .tag_specifications(
@@ -205,9 +257,12 @@ impl Step<AmazonState> for StepRunSourceInstance {
                     .build(),
             );
         }
-        if let Some(p) = &c.iam_instance_profile {
+        if let Some(p) = &state.iam_instance_profile {
             req = req
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+        }
+        if let Some(m) = &c.metadata_options {
+            req = req.metadata_options(metadata_request(m));
         }
         if state.availability_zone.is_some() || c.tenancy.is_some() {
             req = req.placement(
@@ -223,21 +278,6 @@ impl Step<AmazonState> for StepRunSourceInstance {
                     .cpu_credits("unlimited")
                     .build(),
             );
-        }
-        match &c.market {
-            Market::OnDemand => {}
-            Market::SpotAuto | Market::SpotMax(_) => {
-                let mut spot = SpotMarketOptions::builder();
-                if let Market::SpotMax(p) = &c.market {
-                    spot = spot.max_price(p);
-                }
-                req = req.instance_market_options(
-                    InstanceMarketOptionsRequest::builder()
-                        .market_type(MarketType::Spot)
-                        .spot_options(spot.build())
-                        .build(),
-                );
-            }
         }
         match (&state.subnet_id, c.associate_public_ip_address) {
             (Some(subnet), true) => {
@@ -257,7 +297,22 @@ impl Step<AmazonState> for StepRunSourceInstance {
                     .set_security_group_ids(Some(state.security_group_ids.clone()));
             }
         }
-        let resp = req.send().await.map_err(|e| {
+        // A new instance profile may not be visible to EC2 yet: retry, as
+        // Packer does.
+        let mut attempt = 0u64;
+        let resp = loop {
+            match req.clone().send().await {
+                Err(e) if attempt < 10 && profile_not_ready(e.message().unwrap_or_default()) => {
+                    attempt += 1;
+                    tokio::select! {
+                        _ = cx.cancel.cancelled() => return Err(StepError::Cancelled),
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)) => {}
+                    }
+                }
+                r => break r,
+            }
+        };
+        let resp = resp.map_err(|e| {
             if client::code(&e) == Some("VPCIdNotSpecified") && state.subnet_id.is_none() {
                 StepError::msg(
                     "error launching source instance: a valid subnet id was not specified",
@@ -285,51 +340,8 @@ impl Step<AmazonState> for StepRunSourceInstance {
         cx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
 
-        let st: &AmazonState = state;
-        let idr: &str = &id;
-        let instance = client::poll(
-            c.polling,
-            &cx.cancel,
-            &format!("instance ({id}) to become ready"),
-            move || async move {
-                match describe_instance(st, idr).await? {
-                    None => Ok(None),
-                    Some(i) => {
-                        let name = i
-                            .state()
-                            .and_then(|s| s.name())
-                            .map(|n| n.as_str().to_string())
-                            .unwrap_or_default();
-                        match name.as_str() {
-                            "running" => Ok(Some(i)),
-                            "pending" | "" => Ok(None),
-                            other => Err(format!(
-                                "the instance is `{other}`: {}",
-                                i.state_reason()
-                                    .and_then(|r| r.message())
-                                    .unwrap_or("no reason given")
-                            )),
-                        }
-                    }
-                }
-            },
-        )
-        .await?;
-        if let CommunicatorConfig::Ssh(s) = &c.communicator {
-            let host = if s.host.is_empty() {
-                let Some(h) = instance_host(&instance, c.ssh_interface) else {
-                    return Err(StepError::msg(format!(
-                        "couldn't determine an address for instance `{id}` (`ssh_interface`)"
-                    )));
-                };
-                state.ssh_host = Some(h.clone());
-                h
-            } else {
-                s.host.clone()
-            };
-            state.generated.insert("Host".into(), host);
-        }
-        state.instance = Some(instance);
+        let instance = wait_running(&state.ec2, &id, &c, &cx.cancel).await?;
+        finish_launch(&c, state, instance)?;
         Ok(StepAction::Continue)
     }
 
@@ -337,42 +349,147 @@ impl Step<AmazonState> for StepRunSourceInstance {
         let Some(id) = self.instance_id.take() else {
             return;
         };
-        cx.ui.say("Terminating the source AWS instance...");
-        if let Err(e) = state
-            .ec2
-            .terminate_instances()
-            .instance_ids(&id)
-            .send()
-            .await
-        {
-            if client::code(&e) != Some("InvalidInstanceID.NotFound") {
-                cx.ui.error(&format!(
-                    "Error terminating instance, may still be around: {}",
-                    client::describe(&e)
-                ));
-                return;
-            }
-        }
-        let st: &AmazonState = state;
-        let idr: &str = &id;
-        let r = client::poll(
-            self.config.polling,
-            &cx.cancel,
-            &format!("instance ({id}) to terminate"),
-            move || async move {
-                match describe_instance(st, idr).await? {
-                    None => Ok(Some(())),
-                    Some(i) => Ok(i
+        terminate(&state.ec2, &id, &self.config, cx.ui).await;
+    }
+}
+
+/// Waits until instance `id` is running (Packer's
+/// `WaitUntilInstanceRunning`).
+pub async fn wait_running(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    c: &Config,
+    cancel: &CancellationToken,
+) -> Result<Instance, StepError> {
+    client::poll(
+        c.polling,
+        cancel,
+        &format!("instance ({id}) to become ready"),
+        move || async move {
+            match describe_instance(ec2, id).await? {
+                None => Ok(None),
+                Some(i) => {
+                    let name = i
                         .state()
                         .and_then(|s| s.name())
-                        .filter(|n| n.as_str() == "terminated")
-                        .map(|_| ())),
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default();
+                    match name.as_str() {
+                        "running" => Ok(Some(i)),
+                        "pending" | "" => Ok(None),
+                        other => Err(format!(
+                            "the instance is `{other}`: {}",
+                            i.state_reason()
+                                .and_then(|r| r.message())
+                                .unwrap_or("no reason given")
+                        )),
+                    }
                 }
-            },
-        )
-        .await;
-        if let Err(e) = r {
-            cx.ui.error(&e.to_string());
+            }
+        },
+    )
+    .await
+}
+
+/// Records the running instance and the address the communicator uses.
+pub fn finish_launch(
+    c: &Config,
+    state: &mut AmazonState,
+    instance: Instance,
+) -> Result<(), StepError> {
+    if let CommunicatorConfig::Ssh(s) = &c.communicator {
+        let host = if s.host.is_empty() {
+            let Some(h) = instance_host(&instance, c.ssh_interface) else {
+                return Err(StepError::msg(format!(
+                    "couldn't determine an address for instance `{}` (`ssh_interface`)",
+                    instance.instance_id().unwrap_or_default()
+                )));
+            };
+            state.ssh_host = Some(h.clone());
+            h
+        } else {
+            s.host.clone()
+        };
+        state.generated.insert("Host".into(), host);
+    }
+    state.instance = Some(instance);
+    Ok(())
+}
+
+/// Terminates instance `id` and waits until it is gone; errors are
+/// reported, not returned (cleanup).
+pub async fn terminate(ec2: &aws_sdk_ec2::Client, id: &str, c: &Config, ui: &dyn Ui) {
+    ui.say("Terminating the source AWS instance...");
+    if let Err(e) = ec2.terminate_instances().instance_ids(id).send().await {
+        if client::code(&e) != Some("InvalidInstanceID.NotFound") {
+            ui.error(&format!(
+                "Error terminating instance, may still be around: {}",
+                client::describe(&e)
+            ));
+            return;
         }
+    }
+    let r = client::poll(
+        c.polling,
+        &CancellationToken::new(),
+        &format!("instance ({id}) to terminate"),
+        move || async move {
+            match describe_instance(ec2, id).await? {
+                None => Ok(Some(())),
+                Some(i) => Ok(i
+                    .state()
+                    .and_then(|s| s.name())
+                    .filter(|n| n.as_str() == "terminated")
+                    .map(|_| ())),
+            }
+        },
+    )
+    .await;
+    if let Err(e) = r {
+        ui.error(&e.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_ephemeral_maps_xvdca_to_xvdcz_to_no_device() {
+        let m = no_ephemeral_mappings();
+        assert_eq!(m.len(), 26);
+        assert_eq!(m[0].device_name(), Some("xvdca"));
+        assert_eq!(m[25].device_name(), Some("xvdcz"));
+        assert!(m
+            .iter()
+            .all(|b| b.no_device() == Some("") && b.ebs().is_none()));
+    }
+
+    #[test]
+    fn metadata_options_map_to_the_api() {
+        let r = metadata_request(&MetadataOptions {
+            http_endpoint: "enabled".into(),
+            http_tokens: "required".into(),
+            http_put_response_hop_limit: 3,
+            instance_metadata_tags: "enabled".into(),
+        });
+        assert_eq!(r.http_tokens(), Some(&HttpTokensState::Required));
+        assert_eq!(r.http_put_response_hop_limit(), Some(3));
+        assert_eq!(
+            r.instance_metadata_tags(),
+            Some(&InstanceMetadataTagsState::Enabled)
+        );
+        assert_eq!(
+            r.http_endpoint(),
+            Some(&InstanceMetadataEndpointState::Enabled)
+        );
+    }
+
+    #[test]
+    fn retries_only_a_profile_ec2_cannot_see_yet() {
+        assert!(profile_not_ready(
+            "Value (packer-1) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+        ));
+        assert!(!profile_not_ready("InvalidAMIID.NotFound"));
     }
 }

@@ -1,5 +1,6 @@
 //! `StepSecurityGroup` (Packer's): uses `security_group_ids` when given
-//! (checking they exist), else creates a temporary security group
+//! (checking they exist), else the groups `security_group_filter` matches
+//! (in the build's VPC), else creates a temporary security group
 //! (`packer_<uuid>`, in the build's VPC) that lets the communicator port in
 //! from `temporary_security_group_source_cidrs`. It records the group ids
 //! in the state; its cleanup deletes the temporary group, retrying while
@@ -59,6 +60,37 @@ impl Step<AmazonState> for StepSecurityGroup {
                     ))
                 })?;
             state.security_group_ids = c.security_group_ids.clone();
+            return Ok(StepAction::Continue);
+        }
+        if let Some(filters) = &c.security_group_filter {
+            let mut filters = filters.clone();
+            if let Some(vpc) = &state.vpc_id {
+                filters.insert("vpc-id".into(), vpc.clone());
+            }
+            let mut req = state.ec2.describe_security_groups();
+            for (k, v) in &filters {
+                req = req.filters(crate::step_network_info::ec2_filter(k, v));
+            }
+            let resp = req.send().await.map_err(|e| {
+                StepError::msg(format!(
+                    "couldn't find security groups for filter: {}",
+                    client::describe(&e)
+                ))
+            })?;
+            let ids: Vec<String> = resp
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .map(str::to_string)
+                .collect();
+            if ids.is_empty() {
+                return Err(StepError::msg(
+                    "no security group matches `security_group_filter`",
+                ));
+            }
+            cx.ui
+                .message(&format!("Found Security Group(s): {}", ids.join(", ")));
+            state.security_group_ids = ids;
             return Ok(StepAction::Continue);
         }
         let port = match &c.communicator {

@@ -448,6 +448,11 @@ async fn skip(r: &mut (impl AsyncRead + Unpin), n: u64) -> io::Result<()> {
 
 #[async_trait]
 impl Communicator for DockerCommunicator {
+    /// Every command runs as `/bin/sh -c`.
+    fn runs_posix_sh(&self) -> bool {
+        true
+    }
+
     async fn start(
         &self,
         command: &RemoteCommand,

@@ -7,10 +7,13 @@
 //! - provisioner `example-exec`: runs a command over the build's
 //!   communicator, streaming its output;
 //! - post-processor `example-sha256`: writes a `.sha256` file next to each
-//!   file of the artifact.
+//!   file of the artifact;
+//! - data source `example-file`: reads a file while an HCL2 template is
+//!   evaluated (`data "example-file" "NAME" { path = "…" }`).
 
 mod builder;
 mod communicator;
+mod data_source;
 mod post_processor;
 mod provisioner;
 
@@ -22,5 +25,6 @@ fn main() -> ExitCode {
         builders: vec![Box::new(builder::DirBuilderFactory)],
         provisioners: vec![Box::new(provisioner::ExecFactory)],
         post_processors: vec![Box::new(post_processor::Sha256Factory)],
+        data_sources: vec![Box::new(data_source::FileDataSourceFactory)],
     })
 }

@@ -100,6 +100,7 @@ impl Broker {
     /// Opens the stream with broker id `id` (which the peer accepts).
     pub async fn dial(&self, id: u32) -> std::io::Result<Stream> {
         let mut stream = self.session.open()?;
+        crate::trace!("broker: dial {id} (yamux stream {})", stream.id());
         stream.writer.write_all(&id.to_le_bytes()).await?;
         let ack = tokio::time::timeout(Duration::from_secs(30), stream.reader.read_exact_vec(4))
             .await
@@ -110,6 +111,7 @@ impl Broker {
                 )
             })??;
         let got = u32::from_le_bytes([ack[0], ack[1], ack[2], ack[3]]);
+        crate::trace!("broker: dial {id} acknowledged");
         if got != id {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -121,6 +123,7 @@ impl Broker {
 
     /// Waits for the peer to dial `id`, then acknowledges it.
     pub async fn accept(&self, id: u32, timeout: Duration) -> std::io::Result<Stream> {
+        crate::trace!("broker: accept {id}");
         let rx = {
             let mut map = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             match map.remove(&id) {
@@ -167,6 +170,7 @@ impl Broker {
 }
 
 async fn ack(s: Stream, id: u32) -> std::io::Result<Stream> {
+    crate::trace!("broker: accepted {id} (yamux stream {})", s.id());
     s.writer.write_all(&id.to_le_bytes()).await?;
     Ok(s)
 }

@@ -11,7 +11,9 @@
 //! Stores: the remote objects keep their RPC stream (and the plugin
 //! connection) open; dropping them closes the stream.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,11 +98,22 @@ pub async fn ui_call(ui: &dyn Ui, method: &str, body: &Value) -> Option<Result<V
     })
 }
 
+/// Work a served call leaves running after its reply: a started command,
+/// whose output and exit status go on over broker streams. `Err` is shown
+/// to the user (the plugin only sees the command fail).
+pub type DeferredWork<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Where a served call hands its [`DeferredWork`]; the serving side runs
+/// it alongside the RPC server (see `components::GoProvisioner`).
+pub type Deferred<'a> = tokio::sync::mpsc::UnboundedSender<DeferredWork<'a>>;
+
 /// Serves a `Communicator.*` call against kiln's communicator. `None` when
-/// `method` is not a Communicator method.
-pub async fn communicator_call(
-    comm: &dyn Communicator,
-    broker: &Broker,
+/// `method` is not a Communicator method. `Start` replies as soon as the
+/// command's streams are open and leaves the command to `deferred`.
+pub async fn communicator_call<'a>(
+    comm: &'a dyn Communicator,
+    broker: &'a Broker,
+    deferred: &Deferred<'a>,
     method: &str,
     body: &Value,
 ) -> Option<Result<Value, String>> {
@@ -113,7 +126,7 @@ pub async fn communicator_call(
     };
     let id = |k: &str| body.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
     Some(match name {
-        "Start" => serve_start(comm, broker, body).await,
+        "Start" => serve_start(comm, broker, deferred, body).await,
         "Upload" => {
             let stream = match broker.dial(id("ReaderStreamId")).await {
                 Ok(s) => s,
@@ -191,13 +204,17 @@ pub async fn communicator_call(
     })
 }
 
-/// `Communicator.Start`, callee side: dial the caller's streams, run the
-/// command, stream its output, then write gob `CommandFinished`. Replies
-/// once the command is done (the Go caller reads the exit status from the
-/// response stream either way).
-async fn serve_start(
-    comm: &dyn Communicator,
+/// `Communicator.Start`, callee side: dial the caller's streams and reply;
+/// the command then runs as deferred work that streams its output, closes
+/// the output streams and writes gob `CommandFinished` to the response
+/// stream, as Go's `CommunicatorServer.Start` does. The reply must not
+/// wait for the command: Packer's `RemoteCmd.RunWithUi` starts reading the
+/// output only once `Start` has returned, so output beyond the stream
+/// window (256 KiB) would never drain and the command never finish.
+async fn serve_start<'a>(
+    comm: &'a dyn Communicator,
     broker: &Broker,
+    deferred: &Deferred<'a>,
     body: &Value,
 ) -> Result<Value, String> {
     let id = |k: &str| body.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
@@ -219,6 +236,7 @@ async fn serve_start(
                 .map_err(|e| format!("cannot open the {k} stream: {e}"))
         }
     };
+    crate::trace!("served Communicator.Start `{command}`: dialing its streams");
     let stdin = dial("StdinStreamId").await?;
     let stdout = dial("StdoutStreamId").await?;
     let stderr = dial("StderrStreamId").await?;
@@ -227,52 +245,62 @@ async fn serve_start(
         // kiln's communicators take no stdin: the command sees EOF.
         s.writer.close();
     }
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
-    let err_tx = out_tx.clone();
-    let on_out = move |l: &str| {
-        let _ = out_tx.send((true, format!("{l}\n")));
-    };
-    let on_err = move |l: &str| {
-        let _ = err_tx.send((false, format!("{l}\n")));
-    };
-    let run = async move {
-        let r = comm
-            .start(
-                &RemoteCommand { command },
-                CommandOutput {
-                    stdout: &on_out,
-                    stderr: &on_err,
-                },
-            )
-            .await;
-        // Dropping the senders ends `forward` once the queue is drained.
-        drop(on_out);
-        drop(on_err);
-        r
-    };
-    let forward = async {
-        while let Some((is_out, line)) = out_rx.recv().await {
-            let target = if is_out { &stdout } else { &stderr };
-            if let Some(s) = target {
-                let _ = s.writer.write_all(line.as_bytes()).await;
+    let finish = async move {
+        let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
+        let err_tx = out_tx.clone();
+        let on_out = move |l: &str| {
+            let _ = out_tx.send((true, format!("{l}\n")));
+        };
+        let on_err = move |l: &str| {
+            let _ = err_tx.send((false, format!("{l}\n")));
+        };
+        let run = async move {
+            let r = comm
+                .start(
+                    &RemoteCommand { command },
+                    CommandOutput {
+                        stdout: &on_out,
+                        stderr: &on_err,
+                    },
+                )
+                .await;
+            // Dropping the senders ends `forward` once the queue is drained.
+            drop(on_out);
+            drop(on_err);
+            r
+        };
+        let forward = async {
+            while let Some((is_out, line)) = out_rx.recv().await {
+                let target = if is_out { &stdout } else { &stderr };
+                if let Some(s) = target {
+                    let _ = s.writer.write_all(line.as_bytes()).await;
+                }
             }
+        };
+        crate::trace!("served Communicator.Start: streams open, running");
+        let (result, ()) = tokio::join!(run, forward);
+        crate::trace!("served Communicator.Start: command ended: {result:?}");
+        for s in [&stdout, &stderr].into_iter().flatten() {
+            s.writer.close();
         }
-    };
-    let (result, ()) = tokio::join!(run, forward);
-    for s in [&stdout, &stderr].into_iter().flatten() {
-        s.writer.close();
-    }
-    let status = match &result {
-        Ok(s) => s.code() as i64,
-        Err(_) => 1,
-    };
-    if let Some(r) = &response {
-        if result.is_ok() {
-            let _ = r.writer.write_all(&gob::command_finished(status)).await;
+        let status = match &result {
+            Ok(s) => s.code() as i64,
+            Err(_) => 1,
+        };
+        if let Some(r) = &response {
+            if result.is_ok() {
+                let _ = r.writer.write_all(&gob::command_finished(status)).await;
+            }
+            r.writer.close();
         }
-        r.writer.close();
-    }
-    result.map(|_| Value::Nil).map_err(|e| e.to_string())
+        crate::trace!("served Communicator.Start: CommandFinished written");
+        result.map(|_| ()).map_err(|e| e.to_string())
+    };
+    deferred
+        .send(Box::pin(finish))
+        .map_err(|_| "the provisioner's call has ended".to_string())?;
+    crate::trace!("served Communicator.Start: replying (started)");
+    Ok(Value::Nil)
 }
 
 /// Serves an `Artifact.*` call for a kiln artifact.
@@ -393,8 +421,10 @@ impl Communicator for RemoteCommunicator {
                 Ok::<_, CommunicatorError>(s.reader.read_all().await)
             };
             let ((), (), resp) = tokio::join!(out, err, resp);
+            crate::trace!("remote Communicator.Start: output and response streams ended");
             resp
         };
+        crate::trace!("remote Communicator.Start `{}`", command.command);
         let (_, resp) = with_call(self.call("Communicator.Start", args), io).await?;
         let bytes = resp?;
         match gob::parse_command_finished(&bytes) {

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use kiln_sdk::component::{BuildError, GeneratedData, KeepInput};
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::step::OnError;
@@ -24,8 +25,10 @@ use kiln_sdk::{
 use tokio_util::sync::CancellationToken;
 
 use crate::callbacks::{
-    artifact_call, communicator_call, error_message, ui_call, RemoteArtifact, RemoteCommunicator,
+    artifact_call, communicator_call, error_message, ui_call, DeferredWork, RemoteArtifact,
+    RemoteCommunicator,
 };
+use crate::cty;
 use crate::msgpack::Value;
 use crate::plugin::PluginConn;
 use crate::rpc::{serve, RpcClient};
@@ -44,9 +47,45 @@ fn on_error_name(o: OnError) -> &'static str {
     }
 }
 
-/// The `Configs` argument: the user's config and Packer's own keys.
-fn configs(raw: &RawConfig, cx: &PrepareContext) -> Value {
-    let user = Value::from_json(&serde_json::Value::Object(raw.values.clone()));
+/// How a factory sends the component's config to the plugin's `Prepare`
+/// / `Configure` (plugin-protocol.md §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigEncoding {
+    /// As Packer does: cty JSON for a config from an HCL2 template (its
+    /// file ends in `.pkr.hcl` or `.pkr.json`), a plain map otherwise.
+    #[default]
+    Auto,
+    /// A plain msgpack map, as Packer sends a JSON template's config.
+    Legacy,
+    /// `{"value","type"}` cty JSON in msgpack `bin`, as Packer sends an
+    /// HCL2 template's config (types inferred, see [`crate::cty`]).
+    Cty,
+}
+
+impl ConfigEncoding {
+    /// `Legacy` or `Cty` for this config.
+    pub fn resolve(self, raw: &RawConfig) -> ConfigEncoding {
+        match self {
+            ConfigEncoding::Auto => {
+                let hcl2 = raw.location.as_ref().is_some_and(|l| {
+                    let f = l.file.to_ascii_lowercase();
+                    f.ends_with(".pkr.hcl") || f.ends_with(".pkr.json")
+                });
+                if hcl2 {
+                    ConfigEncoding::Cty
+                } else {
+                    ConfigEncoding::Legacy
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// The `Configs` argument: the user's config and Packer's own keys. In cty
+/// mode the order is Packer's HCL2 one (its keys first, then the config).
+fn configs(raw: &RawConfig, cx: &PrepareContext, encoding: ConfigEncoding) -> Value {
+    let user_json = serde_json::Value::Object(raw.values.clone());
     let vars = Value::map(
         cx.interpolation
             .user_variables
@@ -66,7 +105,15 @@ fn configs(raw: &RawConfig, cx: &PrepareContext) -> Value {
         ("packer_template_path", Value::str("")),
         ("packer_user_variables", vars),
     ]);
-    Value::map([("Configs", Value::Array(vec![user, packer]))])
+    let list = match encoding.resolve(raw) {
+        ConfigEncoding::Cty => {
+            let bin = cty::marshal_inferred(&user_json);
+            crate::trace!("cty config: {}", String::from_utf8_lossy(&bin));
+            vec![packer, Value::Bin(bin)]
+        }
+        _ => vec![Value::from_json(&user_json), packer],
+    };
+    Value::map([("Configs", Value::Array(list))])
 }
 
 /// Packer's `MultiError` text (`2 error(s) occurred:\n\n* a\n* b`) as one
@@ -119,8 +166,10 @@ fn generated_from(v: &Value) -> GeneratedData {
 }
 
 /// Runs `call` while serving callbacks on the stream the plugin opens with
-/// broker id `id`; returns the call's result. On `cancel`, asks the plugin
-/// to cancel (`{service}.Cancel`) and keeps waiting for it to finish.
+/// broker id `id` (and running `side`, which never ends by itself);
+/// returns the call's result. On `cancel`, asks the plugin to cancel
+/// (`{service}.Cancel`) and keeps waiting for it to finish.
+#[allow(clippy::too_many_arguments)]
 async fn call_serving<'a, H, F>(
     conn: &PluginConn,
     method: &str,
@@ -129,6 +178,7 @@ async fn call_serving<'a, H, F>(
     service: &str,
     cancel: &CancellationToken,
     handler: H,
+    side: impl std::future::Future<Output = ()> + 'a,
 ) -> Result<Value, GoPluginError>
 where
     H: Fn(String, Value) -> F + 'a,
@@ -151,6 +201,7 @@ where
     tokio::select! {
         r = &mut call => r,
         _ = served => unreachable!("serving never ends by itself"),
+        _ = side => unreachable!("the side work never ends by itself"),
         _ = canceller => unreachable!("the canceller never ends by itself"),
     }
 }
@@ -169,6 +220,25 @@ fn build_error(e: GoPluginError, cancel: &CancellationToken) -> BuildError {
 pub struct GoBuilderFactory {
     pub(crate) name: &'static str,
     pub(crate) cmd: GoPluginCommand,
+    pub(crate) encoding: ConfigEncoding,
+}
+
+impl GoBuilderFactory {
+    /// The factory for `cmd`, registered as `type_name`, sending configs
+    /// as [`ConfigEncoding::Auto`] does.
+    pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
+        GoBuilderFactory {
+            name: crate::leak(type_name),
+            cmd,
+            encoding: ConfigEncoding::Auto,
+        }
+    }
+
+    /// Sends configs as `encoding` says.
+    pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
 }
 
 impl BuilderFactory for GoBuilderFactory {
@@ -182,7 +252,7 @@ impl BuilderFactory for GoBuilderFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
         let cmd = self.cmd.clone();
-        let args = configs(raw, cx);
+        let args = configs(raw, cx, self.encoding);
         let res = block_on_bridge(async move {
             let conn = PluginConn::start(&cmd).await?;
             let reply = conn.call("Builder.Prepare", args).await?;
@@ -263,6 +333,7 @@ impl Builder for GoBuilder {
             "Builder",
             &cx.cancel,
             handler,
+            std::future::pending(),
         )
         .await
         .map_err(|e| build_error(e, &cx.cancel))?;
@@ -289,6 +360,25 @@ impl Builder for GoBuilder {
 pub struct GoProvisionerFactory {
     pub(crate) name: &'static str,
     pub(crate) cmd: GoPluginCommand,
+    pub(crate) encoding: ConfigEncoding,
+}
+
+impl GoProvisionerFactory {
+    /// The factory for `cmd`, registered as `type_name`, sending configs
+    /// as [`ConfigEncoding::Auto`] does.
+    pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
+        GoProvisionerFactory {
+            name: crate::leak(type_name),
+            cmd,
+            encoding: ConfigEncoding::Auto,
+        }
+    }
+
+    /// Sends configs as `encoding` says.
+    pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
 }
 
 impl ProvisionerFactory for GoProvisionerFactory {
@@ -302,7 +392,7 @@ impl ProvisionerFactory for GoProvisionerFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
         let cmd = self.cmd.clone();
-        let args = configs(raw, cx);
+        let args = configs(raw, cx, self.encoding);
         let res = block_on_bridge(async move {
             let conn = PluginConn::start(&cmd).await?;
             let r = conn.call("Provisioner.Prepare", args).await;
@@ -334,14 +424,38 @@ impl Provisioner for GoProvisioner {
         let id = conn.broker.next_id();
         let ui = cx.ui;
         let broker = &conn.broker;
-        let handler = |method: String, body: Value| async move {
-            if let Some(r) = ui_call(ui, &method, &body).await {
-                return r;
+        // Commands started for the plugin run here, after their `Start`
+        // has replied (see `callbacks::serve_start`).
+        let (deferred, mut started) = tokio::sync::mpsc::unbounded_channel::<DeferredWork<'_>>();
+        let handler = |method: String, body: Value| {
+            let deferred = deferred.clone();
+            async move {
+                if let Some(r) = ui_call(ui, &method, &body).await {
+                    return r;
+                }
+                if let Some(r) =
+                    communicator_call(communicator, broker, &deferred, &method, &body).await
+                {
+                    return r;
+                }
+                Err(format!("rpc: can't find method {method}"))
             }
-            if let Some(r) = communicator_call(communicator, broker, &method, &body).await {
-                return r;
+        };
+        let run_started = async move {
+            let mut running = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    w = started.recv() => match w {
+                        Some(w) => running.push(w),
+                        None => std::future::pending::<()>().await,
+                    },
+                    Some(r) = running.next(), if !running.is_empty() => {
+                        if let Err(e) = r {
+                            ui.error(&format!("a command the plugin started failed: {e}"));
+                        }
+                    }
+                }
             }
-            Err(format!("rpc: can't find method {method}"))
         };
         let args = Value::map([
             ("GeneratedData", generated_value(cx.generated)),
@@ -355,6 +469,7 @@ impl Provisioner for GoProvisioner {
             "Provisioner",
             &cx.cancel,
             handler,
+            run_started,
         )
         .await
         .map(|_| ())
@@ -368,6 +483,25 @@ impl Provisioner for GoProvisioner {
 pub struct GoPostProcessorFactory {
     pub(crate) name: &'static str,
     pub(crate) cmd: GoPluginCommand,
+    pub(crate) encoding: ConfigEncoding,
+}
+
+impl GoPostProcessorFactory {
+    /// The factory for `cmd`, registered as `type_name`, sending configs
+    /// as [`ConfigEncoding::Auto`] does.
+    pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
+        GoPostProcessorFactory {
+            name: crate::leak(type_name),
+            cmd,
+            encoding: ConfigEncoding::Auto,
+        }
+    }
+
+    /// Sends configs as `encoding` says.
+    pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
 }
 
 impl PostProcessorFactory for GoPostProcessorFactory {
@@ -381,7 +515,7 @@ impl PostProcessorFactory for GoPostProcessorFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
         let cmd = self.cmd.clone();
-        let args = configs(raw, cx);
+        let args = configs(raw, cx, self.encoding);
         let res = block_on_bridge(async move {
             let conn = PluginConn::start(&cmd).await?;
             let r = conn.call("PostProcessor.Configure", args).await;
@@ -432,6 +566,7 @@ impl PostProcessor for GoPostProcessor {
             "PostProcessor",
             &cx.cancel,
             handler,
+            std::future::pending(),
         )
         .await
         .map_err(|e| build_error(e, &cx.cancel))?;

@@ -14,13 +14,16 @@
 //! The layers, bottom up: [`plugin`] (process, handshake), [`yamux`],
 //! [`broker`] (Packer's stream-id broker), [`rpc`] (net/rpc + [`msgpack`]),
 //! [`gob`] (the exit-status message), [`callbacks`] (Ui, Hook,
-//! Communicator, Artifact services) and the components. Plugin I/O runs on
+//! Communicator, Artifact services), [`cty`] (HCL2 configs as cty JSON,
+//! see [`ConfigEncoding`]) and the components. `KILN_GO_TRACE=1` prints a
+//! timestamped trace of the wire traffic to stderr. Plugin I/O runs on
 //! a small runtime of its own, so `prepare` (synchronous, called before
 //! kiln's runtime exists) can start plugins and keep them for the run.
 
 pub mod broker;
 pub mod callbacks;
 mod components;
+pub mod cty;
 pub mod describe;
 pub mod gob;
 pub mod msgpack;
@@ -33,7 +36,9 @@ use std::sync::OnceLock;
 
 use kiln_sdk::{BuilderFactory, PostProcessorFactory, ProvisionerFactory};
 
-pub use components::{GoBuilderFactory, GoPostProcessorFactory, GoProvisionerFactory};
+pub use components::{
+    ConfigEncoding, GoBuilderFactory, GoPostProcessorFactory, GoProvisionerFactory,
+};
 pub use describe::{describe, Component, ComponentKind, Description};
 
 /// How to start one plugin component's process.
@@ -146,6 +151,38 @@ fn stderr_suffix(s: &str) -> String {
     }
 }
 
+/// Whether `KILN_GO_TRACE` is set (non-empty, not `0`): the bridge then
+/// prints a timestamped line to stderr for each RPC call and reply, broker
+/// stream, yamux FIN/RST and communicator step, to see where time goes.
+pub fn trace_enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("KILN_GO_TRACE").is_ok_and(|v| !v.is_empty() && v != "0"))
+}
+
+/// Prints one trace line (see [`trace_enabled`]), stamped with the time
+/// since the bridge first traced.
+#[doc(hidden)]
+pub fn trace_line(args: std::fmt::Arguments<'_>) {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let t = START.get_or_init(std::time::Instant::now).elapsed();
+    eprintln!(
+        "[kiln-go {:>4}.{:03}s] {args}",
+        t.as_secs(),
+        t.subsec_millis()
+    );
+}
+
+/// `trace!("…", args)`: a [`trace_line`] when tracing is on; the
+/// arguments are not evaluated otherwise.
+macro_rules! trace {
+    ($($a:tt)*) => {
+        if $crate::trace_enabled() {
+            $crate::trace_line(format_args!($($a)*))
+        }
+    };
+}
+pub(crate) use trace;
+
 /// The runtime plugin I/O runs on (two worker threads, created on first
 /// use). Plugin connections outlive any one caller's runtime: `prepare`
 /// runs before kiln's runtime exists, `run` happens inside it.
@@ -181,18 +218,12 @@ fn leak(name: &str) -> &'static str {
 
 /// A builder type served by a Go plugin, registered as `type_name`.
 pub fn builder_factory(type_name: &str, cmd: GoPluginCommand) -> Box<dyn BuilderFactory> {
-    Box::new(GoBuilderFactory {
-        name: leak(type_name),
-        cmd,
-    })
+    Box::new(GoBuilderFactory::new(type_name, cmd))
 }
 
 /// A provisioner type served by a Go plugin, registered as `type_name`.
 pub fn provisioner_factory(type_name: &str, cmd: GoPluginCommand) -> Box<dyn ProvisionerFactory> {
-    Box::new(GoProvisionerFactory {
-        name: leak(type_name),
-        cmd,
-    })
+    Box::new(GoProvisionerFactory::new(type_name, cmd))
 }
 
 /// A post-processor type served by a Go plugin, registered as `type_name`.
@@ -200,8 +231,5 @@ pub fn post_processor_factory(
     type_name: &str,
     cmd: GoPluginCommand,
 ) -> Box<dyn PostProcessorFactory> {
-    Box::new(GoPostProcessorFactory {
-        name: leak(type_name),
-        cmd,
-    })
+    Box::new(GoPostProcessorFactory::new(type_name, cmd))
 }

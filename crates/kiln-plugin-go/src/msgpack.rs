@@ -370,11 +370,11 @@ fn decode_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Value, Need> {
         0xc0 => Value::Nil,
         0xc2 => Value::Bool(false),
         0xc3 => Value::Bool(true),
-        0xc4 | 0xc5 | 0xc6 => {
+        0xc4..=0xc6 => {
             let n = be(buf, pos, 1 << (b - 0xc4))? as usize;
             Value::Bin(take(buf, pos, n)?.to_vec())
         }
-        0xc7 | 0xc8 | 0xc9 => {
+        0xc7..=0xc9 => {
             let n = be(buf, pos, 1 << (b - 0xc7))? as usize;
             ext(buf, pos, n)?
         }
@@ -386,7 +386,7 @@ fn decode_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Value, Need> {
         0xd2 => Value::Int(be(buf, pos, 4)? as u32 as i32 as i64),
         0xd3 => Value::Int(be(buf, pos, 8)? as i64),
         0xd4..=0xd8 => ext(buf, pos, 1 << (b - 0xd4))?,
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let n = be(buf, pos, 1 << (b - 0xd9))? as usize;
             string(buf, pos, n)?
         }

@@ -104,6 +104,14 @@ impl RpcClient {
                 } else {
                     Err(RpcError::Remote(error.to_string()))
                 };
+                crate::trace!(
+                    "rpc reply seq {seq}{}",
+                    if error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" error `{error}`")
+                    }
+                );
                 let tx = w
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -148,6 +156,10 @@ impl RpcClient {
             &mut msg,
         );
         encode(&arg, &mut msg);
+        crate::trace!(
+            "rpc call `{method}` seq {seq} on stream {}",
+            self.writer.id()
+        );
         {
             let _g = self.write_lock.lock().await;
             if self.writer.write_all(&msg).await.is_err() {
@@ -191,6 +203,7 @@ where
                 .unwrap_or("")
                 .to_string();
             let seq = hdr.get("Seq").and_then(Value::as_u64).unwrap_or(0);
+            crate::trace!("rpc serve: request `{method}` seq {seq}");
             if tx.send((method, seq, body)).is_err() {
                 break;
             }
@@ -215,7 +228,7 @@ where
                         let mut msg = Vec::new();
                         encode(
                             &Value::map([
-                                ("ServiceMethod", Value::str(method)),
+                                ("ServiceMethod", Value::str(method.as_str())),
                                 ("Seq", Value::UInt(seq)),
                                 ("Error", Value::Str(error)),
                             ]),
@@ -224,6 +237,7 @@ where
                         encode(&reply, &mut msg);
                         let _g = write_lock.lock().await;
                         let _ = writer.write_all(&msg).await;
+                        crate::trace!("rpc serve: replied to `{method}` seq {seq}");
                     });
                 }
                 None => open = false,

@@ -241,7 +241,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
                 continue;
             }
-            T_GOAWAY => return "the plugin ended the session (yamux GoAway)".into(),
+            T_GOAWAY => {
+                crate::trace!("yamux: GoAway from the plugin");
+                return "the plugin ended the session (yamux GoAway)".into();
+            }
             T_DATA | T_WINDOW => {}
             other => return format!("the plugin sent an unknown yamux frame type {other}"),
         }
@@ -280,6 +283,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
         }
         if let Some(st) = &state {
             if flags & (FIN | RST) != 0 {
+                crate::trace!(
+                    "yamux: peer {} stream {id}",
+                    if flags & RST != 0 {
+                        "reset"
+                    } else {
+                        "closed (FIN)"
+                    }
+                );
                 st.data.lock().unwrap_or_else(|e| e.into_inner()).take();
                 if flags & RST != 0 {
                     st.reset.store(true, Ordering::SeqCst);
@@ -303,6 +314,13 @@ pub struct Stream {
     pub reader: StreamReader,
     /// The sending half.
     pub writer: StreamWriter,
+}
+
+impl StreamWriter {
+    /// The yamux stream id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
 }
 
 impl Stream {
@@ -437,6 +455,7 @@ impl StreamWriter {
     /// Half-closes the stream (FIN). Idempotent.
     pub fn close(&self) {
         if !self.state.local_closed.swap(true, Ordering::SeqCst) {
+            crate::trace!("yamux: closing (FIN) stream {}", self.id);
             self.inner.send(header(T_WINDOW, FIN, self.id, 0));
             if self
                 .state

@@ -78,6 +78,12 @@ fn packers_qemu_builder_prepares_and_reports_config_errors() {
 #[test]
 fn packers_qemu_builder_fails_clearly_and_cleans_up() {
     let d = tempfile::tempdir().unwrap();
+    // Packer's download step makes its cache (`./packer_cache` by
+    // default, here the crate directory): the plugin inherits this
+    // process's environment, so point it into the temp dir. Only this
+    // test runs a qemu build.
+    let cache = d.path().join("packer_cache");
+    std::env::set_var("PACKER_CACHE_DIR", &cache);
     let out_dir = d.path().join("out");
     let out = build(
         d.path(),
@@ -91,5 +97,12 @@ fn packers_qemu_builder_fails_clearly_and_cleans_up() {
     assert!(
         !out_dir.exists(),
         "packer's cleanup removed the output directory"
+    );
+    assert!(cache.is_dir(), "packer made its cache in PACKER_CACHE_DIR");
+    assert!(
+        !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("packer_cache")
+            .exists(),
+        "packer's cache went to PACKER_CACHE_DIR, not the crate directory"
     );
 }

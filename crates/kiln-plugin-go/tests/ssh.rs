@@ -27,7 +27,6 @@ fn ssh_settings(s: &Sshd) -> serde_json::Map<String, serde_json::Value> {
 }
 
 #[test]
-#[ignore = "passes, but each run idles about 2 minutes (3 s of CPU) somewhere in the Go shell provisioner over the served communicator; kept out of CI until that wait is found: cargo test -p kiln-plugin-go --test ssh -- --ignored"]
 fn go_shell_and_file_provisioners_over_kilns_ssh_communicator() {
     let s = Sshd::start();
     let d = tempfile::tempdir().unwrap();
@@ -73,7 +72,6 @@ fn go_shell_and_file_provisioners_over_kilns_ssh_communicator() {
 }
 
 #[test]
-#[ignore = "passes, but each run idles about 2 minutes (3 s of CPU) somewhere in the Go shell provisioner over the served communicator; kept out of CI until that wait is found: cargo test -p kiln-plugin-go --test ssh -- --ignored"]
 fn go_shell_exit_status_travels_back_through_gob() {
     let s = Sshd::start();
     let d = tempfile::tempdir().unwrap();
@@ -92,7 +90,45 @@ fn go_shell_exit_status_travels_back_through_gob() {
 }
 
 #[test]
-#[ignore = "passes, but each run idles about 2 minutes (3 s of CPU) somewhere in the Go shell provisioner over the served communicator; kept out of CI until that wait is found: cargo test -p kiln-plugin-go --test ssh -- --ignored"]
+fn go_shell_output_beyond_a_stream_window_does_not_stall() {
+    // ~650 KB of stdout, more than a yamux stream's 256 KiB window: packer
+    // reads a command's output only once `Communicator.Start` has replied,
+    // so the served `Start` must reply when the command starts, not when
+    // it ends. A watchdog fails the test instead of hanging it.
+    let s = Sshd::start();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let mut builder = ssh_settings(&s);
+    builder.insert("type".into(), json!("null"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = build(
+            &dir,
+            &json!({
+                "builders": [builder],
+                "provisioners": [{"type": "go-shell", "inline": [
+                    "seq 1 8000 | sed 's/$/ padding-padding-padding-padding-padding-padding-padding/'",
+                    "echo after-the-flood"]}]
+            }),
+        );
+        let _ = tx.send(out);
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the build finished within 120 s");
+    assert_eq!(out.summary.exit_code(), 0, "{}", out.text());
+    let text = out.text();
+    assert!(
+        text.contains("null: 8000 padding-padding-padding"),
+        "the last line arrived"
+    );
+    assert!(
+        text.contains("null: after-the-flood"),
+        "the next command ran"
+    );
+}
+
+#[test]
 fn kiln_provisioners_over_packers_ssh_communicator() {
     let s = Sshd::start();
     let d = tempfile::tempdir().unwrap();

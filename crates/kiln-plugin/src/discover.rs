@@ -26,14 +26,15 @@ use std::path::{Path, PathBuf};
 
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::{
-    Builder, BuilderFactory, PostProcessor, PostProcessorFactory, PrepareContext, Prepared,
-    Provisioner, ProvisionerFactory,
+    Builder, BuilderFactory, DataSource, DataSourceFactory, PostProcessor, PostProcessorFactory,
+    PrepareContext, Prepared, Provisioner, ProvisionerFactory,
 };
 use serde::Deserialize;
 use sha2::Digest;
 
 use crate::host::{
-    PluginBinary, PluginBuilderFactory, PluginPostProcessorFactory, PluginProvisionerFactory,
+    PluginBinary, PluginBuilderFactory, PluginDataSourceFactory, PluginPostProcessorFactory,
+    PluginProvisionerFactory,
 };
 use crate::protocol::{self, Kind, PROTOCOL_MAX, PROTOCOL_MIN};
 use crate::version;
@@ -626,6 +627,8 @@ pub struct Factories {
     pub provisioners: Vec<Box<dyn ProvisionerFactory>>,
     /// Post-processors.
     pub post_processors: Vec<Box<dyn PostProcessorFactory>>,
+    /// Data sources (for template evaluation).
+    pub data_sources: Vec<Box<dyn DataSourceFactory>>,
 }
 
 /// Makes factories for every component of `found`, first plugin first;
@@ -657,7 +660,7 @@ pub fn factories(found: &[Found], taken: &dyn Fn(Kind, &str) -> bool) -> Factori
                     Kind::Builder => out.builders.push(Box::new(b)),
                     Kind::Provisioner => out.provisioners.push(Box::new(b)),
                     Kind::PostProcessor => out.post_processors.push(Box::new(b)),
-                    Kind::DataSource => {}
+                    Kind::DataSource => out.data_sources.push(Box::new(b)),
                 }
                 continue;
             }
@@ -671,7 +674,17 @@ pub fn factories(found: &[Found], taken: &dyn Fn(Kind, &str) -> bool) -> Factori
                 (Flavor::Kiln, Kind::PostProcessor) => out
                     .post_processors
                     .push(Box::new(PluginPostProcessorFactory::new(name, plugin))),
-                (_, Kind::DataSource) => {}
+                (Flavor::Kiln, Kind::DataSource) => out
+                    .data_sources
+                    .push(Box::new(PluginDataSourceFactory::new(name, plugin))),
+                (_, Kind::DataSource) => out.data_sources.push(Box::new(Broken {
+                    name: leak(name),
+                    message: format!(
+                        "data source `{name}` comes from Packer plugin `{}`, and kiln does not run \
+                         the data sources of Packer plugins",
+                        f.path.display()
+                    ),
+                })),
                 (flavor, kind) => {
                     let args = match flavor {
                         Flavor::PackerSdk => {
@@ -750,6 +763,19 @@ impl ProvisionerFactory for Broken {
         raw: &RawConfig,
         _: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
+        self.fail(raw)
+    }
+}
+
+impl DataSourceFactory for Broken {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        _: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn DataSource>>, ConfigErrors> {
         self.fail(raw)
     }
 }

@@ -1,6 +1,6 @@
 //! The host side: starting a kiln plugin process, the handshake, and the
 //! factories that make a plugin's components look like built-in ones to
-//! the engine. Each prepared component owns one plugin process (started by
+//! the engine (and, for data sources, to template evaluation). Each prepared component owns one plugin process (started by
 //! `prepare`, which runs the plugin's own `prepare`); the process is killed
 //! when the component and every artifact it made are dropped. The process
 //! gets its own process group, so Ctrl-C reaches it only as the protocol's
@@ -17,22 +17,23 @@ use async_trait::async_trait;
 use kiln_sdk::artifact::ArtifactError;
 use kiln_sdk::communicator::{Communicator, NoCommunicator};
 use kiln_sdk::component::{
-    BuildContext, BuildError, GeneratedData, HookEvent, KeepInput, PostProcessContext,
-    PostProcessed, ProvisionContext,
+    BuildContext, BuildError, DataSourceContext, GeneratedData, HookEvent, KeepInput,
+    PostProcessContext, PostProcessed, ProvisionContext,
 };
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::step::OnError;
 use kiln_sdk::ui::Ui;
 use kiln_sdk::{
-    Artifact, Builder, BuilderFactory, Hook, PostProcessor, PostProcessorFactory, PrepareContext,
-    Prepared, Provisioner, ProvisionerFactory,
+    Artifact, Builder, BuilderFactory, DataSource, DataSourceFactory, Hook, PostProcessor,
+    PostProcessorFactory, PrepareContext, Prepared, Provisioner, ProvisionerFactory,
 };
 use serde_json::{json, Value};
 
 use crate::peer::{block_on, Callbacks, NoCallbacks, Peer};
 use crate::protocol::{
     self, Description, HandshakeParams, HandshakeResult, Kind, WireArtifact, WireContext,
-    WireError, HOST_CAPABILITIES, MAGIC_ENV, MAGIC_VALUE, PROTOCOL_MAX, PROTOCOL_MIN,
+    WireError, CAP_DATA_SOURCE, HOST_CAPABILITIES, MAGIC_ENV, MAGIC_VALUE, PROTOCOL_MAX,
+    PROTOCOL_MIN,
 };
 use crate::proxy::{serve_ask, serve_comm, show_ui, CommProxy};
 
@@ -308,6 +309,19 @@ fn prepare_remote(
         ConfigErrors::from(e)
     };
     let session = plugin.connect().map_err(|e| at_block(e.to_string()))?;
+    if kind == Kind::DataSource && !session.capabilities.iter().any(|c| c == CAP_DATA_SOURCE) {
+        let mut e = ConfigError::new(format!(
+            "data source `{type_name}`: plugin `{}` lists it, but does not serve data sources \
+             (its handshake does not offer the `{CAP_DATA_SOURCE}` capability of kiln plugin \
+             protocol {})",
+            plugin.name, session.protocol
+        ))
+        .with_hint(
+            "upgrade the plugin to a release that serves data sources, or remove the `data` block",
+        );
+        e.location = raw.location.clone();
+        return Err(e.into());
+    }
     let params = json!({
         "kind": kind,
         "type": type_name,
@@ -757,5 +771,71 @@ impl PostProcessor for PluginPostProcessor {
             artifact,
             keep_input,
         })
+    }
+}
+
+/// A data source type served by a kiln plugin. Preparing it starts the
+/// plugin (which must offer the `data-source` capability) and runs its
+/// `prepare`; executing it sends `execute`, whose `output` is the data.
+pub struct PluginDataSourceFactory {
+    name: &'static str,
+    plugin: PluginBinary,
+}
+
+impl PluginDataSourceFactory {
+    /// Registers `type_name` as served by `plugin`.
+    pub fn new(type_name: &str, plugin: PluginBinary) -> Self {
+        PluginDataSourceFactory {
+            name: leak(type_name),
+            plugin,
+        }
+    }
+}
+
+impl DataSourceFactory for PluginDataSourceFactory {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn DataSource>>, ConfigErrors> {
+        let (session, warnings, generated) =
+            prepare_remote(&self.plugin, Kind::DataSource, self.name, raw, cx)?;
+        Ok(Prepared {
+            component: Box::new(PluginDataSource {
+                session,
+                name: self.name,
+            }),
+            warnings,
+            generated,
+        })
+    }
+}
+
+struct PluginDataSource {
+    session: Arc<Session>,
+    name: &'static str,
+}
+
+#[async_trait]
+impl DataSource for PluginDataSource {
+    async fn execute(&self, cx: DataSourceContext) -> Result<Value, BuildError> {
+        let r = self
+            .session
+            .peer
+            .call("execute", json!({}), None, &NoCallbacks, Some(&cx.cancel))
+            .await
+            .map_err(build_error)?;
+        match r.get("output") {
+            Some(v @ Value::Object(_)) => Ok(v.clone()),
+            other => Err(BuildError::msg(format!(
+                "plugin `{}` answered `execute` of data source `{}` without an `output` object (found {})",
+                self.session.name,
+                self.name,
+                other.map(|v| v.to_string()).unwrap_or_else(|| "nothing".into())
+            ))),
+        }
     }
 }

@@ -20,11 +20,29 @@ pub const MAGIC_ENV: &str = "KILN_PLUGIN_MAGIC";
 /// Its value.
 pub const MAGIC_VALUE: &str = "kiln-plugin-protocol";
 
+/// The capability of serving data sources (`prepare` with kind
+/// `data-source`, then `execute`). Added to protocol version 1 as a
+/// capability, not a new version: a plugin that does not offer it still
+/// runs, and the host asks it for no data source.
+pub const CAP_DATA_SOURCE: &str = "data-source";
+
 /// What the host can do for a plugin, offered in the handshake.
-pub const HOST_CAPABILITIES: &[&str] = &["ui", "ui.ask", "communicator", "hook", "cancel"];
+pub const HOST_CAPABILITIES: &[&str] = &[
+    "ui",
+    "ui.ask",
+    "communicator",
+    "hook",
+    "cancel",
+    CAP_DATA_SOURCE,
+];
 
 /// Capabilities the plugin side of this crate offers.
-pub const PLUGIN_CAPABILITIES: &[&str] = &["cancel", "communicator", "artifact.destroy"];
+pub const PLUGIN_CAPABILITIES: &[&str] = &[
+    "cancel",
+    "communicator",
+    "artifact.destroy",
+    CAP_DATA_SOURCE,
+];
 
 /// One protocol message, in either direction.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

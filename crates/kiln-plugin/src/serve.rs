@@ -14,15 +14,15 @@ use async_trait::async_trait;
 use kiln_sdk::artifact::ArtifactError;
 use kiln_sdk::communicator::Communicator;
 use kiln_sdk::component::{
-    BuildContext, BuildError, GeneratedData, HookEvent, KeepInput, PostProcessContext,
-    ProvisionContext,
+    BuildContext, BuildError, DataSourceContext, GeneratedData, HookEvent, KeepInput,
+    PostProcessContext, ProvisionContext,
 };
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::interpolate::{Context, Generated};
 use kiln_sdk::ui::{Redactor, Ui};
 use kiln_sdk::{
-    Artifact, Builder, BuilderFactory, Hook, PostProcessor, PostProcessorFactory, PrepareContext,
-    Provisioner, ProvisionerFactory,
+    Artifact, Builder, BuilderFactory, DataSource, DataSourceFactory, Hook, PostProcessor,
+    PostProcessorFactory, PrepareContext, Provisioner, ProvisionerFactory,
 };
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -46,6 +46,8 @@ pub struct Components {
     pub provisioners: Vec<Box<dyn ProvisionerFactory>>,
     /// Post-processor types.
     pub post_processors: Vec<Box<dyn PostProcessorFactory>>,
+    /// Data source types (HCL2 `data` blocks).
+    pub data_sources: Vec<Box<dyn DataSourceFactory>>,
 }
 
 impl Components {
@@ -66,7 +68,11 @@ impl Components {
                 .iter()
                 .map(|f| f.name().to_string())
                 .collect(),
-            data_sources: Vec::new(),
+            data_sources: self
+                .data_sources
+                .iter()
+                .map(|f| f.name().to_string())
+                .collect(),
         }
     }
 }
@@ -110,6 +116,7 @@ pub fn serve(components: Components) -> ExitCode {
                     .iter()
                     .map(|b| format!("post-processor `{b}`")),
             );
+            all.extend(d.data_sources.iter().map(|b| format!("data source `{b}`")));
             eprintln!(
                 "this is a kiln plugin (version {}, kiln plugin protocol {}..={}); kiln starts it \
                  when a template uses one of its components: {}\n\nUsage: {} describe",
@@ -128,6 +135,7 @@ enum Instance {
     Builder(Arc<dyn Builder>),
     Provisioner(Arc<dyn Provisioner>),
     PostProcessor(Arc<dyn PostProcessor>),
+    DataSource(Arc<dyn DataSource>),
 }
 
 #[derive(Default)]
@@ -169,7 +177,7 @@ async fn run(components: Arc<Components>) -> Result<(), String> {
                 let reply = match method.as_str() {
                     "handshake" => Some(handshake(&components, params)),
                     "prepare" => Some(prepare(&components, &state, params)),
-                    "run" | "provision" | "post-process" | "artifact.destroy" => {
+                    "run" | "provision" | "post-process" | "execute" | "artifact.destroy" => {
                         let token = CancellationToken::new();
                         lock(&state).cancels.insert(id, token.clone());
                         let (peer, state) = (peer.clone(), state.clone());
@@ -335,10 +343,19 @@ fn prepare(c: &Components, state: &Shared, params: Value) -> Result<Value, WireE
             )
         }
         Kind::DataSource => {
-            return Err(WireError::new(
-                "unsupported",
-                "data sources are not supported by this plugin SDK yet",
-            ))
+            let f = c
+                .data_sources
+                .iter()
+                .find(|f| f.name() == type_name)
+                .ok_or_else(unknown)?;
+            let p = f
+                .prepare(&raw, &cx)
+                .map_err(|e| config_error(e, &redactor))?;
+            (
+                Instance::DataSource(Arc::from(p.component)),
+                p.warnings,
+                p.generated,
+            )
         }
     };
     lock(state).instance = Some((instance, wire, redactor));
@@ -388,6 +405,7 @@ async fn call(
             Instance::Builder(b) => Instance::Builder(b.clone()),
             Instance::Provisioner(p) => Instance::Provisioner(p.clone()),
             Instance::PostProcessor(p) => Instance::PostProcessor(p.clone()),
+            Instance::DataSource(d) => Instance::DataSource(d.clone()),
         };
         (i, w.clone(), r.clone())
     };
@@ -464,6 +482,19 @@ async fn call(
                 lock(state).last_artifact = Some(r.artifact);
             }
             Ok(json!({ "artifact": artifact, "keep_input": keep, "force_keep_input": force }))
+        }
+        ("execute", Instance::DataSource(d)) => {
+            let output = d
+                .execute(DataSourceContext { cancel })
+                .await
+                .map_err(|e| build_error(e, &redactor))?;
+            if !output.is_object() {
+                return Err(WireError::new(
+                    "failed",
+                    "the data source's output is not an object",
+                ));
+            }
+            Ok(json!({ "output": output }))
         }
         (m, _) => Err(WireError::new(
             "failed",

@@ -322,6 +322,17 @@ fn format_env(format: &str, k: &str, v: &str) -> String {
     once.replacen("%s", v, 1).replace("%%", "%")
 }
 
+/// `command` followed, in the same POSIX `sh` invocation, by the removal
+/// of `path`, keeping `command`'s exit status. The command runs in a
+/// subshell of its own, so an `exit` in it still reaches the removal; the
+/// newline before `)` ends a trailing comment.
+fn remove_after(command: &str, path: &str) -> String {
+    format!(
+        " (\n{command}\n); __kiln_status=$?; rm -f {}; exit $__kiln_status",
+        kiln_ssh::shell_quote(path)
+    )
+}
+
 /// Removes `path` on the remote side, retrying through reboots.
 async fn cleanup_remote(
     comm: &dyn Communicator,
@@ -450,6 +461,15 @@ impl Shell {
         let command = interpolate::render(&self.execute_command, &exec_ctx)
             .map_err(|e| BuildError::msg(format!("`execute_command`: {e}")))?;
 
+        // Where every command runs under a POSIX `sh` (docker), the script
+        // is removed by the same call that runs it: on docker each command
+        // is a whole exec. Over SSH, Packer's separate `rm -f` is kept.
+        let removed_in_run = comm.runs_posix_sh() && !self.skip_clean;
+        let run_command = if removed_in_run {
+            remove_after(&command, &self.remote_path)
+        } else {
+            command.clone()
+        };
         for script in &scripts {
             cx.ui
                 .say(&format!("Provisioning with shell script: {script}"));
@@ -492,9 +512,10 @@ impl Shell {
                         .await
                 }
                 .map_err(|e| BuildError::msg(format!("Error uploading script: {e}")))?;
-                run_with_ui(comm, cx.ui, &command).await
+                run_with_ui(comm, cx.ui, &run_command).await
             })
             .await?;
+            let disconnected = status == ExitStatus::Disconnected;
             match status {
                 ExitStatus::Disconnected if !self.expect_disconnect && !self.valid_exit_codes.contains(&ExitStatus::DISCONNECT_CODE) => {
                     return Err(BuildError::msg(
@@ -514,7 +535,10 @@ impl Shell {
                 _ => {}
             }
             if !self.skip_clean {
-                cleanup_remote(comm, cx.ui, &self.remote_path, self.start_retry_timeout).await?;
+                if !removed_in_run || disconnected {
+                    cleanup_remote(comm, cx.ui, &self.remote_path, self.start_retry_timeout)
+                        .await?;
+                }
                 uploaded
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -592,6 +616,31 @@ mod tests {
             errs(json!({"inline": ["a"], "valid_exit_codes": [0, 2300218]})),
             ""
         );
+    }
+
+    /// The wrapped command runs under a real `sh` (the docker
+    /// communicator's `/bin/sh -c "(…)"`): the script is gone afterwards,
+    /// whatever the command's status, an `exit` or a trailing comment.
+    #[test]
+    fn remove_after_keeps_the_status_and_removes_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        for (command, want) in [
+            ("true", 0),
+            ("exit 7", 7),
+            ("false # a trailing comment", 1),
+            ("sh -c 'kill -TERM $$'", 143),
+        ] {
+            let script = dir.path().join("script it.sh");
+            std::fs::write(&script, "#!/bin/sh\n").unwrap();
+            let line = remove_after(command, &script.display().to_string());
+            let status = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("({line})"))
+                .status()
+                .unwrap();
+            assert_eq!(status.code(), Some(want), "{line}");
+            assert!(!script.exists(), "the script is left after `{command}`");
+        }
     }
 
     #[test]

@@ -114,6 +114,14 @@ pub trait Communicator: Send + Sync {
         command: &RemoteCommand,
         output: CommandOutput<'_>,
     ) -> Result<ExitStatus, CommunicatorError>;
+    /// Whether [`Communicator::start`] always hands the command line to a
+    /// POSIX `sh` (docker exec runs `/bin/sh -c`), so a caller may wrap it
+    /// in shell syntax of its own, for example to remove a script in the
+    /// same call instead of a second one. False by default: over SSH the
+    /// command goes to the user's login shell, which may be anything.
+    fn runs_posix_sh(&self) -> bool {
+        false
+    }
     /// Streams `source` to the remote file `destination`, keeping what
     /// `meta` knows (mode, mtime).
     async fn upload(

@@ -1,10 +1,12 @@
-//! The component contracts: builders, provisioners, post-processors and the
-//! hook that connects a builder to its provisioners.
+//! The component contracts: builders, provisioners, post-processors, data
+//! sources and the hook that connects a builder to its provisioners.
 //!
 //! Every component type has a factory whose `prepare` is pure: it decodes
 //! and validates the config, collects every error, and returns the prepared
-//! component. Effects happen only in `run` / `provision` / `post_process`.
-//! Calling `prepare` is not necessarily followed by a run (`kiln validate`).
+//! component. Effects happen only in `run` / `provision` / `post_process` /
+//! `execute`. Calling `prepare` is not necessarily followed by a run
+//! (`kiln validate`), except for data sources, which are read while the
+//! template is evaluated.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -239,4 +241,37 @@ pub trait PostProcessor: Send + Sync {
         cx: PostProcessContext<'_>,
         input: Arc<dyn Artifact>,
     ) -> Result<PostProcessed, BuildError>;
+}
+
+/// What a data source's `execute` can use.
+pub struct DataSourceContext {
+    /// Cancelled when kiln stops evaluating the template.
+    pub cancel: CancellationToken,
+}
+
+/// Declares one data source type: an HCL2 `data "TYPE" "NAME" { … }` block,
+/// read while the template is evaluated, whose outputs the template uses as
+/// `data.TYPE.NAME.KEY` (in locals, sources, provisioners…). Its `prepare`
+/// is pure, like the other factories': it decodes the typed config and
+/// reports every problem at once. The [`PrepareContext`] a data source gets
+/// has an empty `build_name` and `builder_type`: data sources are read
+/// before any build exists.
+pub trait DataSourceFactory: Send + Sync {
+    /// The template name (`amazon-ami`).
+    fn name(&self) -> &'static str;
+    /// Decodes and validates; reports every problem at once.
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn DataSource>>, ConfigErrors>;
+}
+
+/// A prepared data source.
+#[async_trait]
+pub trait DataSource: Send + Sync {
+    /// Reads the data (the effects happen here: files, HTTP, cloud APIs).
+    /// Returns a JSON object whose keys are the data source's outputs;
+    /// a data source keeps no state and needs no cleanup.
+    async fn execute(&self, cx: DataSourceContext) -> Result<serde_json::Value, BuildError>;
 }

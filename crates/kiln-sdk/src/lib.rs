@@ -1,14 +1,14 @@
 //! kiln-sdk: what every kiln component compiles against.
 //!
-//! Built-in builders, provisioners and post-processors use exactly the same
-//! contracts as plugins: the component traits ([`component`]), the artifact
-//! and communicator traits, the UI trait, a step runner with Packer's
+//! Built-in builders, provisioners, post-processors and data sources use
+//! exactly the same contracts as plugins: the component traits
+//! ([`component`]), the artifact and communicator traits, the UI trait, a step runner with Packer's
 //! cleanup rules ([`step`]), `Secret<T>` for sensitive values, typed config
 //! decoding that collects every error ([`config`]), and the Go-template
 //! interpolation engine of legacy JSON templates ([`interpolate`]).
 //!
 //! Nothing in this crate performs I/O on behalf of a template: effects belong
-//! to the components' `run` methods.
+//! to the components' `run` (and data sources' `execute`) methods.
 
 pub mod artifact;
 pub mod communicator;
@@ -25,9 +25,9 @@ pub mod ui;
 pub use artifact::Artifact;
 pub use communicator::Communicator;
 pub use component::{
-    BuildContext, Builder, BuilderFactory, Hook, HookEvent, PostProcessContext, PostProcessed,
-    PostProcessor, PostProcessorFactory, PrepareContext, Prepared, ProvisionContext, Provisioner,
-    ProvisionerFactory,
+    BuildContext, Builder, BuilderFactory, DataSource, DataSourceContext, DataSourceFactory, Hook,
+    HookEvent, PostProcessContext, PostProcessed, PostProcessor, PostProcessorFactory,
+    PrepareContext, Prepared, ProvisionContext, Provisioner, ProvisionerFactory,
 };
 pub use config::{ConfigError, ConfigErrors, RawConfig};
 pub use secret::Secret;

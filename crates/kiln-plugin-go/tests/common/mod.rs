@@ -107,6 +107,24 @@ pub fn prepare(
     kiln_core::prepare(&plan, registry, &options(), &Redactor::new()).map_err(|e| e.to_string())
 }
 
+/// Writes `text` to `dir/template.pkr.hcl`, loads it as kiln's HCL2 path
+/// does (`kiln build x.pkr.hcl`) and prepares it with `registry`; `Err` is
+/// the rendered config errors.
+pub fn prepare_hcl(
+    registry: &Registry,
+    dir: &Path,
+    text: &str,
+) -> Result<Vec<kiln_core::PreparedBuild>, String> {
+    let path = dir.join("template.pkr.hcl");
+    std::fs::write(&path, text).unwrap();
+    let (plan, errors) =
+        kiln_template::hcl::load_hcl(&path, &Default::default(), &Default::default());
+    if !errors.is_empty() {
+        return Err(errors.to_string());
+    }
+    kiln_core::prepare(&plan, registry, &options(), &Redactor::new()).map_err(|e| e.to_string())
+}
+
 fn options() -> kiln_core::Options {
     kiln_core::Options {
         parallel_builds: 0,

@@ -86,6 +86,9 @@ pub struct HclTemplate {
     pub locals: Vec<LocalDecl>,
     /// `data` blocks.
     pub data: Vec<types_data::DataDecl>,
+    /// Resolves the data source types kiln does not read itself (plugins);
+    /// [`parse`] leaves it empty, the caller sets it before evaluating.
+    pub data_sources: types_data::DataSources,
     /// `source` blocks.
     pub sources: Vec<SourceBlock>,
     /// `build` blocks (unparsed: their `sources` may use variables).
@@ -299,15 +302,17 @@ pub fn plan_hcl(
         &mut errors,
     );
     warnings.extend(resolved.warnings.iter().cloned());
-    let evaluated = types_locals::evaluate_all(
+    let evaluated = types_locals::evaluate_all_with(
         &t.locals,
         &t.data,
+        &t.data_sources,
         &resolved.values,
         &resolved.sensitive,
         &t.path_root,
         &mut errors,
     );
     let locals = evaluated.locals.clone();
+    warnings.extend(evaluated.warnings.iter().cloned());
 
     let mut values: std::collections::BTreeMap<String, String> = resolved
         .values
@@ -873,9 +878,10 @@ pub fn inspect(t: &HclTemplate, inputs: &VariableInputs) -> (Inspection, ConfigE
         &t.path_root,
         &mut errs,
     );
-    let evaluated = types_locals::evaluate_all(
+    let evaluated = types_locals::evaluate_all_with(
         &t.locals,
         &t.data,
+        &t.data_sources,
         &resolved.values,
         &resolved.sensitive,
         &t.path_root,
@@ -994,9 +1000,10 @@ pub fn console_scope(
         &t.path_root,
         &mut errors,
     );
-    let evaluated = types_locals::evaluate_all(
+    let evaluated = types_locals::evaluate_all_with(
         &t.locals,
         &t.data,
+        &t.data_sources,
         &resolved.values,
         &resolved.sensitive,
         &t.path_root,

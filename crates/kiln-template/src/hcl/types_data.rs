@@ -2,24 +2,93 @@
 //! evaluated and used as `data.TYPE.NAME.ATTR`. They sit in the same
 //! dependency graph as locals (Packer 1.12+), so a data source may use
 //! locals and locals may use data sources; see
-//! [`super::types_locals::evaluate_all`].
+//! [`super::types_locals::evaluate_all_with`].
 //!
 //! Built in: `null` (`input` comes back as `output`) and `http` (`url`,
 //! `method`, `request_headers`, `request_body`; outputs `url`,
 //! `request_headers`, `body`, `status_code` and `response_headers`).
+//! Other types come from a [`DataSourceResolver`] the caller provides
+//! (kiln's binary: the data sources of plugins), as kiln-sdk
+//! [`DataSourceFactory`]s: their block is evaluated into a config with
+//! every key's location, prepared (all config errors at once), then
+//! executed. A type neither knows is an error with a "did you mean" hint.
 //! A data source holds no state and needs no cleanup: `http` makes one
 //! request, with a timeout.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hcl::{Map, Value};
+use kiln_sdk::component::{BuildError, DataSourceContext};
 use kiln_sdk::config::{did_you_mean, ConfigError, ConfigErrors, Location};
+use kiln_sdk::interpolate::Context;
+use kiln_sdk::ui::Redactor;
+use kiln_sdk::{DataSourceFactory, PrepareContext};
+use tokio_util::sync::CancellationToken;
 
 use super::eval::{self, located, Scope};
 use super::parser::{BlockAst, BodyAst};
 
-/// The data source types kiln reads.
+/// The data source types kiln reads itself.
 pub const DATA_TYPES: &[&str] = &["null", "http"];
+
+/// Data source types beyond [`DATA_TYPES`]: kiln's binary resolves them
+/// to the data sources of discovered plugins. Asked only for types kiln
+/// does not read itself, so an implementation may find its factories
+/// lazily.
+pub trait DataSourceResolver: Send + Sync {
+    /// The factory of data source type `ty`, when known.
+    fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory>;
+    /// Every type known, for "did you mean" hints.
+    fn types(&self) -> Vec<String>;
+}
+
+impl DataSourceResolver for Vec<Box<dyn DataSourceFactory>> {
+    fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
+        self.iter().find(|f| f.name() == ty).map(|f| f.as_ref())
+    }
+    fn types(&self) -> Vec<String> {
+        self.iter().map(|f| f.name().to_string()).collect()
+    }
+}
+
+/// The resolver a template's data sources are evaluated with; the default
+/// knows no type beyond the built-in ones.
+#[derive(Clone, Default)]
+pub struct DataSources(Option<Arc<dyn DataSourceResolver>>);
+
+impl DataSources {
+    /// Data sources resolved by `resolver`.
+    pub fn new(resolver: impl DataSourceResolver + 'static) -> Self {
+        DataSources(Some(Arc::new(resolver)))
+    }
+
+    /// The factory of `ty`, a type kiln does not read itself.
+    pub fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
+        self.0.as_deref().and_then(|r| r.factory(ty))
+    }
+
+    /// The resolver's types.
+    pub fn types(&self) -> Vec<String> {
+        self.0.as_deref().map(|r| r.types()).unwrap_or_default()
+    }
+
+    /// Whether `ty` is a type kiln reads, itself or through the resolver.
+    pub fn knows(&self, ty: &str) -> bool {
+        DATA_TYPES.contains(&ty) || self.factory(ty).is_some()
+    }
+}
+
+impl std::fmt::Debug for DataSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "DataSources(resolver)"
+        } else {
+            "DataSources(built-in)"
+        })
+    }
+}
 
 /// How long an `http` data source may take, connection included.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,7 +116,10 @@ impl DataDecl {
     }
 }
 
-/// Decodes a `data` block, checking its labels, type and arguments.
+/// Decodes a `data` block, checking its labels and, for the built-in
+/// types, its arguments. Other types are checked when the template is
+/// evaluated ([`check_types`]), when the resolver of plugin data sources
+/// is known.
 pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDecl> {
     let [ty, name] = block.labels.as_slice() else {
         errors.push(
@@ -73,20 +145,7 @@ pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDe
             &["dynamic"],
             errors,
         ),
-        other => {
-            let mut e = located(
-                &block.location,
-                format!("unknown data source type `{other}`"),
-            );
-            e.hint = Some(match did_you_mean(other, DATA_TYPES.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "kiln reads the `null` and `http` data sources; `{other}` comes from a plugin kiln does not run as a data source"
-                ),
-            });
-            errors.push(e);
-            return None;
-        }
+        _ => {}
     }
     if ty == "http" && block.body.attr("url").is_none() {
         errors.push(
@@ -103,8 +162,70 @@ pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDe
     })
 }
 
-/// Evaluates a data source's arguments in `scope` and reads it.
-pub fn read(d: &DataDecl, scope: &Scope) -> Result<Value, ConfigErrors> {
+/// Reports each `data` block whose type is neither built in nor known to
+/// `sources`, with a hint naming the closest known type, else every known
+/// type. Returns, for each block, whether its type is known.
+pub fn check_types(
+    decls: &[DataDecl],
+    sources: &DataSources,
+    errors: &mut ConfigErrors,
+) -> Vec<bool> {
+    let mut known_types: Option<Vec<String>> = None;
+    decls
+        .iter()
+        .map(|d| {
+            if sources.knows(&d.data_type) {
+                return true;
+            }
+            let types = known_types.get_or_insert_with(|| {
+                let mut t: Vec<String> = DATA_TYPES.iter().map(|s| s.to_string()).collect();
+                t.extend(sources.types());
+                t
+            });
+            let mut e = located(
+                &d.location,
+                format!("unknown data source type `{}`", d.data_type),
+            );
+            e.hint = Some(
+                match did_you_mean(&d.data_type, types.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "kiln reads the data sources {}; `{}` must come from a kiln plugin that \
+                         serves it (see `kiln plugins installed`)",
+                        types
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        d.data_type
+                    ),
+                },
+            );
+            errors.push(e);
+            false
+        })
+        .collect()
+}
+
+/// Evaluates a data source's arguments in `scope` and reads it: a built-in
+/// type here, any other through `sources` (whose prepare warnings go to
+/// `warnings`).
+pub fn read(
+    d: &DataDecl,
+    scope: &Scope,
+    sources: &DataSources,
+    warnings: &mut Vec<String>,
+) -> Result<Value, ConfigErrors> {
+    if !DATA_TYPES.contains(&d.data_type.as_str()) {
+        return match sources.factory(&d.data_type) {
+            Some(f) => read_external(d, f, scope, warnings),
+            None => Err(located(
+                &d.location,
+                format!("unknown data source type `{}`", d.data_type),
+            )
+            .into()),
+        };
+    }
     let mut errors = ConfigErrors::new();
     let mut args = Map::new();
     for a in &d.body.attrs {
@@ -138,6 +259,77 @@ pub fn read(d: &DataDecl, scope: &Scope) -> Result<Value, ConfigErrors> {
         )),
     };
     out.map_err(ConfigErrors::from)
+}
+
+/// Reads a data source of a resolver: its block becomes a config with the
+/// location of every key, the factory prepares it (reporting every config
+/// problem at once, each at its key), and `execute` runs on a thread of
+/// its own (templates may be evaluated inside an async runtime).
+fn read_external(
+    d: &DataDecl,
+    factory: &dyn DataSourceFactory,
+    scope: &Scope,
+    warnings: &mut Vec<String>,
+) -> Result<Value, ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let raw = super::types_source::body_to_raw(&d.body, scope, &d.location, &[], &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let template_dir =
+        std::path::absolute(&scope.path_root).unwrap_or_else(|_| PathBuf::from(&scope.path_root));
+    let cx = PrepareContext {
+        build_name: String::new(),
+        builder_type: String::new(),
+        interpolation: Context {
+            template_dir: Some(template_dir.to_string_lossy().into_owned()),
+            ..Context::default()
+        },
+        redactor: Redactor::new(),
+        debug: false,
+        force: false,
+        on_error: Default::default(),
+        template_dir,
+    };
+    let prepared = factory.prepare(&raw, &cx).map_err(|e| e.locate(&raw))?;
+    warnings.extend(
+        prepared
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {w}", d.reference())),
+    );
+    let source = prepared.component;
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| -> Result<serde_json::Value, String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            rt.block_on(source.execute(DataSourceContext {
+                cancel: CancellationToken::new(),
+            }))
+            .map_err(|e| match e {
+                BuildError::Cancelled => "it was cancelled".to_string(),
+                BuildError::Failed(m) => m,
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the data source panicked".into()))
+    });
+    let output = outcome.map_err(|e| located(&d.location, format!("{}: {e}", d.reference())))?;
+    if !output.is_object() {
+        return Err(located(
+            &d.location,
+            format!(
+                "{}: data source `{}` returned {}, not an object of outputs",
+                d.reference(),
+                d.data_type,
+                output
+            ),
+        )
+        .into());
+    }
+    Ok(eval::from_json(&output))
 }
 
 fn string_arg(
@@ -393,7 +585,13 @@ mod tests {
             "data \"http\" \"v\" {{\n  url = \"{url}\"\n  request_headers = {{ Accept = \"text/plain\" }}\n}}\n"
         ));
         assert!(e.is_empty(), "{e}");
-        let v = read(&d.unwrap(), &Scope::default()).unwrap();
+        let v = read(
+            &d.unwrap(),
+            &Scope::default(),
+            &DataSources::default(),
+            &mut Vec::new(),
+        )
+        .unwrap();
         let req = h.join().unwrap();
         assert!(req.to_lowercase().contains("accept: text/plain"), "{req}");
         let j = eval::to_json(&v);
@@ -407,7 +605,13 @@ mod tests {
     fn http_errors_are_clear() {
         let (url, h) = serve(404, "no");
         let (d, _) = decl(&format!("data \"http\" \"v\" {{\n  url = \"{url}\"\n}}\n"));
-        let e = read(&d.unwrap(), &Scope::default()).unwrap_err();
+        let e = read(
+            &d.unwrap(),
+            &Scope::default(),
+            &DataSources::default(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         h.join().unwrap();
         assert!(e.to_string().contains("answered with status 404"), "{e}");
         // Nothing listens on a port just released.
@@ -419,14 +623,26 @@ mod tests {
         let (d, _) = decl(&format!(
             "data \"http\" \"v\" {{\n  url = \"http://127.0.0.1:{port}/\"\n}}\n"
         ));
-        let e = read(&d.unwrap(), &Scope::default()).unwrap_err();
+        let e = read(
+            &d.unwrap(),
+            &Scope::default(),
+            &DataSources::default(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert!(
             e.to_string()
                 .contains("t.pkr.hcl:1:1: data.http.v: request to"),
             "{e}"
         );
         let (d, _) = decl("data \"http\" \"v\" {\n  url = \"ftp://x\"\n}\n");
-        let e = read(&d.unwrap(), &Scope::default()).unwrap_err();
+        let e = read(
+            &d.unwrap(),
+            &Scope::default(),
+            &DataSources::default(),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert!(
             e.to_string().contains("t.pkr.hcl:2:9: `ftp://x`: only"),
             "{e}"
@@ -435,16 +651,143 @@ mod tests {
 
     #[test]
     fn schema_and_types_are_checked() {
+        // Unknown types are checked at evaluation, against the resolver.
         let (d, e) = decl("data \"htp\" \"v\" {\n}\n");
-        assert!(d.is_none());
-        assert!(e.to_string().contains("did you mean `http`?"), "{e}");
+        assert!(e.is_empty(), "{e}");
+        let mut e = ConfigErrors::new();
+        let known = check_types(&[d.unwrap()], &DataSources::default(), &mut e);
+        assert_eq!(known, [false]);
+        assert!(
+            e.to_string()
+                .contains("t.pkr.hcl:1:1: unknown data source type `htp`"),
+            "{e}"
+        );
+        assert!(
+            e.0[0].hint.as_deref() == Some("did you mean `http`?"),
+            "{e:?}"
+        );
         let (_, e) = decl("data \"http\" \"v\" {\n  ulr = \"x\"\n}\n");
         let t = e.to_string();
         assert!(t.contains("unsupported argument `ulr`"), "{t}");
         assert!(t.contains("needs a `url`"), "{t}");
         let (d, e) = decl("data \"null\" \"n\" {\n  input = [1]\n}\n");
         assert!(e.is_empty());
-        let v = read(&d.unwrap(), &Scope::default()).unwrap();
+        let v = read(
+            &d.unwrap(),
+            &Scope::default(),
+            &DataSources::default(),
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(eval::to_json(&v)["output"], serde_json::json!([1]));
+    }
+
+    /// A data source written against kiln-sdk's traits, as plugins are:
+    /// `repeat` (`word`, `times`) outputs `text`.
+    struct Repeat;
+
+    struct Prepared(String);
+
+    impl DataSourceFactory for Repeat {
+        fn name(&self) -> &'static str {
+            "repeat"
+        }
+        fn prepare(
+            &self,
+            raw: &kiln_sdk::RawConfig,
+            _: &PrepareContext,
+        ) -> Result<kiln_sdk::Prepared<Box<dyn kiln_sdk::DataSource>>, ConfigErrors> {
+            let mut errors = ConfigErrors::new();
+            for k in raw.values.keys() {
+                if k != "word" && k != "times" {
+                    errors.push(ConfigError::at(k.clone(), format!("unknown key `{k}`")));
+                }
+            }
+            let word = raw.values.get("word").and_then(|v| v.as_str());
+            if word.is_none() {
+                errors.push(ConfigError::at("word", "`word` must be a string"));
+            }
+            let times = raw.values.get("times").and_then(|v| v.as_u64());
+            if times.is_none() {
+                errors.push(ConfigError::at("times", "`times` must be a number"));
+            }
+            if !errors.is_empty() {
+                return Err(errors.locate(raw));
+            }
+            Ok(kiln_sdk::Prepared::new(Box::new(Prepared(
+                word.unwrap_or_default().repeat(times.unwrap_or(0) as usize),
+            ))))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl kiln_sdk::DataSource for Prepared {
+        async fn execute(&self, _: DataSourceContext) -> Result<serde_json::Value, BuildError> {
+            if self.0.is_empty() {
+                return Err(BuildError::msg("nothing to repeat"));
+            }
+            Ok(serde_json::json!({ "text": self.0 }))
+        }
+    }
+
+    fn evaluate(src: &str) -> (Map<String, Value>, ConfigErrors) {
+        let f = SourceFile::new("t.pkr.hcl".into(), src);
+        let body = parse_file(&f, src).unwrap();
+        let mut errors = ConfigErrors::new();
+        let mut data = Vec::new();
+        let mut locals = Vec::new();
+        for b in &body.blocks {
+            match b.ident.as_str() {
+                "data" => data.extend(decode_data(b, &mut errors)),
+                "locals" => {
+                    locals.extend(super::super::types_locals::decode_locals(b, &mut errors))
+                }
+                _ => {}
+            }
+        }
+        let sources = DataSources::new(vec![Box::new(Repeat) as Box<dyn DataSourceFactory>]);
+        let e = super::super::types_locals::evaluate_all_with(
+            &locals,
+            &data,
+            &sources,
+            &Map::new(),
+            &[],
+            ".",
+            &mut errors,
+        );
+        (e.locals, errors)
+    }
+
+    #[test]
+    fn resolver_data_sources_are_prepared_executed_and_checked() {
+        let (l, e) = evaluate(
+            "locals {\n  w = \"ab\"\n  out = data.repeat.r.text\n}\ndata \"repeat\" \"r\" {\n  word  = local.w\n  times = 3\n}\n",
+        );
+        assert!(e.is_empty(), "{e}");
+        assert_eq!(l["out"], Value::from("ababab"));
+
+        // Every config problem, each at its key; an `execute` failure at
+        // the block; an unknown type with the resolver's types in its hint.
+        let (_, e) = evaluate(
+            "data \"repeat\" \"a\" {\n  wrd   = \"x\"\n  times = \"many\"\n}\ndata \"repeat\" \"b\" {\n  word  = \"\"\n  times = 2\n}\ndata \"repaet\" \"c\" {\n}\ndata \"zzz\" \"d\" {\n}\n",
+        );
+        let t = e.to_string();
+        for want in [
+            "t.pkr.hcl:9:1: unknown data source type `repaet`",
+            "t.pkr.hcl:11:1: unknown data source type `zzz`",
+            "t.pkr.hcl:2:3: `wrd`: unknown key `wrd`",
+            "t.pkr.hcl:1:1: `word`: `word` must be a string",
+            "t.pkr.hcl:3:3: `times`: `times` must be a number",
+            "t.pkr.hcl:5:1: data.repeat.b: nothing to repeat",
+        ] {
+            assert!(t.contains(want), "missing {want:?} in\n{t}");
+        }
+        assert_eq!(e.0[0].hint.as_deref(), Some("did you mean `repeat`?"));
+        assert_eq!(
+            e.0[1].hint.as_deref(),
+            Some(
+                "kiln reads the data sources `null`, `http`, `repeat`; `zzz` must come from a kiln plugin that serves it (see `kiln plugins installed`)"
+            )
+        );
     }
 }

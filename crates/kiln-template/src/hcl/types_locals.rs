@@ -9,7 +9,7 @@ use kiln_sdk::config::{ConfigErrors, Location};
 
 use super::eval::{self, located, references, Scope};
 use super::parser::{BlockAst, Expr};
-use super::types_data::{data_scope, DataDecl};
+use super::types_data::{check_types, data_scope, DataDecl, DataSources};
 
 /// One local value.
 #[derive(Clone, Debug)]
@@ -114,13 +114,16 @@ pub struct Evaluated {
     /// The locals that are sensitive: declared so, or derived (directly or
     /// through other locals and data sources) from a sensitive variable.
     pub sensitive_locals: Vec<String>,
+    /// What the data sources' `prepare` had to say (`data.T.N: …`).
+    pub warnings: Vec<String>,
 }
 
 /// Evaluates locals and data sources together, as one dependency graph
 /// (Packer 1.12+): a data source may use locals and a local may use data
 /// sources. Cycles are reported with their path; a node that fails leaves
 /// its dependants out without further errors. `sensitive_vars` names the
-/// sensitive variables, whose sensitivity flows into what uses them.
+/// sensitive variables, whose sensitivity flows into what uses them. Only
+/// the built-in data source types are known; see [`evaluate_all_with`].
 pub fn evaluate_all(
     locals: &[LocalDecl],
     data: &[DataDecl],
@@ -129,6 +132,38 @@ pub fn evaluate_all(
     path_root: &str,
     errors: &mut ConfigErrors,
 ) -> Evaluated {
+    evaluate_all_with(
+        locals,
+        data,
+        &DataSources::default(),
+        vars,
+        sensitive_vars,
+        path_root,
+        errors,
+    )
+}
+
+/// [`evaluate_all`], with the data source types of `sources` (plugins)
+/// known too. Data sources of a type neither built in nor known to
+/// `sources` are reported first and left out (references to them are
+/// undefined).
+pub fn evaluate_all_with(
+    locals: &[LocalDecl],
+    data: &[DataDecl],
+    sources: &DataSources,
+    vars: &Map<String, Value>,
+    sensitive_vars: &[String],
+    path_root: &str,
+    errors: &mut ConfigErrors,
+) -> Evaluated {
+    let known = check_types(data, sources, errors);
+    let data: Vec<DataDecl> = data
+        .iter()
+        .zip(known)
+        .filter(|(_, k)| *k)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let data = data.as_slice();
     let n = locals.len();
     let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, l) in locals.iter().enumerate() {
@@ -274,6 +309,7 @@ pub fn evaluate_all(
 
     let mut values = Map::new();
     let mut data_values: Map<String, Value> = Map::new();
+    let mut warnings = Vec::new();
     let mut failed = vec![false; total];
     let mut sensitive = vec![false; total];
     for i in order {
@@ -302,7 +338,7 @@ pub fn evaluate_all(
                 }
             }
         } else {
-            match super::types_data::read(&data[i - n], &scope) {
+            match super::types_data::read(&data[i - n], &scope, sources, &mut warnings) {
                 Ok(v) => {
                     data_values.insert(data[i - n].reference(), v);
                 }
@@ -320,6 +356,7 @@ pub fn evaluate_all(
             .filter(|i| sensitive[*i])
             .map(|i| locals[i].name.clone())
             .collect(),
+        warnings,
     }
 }
 

@@ -163,7 +163,10 @@ pub fn load_plan(
         return Err(kiln_sdk::config::ConfigError::new(e).into());
     }
     if is_hcl2(path) {
-        let (plan, errors) = kiln_template::hcl::load_hcl(path, &inputs, &filters(p));
+        let (mut t, mut errors) = kiln_template::hcl::parse(path);
+        t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
+        let (plan, e) = kiln_template::hcl::plan_hcl(&t, &inputs, &filters(p), Context::default());
+        errors.0.extend(e.0);
         return Ok((hcl2_placeholder(path), plan, errors));
     }
     let (template, mut errors) = kiln_template::legacy::load_partial(path)?;

@@ -89,11 +89,12 @@ pub fn run(args: Vec<String>) -> u8 {
             return 1;
         }
         Some(p) => {
-            let (t, errors) = hcl::parse(p);
+            let (mut t, errors) = hcl::parse(p);
             if !errors.is_empty() {
                 eprint!("{}", common::render_errors(&errors));
                 return 1;
             }
+            t.data_sources = crate::commands::plugins::data_sources(p, &t.dir);
             Some(t)
         }
         None => None,

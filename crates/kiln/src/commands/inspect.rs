@@ -108,11 +108,12 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
 /// variables and locals with their values (sensitive ones hidden), then
 /// each build's sources, provisioners and post-processor chains.
 fn inspect_hcl2(path: &std::path::Path, output: &kiln_core::ui::Output) -> u8 {
-    let (t, errors) = kiln_template::hcl::parse(path);
+    let (mut t, errors) = kiln_template::hcl::parse(path);
     if !errors.is_empty() {
         common::print_errors(output, &errors);
         return 1;
     }
+    t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
     let (i, _) = kiln_template::hcl::inspect(&t, &kiln_template::VariableInputs::default());
     let say = |s: &str| output.line(Level::Say, s);
     say("Packer Inspect: HCL2 mode\n");

@@ -1,15 +1,19 @@
 //! `kiln plugins installed | install --path BINARY SOURCE | remove SOURCE
 //! [VERSION] | required TEMPLATE`, and what every template command shares
-//! about plugins: reading a template's `required_plugins` and building the
-//! registry of built-ins plus discovered plugin components.
+//! about plugins: reading a template's `required_plugins`, building the
+//! registry of built-ins plus discovered plugin components, and resolving
+//! the data source types of a template's `data` blocks to plugins.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use kiln_core::Registry;
 use kiln_plugin::discover::{self, Required};
 use kiln_plugin::protocol::Kind;
 use kiln_sdk::config::{ConfigError, ConfigErrors};
+use kiln_sdk::DataSourceFactory;
 use kiln_template::hcl::eval;
+use kiln_template::hcl::types_data::{DataSourceResolver, DataSources, DATA_TYPES};
 
 /// `kiln plugins -h`.
 pub const USAGE: &str = "Usage: kiln plugins <subcommand> [options] [args]
@@ -97,13 +101,61 @@ pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors
         Kind::Builder => b.contains(&n),
         Kind::Provisioner => p.contains(&n),
         Kind::PostProcessor => pp.contains(&n),
-        Kind::DataSource => false,
+        Kind::DataSource => DATA_TYPES.contains(&n),
     };
     let f = discover::factories(&found, &taken);
     registry.builders.extend(f.builders);
     registry.provisioners.extend(f.provisioners);
     registry.post_processors.extend(f.post_processors);
     (registry, errors)
+}
+
+/// The data sources of the plugins a template can use, for evaluating its
+/// `data` blocks. Discovery (which runs each plugin's `describe`) happens
+/// once, and only when the template uses a data source type kiln does not
+/// read itself. Problems with `required_plugins` are left to
+/// [`registry`], which reports them.
+struct PluginDataSources {
+    template: PathBuf,
+    template_dir: PathBuf,
+    factories: OnceLock<Vec<Box<dyn DataSourceFactory>>>,
+}
+
+impl PluginDataSources {
+    fn factories(&self) -> &[Box<dyn DataSourceFactory>] {
+        self.factories.get_or_init(|| {
+            let (req, _) = required(&self.template);
+            let dirs = discover::plugin_dirs(Some(&self.template_dir));
+            let (found, _) = discover::discover(&dirs, &req);
+            let taken = |k: Kind, n: &str| k != Kind::DataSource || DATA_TYPES.contains(&n);
+            discover::factories(&found, &taken).data_sources
+        })
+    }
+}
+
+impl DataSourceResolver for PluginDataSources {
+    fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
+        self.factories()
+            .iter()
+            .find(|f| f.name() == ty)
+            .map(|f| f.as_ref())
+    }
+    fn types(&self) -> Vec<String> {
+        self.factories()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect()
+    }
+}
+
+/// What evaluates the `data` blocks of `template` (in `template_dir`):
+/// the built-in types, then the data sources of discovered plugins.
+pub fn data_sources(template: &Path, template_dir: &Path) -> DataSources {
+    DataSources::new(PluginDataSources {
+        template: template.to_path_buf(),
+        template_dir: template_dir.to_path_buf(),
+        factories: OnceLock::new(),
+    })
 }
 
 fn describe(f: &discover::Found) -> String {

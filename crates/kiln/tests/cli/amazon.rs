@@ -7,7 +7,9 @@
 //! server plays the instance's cloud-init: its `AuthorizedKeysCommand` asks
 //! moto for the key pairs' public keys, so the temporary key pair kiln
 //! imports is what lets it log in. The tests check what the build left in
-//! moto through boto3 (an independent EC2 client).
+//! moto through boto3 (an independent EC2 and IAM client), and what exists
+//! while the build runs through a `shell-local` provisioner that runs a
+//! boto3 probe.
 
 #[path = "../../../kiln-ssh/src/testing.rs"]
 mod sshd;
@@ -51,8 +53,12 @@ const BASE: &str = "ami-0b45e1";
 /// A moto EC2 server on a loopback port; killed on drop.
 struct Moto {
     port: u16,
+    /// `https` with `-s` (moto's self-signed certificate).
+    tls: bool,
     child: Child,
     _amis: tempfile::NamedTempFile,
+    /// moto's stderr (its request log and tracebacks).
+    log: tempfile::NamedTempFile,
     /// The sshd `AuthorizedKeysCommand` script's directory (root-owned,
     /// not group- or world-writable, as sshd requires).
     akc_dir: Option<PathBuf>,
@@ -60,9 +66,13 @@ struct Moto {
 
 const PRELUDE: &str = r#"
 import boto3, json, sys, time
-def ec2(region="us-east-1"):
-    return boto3.client("ec2", endpoint_url="http://127.0.0.1:%PORT%", region_name=region,
+def client(kind, region="us-east-1"):
+    return boto3.client(kind, endpoint_url="%ENDPOINT%", region_name=region, verify=False,
                         aws_access_key_id="AKIDKILNTEST", aws_secret_access_key="kiln-test-secret")
+def ec2(region="us-east-1"):
+    return client("ec2", region)
+def iam():
+    return client("iam")
 def leftovers(region="us-east-1"):
     c = ec2(region)
     return {
@@ -71,11 +81,23 @@ def leftovers(region="us-east-1"):
         "instances": [i["InstanceId"] for r in c.describe_instances()["Reservations"] for i in r["Instances"]
                       if i["State"]["Name"] not in ("terminated", "shutting-down")],
         "amis": [im["ImageId"] for im in c.describe_images(Owners=["self"])["Images"] if im["Name"].startswith("kiln test")],
+        "launch_templates": [t["LaunchTemplateName"] for t in c.describe_launch_templates()["LaunchTemplates"]],
+        "instance_profiles": [p["InstanceProfileName"] for p in iam().list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"].startswith("packer-")],
+        "roles": [r["RoleName"] for r in iam().list_roles()["Roles"] if r["RoleName"].startswith("packer-")],
     }
 "#;
 
 impl Moto {
     fn start() -> Moto {
+        Self::start_with(false)
+    }
+
+    /// moto over HTTPS with a self-signed certificate.
+    fn start_tls() -> Moto {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Moto {
         let v = venv();
         let port = sshd::free_port();
         let mut amis: Vec<Value> = serde_json::from_str(AMIS).unwrap();
@@ -99,17 +121,24 @@ impl Moto {
         }
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), serde_json::to_string(&amis).unwrap()).unwrap();
-        let child = Command::new(v.join("bin/moto_server"))
-            .env("MOTO_AMIS_PATH", file.path())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut c = Command::new(v.join("bin/moto_server"));
+        c.env("MOTO_AMIS_PATH", file.path())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if tls {
+            c.arg("-s");
+        }
+        let child = c
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .expect("start moto_server");
         let m = Moto {
             port,
+            tls,
             child,
             _amis: file,
+            log,
             akc_dir: None,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -121,16 +150,34 @@ impl Moto {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// What moto logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// A Python script using boto3 against this server (`PRELUDE` + `code`).
+    fn script(&self, code: &str) -> String {
+        format!(
+            "import warnings\nwarnings.filterwarnings('ignore')\n{}\n{code}",
+            PRELUDE.replace("%ENDPOINT%", &self.endpoint())
+        )
+    }
+
+    /// A `shell-local` command that runs `code` (with `PRELUDE`) while the
+    /// build runs; the script is written to `d`.
+    fn probe(&self, d: &TestDir, name: &str, code: &str) -> String {
+        let path = d.write(name, &self.script(code));
+        format!("{} {}", venv().join("bin/python").display(), path.display())
     }
 
     /// Runs Python with boto3 against this server and decodes the JSON the
     /// script prints.
     fn py(&self, code: &str) -> Value {
-        let script = format!(
-            "{}\n{code}",
-            PRELUDE.replace("%PORT%", &self.port.to_string())
-        );
+        let script = self.script(code);
         let out = Command::new(venv().join("bin/python"))
             .args(["-c", &script])
             .output()
@@ -151,8 +198,16 @@ impl Moto {
     /// An sshd that authorises the public keys of moto's key pairs (the
     /// instance's cloud-init, played by the test).
     fn sshd(&mut self) -> Sshd {
-        let home = PathBuf::from(std::env::var("HOME").expect("HOME"));
-        let dir = home.join(format!(
+        self.sshd_with_home(None)
+    }
+
+    /// Like [`Moto::sshd`], and like cloud-init it also writes the keys,
+    /// as EC2's metadata serves them (`<type> <key> <key pair name>`), to
+    /// `<home>/.ssh/authorized_keys`, the file the sshd reads. Sessions
+    /// get `HOME=<home>`, so `~/.ssh/authorized_keys` is that file.
+    fn sshd_with_home(&mut self, home: Option<&std::path::Path>) -> Sshd {
+        let root = PathBuf::from(std::env::var("HOME").expect("HOME"));
+        let dir = root.join(format!(
             ".cache/kiln/akc-{}-{}",
             std::process::id(),
             self.port
@@ -160,22 +215,59 @@ impl Moto {
         std::fs::create_dir_all(&dir).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let keys_file = home.map(|h| h.join(".ssh/authorized_keys"));
+        std::fs::write(
+            dir.join("keys.py"),
+            format!(
+                r#"import boto3, os
+c = boto3.client("ec2", endpoint_url="http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id="AKIDKILNTEST", aws_secret_access_key="x")
+lines = []
+for k in c.describe_key_pairs(IncludePublicKey=True)["KeyPairs"]:
+    f = k.get("PublicKey", "").split()
+    if len(f) >= 2:
+        lines.append(f[0] + " " + f[1] + " " + k["KeyName"])
+path = {path:?}
+if path:
+    have = open(path).read().splitlines() if os.path.exists(path) else []
+    with open(path, "a") as out:
+        for l in lines:
+            if l not in have:
+                out.write(l + "\n")
+for l in lines:
+    print(l)
+"#,
+                port = self.port,
+                path = keys_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+        )
+        .unwrap();
         let script = dir.join("keys.sh");
         std::fs::write(
             &script,
             format!(
-                "#!/bin/sh\nexec {py} -c 'import boto3\nc = boto3.client(\"ec2\", endpoint_url=\"http://127.0.0.1:{port}\", region_name=\"us-east-1\", aws_access_key_id=\"AKIDKILNTEST\", aws_secret_access_key=\"x\")\nfor k in c.describe_key_pairs(IncludePublicKey=True)[\"KeyPairs\"]:\n    print(k.get(\"PublicKey\", \"\").strip())\n'\n",
-                py = venv().join("bin/python").display(),
-                port = self.port
+                "#!/bin/sh\nexec {} {}\n",
+                venv().join("bin/python").display(),
+                dir.join("keys.py").display()
             ),
         )
         .unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         self.akc_dir = Some(dir);
-        Sshd::start_with(&format!(
+        let mut extra = format!(
             "AuthorizedKeysCommand {}\nAuthorizedKeysCommandUser root",
             script.display()
-        ))
+        );
+        if let (Some(home), Some(keys)) = (home, &keys_file) {
+            extra = format!(
+                "{extra}\nAuthorizedKeysFile {}\nSetEnv HOME={} SHLVL=1",
+                keys.display(),
+                home.display()
+            );
+        }
+        Sshd::start_with(&extra)
     }
 
     fn leftovers(&self) -> Value {
@@ -198,10 +290,19 @@ const SECRET: &str = "kiln-template-secret-key-0451";
 /// An amazon-ebs builder block against `m`, connecting to `s` (or with
 /// `communicator: none`), with `extra` keys.
 fn builder(m: &Moto, s: Option<&Sshd>, extra: &str) -> String {
-    let comm = match s {
-        Some(s) => format!(
-            r#""ssh_username": "{}", "ssh_host": "127.0.0.1", "ssh_port": {}, "ssh_timeout": "60s""#,
-            sshd::current_user(),
+    builder_with(
+        m,
+        s.map(|s| (s, sshd::current_user())),
+        &format!(r#", "instance_type": "t3.micro"{extra}"#),
+    )
+}
+
+/// Like [`builder`], logging in as the given user, without
+/// `instance_type` (`extra` gives it, or `spot_instance_types`).
+fn builder_with(m: &Moto, ssh: Option<(&Sshd, String)>, extra: &str) -> String {
+    let comm = match ssh {
+        Some((s, user)) => format!(
+            r#""ssh_username": "{user}", "ssh_host": "127.0.0.1", "ssh_port": {}, "ssh_timeout": "60s""#,
             s.port
         ),
         None => r#""communicator": "none""#.to_string(),
@@ -209,10 +310,19 @@ fn builder(m: &Moto, s: Option<&Sshd>, extra: &str) -> String {
     format!(
         r#"{{"type": "amazon-ebs", "region": "us-east-1", "custom_endpoint_ec2": "{}",
             "access_key": "AKIDKILNTEST", "secret_key": "{SECRET}",
-            "instance_type": "t3.micro", "aws_polling": {{"delay_seconds": 1, "max_attempts": 60}},
+            "aws_polling": {{"delay_seconds": 1, "max_attempts": 60}},
             {comm}{extra}}}"#,
         m.endpoint()
     )
+}
+
+/// The JSON a probe printed after `marker` (`    amazon-ebs: MARK={..}`).
+fn probed(stdout: &str, marker: &str) -> Value {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once(marker).map(|(_, j)| j))
+        .unwrap_or_else(|| panic!("no {marker} line in:\n{stdout}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad probe JSON ({e}): {line}"))
 }
 
 fn build(d: &TestDir, t: &std::path::Path) -> Run {
@@ -272,7 +382,15 @@ fn mask_ids(line: &str) -> String {
 
 fn assert_clean(m: &Moto) {
     let l = m.leftovers();
-    for k in ["key_pairs", "security_groups", "instances", "amis"] {
+    for k in [
+        "key_pairs",
+        "security_groups",
+        "instances",
+        "amis",
+        "launch_templates",
+        "instance_profiles",
+        "roles",
+    ] {
         assert_eq!(l[k], serde_json::json!([]), "leftover {k} in moto: {l}");
     }
 }
@@ -639,12 +757,655 @@ fn amazon_ebs_validate_reports_every_error() {
   "shutdown_behavior": "halt",
   "spot_price": "cheap",
   "force_delete_snapshot": true,
-  "vpc_filter": {"filters": {"isDefault": "true"}},
+  "metadata_options": {"http_tokens": "always"},
   "temporary_security_group_source_cidrs": ["10.0.0.0/33"],
+  "mfa_code": "123456",
   "aws_poling": {},
   "ssh_username": "admin"}]}"#,
     );
     let r = kiln(&d, &["validate", t.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     insta::assert_snapshot!(r.snapshot(d.path()));
+}
+
+/// Runs `kiln build -debug`, answering every pause.
+fn build_debug(d: &TestDir, t: &std::path::Path) -> Run {
+    use std::io::Write;
+    let mut c = d.kiln(&["build", "-color=false", "-debug", t.to_str().unwrap()]);
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&b"\n".repeat(200))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn amazon_ebs_clears_the_temporary_key_from_authorized_keys() {
+    sshd::ensure_password_user();
+    let mut m = Moto::start();
+    // The instance's home: only this test's (the kiln-ssh tests use the
+    // user's real one), owned by the user so `sed -i` can replace the file.
+    let home = PathBuf::from(format!(
+        "/tmp/kiln-amazon-home-{}-{}",
+        std::process::id(),
+        m.port
+    ));
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let kept =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnKeptKeyKilnKeptKeyKilnKeptKey12345 kept@example";
+    let keys = home.join(".ssh/authorized_keys");
+    std::fs::write(&keys, format!("{kept}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", sshd::PASSWORD_USER])
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let s = m.sshd_with_home(Some(&home));
+    let d = dir();
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}],
+  "provisioners": [{{"type": "shell", "inline": ["echo \"during: $(grep -c ' packer_' ~/.ssh/authorized_keys) key(s) of this build\""]}}]}}"#,
+            builder_with(
+                &m,
+                Some((&s, sshd::PASSWORD_USER.to_string())),
+                &format!(
+                    r#", "instance_type": "t3.micro", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}", "ssh_clear_authorized_keys": true"#
+                )
+            )
+        ),
+    );
+    let r = build(&d, &t);
+    let after = std::fs::read_to_string(&keys).unwrap();
+    let _ = std::fs::remove_dir_all(&home);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // The key was there while provisioning (cloud-init put it there)…
+    assert!(
+        r.stdout.contains("during: 1 key(s) of this build"),
+        "{}",
+        r.stdout
+    );
+    // …and StepCleanupTempKeys ran after provisioning, before the stop.
+    let cleared = r
+        .stdout
+        .find("==> amazon-ebs: Trying to remove ephemeral keys from authorized_keys files")
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let provisioned = r.stdout.find("during: 1").unwrap();
+    let stopped = r
+        .stdout
+        .find("==> amazon-ebs: Stopping the source instance...")
+        .unwrap();
+    assert!(provisioned < cleared && cleared < stopped, "{}", r.stdout);
+    // The image's authorized_keys keeps the other keys only.
+    assert_eq!(after, format!("{kept}\n"));
+    assert!(!home.join(".ssh/authorized_keys.bak").exists());
+    let l = m.leftovers();
+    for k in ["key_pairs", "security_groups", "instances"] {
+        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
+    }
+}
+
+#[test]
+fn amazon_ebs_debug_saves_the_temporary_key_and_removes_it() {
+    let m = Moto::start();
+    let d = dir();
+    let check = m.probe(
+        &d,
+        "probe.py",
+        r#"
+import subprocess, os, stat
+pem = "ec2_amazon-ebs.pem"
+mode = oct(stat.S_IMODE(os.stat(pem).st_mode))
+public = subprocess.run(["ssh-keygen", "-y", "-f", pem], capture_output=True, text=True, check=True).stdout.split()[1]
+pairs = [k for k in ec2().describe_key_pairs(IncludePublicKey=True)["KeyPairs"] if k["KeyName"].startswith("packer_")]
+print("KEY=" + json.dumps({"mode": mode, "header": open(pem).readline().strip(),
+    "matches": [k["KeyName"] for k in pairs if k.get("PublicKey", "").split()[1] == public]}))
+"#,
+    );
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}],
+  "provisioners": [{{"type": "shell-local", "inline": ["{check}"]}}]}}"#,
+            builder(
+                &m,
+                None,
+                &format!(r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}""#)
+            )
+        ),
+    );
+    let r = build_debug(&d, &t);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("    amazon-ebs: Saving key for debug purposes: ec2_amazon-ebs.pem"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Pausing after run of step 'StepKeyPair'. Press enter to continue."),
+        "{}",
+        r.stdout
+    );
+    let key = probed(&r.stdout, "KEY=");
+    assert_eq!(key["mode"], "0o600", "{key}");
+    assert_eq!(
+        key["header"], "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "{key}"
+    );
+    // The file holds the private half of the key pair imported into EC2.
+    assert_eq!(key["matches"].as_array().unwrap().len(), 1, "{key}");
+    // Cleanup deleted it with the key pair.
+    assert!(!d.path().join("ec2_amazon-ebs.pem").exists());
+    let l = m.leftovers();
+    for k in ["key_pairs", "security_groups", "instances"] {
+        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
+    }
+}
+
+#[test]
+fn amazon_ebs_vpc_subnet_and_security_group_filters() {
+    let m = Moto::start();
+    let net = m.py(
+        r#"
+c = ec2()
+def tag(kind, v):
+    return [{"ResourceType": kind, "Tags": [{"Key": "Class", "Value": v}]}]
+vpc = c.create_vpc(CidrBlock="10.7.0.0/16", TagSpecifications=tag("vpc", "build"))["Vpc"]["VpcId"]
+sub = c.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24", TagSpecifications=tag("subnet", "build"))["Subnet"]["SubnetId"]
+sg = c.create_security_group(GroupName="kiln-in-vpc", Description="kiln", VpcId=vpc, TagSpecifications=tag("security-group", "packer"))["GroupId"]
+default = [v["VpcId"] for v in c.describe_vpcs()["Vpcs"] if v["IsDefault"]][0]
+other = c.create_security_group(GroupName="kiln-default-vpc", Description="kiln", VpcId=default, TagSpecifications=tag("security-group", "packer"))["GroupId"]
+print(json.dumps({"vpc": vpc, "subnet": sub, "sg": sg, "other": other}))
+"#,
+    );
+    let d = dir();
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}]}}"#,
+            builder(
+                &m,
+                None,
+                &format!(
+                    r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}",
+                "vpc_filter": {{"filters": {{"tag:Class": "build"}}}},
+                "subnet_filter": {{"filters": {{"tag:Class": "build"}}}},
+                "security_group_filter": {{"filters": {{"tag:Class": "packer"}}}},
+                "run_tags": {{"Purpose": "kiln-net"}}"#
+                )
+            )
+        ),
+    );
+    let r = build(&d, &t);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        format!(
+            "    amazon-ebs: Found VPC ID: {}",
+            net["vpc"].as_str().unwrap()
+        ),
+        format!(
+            "    amazon-ebs: Found Subnet ID: {}",
+            net["subnet"].as_str().unwrap()
+        ),
+        // Only the group in the filtered VPC.
+        format!(
+            "    amazon-ebs: Found Security Group(s): {}\n",
+            net["sg"].as_str().unwrap()
+        ),
+    ] {
+        assert!(r.stdout.contains(&want), "missing {want:?}:\n{}", r.stdout);
+    }
+    assert!(
+        !r.stdout.contains("Creating temporary security group"),
+        "{}",
+        r.stdout
+    );
+    let inst = m.py(
+        r#"print(json.dumps([{"vpc": i.get("VpcId"), "subnet": i.get("SubnetId"), "groups": [g["GroupId"] for g in i["SecurityGroups"]]}
+    for r in ec2().describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["kiln-net"]}])["Reservations"] for i in r["Instances"]]))"#,
+    );
+    assert_eq!(
+        inst,
+        serde_json::json!([{"vpc": net["vpc"], "subnet": net["subnet"], "groups": [net["sg"]]}])
+    );
+    // Two VPCs match: an error, before anything is created.
+    m.py(
+        r#"ec2().create_vpc(CidrBlock="10.8.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Class", "Value": "build"}]}]); print("{}")"#,
+    );
+    let t = d.write(
+        "t.json",
+        &std::fs::read_to_string(&t)
+            .unwrap()
+            .replace("kiln test {{timestamp}}", "kiln test again"),
+    );
+    let r = build(&d, &t);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("exactly one VPC should match `vpc_filter`, but 2 VPCs were found"),
+        "{}",
+        r.stderr
+    );
+    let l = m.leftovers();
+    for k in ["key_pairs", "security_groups", "instances"] {
+        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
+    }
+}
+
+#[test]
+fn amazon_ebs_metadata_options_and_temporary_instance_profile() {
+    let m = Moto::start();
+    let d = dir();
+    let probe = m.probe(
+        &d,
+        "probe.py",
+        r#"
+i = iam()
+p = [p for p in i.list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"].startswith("packer-")][0]
+roles = [r["RoleName"] for r in p["Roles"]]
+role = i.get_role(RoleName=roles[0])["Role"]
+doc = i.get_role_policy(RoleName=roles[0], PolicyName=roles[0])["PolicyDocument"]
+inst = [x for r in ec2().describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"] for x in r["Instances"]][0]
+print("IAM=" + json.dumps({"profile": p["InstanceProfileName"], "arn": p["Arn"], "roles": roles,
+    "trust": role["AssumeRolePolicyDocument"], "policy": doc,
+    "instance_profile": inst.get("IamInstanceProfile", {}).get("Arn"), "metadata": inst["MetadataOptions"]}))
+"#,
+    );
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}],
+  "provisioners": [{{"type": "shell-local", "inline": ["{probe}"]}}]}}"#,
+            builder(
+                &m,
+                None,
+                &format!(
+                    r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}",
+                "metadata_options": {{"http_tokens": "required", "http_put_response_hop_limit": 3, "instance_metadata_tags": "enabled"}},
+                "temporary_iam_instance_profile_policy_document": {{
+                  "Version": "2012-10-17",
+                  "Statement": [{{"Effect": "Allow", "Action": ["logs:*", "s3:GetObject"], "Resource": "*"}}]}}"#
+                )
+            )
+        ),
+    );
+    let r = build(&d, &t);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let p = probed(&r.stdout, "IAM=");
+    let name = p["profile"].as_str().unwrap();
+    assert!(name.starts_with("packer-"), "{p}");
+    assert_eq!(p["roles"], serde_json::json!([name]), "{p}");
+    assert_eq!(p["instance_profile"], p["arn"], "{p}");
+    assert_eq!(
+        p["policy"],
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:*", "s3:GetObject"], "Resource": ["*"]}]}),
+        "{p}"
+    );
+    assert_eq!(
+        p["trust"]["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com",
+        "{p}"
+    );
+    assert_eq!(p["metadata"]["HttpTokens"], "required", "{p}");
+    assert_eq!(p["metadata"]["HttpPutResponseHopLimit"], 3, "{p}");
+    assert_eq!(p["metadata"]["HttpEndpoint"], "enabled", "{p}");
+    assert_eq!(p["metadata"]["InstanceMetadataTags"], "enabled", "{p}");
+    for want in [
+        format!("==> amazon-ebs: Creating temporary instance profile for this instance: {name}"),
+        format!("==> amazon-ebs: Creating temporary role for this instance: {name}"),
+        "==> amazon-ebs: Detaching temporary role from instance profile...".to_string(),
+        "==> amazon-ebs: Deleting temporary instance profile...".to_string(),
+    ] {
+        assert!(r.stdout.contains(&want), "missing {want:?}:\n{}", r.stdout);
+    }
+    // The role and profile are gone; the AMI stays.
+    let l = m.leftovers();
+    for k in [
+        "key_pairs",
+        "security_groups",
+        "instances",
+        "instance_profiles",
+        "roles",
+    ] {
+        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
+    }
+
+    // `iam_instance_profile` must exist (unless `skip_profile_validation`)…
+    let running = m.probe(
+        &d,
+        "running.py",
+        r#"print("ARN=" + json.dumps([x.get("IamInstanceProfile", {}).get("Arn") for r in ec2().describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running"]}])["Reservations"] for x in r["Instances"]]))"#,
+    );
+    let named = |profile: &str| {
+        d.write(
+            "t2.json",
+            &format!(
+                r#"{{"builders": [{}], "provisioners": [{{"type": "shell-local", "inline": ["{running}"]}}]}}"#,
+                builder(
+                    &m,
+                    None,
+                    &format!(
+                        r#", "source_ami": "{BASE}", "ami_name": "kiln test {profile}", "skip_create_ami": true,
+                        "iam_instance_profile": "{profile}""#
+                    )
+                )
+            ),
+        )
+    };
+    let r = build(&d, &named("kiln-missing"));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("couldn't find specified instance profile `kiln-missing`"),
+        "{}",
+        r.stderr
+    );
+    // …and is used as is.
+    m.py(r#"iam().create_instance_profile(InstanceProfileName="kiln-existing"); print("{}")"#);
+    let r = build(&d, &named("kiln-existing"));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        probed(&r.stdout, "ARN="),
+        serde_json::json!(["arn:aws:iam::123456789012:instance-profile/kiln-existing"])
+    );
+    assert!(
+        !r.stdout.contains("temporary instance profile"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn amazon_ebs_spot_instance_through_a_launch_template_and_fleet() {
+    let m = Moto::start();
+    let d = dir();
+    let probe = m.probe(
+        &d,
+        "probe.py",
+        r#"
+c = ec2()
+out = []
+for lt in c.describe_launch_templates()["LaunchTemplates"]:
+    v = c.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"])["LaunchTemplateVersions"]
+    out.append({"name": lt["LaunchTemplateName"], "tags": {t["Key"]: t["Value"] for t in lt.get("Tags", [])},
+                "data": v[0]["LaunchTemplateData"]})
+print("LT=" + json.dumps(out, default=str))
+"#,
+    );
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}],
+  "provisioners": [{{"type": "shell-local", "inline": ["{probe}"]}}]}}"#,
+            builder_with(
+                &m,
+                None,
+                &format!(
+                    r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}",
+                "spot_price": "0.05", "spot_instance_types": ["t3.small", "t3.medium"],
+                "spot_tags": {{"SpotFor": "{{{{ .SourceAMIName }}}}"}}, "block_duration_minutes": 60,
+                "no_ephemeral": true,
+                "metadata_options": {{"http_tokens": "required", "http_put_response_hop_limit": 2}},
+                "run_tags": {{"Purpose": "kiln-spot"}}"#
+                )
+            )
+        ),
+    );
+    let r = build(&d, &t);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for want in [
+        "==> amazon-ebs: Launching a spot AWS instance...",
+        "    amazon-ebs: Created Spot Fleet launch template: lt-",
+        "    amazon-ebs: Adding tag: \"SpotFor\": \"kiln-base-1\"",
+    ] {
+        assert!(r.stdout.contains(want), "missing {want:?}:\n{}", r.stdout);
+    }
+    // Spot instances are imaged running, as in Packer.
+    assert!(
+        !r.stdout.contains("Stopping the source instance"),
+        "{}",
+        r.stdout
+    );
+    // The launch template, while the build ran.
+    let lts = probed(&r.stdout, "LT=");
+    let lts = lts.as_array().unwrap();
+    assert_eq!(lts.len(), 1, "{lts:?}");
+    let lt = &lts[0];
+    assert!(
+        lt["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("packer-fleet-launch-template-"),
+        "{lt}"
+    );
+    assert_eq!(lt["tags"], serde_json::json!({"SpotFor": "kiln-base-1"}));
+    let data = &lt["data"];
+    assert_eq!(data["ImageId"], BASE, "{data}");
+    assert_eq!(
+        data["InstanceMarketOptions"],
+        serde_json::json!({"MarketType": "spot", "SpotOptions": {"MaxPrice": "0.05", "BlockDurationMinutes": 60}}),
+        "{data}"
+    );
+    assert_eq!(data["MetadataOptions"]["HttpTokens"], "required", "{data}");
+    assert_eq!(
+        data["MetadataOptions"]["HttpPutResponseHopLimit"], 2,
+        "{data}"
+    );
+    assert!(data.get("InstanceType").is_none(), "{data}");
+    let devices: Vec<&str> = data["BlockDeviceMappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["DeviceName"].as_str().unwrap())
+        .collect();
+    assert_eq!(devices.len(), 26, "no_ephemeral: {data}");
+    assert_eq!((devices[0], devices[25]), ("xvdca", "xvdcz"));
+    assert!(
+        data["BlockDeviceMappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b.get("NoDevice").is_some() && b.get("Ebs").is_none()),
+        "{data}"
+    );
+    // The instance: a spot instance of one of the types, tagged; its spot
+    // request carries `spot_tags`.
+    let inst = m.py(
+        r#"
+c = ec2()
+ins = [i for r in c.describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["kiln-spot"]}])["Reservations"] for i in r["Instances"]]
+sirs = c.describe_spot_instance_requests(Filters=[{"Name": "instance-id", "Values": [i["InstanceId"] for i in ins]}])["SpotInstanceRequests"]
+print(json.dumps({"instances": [{"type": i["InstanceType"], "lifecycle": i.get("InstanceLifecycle"), "state": i["State"]["Name"],
+    "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])}} for i in ins],
+    "requests": [{t["Key"]: t["Value"] for t in s.get("Tags", [])} for s in sirs]}))
+"#,
+    );
+    let instances = inst["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 1, "{inst}");
+    let i = &instances[0];
+    assert!(
+        ["t3.small", "t3.medium"].contains(&i["type"].as_str().unwrap()),
+        "{inst}"
+    );
+    assert_eq!(i["lifecycle"], "spot", "{inst}");
+    assert_eq!(i["state"], "terminated", "{inst}");
+    assert_eq!(i["tags"]["Name"], "Packer Builder", "{inst}");
+    assert_eq!(
+        inst["requests"],
+        serde_json::json!([{"SpotFor": "kiln-base-1"}]),
+        "{inst}"
+    );
+    // The launch template is deleted; the AMI stays.
+    let l = m.leftovers();
+    for k in [
+        "key_pairs",
+        "security_groups",
+        "instances",
+        "launch_templates",
+    ] {
+        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
+    }
+    assert_eq!(l["amis"].as_array().unwrap().len(), 1, "{l}");
+}
+
+#[test]
+fn amazon_ebs_insecure_skip_tls_verify_accepts_a_self_signed_endpoint() {
+    let m = Moto::start_tls();
+    let d = dir();
+    let t = |extra: &str| {
+        d.write(
+            "t.json",
+            &format!(
+                r#"{{"builders": [{}]}}"#,
+                builder(
+                    &m,
+                    None,
+                    &format!(
+                        r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}"{extra}"#
+                    )
+                )
+            ),
+        )
+    };
+    // moto's certificate is self-signed: refused by default…
+    let r = build(&d, &t(""));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        r.stderr
+    );
+    // …accepted with `insecure_skip_tls_verify`, for EC2 and IAM alike.
+    let r = build(
+        &d,
+        &t(r#", "insecure_skip_tls_verify": true, "iam_instance_profile": "kiln-tls""#),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("couldn't find specified instance profile `kiln-tls`: NoSuchEntity"),
+        "{}",
+        r.stderr
+    );
+    let r = build(&d, &t(r#", "insecure_skip_tls_verify": true"#));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("AMIs were created:"), "{}", r.stdout);
+    let l = m.leftovers();
+    for k in ["key_pairs", "security_groups", "instances"] {
+        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
+    }
+    assert_eq!(l["amis"].as_array().unwrap().len(), 1, "{l}");
+}
+
+/// moto 5.2.5 (the newest on PyPI) does not implement
+/// `EnableImageDeprecation`: it answers 500 and logs `NotImplementedError`.
+/// This checks that kiln makes the call for the AMI it made, at Packer's
+/// point, and that the failure cleans up; it fails once moto implements
+/// the call, so that this test can check the deprecation time instead.
+#[test]
+fn amazon_ebs_deprecate_at_calls_enable_image_deprecation() {
+    let m = Moto::start();
+    let d = dir();
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}]}}"#,
+            builder(
+                &m,
+                None,
+                &format!(
+                    r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}", "deprecate_at": "2030-01-02T15:04:05Z""#
+                )
+            )
+        ),
+    );
+    let r = build(&d, &t);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("    amazon-ebs: Modifying: deprecate_at"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("error modifying deprecate_at on `ami-"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        m.log().contains(
+            "NotImplementedError: The enable_image_deprecation action has not been implemented"
+        ),
+        "{}",
+        m.log()
+    );
+    assert_clean(&m);
+}
+
+#[test]
+fn amazon_ebs_hcl2_object_keys_are_blocks() {
+    let d = dir();
+    let t = d.write(
+        "t.pkr.hcl",
+        r#"source "amazon-ebs" "x" {
+  region        = "us-east-1"
+  instance_type = "t3.micro"
+  ami_name      = "kiln test"
+  communicator  = "none"
+  source_ami_filter {
+    filters     = { name = "kiln-base-*" }
+    owners      = ["self"]
+    most_recent = true
+  }
+  vpc_filter {
+    filters = { "tag:Class" = "build" }
+  }
+  metadata_options {
+    http_tokens = "required"
+  }
+  temporary_iam_instance_profile_policy_document {
+    Statement {
+      Action   = ["logs:*"]
+      Effect   = "Allow"
+      Resource = ["*"]
+    }
+    Version = "2012-10-17"
+  }
+}
+build { sources = ["source.amazon-ebs.x"] }
+"#,
+    );
+    let r = kiln(&d, &["validate", t.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Two blocks where one is expected.
+    let t = d.write(
+        "t.pkr.hcl",
+        &std::fs::read_to_string(&t).unwrap().replace(
+            "  metadata_options {",
+            "  metadata_options {\n    http_tokens = \"optional\"\n  }\n  metadata_options {",
+        ),
+    );
+    let r = kiln(&d, &["validate", t.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("only one block is allowed here"),
+        "{}",
+        r.stderr
+    );
 }

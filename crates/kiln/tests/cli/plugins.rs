@@ -1,8 +1,9 @@
 //! Plugins in real builds: the example Rust plugin
 //! (`crates/kiln-plugin-example`) and the Python plugin
-//! (`crates/kiln-plugin/tests/fixtures/kiln-plugin-py`), discovery
-//! precedence, version mismatches, crashes, cancellation, `kiln init` from
-//! a `file://` mirror and the `kiln plugins` subcommands.
+//! (`crates/kiln-plugin/tests/fixtures/kiln-plugin-py`), their data
+//! sources in HCL2 templates, discovery precedence, version and capability
+//! mismatches, crashes, cancellation, `kiln init` from a `file://` mirror
+//! (plain binaries and zip archives) and the `kiln plugins` subcommands.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -431,4 +432,302 @@ fn plugins_usage_errors() {
     insta::assert_snapshot!("plugins_unknown_subcommand", r.snapshot(d.path()));
     let r = kiln_p(&d, &["init", "t.pkr.hcl"]);
     assert_eq!(r.code, 1);
+}
+
+/// An HCL2 template whose local uses the output of a plugin data source,
+/// printed by a shell-local provisioner.
+const RUST_DATA: &str = r#"data "example-file" "motd" {
+  path      = "${path.root}/motd.txt"
+  max_lines = 1
+}
+
+locals {
+  first = data.example-file.motd.lines[0]
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = ["echo 'first line: ${local.first}; ${data.example-file.motd.line_count} lines; sha256 ${data.example-file.motd.sha256}'"]
+  }
+}
+"#;
+
+#[test]
+fn rust_plugin_data_source_feeds_a_local_used_in_a_build() {
+    let d = dir();
+    install_example(&d.path().join("plugins"));
+    d.write("motd.txt", "welcome to kiln\nsecond line\nthird line\n");
+    d.write("t.pkr.hcl", RUST_DATA);
+    let r = kiln_p(&d, &["build", "-color=false", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    insta::assert_snapshot!("plugin_data_source_rust", r.snapshot(d.path()));
+    assert!(
+        r.stdout.contains(&format!(
+            "first line: welcome to kiln; 3 lines; sha256 {}",
+            sha256(&d.path().join("motd.txt"))
+        )),
+        "{}",
+        r.stdout
+    );
+    // A file that cannot be read fails `execute`, at the `data` block.
+    std::fs::remove_file(d.path().join("motd.txt")).unwrap();
+    let r = kiln_p(&d, &["validate", "t.pkr.hcl"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error: data.example-file.motd: cannot read `./motd.txt`: No such file")
+            && r.stderr.contains("--> t.pkr.hcl:1:1"),
+        "{}",
+        r.stderr
+    );
+}
+
+const PY_DATA: &str = r#"variable "who" {
+  default = "kiln"
+}
+
+locals {
+  name = upper(var.who)
+}
+
+data "py-greeting" "g" {
+  name = local.name
+  tags = ["fast", "compatible"]
+}
+
+locals {
+  message = "${data.py-greeting.g.greeting} (${data.py-greeting.g.tag_count} tags: ${join(",", data.py-greeting.g.tags)}; py plugin v${data.py-greeting.g.plugin_version})"
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = ["echo '${local.message}'"]
+  }
+}
+"#;
+
+#[test]
+fn python_plugin_data_source_feeds_a_local_used_in_a_build() {
+    let d = dir();
+    install_python(&d.path().join("plugins"), "kiln-plugin-py", &[]);
+    d.write("t.pkr.hcl", PY_DATA);
+    let r = kiln_p(
+        &d,
+        &["build", "-color=false", "-var", "who=world", "t.pkr.hcl"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    insta::assert_snapshot!("plugin_data_source_python", r.snapshot(d.path()));
+    assert!(
+        r.stdout
+            .contains("hello, WORLD! (2 tags: fast,compatible; py plugin v0.3.0)"),
+        "{}",
+        r.stdout
+    );
+    // `console` evaluates the same data source.
+    let mut c = kiln_env(
+        &d,
+        &d.path().join("plugins").to_string_lossy(),
+        &["console", "t.pkr.hcl"],
+    );
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        b"data.py-greeting.g.greeting\n",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("hello, KILN!"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_data_source_configs_are_all_reported_at_their_keys() {
+    let d = dir();
+    install_example(&d.path().join("plugins"));
+    install_python(&d.path().join("plugins"), "kiln-plugin-py", &[]);
+    d.write(
+        "t.pkr.hcl",
+        r#"data "example-file" "bad" {
+  pth       = "motd.txt"
+  max_lines = 0
+}
+
+data "py-greeting" "bad" {
+  nme   = "x"
+  shout = "loud"
+  tags  = ["ok", 3]
+}
+
+data "py-greting" "typo" {
+}
+
+locals {
+  uses = data.example-file.bad.content
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+}
+"#,
+    );
+    let r = kiln_p(&d, &["validate", "t.pkr.hcl"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    insta::assert_snapshot!("plugin_data_source_config_errors", r.snapshot(d.path()));
+}
+
+#[test]
+fn a_plugin_without_the_data_source_capability_still_serves_the_rest() {
+    let d = dir();
+    // An older plugin: it lists a data source but does not offer the
+    // `data-source` capability in its handshake.
+    install_python(
+        &d.path().join("plugins"),
+        "kiln-plugin-py",
+        &[(
+            r#"CAPABILITIES = ["communicator", "data-source"]"#,
+            r#"CAPABILITIES = ["communicator"]"#,
+        )],
+    );
+    d.write("t.pkr.hcl", PY_DATA);
+    let r = kiln_p(&d, &["validate", "t.pkr.hcl"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "error: data source `py-greeting`: plugin `kiln-plugin-py` lists it, but does not \
+             serve data sources (its handshake does not offer the `data-source` capability of \
+             kiln plugin protocol 1)"
+        ) && r.stderr.contains("--> t.pkr.hcl:9:1")
+            && r.stderr.contains("hint: upgrade the plugin"),
+        "{}",
+        r.stderr
+    );
+    // Its provisioner works as before.
+    d.write(
+        "p.pkr.hcl",
+        r#"source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "py-hello" {
+    message = "still here"
+  }
+}
+"#,
+    );
+    let r = kiln_p(&d, &["build", "p.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("py-hello (v0.3.0): still here"), "{r:?}");
+}
+
+/// A mirror with the example plugin as release v0.1.0 of
+/// `example.com/acme/example`, published as Packer publishes releases: a
+/// zip of the binary, and SHA256SUMS over the zip.
+fn zip_mirror(d: &TestDir) -> PathBuf {
+    let m = d.path().join("mirror/example.com/acme/example");
+    std::fs::create_dir_all(&m).unwrap();
+    let (os, arch) = kiln_plugin::discover::os_arch();
+    let file = format!("kiln-plugin-example_v0.1.0_{os}_{arch}");
+    let zip = m.join(format!("{file}.zip"));
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    \
+             z.write(sys.argv[2], sys.argv[3])",
+        ])
+        .arg(&zip)
+        .arg(example_plugin())
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "cannot make the zip");
+    std::fs::write(
+        m.join("kiln-plugin-example_v0.1.0_SHA256SUMS"),
+        format!("{}  {file}.zip\n", sha256(&zip)),
+    )
+    .unwrap();
+    d.path().join("mirror")
+}
+
+#[test]
+fn init_installs_from_a_mirror_of_zip_archives() {
+    let d = dir();
+    d.write("t.pkr.hcl", REQUIRING);
+    let m = zip_mirror(&d);
+    let url = format!("-mirror=file://{}", m.display());
+    let r = kiln_p(&d, &["init", &url, "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (os, arch) = kiln_plugin::discover::os_arch();
+    let installed = d.path().join(format!(
+        "plugins/example.com/acme/example/kiln-plugin-example_v0.1.0_{os}_{arch}"
+    ));
+    assert!(
+        r.stdout.contains(&format!(
+            "Installed plugin example.com/acme/example v0.1.0 in \"{}\"",
+            installed.display()
+        )),
+        "{r:?}"
+    );
+    // The binary itself was extracted, with its own checksum file.
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(example_plugin()).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{}_SHA256SUM", installed.display()))
+            .unwrap()
+            .trim(),
+        sha256(&example_plugin())
+    );
+    let r = kiln_p(&d, &["build", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Creating directory out..."), "{r:?}");
+
+    // A damaged zip is refused, before anything is extracted.
+    let r = kiln_p(&d, &["plugins", "remove", "example.com/acme/example"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let zip = m.join(format!(
+        "example.com/acme/example/kiln-plugin-example_v0.1.0_{os}_{arch}.zip"
+    ));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&zip)
+        .map(|mut f| std::io::Write::write_all(&mut f, b"tampered"))
+        .unwrap()
+        .unwrap();
+    let r = kiln_p(&d, &["init", &url, "t.pkr.hcl"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("checksum mismatch for `{}`", zip.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(!installed.exists());
 }

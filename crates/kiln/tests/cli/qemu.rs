@@ -498,3 +498,133 @@ fn qemu_http_cache_efi_floppy_extra_disk_and_tpm() {
     );
     assert!(!r.stdout.contains("Starting VM"), "{}", r.stdout);
 }
+
+/// A Linux bridge for the `net_bridge` test, with a dnsmasq DHCP server on
+/// it that hands the guest one fixed address, and an `allow` line in
+/// qemu-bridge-helper's ACL (`/etc/qemu/bridge.conf`). Drop stops dnsmasq,
+/// deletes the bridge and removes the ACL line again.
+struct Bridge {
+    name: String,
+    dnsmasq: std::process::Child,
+    acl_line: Option<String>,
+}
+
+const BRIDGE_ACL: &str = "/etc/qemu/bridge.conf";
+
+impl Bridge {
+    fn create(name: &str, host_cidr: &str, guest_ip: &str, dir: &Path) -> Bridge {
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("run `ip`");
+            assert!(
+                out.status.success(),
+                "`ip {}` failed (the net_bridge test needs root or CAP_NET_ADMIN): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let _ = Command::new("ip").args(["link", "del", name]).output();
+        ip(&["link", "add", name, "type", "bridge"]);
+        ip(&["addr", "add", host_cidr, "dev", name]);
+        ip(&["link", "set", name, "up"]);
+        let line = format!("allow {name}");
+        let acl = std::fs::read_to_string(BRIDGE_ACL).unwrap_or_default();
+        let acl_line = if acl.lines().any(|l| l.trim() == line) {
+            None
+        } else {
+            std::fs::create_dir_all("/etc/qemu").expect("create /etc/qemu");
+            let mut s = acl.clone();
+            if !s.is_empty() && !s.ends_with('\n') {
+                s.push('\n');
+            }
+            s.push_str(&line);
+            s.push('\n');
+            std::fs::write(BRIDGE_ACL, s).expect("write the bridge ACL");
+            Some(line)
+        };
+        let dnsmasq = Command::new("/usr/sbin/dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--bind-interfaces",
+                "--except-interface=lo",
+            ])
+            .arg(format!("--interface={name}"))
+            .arg(format!(
+                "--dhcp-range={guest_ip},{guest_ip},255.255.255.0,1h"
+            ))
+            .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
+            .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq (scripts/install-deps.sh installs dnsmasq-base)");
+        Bridge {
+            name: name.to_string(),
+            dnsmasq,
+            acl_line,
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.dnsmasq.kill();
+        let _ = self.dnsmasq.wait();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .output();
+        if let Some(line) = &self.acl_line {
+            if let Ok(acl) = std::fs::read_to_string(BRIDGE_ACL) {
+                let kept: String = acl
+                    .lines()
+                    .filter(|l| l.trim() != line)
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let _ = std::fs::write(BRIDGE_ACL, kept);
+            }
+        }
+    }
+}
+
+/// `net_bridge`: the VM's NIC sits on a bridge (through qemu's bridge
+/// helper) instead of user networking, gets its address from the DHCP
+/// server on the bridge, and kiln reaches it at that address through
+/// `ssh_host`, with no port forward.
+#[test]
+fn qemu_net_bridge_build_reaches_the_guest_on_the_bridge() {
+    let base = base_image();
+    let d = dir();
+    let name = format!("kilnbr{}", std::process::id() % 100_000);
+    let _bridge = Bridge::create(&name, "10.213.77.1/24", "10.213.77.2", d.path());
+    let out = d.path().join("out-bridge");
+    d.write(
+        "t.json",
+        &serde_json::json!({
+            "builders": [{
+                "type": "qemu", "iso_url": base.join("disk-boot.qcow2"), "iso_checksum": "none",
+                "disk_image": true, "use_backing_file": true, "headless": true,
+                "output_directory": out, "vm_name": "vm.qcow2", "memory": 512,
+                "net_bridge": name, "ssh_host": "10.213.77.2",
+                "ssh_username": "root", "ssh_private_key_file": base.join("id_ed25519"),
+                "ssh_timeout": "6m", "shutdown_command": "poweroff", "shutdown_timeout": "3m"
+            }],
+            "provisioners": [{"type": "shell", "inline": ["ip -4 -o addr show scope global"]}]
+        })
+        .to_string(),
+    );
+    let r = build(&d, &["t.json"]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Connected to SSH!"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("inet 10.213.77.2/24"),
+        "the guest has no address on the bridge:\n{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("Looking for available communicator"),
+        "a bridged build must not forward a port:\n{}",
+        r.stdout
+    );
+    assert!(out.join("vm.qcow2").exists());
+}

@@ -1,17 +1,20 @@
 //! Date and time functions: `timestamp`, `formatdate`, `timeadd`,
-//! `legacy_isotime`.
+//! `legacy_isotime`, and Packer 1.16's `rfc3339_parse` and
+//! `unix_timestamp_parse` (a timestamp as an object of its parts).
 
 use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 use hcl::eval::FuncArgs;
 use hcl::Value;
 
-use super::{to_str, Entry};
+use super::{to_i64, to_str, Entry};
 
 pub(super) const FUNCS: &[Entry] = &[
     ("formatdate", 2, false, formatdate),
     ("legacy_isotime", 0, true, legacy_isotime),
+    ("rfc3339_parse", 1, false, rfc3339_parse),
     ("timeadd", 2, false, timeadd),
     ("timestamp", 0, false, timestamp),
+    ("unix_timestamp_parse", 1, false, unix_timestamp_parse),
 ];
 
 fn parse_ts(s: &str) -> Result<DateTime<FixedOffset>, String> {
@@ -85,6 +88,62 @@ const DAYS: [&str; 7] = [
     "Saturday",
     "Sunday",
 ];
+
+/// The parts of `t` in its own offset, as Packer's `rfc3339_parse` and
+/// `unix_timestamp_parse` return them (attributes in cty's sorted order);
+/// `last` is the one attribute the two differ by.
+fn parts(t: &DateTime<FixedOffset>, last: (&str, Value)) -> Value {
+    let iso = t.iso_week();
+    let mut m = hcl::Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    put("day", t.day().into());
+    put("hour", t.hour().into());
+    put("iso_week", iso.week().into());
+    put("iso_year", iso.year().into());
+    put("minute", t.minute().into());
+    put("month", t.month().into());
+    put("month_name", MONTHS[t.month0() as usize].into());
+    put(last.0, last.1);
+    put("second", t.second().into());
+    put("weekday", t.weekday().num_days_from_sunday().into());
+    put(
+        "weekday_name",
+        DAYS[t.weekday().num_days_from_monday() as usize].into(),
+    );
+    put("year", t.year().into());
+    put("year_day", t.ordinal().into());
+    // `rfc3339` sorts before `second`, `unix` after `second`.
+    m.sort_keys();
+    Value::Object(m)
+}
+
+/// `rfc3339_parse(ts)`: the parts of an RFC 3339 timestamp, in its own
+/// offset; a space may stand for the `T`, and fractional seconds are
+/// allowed.
+fn rfc3339_parse(a: FuncArgs) -> Result<Value, String> {
+    let s = to_str(&a[0])?;
+    let mut norm = s.clone();
+    if norm.as_bytes().get(10) == Some(&b' ') {
+        norm.replace_range(10..11, "T");
+    }
+    let t = parse_ts(&norm).map_err(|_| {
+        format!("`{s}` is not a valid RFC 3339 timestamp, such as `2023-07-25T23:43:16Z`")
+    })?;
+    Ok(parts(&t, ("unix", Value::from(t.timestamp()))))
+}
+
+/// `unix_timestamp_parse(n)`: the parts of a Unix time (seconds), in UTC,
+/// with its RFC 3339 form.
+fn unix_timestamp_parse(a: FuncArgs) -> Result<Value, String> {
+    let n = to_i64(&a[0])?;
+    let t = DateTime::from_timestamp(n, 0)
+        .ok_or_else(|| format!("`{n}` is outside the range of representable times"))?
+        .fixed_offset();
+    let text = rfc3339(&t);
+    Ok(parts(&t, ("rfc3339", Value::from(text))))
+}
 
 fn formatdate(a: FuncArgs) -> Result<Value, String> {
     let spec = to_str(&a[0])?;
@@ -242,6 +301,56 @@ mod tests {
         ]);
     }
 
+    /// Packer's examples: the two functions agree on 1690328596.
+    #[test]
+    fn timestamps_parse_into_their_parts() {
+        let parts = r#""day":25,"hour":23,"iso_week":30,"iso_year":2023,"minute":43,"month":7,"month_name":"July","#;
+        let rest = r#""second":16,"#;
+        let tail = r#""weekday":2,"weekday_name":"Tuesday","year":2023,"year_day":206"#;
+        check(&[
+            (
+                r#"rfc3339_parse("2023-07-25T23:43:16Z")"#,
+                &format!("{{{parts}{rest}\"unix\":1690328596,{tail}}}"),
+            ),
+            (
+                r#"rfc3339_parse("2023-07-25 23:43:16Z")"#,
+                &format!("{{{parts}{rest}\"unix\":1690328596,{tail}}}"),
+            ),
+            (
+                r#"rfc3339_parse("2023-07-25T23:43:16Z").unix"#,
+                "1690328596",
+            ),
+            (
+                r#"unix_timestamp_parse(1690328596)"#,
+                &format!("{{{parts}\"rfc3339\":\"2023-07-25T23:43:16Z\",{rest}{tail}}}"),
+            ),
+            (
+                r#"unix_timestamp_parse(1690328596).rfc3339"#,
+                r#""2023-07-25T23:43:16Z""#,
+            ),
+            (
+                r#"unix_timestamp_parse("0").rfc3339"#,
+                r#""1970-01-01T00:00:00Z""#,
+            ),
+            (r#"unix_timestamp_parse(-1).year"#, "1969"),
+            // Fractional seconds are accepted; the parts stay in the offset
+            // the timestamp was written in.
+            (
+                r#"[for k in ["hour", "day", "weekday", "unix", "second"] : rfc3339_parse("2024-01-01T01:30:05.25+05:00")[k]]"#,
+                "[1,1,1,1704054605,5]",
+            ),
+            // 1 January 2021 is a Friday in ISO week 53 of 2020.
+            (
+                r#"[for k in ["iso_year", "iso_week", "weekday_name", "year_day"] : rfc3339_parse("2021-01-01T00:00:00Z")[k]]"#,
+                r#"[2020,53,"Friday",1]"#,
+            ),
+            (
+                r#"rfc3339_parse("2024-12-31T12:00:00-00:30").year_day"#,
+                "366",
+            ),
+        ]);
+    }
+
     #[test]
     fn errors_are_explained() {
         assert!(eval(r#"formatdate("YYYY", "yesterday")"#)
@@ -253,5 +362,24 @@ mod tests {
         assert!(eval(r#"timeadd("2017-11-22T00:00:00Z", "soon")"#)
             .unwrap_err()
             .contains("invalid duration"));
+        for (expr, want) in [
+            (
+                r#"rfc3339_parse("2023-07-25")"#,
+                "`2023-07-25` is not a valid RFC 3339 timestamp",
+            ),
+            (
+                r#"rfc3339_parse("2023-07-25T23:43:16")"#,
+                "is not a valid RFC 3339 timestamp",
+            ),
+            (r#"unix_timestamp_parse(1.5)"#, "a whole number is required"),
+            (r#"unix_timestamp_parse("soon")"#, "a number is required"),
+            (
+                r#"unix_timestamp_parse(9000000000000000)"#,
+                "outside the range of representable times",
+            ),
+        ] {
+            let e = eval(expr).unwrap_err();
+            assert!(e.contains(want), "{expr}: {e}");
+        }
     }
 }

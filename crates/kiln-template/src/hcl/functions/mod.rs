@@ -1,15 +1,18 @@
 //! Packer's HCL2 function library (`hcl2template/functions.go`): string,
-//! collection, encoding, filesystem, date/time, hash, numeric and type
-//! conversion functions, each checked against the documented examples.
+//! collection, encoding, filesystem, date/time, hash and crypto, numeric,
+//! type conversion and secret-store functions (all 110 Packer documents),
+//! each checked against the documented examples.
 //! Arguments convert as cty converts them (`upper(5)` is `"5"`,
 //! `max("3", 1)` is `3`). `env` is only available in variable defaults.
 
+mod aws;
 mod collection;
 mod datetime;
 mod encoding;
 mod filesystem;
 mod more;
 mod numeric;
+mod printf;
 mod string;
 
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
@@ -31,6 +34,7 @@ pub fn table() -> Vec<Entry> {
     t.extend_from_slice(datetime::FUNCS);
     t.extend_from_slice(numeric::FUNCS);
     t.extend_from_slice(more::FUNCS);
+    t.extend_from_slice(aws::FUNCS);
     t
 }
 

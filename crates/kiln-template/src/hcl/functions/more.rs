@@ -1,7 +1,8 @@
 //! The rest of Packer's library: IP network (`cidr*`), YAML and CSV,
-//! `fileset`, `base64gzip`, `bcrypt`, `uuidv5`, `legacy_strftime`, the
-//! secret stores (`vault`, `consul_key` over their HTTP APIs;
-//! `aws_secretsmanager` refused clearly), and the internal helpers the
+//! `fileset`, `base64gzip`, `bcrypt`, `uuidv5`, `legacy_strftime`,
+//! `rsadecrypt`, the secret stores `vault` and `consul_key` over their
+//! HTTP APIs (AWS Secrets Manager is in [`super::aws`]), the HTTP client
+//! they share, and the internal helpers the
 //! expression rewriter ([`crate::hcl::prepare`]) calls: `__kiln_num`,
 //! `__kiln_bool` (cty's operand conversions), `__kiln_fail`, and the eager
 //! fallbacks of `try`, `can` and `convert`.
@@ -35,8 +36,6 @@ pub(super) const FUNCS: &[Entry] = &[
     ("legacy_strftime", 1, false, legacy_strftime),
     ("vault", 2, false, vault),
     ("consul_key", 1, false, consul_key),
-    ("aws_secretsmanager", 2, false, aws_secretsmanager),
-    ("aws_secretsmanager_raw", 1, false, aws_secretsmanager),
     ("rsadecrypt", 2, false, rsadecrypt),
 ];
 
@@ -466,10 +465,29 @@ fn legacy_strftime(a: FuncArgs) -> Result<Value, String> {
     ))
 }
 
-/// A GET on a secret store's HTTP API, in a thread of its own (templates
-/// may be loaded inside an async runtime). `(status, body)`.
+/// A GET on a secret store's HTTP API: `(status, body)`.
 fn http_get(url: &str, headers: Vec<(String, String)>) -> Result<(u16, String), String> {
+    http_send("GET", url, headers, Vec::new()).map(|r| (r.status, r.body))
+}
+
+/// An HTTP answer: status, headers (names in lowercase) and body.
+pub(super) struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// One request to a secret store's HTTP API, in a thread of its own
+/// (templates may be loaded inside an async runtime), with a 30 s limit.
+/// A transport failure comes back with its whole chain of causes.
+pub(super) fn http_send(
+    method: &str,
+    url: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Result<HttpAnswer, String> {
     let url = url.to_string();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -480,9 +498,12 @@ fn http_get(url: &str, headers: Vec<(String, String)>) -> Result<(u16, String), 
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
                 .map_err(|e| e.to_string())?;
-            let mut req = client.get(&url);
+            let mut req = client.request(method, &url);
             for (k, v) in &headers {
                 req = req.header(k, v);
+            }
+            if !body.is_empty() {
+                req = req.body(body);
             }
             let resp = req.send().await.map_err(|e| {
                 let mut s = e.to_string();
@@ -494,8 +515,22 @@ fn http_get(url: &str, headers: Vec<(String, String)>) -> Result<(u16, String), 
                 s
             })?;
             let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
             let body = resp.text().await.map_err(|e| e.to_string())?;
-            Ok((status, body))
+            Ok(HttpAnswer {
+                status,
+                headers,
+                body,
+            })
         })
     })
     .join()
@@ -568,12 +603,42 @@ fn consul_key_at(addr: &str, token: Option<String>, key: &str) -> Result<Value, 
     }
 }
 
-fn aws_secretsmanager(_: FuncArgs) -> Result<Value, String> {
-    Err("AWS Secrets Manager is not reachable from kiln yet (it needs AWS request signing); pass the secret in a sensitive variable instead".into())
-}
+/// `rsadecrypt(ciphertext, privatekey)`: RSA PKCS #1 v1.5 decryption of
+/// a base64 cipher text with an unencrypted PEM private key (PKCS #1
+/// `RSA PRIVATE KEY` or PKCS #8 `PRIVATE KEY`). Errors never quote the key.
+fn rsadecrypt(a: FuncArgs) -> Result<Value, String> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
 
-fn rsadecrypt(_: FuncArgs) -> Result<Value, String> {
-    Err("`rsadecrypt` is not supported yet; decrypt the value before the build and pass it in a sensitive variable".into())
+    let text = to_str(&a[0])?;
+    let pem = to_str(&a[1])?;
+    let ct = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| {
+            let shown: String = text.chars().take(40).collect();
+            let more = if text.chars().count() > 40 { "…" } else { "" };
+            format!("failed to decode input `{shown}{more}`: cipher text must be base64-encoded")
+        })?;
+    let pem = pem.trim();
+    if pem.contains("ENCRYPTED") {
+        return Err(
+            "invalid private key: it is encrypted with a passphrase; decrypt it first (`openssl rsa -in KEY -out PLAIN`)"
+                .into(),
+        );
+    }
+    let key = if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        rsa::RsaPrivateKey::from_pkcs1_pem(pem)
+            .map_err(|e| format!("invalid private key: not a valid PKCS #1 RSA key ({e})"))?
+    } else if pem.contains("-----BEGIN PRIVATE KEY-----") {
+        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .map_err(|e| format!("invalid private key: not a valid PKCS #8 RSA key ({e})"))?
+    } else {
+        return Err("invalid private key: expected a PEM-encoded RSA private key (`-----BEGIN RSA PRIVATE KEY-----` or `-----BEGIN PRIVATE KEY-----`)".into());
+    };
+    let out = key
+        .decrypt(rsa::Pkcs1v15Encrypt, &ct)
+        .map_err(|_| "failed to decrypt: the cipher text was not encrypted for this key with PKCS #1 v1.5 padding".to_string())?;
+    Ok(Value::from(String::from_utf8_lossy(&out).into_owned()))
 }
 
 #[cfg(test)]
@@ -681,6 +746,66 @@ mod tests {
         );
     }
 
+    /// A 1024-bit test key and cipher texts made once with OpenSSL 3.0:
+    /// `openssl genrsa -traditional 1024`, `openssl pkcs8 -topk8 -nocrypt`,
+    /// and `openssl pkeyutl -encrypt -pubin -pkeyopt rsa_padding_mode:pkcs1`.
+    const RSA_PKCS1: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIICXQIBAAKBgQC9B0o1oiGAaEYgLpolC0X0Jai1GXj+r2PJ3IBmTTuo1c83rsyQ\nirxHDm+gfwYlYuaG4pq/czUziurL5aBkTeRtNZNxT1wp/ew5fRIM9oZZDabJ0PhD\nY7tvgUSAXX7kqYkWVSvxPs38J5s/OzhB4O2saMe/yFNNlon4ZQ06CLPe/QIDAQAB\nAoGAN+aQ/p1s1OGBY4EEmtHjpRkB9FSNIJxToV2xJw/OBdb9CdWKr3Anz8eoIUmP\nUr0VuWwIIXf7kruRRi0pKqCSXWtfxTCJzjtM66im2ipJPhuQjz6KWuO86IelKyEJ\nhUHbpERxLbOcZlMKgu+rXc5xDUE3dnUud+1s1m8ezRs3rQECQQDi29sLpHeZdZak\npfT/70cyg8UcaBi6EElJW44rg4V5w41Wzjn0h1Iuqb/Z0Wzg2wEtn0WGEUgH0K5g\njz6plVXBAkEA1U9m0Hvj7/JMLMD2b/ynTZUUOW+WibS1fLE1NstoH7zKC8EBNZ25\nXjsOyUIynRnl6g9K7FKEoLDdH+kW1RpwPQJAIxxBz5B5zi9rzDm/LGk9DK1mMVpP\nEWT54refzk5BtzGzy06Jm7Xh20T8Y1rNThO3H/d5jCFak5MRmfIxkY+CQQJBAIPV\nJv4DE8TgQyQFvklIJT5VvMIirS8+eEwwWWscG6ZBz72j81Nnv4D1jxXjy9Q8hVQ7\nT1rvRPjrVj66mFnslSECQQDFVKyYYeUzfZznAHv1ATvcoRt8o/LOq1q/JTcsXzd6\nhrcxinJ6mqV2Rf8lqZfHHhqFVqvrMZH2YehqyFRc7dKj\n-----END RSA PRIVATE KEY-----\n";
+    const RSA_PKCS8: &str = "-----BEGIN PRIVATE KEY-----\nMIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAL0HSjWiIYBoRiAu\nmiULRfQlqLUZeP6vY8ncgGZNO6jVzzeuzJCKvEcOb6B/BiVi5obimr9zNTOK6svl\noGRN5G01k3FPXCn97Dl9Egz2hlkNpsnQ+ENju2+BRIBdfuSpiRZVK/E+zfwnmz87\nOEHg7axox7/IU02WifhlDToIs979AgMBAAECgYA35pD+nWzU4YFjgQSa0eOlGQH0\nVI0gnFOhXbEnD84F1v0J1YqvcCfPx6ghSY9SvRW5bAghd/uSu5FGLSkqoJJda1/F\nMInOO0zrqKbaKkk+G5CPPopa47zoh6UrIQmFQdukRHEts5xmUwqC76tdznENQTd2\ndS537WzWbx7NGzetAQJBAOLb2wukd5l1lqSl9P/vRzKDxRxoGLoQSUlbjiuDhXnD\njVbOOfSHUi6pv9nRbODbAS2fRYYRSAfQrmCPPqmVVcECQQDVT2bQe+Pv8kwswPZv\n/KdNlRQ5b5aJtLV8sTU2y2gfvMoLwQE1nbleOw7JQjKdGeXqD0rsUoSgsN0f6RbV\nGnA9AkAjHEHPkHnOL2vMOb8saT0MrWYxWk8RZPnit5/OTkG3MbPLTombteHbRPxj\nWs1OE7cf93mMIVqTkxGZ8jGRj4JBAkEAg9Um/gMTxOBDJAW+SUglPlW8wiKtLz54\nTDBZaxwbpkHPvaPzU2e/gPWPFePL1DyFVDtPWu9E+OtWPrqYWeyVIQJBAMVUrJhh\n5TN9nOcAe/UBO9yhG3yj8s6rWr8lNyxfN3qGtzGKcnqapXZF/yWpl8ceGoVWq+sx\nkfZh6GrIVFzt0qM=\n-----END PRIVATE KEY-----\n";
+    /// "Hello, world!", the documented example's clear text.
+    const RSA_HELLO: &str = "sCgYw9Ytsz6CyGVNfkUs1ycnPKvE8ZdIbiAcy1rtAjKD2nYqLQAPTxdjByhslYBv/c3gk+iX+Uuzjb9fXVAWNoEhwGcYe1cAgYls+aZHDc17qfUlMDwC9lhLf9Tl1UB5SK/JIPpFFNvYWCIVlxPyFAhuuK2M8kYJfWiuwCtpO8E=";
+    /// "héllo wörld".
+    const RSA_UTF8: &str = "SK6wphSoPe5mbWSFuI4xkJXNj9bHQ0XnzMmX9PtluEAqbCJ52xcw1HfNmB7JnZilfmUmwoBZItjYOkk/MpLDIT6vqPjeMUqq+BUPvGPSS9PhqpXSwao5oUS6PurHijhMTLnV4Smh+LU/gHybvavXfCV5zC/TjBJoxB+BtXqUlcI=";
+    /// "Hello, world!" encrypted for another key.
+    const RSA_OTHER: &str = "Hhnzg+nT2uiwshfe2SAQfhgsG4nRGlSHst8HG3zMrCDrKluA92lTz9D1y3Z8juql169kmF78XNcLadoWhzd+D0kxpLyipQKZMyFWNnqLWSbC82w26YPyg9dlv6PiZhA8zH63L2+o+GRroTSy8JWypA64fD8TdbSFHVXhaf14Owo=";
+
+    fn rsadecrypt(ct: &str, key: &str) -> Result<String, String> {
+        eval(&format!("rsadecrypt({}, {})", hcl_str(ct), hcl_str(key)))
+    }
+
+    fn hcl_str(s: &str) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+
+    #[test]
+    fn rsadecrypt_decrypts_what_openssl_encrypted() {
+        for key in [RSA_PKCS1, RSA_PKCS8] {
+            assert_eq!(rsadecrypt(RSA_HELLO, key).unwrap(), r#""Hello, world!""#);
+            assert_eq!(rsadecrypt(RSA_UTF8, key).unwrap(), r#""héllo wörld""#);
+        }
+        // Surrounding whitespace (a file read with `file()`) is fine.
+        let padded = format!("{RSA_HELLO}\n");
+        let key = format!("\n{RSA_PKCS1}\n");
+        assert_eq!(rsadecrypt(&padded, &key).unwrap(), r#""Hello, world!""#);
+    }
+
+    #[test]
+    fn rsadecrypt_explains_bad_input() {
+        for (ct, key, want) in [
+            (
+                "not base64!",
+                RSA_PKCS1,
+                "failed to decode input `not base64!`: cipher text must be base64-encoded",
+            ),
+            (RSA_HELLO, "hello", "invalid private key: expected a PEM-encoded RSA private key"),
+            (
+                RSA_HELLO,
+                "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+                "invalid private key: not a valid PKCS #1 RSA key",
+            ),
+            (
+                RSA_HELLO,
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                "invalid private key: it is encrypted with a passphrase",
+            ),
+            (RSA_OTHER, RSA_PKCS1, "failed to decrypt"),
+            ("aGVsbG8=", RSA_PKCS8, "failed to decrypt"),
+        ] {
+            let e = rsadecrypt(ct, key).unwrap_err();
+            assert!(e.contains(want), "{want}: {e}");
+            assert!(!e.contains("MII"), "the key leaks into: {e}");
+        }
+    }
+
     #[test]
     fn secret_stores_say_when_they_cannot_be_reached() {
         // Nothing listens on a port just released.
@@ -694,8 +819,6 @@ mod tests {
             e.contains("cannot reach Consul at `http://127.0.0.1:"),
             "{e}"
         );
-        let e = eval(r#"aws_secretsmanager("a", "b")"#).unwrap_err();
-        assert!(e.contains("not reachable"), "{e}");
     }
 
     /// A fake Vault (no Vault server can run in tests): a loopback server

@@ -4,7 +4,7 @@
 use hcl::eval::FuncArgs;
 use hcl::Value;
 
-use super::{num, to_f64, to_i64, to_list, to_str, Entry};
+use super::{to_i64, to_list, to_str, Entry};
 
 pub(super) const FUNCS: &[Entry] = &[
     ("chomp", 1, false, chomp),
@@ -224,129 +224,8 @@ fn replace(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::from(text.replace(&sub, &rep)))
 }
 
-/// Go's `fmt` verbs as cty's `format` supports them: `%s %d %f %g %e %t
-/// %q %v %#v %x %X %o %b %%`, with flags, width and precision.
-pub(super) fn format_str(fmt: &str, args: &[Value]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut chars = fmt.chars().peekable();
-    let mut next = 0usize;
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let mut flags = String::new();
-        while let Some(&f) = chars.peek() {
-            if "+-# 0".contains(f) {
-                flags.push(f);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let mut width = String::new();
-        while let Some(&d) = chars.peek() {
-            if d.is_ascii_digit() {
-                width.push(d);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let mut prec: Option<usize> = None;
-        if chars.peek() == Some(&'.') {
-            chars.next();
-            let mut p = String::new();
-            while let Some(&d) = chars.peek() {
-                if d.is_ascii_digit() {
-                    p.push(d);
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            prec = Some(p.parse().unwrap_or(0).min(1000));
-        }
-        let Some(verb) = chars.next() else {
-            return Err("format string ends with an incomplete verb".into());
-        };
-        if verb == '%' {
-            out.push('%');
-            continue;
-        }
-        let arg = args
-            .get(next)
-            .ok_or_else(|| format!("not enough arguments for `%{verb}`"))?;
-        next += 1;
-        let body = match verb {
-            's' => to_str(arg)?,
-            'q' => serde_json::to_string(&to_str(arg)?).unwrap_or_default(),
-            't' => super::to_bool(arg)?.to_string(),
-            'v' if flags.contains('#') => crate::hcl::eval::to_json(arg).to_string(),
-            'v' => match arg {
-                Value::String(s) => s.clone(),
-                Value::Array(_) | Value::Object(_) => crate::hcl::eval::to_json(arg).to_string(),
-                other => crate::hcl::eval::display(other),
-            },
-            'd' => {
-                let n = to_f64(arg)?;
-                if n.fract() != 0.0 {
-                    return Err(format!("`%d` requires a whole number, found `{n}`"));
-                }
-                let s = format!("{}", n as i64);
-                if flags.contains('+') && n >= 0.0 {
-                    format!("+{s}")
-                } else {
-                    s
-                }
-            }
-            'f' => format!("{:.*}", prec.unwrap_or(6), to_f64(arg)?),
-            'e' => format!("{:.*e}", prec.unwrap_or(6), to_f64(arg)?),
-            'g' => crate::hcl::eval::display(&num(to_f64(arg)?)),
-            'x' | 'X' | 'o' | 'b' => {
-                let n = super::to_i64(arg)?;
-                let s = match verb {
-                    'x' => format!("{n:x}"),
-                    'X' => format!("{n:X}"),
-                    'o' => format!("{n:o}"),
-                    _ => format!("{n:b}"),
-                };
-                s
-            }
-            other => return Err(format!("unsupported format verb `%{other}`")),
-        };
-        let body = match (verb, prec) {
-            ('s' | 'v', Some(p)) => body.chars().take(p).collect(),
-            _ => body,
-        };
-        let w: usize = width.parse().unwrap_or(0).min(1000);
-        let len = body.chars().count();
-        if len < w {
-            let pad = w - len;
-            if flags.contains('-') {
-                out.push_str(&body);
-                out.push_str(&" ".repeat(pad));
-            } else if flags.contains('0') && "dfegxXob".contains(verb) {
-                let (sign, digits) = match body.strip_prefix('-') {
-                    Some(d) => ("-", d.to_string()),
-                    None => ("", body.clone()),
-                };
-                out.push_str(sign);
-                out.push_str(&"0".repeat(pad));
-                out.push_str(&digits);
-            } else {
-                out.push_str(&" ".repeat(pad));
-                out.push_str(&body);
-            }
-        } else {
-            out.push_str(&body);
-        }
-    }
-    Ok(out)
-}
-
 fn format(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(format_str(&s(&a, 0)?, &a[1..])?))
+    Ok(Value::from(super::printf::format(&s(&a, 0)?, &a[1..])?))
 }
 
 fn formatlist(a: FuncArgs) -> Result<Value, String> {
@@ -373,7 +252,10 @@ fn formatlist(a: FuncArgs) -> Result<Value, String> {
                 other => other.clone(),
             })
             .collect();
-        out.push(Value::from(format_str(&f, &row)?));
+        out.push(Value::from(
+            super::printf::format(&f, &row)
+                .map_err(|e| format!("error on format iteration {i}: {e}"))?,
+        ));
     }
     Ok(Value::Array(out))
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""The docker engine's floor for bench/docker-build.sh's template: the API
+calls alone that any client must make, over the engine's unix socket, with
+no client logic in between: create and start the container, per `shell`
+provisioner one upload and one exec (which also removes the script), the
+`file` provisioner's upload, the commit with `changes`, and the removal.
+Prints the seconds from create to removal.
+usage: docker_floor.py FILES_DIR BASE_IMAGE"""
+import http.client, json, socket, sys, time, io, tarfile, os
+class UConn(http.client.HTTPConnection):
+    def __init__(self): super().__init__("localhost")
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect("/var/run/docker.sock")
+def call(method, path, body=None, ctype="application/json", raw=False):
+    c = UConn(); h = {}
+    if body is not None:
+        if not raw: body = json.dumps(body).encode()
+        h["Content-Type"] = ctype
+    c.request(method, path, body=body, headers=h); r = c.getresponse(); data = r.read(); c.close()
+    if r.status >= 300: raise SystemExit(f"{method} {path}: {r.status} {data[:200]}")
+    return json.loads(data) if data and r.getheader("Content-Type","").startswith("application/json") else data
+def exec_(cid, cmd):
+    e = call("POST", f"/containers/{cid}/exec", {"Cmd": ["/bin/sh", "-c", cmd], "AttachStdout": True, "AttachStderr": True})
+    call("POST", f"/exec/{e['Id']}/start", {"Detach": False, "Tty": False})
+    return call("GET", f"/exec/{e['Id']}/json")["ExitCode"]
+def tar_of(files_dir, dest):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w") as t:
+        t.add(files_dir, arcname=dest.lstrip("/"))
+    return b.getvalue()
+files, base = sys.argv[1], sys.argv[2]
+t0 = time.time()
+cid = call("POST", "/containers/create", {"Image": base, "Entrypoint": ["/bin/sh"], "Tty": True, "OpenStdin": True, "Labels": {"kiln-bench": "1"}})["Id"]
+call("POST", f"/containers/{cid}/start")
+script = b"#!/bin/sh\nmkdir -p /opt/app\necho provisioning $(hostname)\n"
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode="w") as t:
+    ti = tarfile.TarInfo("tmp/s1.sh"); ti.size = len(script); ti.mode = 0o755; t.addfile(ti, io.BytesIO(script))
+call("PUT", f"/containers/{cid}/archive?path=/", b.getvalue(), "application/x-tar", raw=True)
+exec_(cid, "/tmp/s1.sh; rm -f /tmp/s1.sh")
+call("PUT", f"/containers/{cid}/archive?path=/", tar_of(files, "opt/app"), "application/x-tar", raw=True)
+script2 = b"#!/bin/sh\nls -R /opt/app | wc -l\necho done > /etc/built\n"
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode="w") as t:
+    ti = tarfile.TarInfo("tmp/s2.sh"); ti.size = len(script2); ti.mode = 0o755; t.addfile(ti, io.BytesIO(script2))
+call("PUT", f"/containers/{cid}/archive?path=/", b.getvalue(), "application/x-tar", raw=True)
+exec_(cid, "/tmp/s2.sh; rm -f /tmp/s2.sh")
+img = call("POST", f"/commit?container={cid}&pause=true", {"Env": ["BUILT_BY=bench"], "WorkingDir": "/opt/app", "Cmd": ["/bin/sh"]})["Id"]
+call("DELETE", f"/containers/{cid}?force=true&v=true")
+t1 = time.time()
+call("DELETE", f"/images/{img}?force=true")
+print("%.3f" % (t1 - t0))
