@@ -273,7 +273,7 @@ pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, 
         let tcp = tcp(&b.host, b.port).await.map_err(wrap)?;
         let bh = handshake(
             rc.clone(),
-            tcp,
+            crate::quick_ack::QuickAck(tcp),
             &HostKeyPolicy::AcceptAny,
             &b.host,
             b.port,
@@ -296,9 +296,17 @@ pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, 
             })?;
         (Box::new(channel.into_stream()), Some(bh))
     } else if let Some(p) = &config.proxy {
-        (Box::new(socks5(p, host, config.port).await?), None)
+        (
+            Box::new(crate::quick_ack::QuickAck(
+                socks5(p, host, config.port).await?,
+            )),
+            None,
+        )
     } else {
-        (Box::new(tcp(host, config.port).await?), None)
+        (
+            Box::new(crate::quick_ack::QuickAck(tcp(host, config.port).await?)),
+            None,
+        )
     };
     let timed_out = Arc::new(AtomicBool::new(false));
     let stream = Deadline::new(stream, config.read_write_timeout, timed_out.clone());

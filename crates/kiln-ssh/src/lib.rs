@@ -16,6 +16,7 @@ pub mod comm;
 pub mod config;
 pub mod connect;
 pub mod keys;
+mod quick_ack;
 pub mod step;
 pub mod step_cleanup_temp_keys;
 #[doc(hidden)]

@@ -83,6 +83,9 @@ pub async fn wait_for_ssh(
     let deadline = Instant::now() + config.timeout;
     let (mut attempts, mut handshakes) = (0u32, 0u32);
     let mut delay = FIRST_BACKOFF;
+    // The last error an attempt ended with: when `ssh_timeout` cuts the
+    // final attempt short, the error before it says more than the cut.
+    let mut previous: Option<String> = None;
     loop {
         attempts += 1;
         let mut cap = MAX_BACKOFF;
@@ -102,9 +105,13 @@ pub async fn wait_for_ssh(
                             return Err(WaitError::Handshakes { attempts: handshakes, last: e });
                         }
                     }
-                    e.to_string()
+                    let e = e.to_string();
+                    previous = Some(e.clone());
+                    e
                 }
-                Err(_) => "the attempt did not finish before `ssh_timeout`".to_string(),
+                Err(_) => previous.clone().unwrap_or_else(|| {
+                    "the attempt did not finish before `ssh_timeout`".to_string()
+                }),
             },
         };
         if Instant::now() + delay >= deadline {
