@@ -110,6 +110,12 @@ impl ConnectError {
         }
     }
 
+    /// Whether the port refused the connection: nothing listens there yet.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, ConnectError::Unreachable { source, .. }
+            if source.kind() == std::io::ErrorKind::ConnectionRefused)
+    }
+
     /// Whether this failure counts against `ssh_handshake_attempts`
     /// (the server answered, but the session could not be set up).
     pub fn is_handshake(&self) -> bool {

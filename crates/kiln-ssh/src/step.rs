@@ -1,9 +1,11 @@
 //! `StepConnect`: waits for the machine's sshd and connects, for any
 //! builder whose state implements [`SshState`]. It retries with a short
-//! backoff (5 ms doubling to 25 ms, so kiln connects within tens of
-//! milliseconds of the server becoming reachable; unreachable hosts slow the
-//! loop down by themselves through their connect timeouts; 250 ms when a
-//! port forwarder accepts and hangs up), bounded by `ssh_timeout` and
+//! backoff (a flat 5 ms while the port is refused, since a refused connect
+//! is one RST and costs the server nothing, so kiln connects within a few
+//! milliseconds of sshd listening; 5 ms doubling to 25 ms for other
+//! failures; unreachable hosts slow the loop down by themselves through
+//! their connect timeouts; 250 ms when a port forwarder accepts and hangs
+//! up), bounded by `ssh_timeout` and
 //! `ssh_handshake_attempts` (which counts only servers that spoke SSH), and stops at once on cancellation or on errors
 //! retrying cannot fix (host key mismatch, unusable key). It stores the
 //! communicator in the state; its cleanup removes it, which closes the
@@ -24,6 +26,9 @@ use crate::connect::{connect_once, ConnectError, Connection};
 
 /// The first retry delay.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+/// The retry delay while the port refuses connections: nothing listens
+/// yet, and asking again costs one RST.
+const REFUSED_BACKOFF: Duration = Duration::from_millis(5);
 /// The longest retry delay.
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 /// The longest retry delay after a server accepted and hung up silently: a
@@ -98,6 +103,8 @@ pub async fn wait_for_ssh(
                 Ok(Err(e)) => {
                     if matches!(e, ConnectError::Silent { .. }) {
                         cap = SILENT_MAX_BACKOFF;
+                    } else if e.is_refused() {
+                        cap = REFUSED_BACKOFF;
                     }
                     if e.is_handshake() {
                         handshakes += 1;

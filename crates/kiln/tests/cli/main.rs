@@ -8,6 +8,7 @@ mod amazon;
 mod build;
 mod compat;
 mod docker;
+mod go_plugins;
 mod hcl;
 mod inspect;
 mod plugins;
