@@ -923,7 +923,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
     let vnc = (!f.disable_vnc).then(|| Vnc {
         bind_address: or(&f.vnc_bind_address, "127.0.0.1"),
         ports: vnc_ports,
-        password: f.vnc_use_password.then(|| match vnc_password {
+        password: f.vnc_use_password.then_some(match vnc_password {
             Some(p) => VncPassword::Given(p),
             None => VncPassword::Generated,
         }),

@@ -11,15 +11,12 @@
 //! while the build runs through a `shell-local` provisioner that runs a
 //! boto3 probe.
 
-#[path = "../../../kiln-ssh/src/testing.rs"]
-mod sshd;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::sshd::{self, Sshd};
 use serde_json::Value;
-use sshd::Sshd;
 
 use crate::support::*;
 

@@ -15,6 +15,9 @@ mod plugins;
 mod qemu;
 mod signals;
 mod ssh;
+/// kiln-ssh's loopback OpenSSH harness, shared by the ssh and amazon tests.
+#[path = "../../../kiln-ssh/src/testing.rs"]
+mod sshd;
 mod support;
 mod terminal;
 mod validate;

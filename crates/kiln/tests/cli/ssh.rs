@@ -4,14 +4,11 @@
 //! a reboot between provisioners, Ctrl-C, secrets, and the same templates
 //! through packer 1.6.6 compared by the files they leave on the target.
 
-#[path = "../../../kiln-ssh/src/testing.rs"]
-mod sshd;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use sshd::Sshd;
+use crate::sshd::{self, Sshd};
 
 use crate::support::*;
 
