@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use kiln_sdk::component::{BuildError, DataSourceContext};
-use kiln_sdk::config::{decode_lenient, ConfigError, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::config::{decode_lenient, ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::{DataSource, DataSourceFactory, PrepareContext, Prepared};
 use serde::Deserialize;
 use serde_json::json;
@@ -36,14 +36,7 @@ impl DataSourceFactory for FileDataSourceFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn DataSource>>, ConfigErrors> {
         // Lenient: unknown keys are reported together with the checks below.
-        let (r, mut errors) = decode_lenient::<Raw>(
-            raw,
-            &DecodeOptions {
-                interpolate: Some(&cx.interpolation),
-                skip_interpolation: &[],
-                extra_fields: &[],
-            },
-        );
+        let (r, mut errors) = decode_lenient::<Raw>(raw, &crate::decode_options(cx));
         if let Some(r) = &r {
             if r.path.is_empty() {
                 errors.push(ConfigError::at("path", "`path` must be set"));

@@ -19,6 +19,18 @@ mod provisioner;
 
 use std::process::ExitCode;
 
+use kiln_sdk::config::DecodeOptions;
+use kiln_sdk::PrepareContext;
+
+/// How every component here decodes its config: string values are
+/// interpolated with the template's context first (JSON templates).
+fn decode_options(cx: &PrepareContext) -> DecodeOptions<'_> {
+    DecodeOptions {
+        interpolate: Some(&cx.interpolation),
+        ..Default::default()
+    }
+}
+
 fn main() -> ExitCode {
     kiln_plugin::serve(kiln_plugin::Components {
         version: env!("CARGO_PKG_VERSION"),

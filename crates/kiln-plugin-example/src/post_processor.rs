@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kiln_sdk::artifact::FileArtifact;
 use kiln_sdk::component::{BuildError, KeepInput, PostProcessContext, PostProcessed};
-use kiln_sdk::config::{decode, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::config::{decode, ConfigErrors, RawConfig};
 use kiln_sdk::{Artifact, PostProcessor, PostProcessorFactory, PrepareContext, Prepared};
 use serde::Deserialize;
 use sha2::Digest;
@@ -32,14 +32,7 @@ impl PostProcessorFactory for Sha256Factory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
-        let c: Config = decode(
-            raw,
-            &DecodeOptions {
-                interpolate: Some(&cx.interpolation),
-                skip_interpolation: &[],
-                extra_fields: &[],
-            },
-        )?;
+        let c: Config = decode(raw, &crate::decode_options(cx))?;
         Ok(Prepared::new(Box::new(Sha256 {
             keep: c.keep_input_artifact.unwrap_or(true),
         })))

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use kiln_sdk::communicator::{CommandOutput, Communicator, RemoteCommand};
 use kiln_sdk::component::{BuildError, ProvisionContext};
-use kiln_sdk::config::{decode, ConfigError, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::config::{decode, ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::{PrepareContext, Prepared, Provisioner, ProvisionerFactory};
 use serde::Deserialize;
 
@@ -28,14 +28,7 @@ impl ProvisionerFactory for ExecFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let c: Config = decode(
-            raw,
-            &DecodeOptions {
-                interpolate: Some(&cx.interpolation),
-                skip_interpolation: &[],
-                extra_fields: &[],
-            },
-        )?;
+        let c: Config = decode(raw, &crate::decode_options(cx))?;
         if c.command.is_empty() {
             return Err(
                 ConfigErrors::from(ConfigError::at("command", "`command` must be set")).locate(raw),

@@ -117,22 +117,31 @@ fn configs(raw: &RawConfig, cx: &PrepareContext, encoding: ConfigEncoding) -> Va
 }
 
 /// Packer's `MultiError` text (`2 error(s) occurred:\n\n* a\n* b`) as one
-/// config error per item, located at the component.
-fn config_errors(kind: &str, type_name: &str, message: &str, raw: &RawConfig) -> ConfigErrors {
-    let items: Vec<&str> = message
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("* "))
-        .collect();
-    let mut errors = ConfigErrors::new();
-    if items.is_empty() {
-        errors.push(ConfigError::new(format!(
-            "{kind} `{type_name}`: {}",
-            message.trim()
-        )));
-    } else {
-        for i in items {
-            errors.push(ConfigError::new(format!("{kind} `{type_name}`: {i}")));
+/// config error per item, located at the component. An item's
+/// continuation lines (Packer's `Note: …` under an item) stay with it. The
+/// host labels the errors with the component (`builder `null``), so the
+/// text is the plugin's own.
+fn config_errors(message: &str, raw: &RawConfig) -> ConfigErrors {
+    let mut items: Vec<String> = Vec::new();
+    let mut in_list = false;
+    for line in message.lines() {
+        let line = line.trim();
+        if let Some(item) = line.strip_prefix("* ") {
+            items.push(item.to_string());
+            in_list = true;
+        } else if in_list && !line.is_empty() {
+            if let Some(last) = items.last_mut() {
+                last.push(' ');
+                last.push_str(line);
+            }
         }
+    }
+    if items.is_empty() {
+        items.push(message.trim().to_string());
+    }
+    let mut errors = ConfigErrors::new();
+    for i in items {
+        errors.push(ConfigError::new(i));
     }
     errors.locate(raw)
 }
@@ -214,53 +223,106 @@ fn build_error(e: GoPluginError, cancel: &CancellationToken) -> BuildError {
     }
 }
 
+/// A started plugin and the result of its `Prepare`/`Configure` call.
+type Started = (Arc<PluginConn>, Result<Value, GoPluginError>);
+
+/// Starts the plugin `cmd` and calls its `method` with `args`. Failing to
+/// start is an error at the component; the call's own result is left to
+/// the caller.
+fn start_and_prepare(
+    cmd: &GoPluginCommand,
+    method: &'static str,
+    args: Value,
+    raw: &RawConfig,
+) -> Result<Started, ConfigErrors> {
+    let cmd = cmd.clone();
+    block_on_bridge(async move {
+        let conn = PluginConn::start(&cmd).await?;
+        let r = conn.call(method, args).await;
+        Ok::<_, GoPluginError>((conn, r))
+    })
+    .map_err(|e| start_error(e, raw))
+}
+
+/// The prepared component of a plugin whose `Prepare`/`Configure` answers
+/// only an error: the plugin's message becomes config errors.
+fn configured<C: ?Sized>(
+    (conn, r): Started,
+    raw: &RawConfig,
+    make: impl FnOnce(Arc<PluginConn>) -> Box<C>,
+) -> Result<Prepared<Box<C>>, ConfigErrors> {
+    match r {
+        Ok(_) => Ok(Prepared::new(make(conn))),
+        Err(GoPluginError::Remote(m)) => Err(config_errors(&m, raw)),
+        Err(e) => Err(start_error(e, raw)),
+    }
+}
+
+/// Declares a factory type of Go components (`$name`, registered as
+/// kiln-sdk's `$factory` of `dyn $component`): the registered name, how to
+/// start the plugin and how to send configs, with `new` and
+/// `with_config_encoding`. Its `prepare` starts the plugin, calls the
+/// plugin's `$prepare` method with the configs, and hands the [`Started`]
+/// plugin to `$body` (with `$self`, `$started` and `$raw` bound).
+macro_rules! go_factory {
+    (
+        $(#[$doc:meta])* $name:ident: $factory:ident => $component:ident,
+        $prepare:literal,
+        |$self:ident, $started:pat_param, $raw:ident| $body:expr
+    ) => {
+        $(#[$doc])*
+        pub struct $name {
+            pub(crate) name: &'static str,
+            pub(crate) cmd: GoPluginCommand,
+            pub(crate) encoding: ConfigEncoding,
+        }
+
+        impl $name {
+            /// The factory for `cmd`, registered as `type_name`, sending configs
+            /// as [`ConfigEncoding::Auto`] does.
+            pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
+                $name {
+                    name: crate::leak(type_name),
+                    cmd,
+                    encoding: ConfigEncoding::Auto,
+                }
+            }
+
+            /// Sends configs as `encoding` says.
+            pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
+                self.encoding = encoding;
+                self
+            }
+        }
+
+        impl $factory for $name {
+            fn name(&self) -> &'static str {
+                self.name
+            }
+
+            fn prepare(
+                &$self,
+                $raw: &RawConfig,
+                cx: &PrepareContext,
+            ) -> Result<Prepared<Box<dyn $component>>, ConfigErrors> {
+                let args = configs($raw, cx, $self.encoding);
+                let $started = start_and_prepare(&$self.cmd, $prepare, args, $raw)?;
+                $body
+            }
+        }
+    };
+}
+
 // ---------------------------------------------------------------- builder
 
-/// A builder type served by a Go plugin.
-pub struct GoBuilderFactory {
-    pub(crate) name: &'static str,
-    pub(crate) cmd: GoPluginCommand,
-    pub(crate) encoding: ConfigEncoding,
-}
-
-impl GoBuilderFactory {
-    /// The factory for `cmd`, registered as `type_name`, sending configs
-    /// as [`ConfigEncoding::Auto`] does.
-    pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
-        GoBuilderFactory {
-            name: crate::leak(type_name),
-            cmd,
-            encoding: ConfigEncoding::Auto,
-        }
-    }
-
-    /// Sends configs as `encoding` says.
-    pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
-        self.encoding = encoding;
-        self
-    }
-}
-
-impl BuilderFactory for GoBuilderFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        let cmd = self.cmd.clone();
-        let args = configs(raw, cx, self.encoding);
-        let res = block_on_bridge(async move {
-            let conn = PluginConn::start(&cmd).await?;
-            let reply = conn.call("Builder.Prepare", args).await?;
-            Ok::<_, GoPluginError>((conn, reply))
-        });
-        let (conn, reply) = res.map_err(|e| start_error(e, raw))?;
+go_factory!(
+    /// A builder type served by a Go plugin.
+    GoBuilderFactory: BuilderFactory => Builder,
+    "Builder.Prepare",
+    |self, (conn, reply), raw| {
+        let reply = reply.map_err(|e| start_error(e, raw))?;
         if let Some(m) = reply.get("Error").and_then(error_message) {
-            return Err(config_errors("builder", self.name, &m, raw));
+            return Err(config_errors(&m, raw));
         }
         let mut p = Prepared::new(Box::new(GoBuilder { conn }) as Box<dyn Builder>);
         p.warnings = reply
@@ -273,7 +335,7 @@ impl BuilderFactory for GoBuilderFactory {
             .unwrap_or_default();
         Ok(p)
     }
-}
+);
 
 struct GoBuilder {
     conn: Arc<PluginConn>,
@@ -356,58 +418,14 @@ impl Builder for GoBuilder {
 
 // ------------------------------------------------------------ provisioner
 
-/// A provisioner type served by a Go plugin.
-pub struct GoProvisionerFactory {
-    pub(crate) name: &'static str,
-    pub(crate) cmd: GoPluginCommand,
-    pub(crate) encoding: ConfigEncoding,
-}
-
-impl GoProvisionerFactory {
-    /// The factory for `cmd`, registered as `type_name`, sending configs
-    /// as [`ConfigEncoding::Auto`] does.
-    pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
-        GoProvisionerFactory {
-            name: crate::leak(type_name),
-            cmd,
-            encoding: ConfigEncoding::Auto,
-        }
-    }
-
-    /// Sends configs as `encoding` says.
-    pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
-        self.encoding = encoding;
-        self
-    }
-}
-
-impl ProvisionerFactory for GoProvisionerFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let cmd = self.cmd.clone();
-        let args = configs(raw, cx, self.encoding);
-        let res = block_on_bridge(async move {
-            let conn = PluginConn::start(&cmd).await?;
-            let r = conn.call("Provisioner.Prepare", args).await;
-            Ok::<_, GoPluginError>((conn, r))
-        });
-        let (conn, r) = res.map_err(|e| start_error(e, raw))?;
-        match r {
-            Ok(_) => Ok(Prepared::new(
-                Box::new(GoProvisioner { conn }) as Box<dyn Provisioner>
-            )),
-            Err(GoPluginError::Remote(m)) => Err(config_errors("provisioner", self.name, &m, raw)),
-            Err(e) => Err(start_error(e, raw)),
-        }
-    }
-}
+go_factory!(
+    /// A provisioner type served by a Go plugin.
+    GoProvisionerFactory: ProvisionerFactory => Provisioner,
+    "Provisioner.Prepare",
+    |self, started, raw| configured(started, raw, |conn| {
+        Box::new(GoProvisioner { conn }) as Box<dyn Provisioner>
+    })
+);
 
 struct GoProvisioner {
     conn: Arc<PluginConn>,
@@ -479,60 +497,14 @@ impl Provisioner for GoProvisioner {
 
 // --------------------------------------------------------- post-processor
 
-/// A post-processor type served by a Go plugin.
-pub struct GoPostProcessorFactory {
-    pub(crate) name: &'static str,
-    pub(crate) cmd: GoPluginCommand,
-    pub(crate) encoding: ConfigEncoding,
-}
-
-impl GoPostProcessorFactory {
-    /// The factory for `cmd`, registered as `type_name`, sending configs
-    /// as [`ConfigEncoding::Auto`] does.
-    pub fn new(type_name: &str, cmd: GoPluginCommand) -> Self {
-        GoPostProcessorFactory {
-            name: crate::leak(type_name),
-            cmd,
-            encoding: ConfigEncoding::Auto,
-        }
-    }
-
-    /// Sends configs as `encoding` says.
-    pub fn with_config_encoding(mut self, encoding: ConfigEncoding) -> Self {
-        self.encoding = encoding;
-        self
-    }
-}
-
-impl PostProcessorFactory for GoPostProcessorFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
-        let cmd = self.cmd.clone();
-        let args = configs(raw, cx, self.encoding);
-        let res = block_on_bridge(async move {
-            let conn = PluginConn::start(&cmd).await?;
-            let r = conn.call("PostProcessor.Configure", args).await;
-            Ok::<_, GoPluginError>((conn, r))
-        });
-        let (conn, r) = res.map_err(|e| start_error(e, raw))?;
-        match r {
-            Ok(_) => Ok(Prepared::new(
-                Box::new(GoPostProcessor { conn }) as Box<dyn PostProcessor>
-            )),
-            Err(GoPluginError::Remote(m)) => {
-                Err(config_errors("post-processor", self.name, &m, raw))
-            }
-            Err(e) => Err(start_error(e, raw)),
-        }
-    }
-}
+go_factory!(
+    /// A post-processor type served by a Go plugin.
+    GoPostProcessorFactory: PostProcessorFactory => PostProcessor,
+    "PostProcessor.Configure",
+    |self, started, raw| configured(started, raw, |conn| {
+        Box::new(GoPostProcessor { conn }) as Box<dyn PostProcessor>
+    })
+);
 
 struct GoPostProcessor {
     conn: Arc<PluginConn>,

@@ -23,19 +23,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
-use kiln_sdk::{
-    Builder, BuilderFactory, DataSource, DataSourceFactory, PostProcessor, PostProcessorFactory,
-    PrepareContext, Prepared, Provisioner, ProvisionerFactory,
-};
+use kiln_sdk::ui::Ui;
+use kiln_sdk::{BuilderFactory, DataSourceFactory, PostProcessorFactory, ProvisionerFactory};
 use serde::Deserialize;
 use sha2::Digest;
 
-use crate::host::{
-    PluginBinary, PluginBuilderFactory, PluginDataSourceFactory, PluginPostProcessorFactory,
-    PluginProvisionerFactory,
-};
+use crate::host::{PluginBinary, PluginComponent};
 use crate::protocol::{self, Kind, PROTOCOL_MAX, PROTOCOL_MIN};
 use crate::version;
 
@@ -631,10 +627,44 @@ pub struct Factories {
     pub data_sources: Vec<Box<dyn DataSourceFactory>>,
 }
 
+impl Factories {
+    /// Registers `f` as a component of `kind`.
+    fn add<F>(&mut self, kind: Kind, f: F)
+    where
+        F: BuilderFactory + ProvisionerFactory + PostProcessorFactory + DataSourceFactory + 'static,
+    {
+        match kind {
+            Kind::Builder => self.builders.push(Box::new(f)),
+            Kind::Provisioner => self.provisioners.push(Box::new(f)),
+            Kind::PostProcessor => self.post_processors.push(Box::new(f)),
+            Kind::DataSource => self.data_sources.push(Box::new(f)),
+        }
+    }
+}
+
 /// Makes factories for every component of `found`, first plugin first;
 /// names in `taken` (the built-ins) and names already registered are
-/// skipped.
+/// skipped. The data sources of kiln plugins write their UI lines to
+/// stderr (see [`factories_with_ui`]).
 pub fn factories(found: &[Found], taken: &dyn Fn(Kind, &str) -> bool) -> Factories {
+    make_factories(found, taken, None)
+}
+
+/// [`factories`], with the data sources of kiln plugins showing the UI
+/// lines they send during `execute` on `data_source_ui`.
+pub fn factories_with_ui(
+    found: &[Found],
+    taken: &dyn Fn(Kind, &str) -> bool,
+    data_source_ui: Arc<dyn Ui>,
+) -> Factories {
+    make_factories(found, taken, Some(data_source_ui))
+}
+
+fn make_factories(
+    found: &[Found],
+    taken: &dyn Fn(Kind, &str) -> bool,
+    data_source_ui: Option<Arc<dyn Ui>>,
+) -> Factories {
     let mut out = Factories::default();
     let mut seen: Vec<(Kind, String)> = Vec::new();
     for f in found {
@@ -656,27 +686,17 @@ pub fn factories(found: &[Found], taken: &dyn Fn(Kind, &str) -> bool) -> Factori
                         f.path.display()
                     ),
                 };
-                match kind {
-                    Kind::Builder => out.builders.push(Box::new(b)),
-                    Kind::Provisioner => out.provisioners.push(Box::new(b)),
-                    Kind::PostProcessor => out.post_processors.push(Box::new(b)),
-                    Kind::DataSource => out.data_sources.push(Box::new(b)),
-                }
+                out.add(*kind, b);
                 continue;
             }
             match (&f.flavor, kind) {
-                (Flavor::Kiln, Kind::Builder) => out
-                    .builders
-                    .push(Box::new(PluginBuilderFactory::new(name, plugin))),
-                (Flavor::Kiln, Kind::Provisioner) => out
-                    .provisioners
-                    .push(Box::new(PluginProvisionerFactory::new(name, plugin))),
-                (Flavor::Kiln, Kind::PostProcessor) => out
-                    .post_processors
-                    .push(Box::new(PluginPostProcessorFactory::new(name, plugin))),
-                (Flavor::Kiln, Kind::DataSource) => out
-                    .data_sources
-                    .push(Box::new(PluginDataSourceFactory::new(name, plugin))),
+                (Flavor::Kiln, kind) => {
+                    let c = PluginComponent::new(name, plugin);
+                    match &data_source_ui {
+                        Some(ui) => out.add(*kind, c.with_ui(ui.clone())),
+                        None => out.add(*kind, c),
+                    }
+                }
                 (_, Kind::DataSource) => out.data_sources.push(Box::new(Broken {
                     name: leak(name),
                     message: format!(
@@ -741,57 +761,10 @@ impl Broken {
     }
 }
 
-impl BuilderFactory for Broken {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        _: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        self.fail(raw)
-    }
-}
-
-impl ProvisionerFactory for Broken {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        _: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        self.fail(raw)
-    }
-}
-
-impl DataSourceFactory for Broken {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        _: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn DataSource>>, ConfigErrors> {
-        self.fail(raw)
-    }
-}
-
-impl PostProcessorFactory for Broken {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        _: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
-        self.fail(raw)
-    }
-}
+crate::impl_factory!(Broken, BuilderFactory => Builder, |self, raw, _| self.fail(raw));
+crate::impl_factory!(Broken, ProvisionerFactory => Provisioner, |self, raw, _| self.fail(raw));
+crate::impl_factory!(Broken, PostProcessorFactory => PostProcessor, |self, raw, _| self.fail(raw));
+crate::impl_factory!(Broken, DataSourceFactory => DataSource, |self, raw, _| self.fail(raw));
 
 #[cfg(test)]
 mod tests {

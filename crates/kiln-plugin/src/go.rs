@@ -5,11 +5,8 @@
 
 use std::path::PathBuf;
 
+#[cfg(not(feature = "go"))]
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::{
-    Builder, BuilderFactory, PostProcessor, PostProcessorFactory, PrepareContext, Prepared,
-    Provisioner, ProvisionerFactory,
-};
 
 /// One component of a Packer plugin: its registered name and how to start
 /// it (the executable and its arguments).
@@ -41,59 +38,23 @@ impl GoComponent {
     }
 }
 
-impl BuilderFactory for GoComponent {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        #[cfg(feature = "go")]
-        return kiln_plugin_go::builder_factory(self.name, self.cmd()).prepare(raw, cx);
-        #[cfg(not(feature = "go"))]
-        {
-            let _ = cx;
-            self.unsupported(raw, "builder")
-        }
-    }
+/// One line per kind: with the bridge, the kind's factory from
+/// kiln-plugin-go prepares it; without, preparing reports the missing
+/// bridge.
+macro_rules! go_factory {
+    ($factory:ident => $component:ident, $make:ident, $kind:literal) => {
+        crate::impl_factory!(GoComponent, $factory => $component, |self, raw, cx| {
+            #[cfg(feature = "go")]
+            return kiln_plugin_go::$make(self.name, self.cmd()).prepare(raw, cx);
+            #[cfg(not(feature = "go"))]
+            {
+                let _ = cx;
+                self.unsupported(raw, $kind)
+            }
+        });
+    };
 }
 
-impl ProvisionerFactory for GoComponent {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        #[cfg(feature = "go")]
-        return kiln_plugin_go::provisioner_factory(self.name, self.cmd()).prepare(raw, cx);
-        #[cfg(not(feature = "go"))]
-        {
-            let _ = cx;
-            self.unsupported(raw, "provisioner")
-        }
-    }
-}
-
-impl PostProcessorFactory for GoComponent {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
-        #[cfg(feature = "go")]
-        return kiln_plugin_go::post_processor_factory(self.name, self.cmd()).prepare(raw, cx);
-        #[cfg(not(feature = "go"))]
-        {
-            let _ = cx;
-            self.unsupported(raw, "post-processor")
-        }
-    }
-}
+go_factory!(BuilderFactory => Builder, builder_factory, "builder");
+go_factory!(ProvisionerFactory => Provisioner, provisioner_factory, "provisioner");
+go_factory!(PostProcessorFactory => PostProcessor, post_processor_factory, "post-processor");

@@ -1,10 +1,14 @@
-//! The host side: starting a kiln plugin process, the handshake, and the
-//! factories that make a plugin's components look like built-in ones to
-//! the engine (and, for data sources, to template evaluation). Each prepared component owns one plugin process (started by
-//! `prepare`, which runs the plugin's own `prepare`); the process is killed
-//! when the component and every artifact it made are dropped. The process
-//! gets its own process group, so Ctrl-C reaches it only as the protocol's
-//! `cancel`, and the host decides when it ends.
+//! The host side: starting a kiln plugin process, the handshake, and
+//! [`PluginComponent`], the factory that makes a plugin's components look
+//! like built-in ones to the engine (and, for data sources, to template
+//! evaluation). Every call goes through one helper (`call`), which serves
+//! the plugin's UI lines and requests for the call and turns the call's
+//! cancellation into the protocol's `cancel`. Each prepared component owns
+//! one plugin process (started by `prepare`, which runs the plugin's own
+//! `prepare`); the process is killed when the component and every artifact
+//! it made are dropped. The process gets its own process group, so Ctrl-C
+//! reaches it only as the protocol's `cancel`, and the host decides when
+//! it ends.
 
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -15,27 +19,28 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use kiln_sdk::artifact::ArtifactError;
-use kiln_sdk::communicator::{Communicator, NoCommunicator};
+use kiln_sdk::communicator::Communicator;
 use kiln_sdk::component::{
-    BuildContext, BuildError, DataSourceContext, GeneratedData, HookEvent, KeepInput,
-    PostProcessContext, PostProcessed, ProvisionContext,
+    BuildContext, BuildError, DataSourceContext, KeepInput, PostProcessContext, PostProcessed,
+    ProvisionContext,
 };
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::step::OnError;
-use kiln_sdk::ui::Ui;
+use kiln_sdk::ui::{Redactor, Ui, UiError};
 use kiln_sdk::{
-    Artifact, Builder, BuilderFactory, DataSource, DataSourceFactory, Hook, PostProcessor,
-    PostProcessorFactory, PrepareContext, Prepared, Provisioner, ProvisionerFactory,
+    Artifact, Builder, DataSource, PostProcessor, PrepareContext, Prepared, Provisioner,
 };
+use serde::de::IgnoredAny;
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use crate::peer::{block_on, Callbacks, NoCallbacks, Peer};
 use crate::protocol::{
-    self, Description, HandshakeParams, HandshakeResult, Kind, WireArtifact, WireContext,
-    WireError, CAP_DATA_SOURCE, HOST_CAPABILITIES, MAGIC_ENV, MAGIC_VALUE, PROTOCOL_MAX,
-    PROTOCOL_MIN,
+    self, Description, ExecuteResult, HandshakeParams, HandshakeResult, Kind, PostProcessResult,
+    PrepareResult, RunResult, WireArtifact, WireContext, WireError, CAP_DATA_SOURCE,
+    HOST_CAPABILITIES, MAGIC_ENV, MAGIC_VALUE, PROTOCOL_MAX, PROTOCOL_MIN,
 };
-use crate::proxy::{serve_ask, serve_comm, show_ui, CommProxy};
+use crate::proxy::Services;
 
 /// How long a plugin may take to start and answer the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -195,19 +200,15 @@ impl PluginBinary {
             protocol_max: PROTOCOL_MAX,
             capabilities: HOST_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
         };
-        let r = block_on(peer.call(
+        let r = block_on(call::<HandshakeResult>(
+            &peer,
             "handshake",
-            serde_json::to_value(&params).unwrap_or_default(),
-            None,
+            &params,
             &NoCallbacks,
             None,
         ));
         answered.store(true, std::sync::atomic::Ordering::SeqCst);
-        let r = r.map_err(|e| self.wire_error(e))?;
-        let hs: HandshakeResult = serde_json::from_value(r).map_err(|e| PluginError::Protocol {
-            name: self.name.clone(),
-            message: format!("bad handshake answer: {e}"),
-        })?;
+        let hs = r.map_err(|e| self.wire_error(e))?;
         let d = &hs.description;
         match protocol::negotiate(
             (PROTOCOL_MIN, PROTOCOL_MAX),
@@ -268,6 +269,34 @@ pub struct Session {
     _guard: Arc<ProcessGuard>,
 }
 
+/// Sends `method` on `peer` and decodes its answer as `T`: the one place
+/// the host's calls go through. While the call runs, `callbacks` serve
+/// what the plugin sends for it (UI lines, `ui.ask`, `hook.run`, `comm.*`),
+/// and `cancel` firing becomes the protocol's `cancel` notification (the
+/// call then ends with the plugin's answer, normally a `cancelled` error).
+/// An answer that does not decode is a `protocol` error.
+async fn call<T: serde::de::DeserializeOwned>(
+    peer: &Peer,
+    method: &str,
+    params: impl serde::Serialize,
+    callbacks: &dyn Callbacks,
+    cancel: Option<&CancellationToken>,
+) -> Result<T, WireError> {
+    let params = serde_json::to_value(params).map_err(|e| {
+        WireError::new(
+            "failed",
+            format!("cannot encode `{method}` parameters: {e}"),
+        )
+    })?;
+    let r = peer.call(method, params, None, callbacks, cancel).await?;
+    serde_json::from_value(r).map_err(|e| {
+        WireError::new(
+            "protocol",
+            format!("its answer to `{method}` does not follow the protocol: {e}"),
+        )
+    })
+}
+
 fn wire_context(cx: &PrepareContext) -> WireContext {
     WireContext {
         build_name: cx.build_name.clone(),
@@ -292,82 +321,6 @@ fn wire_context(cx: &PrepareContext) -> WireContext {
     }
 }
 
-/// A prepared remote component: its session, warnings and generated keys.
-type Remote = (Arc<Session>, Vec<String>, Vec<String>);
-
-/// Starts the plugin and runs its `prepare` for one component.
-fn prepare_remote(
-    plugin: &PluginBinary,
-    kind: Kind,
-    type_name: &str,
-    raw: &RawConfig,
-    cx: &PrepareContext,
-) -> Result<Remote, ConfigErrors> {
-    let at_block = |message: String| {
-        let mut e = ConfigError::new(message);
-        e.location = raw.location.clone();
-        ConfigErrors::from(e)
-    };
-    let session = plugin.connect().map_err(|e| at_block(e.to_string()))?;
-    if kind == Kind::DataSource && !session.capabilities.iter().any(|c| c == CAP_DATA_SOURCE) {
-        let mut e = ConfigError::new(format!(
-            "data source `{type_name}`: plugin `{}` lists it, but does not serve data sources \
-             (its handshake does not offer the `{CAP_DATA_SOURCE}` capability of kiln plugin \
-             protocol {})",
-            plugin.name, session.protocol
-        ))
-        .with_hint(
-            "upgrade the plugin to a release that serves data sources, or remove the `data` block",
-        );
-        e.location = raw.location.clone();
-        return Err(e.into());
-    }
-    let params = json!({
-        "kind": kind,
-        "type": type_name,
-        "config": Value::Object(raw.values.clone()),
-        "context": wire_context(cx),
-    });
-    match block_on(
-        session
-            .peer
-            .call("prepare", params, None, &NoCallbacks, None),
-    ) {
-        Ok(r) => {
-            let list = |k: &str| -> Vec<String> {
-                r[k].as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|s| s.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            Ok((Arc::new(session), list("warnings"), list("generated")))
-        }
-        Err(e) if e.kind == "config" && !e.errors.is_empty() => Err(ConfigErrors(
-            e.errors
-                .into_iter()
-                .map(|c| {
-                    let mut ce = match c.path {
-                        Some(p) => ConfigError::at(p, c.message),
-                        None => ConfigError::new(c.message),
-                    };
-                    ce.hint = c.hint;
-                    ce
-                })
-                .collect(),
-        )
-        .locate(raw)),
-        Err(e) => Err(at_block(format!(
-            "{} `{type_name}` (plugin `{}`): {}",
-            kind.as_str(),
-            plugin.name,
-            e.message
-        ))),
-    }
-}
-
 fn build_error(e: WireError) -> BuildError {
     match e.kind.as_str() {
         "cancelled" => BuildError::Cancelled,
@@ -379,147 +332,167 @@ fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
 
-/// A builder type served by a kiln plugin.
-pub struct PluginBuilderFactory {
+/// A component type served by a kiln plugin. It is the factory of every
+/// kind (builder, provisioner, post-processor, data source); discovery
+/// boxes it as the kind the plugin's `describe` lists it under. Preparing
+/// it starts the plugin and runs the plugin's `prepare`; a data source
+/// also needs the plugin to offer the `data-source` capability, and its
+/// `execute` answer's `output` is the data.
+pub struct PluginComponent {
     name: &'static str,
     plugin: PluginBinary,
+    ui: Option<Arc<dyn Ui>>,
 }
 
-impl PluginBuilderFactory {
+impl PluginComponent {
     /// Registers `type_name` as served by `plugin`.
     pub fn new(type_name: &str, plugin: PluginBinary) -> Self {
-        PluginBuilderFactory {
+        PluginComponent {
             name: leak(type_name),
             plugin,
+            ui: None,
+        }
+    }
+
+    /// Where a data source's UI lines go while it executes (kiln-sdk's
+    /// `DataSourceContext` carries no UI). Without one they are written to
+    /// stderr, `==> data.TYPE: …` as Packer's human UI writes them. Either
+    /// way they are scrubbed of the prepare context's secrets. Builders,
+    /// provisioners and post-processors use the UI of their run instead.
+    pub fn with_ui(mut self, ui: Arc<dyn Ui>) -> Self {
+        self.ui = Some(ui);
+        self
+    }
+
+    /// Starts the plugin, runs its `prepare` for this component as `kind`,
+    /// and makes the prepared component with `make`.
+    fn prepare_as<C: ?Sized>(
+        &self,
+        kind: Kind,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+        make: impl FnOnce(Arc<Session>) -> Box<C>,
+    ) -> Result<Prepared<Box<C>>, ConfigErrors> {
+        let at_block = |message: String| {
+            let mut e = ConfigError::new(message);
+            e.location = raw.location.clone();
+            ConfigErrors::from(e)
+        };
+        let (name, plugin) = (self.name, &self.plugin);
+        let session = plugin.connect().map_err(|e| at_block(e.to_string()))?;
+        if kind == Kind::DataSource && !session.capabilities.iter().any(|c| c == CAP_DATA_SOURCE) {
+            let mut e = ConfigError::new(format!(
+                "data source `{name}`: plugin `{}` lists it, but does not serve data sources \
+                 (its handshake does not offer the `{CAP_DATA_SOURCE}` capability of kiln plugin \
+                 protocol {})",
+                plugin.name, session.protocol
+            ))
+            .with_hint(
+                "upgrade the plugin to a release that serves data sources, or remove the `data` block",
+            );
+            e.location = raw.location.clone();
+            return Err(e.into());
+        }
+        let params = json!({
+            "kind": kind,
+            "type": name,
+            "config": Value::Object(raw.values.clone()),
+            "context": wire_context(cx),
+        });
+        match block_on(call::<PrepareResult>(
+            &session.peer,
+            "prepare",
+            params,
+            &NoCallbacks,
+            None,
+        )) {
+            Ok(r) => Ok(Prepared {
+                component: make(Arc::new(session)),
+                warnings: r.warnings,
+                generated: r.generated,
+            }),
+            Err(e) if e.kind == "config" && !e.errors.is_empty() => Err(ConfigErrors(
+                e.errors
+                    .into_iter()
+                    .map(|c| {
+                        let mut ce = match c.path {
+                            Some(p) => ConfigError::at(p, c.message),
+                            None => ConfigError::new(c.message),
+                        };
+                        ce.hint = c.hint;
+                        ce
+                    })
+                    .collect(),
+            )
+            .locate(raw)),
+            Err(e) => Err(at_block(format!(
+                "{} `{name}` (plugin `{}`): {}",
+                kind.as_str(),
+                plugin.name,
+                e.message
+            ))),
         }
     }
 }
 
-impl BuilderFactory for PluginBuilderFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        let (session, warnings, generated) =
-            prepare_remote(&self.plugin, Kind::Builder, self.name, raw, cx)?;
-        Ok(Prepared {
-            component: Box::new(PluginBuilder { session }),
-            warnings,
-            generated,
-        })
-    }
-}
+crate::impl_factory!(PluginComponent, BuilderFactory => Builder, |self, raw, cx| {
+    self.prepare_as(Kind::Builder, raw, cx, |session| {
+        Box::new(PluginBuilder { session }) as Box<dyn Builder>
+    })
+});
+crate::impl_factory!(PluginComponent, ProvisionerFactory => Provisioner, |self, raw, cx| {
+    self.prepare_as(Kind::Provisioner, raw, cx, |session| {
+        Box::new(PluginProvisioner { session }) as Box<dyn Provisioner>
+    })
+});
+crate::impl_factory!(PluginComponent, PostProcessorFactory => PostProcessor, |self, raw, cx| {
+    self.prepare_as(Kind::PostProcessor, raw, cx, |session| {
+        Box::new(PluginPostProcessor { session }) as Box<dyn PostProcessor>
+    })
+});
+crate::impl_factory!(PluginComponent, DataSourceFactory => DataSource, |self, raw, cx| {
+    let ui = Arc::new(DataSourceUi {
+        host: self.ui.clone(),
+        label: format!("data.{}", self.name),
+        redactor: cx.redactor.clone(),
+    });
+    self.prepare_as(Kind::DataSource, raw, cx, |session| {
+        Box::new(PluginDataSource {
+            session,
+            name: self.name,
+            ui,
+        }) as Box<dyn DataSource>
+    })
+});
 
 struct PluginBuilder {
     session: Arc<Session>,
 }
 
-struct BuildCallbacks<'a> {
-    ui: &'a dyn Ui,
-    hook: &'a dyn Hook,
-    cancel: &'a tokio_util::sync::CancellationToken,
-}
-
-#[async_trait]
-impl Callbacks for BuildCallbacks<'_> {
-    fn notify(&self, method: &str, params: Value) {
-        if method == "ui" {
-            show_ui(self.ui, &params)
-        }
-    }
-    async fn request(
-        &self,
-        peer: &Peer,
-        id: u64,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, WireError> {
-        match method {
-            "ui.ask" => serve_ask(self.ui, &params).await,
-            "hook.run" => {
-                let event = match params["event"].as_str() {
-                    Some("cleanup-provision") => HookEvent::CleanupProvision,
-                    _ => HookEvent::Provision,
-                };
-                let generated: GeneratedData = Arc::new(
-                    params["generated"]
-                        .as_object()
-                        .map(|o| {
-                            o.iter()
-                                .map(|(k, v)| {
-                                    (
-                                        k.clone(),
-                                        v.as_str()
-                                            .map(String::from)
-                                            .unwrap_or_else(|| v.to_string()),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                );
-                let proxy;
-                let comm: &dyn Communicator = if params["communicator"].as_bool().unwrap_or(false) {
-                    proxy = CommProxy {
-                        peer: peer.clone(),
-                        call: Some(id),
-                    };
-                    &proxy
-                } else {
-                    &NoCommunicator
-                };
-                match self
-                    .hook
-                    .run(event, self.ui, comm, &generated, self.cancel)
-                    .await
-                {
-                    Ok(()) => Ok(Value::Null),
-                    Err(BuildError::Cancelled) => {
-                        Err(WireError::new("cancelled", "build was cancelled"))
-                    }
-                    Err(e) => Err(WireError::new("failed", e.to_string())),
-                }
-            }
-            _ => NoCallbacks.request(peer, id, method, params).await,
-        }
-    }
-}
-
 #[async_trait]
 impl Builder for PluginBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let callbacks = BuildCallbacks {
-            ui: cx.ui.as_ref(),
-            hook: cx.hook.as_ref(),
-            cancel: &cx.cancel,
+        let callbacks = Services {
+            hook: Some((cx.hook.as_ref(), &cx.cancel)),
+            ..Services::ui(cx.ui.as_ref())
         };
-        let r = self
-            .session
-            .peer
-            .call(
-                "run",
-                json!({ "run_uuid": cx.run_uuid }),
-                None,
-                &callbacks,
-                Some(&cx.cancel),
-            )
-            .await
-            .map_err(build_error)?;
-        Ok(artifact_from(&self.session, &r["artifact"]))
+        let params = json!({ "run_uuid": cx.run_uuid });
+        let r: RunResult = call(
+            &self.session.peer,
+            "run",
+            params,
+            &callbacks,
+            Some(&cx.cancel),
+        )
+        .await
+        .map_err(build_error)?;
+        Ok(artifact_from(&self.session, r.artifact))
     }
 }
 
-fn artifact_from(session: &Arc<Session>, v: &Value) -> Option<Arc<dyn Artifact>> {
-    if v.is_null() {
-        return None;
-    }
-    let wire: WireArtifact = serde_json::from_value(v.clone()).ok()?;
+fn artifact_from(session: &Arc<Session>, wire: Option<WireArtifact>) -> Option<Arc<dyn Artifact>> {
     Some(Arc::new(PluginArtifact {
-        wire,
+        wire: wire?,
         session: session.clone(),
     }))
 }
@@ -557,9 +530,8 @@ impl Artifact for PluginArtifact {
         self.wire.state.get(key).cloned()
     }
     async fn destroy(&self) -> Result<(), ArtifactError> {
-        self.session
-            .peer
-            .call("artifact.destroy", Value::Null, None, &NoCallbacks, None)
+        let peer = &self.session.peer;
+        call::<IgnoredAny>(peer, "artifact.destroy", Value::Null, &NoCallbacks, None)
             .await
             .map(|_| ())
             .map_err(|e| ArtifactError {
@@ -569,72 +541,8 @@ impl Artifact for PluginArtifact {
     }
 }
 
-/// A provisioner type served by a kiln plugin.
-pub struct PluginProvisionerFactory {
-    name: &'static str,
-    plugin: PluginBinary,
-}
-
-impl PluginProvisionerFactory {
-    /// Registers `type_name` as served by `plugin`.
-    pub fn new(type_name: &str, plugin: PluginBinary) -> Self {
-        PluginProvisionerFactory {
-            name: leak(type_name),
-            plugin,
-        }
-    }
-}
-
-impl ProvisionerFactory for PluginProvisionerFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let (session, warnings, generated) =
-            prepare_remote(&self.plugin, Kind::Provisioner, self.name, raw, cx)?;
-        Ok(Prepared {
-            component: Box::new(PluginProvisioner { session }),
-            warnings,
-            generated,
-        })
-    }
-}
-
 struct PluginProvisioner {
     session: Arc<Session>,
-}
-
-struct ProvisionCallbacks<'a> {
-    ui: &'a dyn Ui,
-    comm: &'a dyn Communicator,
-}
-
-#[async_trait]
-impl Callbacks for ProvisionCallbacks<'_> {
-    fn notify(&self, method: &str, params: Value) {
-        if method == "ui" {
-            show_ui(self.ui, &params)
-        }
-    }
-    async fn request(
-        &self,
-        peer: &Peer,
-        id: u64,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, WireError> {
-        if method == "ui.ask" {
-            return serve_ask(self.ui, &params).await;
-        }
-        match serve_comm(self.comm, peer, id, method, &params).await {
-            Some(r) => r,
-            None => NoCallbacks.request(peer, id, method, params).await,
-        }
-    }
 }
 
 #[async_trait]
@@ -644,85 +552,21 @@ impl Provisioner for PluginProvisioner {
         cx: ProvisionContext<'_>,
         communicator: &dyn Communicator,
     ) -> Result<(), BuildError> {
-        let callbacks = ProvisionCallbacks {
-            ui: cx.ui,
-            comm: communicator,
+        let callbacks = Services {
+            comm: Some(communicator),
+            ..Services::ui(cx.ui)
         };
-        self.session
-            .peer
-            .call(
-                "provision",
-                json!({ "generated": cx.generated.as_ref() }),
-                None,
-                &callbacks,
-                Some(&cx.cancel),
-            )
+        let params = json!({ "generated": cx.generated.as_ref() });
+        let peer = &self.session.peer;
+        call::<IgnoredAny>(peer, "provision", params, &callbacks, Some(&cx.cancel))
             .await
             .map(|_| ())
             .map_err(build_error)
     }
 }
 
-/// A post-processor type served by a kiln plugin.
-pub struct PluginPostProcessorFactory {
-    name: &'static str,
-    plugin: PluginBinary,
-}
-
-impl PluginPostProcessorFactory {
-    /// Registers `type_name` as served by `plugin`.
-    pub fn new(type_name: &str, plugin: PluginBinary) -> Self {
-        PluginPostProcessorFactory {
-            name: leak(type_name),
-            plugin,
-        }
-    }
-}
-
-impl PostProcessorFactory for PluginPostProcessorFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
-        let (session, warnings, generated) =
-            prepare_remote(&self.plugin, Kind::PostProcessor, self.name, raw, cx)?;
-        Ok(Prepared {
-            component: Box::new(PluginPostProcessor { session }),
-            warnings,
-            generated,
-        })
-    }
-}
-
 struct PluginPostProcessor {
     session: Arc<Session>,
-}
-
-struct UiOnly<'a>(&'a dyn Ui);
-
-#[async_trait]
-impl Callbacks for UiOnly<'_> {
-    fn notify(&self, method: &str, params: Value) {
-        if method == "ui" {
-            show_ui(self.0, &params)
-        }
-    }
-    async fn request(
-        &self,
-        peer: &Peer,
-        id: u64,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, WireError> {
-        if method == "ui.ask" {
-            return serve_ask(self.0, &params).await;
-        }
-        NoCallbacks.request(peer, id, method, params).await
-    }
 }
 
 /// An artifact as the wire carries it.
@@ -743,73 +587,30 @@ impl PostProcessor for PluginPostProcessor {
         cx: PostProcessContext<'_>,
         input: Arc<dyn Artifact>,
     ) -> Result<PostProcessed, BuildError> {
-        let r = self
-            .session
-            .peer
-            .call(
-                "post-process",
-                json!({
-                    "artifact": artifact_to_wire(input.as_ref()),
-                    "build_name": cx.build_name,
-                    "builder_type": cx.builder_type,
-                    "run_uuid": cx.run_uuid,
-                }),
-                None,
-                &UiOnly(cx.ui),
-                Some(&cx.cancel),
-            )
-            .await
-            .map_err(build_error)?;
-        let artifact = artifact_from(&self.session, &r["artifact"]).unwrap_or(input);
-        let keep = r["keep_input"].as_bool().unwrap_or(false);
-        let keep_input = if r["force_keep_input"].as_bool().unwrap_or(false) {
-            KeepInput::Force(keep)
+        let params = json!({
+            "artifact": artifact_to_wire(input.as_ref()),
+            "build_name": cx.build_name,
+            "builder_type": cx.builder_type,
+            "run_uuid": cx.run_uuid,
+        });
+        let peer = &self.session.peer;
+        let r: PostProcessResult = call(
+            peer,
+            "post-process",
+            params,
+            &Services::ui(cx.ui),
+            Some(&cx.cancel),
+        )
+        .await
+        .map_err(build_error)?;
+        let keep_input = if r.force_keep_input {
+            KeepInput::Force(r.keep_input)
         } else {
-            KeepInput::Default(keep)
+            KeepInput::Default(r.keep_input)
         };
         Ok(PostProcessed {
-            artifact,
+            artifact: artifact_from(&self.session, r.artifact).unwrap_or(input),
             keep_input,
-        })
-    }
-}
-
-/// A data source type served by a kiln plugin. Preparing it starts the
-/// plugin (which must offer the `data-source` capability) and runs its
-/// `prepare`; executing it sends `execute`, whose `output` is the data.
-pub struct PluginDataSourceFactory {
-    name: &'static str,
-    plugin: PluginBinary,
-}
-
-impl PluginDataSourceFactory {
-    /// Registers `type_name` as served by `plugin`.
-    pub fn new(type_name: &str, plugin: PluginBinary) -> Self {
-        PluginDataSourceFactory {
-            name: leak(type_name),
-            plugin,
-        }
-    }
-}
-
-impl DataSourceFactory for PluginDataSourceFactory {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn DataSource>>, ConfigErrors> {
-        let (session, warnings, generated) =
-            prepare_remote(&self.plugin, Kind::DataSource, self.name, raw, cx)?;
-        Ok(Prepared {
-            component: Box::new(PluginDataSource {
-                session,
-                name: self.name,
-            }),
-            warnings,
-            generated,
         })
     }
 }
@@ -817,25 +618,87 @@ impl DataSourceFactory for PluginDataSourceFactory {
 struct PluginDataSource {
     session: Arc<Session>,
     name: &'static str,
+    ui: Arc<DataSourceUi>,
 }
 
 #[async_trait]
 impl DataSource for PluginDataSource {
     async fn execute(&self, cx: DataSourceContext) -> Result<Value, BuildError> {
-        let r = self
-            .session
-            .peer
-            .call("execute", json!({}), None, &NoCallbacks, Some(&cx.cancel))
+        let ui = Services::ui(self.ui.as_ref());
+        let peer = &self.session.peer;
+        let r: ExecuteResult = call(peer, "execute", json!({}), &ui, Some(&cx.cancel))
             .await
             .map_err(build_error)?;
-        match r.get("output") {
-            Some(v @ Value::Object(_)) => Ok(v.clone()),
+        match r.output {
+            Some(v @ Value::Object(_)) => Ok(v),
             other => Err(BuildError::msg(format!(
                 "plugin `{}` answered `execute` of data source `{}` without an `output` object (found {})",
                 self.session.name,
                 self.name,
                 other.map(|v| v.to_string()).unwrap_or_else(|| "nothing".into())
             ))),
+        }
+    }
+}
+
+/// The UI of a data source's `execute`: every line is scrubbed of the
+/// prepare context's secrets, then shown on the host's UI when one was
+/// given ([`PluginComponent::with_ui`]), else written to stderr the way
+/// Packer's human UI writes them (`==> data.TYPE: …`).
+struct DataSourceUi {
+    host: Option<Arc<dyn Ui>>,
+    label: String,
+    redactor: Redactor,
+}
+
+impl DataSourceUi {
+    fn line(&self, message: &str, show: fn(&dyn Ui, &str), marker: &str) {
+        let message = self.redactor.redact(message);
+        match &self.host {
+            Some(ui) => show(ui.as_ref(), &message),
+            None => {
+                use std::io::Write;
+                let mut err = std::io::stderr().lock();
+                for l in message.lines() {
+                    let _ = writeln!(err, "{marker} {}: {l}", self.label);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Ui for DataSourceUi {
+    fn say(&self, message: &str) {
+        self.line(message, |ui, m| ui.say(m), "==>")
+    }
+    fn message(&self, message: &str) {
+        self.line(message, |ui, m| ui.message(m), "   ")
+    }
+    fn error(&self, message: &str) {
+        self.line(message, |ui, m| ui.error(m), "==>")
+    }
+    fn machine(&self, kind: &str, args: &[&str]) {
+        if let Some(ui) = &self.host {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| self.redactor.redact(a).into_owned())
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ui.machine(kind, &args)
+        }
+    }
+    fn step_started(&self, step: &str) {
+        if let Some(ui) = &self.host {
+            ui.step_started(&self.redactor.redact(step))
+        }
+    }
+    async fn ask(&self, question: &str) -> Result<String, UiError> {
+        match &self.host {
+            Some(ui) => ui.ask(&self.redactor.redact(question)).await,
+            None => Err(UiError::NotInteractive(
+                self.redactor.redact(question).into_owned(),
+            )),
         }
     }
 }

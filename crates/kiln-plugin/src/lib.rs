@@ -13,6 +13,36 @@
 //!   directories and registering their components.
 //! - [`install`]: `kiln init` and `kiln plugins install|remove`.
 
+/// Implements one of kiln-sdk's factory traits (`$factory`, making a
+/// `dyn $component`) for `$ty`, whose `name` field is the type name and
+/// whose `prepare` is `$body`, with `$self`, `$raw` (the `RawConfig`) and
+/// `$cx` (the `PrepareContext`) bound (`_` where unused). The types that
+/// serve several kinds (plugin components, Packer components, unusable
+/// ones) write each kind in one line with it.
+macro_rules! impl_factory {
+    (
+        $ty:ty, $factory:ident => $component:ident,
+        |$self:ident, $raw:pat_param, $cx:pat_param| $body:expr
+    ) => {
+        impl ::kiln_sdk::$factory for $ty {
+            fn name(&self) -> &'static str {
+                self.name
+            }
+            fn prepare(
+                &$self,
+                $raw: &::kiln_sdk::config::RawConfig,
+                $cx: &::kiln_sdk::PrepareContext,
+            ) -> ::std::result::Result<
+                ::kiln_sdk::Prepared<::std::boxed::Box<dyn ::kiln_sdk::$component>>,
+                ::kiln_sdk::config::ConfigErrors,
+            > {
+                $body
+            }
+        }
+    };
+}
+pub(crate) use impl_factory;
+
 pub mod discover;
 mod go;
 pub mod host;

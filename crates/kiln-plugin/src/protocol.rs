@@ -255,6 +255,48 @@ pub struct WireArtifact {
     pub state: Map<String, Value>,
 }
 
+/// The answer to `prepare`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct PrepareResult {
+    /// Warnings to show the user.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The keys the component adds to the build's generated data.
+    #[serde(default)]
+    pub generated: Vec<String>,
+}
+
+/// The answer to a builder's `run`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RunResult {
+    /// What the builder made, if anything.
+    #[serde(default)]
+    pub artifact: Option<WireArtifact>,
+}
+
+/// The answer to `post-process`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PostProcessResult {
+    /// The new artifact; `null` means the input, unchanged.
+    #[serde(default)]
+    pub artifact: Option<WireArtifact>,
+    /// Whether the input artifact is kept.
+    #[serde(default)]
+    pub keep_input: bool,
+    /// Whether `keep_input` wins over the template's `keep_input_artifact`.
+    #[serde(default)]
+    pub force_keep_input: bool,
+}
+
+/// The answer to a data source's `execute`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ExecuteResult {
+    /// The data: an object whose keys the template reads as
+    /// `data.TYPE.NAME.KEY` (the host refuses anything else).
+    #[serde(default)]
+    pub output: Option<Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,27 @@
 //! The pieces both sides share: a [`Communicator`] that forwards every call
 //! over the connection ([`CommProxy`]), the code that serves those calls
 //! with a real communicator ([`serve_comm`]), and UI lines as messages
-//! ([`UiProxy`], [`show_ui`]). File contents never travel inside messages:
+//! ([`UiProxy`], [`show_ui`]), and what a side serves during its own call
+//! ([`Services`]). File contents never travel inside messages:
 //! plugins run on the same machine as kiln, so uploads and downloads name
 //! local (temporary) files, which keeps transfers streaming. Holds only
 //! temporary files, removed when each call ends.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use kiln_sdk::communicator::NoCommunicator;
 use kiln_sdk::communicator::{
     CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, RemoteCommand,
 };
+use kiln_sdk::component::{BuildError, GeneratedData, HookEvent};
 use kiln_sdk::ui::{Redactor, Ui, UiError};
-use serde_json::{json, Value};
+use kiln_sdk::Hook;
+use serde_json::{json, Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
 
 use crate::peer::{Callbacks, NoCallbacks, Peer};
 use crate::protocol::WireError;
@@ -381,6 +388,109 @@ impl Ui for UiProxy {
             .map_err(|_| UiError::NotInteractive(question.to_string()))?;
         Ok(r["answer"].as_str().unwrap_or_default().to_string())
     }
+}
+
+/// What one side serves during a call of its own: the call's UI (`ui`
+/// lines and `ui.ask`) and, where it has them, the template's provisioners
+/// (`hook.run`: the host, during a builder's `run`) and a communicator
+/// (`comm.*`: the host during a provisioner's `provision`, a plugin
+/// builder during its `hook.run`). Anything else fails with
+/// `unknown-method`.
+pub(crate) struct Services<'a> {
+    /// Shows `ui` lines and answers `ui.ask`.
+    pub ui: &'a dyn Ui,
+    /// Runs `hook.run`, with the call's cancellation.
+    pub hook: Option<(&'a dyn Hook, &'a CancellationToken)>,
+    /// Serves `comm.*`.
+    pub comm: Option<&'a dyn Communicator>,
+}
+
+impl<'a> Services<'a> {
+    /// Only the UI.
+    pub fn ui(ui: &'a dyn Ui) -> Self {
+        Services {
+            ui,
+            hook: None,
+            comm: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Callbacks for Services<'_> {
+    fn notify(&self, method: &str, params: Value) {
+        if method == "ui" {
+            show_ui(self.ui, &params)
+        }
+    }
+    async fn request(
+        &self,
+        peer: &Peer,
+        id: u64,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, WireError> {
+        match (method, self.hook, self.comm) {
+            ("ui.ask", _, _) => serve_ask(self.ui, &params).await,
+            ("hook.run", Some((hook, cancel)), _) => {
+                run_hook(hook, self.ui, cancel, peer, id, &params).await
+            }
+            (_, _, Some(comm)) => match serve_comm(comm, peer, id, method, &params).await {
+                Some(r) => r,
+                None => NoCallbacks.request(peer, id, method, params).await,
+            },
+            _ => NoCallbacks.request(peer, id, method, params).await,
+        }
+    }
+}
+
+/// Serves a plugin builder's `hook.run` request `id`: runs the template's
+/// provisioners, over the builder's communicator when it serves one.
+async fn run_hook(
+    hook: &dyn Hook,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+    peer: &Peer,
+    id: u64,
+    params: &Value,
+) -> Result<Value, WireError> {
+    let event = match params["event"].as_str() {
+        Some("cleanup-provision") => HookEvent::CleanupProvision,
+        _ => HookEvent::Provision,
+    };
+    let generated: GeneratedData = Arc::new(string_map(&params["generated"]));
+    let proxy;
+    let comm: &dyn Communicator = if params["communicator"].as_bool().unwrap_or(false) {
+        proxy = CommProxy {
+            peer: peer.clone(),
+            call: Some(id),
+        };
+        &proxy
+    } else {
+        &NoCommunicator
+    };
+    match hook.run(event, ui, comm, &generated, cancel).await {
+        Ok(()) => Ok(Value::Null),
+        Err(BuildError::Cancelled) => Err(WireError::new("cancelled", "build was cancelled")),
+        Err(e) => Err(WireError::new("failed", e.to_string())),
+    }
+}
+
+/// A JSON object as a string map (the wire's generated data and user
+/// variables): strings as they are, other values as JSON text; anything
+/// but an object is the empty map.
+pub(crate) fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object().map(object_strings).unwrap_or_default()
+}
+
+/// [`string_map`] of an object.
+pub(crate) fn object_strings(o: &Map<String, Value>) -> BTreeMap<String, String> {
+    o.iter()
+        .map(|(k, v)| {
+            let text = v.as_str().map(String::from);
+            (k.clone(), text.unwrap_or_else(|| v.to_string()))
+        })
+        .collect()
 }
 
 /// Shows a `ui` notification on the host's UI.

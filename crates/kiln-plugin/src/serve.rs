@@ -5,7 +5,7 @@
 //! every call in progress, and the last artifact made (for
 //! `artifact.destroy`). It ends when the host closes stdin.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -22,18 +22,18 @@ use kiln_sdk::interpolate::{Context, Generated};
 use kiln_sdk::ui::{Redactor, Ui};
 use kiln_sdk::{
     Artifact, Builder, BuilderFactory, DataSource, DataSourceFactory, Hook, PostProcessor,
-    PostProcessorFactory, PrepareContext, Provisioner, ProvisionerFactory,
+    PostProcessorFactory, PrepareContext, Prepared, Provisioner, ProvisionerFactory,
 };
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::peer::{Callbacks, Incoming, NoCallbacks, Peer};
+use crate::peer::{Incoming, Peer};
 use crate::protocol::{
-    self, Description, HandshakeParams, HandshakeResult, Kind, WireArtifact, WireConfigError,
-    WireContext, WireError, MAGIC_ENV, MAGIC_VALUE, PLUGIN_CAPABILITIES, PROTOCOL_MAX,
-    PROTOCOL_MIN,
+    self, Description, ExecuteResult, HandshakeParams, HandshakeResult, Kind, PostProcessResult,
+    PrepareResult, RunResult, WireArtifact, WireConfigError, WireContext, WireError, MAGIC_ENV,
+    MAGIC_VALUE, PLUGIN_CAPABILITIES, PROTOCOL_MAX, PROTOCOL_MIN,
 };
-use crate::proxy::{serve_comm, CommProxy, UiProxy};
+use crate::proxy::{object_strings, string_map, CommProxy, Services, UiProxy};
 
 /// What a plugin binary serves.
 #[derive(Default)]
@@ -131,6 +131,7 @@ pub fn serve(components: Components) -> ExitCode {
     }
 }
 
+#[derive(Clone)]
 enum Instance {
     Builder(Arc<dyn Builder>),
     Provisioner(Arc<dyn Provisioner>),
@@ -221,29 +222,16 @@ fn handshake(c: &Components, params: Value) -> Result<Value, WireError> {
         (PROTOCOL_MIN, PROTOCOL_MAX),
     )
     .unwrap_or(0);
-    serde_json::to_value(HandshakeResult {
+    answer(HandshakeResult {
         protocol,
         capabilities: PLUGIN_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
         description: c.description(),
     })
-    .map_err(|e| WireError::new("failed", e.to_string()))
 }
 
 fn interpolation(w: &WireContext) -> Context {
     let mut cx = Context {
-        user_variables: Arc::new(
-            w.user_variables
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect(),
-        ),
+        user_variables: Arc::new(object_strings(&w.user_variables)),
         build_name: Some(w.build_name.clone()),
         build_type: Some(w.builder_type.clone()),
         template_dir: Some(w.template_dir.clone()),
@@ -296,70 +284,87 @@ fn prepare(c: &Components, state: &Shared, params: Value) -> Result<Value, WireE
             format!("this plugin has no {} `{type_name}`", kind.as_str()),
         )
     };
-    let (instance, warnings, generated) = match kind {
-        Kind::Builder => {
-            let f = c
-                .builders
-                .iter()
-                .find(|f| f.name() == type_name)
-                .ok_or_else(unknown)?;
-            let p = f
-                .prepare(&raw, &cx)
-                .map_err(|e| config_error(e, &redactor))?;
-            (
-                Instance::Builder(Arc::from(p.component)),
-                p.warnings,
-                p.generated,
-            )
-        }
-        Kind::Provisioner => {
-            let f = c
-                .provisioners
-                .iter()
-                .find(|f| f.name() == type_name)
-                .ok_or_else(unknown)?;
-            let p = f
-                .prepare(&raw, &cx)
-                .map_err(|e| config_error(e, &redactor))?;
-            (
-                Instance::Provisioner(Arc::from(p.component)),
-                p.warnings,
-                p.generated,
-            )
-        }
-        Kind::PostProcessor => {
-            let f = c
-                .post_processors
-                .iter()
-                .find(|f| f.name() == type_name)
-                .ok_or_else(unknown)?;
-            let p = f
-                .prepare(&raw, &cx)
-                .map_err(|e| config_error(e, &redactor))?;
-            (
-                Instance::PostProcessor(Arc::from(p.component)),
-                p.warnings,
-                p.generated,
-            )
-        }
-        Kind::DataSource => {
-            let f = c
-                .data_sources
-                .iter()
-                .find(|f| f.name() == type_name)
-                .ok_or_else(unknown)?;
-            let p = f
-                .prepare(&raw, &cx)
-                .map_err(|e| config_error(e, &redactor))?;
-            (
-                Instance::DataSource(Arc::from(p.component)),
-                p.warnings,
-                p.generated,
-            )
-        }
+    let found = match kind {
+        Kind::Builder => prepare_one(&c.builders, type_name, &raw, &cx),
+        Kind::Provisioner => prepare_one(&c.provisioners, type_name, &raw, &cx),
+        Kind::PostProcessor => prepare_one(&c.post_processors, type_name, &raw, &cx),
+        Kind::DataSource => prepare_one(&c.data_sources, type_name, &raw, &cx),
     };
+    let (instance, p) = found
+        .ok_or_else(unknown)?
+        .map_err(|e| config_error(e, &redactor))?;
     lock(state).instance = Some((instance, wire, redactor));
-    Ok(json!({ "warnings": warnings, "generated": generated }))
+    answer(PrepareResult {
+        warnings: p.warnings,
+        generated: p.generated,
+    })
+}
+
+/// What `prepare` needs of each of kiln-sdk's factory traits.
+trait Factory {
+    /// The component it makes.
+    type Made: ?Sized;
+    fn type_name(&self) -> &'static str;
+    fn make(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<Self::Made>>, ConfigErrors>;
+    fn instance(made: Arc<Self::Made>) -> Instance;
+}
+
+macro_rules! factory {
+    ($($factory:ident => $made:ident),* $(,)?) => {$(
+        impl Factory for dyn $factory {
+            type Made = dyn $made;
+            fn type_name(&self) -> &'static str {
+                self.name()
+            }
+            fn make(
+                &self,
+                raw: &RawConfig,
+                cx: &PrepareContext,
+            ) -> Result<Prepared<Box<dyn $made>>, ConfigErrors> {
+                self.prepare(raw, cx)
+            }
+            fn instance(made: Arc<dyn $made>) -> Instance {
+                Instance::$made(made)
+            }
+        }
+    )*};
+}
+
+factory!(
+    BuilderFactory => Builder,
+    ProvisionerFactory => Provisioner,
+    PostProcessorFactory => PostProcessor,
+    DataSourceFactory => DataSource,
+);
+
+/// Prepares the factory of `list` named `type_name`: `None` when there is
+/// none; else the prepared instance, with the rest of what `prepare` said
+/// (warnings, generated keys) in a `Prepared` whose component is taken.
+fn prepare_one<F: Factory + ?Sized>(
+    list: &[Box<F>],
+    type_name: &str,
+    raw: &RawConfig,
+    cx: &PrepareContext,
+) -> Option<Result<(Instance, Prepared<()>), ConfigErrors>> {
+    let f = list.iter().find(|f| f.type_name() == type_name)?;
+    Some(f.make(raw, cx).map(|p| {
+        let instance = F::instance(Arc::from(p.component));
+        let rest = Prepared {
+            component: (),
+            warnings: p.warnings,
+            generated: p.generated,
+        };
+        (instance, rest)
+    }))
+}
+
+/// An answer as the wire carries it.
+fn answer(v: impl serde::Serialize) -> Result<Value, WireError> {
+    serde_json::to_value(v).map_err(|e| WireError::new("failed", e.to_string()))
 }
 
 fn build_error(e: BuildError, redactor: &Redactor) -> WireError {
@@ -401,13 +406,7 @@ async fn call(
         let Some((i, w, r)) = &st.instance else {
             return Err(WireError::new("failed", "`prepare` was not called"));
         };
-        let i = match i {
-            Instance::Builder(b) => Instance::Builder(b.clone()),
-            Instance::Provisioner(p) => Instance::Provisioner(p.clone()),
-            Instance::PostProcessor(p) => Instance::PostProcessor(p.clone()),
-            Instance::DataSource(d) => Instance::DataSource(d.clone()),
-        };
-        (i, w.clone(), r.clone())
+        (i.clone(), w.clone(), r.clone())
     };
     let ui = Arc::new(UiProxy {
         peer: peer.clone(),
@@ -431,9 +430,9 @@ async fn call(
                 run_uuid: &run_uuid,
             };
             let a = b.run(cx).await.map_err(|e| build_error(e, &redactor))?;
-            let wire_artifact = a.as_deref().map(to_wire);
+            let artifact = a.as_deref().map(to_wire);
             lock(state).last_artifact = a;
-            Ok(json!({ "artifact": wire_artifact }))
+            answer(RunResult { artifact })
         }
         ("provision", Instance::Provisioner(p)) => {
             let generated: GeneratedData = Arc::new(string_map(&params["generated"]));
@@ -472,7 +471,7 @@ async fn call(
                 .post_process(cx, input.clone())
                 .await
                 .map_err(|e| build_error(e, &redactor))?;
-            let (keep, force) = match r.keep_input {
+            let (keep_input, force_keep_input) = match r.keep_input {
                 KeepInput::Default(k) => (k, false),
                 KeepInput::Force(k) => (k, true),
             };
@@ -481,7 +480,11 @@ async fn call(
             if !same {
                 lock(state).last_artifact = Some(r.artifact);
             }
-            Ok(json!({ "artifact": artifact, "keep_input": keep, "force_keep_input": force }))
+            answer(PostProcessResult {
+                artifact,
+                keep_input,
+                force_keep_input,
+            })
         }
         ("execute", Instance::DataSource(d)) => {
             let output = d
@@ -494,30 +497,15 @@ async fn call(
                     "the data source's output is not an object",
                 ));
             }
-            Ok(json!({ "output": output }))
+            answer(ExecuteResult {
+                output: Some(output),
+            })
         }
         (m, _) => Err(WireError::new(
             "failed",
             format!("`{m}` does not apply to the prepared component"),
         )),
     }
-}
-
-fn string_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The host's artifact, as a plugin post-processor sees it. The host owns
@@ -556,32 +544,6 @@ struct HookProxy {
     call: u64,
 }
 
-struct CommServer<'a> {
-    comm: &'a dyn Communicator,
-    ui: &'a dyn Ui,
-}
-
-#[async_trait]
-impl Callbacks for CommServer<'_> {
-    fn notify(&self, method: &str, params: Value) {
-        if method == "ui" {
-            crate::proxy::show_ui(self.ui, &params)
-        }
-    }
-    async fn request(
-        &self,
-        peer: &Peer,
-        id: u64,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, WireError> {
-        match serve_comm(self.comm, peer, id, method, &params).await {
-            Some(r) => r,
-            None => NoCallbacks.request(peer, id, method, params).await,
-        }
-    }
-}
-
 #[async_trait]
 impl Hook for HookProxy {
     async fn run(
@@ -601,9 +563,9 @@ impl Hook for HookProxy {
                 "hook.run",
                 json!({ "event": event, "generated": generated.as_ref(), "communicator": true }),
                 Some(self.call),
-                &CommServer {
-                    comm: communicator,
-                    ui,
+                &Services {
+                    comm: Some(communicator),
+                    ..Services::ui(ui)
                 },
                 Some(cancel),
             )

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use kiln_sdk::artifact::FileArtifact;
 use kiln_sdk::communicator::Communicator;
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
-use kiln_sdk::config::{decode, ConfigError, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::config::{decode, ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::step::{Runner, StepError};
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
@@ -55,14 +55,7 @@ impl BuilderFactory for DirBuilderFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        let r: Raw = decode(
-            raw,
-            &DecodeOptions {
-                interpolate: Some(&cx.interpolation),
-                skip_interpolation: &[],
-                extra_fields: &[],
-            },
-        )?;
+        let r: Raw = decode(raw, &crate::decode_options(cx))?;
         let mut errors = ConfigErrors::new();
         if r.output_dir.is_empty() {
             errors.push(ConfigError::at("output_dir", "`output_dir` must be set"));

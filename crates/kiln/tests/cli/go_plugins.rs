@@ -147,4 +147,13 @@ fn a_go_builder_plugin_with_a_bad_config_is_reported_before_any_build() {
         );
     }
     assert!(r.stderr.contains("--> t.json:1:15"), "{}", r.stderr);
+    // Labelled once, with packer's note kept under its item.
+    assert!(
+        r.stderr.contains(
+            "error: build `gonull`: builder `gonull`: An ssh_username must be specified \
+             Note: some builders used to default ssh_username to \"root\"."
+        ),
+        "{}",
+        r.stderr
+    );
 }
