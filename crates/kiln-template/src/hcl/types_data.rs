@@ -209,16 +209,17 @@ pub fn check_types(
 
 /// Evaluates a data source's arguments in `scope` and reads it: a built-in
 /// type here, any other through `sources` (whose prepare warnings go to
-/// `warnings`).
+/// `warnings`, and whose output `redactor` scrubs).
 pub fn read(
     d: &DataDecl,
     scope: &Scope,
     sources: &DataSources,
+    redactor: &Redactor,
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConfigErrors> {
     if !DATA_TYPES.contains(&d.data_type.as_str()) {
         return match sources.factory(&d.data_type) {
-            Some(f) => read_external(d, f, scope, warnings),
+            Some(f) => read_external(d, f, scope, redactor, warnings),
             None => Err(located(
                 &d.location,
                 format!("unknown data source type `{}`", d.data_type),
@@ -269,6 +270,7 @@ fn read_external(
     d: &DataDecl,
     factory: &dyn DataSourceFactory,
     scope: &Scope,
+    redactor: &Redactor,
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConfigErrors> {
     let mut errors = ConfigErrors::new();
@@ -285,7 +287,7 @@ fn read_external(
             template_dir: Some(template_dir.to_string_lossy().into_owned()),
             ..Context::default()
         },
-        redactor: Redactor::new(),
+        redactor: redactor.clone(),
         debug: false,
         force: false,
         on_error: Default::default(),
@@ -316,7 +318,12 @@ fn read_external(
         .join()
         .unwrap_or_else(|_| Err("the data source panicked".into()))
     });
-    let output = outcome.map_err(|e| located(&d.location, format!("{}: {e}", d.reference())))?;
+    let output = outcome.map_err(|e| {
+        located(
+            &d.location,
+            format!("{}: {}", d.reference(), redactor.redact(&e)),
+        )
+    })?;
     if !output.is_object() {
         return Err(located(
             &d.location,
@@ -589,6 +596,7 @@ mod tests {
             &d.unwrap(),
             &Scope::default(),
             &DataSources::default(),
+            &Redactor::new(),
             &mut Vec::new(),
         )
         .unwrap();
@@ -609,6 +617,7 @@ mod tests {
             &d.unwrap(),
             &Scope::default(),
             &DataSources::default(),
+            &Redactor::new(),
             &mut Vec::new(),
         )
         .unwrap_err();
@@ -627,6 +636,7 @@ mod tests {
             &d.unwrap(),
             &Scope::default(),
             &DataSources::default(),
+            &Redactor::new(),
             &mut Vec::new(),
         )
         .unwrap_err();
@@ -640,6 +650,7 @@ mod tests {
             &d.unwrap(),
             &Scope::default(),
             &DataSources::default(),
+            &Redactor::new(),
             &mut Vec::new(),
         )
         .unwrap_err();
@@ -676,6 +687,7 @@ mod tests {
             &d.unwrap(),
             &Scope::default(),
             &DataSources::default(),
+            &Redactor::new(),
             &mut Vec::new(),
         )
         .unwrap();

@@ -310,6 +310,15 @@ pub fn evaluate_all_with(
     let mut values = Map::new();
     let mut data_values: Map<String, Value> = Map::new();
     let mut warnings = Vec::new();
+    // What plugin data sources print is scrubbed of the sensitive values
+    // known so far: the sensitive variables, then each sensitive local as
+    // it is evaluated.
+    let redactor = kiln_sdk::ui::Redactor::new();
+    for name in sensitive_vars {
+        if let Some(v) = vars.get(name) {
+            redactor.add(super::eval::display(v));
+        }
+    }
     let mut failed = vec![false; total];
     let mut sensitive = vec![false; total];
     for i in order {
@@ -330,6 +339,9 @@ pub fn evaluate_all_with(
         if i < n {
             match scope.eval(&locals[i].expr) {
                 Ok(v) => {
+                    if sensitive[i] {
+                        redactor.add(super::eval::display(&v));
+                    }
                     values.insert(locals[i].name.clone(), v);
                 }
                 Err(e) => {
@@ -338,7 +350,7 @@ pub fn evaluate_all_with(
                 }
             }
         } else {
-            match super::types_data::read(&data[i - n], &scope, sources, &mut warnings) {
+            match super::types_data::read(&data[i - n], &scope, sources, &redactor, &mut warnings) {
                 Ok(v) => {
                     data_values.insert(data[i - n].reference(), v);
                 }

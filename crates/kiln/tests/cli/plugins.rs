@@ -731,3 +731,49 @@ fn init_installs_from_a_mirror_of_zip_archives() {
     );
     assert!(!installed.exists());
 }
+
+#[test]
+fn a_plugin_data_source_cannot_print_sensitive_values() {
+    let d = dir();
+    install_python(&d.path().join("plugins"), "kiln-plugin-py", &[]);
+    d.write(
+        "t.pkr.hcl",
+        r#"variable "token" {
+  default   = "s3cr3t-t0ken"
+  sensitive = true
+}
+
+locals {
+  derived = "pre-${var.token}"
+}
+
+data "py-greeting" "g" {
+  name = "kiln"
+  say  = "using ${var.token} and ${local.derived}"
+}
+
+source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = ["echo '${data.py-greeting.g.greeting}'"]
+  }
+}
+"#,
+    );
+    let r = kiln_p(&d, &["build", "-color=false", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    // The data source's line arrives, scrubbed of the sensitive variable
+    // and of the local derived from it.
+    assert!(
+        all.contains("data.py-greeting: py-greeting: using <sensitive> and <sensitive>"),
+        "{all}"
+    );
+    assert!(!all.contains("s3cr3t-t0ken"), "{all}");
+    assert!(r.stdout.contains("hello, kiln!"), "{all}");
+}
