@@ -2,7 +2,8 @@
 //! instance from a source AMI, provisions it over SSH, stops it and makes a
 //! new EBS-backed AMI of it, copied to other regions, shared and tagged.
 //! EC2 is driven through the official AWS SDK for Rust ([`client`]); this
-//! crate is the only one that compiles it.
+//! crate is the only one that compiles it. The builds of one process share
+//! their SDK configuration and batch their read-only lookups ([`lookup`]).
 //!
 //! A build is Packer's list of steps, one per file, over a typed
 //! [`AmazonState`]: the EC2 client, the source image, the temporary key
@@ -17,6 +18,7 @@
 mod artifact;
 pub mod client;
 pub mod config;
+pub mod lookup;
 mod step_ami_region_copy;
 mod step_cleanup_volumes;
 mod step_create_ami;
@@ -116,6 +118,9 @@ pub struct AmazonState {
     pub ec2: aws_sdk_ec2::Client,
     /// The build region.
     pub region: String,
+    /// The build region's read-only lookups, shared with the other builds
+    /// of this process ([`lookup`]).
+    pub lookups: Arc<lookup::Lookups>,
     /// The source image (`StepSourceAmiInfo`).
     pub source_image: Option<Image>,
     /// The subnet, VPC and availability zone to launch in
@@ -201,8 +206,9 @@ pub enum KeyPairPlan {
 impl Builder for AmazonEbsBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
         let c = &self.config;
-        let sdk = client::load(&c.access).await.map_err(BuildError::msg)?;
+        let sdk = lookup::sdk(&c.access).await.map_err(BuildError::msg)?;
         let ec2 = client::ec2_for(&sdk, &c.access.region);
+        let lookups = lookup::shared(&sdk, &c.access, &c.access.region);
 
         // Packer's prepare-time rule: a temporary key pair unless the
         // template names a key pair, a private key or a password.
@@ -278,6 +284,7 @@ impl Builder for AmazonEbsBuilder {
             sdk,
             ec2,
             region: c.access.region.clone(),
+            lookups,
             source_image: None,
             subnet_id: None,
             vpc_id: None,

@@ -76,6 +76,7 @@ impl Step<AmazonState> for StepAmiRegionCopy {
                 c.region_kms_key_ids.get(region).cloned()
             };
             let ec2 = client::ec2_for(&state.sdk, region);
+            let lookups = crate::lookup::shared(&state.sdk, &c.access, region);
             let (region, source, name) = (region.clone(), source.clone(), c.ami_name.clone());
             let (src_region, desc, polling) =
                 (state.region.clone(), c.ami_description.clone(), c.polling);
@@ -99,7 +100,7 @@ impl Step<AmazonState> for StepAmiRegionCopy {
                 })?;
                 let id = resp.image_id().unwrap_or_default().to_string();
                 let _ = tx.send(Event::Started(region.clone(), id.clone()));
-                let image = wait_available(&ec2, &id, polling, &cancel)
+                let image = wait_available(&lookups, &id, polling, &cancel)
                     .await
                     .map_err(|e| {
                         format!("error waiting for AMI ({id}) in region ({region}): {e}")

@@ -1,13 +1,14 @@
 //! `StepCleanupVolumes` (Packer's): runs nothing; its cleanup, which runs
 //! after the instance is terminated, deletes the instance's volumes that
 //! survived it (`available`), except the ones `launch_block_device_mappings`
-//! declares (their `delete_on_termination` is the user's choice).
+//! declares (their `delete_on_termination` is the user's choice). The
+//! volumes are looked up through the process's shared lookups
+//! ([`crate::lookup`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Filter;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::Config;
@@ -59,24 +60,11 @@ impl Step<AmazonState> for StepCleanupVolumes {
             cx.ui.say("No volumes to clean up, skipping");
             return;
         }
-        let resp = state
-            .ec2
-            .describe_volumes()
-            .filters(
-                Filter::builder()
-                    .name("volume-id")
-                    .set_values(Some(volumes.keys().cloned().collect()))
-                    .build(),
-            )
-            .send()
-            .await;
-        let found = match resp {
-            Ok(r) => r.volumes().to_vec(),
+        let ids: Vec<String> = volumes.keys().cloned().collect();
+        let found = match state.lookups.volumes(&ids).await {
+            Ok(v) => v,
             Err(e) => {
-                cx.ui.error(&format!(
-                    "Error describing volumes: {}",
-                    client::describe(&e)
-                ));
+                cx.ui.error(&format!("Error describing volumes: {e}"));
                 return;
             }
         };

@@ -1,6 +1,7 @@
 //! `StepCreateAmi` (Packer's `StepCreateAMI`): makes the AMI from the
 //! stopped instance (`ami_name`, `ami_description`,
-//! `ami_block_device_mappings`), waits until it is available and records it
+//! `ami_block_device_mappings`), waits until it is available (through the
+//! process's shared image lookups, [`crate::lookup`]) and records it
 //! and its snapshots in the state. The AMI id is recorded as soon as EC2
 //! returns it; on failure or Ctrl-C the cleanup deregisters it and deletes
 //! its snapshots.
@@ -12,6 +13,7 @@ use aws_sdk_ec2::types::Image;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, Polling};
+use crate::lookup::Lookups;
 use crate::step_run_source_instance::mappings;
 use crate::{artifact, client, AmazonState};
 
@@ -31,9 +33,9 @@ impl StepCreateAmi {
     }
 }
 
-/// Waits until `id` is available in the region of `ec2`.
+/// Waits until `id` is available in the region of `lookups`.
 pub async fn wait_available(
-    ec2: &aws_sdk_ec2::Client,
+    lookups: &Lookups,
     id: &str,
     polling: Polling,
     cancel: &tokio_util::sync::CancellationToken,
@@ -43,12 +45,7 @@ pub async fn wait_available(
         cancel,
         &format!("AMI ({id}) to become ready"),
         move || async move {
-            let r = match ec2.describe_images().image_ids(id).send().await {
-                Ok(r) => r,
-                Err(e) if client::code(&e) == Some("InvalidAMIID.NotFound") => return Ok(None),
-                Err(e) => return Err(client::describe(&e)),
-            };
-            let Some(img) = r.images().first() else {
+            let Some(img) = lookups.image(id).await? else {
                 return Ok(None);
             };
             match img.state().map(|s| s.as_str()) {
@@ -117,7 +114,7 @@ impl Step<AmazonState> for StepCreateAmi {
         state.amis.insert(state.region.clone(), id.clone());
         cx.ui.message(&format!("AMI: {id}"));
         cx.ui.say("Waiting for AMI to become ready...");
-        let image = wait_available(&state.ec2, &id, c.polling, &cx.cancel).await?;
+        let image = wait_available(&state.lookups, &id, c.polling, &cx.cancel).await?;
         state
             .snapshots
             .insert(state.region.clone(), snapshots(&image));

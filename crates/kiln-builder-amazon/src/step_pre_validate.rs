@@ -1,12 +1,12 @@
 //! `StepPreValidate` (Packer's): before anything is created, checks that a
 //! `vpc_id` without a subnet is the default VPC, and that no AMI of this
 //! account already has `ami_name` (unless `force_deregister`, or
-//! `skip_create_ami`). Creates nothing; no cleanup.
+//! `skip_create_ami`; the name query is shared with the other builds of
+//! the process, see [`crate::lookup`]). Creates nothing; no cleanup.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Filter;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, ExistingAmi};
@@ -68,18 +68,14 @@ impl Step<AmazonState> for StepPreValidate {
         }
         cx.ui
             .say(&format!("Prevalidating AMI Name: {}", c.ami_name));
-        let resp = state
-            .ec2
-            .describe_images()
-            .owners("self")
-            .filters(Filter::builder().name("name").values(&c.ami_name).build())
-            .send()
+        let found = state
+            .lookups
+            .own_image_named(&c.ami_name)
             .await
-            .map_err(|e| StepError::msg(format!("error querying AMI: {}", client::describe(&e))))?;
-        if let Some(img) = resp.images().first() {
+            .map_err(|e| StepError::msg(format!("error querying AMI: {e}")))?;
+        if let Some(id) = found {
             return Err(StepError::msg(format!(
-                "name conflicts with an existing AMI: `{}`\n  hint: set `force_deregister` to replace it",
-                img.image_id().unwrap_or_default()
+                "name conflicts with an existing AMI: `{id}`\n  hint: set `force_deregister` to replace it"
             )));
         }
         Ok(StepAction::Continue)

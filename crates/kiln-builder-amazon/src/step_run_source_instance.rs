@@ -2,9 +2,11 @@
 //! the source image with the key pair, security groups, subnet, block
 //! devices (plus `no_ephemeral`'s empty mappings), user data, IAM instance
 //! profile, `metadata_options` and run/volume tags, waits until it is
-//! running, and works out the address to connect to (`ssh_interface`;
-//! `ssh_host` overrides it). The instance id is recorded as soon as EC2
-//! returns it; cleanup terminates the instance and waits until it is gone.
+//! running (checking at once, then every `aws_polling` delay, through the
+//! process's shared instance lookups, [`crate::lookup`]), and works out
+//! the address to connect to (`ssh_interface`; `ssh_host` overrides it). The instance id is recorded as soon as EC2
+//! returns it; cleanup terminates the instance (`TerminateInstances`, shared
+//! like the lookups) and waits until it is gone.
 //! Spot instances are launched by `StepRunSpotInstance`, which shares the
 //! helpers here.
 
@@ -26,6 +28,7 @@ use kiln_ssh::CommunicatorConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BlockDevice, Config, MetadataOptions, SshInterface};
+use crate::lookup::Lookups;
 use crate::{client, tags, AmazonState};
 
 /// See the module docs.
@@ -168,23 +171,6 @@ pub fn user_data(c: &Config) -> Result<Option<String>, StepError> {
         Ok(Some(raw))
     } else {
         Ok(Some(b64.encode(raw.as_bytes())))
-    }
-}
-
-/// The instance `id`, `None` while EC2 does not know it yet.
-pub async fn describe_instance(
-    ec2: &aws_sdk_ec2::Client,
-    id: &str,
-) -> Result<Option<Instance>, String> {
-    match ec2.describe_instances().instance_ids(id).send().await {
-        Ok(r) => Ok(r
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .next()
-            .cloned()),
-        Err(e) if client::code(&e) == Some("InvalidInstanceID.NotFound") => Ok(None),
-        Err(e) => Err(client::describe(&e)),
     }
 }
 
@@ -340,7 +326,7 @@ impl Step<AmazonState> for StepRunSourceInstance {
         cx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
 
-        let instance = wait_running(&state.ec2, &id, &c, &cx.cancel).await?;
+        let instance = wait_running(&state.lookups, &id, &c, &cx.cancel).await?;
         finish_launch(&c, state, instance)?;
         Ok(StepAction::Continue)
     }
@@ -349,14 +335,14 @@ impl Step<AmazonState> for StepRunSourceInstance {
         let Some(id) = self.instance_id.take() else {
             return;
         };
-        terminate(&state.ec2, &id, &self.config, cx.ui).await;
+        terminate(&state.lookups, &id, &self.config, cx.ui).await;
     }
 }
 
 /// Waits until instance `id` is running (Packer's
 /// `WaitUntilInstanceRunning`).
 pub async fn wait_running(
-    ec2: &aws_sdk_ec2::Client,
+    lookups: &Lookups,
     id: &str,
     c: &Config,
     cancel: &CancellationToken,
@@ -366,7 +352,7 @@ pub async fn wait_running(
         cancel,
         &format!("instance ({id}) to become ready"),
         move || async move {
-            match describe_instance(ec2, id).await? {
+            match lookups.instance(id).await? {
                 None => Ok(None),
                 Some(i) => {
                     let name = i
@@ -418,23 +404,21 @@ pub fn finish_launch(
 
 /// Terminates instance `id` and waits until it is gone; errors are
 /// reported, not returned (cleanup).
-pub async fn terminate(ec2: &aws_sdk_ec2::Client, id: &str, c: &Config, ui: &dyn Ui) {
+pub async fn terminate(lookups: &Lookups, id: &str, c: &Config, ui: &dyn Ui) {
     ui.say("Terminating the source AWS instance...");
-    if let Err(e) = ec2.terminate_instances().instance_ids(id).send().await {
-        if client::code(&e) != Some("InvalidInstanceID.NotFound") {
-            ui.error(&format!(
-                "Error terminating instance, may still be around: {}",
-                client::describe(&e)
-            ));
-            return;
-        }
+    // An instance EC2 does not know is gone already.
+    if let Err(e) = lookups.terminate(id).await {
+        ui.error(&format!(
+            "Error terminating instance, may still be around: {e}"
+        ));
+        return;
     }
     let r = client::poll(
         c.polling,
         &CancellationToken::new(),
         &format!("instance ({id}) to terminate"),
         move || async move {
-            match describe_instance(ec2, id).await? {
+            match lookups.instance(id).await? {
                 None => Ok(Some(())),
                 Some(i) => Ok(i
                     .state()

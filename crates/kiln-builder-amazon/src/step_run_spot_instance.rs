@@ -375,7 +375,7 @@ impl Step<AmazonState> for StepRunSpotInstance {
         cx.ui.message(&format!("Instance ID: {id}"));
         cx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
-        let instance = wait_running(&state.ec2, &id, &c, &cx.cancel).await?;
+        let instance = wait_running(&state.lookups, &id, &c, &cx.cancel).await?;
 
         if !spot_tags.is_empty() {
             tags::report(cx.ui, &spot_tags);
@@ -439,7 +439,7 @@ impl Step<AmazonState> for StepRunSpotInstance {
 
     async fn cleanup(&mut self, cx: &StepContext<'_>, state: &mut AmazonState) {
         if let Some(id) = self.instance_id.take() {
-            terminate(&state.ec2, &id, &self.config, cx.ui).await;
+            terminate(&state.lookups, &id, &self.config, cx.ui).await;
         }
         let Some(name) = self.launch_template.take() else {
             return;

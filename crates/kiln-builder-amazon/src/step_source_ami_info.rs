@@ -1,16 +1,19 @@
 //! `StepSourceAmiInfo` (Packer's `StepSourceAMIInfo`): finds the source
 //! image from `source_ami` and/or `source_ami_filter` (the newest one with
 //! `most_recent`, else exactly one must match), and records it and the
-//! `SourceAMI*` generated data in the state. Creates nothing; no cleanup.
+//! `SourceAMI*` generated data in the state. Builds of one process asking
+//! the same query at the same time share the call ([`crate::lookup`]).
+//! Creates nothing; no cleanup.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, Image};
+use aws_sdk_ec2::types::Image;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::Config;
-use crate::{client, AmazonState};
+use crate::lookup::SourceQuery;
+use crate::AmazonState;
 
 /// See the module docs.
 pub struct StepSourceAmiInfo {
@@ -45,21 +48,16 @@ impl Step<AmazonState> for StepSourceAmiInfo {
         state: &mut AmazonState,
     ) -> Result<StepAction, StepError> {
         let s = &self.config.source;
-        let mut req = state.ec2.describe_images();
-        if let Some(id) = &s.id {
-            req = req.image_ids(id);
-        }
-        for o in &s.owners {
-            req = req.owners(o);
-        }
-        for (k, v) in &s.filters {
-            req = req.filters(Filter::builder().name(k).values(v).build());
-        }
-        let resp = req
-            .send()
+        let images = state
+            .lookups
+            .source_images(SourceQuery {
+                id: s.id.clone(),
+                owners: s.owners.clone(),
+                filters: s.filters.clone(),
+            })
             .await
-            .map_err(|e| StepError::msg(format!("error querying AMI: {}", client::describe(&e))))?;
-        let images = resp.images();
+            .map_err(|e| StepError::msg(format!("error querying AMI: {e}")))?;
+        let images = images.as_slice();
         if images.is_empty() {
             return Err(StepError::msg(
                 "no AMI was found matching filters: the source image does not exist or is not visible to these credentials",

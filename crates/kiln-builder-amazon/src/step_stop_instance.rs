@@ -1,7 +1,10 @@
 //! `StepStopInstance` (Packer's `StepStopEBSBackedInstance`): stops the
-//! instance through the API and waits until it is stopped, so the image is
+//! instance through the API (`StopInstances`, shared with the other builds
+//! of the process, [`crate::lookup`]) and waits until it is stopped, so the image is
 //! consistent. With `disable_stop_instance` a provisioner is expected to
-//! stop it; the step only waits. Spot instances cannot be stopped and are
+//! stop it; the step only waits (checking at once, then every
+//! `aws_polling` delay, through the process's shared instance lookups,
+//! [`crate::lookup`]). Spot instances cannot be stopped and are
 //! imaged running, as in Packer. Creates nothing; no cleanup (the launch
 //! step's cleanup terminates the instance).
 
@@ -48,14 +51,10 @@ impl Step<AmazonState> for StepStopInstance {
                 cx.ui.say("Stopping the source instance...");
                 cx.ui.message("Stopping instance");
                 state
-                    .ec2
-                    .stop_instances()
-                    .instance_ids(&id)
-                    .send()
+                    .lookups
+                    .stop(&id)
                     .await
-                    .map_err(|e| {
-                        StepError::msg(format!("error stopping instance: {}", client::describe(&e)))
-                    })?;
+                    .map_err(|e| StepError::msg(format!("error stopping instance: {e}")))?;
             }
             StopInstance::ByProvisioner => {
                 cx.ui
@@ -63,25 +62,18 @@ impl Step<AmazonState> for StepStopInstance {
             }
         }
         cx.ui.say("Waiting for the instance to stop...");
-        let ec2 = &state.ec2;
+        let lookups = &state.lookups;
         let idr: &str = &id;
         client::poll(
             c.polling,
             &cx.cancel,
             &format!("instance ({id}) to stop"),
             move || async move {
-                let r = ec2
-                    .describe_instances()
-                    .instance_ids(idr)
-                    .send()
-                    .await
-                    .map_err(|e| client::describe(&e))?;
-                let name = r
-                    .reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .next()
-                    .and_then(|i| i.state())
+                let Some(instance) = lookups.instance(idr).await? else {
+                    return Err(format!("the instance `{idr}` does not exist"));
+                };
+                let name = instance
+                    .state()
                     .and_then(|s| s.name())
                     .map(|n| n.as_str().to_string())
                     .unwrap_or_default();

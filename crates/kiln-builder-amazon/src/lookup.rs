@@ -1,0 +1,1018 @@
+//! EC2 calls shared by the builds of one process. Many amazon-ebs builds
+//! running side by side ask EC2 the same kinds of read-only questions at
+//! the same time: what state is my instance in, is my AMI available yet,
+//! does an AMI of mine already have this name, which is the source image,
+//! which of my volumes survived; and they stop and terminate their
+//! instances, two idempotent actions that take many instance ids. Each kind
+//! goes through a [`Batcher`]: a request made while no call of its kind is
+//! in flight is sent at once, alone; requests made while one is in flight
+//! wait for it and then go together in the next call (`DescribeInstances`,
+//! `DescribeImages`, `StopInstances`, `TerminateInstances` with many ids,
+//! one name filter with many names, ...). No request is answered by a call
+//! sent before it was made, so every build sees what it would have seen
+//! alone, and a build's waiters poll exactly as Packer's do; only the
+//! number of calls changes (EC2's request rate limit applies to the
+//! account, not to the build). When a call with many ids fails (one id
+//! unknown, or not allowed), each id is sent again alone, so each build
+//! gets its own answer or error. Builds share the batchers of one region
+//! when their access settings are identical. Holds nothing to clean up.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::{Filter, Image, Instance, Volume};
+use aws_sdk_ec2::Client;
+use tokio::sync::oneshot;
+
+use crate::client;
+use crate::config::AccessConfig;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// One question's answer: `None` when EC2 does not know the thing (yet).
+pub type Answer<V> = Result<Option<V>, String>;
+
+/// The answers of one call, by key (a missing key means `Ok(None)`);
+/// `Err` when the whole call failed.
+pub type Answers<K, V> = Result<HashMap<K, Answer<V>>, String>;
+
+/// Answers many questions with one call (or, when it must, a few).
+pub type Fetch<C, K, V> = fn(C, Vec<K>) -> BoxFuture<Answers<K, V>>;
+
+/// The questions of one kind, waiting for the next call.
+struct Queue<K, V> {
+    /// Whether a driver task is sending calls.
+    running: bool,
+    waiting: Vec<(K, oneshot::Sender<Answer<V>>)>,
+}
+
+/// Natural batching of one kind of lookup; see the module docs.
+pub struct Batcher<C, K, V> {
+    cx: C,
+    fetch: Fetch<C, K, V>,
+    /// The most keys one call carries.
+    max: usize,
+    queue: Arc<Mutex<Queue<K, V>>>,
+}
+
+impl<C, K, V> Batcher<C, K, V>
+where
+    C: Clone + Send + Sync + 'static,
+    K: Clone + Eq + Hash + Ord + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    /// A batcher that answers through `fetch(cx, keys)`, at most `max`
+    /// keys a call.
+    pub fn new(cx: C, fetch: Fetch<C, K, V>, max: usize) -> Self {
+        Batcher {
+            cx,
+            fetch,
+            max: max.max(1),
+            queue: Arc::new(Mutex::new(Queue {
+                running: false,
+                waiting: Vec::new(),
+            })),
+        }
+    }
+
+    /// The answer for `key`.
+    pub async fn get(&self, key: K) -> Answer<V> {
+        self.get_many(vec![key]).await.remove(0)
+    }
+
+    /// The answers for `keys`, in their order; they go in the same call
+    /// when they fit.
+    pub async fn get_many(&self, keys: Vec<K>) -> Vec<Answer<V>> {
+        let mut receivers = Vec::with_capacity(keys.len());
+        let start = {
+            let mut q = lock(&self.queue);
+            for k in keys {
+                let (tx, rx) = oneshot::channel();
+                q.waiting.push((k, tx));
+                receivers.push(rx);
+            }
+            !std::mem::replace(&mut q.running, true)
+        };
+        if start {
+            tokio::spawn(drive(
+                self.queue.clone(),
+                self.cx.clone(),
+                self.fetch,
+                self.max,
+            ));
+        }
+        let mut answers = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            answers.push(
+                rx.await
+                    .unwrap_or_else(|_| Err("the shared EC2 lookup stopped".to_string())),
+            );
+        }
+        answers
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Clears the queue if the driver dies (a panic in a call): its waiters
+/// get an error instead of waiting forever, and the next question starts a
+/// new driver.
+struct Stopped<K, V>(Arc<Mutex<Queue<K, V>>>, bool);
+
+impl<K, V> Drop for Stopped<K, V> {
+    fn drop(&mut self) {
+        if !self.1 {
+            let mut q = lock(&self.0);
+            q.waiting.clear();
+            q.running = false;
+        }
+    }
+}
+
+/// Sends calls while questions wait: each call carries the questions
+/// asked before it was sent (at most `max`).
+async fn drive<C, K, V>(queue: Arc<Mutex<Queue<K, V>>>, cx: C, fetch: Fetch<C, K, V>, max: usize)
+where
+    C: Clone,
+    K: Clone + Eq + Hash + Ord,
+    V: Clone,
+{
+    let mut guard = Stopped(queue.clone(), false);
+    loop {
+        let batch: Vec<(K, oneshot::Sender<Answer<V>>)> = {
+            let mut q = lock(&queue);
+            // Builds cancelled while waiting no longer need an answer.
+            q.waiting.retain(|(_, tx)| !tx.is_closed());
+            if q.waiting.is_empty() {
+                q.running = false;
+                guard.1 = true;
+                return;
+            }
+            let n = q.waiting.len().min(max);
+            q.waiting.drain(..n).collect()
+        };
+        let mut keys: Vec<K> = batch.iter().map(|(k, _)| k.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        let found = fetch(cx.clone(), keys).await;
+        for (k, tx) in batch {
+            let answer = match &found {
+                Ok(m) => m.get(&k).cloned().unwrap_or(Ok(None)),
+                Err(e) => Err(e.clone()),
+            };
+            let _ = tx.send(answer);
+        }
+    }
+}
+
+/// What identifies the source image query of `source_ami` and
+/// `source_ami_filter`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceQuery {
+    /// `source_ami`.
+    pub id: Option<String>,
+    /// `source_ami_filter.owners`.
+    pub owners: Vec<String>,
+    /// `source_ami_filter.filters`.
+    pub filters: BTreeMap<String, String>,
+}
+
+/// The shared lookups of one region for one set of access settings.
+pub struct Lookups {
+    instances: Batcher<Client, String, Instance>,
+    images: Batcher<Client, String, Image>,
+    own_names: Batcher<Client, String, String>,
+    volumes: Batcher<Client, String, Volume>,
+    sources: Batcher<Client, SourceQuery, Arc<Vec<Image>>>,
+    stops: Batcher<Client, String, ()>,
+    terminations: Batcher<Client, String, ()>,
+}
+
+/// The most ids or filter values one call carries.
+const MAX_KEYS: usize = 100;
+
+impl Lookups {
+    /// Lookups through `ec2`, shared by nobody else (tests).
+    pub fn new(ec2: Client) -> Self {
+        Lookups {
+            instances: Batcher::new(ec2.clone(), fetch_instances, MAX_KEYS),
+            images: Batcher::new(ec2.clone(), fetch_images, MAX_KEYS),
+            own_names: Batcher::new(ec2.clone(), fetch_own_names, MAX_KEYS),
+            volumes: Batcher::new(ec2.clone(), fetch_volumes, MAX_KEYS),
+            sources: Batcher::new(ec2.clone(), fetch_sources, MAX_KEYS),
+            stops: Batcher::new(ec2.clone(), fetch_stop, MAX_KEYS),
+            terminations: Batcher::new(ec2, fetch_terminate, MAX_KEYS),
+        }
+    }
+
+    /// Instance `id` (`DescribeInstances`); `None` while EC2 does not know
+    /// it.
+    pub async fn instance(&self, id: &str) -> Answer<Instance> {
+        self.instances.get(id.to_string()).await
+    }
+
+    /// Image `id` (`DescribeImages`); `None` while EC2 does not know it.
+    pub async fn image(&self, id: &str) -> Answer<Image> {
+        self.images.get(id.to_string()).await
+    }
+
+    /// The id of an AMI of this account named `name`, if any
+    /// (`DescribeImages`, owner `self`, filter `name`). A name with EC2's
+    /// wildcard or escape characters is its own query, as it is in Packer.
+    pub async fn own_image_named(&self, name: &str) -> Answer<String> {
+        if name.contains(['*', '?', '\\']) {
+            let c = self.own_names.cx.clone();
+            return match fetch_own_names(c, vec![name.to_string()]).await {
+                Ok(m) => m.into_values().next().unwrap_or(Ok(None)),
+                Err(e) => Err(e),
+            };
+        }
+        self.own_names.get(name.to_string()).await
+    }
+
+    /// The volumes among `ids` that exist (`DescribeVolumes`, filter
+    /// `volume-id`).
+    pub async fn volumes(&self, ids: &[String]) -> Result<Vec<Volume>, String> {
+        let mut found = Vec::new();
+        for a in self.volumes.get_many(ids.to_vec()).await {
+            if let Some(v) = a? {
+                found.push(v);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stops instance `id` (`StopInstances`); the error is EC2's.
+    pub async fn stop(&self, id: &str) -> Result<(), String> {
+        self.stops.get(id.to_string()).await.map(|_| ())
+    }
+
+    /// Terminates instance `id` (`TerminateInstances`): `false` when EC2
+    /// does not know it.
+    pub async fn terminate(&self, id: &str) -> Result<bool, String> {
+        Ok(self.terminations.get(id.to_string()).await?.is_some())
+    }
+
+    /// The images `query` matches (`DescribeImages`).
+    pub async fn source_images(&self, query: SourceQuery) -> Result<Arc<Vec<Image>>, String> {
+        Ok(self.sources.get(query).await?.unwrap_or_default())
+    }
+}
+
+/// Answers one key at a time, concurrently: the fallback when a call with
+/// many ids failed because one of them is unknown (EC2 fails the whole
+/// call), and the way distinct source queries are sent.
+async fn each<K, V>(c: Client, keys: Vec<K>, fetch: Fetch<Client, K, V>) -> Answers<K, V>
+where
+    K: Clone + Eq + Hash + Send + 'static,
+    V: Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in keys {
+        let c = c.clone();
+        tasks.spawn(async move { (k.clone(), fetch(c, vec![k.clone()]).await) });
+    }
+    let mut out = HashMap::new();
+    while let Some(r) = tasks.join_next().await {
+        let (k, r) = r.map_err(|e| format!("a lookup task failed: {e}"))?;
+        let answer = match r {
+            Ok(mut m) => m.remove(&k).unwrap_or(Ok(None)),
+            Err(e) => Err(e),
+        };
+        out.insert(k, answer);
+    }
+    Ok(out)
+}
+
+fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Instance>> {
+    Box::pin(async move {
+        let mut out = HashMap::new();
+        let mut token = None;
+        loop {
+            let r = c
+                .describe_instances()
+                .set_instance_ids(Some(ids.clone()))
+                .set_next_token(token)
+                .send()
+                .await;
+            let r = match r {
+                Ok(r) => r,
+                Err(e) if client::code(&e) == Some("InvalidInstanceID.NotFound") => {
+                    if ids.len() == 1 {
+                        return Ok(HashMap::new());
+                    }
+                    return each(c, ids, fetch_instances).await;
+                }
+                Err(e) => return Err(client::describe(&e)),
+            };
+            for i in r.reservations().iter().flat_map(|r| r.instances()) {
+                if let Some(id) = i.instance_id() {
+                    out.insert(id.to_string(), Ok(Some(i.clone())));
+                }
+            }
+            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    })
+}
+
+fn fetch_images(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Image>> {
+    Box::pin(async move {
+        let mut out = HashMap::new();
+        let mut token = None;
+        loop {
+            let r = c
+                .describe_images()
+                .set_image_ids(Some(ids.clone()))
+                .set_next_token(token)
+                .send()
+                .await;
+            let r = match r {
+                Ok(r) => r,
+                Err(e) if client::code(&e) == Some("InvalidAMIID.NotFound") => {
+                    if ids.len() == 1 {
+                        return Ok(HashMap::new());
+                    }
+                    return each(c, ids, fetch_images).await;
+                }
+                Err(e) => return Err(client::describe(&e)),
+            };
+            for i in r.images() {
+                if let Some(id) = i.image_id() {
+                    out.insert(id.to_string(), Ok(Some(i.clone())));
+                }
+            }
+            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    })
+}
+
+fn fetch_own_names(c: Client, names: Vec<String>) -> BoxFuture<Answers<String, String>> {
+    Box::pin(async move {
+        let single = names.len() == 1;
+        let mut out = HashMap::new();
+        let mut token = None;
+        loop {
+            let r = c
+                .describe_images()
+                .owners("self")
+                .filters(
+                    Filter::builder()
+                        .name("name")
+                        .set_values(Some(names.clone()))
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| client::describe(&e))?;
+            for i in r.images() {
+                // One name: whatever EC2 matched (its wildcards included).
+                let key = if single {
+                    names[0].clone()
+                } else {
+                    i.name().unwrap_or_default().to_string()
+                };
+                out.entry(key)
+                    .or_insert_with(|| Ok(Some(i.image_id().unwrap_or_default().to_string())));
+            }
+            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    })
+}
+
+fn fetch_volumes(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Volume>> {
+    Box::pin(async move {
+        let mut out = HashMap::new();
+        let mut token = None;
+        loop {
+            let r = c
+                .describe_volumes()
+                .filters(
+                    Filter::builder()
+                        .name("volume-id")
+                        .set_values(Some(ids.clone()))
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| client::describe(&e))?;
+            for v in r.volumes() {
+                if let Some(id) = v.volume_id() {
+                    out.insert(id.to_string(), Ok(Some(v.clone())));
+                }
+            }
+            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    })
+}
+
+/// `StopInstances` or `TerminateInstances` for `ids`: every id EC2 lists
+/// as changing state is done; a call with many ids that fails, or leaves
+/// ids out, is sent again one id at a time.
+async fn instance_action(
+    c: Client,
+    ids: Vec<String>,
+    fetch: Fetch<Client, String, ()>,
+    terminate: bool,
+) -> Answers<String, ()> {
+    let r = if terminate {
+        c.terminate_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map(|r| {
+                r.terminating_instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| (client::code(&e).map(str::to_string), client::describe(&e)))
+    } else {
+        c.stop_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map(|r| {
+                r.stopping_instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| (client::code(&e).map(str::to_string), client::describe(&e)))
+    };
+    match r {
+        Ok(listed) => {
+            let (done, left): (Vec<String>, Vec<String>) =
+                ids.into_iter().partition(|i| listed.contains(i));
+            let mut out: HashMap<String, Answer<()>> =
+                done.into_iter().map(|i| (i, Ok(Some(())))).collect();
+            if left.len() == 1 && out.is_empty() {
+                // One id, and EC2 said nothing about it: done, as a lone
+                // call always was.
+                out.insert(left[0].clone(), Ok(Some(())));
+            } else if !left.is_empty() {
+                out.extend(each(c, left, fetch).await?);
+            }
+            Ok(out)
+        }
+        Err(_) if ids.len() > 1 => each(c, ids, fetch).await,
+        Err((code, _)) if terminate && code.as_deref() == Some("InvalidInstanceID.NotFound") => {
+            Ok(HashMap::new())
+        }
+        Err((_, e)) => Err(e),
+    }
+}
+
+fn fetch_stop(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, ()>> {
+    Box::pin(instance_action(c, ids, fetch_stop, false))
+}
+
+fn fetch_terminate(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, ()>> {
+    Box::pin(instance_action(c, ids, fetch_terminate, true))
+}
+
+fn fetch_sources(
+    c: Client,
+    queries: Vec<SourceQuery>,
+) -> BoxFuture<Answers<SourceQuery, Arc<Vec<Image>>>> {
+    Box::pin(async move {
+        if queries.len() > 1 {
+            return each(c, queries, fetch_sources).await;
+        }
+        let Some(q) = queries.into_iter().next() else {
+            return Ok(HashMap::new());
+        };
+        let mut req = c.describe_images();
+        if let Some(id) = &q.id {
+            req = req.image_ids(id);
+        }
+        for o in &q.owners {
+            req = req.owners(o);
+        }
+        for (k, v) in &q.filters {
+            req = req.filters(Filter::builder().name(k).values(v).build());
+        }
+        let r = req.send().await.map_err(|e| client::describe(&e))?;
+        Ok(HashMap::from([(
+            q,
+            Ok(Some(Arc::new(r.images().to_vec()))),
+        )]))
+    })
+}
+
+/// What makes two builds' EC2 clients the same: every access setting.
+/// Kept in memory only, never printed (it holds the secret key).
+fn access_key(a: &AccessConfig) -> String {
+    let creds = a.credentials.as_ref().map(|c| {
+        (
+            c.access_key.clone(),
+            c.secret_key.expose().clone(),
+            c.token.as_ref().map(|t| t.expose().clone()),
+        )
+    });
+    let role = a.assume_role.as_ref().map(|r| {
+        (
+            r.role_arn.clone(),
+            r.session_name.clone(),
+            r.external_id.clone(),
+            r.duration,
+            r.policy.clone(),
+        )
+    });
+    format!(
+        "{:?}",
+        (
+            &a.region,
+            creds,
+            &a.profile,
+            &a.shared_credentials_file,
+            role,
+            &a.endpoint,
+            a.max_attempts,
+            a.skip_credential_validation,
+            a.insecure_skip_tls_verify,
+        )
+    )
+}
+
+/// The SDK configuration for `access`, loaded once per process for each
+/// distinct set of access settings (credentials are resolved, and a role
+/// assumed, once; the SDK refreshes them as they expire). A failed load is
+/// not kept: the next build tries again.
+pub async fn sdk(access: &AccessConfig) -> Result<SdkConfig, client::ClientError> {
+    type Cells = Mutex<HashMap<String, Arc<tokio::sync::OnceCell<SdkConfig>>>>;
+    static CELLS: OnceLock<Cells> = OnceLock::new();
+    let cell = lock(CELLS.get_or_init(Default::default))
+        .entry(access_key(access))
+        .or_default()
+        .clone();
+    cell.get_or_try_init(|| client::load(access)).await.cloned()
+}
+
+/// The lookups of `region` shared by every build with these access
+/// settings; `sdk` is the configuration [`sdk`] gave them.
+pub fn shared(sdk: &SdkConfig, access: &AccessConfig, region: &str) -> Arc<Lookups> {
+    type All = Mutex<HashMap<(String, String), Arc<Lookups>>>;
+    static ALL: OnceLock<All> = OnceLock::new();
+    lock(ALL.get_or_init(Default::default))
+        .entry((access_key(access), region.to_string()))
+        .or_insert_with(|| Arc::new(Lookups::new(client::ec2_for(sdk, region))))
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A fake EC2: counts calls, records each call's keys, and answers
+    /// `key * 10` for even keys (odd ones are unknown); key 13 fails the
+    /// call.
+    #[derive(Clone, Default)]
+    struct Fake {
+        calls: Arc<AtomicUsize>,
+        batches: Arc<Mutex<Vec<Vec<u32>>>>,
+    }
+
+    fn fake_fetch(f: Fake, keys: Vec<u32>) -> BoxFuture<Answers<u32, u32>> {
+        Box::pin(async move {
+            f.calls.fetch_add(1, Ordering::SeqCst);
+            lock(&f.batches).push(keys.clone());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if keys.contains(&13) {
+                return Err("boom".to_string());
+            }
+            Ok(keys
+                .into_iter()
+                .filter(|k| k % 2 == 0)
+                .map(|k| (k, Ok(Some(k * 10))))
+                .collect())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_lone_question_is_sent_at_once_and_answered() {
+        let f = Fake::default();
+        let b = Batcher::new(f.clone(), fake_fetch, 100);
+        assert_eq!(b.get(4).await, Ok(Some(40)));
+        assert_eq!(b.get(3).await, Ok(None));
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn questions_asked_during_a_call_go_together_in_the_next() {
+        let f = Fake::default();
+        let b = Arc::new(Batcher::new(f.clone(), fake_fetch, 100));
+        let first = {
+            let b = b.clone();
+            tokio::spawn(async move { b.get(2).await })
+        };
+        // While the first call is in flight, 50 more builds ask, one of
+        // them the same question as the first.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut rest = Vec::new();
+        for k in (20..70u32).chain([2]) {
+            let b = b.clone();
+            rest.push(tokio::spawn(async move { (k, b.get(k).await) }));
+        }
+        assert_eq!(first.await.unwrap(), Ok(Some(20)));
+        for t in rest {
+            let (k, a) = t.await.unwrap();
+            assert_eq!(a, Ok((k % 2 == 0).then_some(k * 10)), "key {k}");
+        }
+        let batches = lock(&f.batches).clone();
+        assert_eq!(batches.len(), 2, "{batches:?}");
+        assert_eq!(batches[0], vec![2]);
+        // The second question about key 2 came after the first call was
+        // sent, so it goes in the next call: no answer predates its
+        // question.
+        let second: Vec<u32> = [2].into_iter().chain(20..70).collect();
+        assert_eq!(batches[1], second);
+    }
+
+    #[tokio::test]
+    async fn calls_carry_at_most_max_keys_and_a_failed_call_fails_only_its_questions() {
+        let f = Fake::default();
+        let b = Arc::new(Batcher::new(f.clone(), fake_fetch, 4));
+        let answers = b.get_many((10..20).collect()).await;
+        let batches = lock(&f.batches).clone();
+        assert_eq!(
+            batches,
+            vec![vec![10, 11, 12, 13], vec![14, 15, 16, 17], vec![18, 19]]
+        );
+        assert!(answers[..4].iter().all(|a| a == &Err("boom".to_string())));
+        assert_eq!(answers[4], Ok(Some(140)));
+        assert_eq!(answers[9], Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_question_is_not_sent() {
+        let f = Fake::default();
+        let b = Arc::new(Batcher::new(f.clone(), fake_fetch, 100));
+        let first = {
+            let b = b.clone();
+            tokio::spawn(async move { b.get(2).await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let gone = {
+            let b = b.clone();
+            tokio::spawn(async move { b.get(6).await })
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        gone.abort();
+        let kept = {
+            let b = b.clone();
+            tokio::spawn(async move { b.get(8).await })
+        };
+        assert_eq!(first.await.unwrap(), Ok(Some(20)));
+        assert_eq!(kept.await.unwrap(), Ok(Some(80)));
+        assert_eq!(lock(&f.batches).clone(), vec![vec![2], vec![8]]);
+    }
+
+    #[test]
+    fn access_settings_that_differ_do_not_share() {
+        let a = AccessConfig {
+            region: "us-east-1".into(),
+            credentials: None,
+            profile: None,
+            shared_credentials_file: None,
+            assume_role: None,
+            endpoint: None,
+            max_attempts: 3,
+            skip_credential_validation: false,
+            insecure_skip_tls_verify: false,
+        };
+        let mut b = a.clone();
+        assert_eq!(access_key(&a), access_key(&b));
+        b.endpoint = Some("http://127.0.0.1:1".into());
+        assert_ne!(access_key(&a), access_key(&b));
+        let mut c = a.clone();
+        c.region = "eu-west-1".into();
+        assert_ne!(access_key(&a), access_key(&c));
+    }
+
+    /// A moto EC2 server (the venv scripts/install-deps.sh makes) on a free
+    /// loopback port, recording every request; killed on drop.
+    struct Moto {
+        port: u16,
+        child: std::process::Child,
+        dir: tempfile::TempDir,
+    }
+
+    impl Moto {
+        fn start() -> Moto {
+            let venv = std::env::var_os("KILN_MOTO_VENV")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::path::PathBuf::from(std::env::var("HOME").expect("HOME"))
+                        .join(".cache/kiln/moto-venv")
+                });
+            let server = venv.join("bin/moto_server");
+            assert!(
+                server.exists(),
+                "moto is not installed in `{}`: run scripts/install-deps.sh",
+                venv.display()
+            );
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("amis.json"),
+                r#"[{"ami_id": "ami-0be4c4", "name": "lookup-base", "state": "available",
+                     "public": true, "owner_id": "801119661308", "image_location": "amazon/x",
+                     "root_device_type": "ebs", "root_device_name": "/dev/xvda",
+                     "description": "x", "image_type": "machine", "architecture": "x86_64",
+                     "virtualization_type": "hvm", "hypervisor": "xen",
+                     "creation_date": "2024-01-01T00:00:00.000Z"}]"#,
+            )
+            .unwrap();
+            let port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let child = std::process::Command::new(server)
+                .env("MOTO_AMIS_PATH", dir.path().join("amis.json"))
+                .env("MOTO_ENABLE_RECORDING", "1")
+                .env("MOTO_RECORDER_FILEPATH", dir.path().join("requests.jsonl"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let m = Moto { port, child, dir };
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "moto_server did not start"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            m
+        }
+
+        fn client(&self) -> Client {
+            let conf = aws_sdk_ec2::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(format!("http://127.0.0.1:{}", self.port))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "AKIDKILNTEST",
+                    "kiln-test-secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .build();
+            Client::from_conf(conf)
+        }
+
+        /// The EC2 actions moto served so far, in order.
+        fn actions(&self) -> Vec<String> {
+            use base64::Engine;
+            let text =
+                std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
+            text.lines()
+                .filter_map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                    let body = v["body"].as_str().unwrap_or_default();
+                    let body = if v["body_encoded"].as_bool() == Some(true) {
+                        String::from_utf8(
+                            base64::engine::general_purpose::STANDARD
+                                .decode(body)
+                                .ok()?,
+                        )
+                        .ok()?
+                    } else {
+                        body.to_string()
+                    };
+                    body.split('&')
+                        .find_map(|kv| kv.strip_prefix("Action="))
+                        .map(str::to_string)
+                })
+                .collect()
+        }
+
+        /// How many `action` requests moto served since `since` (an
+        /// earlier `actions().len()`).
+        fn count(&self, since: usize, action: &str) -> usize {
+            self.actions()[since..]
+                .iter()
+                .filter(|a| *a == action)
+                .count()
+        }
+    }
+
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lookups_against_moto_batch_and_fall_back_when_an_id_is_unknown() {
+        let m = Moto::start();
+        let c = m.client();
+        let mut ids = Vec::new();
+        let mut volumes = Vec::new();
+        for _ in 0..6 {
+            let r = c
+                .run_instances()
+                .image_id("ami-0be4c4")
+                .instance_type("t2.micro".into())
+                .min_count(1)
+                .max_count(1)
+                .send()
+                .await
+                .unwrap();
+            let i = &r.instances()[0];
+            ids.push(i.instance_id().unwrap().to_string());
+            volumes.extend(
+                i.block_device_mappings()
+                    .iter()
+                    .filter_map(|b| b.ebs()?.volume_id().map(str::to_string)),
+            );
+        }
+        c.stop_instances()
+            .instance_ids(&ids[0])
+            .send()
+            .await
+            .unwrap();
+        let mut amis = Vec::new();
+        for (n, id) in ids.iter().take(3).enumerate() {
+            let r = c
+                .create_image()
+                .instance_id(id)
+                .name(format!("lookup-{n}"))
+                .send()
+                .await
+                .unwrap();
+            amis.push(r.image_id().unwrap().to_string());
+        }
+
+        // Six instances in one call.
+        let b = Batcher::new(c.clone(), fetch_instances, MAX_KEYS);
+        let n = m.actions().len();
+        let found = b.get_many(ids.clone()).await;
+        assert_eq!(m.count(n, "DescribeInstances"), 1);
+        for (id, a) in ids.iter().zip(&found) {
+            let i = a.as_ref().unwrap().as_ref().unwrap();
+            assert_eq!(i.instance_id(), Some(id.as_str()));
+        }
+        let state = |a: &Answer<Instance>| {
+            a.as_ref()
+                .unwrap()
+                .as_ref()
+                .and_then(|i| i.state()?.name().map(|n| n.as_str().to_string()))
+        };
+        assert_eq!(state(&found[0]).as_deref(), Some("stopped"));
+        assert_eq!(state(&found[1]).as_deref(), Some("running"));
+
+        // An id EC2 does not know fails the whole call: each id is then
+        // asked alone, and only the unknown one has no answer.
+        let unknown = "i-0123456789abcdef0".to_string();
+        let mut asked = ids.clone();
+        asked.insert(2, unknown.clone());
+        let n = m.actions().len();
+        let found = b.get_many(asked.clone()).await;
+        assert_eq!(m.count(n, "DescribeInstances"), 1 + asked.len());
+        for (id, a) in asked.iter().zip(&found) {
+            let got = a.as_ref().unwrap().as_ref().and_then(|i| i.instance_id());
+            let want = (id != &unknown).then_some(id.as_str());
+            assert_eq!(got, want, "{id}");
+        }
+
+        // Images by id, with the same fallback.
+        let b = Batcher::new(c.clone(), fetch_images, MAX_KEYS);
+        let n = m.actions().len();
+        let found = b.get_many(amis.clone()).await;
+        assert_eq!(m.count(n, "DescribeImages"), 1);
+        assert!(found.iter().all(|a| matches!(a, Ok(Some(_)))), "{found:?}");
+        // moto fails a call only when none of its image ids exists (EC2
+        // when any does not): either way each image gets its own answer.
+        let n = m.actions().len();
+        let found = b
+            .get_many(vec![amis[0].clone(), "ami-00000000".to_string()])
+            .await;
+        assert_eq!(m.count(n, "DescribeImages"), 1);
+        assert!(matches!(found[0], Ok(Some(_))) && matches!(found[1], Ok(None)));
+        let n = m.actions().len();
+        let found = b
+            .get_many(vec!["ami-00000000".to_string(), "ami-00000001".to_string()])
+            .await;
+        assert_eq!(m.count(n, "DescribeImages"), 3);
+        assert_eq!(found, vec![Ok(None), Ok(None)]);
+
+        // Own AMIs by exact name: one name filter for all of them.
+        let b = Batcher::new(c.clone(), fetch_own_names, MAX_KEYS);
+        let n = m.actions().len();
+        let names = ["lookup-1", "lookup-9", "lookup-base", "lookup-2"];
+        let found = b
+            .get_many(names.iter().map(|s| s.to_string()).collect())
+            .await;
+        assert_eq!(m.count(n, "DescribeImages"), 1);
+        assert_eq!(
+            found,
+            vec![
+                Ok(Some(amis[1].clone())),
+                Ok(None),
+                // Not this account's image.
+                Ok(None),
+                Ok(Some(amis[2].clone())),
+            ]
+        );
+        // A wildcard name is its own query, matched by EC2 as in Packer.
+        let l = Lookups::new(c.clone());
+        let wild = l.own_image_named("lookup-?").await.unwrap();
+        assert!(wild.is_some_and(|id| amis.contains(&id)));
+        assert_eq!(l.own_image_named("nothing-*").await, Ok(None));
+
+        // Volumes by id, one call.
+        assert!(!volumes.is_empty());
+        let n = m.actions().len();
+        let mut asked = volumes.clone();
+        asked.push("vol-0000000000000000".to_string());
+        let found = l.volumes(&asked).await.unwrap();
+        assert_eq!(m.count(n, "DescribeVolumes"), 1);
+        assert_eq!(found.len(), volumes.len());
+
+        // Stops and terminations of many instances in one call; an unknown
+        // id sends each again alone.
+        let b = Batcher::new(c.clone(), fetch_stop, MAX_KEYS);
+        let n = m.actions().len();
+        let found = b.get_many(ids[1..4].to_vec()).await;
+        assert_eq!(m.count(n, "StopInstances"), 1);
+        assert!(found.iter().all(|a| a == &Ok(Some(()))), "{found:?}");
+        let states = Batcher::new(c.clone(), fetch_instances, MAX_KEYS)
+            .get_many(ids[1..4].to_vec())
+            .await;
+        assert!(
+            states
+                .iter()
+                .all(|a| state(a).as_deref() == Some("stopped")),
+            "{states:?}"
+        );
+        let e = l.stop(&unknown).await.unwrap_err();
+        assert!(e.contains("InvalidInstanceID.NotFound"), "{e}");
+        let b = Batcher::new(c.clone(), fetch_terminate, MAX_KEYS);
+        let n = m.actions().len();
+        let found = b.get_many(vec![ids[4].clone(), unknown.clone()]).await;
+        assert_eq!(m.count(n, "TerminateInstances"), 3);
+        assert_eq!(found, vec![Ok(Some(())), Ok(None)]);
+        assert_eq!(l.terminate(&ids[5]).await, Ok(true));
+        assert_eq!(l.terminate(&unknown).await, Ok(false));
+        let states = Batcher::new(c.clone(), fetch_instances, MAX_KEYS)
+            .get_many(ids[4..6].to_vec())
+            .await;
+        assert!(
+            states
+                .iter()
+                .all(|a| state(a).as_deref() == Some("terminated")),
+            "{states:?}"
+        );
+
+        // Distinct source queries are distinct calls; each gets its own
+        // images.
+        let b = Batcher::new(c.clone(), fetch_sources, MAX_KEYS);
+        let by_id = SourceQuery {
+            id: Some("ami-0be4c4".into()),
+            owners: Vec::new(),
+            filters: BTreeMap::new(),
+        };
+        let by_name = SourceQuery {
+            id: None,
+            owners: vec!["self".into()],
+            filters: BTreeMap::from([("name".to_string(), "lookup-*".to_string())]),
+        };
+        let n = m.actions().len();
+        let found = b
+            .get_many(vec![by_id.clone(), by_name.clone(), by_id.clone()])
+            .await;
+        assert_eq!(m.count(n, "DescribeImages"), 2);
+        let count = |a: &Answer<Arc<Vec<Image>>>| a.as_ref().unwrap().as_ref().unwrap().len();
+        assert_eq!(
+            (count(&found[0]), count(&found[1]), count(&found[2])),
+            (1, 3, 1)
+        );
+    }
+}
