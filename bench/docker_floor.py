@@ -5,8 +5,13 @@ no client logic in between: create and start the container, per `shell`
 provisioner one upload and one exec (which also removes the script), the
 `file` provisioner's upload, the commit with `changes`, and the removal.
 Prints the seconds from create to removal.
-usage: docker_floor.py FILES_DIR BASE_IMAGE"""
-import http.client, json, socket, sys, time, io, tarfile, os
+
+By default the calls end as Packer's builder ends them: a paused commit,
+then the forced removal (which stops the container). With --overlap they
+end as kiln's do: the container is paused, then committed (no second
+pause) while it is killed, then removed.
+usage: docker_floor.py FILES_DIR BASE_IMAGE [--overlap]"""
+import http.client, json, socket, sys, time, io, tarfile, os, threading
 class UConn(http.client.HTTPConnection):
     def __init__(self): super().__init__("localhost")
     def connect(self):
@@ -29,6 +34,7 @@ def tar_of(files_dir, dest):
         t.add(files_dir, arcname=dest.lstrip("/"))
     return b.getvalue()
 files, base = sys.argv[1], sys.argv[2]
+overlap = sys.argv[3:] == ["--overlap"]
 t0 = time.time()
 cid = call("POST", "/containers/create", {"Image": base, "Entrypoint": ["/bin/sh"], "Tty": True, "OpenStdin": True, "Labels": {"kiln-bench": "1"}})["Id"]
 call("POST", f"/containers/{cid}/start")
@@ -45,7 +51,15 @@ with tarfile.open(fileobj=b, mode="w") as t:
     ti = tarfile.TarInfo("tmp/s2.sh"); ti.size = len(script2); ti.mode = 0o755; t.addfile(ti, io.BytesIO(script2))
 call("PUT", f"/containers/{cid}/archive?path=/", b.getvalue(), "application/x-tar", raw=True)
 exec_(cid, "/tmp/s2.sh; rm -f /tmp/s2.sh")
-img = call("POST", f"/commit?container={cid}&pause=true", {"Env": ["BUILT_BY=bench"], "WorkingDir": "/opt/app", "Cmd": ["/bin/sh"]})["Id"]
+changes = {"Env": ["BUILT_BY=bench"], "WorkingDir": "/opt/app", "Cmd": ["/bin/sh"]}
+if overlap:
+    call("POST", f"/containers/{cid}/pause")
+    kill = threading.Thread(target=call, args=("POST", f"/containers/{cid}/kill"))
+    kill.start()
+    img = call("POST", f"/commit?container={cid}&pause=false", changes)["Id"]
+    kill.join()
+else:
+    img = call("POST", f"/commit?container={cid}&pause=true", changes)["Id"]
 call("DELETE", f"/containers/{cid}?force=true&v=true")
 t1 = time.time()
 call("DELETE", f"/images/{img}?force=true")

@@ -164,6 +164,7 @@ impl Builder for DockerBuilder {
                 author.clone(),
                 message.clone(),
                 changes.clone(),
+                cx.debug,
             ))),
             Output::Export { path } => {
                 steps.push(Box::new(step_export::StepExport::new(path.clone())))

@@ -30,6 +30,8 @@ enum Script {
     Sleep,
     /// A provisioner that fails.
     Fail,
+    /// Writes `/kept`, then stops the container labelled so from outside.
+    StopContainer { label: String },
     /// Nothing.
     Nothing,
 }
@@ -177,6 +179,16 @@ impl Hook for TestHook {
                     s.code()
                 )))
             }
+            Script::StopContainer { label } => {
+                let (s, _, _) = run_cmd(communicator, "echo kept > /kept").await;
+                if s != ExitStatus::Code(0) {
+                    return Err(BuildError::msg(format!("writing /kept: {s:?}")));
+                }
+                for c in kiln_docker_test::containers_labelled(label) {
+                    docker_ok(&["kill", &c]);
+                }
+                Ok(())
+            }
             Script::Nothing => Ok(()),
         }
     }
@@ -320,6 +332,112 @@ async fn commit_with_changes_after_exercising_the_communicator() {
     ]);
     assert_eq!(files, "uploaded with size\na");
     // The container is gone.
+    assert!(kiln_docker_test::containers_labelled(&label).is_empty());
+}
+
+/// The engine's events for containers labelled `label` between two unix
+/// times, as their action names.
+fn container_events(label: &str, since: f64, until: f64) -> Vec<String> {
+    docker_ok(&[
+        "events",
+        "--since",
+        &format!("{since:.3}"),
+        "--until",
+        &format!("{until:.3}"),
+        "--filter",
+        "type=container",
+        "--filter",
+        &format!("label={label}"),
+        "--format",
+        "{{.Action}}",
+    ])
+    .lines()
+    .map(|l| l.split(':').next().unwrap_or_default().trim().to_string())
+    .filter(|a| !a.starts_with("exec_") && a != "extract-to-dir")
+    .collect()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_is_frozen_then_killed_while_it_is_committed() {
+    let _lock = kiln_docker_test::shared();
+    let label = format!("kiln-test={}", kiln_docker_test::unique("freeze"));
+    let cleanup = Cleanup::with_label(&label);
+    let since = unix_now() - 1.0;
+    let (r, ui) = build(
+        json!({
+            "image": base_image(),
+            "commit": true,
+            "changes": ["LABEL frozen=yes"],
+            "run_command": labelled_run_command(&label),
+        }),
+        Script::Nothing,
+        CancellationToken::new(),
+    )
+    .await;
+    let artifact = r
+        .unwrap_or_else(|e| panic!("build failed: {e}\n{:#?}", ui.lines()))
+        .unwrap();
+    cleanup.image(&artifact.id());
+    let events = container_events(&label, since, unix_now() + 1.0);
+    // Frozen once by kiln, killed during the commit, never thawed by a
+    // paused commit: not Packer's pause, commit, unpause, kill.
+    let at = |a: &str| events.iter().position(|e| e == a);
+    let (pause, kill, commit, destroy) = (at("pause"), at("kill"), at("commit"), at("destroy"));
+    assert!(
+        pause.is_some() && kill.is_some() && commit.is_some() && destroy.is_some(),
+        "{events:?}"
+    );
+    assert!(
+        pause < kill && pause < commit && kill < destroy && commit < destroy,
+        "{events:?}"
+    );
+    assert_eq!(at("unpause"), None, "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| *e == "commit").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(inspect(&artifact.id())["Config"]["Labels"]["frozen"], "yes");
+    assert!(kiln_docker_test::containers_labelled(&label).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_stopped_before_the_commit_is_still_committed() {
+    let _lock = kiln_docker_test::shared();
+    let label = format!("kiln-test={}", kiln_docker_test::unique("stopped"));
+    let cleanup = Cleanup::with_label(&label);
+    let (r, ui) = build(
+        json!({
+            "image": base_image(),
+            "commit": true,
+            "run_command": labelled_run_command(&label),
+        }),
+        Script::StopContainer {
+            label: label.clone(),
+        },
+        CancellationToken::new(),
+    )
+    .await;
+    let artifact = r
+        .unwrap_or_else(|e| panic!("build failed: {e}\n{:#?}", ui.lines()))
+        .unwrap();
+    cleanup.image(&artifact.id());
+    let kept = docker_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/cat",
+        &artifact.id(),
+        "/kept",
+    ]);
+    assert_eq!(kept, "kept");
     assert!(kiln_docker_test::containers_labelled(&label).is_empty());
 }
 
