@@ -291,6 +291,25 @@ where
     Ok(out)
 }
 
+/// The token of the next page of a describe call, if there is one.
+fn next_page(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_string)
+}
+
+/// After EC2 said an ID of `ids` does not exist: a lone ID is simply not
+/// there; in a batch, each ID is asked about alone, so every build gets
+/// its own answer.
+async fn unknown_ids<V: Send + 'static>(
+    c: Client,
+    ids: Vec<String>,
+    fetch: Fetch<Client, String, V>,
+) -> Answers<String, V> {
+    if ids.len() == 1 {
+        return Ok(HashMap::new());
+    }
+    each(c, ids, fetch).await
+}
+
 fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Instance>> {
     Box::pin(async move {
         let mut out = HashMap::new();
@@ -305,10 +324,7 @@ fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Ins
             let r = match r {
                 Ok(r) => r,
                 Err(e) if client::code(&e) == Some("InvalidInstanceID.NotFound") => {
-                    if ids.len() == 1 {
-                        return Ok(HashMap::new());
-                    }
-                    return each(c, ids, fetch_instances).await;
+                    return unknown_ids(c, ids, fetch_instances).await;
                 }
                 Err(e) => return Err(client::describe(&e)),
             };
@@ -317,7 +333,7 @@ fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Ins
                     out.insert(id.to_string(), Ok(Some(i.clone())));
                 }
             }
-            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            token = next_page(r.next_token());
             if token.is_none() {
                 return Ok(out);
             }
@@ -339,10 +355,7 @@ fn fetch_images(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Image>
             let r = match r {
                 Ok(r) => r,
                 Err(e) if client::code(&e) == Some("InvalidAMIID.NotFound") => {
-                    if ids.len() == 1 {
-                        return Ok(HashMap::new());
-                    }
-                    return each(c, ids, fetch_images).await;
+                    return unknown_ids(c, ids, fetch_images).await;
                 }
                 Err(e) => return Err(client::describe(&e)),
             };
@@ -351,7 +364,7 @@ fn fetch_images(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Image>
                     out.insert(id.to_string(), Ok(Some(i.clone())));
                 }
             }
-            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            token = next_page(r.next_token());
             if token.is_none() {
                 return Ok(out);
             }
@@ -388,7 +401,7 @@ fn fetch_own_names(c: Client, names: Vec<String>) -> BoxFuture<Answers<String, S
                 out.entry(key)
                     .or_insert_with(|| Ok(Some(i.image_id().unwrap_or_default().to_string())));
             }
-            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            token = next_page(r.next_token());
             if token.is_none() {
                 return Ok(out);
             }
@@ -418,7 +431,7 @@ fn fetch_volumes(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Volum
                     out.insert(id.to_string(), Ok(Some(v.clone())));
                 }
             }
-            token = r.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            token = next_page(r.next_token());
             if token.is_none() {
                 return Ok(out);
             }
