@@ -5,9 +5,10 @@
 #      floor once, interleaved): a container from a busybox
 #      base image, shell + file provisioning, a commit with `changes`;
 #   1b. the engine floor: the same work as raw API calls (docker_floor.py),
-#       in Packer's order (paused commit, then the removal that stops the
-#       container) and in kiln's (pause, then the commit and the kill at
-#       once, then the removal);
+#       the Packer way (per script an upload and an exec; a paused commit,
+#       then the removal that stops the container) and kiln's (per script
+#       one exec with the script on its stdin; pause, then the commit and
+#       the kill at once, then the removal);
 #   2. $PARALLEL builds of that template in parallel (one template with
 #      $PARALLEL builders, -parallel-builds=$PARALLEL), and the scaling
 #      against one build.
@@ -135,7 +136,7 @@ floor=$(median ${runs[floor]})
 # shellcheck disable=SC2086
 ofloor=$(median ${runs[ofloor]})
 echo "single build   engine floor: $floor s (runs:${runs[floor]})"
-echo "single build   engine floor, killed during the commit: $ofloor s (runs:${runs[ofloor]})"
+echo "single build   engine floor, kiln's way (scripts on exec stdin, killed during the commit): $ofloor s (runs:${runs[ofloor]})"
 
 declare -A many
 for tool in "${tools[@]}"; do
@@ -143,9 +144,10 @@ for tool in "${tools[@]}"; do
   echo "$PARALLEL parallel $tool: ${many[$tool]} s"
 done
 
-# The engine's own scaling: $PARALLEL floors at once.
+# The engine's own scaling: $PARALLEL floors (kiln's way) at once, against
+# one such floor.
 start=$(date +%s.%N)
-for i in $(seq "$PARALLEL"); do python3 bench/docker_floor.py "$work/files" "$BASE" >/dev/null & done
+for i in $(seq "$PARALLEL"); do python3 bench/docker_floor.py "$work/files" "$BASE" --overlap >/dev/null & done
 wait
 end=$(date +%s.%N)
 many_floor=$(python3 -c "print(f'{$end - $start:.3f}')")
@@ -173,13 +175,13 @@ fi
 python3 - "${single[kiln]}" "$floor" "${single[packer]:-0}" "${many[kiln]}" "$many_floor" "$PARALLEL" "$ofloor" <<'PY'
 import sys
 k1, f, p1, kn, fn, n, of = map(float, sys.argv[1:])
-print(f"engine floor: {n:.0f} at once {fn:.3f} s, scaling {n * f / fn:.2f}x of {n:.0f} "
+print(f"engine floor (kiln's way): {n:.0f} at once {fn:.3f} s, scaling {n * of / fn:.2f}x of {n:.0f} "
       f"(the engine's own); kiln's {n:.0f} parallel builds {kn / fn:.2f}x the floor")
 line = f"engine floor {f:.3f} s: kiln single build {k1 / f:.2f}x the floor"
 if p1:
     line += f"; packer / floor = {p1 / f:.2f}x"
 print(line)
-line = f"engine floor, killed during the commit {of:.3f} s: kiln {k1 / of:.2f}x of it"
+line = f"engine floor, kiln's way {of:.3f} s: kiln {k1 / of:.2f}x of it"
 if p1:
     line += f"; packer / that floor = {p1 / of:.2f}x, the most a client making these calls could be faster than packer"
 print(line)

@@ -6,10 +6,12 @@ provisioner one upload and one exec (which also removes the script), the
 `file` provisioner's upload, the commit with `changes`, and the removal.
 Prints the seconds from create to removal.
 
-By default the calls end as Packer's builder ends them: a paused commit,
-then the forced removal (which stops the container). With --overlap they
-end as kiln's do: the container is paused, then committed (no second
-pause) while it is killed, then removed.
+By default the calls are Packer's: each script is uploaded, then run by
+an exec that also removes it; a paused commit, then the forced removal
+(which stops the container). With --overlap they are kiln's: each script
+goes to the attached stdin of the one exec that writes, runs and removes
+it; the container is paused, then committed (no second pause) while it is
+killed, then removed.
 usage: docker_floor.py FILES_DIR BASE_IMAGE [--overlap]"""
 import http.client, json, socket, sys, time, io, tarfile, os, threading
 class UConn(http.client.HTTPConnection):
@@ -28,6 +30,32 @@ def exec_(cid, cmd):
     e = call("POST", f"/containers/{cid}/exec", {"Cmd": ["/bin/sh", "-c", cmd], "AttachStdout": True, "AttachStderr": True})
     call("POST", f"/exec/{e['Id']}/start", {"Detach": False, "Tty": False})
     return call("GET", f"/exec/{e['Id']}/json")["ExitCode"]
+def exec_stdin(cid, cmd, data):
+    """One exec whose attached stdin carries `data`, then its end."""
+    e = call("POST", f"/containers/{cid}/exec", {"Cmd": ["/bin/sh", "-c", cmd], "AttachStdin": True, "AttachStdout": True, "AttachStderr": True})
+    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock")
+    body = json.dumps({"Detach": False, "Tty": False}).encode()
+    s.sendall(b"POST /exec/%s/start HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+              b"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: %d\r\n\r\n" % (e["Id"].encode(), len(body)) + body)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk: raise SystemExit("exec start: the engine closed the connection")
+        head += chunk
+    s.sendall(data); s.shutdown(socket.SHUT_WR)
+    while s.recv(65536): pass
+    s.close()
+    return call("GET", f"/exec/{e['Id']}/json")["ExitCode"]
+def script_step(cid, path, script):
+    if overlap:
+        code = exec_stdin(cid, f"cat > {path} && chmod 755 {path}; ({path}); s=$?; rm -f {path}; exit $s", script)
+    else:
+        b = io.BytesIO()
+        with tarfile.open(fileobj=b, mode="w") as t:
+            ti = tarfile.TarInfo(path.lstrip("/")); ti.size = len(script); ti.mode = 0o755; t.addfile(ti, io.BytesIO(script))
+        call("PUT", f"/containers/{cid}/archive?path=/", b.getvalue(), "application/x-tar", raw=True)
+        code = exec_(cid, f"{path}; rm -f {path}")
+    if code != 0: raise SystemExit(f"{path} exited {code}")
 def tar_of(files_dir, dest):
     b = io.BytesIO()
     with tarfile.open(fileobj=b, mode="w") as t:
@@ -38,19 +66,9 @@ overlap = sys.argv[3:] == ["--overlap"]
 t0 = time.time()
 cid = call("POST", "/containers/create", {"Image": base, "Entrypoint": ["/bin/sh"], "Tty": True, "OpenStdin": True, "Labels": {"kiln-bench": "1"}})["Id"]
 call("POST", f"/containers/{cid}/start")
-script = b"#!/bin/sh\nmkdir -p /opt/app\necho provisioning $(hostname)\n"
-b = io.BytesIO()
-with tarfile.open(fileobj=b, mode="w") as t:
-    ti = tarfile.TarInfo("tmp/s1.sh"); ti.size = len(script); ti.mode = 0o755; t.addfile(ti, io.BytesIO(script))
-call("PUT", f"/containers/{cid}/archive?path=/", b.getvalue(), "application/x-tar", raw=True)
-exec_(cid, "/tmp/s1.sh; rm -f /tmp/s1.sh")
+script_step(cid, "/tmp/s1.sh", b"#!/bin/sh\nmkdir -p /opt/app\necho provisioning $(hostname)\n")
 call("PUT", f"/containers/{cid}/archive?path=/", tar_of(files, "opt/app"), "application/x-tar", raw=True)
-script2 = b"#!/bin/sh\nls -R /opt/app | wc -l\necho done > /etc/built\n"
-b = io.BytesIO()
-with tarfile.open(fileobj=b, mode="w") as t:
-    ti = tarfile.TarInfo("tmp/s2.sh"); ti.size = len(script2); ti.mode = 0o755; t.addfile(ti, io.BytesIO(script2))
-call("PUT", f"/containers/{cid}/archive?path=/", b.getvalue(), "application/x-tar", raw=True)
-exec_(cid, "/tmp/s2.sh; rm -f /tmp/s2.sh")
+script_step(cid, "/tmp/s2.sh", b"#!/bin/sh\nls -R /opt/app | wc -l\necho done > /etc/built\n")
 changes = {"Env": ["BUILT_BY=bench"], "WorkingDir": "/opt/app", "Cmd": ["/bin/sh"]}
 if overlap:
     call("POST", f"/containers/{cid}/pause")

@@ -25,7 +25,8 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use kiln_sdk::communicator::{
-    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, RemoteCommand,
+    preload_command_line, upload_then_start, CommandOutput, Communicator, CommunicatorError,
+    ExitStatus, FileMeta, Preload, PreloadInput, PreloadWatch, RemoteCommand,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::io::{ReaderStream, StreamReader, SyncIoBridge};
@@ -44,6 +45,16 @@ pub struct DockerCommunicator {
     workdir: String,
     /// The user to `chown -R` uploads to (`fix_upload_owner`, non-root).
     chown_to: Option<String>,
+    /// Whether commands run as root (the exec user, else the container's
+    /// user), so a script written by the command itself lands where an
+    /// archive upload would, with the same owner.
+    execs_as_root: bool,
+}
+
+/// Whether a docker `user` spec (`name`, `uid`, `user:group`; empty for
+/// the image's default) is root.
+fn is_root(user: &str) -> bool {
+    matches!(user.split(':').next().unwrap_or(""), "" | "root" | "0")
 }
 
 impl std::fmt::Debug for DockerCommunicator {
@@ -76,7 +87,15 @@ impl DockerCommunicator {
             exec_user,
             workdir: workdir.to_string(),
             chown_to: chown_to.filter(|u| !u.is_empty() && u != "root" && u != "0"),
+            execs_as_root: false,
         }
+    }
+
+    /// Records the container's configured user (`Config.User`), which
+    /// commands run as when there is no exec user.
+    pub fn with_container_user(mut self, user: &str) -> Self {
+        self.execs_as_root = is_root(self.exec_user.as_deref().unwrap_or(user));
+        self
     }
 
     /// The container id.
@@ -105,12 +124,15 @@ impl DockerCommunicator {
         format!("/{}", parts.join("/"))
     }
 
-    /// Runs `argv` as `user`, streaming output to `output`.
+    /// Runs `argv` as `user`, streaming output to `output`. With `stdin`,
+    /// those bytes go to the command's attached stdin, which is left open
+    /// until the command ends; without, it has no stdin.
     async fn exec(
         &self,
         argv: Vec<String>,
         user: Option<String>,
         output: CommandOutput<'_>,
+        stdin: Option<&[u8]>,
     ) -> Result<ExitStatus, DockerError> {
         let created = self
             .docker
@@ -118,6 +140,7 @@ impl DockerCommunicator {
                 &self.container,
                 CreateExecOptions::<String> {
                     cmd: Some(argv),
+                    attach_stdin: Some(stdin.is_some()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     user,
@@ -138,9 +161,25 @@ impl DockerCommunicator {
                 source,
             })?;
         if let StartExecResults::Attached {
-            output: mut out, ..
+            output: mut out,
+            mut input,
         } = started
         {
+            // The input is not ended: a proxy between kiln and the engine
+            // (a TLS relay, say) may turn a half-close into a full one and
+            // cut the output off. The caller reads exactly what it needs.
+            if let Some(bytes) = stdin {
+                let sent = async {
+                    input.write_all(bytes).await?;
+                    input.flush().await
+                };
+                sent.await.map_err(|e| {
+                    DockerError::Msg(format!(
+                        "cannot send the input of a command in `{}`: {e}",
+                        self.container
+                    ))
+                })?;
+            }
             let mut stdout = LineBuffer::default();
             let mut stderr = LineBuffer::default();
             while let Some(chunk) = out.next().await {
@@ -211,6 +250,7 @@ impl DockerCommunicator {
                     stdout: &noop,
                     stderr: &keep,
                 },
+                None,
             )
             .await
             .map_err(failed)?;
@@ -466,9 +506,47 @@ impl Communicator for DockerCommunicator {
             ],
             self.exec_user.clone(),
             output,
+            None,
         )
         .await
         .map_err(failed)
+    }
+
+    /// One exec instead of an archive upload and an exec: the script goes
+    /// to the attached stdin of a `sh` wrapper that writes it out, then
+    /// runs the command. Each engine call costs tens of milliseconds.
+    async fn upload_and_start(
+        &self,
+        preload: Preload<'_>,
+        command: &RemoteCommand,
+        output: CommandOutput<'_>,
+    ) -> Result<ExitStatus, CommunicatorError> {
+        // A command that is not root could not write everywhere an
+        // archive upload can, nor hand the file to another owner.
+        if !self.execs_as_root || self.chown_to.is_some() {
+            return upload_then_start(self, preload, command, output).await;
+        }
+        let abs = self.absolute(preload.destination);
+        let preload = Preload {
+            destination: &abs,
+            ..preload
+        };
+        let watch = PreloadWatch::default();
+        let stderr = |l: &str| watch.stderr(l, output.stderr);
+        let line = preload_command_line(&preload, &command.command, PreloadInput::Exactly);
+        let r = self
+            .exec(
+                vec!["/bin/sh".into(), "-c".into(), line],
+                self.exec_user.clone(),
+                CommandOutput {
+                    stdout: output.stdout,
+                    stderr: &stderr,
+                },
+                Some(preload.content),
+            )
+            .await
+            .map_err(failed);
+        watch.finish(&preload, r)
     }
 
     async fn upload(

@@ -72,16 +72,19 @@ impl Step<DockerState> for StepConnect {
         let user = config.user.unwrap_or_default();
         let workdir = config.working_dir.unwrap_or_default();
         let chown_to = match self.upload_owner {
-            UploadOwner::ContainerUser => Some(user),
+            UploadOwner::ContainerUser => Some(user.clone()),
             UploadOwner::Root => None,
         };
-        state.communicator = Some(Arc::new(DockerCommunicator::new(
-            state.docker.clone(),
-            id,
-            self.exec_user.clone(),
-            &workdir,
-            chown_to,
-        )));
+        state.communicator = Some(Arc::new(
+            DockerCommunicator::new(
+                state.docker.clone(),
+                id,
+                self.exec_user.clone(),
+                &workdir,
+                chown_to,
+            )
+            .with_container_user(&user),
+        ));
         Ok(StepAction::Continue)
     }
 

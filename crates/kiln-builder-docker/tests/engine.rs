@@ -14,7 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kiln_builder_docker::DockerBuilderFactory;
 use kiln_docker_test::{base_image, docker_ok, Cleanup};
-use kiln_sdk::communicator::{CommandOutput, Communicator, ExitStatus, FileMeta, RemoteCommand};
+use kiln_sdk::communicator::{
+    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, Preload, RemoteCommand,
+};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData, Hook, HookEvent};
 use kiln_sdk::config::RawConfig;
 use kiln_sdk::ui::{RecordingUi, Redactor};
@@ -59,6 +61,37 @@ async fn run_cmd(c: &dyn Communicator, cmd: &str) -> (ExitStatus, Vec<String>, V
         .await
         .unwrap();
     (status, out.into_inner().unwrap(), err.into_inner().unwrap())
+}
+
+/// `upload_and_start`: (result, stdout lines, stderr lines).
+async fn preload_cmd(
+    c: &dyn Communicator,
+    dest: &str,
+    content: &[u8],
+    cmd: &str,
+) -> (
+    Result<ExitStatus, CommunicatorError>,
+    Vec<String>,
+    Vec<String>,
+) {
+    let out = Mutex::new(Vec::new());
+    let err = Mutex::new(Vec::new());
+    let o = |l: &str| out.lock().unwrap().push(l.to_string());
+    let e = |l: &str| err.lock().unwrap().push(l.to_string());
+    let preload = Preload {
+        destination: dest,
+        content,
+        mode: 0o755,
+    };
+    let command = RemoteCommand {
+        command: cmd.into(),
+    };
+    let output = CommandOutput {
+        stdout: &o,
+        stderr: &e,
+    };
+    let r = c.upload_and_start(preload, &command, output).await;
+    (r, out.into_inner().unwrap(), err.into_inner().unwrap())
 }
 
 async fn exercise(c: &dyn Communicator, local: &Path) -> Result<(), String> {
@@ -116,6 +149,51 @@ async fn exercise(c: &dyn Communicator, local: &Path) -> Result<(), String> {
             "srv/tree/sub/b.txt",
         ],
         format!("uploaded tree {out:?}"),
+    )?;
+
+    // A script sent with the command that runs it, in one exec: written
+    // with its mode, stdin at its end for the command.
+    let script = b"#!/bin/sh\necho \"out $1\"\necho err >&2\nexit 4\n";
+    let (r, out, err) = preload_cmd(
+        c,
+        "/tmp/pre.sh",
+        script,
+        "/tmp/pre.sh x; s=$?; cat; exit $s",
+    )
+    .await;
+    check(
+        r.as_ref().ok() == Some(&ExitStatus::Code(4)),
+        format!("preload {r:?}"),
+    )?;
+    check(
+        out == ["out x"] && err == ["err"],
+        format!("preload output {out:?} {err:?}"),
+    )?;
+    let (_, out, _) = run_cmd(c, "stat -c '%a %s' /tmp/pre.sh").await;
+    check(
+        out == [format!("755 {}", script.len())],
+        format!("preloaded file {out:?}"),
+    )?;
+    let (r, out, err) = preload_cmd(c, "/missing/pre.sh", b"true\n", "touch /ran").await;
+    let text = r
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .err()
+        .unwrap_or_default();
+    check(
+        matches!(r, Err(CommunicatorError::Preload { .. }))
+            && text.starts_with("cannot write remote file `/missing/pre.sh`: ")
+            && text.contains("nonexistent"),
+        format!("a failed preload {r:?}"),
+    )?;
+    check(
+        out.is_empty() && err.is_empty(),
+        format!("failed preload output {out:?} {err:?}"),
+    )?;
+    let (s, _, _) = run_cmd(c, "test -e /ran").await;
+    check(
+        s == ExitStatus::Code(1),
+        "the command ran after a failed preload".into(),
     )?;
 
     // Downloads.

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use kiln_sdk::communicator::{CommandOutput, Communicator, ExitStatus, FileMeta, RemoteCommand};
+use kiln_sdk::communicator::{
+    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, Preload, RemoteCommand,
+};
 use kiln_sdk::component::BuildError;
 use kiln_sdk::config::{decode_lenient, DecodeOptions};
 use kiln_sdk::duration::{format_go, parse_go_duration};
@@ -329,8 +331,21 @@ fn format_env(format: &str, k: &str, v: &str) -> String {
 fn remove_after(command: &str, path: &str) -> String {
     format!(
         " (\n{command}\n); __kiln_status=$?; rm -f {}; exit $__kiln_status",
-        kiln_ssh::shell_quote(path)
+        kiln_sdk::communicator::shell_quote(path)
     )
+}
+
+/// `body` with every CRLF line ending turned into LF (Packer's shell
+/// provisioner does this unless `binary` is set).
+fn strip_crlf(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    for (i, b) in body.iter().enumerate() {
+        if *b == b'\r' && body.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        out.push(*b);
+    }
+    out
 }
 
 /// Removes `path` on the remote side, retrying through reboots.
@@ -341,7 +356,7 @@ async fn cleanup_remote(
     timeout: Duration,
 ) -> Result<(), BuildError> {
     let cancel = tokio_util::sync::CancellationToken::new();
-    let cmd = format!("rm -f {}", kiln_ssh::shell_quote(path));
+    let cmd = format!("rm -f {}", kiln_sdk::communicator::shell_quote(path));
     retryable(timeout, &cancel, || async {
         match run_with_ui(comm, ui, &cmd).await? {
             ExitStatus::Code(0) => Ok(()),
@@ -481,38 +496,49 @@ impl Shell {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(self.remote_path.clone());
             let status = retryable(self.start_retry_timeout, &cx.cancel, || async {
-                let mut meta = FileMeta::from_metadata(&meta);
                 // Packer uploads, then runs `chmod 0755` as a command of its
                 // own. Every communicator applies the mode with the upload
-                // (SFTP setstat, the SCP header, the docker tar header), so
-                // kiln saves that round trip: on docker it is a whole exec.
-                meta.mode = Some(0o755);
+                // (SFTP setstat, the SCP header, the docker tar header, the
+                // preload wrapper), so kiln saves that round trip.
                 if self.binary {
+                    let mut meta = FileMeta::from_metadata(&meta);
+                    meta.mode = Some(0o755);
                     let mut f = tokio::fs::File::open(script).await.map_err(|e| {
                         BuildError::msg(format!("Error opening shell script: `{script}`: {e}"))
                     })?;
-                    comm.upload(&self.remote_path, &mut f, meta).await
-                } else {
-                    // Scripts are small: convert CRLF in memory.
-                    let body = tokio::fs::read(script).await.map_err(|e| {
-                        BuildError::msg(format!("Error opening shell script: `{script}`: {e}"))
-                    })?;
-                    let body: Vec<u8> = {
-                        let mut out = Vec::with_capacity(body.len());
-                        for (i, b) in body.iter().enumerate() {
-                            if *b == b'\r' && body.get(i + 1) == Some(&b'\n') {
-                                continue;
-                            }
-                            out.push(*b);
-                        }
-                        out
-                    };
-                    meta.size = Some(body.len() as u64);
-                    comm.upload(&self.remote_path, &mut body.as_slice(), meta)
+                    comm.upload(&self.remote_path, &mut f, meta)
                         .await
+                        .map_err(|e| BuildError::msg(format!("Error uploading script: {e}")))?;
+                    return run_with_ui(comm, cx.ui, &run_command).await;
                 }
-                .map_err(|e| BuildError::msg(format!("Error uploading script: {e}")))?;
-                run_with_ui(comm, cx.ui, &run_command).await
+                // Scripts are small: convert CRLF in memory, and send the
+                // script with the command that runs it (one round trip).
+                let body = tokio::fs::read(script).await.map_err(|e| {
+                    BuildError::msg(format!("Error opening shell script: `{script}`: {e}"))
+                })?;
+                let body = strip_crlf(&body);
+                let preload = Preload {
+                    destination: &self.remote_path,
+                    content: &body,
+                    mode: 0o755,
+                };
+                let out = |l: &str| cx.ui.message(l);
+                let err = |l: &str| cx.ui.error(l);
+                let output = CommandOutput {
+                    stdout: &out,
+                    stderr: &err,
+                };
+                let command = RemoteCommand {
+                    command: run_command.clone(),
+                };
+                comm.upload_and_start(preload, &command, output)
+                    .await
+                    .map_err(|e| match e {
+                        e @ CommunicatorError::Preload { .. } => {
+                            BuildError::msg(format!("Error uploading script: {e}"))
+                        }
+                        e => BuildError::msg(format!("cannot run `{run_command}`: {e}")),
+                    })
             })
             .await?;
             let disconnected = status == ExitStatus::Disconnected;

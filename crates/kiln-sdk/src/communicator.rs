@@ -103,6 +103,15 @@ pub enum CommunicatorError {
     /// The operation failed.
     #[error("{0}")]
     Failed(String),
+    /// The file of [`Communicator::upload_and_start`] could not be
+    /// written, so its command did not run.
+    #[error("cannot write remote file `{path}`: {reason}")]
+    Preload {
+        /// The remote path.
+        path: String,
+        /// Why, as the remote side put it.
+        reason: String,
+    },
 }
 
 /// A way to run commands and move files on the machine being built.
@@ -115,12 +124,28 @@ pub trait Communicator: Send + Sync {
         output: CommandOutput<'_>,
     ) -> Result<ExitStatus, CommunicatorError>;
     /// Whether [`Communicator::start`] always hands the command line to a
-    /// POSIX `sh` (docker exec runs `/bin/sh -c`), so a caller may wrap it
-    /// in shell syntax of its own, for example to remove a script in the
-    /// same call instead of a second one. False by default: over SSH the
-    /// command goes to the user's login shell, which may be anything.
+    /// POSIX `sh` (docker exec runs `/bin/sh -c`; kiln's SSH communicator
+    /// requires the login shell to be one), so a caller may wrap it in
+    /// shell syntax of its own, for example to remove a script in the same
+    /// call instead of a second one. False by default: a plugin's
+    /// communicator may run anything.
     fn runs_posix_sh(&self) -> bool {
         false
+    }
+    /// Writes `preload` (a small file: a script) and then runs `command`,
+    /// in one round trip where the communicator can: the file goes to the
+    /// command's stdin, which a POSIX `sh` wrapper writes out before it
+    /// runs the command (see [`preload_command_line`]). The command's own
+    /// stdin is then at its end, as it is after [`Communicator::start`].
+    /// A failed write is an `Err` naming the file; the command is not run.
+    /// The default uploads, then starts: two round trips.
+    async fn upload_and_start(
+        &self,
+        preload: Preload<'_>,
+        command: &RemoteCommand,
+        output: CommandOutput<'_>,
+    ) -> Result<ExitStatus, CommunicatorError> {
+        upload_then_start(self, preload, command, output).await
     }
     /// Streams `source` to the remote file `destination`, keeping what
     /// `meta` knows (mode, mtime).
@@ -153,6 +178,124 @@ pub trait Communicator: Send + Sync {
         destination: &Path,
         exclude: &[String],
     ) -> Result<(), CommunicatorError>;
+}
+
+/// A small file written just before a command runs: see
+/// [`Communicator::upload_and_start`].
+#[derive(Debug, Clone, Copy)]
+pub struct Preload<'a> {
+    /// The remote path.
+    pub destination: &'a str,
+    /// The whole content (scripts are small; larger files go through
+    /// [`Communicator::upload`], which streams).
+    pub content: &'a [u8],
+    /// The permission bits the file gets.
+    pub mode: u32,
+}
+
+/// [`Communicator::upload_and_start`] in two calls: `upload`, then
+/// `start`. For communicators that cannot send both at once (a pty, a
+/// plugin's proxy).
+pub async fn upload_then_start<C: Communicator + ?Sized>(
+    comm: &C,
+    preload: Preload<'_>,
+    command: &RemoteCommand,
+    output: CommandOutput<'_>,
+) -> Result<ExitStatus, CommunicatorError> {
+    let meta = FileMeta {
+        mode: Some(preload.mode),
+        mtime: None,
+        size: Some(preload.content.len() as u64),
+    };
+    let mut content = preload.content;
+    comm.upload(preload.destination, &mut content, meta).await?;
+    comm.start(command, output).await
+}
+
+/// Quotes `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The stderr line a [`preload_command_line`] prints, followed by the
+/// shell's reason, when it cannot write the file.
+const PRELOAD_FAILED: &str = "__kiln_preload_failed__";
+
+/// How a [`preload_command_line`] knows where the file ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreloadInput {
+    /// The sender ends the input after the file (an SSH channel's EOF);
+    /// the command then finds its stdin at its end.
+    UntilEnd,
+    /// The sender cannot end the input without ending the whole call (a
+    /// docker exec behind a proxy that does not pass a half-close on), so
+    /// exactly the file's length is read and the command's stdin is
+    /// `/dev/null`.
+    Exactly,
+}
+
+/// The POSIX `sh` line behind [`Communicator::upload_and_start`] for
+/// communicators whose commands run under `sh`: it copies its stdin into
+/// `preload.destination`, gives it `preload.mode`, then runs `command`.
+/// When the file cannot be written it prints a marker and the shell's
+/// reason on stderr and exits without running `command`;
+/// [`PreloadWatch`] turns that line into the error.
+pub fn preload_command_line(preload: &Preload<'_>, command: &str, input: PreloadInput) -> String {
+    let p = shell_quote(preload.destination);
+    let (read, command) = match input {
+        PreloadInput::UntilEnd => ("cat".to_string(), command.to_string()),
+        PreloadInput::Exactly => (
+            format!("head -c {}", preload.content.len()),
+            format!("({command}\n) < /dev/null"),
+        ),
+    };
+    format!(
+        "if __kiln_e=$({{ {read} > {p} && chmod {mode:o} {p}; }} 2>&1); then :; else \
+         printf '%s %s\\n' {PRELOAD_FAILED} \"$(printf '%s' \"$__kiln_e\" | tr '\\n' ' ')\" >&2; exit 1; fi\n{command}",
+        mode = preload.mode & 0o7777,
+    )
+}
+
+/// Watches the stderr of a [`preload_command_line`] for its failure
+/// marker: every other line goes on to the caller's sink.
+#[derive(Debug, Default)]
+pub struct PreloadWatch {
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+impl PreloadWatch {
+    /// Passes `line` to `sink` unless it is the failure marker, which it
+    /// keeps.
+    pub fn stderr(&self, line: &str, sink: &(dyn Fn(&str) + Send + Sync)) {
+        match line.strip_prefix(PRELOAD_FAILED) {
+            Some(reason) => {
+                *self.failure.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(reason.trim().to_string())
+            }
+            None => sink(line),
+        }
+    }
+
+    /// The command's result, or the write failure the marker reported.
+    pub fn finish(
+        self,
+        preload: &Preload<'_>,
+        result: Result<ExitStatus, CommunicatorError>,
+    ) -> Result<ExitStatus, CommunicatorError> {
+        match self.failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(reason) => Err(CommunicatorError::Preload {
+                path: preload.destination.to_string(),
+                reason,
+            }),
+            None => result,
+        }
+    }
 }
 
 /// The communicator of builds whose `communicator` is `none`: every call
@@ -207,6 +350,126 @@ pub async fn spool_to_temp_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs a preload line under the real `/bin/sh`, `content` on stdin,
+    /// then ends stdin (`UntilEnd`) or keeps it open while the command
+    /// runs (`Exactly`).
+    fn run_preload(
+        dest: &str,
+        content: &[u8],
+        command: &str,
+        input: PreloadInput,
+    ) -> (Option<i32>, String, String) {
+        use std::io::Write;
+        let line = preload_command_line(
+            &Preload {
+                destination: dest,
+                content,
+                mode: 0o755,
+            },
+            command,
+            input,
+        );
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(content).unwrap();
+        // With `Exactly`, stdin stays open until the command has ended.
+        let _open = match input {
+            PreloadInput::UntilEnd => {
+                drop(stdin);
+                None
+            }
+            PreloadInput::Exactly => Some(stdin),
+        };
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_preload_line_writes_the_file_then_runs_the_command() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("it's a script.sh");
+        let dest = dest.to_str().unwrap();
+        let body = b"#!/bin/sh\necho \"ran $1\"\nexit 3\n";
+        for input in [PreloadInput::UntilEnd, PreloadInput::Exactly] {
+            let _ = std::fs::remove_file(dest);
+            // The command sees its stdin at the end, as after `start`
+            // (a trailing comment must not swallow the redirection).
+            let (code, stdout, stderr) = run_preload(
+                dest,
+                body,
+                &format!("{} arg; s=$?; cat; exit $s # done", shell_quote(dest)),
+                input,
+            );
+            assert_eq!(
+                (code, stdout.as_str(), stderr.as_str()),
+                (Some(3), "ran arg\n", ""),
+                "{input:?}"
+            );
+            assert_eq!(std::fs::read(dest).unwrap(), body, "{input:?}");
+            let mode = std::fs::metadata(dest).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o755, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn a_preload_that_cannot_write_names_the_reason_and_skips_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("missing/dir/script.sh");
+        let dest = dest.to_str().unwrap().to_string();
+        let marker = dir.path().join("ran");
+        let (code, _, stderr) = run_preload(
+            &dest,
+            b"echo hi\n",
+            &format!("touch {}", shell_quote(marker.to_str().unwrap())),
+            PreloadInput::UntilEnd,
+        );
+        assert_eq!(code, Some(1));
+        assert!(!marker.exists(), "the command ran after a failed write");
+        let watch = PreloadWatch::default();
+        let passed = std::sync::Mutex::new(Vec::<String>::new());
+        for l in stderr.lines() {
+            watch.stderr(l, &|l: &str| passed.lock().unwrap().push(l.to_string()));
+        }
+        assert!(passed.into_inner().unwrap().is_empty(), "{stderr}");
+        let preload = Preload {
+            destination: &dest,
+            content: b"",
+            mode: 0o755,
+        };
+        let err = watch
+            .finish(&preload, Ok(ExitStatus::Code(1)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("cannot write remote file `{dest}`: ")),
+            "{err}"
+        );
+        assert!(
+            err.contains("nonexistent") || err.contains("No such file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quotes_for_sh() {
+        assert_eq!(shell_quote("/tmp/a.sh"), "/tmp/a.sh");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
 
     #[test]
     fn exit_codes_follow_packer() {

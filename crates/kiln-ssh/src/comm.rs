@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use kiln_sdk::communicator::{
-    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, RemoteCommand,
+    preload_command_line, upload_then_start, CommandOutput, Communicator, CommunicatorError,
+    ExitStatus, FileMeta, Preload, PreloadInput, PreloadWatch, RemoteCommand,
 };
 use russh::{ChannelMsg, Sig};
 use russh_sftp::client::SftpSession;
@@ -76,16 +77,7 @@ fn failed(m: impl Into<String>) -> CommunicatorError {
     CommunicatorError::Failed(m.into())
 }
 
-/// Quotes `s` for a POSIX shell.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+pub use kiln_sdk::communicator::shell_quote;
 
 fn unix_secs(t: SystemTime) -> u32 {
     t.duration_since(UNIX_EPOCH)
@@ -621,10 +613,14 @@ fn meta_of(p: &Path) -> Result<FileMeta, CommunicatorError> {
 }
 
 impl SshCommunicator {
+    /// Runs `command` in an exec channel. `stdin` (then the end of input)
+    /// is sent right behind the exec request, so a preload costs no round
+    /// trip; it must be `None` with a pty.
     async fn start_impl(
         &self,
         command: &RemoteCommand,
         output: CommandOutput<'_>,
+        stdin: Option<&[u8]>,
     ) -> Result<ExitStatus, CommunicatorError> {
         let mut ch = self.channel().await?;
         if self.config.pty {
@@ -648,6 +644,25 @@ impl SshCommunicator {
         ch.exec(true, line.as_bytes())
             .await
             .map_err(|e| failed(format!("cannot start `{}`: {e}", command.command)))?;
+        // As Packer (whose commands get an empty stdin): the input ends
+        // right away, after `stdin` when given, so a command that reads
+        // stdin does not wait forever. A pty's input is left open: an end
+        // of input there would hang up the terminal.
+        let input_closed = !self.config.pty;
+        if input_closed {
+            let sent = async {
+                if let Some(bytes) = stdin {
+                    ch.data(bytes).await?;
+                }
+                ch.eof().await
+            };
+            sent.await.map_err(|e| {
+                failed(format!(
+                    "cannot send the input of `{}`: {e}",
+                    command.command
+                ))
+            })?;
+        }
         let live = self.live().await?;
         let (tx, mut rx) = mpsc::channel::<Event>(256);
         let (cancel_tx, mut cancel_rx) = oneshot::channel::<()>();
@@ -676,7 +691,9 @@ impl SshCommunicator {
                         }
                         let _ = ch.signal(Sig::TERM).await;
                         kill_marked(&live, &run_id, "TERM").await;
-                        let _ = ch.eof().await;
+                        if !input_closed {
+                            let _ = ch.eof().await;
+                        }
                         kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
                         continue;
                     }
@@ -982,13 +999,53 @@ impl SshCommunicator {
 
 #[async_trait]
 impl Communicator for SshCommunicator {
+    /// Commands go to the login shell, which kiln already requires to be a
+    /// POSIX `sh` (every command is prefixed with `KILN_RUN_ID=…; export
+    /// KILN_RUN_ID;`, as Packer's own `execute_command` defaults assume).
+    fn runs_posix_sh(&self) -> bool {
+        true
+    }
+
     async fn start(
         &self,
         command: &RemoteCommand,
         output: CommandOutput<'_>,
     ) -> Result<ExitStatus, CommunicatorError> {
-        let r = self.start_impl(command, output).await;
+        let r = self.start_impl(command, output, None).await;
         self.explain(r).await
+    }
+
+    /// One exec channel: the script goes to the stdin of a `sh` wrapper
+    /// that writes it out, then runs the command. This saves the SFTP (or
+    /// SCP) session and its round trips. With `ssh_pty` the input would
+    /// pass through a terminal's line discipline, so it uploads first.
+    async fn upload_and_start(
+        &self,
+        preload: Preload<'_>,
+        command: &RemoteCommand,
+        output: CommandOutput<'_>,
+    ) -> Result<ExitStatus, CommunicatorError> {
+        if self.config.pty {
+            return upload_then_start(self, preload, command, output).await;
+        }
+        let watch = PreloadWatch::default();
+        let stderr = |l: &str| watch.stderr(l, output.stderr);
+        let line = RemoteCommand {
+            command: preload_command_line(&preload, &command.command, PreloadInput::UntilEnd),
+        };
+        let out = CommandOutput {
+            stdout: output.stdout,
+            stderr: &stderr,
+        };
+        let r = self.start_impl(&line, out, Some(preload.content)).await;
+        // Errors name the user's command, not the wrapper around it.
+        let r = r.map_err(|e| match e {
+            CommunicatorError::Failed(m) => {
+                CommunicatorError::Failed(m.replace(&line.command, &command.command))
+            }
+            e => e,
+        });
+        watch.finish(&preload, self.explain(r).await)
     }
 
     async fn upload(

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kiln_sdk::communicator::{CommandOutput, Communicator, ExitStatus, FileMeta, RemoteCommand};
+use kiln_sdk::communicator::{
+    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, Preload, RemoteCommand,
+};
 use kiln_sdk::{PrepareContext, RawConfig};
 use kiln_ssh::testing::{self, Agent, Sshd};
 use kiln_ssh::{wait_for_ssh, CommunicatorConfig, SshCommunicator, SshConfig, WaitError};
@@ -185,6 +187,11 @@ async fn times_out_on_a_closed_port_and_connects_fast_once_it_opens() {
 async fn runs_commands_and_reports_signals() {
     let s = Sshd::start();
     let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
+    // Stdin is empty, as in Packer: a command reading it does not hang.
+    let (st, out, _) = tokio::time::timeout(Duration::from_secs(20), run(&c, "cat; echo read"))
+        .await
+        .expect("a command reading stdin hung");
+    assert_eq!((st, out), (ExitStatus::Code(0), vec!["read".to_string()]));
     let (st, out, err) = run(&c, "echo a; echo b >&2; printf 'partial'; exit 3").await;
     assert_eq!(st, ExitStatus::Code(3));
     assert_eq!(out, ["a", "partial"]);
@@ -192,6 +199,113 @@ async fn runs_commands_and_reports_signals() {
     let (st, _, _) = run(&c, "kill -TERM $$").await;
     assert_eq!(st, ExitStatus::RemoteSignal("TERM".into()));
     assert_eq!(st.to_string(), "killed by signal SIGTERM");
+}
+
+/// `upload_and_start` of `content` to `dest`, then `cmd`: (result,
+/// stdout lines, stderr lines).
+async fn preload_run(
+    c: &SshCommunicator,
+    dest: &str,
+    content: &[u8],
+    cmd: &str,
+) -> (
+    Result<ExitStatus, CommunicatorError>,
+    Vec<String>,
+    Vec<String>,
+) {
+    let out = Mutex::new(Vec::new());
+    let err = Mutex::new(Vec::new());
+    let o = |l: &str| out.lock().unwrap().push(l.to_string());
+    let e = |l: &str| err.lock().unwrap().push(l.to_string());
+    let r = c
+        .upload_and_start(
+            Preload {
+                destination: dest,
+                content,
+                mode: 0o755,
+            },
+            &RemoteCommand {
+                command: cmd.into(),
+            },
+            CommandOutput {
+                stdout: &o,
+                stderr: &e,
+            },
+        )
+        .await;
+    (r, out.into_inner().unwrap(), err.into_inner().unwrap())
+}
+
+#[tokio::test]
+async fn sends_a_script_with_the_command_that_runs_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("a script.sh");
+    let dest = script.to_str().unwrap();
+    let body = b"#!/bin/sh\necho \"out $1\"\necho err >&2\nexit 4\n";
+    for pty in [false, true] {
+        let c = connect(config(
+            &s,
+            json!({"ssh_private_key_file": s.path("id_ed25519"), "ssh_pty": pty}),
+        ))
+        .await
+        .unwrap();
+        let _ = std::fs::remove_file(&script);
+        // Without a pty, the command's stdin is at its end, as after
+        // `start`: `cat` returns at once.
+        let cmd = if pty {
+            format!("'{dest}' x")
+        } else {
+            format!("'{dest}' x; s=$?; cat; exit $s")
+        };
+        let (r, out, err) = preload_run(&c, dest, body, &cmd).await;
+        assert_eq!(r.unwrap(), ExitStatus::Code(4), "pty {pty}");
+        if pty {
+            // A pty merges stderr into stdout.
+            assert_eq!(
+                (out, err),
+                (vec!["out x".to_string(), "err".into()], vec![])
+            );
+        } else {
+            assert_eq!(
+                (out, err),
+                (vec!["out x".to_string()], vec!["err".to_string()])
+            );
+        }
+        assert_eq!(std::fs::read(&script).unwrap(), body, "pty {pty}");
+        let mode = std::fs::metadata(&script).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "pty {pty}");
+    }
+}
+
+#[tokio::test]
+async fn a_script_that_cannot_be_written_is_an_error_and_nothing_runs() {
+    let s = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("missing/script.sh");
+    let ran = dir.path().join("ran");
+    let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
+    let (r, out, err) = preload_run(
+        &c,
+        dest.to_str().unwrap(),
+        b"true\n",
+        &format!("touch '{}'", ran.display()),
+    )
+    .await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, CommunicatorError::Preload { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("cannot write remote file `{}`: ", dest.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("nonexistent") || text.contains("No such file"),
+        "{text}"
+    );
+    assert!(out.is_empty() && err.is_empty(), "{out:?} {err:?}");
+    assert!(!ran.exists(), "the command ran after the write failed");
 }
 
 async fn transfers(method: &str) {

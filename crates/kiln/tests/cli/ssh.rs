@@ -191,6 +191,38 @@ fn a_failing_script_removes_its_remote_files() {
 }
 
 #[test]
+fn a_script_path_that_cannot_be_written_is_an_upload_error() {
+    let s = Sshd::start();
+    let d = dir();
+    let remote = s.path("no/such/dir/script.sh");
+    let ran = s.path("ran");
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "shell", "inline": ["touch {}"], "remote_path": "{}", "start_retry_timeout": "1s"}}]}}"#,
+            builder(&s, ""),
+            ran.display(),
+            remote.display()
+        ),
+    );
+    let r = build(&d, &[t.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let want = format!(
+        "Error uploading script: cannot write remote file `{}`: ",
+        remote.display()
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    // The login shell's own reason (bash here; dash says "nonexistent").
+    assert!(
+        r.stderr.contains("No such file or directory") || r.stderr.contains("nonexistent"),
+        "{}",
+        r.stderr
+    );
+    assert!(!ran.exists(), "the script ran although it was not written");
+}
+
+#[test]
 fn a_reboot_between_provisioners_is_waited_for() {
     let mut s = Sshd::start();
     let d = dir();
