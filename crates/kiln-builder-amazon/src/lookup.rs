@@ -310,87 +310,76 @@ async fn unknown_ids<V: Send + 'static>(
     each(c, ids, fetch).await
 }
 
-fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Instance>> {
-    Box::pin(async move {
-        let mut out = HashMap::new();
-        let mut token = None;
-        loop {
-            let r = c
-                .describe_instances()
-                .set_instance_ids(Some(ids.clone()))
-                .set_next_token(token)
-                .send()
-                .await;
-            let r = match r {
-                Ok(r) => r,
-                Err(e) if client::code(&e) == Some("InvalidInstanceID.NotFound") => {
-                    return unknown_ids(c, ids, fetch_instances).await;
-                }
-                Err(e) => return Err(client::describe(&e)),
-            };
-            for i in r.reservations().iter().flat_map(|r| r.instances()) {
-                if let Some(id) = i.instance_id() {
-                    out.insert(id.to_string(), Ok(Some(i.clone())));
+/// The paging loop every describe below shares: `$request` is the call for
+/// the page `$token`; each page `$page` is stored into the map `$out` by
+/// `$collect`. With `not_found: CODE => FETCH(KEYS)`, that error means an
+/// ID of the batch `KEYS` does not exist, and the IDs are asked about one
+/// by one through `FETCH` (`unknown_ids`).
+macro_rules! paged {
+    (
+        $c:ident, $(not_found: $code:literal => $fetch:ident($keys:ident),)?
+        |$token:ident| $request:expr,
+        |$page:ident, $out:ident| $collect:block
+    ) => {
+        Box::pin(async move {
+            let mut $out = HashMap::new();
+            let mut $token: Option<String> = None;
+            loop {
+                let $page = match $request.send().await {
+                    Ok(r) => r,
+                    $(Err(e) if client::code(&e) == Some($code) => {
+                        return unknown_ids($c, $keys, $fetch).await;
+                    })?
+                    Err(e) => return Err(client::describe(&e)),
+                };
+                $collect
+                $token = next_page($page.next_token());
+                if $token.is_none() {
+                    return Ok($out);
                 }
             }
-            token = next_page(r.next_token());
-            if token.is_none() {
-                return Ok(out);
+        })
+    };
+}
+
+fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Instance>> {
+    paged!(c, not_found: "InvalidInstanceID.NotFound" => fetch_instances(ids),
+    |token| c.describe_instances().set_instance_ids(Some(ids.clone())).set_next_token(token),
+    |r, out| {
+        for i in r.reservations().iter().flat_map(|r| r.instances()) {
+            if let Some(id) = i.instance_id() {
+                out.insert(id.to_string(), Ok(Some(i.clone())));
             }
         }
     })
 }
 
 fn fetch_images(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Image>> {
-    Box::pin(async move {
-        let mut out = HashMap::new();
-        let mut token = None;
-        loop {
-            let r = c
-                .describe_images()
-                .set_image_ids(Some(ids.clone()))
-                .set_next_token(token)
-                .send()
-                .await;
-            let r = match r {
-                Ok(r) => r,
-                Err(e) if client::code(&e) == Some("InvalidAMIID.NotFound") => {
-                    return unknown_ids(c, ids, fetch_images).await;
-                }
-                Err(e) => return Err(client::describe(&e)),
-            };
-            for i in r.images() {
-                if let Some(id) = i.image_id() {
-                    out.insert(id.to_string(), Ok(Some(i.clone())));
-                }
-            }
-            token = next_page(r.next_token());
-            if token.is_none() {
-                return Ok(out);
+    paged!(c, not_found: "InvalidAMIID.NotFound" => fetch_images(ids),
+    |token| c.describe_images().set_image_ids(Some(ids.clone())).set_next_token(token),
+    |r, out| {
+        for i in r.images() {
+            if let Some(id) = i.image_id() {
+                out.insert(id.to_string(), Ok(Some(i.clone())));
             }
         }
     })
 }
 
 fn fetch_own_names(c: Client, names: Vec<String>) -> BoxFuture<Answers<String, String>> {
-    Box::pin(async move {
-        let single = names.len() == 1;
-        let mut out = HashMap::new();
-        let mut token = None;
-        loop {
-            let r = c
-                .describe_images()
-                .owners("self")
-                .filters(
-                    Filter::builder()
-                        .name("name")
-                        .set_values(Some(names.clone()))
-                        .build(),
-                )
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| client::describe(&e))?;
+    let single = names.len() == 1;
+    let filter = Filter::builder()
+        .name("name")
+        .set_values(Some(names.clone()))
+        .build();
+    paged!(
+        c,
+        |token| c
+            .describe_images()
+            .owners("self")
+            .filters(filter.clone())
+            .set_next_token(token),
+        |r, out| {
             for i in r.images() {
                 // One name: whatever EC2 matched (its wildcards included).
                 let key = if single {
@@ -401,42 +390,29 @@ fn fetch_own_names(c: Client, names: Vec<String>) -> BoxFuture<Answers<String, S
                 out.entry(key)
                     .or_insert_with(|| Ok(Some(i.image_id().unwrap_or_default().to_string())));
             }
-            token = next_page(r.next_token());
-            if token.is_none() {
-                return Ok(out);
-            }
         }
-    })
+    )
 }
 
 fn fetch_volumes(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Volume>> {
-    Box::pin(async move {
-        let mut out = HashMap::new();
-        let mut token = None;
-        loop {
-            let r = c
-                .describe_volumes()
-                .filters(
-                    Filter::builder()
-                        .name("volume-id")
-                        .set_values(Some(ids.clone()))
-                        .build(),
-                )
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| client::describe(&e))?;
+    let filter = Filter::builder()
+        .name("volume-id")
+        .set_values(Some(ids))
+        .build();
+    paged!(
+        c,
+        |token| c
+            .describe_volumes()
+            .filters(filter.clone())
+            .set_next_token(token),
+        |r, out| {
             for v in r.volumes() {
                 if let Some(id) = v.volume_id() {
                     out.insert(id.to_string(), Ok(Some(v.clone())));
                 }
             }
-            token = next_page(r.next_token());
-            if token.is_none() {
-                return Ok(out);
-            }
         }
-    })
+    )
 }
 
 /// `StopInstances` or `TerminateInstances` for `ids`: every id EC2 lists

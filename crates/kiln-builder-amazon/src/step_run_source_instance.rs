@@ -154,6 +154,40 @@ pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
     }
 }
 
+/// The id of the source AMI both launch steps start from, checked to be
+/// EBS-backed.
+pub fn source_image_id(state: &AmazonState) -> Result<String, StepError> {
+    let image = state.source_image.as_ref();
+    let Some(image_id) = image.and_then(|i| i.image_id()).map(str::to_string) else {
+        return Err(StepError::msg("no source image was found"));
+    };
+    let root = image
+        .and_then(|i| i.root_device_type())
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_default();
+    if root != "ebs" {
+        return Err(StepError::msg(format!(
+            "the source AMI `{image_id}` has root device type `{root}`: amazon-ebs needs an EBS-backed (`ebs`) source AMI"
+        )));
+    }
+    Ok(image_id)
+}
+
+/// The launched instance's tags (`run_tags`, with Packer's default `Name`)
+/// and its volumes' tags (`run_volume_tags`), rendered.
+pub fn run_tags(c: &Config, state: &AmazonState) -> Result<(Tags, Tags), StepError> {
+    let mut run_tags = c.run_tags.clone();
+    run_tags
+        .entry("Name".to_string())
+        .or_insert_with(|| "Packer Builder".to_string());
+    let instance_tags = tags::render(c, state, &state.region, &run_tags)?;
+    let volume_tags = tags::render(c, state, &state.region, &c.run_volume_tags)?;
+    Ok((instance_tags, volume_tags))
+}
+
+/// Rendered tags: (key, value) pairs.
+pub type Tags = Vec<(String, String)>;
+
 /// User data, base64-encoded unless it already is (as Packer does).
 pub fn user_data(c: &Config) -> Result<Option<String>, StepError> {
     let raw = match (&c.user_data, &c.user_data_file) {
@@ -188,32 +222,9 @@ impl Step<AmazonState> for StepRunSourceInstance {
         let c = self.config.clone();
         let user_data = user_data(&c)?;
         cx.ui.say("Launching a source AWS instance...");
-        let Some(image_id) = state
-            .source_image
-            .as_ref()
-            .and_then(|i| i.image_id())
-            .map(str::to_string)
-        else {
-            return Err(StepError::msg("no source image was found"));
-        };
-        let root = state
-            .source_image
-            .as_ref()
-            .and_then(|i| i.root_device_type())
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default();
-        if root != "ebs" {
-            return Err(StepError::msg(format!(
-                "the source AMI `{image_id}` has root device type `{root}`: amazon-ebs needs an EBS-backed (`ebs`) source AMI"
-            )));
-        }
-        let mut run_tags = c.run_tags.clone();
-        run_tags
-            .entry("Name".to_string())
-            .or_insert_with(|| "Packer Builder".to_string());
+        let image_id = source_image_id(state)?;
         cx.ui.say("Adding tags to source instance");
-        let instance_tags = tags::render(&c, state, &state.region, &run_tags)?;
-        let volume_tags = tags::render(&c, state, &state.region, &c.run_volume_tags)?;
+        let (instance_tags, volume_tags) = run_tags(&c, state)?;
         tags::report(cx.ui, &instance_tags);
         tags::report(cx.ui, &volume_tags);
 

@@ -33,7 +33,8 @@ use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, Market, MetadataOptions};
 use crate::step_run_source_instance::{
-    finish_launch, launch_mappings, profile_not_ready, terminate, user_data, wait_running,
+    finish_launch, launch_mappings, profile_not_ready, run_tags, source_image_id, terminate,
+    user_data, wait_running,
 };
 use crate::{client, tags, AmazonState};
 
@@ -159,32 +160,9 @@ impl Step<AmazonState> for StepRunSpotInstance {
     ) -> Result<StepAction, StepError> {
         let c = self.config.clone();
         cx.ui.say("Launching a spot AWS instance...");
-        let Some(image_id) = state
-            .source_image
-            .as_ref()
-            .and_then(|i| i.image_id())
-            .map(str::to_string)
-        else {
-            return Err(StepError::msg("no source image was found"));
-        };
-        let root = state
-            .source_image
-            .as_ref()
-            .and_then(|i| i.root_device_type())
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default();
-        if root != "ebs" {
-            return Err(StepError::msg(format!(
-                "the source AMI `{image_id}` has root device type `{root}`: amazon-ebs needs an EBS-backed (`ebs`) source AMI"
-            )));
-        }
-        let mut run_tags = c.run_tags.clone();
-        run_tags
-            .entry("Name".to_string())
-            .or_insert_with(|| "Packer Builder".to_string());
+        let image_id = source_image_id(state)?;
         cx.ui.say("Interpolating tags for spot instance...");
-        let instance_tags = tags::render(&c, state, &state.region, &run_tags)?;
-        let volume_tags = tags::render(&c, state, &state.region, &c.run_volume_tags)?;
+        let (instance_tags, volume_tags) = run_tags(&c, state)?;
         let spot_tags = tags::render(&c, state, &state.region, &c.spot_tags)?;
         tags::report(cx.ui, &instance_tags);
         tags::report(cx.ui, &volume_tags);

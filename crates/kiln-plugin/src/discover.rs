@@ -33,7 +33,7 @@ use sha2::Digest;
 
 use crate::host::{PluginBinary, PluginComponent};
 use crate::protocol::{self, Kind, PROTOCOL_MAX, PROTOCOL_MIN};
-use crate::version;
+use kiln_sdk::version;
 
 /// Packer's name for a plugin's unnamed component.
 pub const PACKER_DEFAULT_NAME: &str = "-packer-default-plugin-name-";

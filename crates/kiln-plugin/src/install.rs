@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::discover::{os_arch, parse_installed_name, sha256_file, InstalledName, Required};
 use crate::host::PluginBinary;
-use crate::version;
+use kiln_sdk::version;
 
 /// Why an install failed.
 #[derive(Debug, thiserror::Error)]

@@ -51,6 +51,5 @@ pub mod peer;
 pub mod protocol;
 pub mod proxy;
 pub mod serve;
-pub mod version;
 
 pub use serve::{serve, Components};

@@ -511,9 +511,11 @@ impl Shell {
                         .map_err(|e| BuildError::msg(format!("Error uploading script: {e}")))?;
                     return run_with_ui(comm, cx.ui, &run_command).await;
                 }
-                // Scripts are small: convert CRLF in memory, and send the
-                // script with the command that runs it (one round trip).
-                let body = tokio::fs::read(script).await.map_err(|e| {
+                // Scripts are small: read them on this thread (a blocking
+                // pool thread would cost more than the read), convert CRLF
+                // in memory, and send the script with the command that
+                // runs it (one round trip).
+                let body = std::fs::read(script).map_err(|e| {
                     BuildError::msg(format!("Error opening shell script: `{script}`: {e}"))
                 })?;
                 let body = strip_crlf(&body);

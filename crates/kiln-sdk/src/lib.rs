@@ -21,6 +21,7 @@ pub mod secret;
 pub mod step;
 pub mod steps;
 pub mod ui;
+pub mod version;
 
 pub use artifact::Artifact;
 pub use communicator::Communicator;

@@ -14,53 +14,14 @@ use super::parser::BlockAst;
 /// naming one of them is satisfied.
 pub const BUILTIN_PLUGINS: &[&str] = &["docker", "qemu"];
 
-/// Checks a version against a constraint such as `>= 1.7.0, < 2.0` (the
-/// operators `=`, `!=`, `>`, `>=`, `<`, `<=` and `~>`).
+/// Checks a version against a constraint such as `>= 1.7.0, < 2.0`
+/// (kiln-sdk's parser); unlike a plugin's, `required_version` may not be
+/// empty.
 pub fn satisfies(version: &str, constraint: &str) -> Result<bool, String> {
-    let v = parse_version(version).ok_or_else(|| format!("invalid version `{version}`"))?;
-    for part in constraint.split(',') {
-        let part = part.trim();
-        if part.is_empty() {
-            return Err(format!("invalid version constraint `{constraint}`"));
-        }
-        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
-            .iter()
-            .find_map(|op| part.strip_prefix(op).map(|r| (*op, r.trim())))
-            .unwrap_or(("=", part));
-        let want =
-            parse_version(rest).ok_or_else(|| format!("invalid version constraint `{part}`"))?;
-        let segments = rest.trim_start_matches('v').split('.').count();
-        let ok = match op {
-            "=" => v == want,
-            "!=" => v != want,
-            ">" => v > want,
-            ">=" => v >= want,
-            "<" => v < want,
-            "<=" => v <= want,
-            _ => {
-                // `~> 1.2.3` allows 1.2.x (>= 1.2.3); `~> 1.2` allows 1.x.
-                let keep = segments.saturating_sub(1).max(1);
-                v >= want && v[..keep] == want[..keep]
-            }
-        };
-        if !ok {
-            return Ok(false);
-        }
+    if constraint.trim().is_empty() {
+        return Err(format!("invalid version constraint `{constraint}`"));
     }
-    Ok(true)
-}
-
-fn parse_version(s: &str) -> Option<Vec<u64>> {
-    let core = s.trim().trim_start_matches('v').split(['-', '+']).next()?;
-    let mut parts: Vec<u64> = core
-        .split('.')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    if parts.is_empty() || parts.len() > 3 {
-        return None;
-    }
-    parts.resize(3, 0);
-    Some(parts)
+    kiln_sdk::version::satisfies(version, constraint)
 }
 
 /// Decodes and checks a `packer` block, returning warnings.

@@ -1,5 +1,7 @@
-//! Plugin versions and `required_plugins` version constraints
-//! (`>= 1.2, < 2.0`, `~> 1.2.3`). Pure functions, no state.
+//! Versions and version constraints (`>= 1.2, < 2.0`, `~> 1.2.3`), as in
+//! `required_version` and `required_plugins`: one parser for the template
+//! (kiln-template) and plugin discovery (kiln-plugin). Pure functions, no
+//! state.
 
 /// A version as three numbers (`v1.2.3`, `1.2`); pre-release and build
 /// suffixes are ignored.
@@ -17,7 +19,9 @@ pub fn parse(s: &str) -> Option<[u64; 3]> {
     Some(v)
 }
 
-/// Whether `version` meets `constraint` (an empty constraint accepts all).
+/// Whether `version` meets `constraint`: comma-separated parts, each with
+/// one of the operators `=` (the default), `!=`, `>`, `>=`, `<`, `<=` and
+/// `~>`. An empty constraint accepts every version.
 pub fn satisfies(version: &str, constraint: &str) -> Result<bool, String> {
     let v = parse(version).ok_or_else(|| format!("invalid version `{version}`"))?;
     if constraint.trim().is_empty() {
@@ -39,6 +43,7 @@ pub fn satisfies(version: &str, constraint: &str) -> Result<bool, String> {
             "<" => v < want,
             "<=" => v <= want,
             _ => {
+                // `~> 1.2.3` allows 1.2.x (>= 1.2.3); `~> 1.2` allows 1.x.
                 let keep = segments.saturating_sub(1).max(1);
                 v >= want && v[..keep] == want[..keep]
             }
@@ -64,10 +69,15 @@ mod tests {
             ("1.3.0", "~> 1.2", true),
             ("1.2.3", "", true),
             ("1.2.3", "1.2.3", true),
+            ("1.6.6", ">= 1.5, < 2.0", true),
+            ("1.6.6", "~> 1.5.0", false),
+            ("1.6.6", "!= 1.6.6", false),
+            ("1.6.6", "= v1.6.6", true),
         ] {
             assert_eq!(satisfies(v, c), Ok(want), "{v} {c}");
         }
         assert!(satisfies("1.2.3", ">= x").is_err());
+        assert!(satisfies("1.2.3", ">= 1.0,").is_err());
         assert!(parse("1.2.3.4").is_none());
     }
 }
