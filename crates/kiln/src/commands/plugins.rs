@@ -5,7 +5,7 @@
 //! the data source types of a template's `data` blocks to plugins.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use kiln_core::Registry;
 use kiln_plugin::discover::{self, Required};
@@ -86,14 +86,36 @@ fn discover_name(local: &str, source: &str) -> String {
     }
 }
 
-/// The built-ins plus every discovered plugin component (built-ins win a
-/// name clash), and the errors about required plugins.
-pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors) {
-    let mut registry = kiln_registry::builtin();
+/// What plugin discovery found for a template, and the errors about its
+/// required plugins.
+type Discovered = Arc<(Vec<discover::Found>, ConfigErrors)>;
+
+/// The plugins `template` (in `template_dir`) can use, discovered once per
+/// process: evaluating its `data` blocks and building its registry share
+/// one discovery, so each plugin's `describe` runs once.
+fn discovered(template: &Path, template_dir: &Path) -> Discovered {
+    static CACHE: Mutex<Vec<((PathBuf, PathBuf), Discovered)>> = Mutex::new(Vec::new());
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let key = (canonical(template), canonical(template_dir));
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, d)) = cache.iter().find(|(k, _)| *k == key) {
+        return d.clone();
+    }
     let (req, mut errors) = required(template);
     let dirs = discover::plugin_dirs(Some(template_dir));
     let (found, e) = discover::discover(&dirs, &req);
     errors.0.extend(e.0);
+    let d: Discovered = Arc::new((found, errors));
+    cache.push((key, d.clone()));
+    d
+}
+
+/// The built-ins plus every discovered plugin component (built-ins win a
+/// name clash), and the errors about required plugins.
+pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors) {
+    let mut registry = kiln_registry::builtin();
+    let d = discovered(template, template_dir);
+    let (found, errors) = (&d.0, d.1.clone());
     let b = registry.builder_names();
     let p = registry.provisioner_names();
     let pp = registry.post_processor_names();
@@ -103,7 +125,7 @@ pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors
         Kind::PostProcessor => pp.contains(&n),
         Kind::DataSource => DATA_TYPES.contains(&n),
     };
-    let f = discover::factories(&found, &taken);
+    let f = discover::factories(found, &taken);
     registry.builders.extend(f.builders);
     registry.provisioners.extend(f.provisioners);
     registry.post_processors.extend(f.post_processors);
@@ -113,8 +135,8 @@ pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors
 /// The data sources of the plugins a template can use, for evaluating its
 /// `data` blocks. Discovery (which runs each plugin's `describe`) happens
 /// once, and only when the template uses a data source type kiln does not
-/// read itself. Problems with `required_plugins` are left to
-/// [`registry`], which reports them.
+/// read itself, and is shared with [`registry`], which reports the
+/// problems with `required_plugins`.
 struct PluginDataSources {
     template: PathBuf,
     template_dir: PathBuf,
@@ -124,11 +146,9 @@ struct PluginDataSources {
 impl PluginDataSources {
     fn factories(&self) -> &[Box<dyn DataSourceFactory>] {
         self.factories.get_or_init(|| {
-            let (req, _) = required(&self.template);
-            let dirs = discover::plugin_dirs(Some(&self.template_dir));
-            let (found, _) = discover::discover(&dirs, &req);
+            let d = discovered(&self.template, &self.template_dir);
             let taken = |k: Kind, n: &str| k != Kind::DataSource || DATA_TYPES.contains(&n);
-            discover::factories(&found, &taken).data_sources
+            discover::factories(&d.0, &taken).data_sources
         })
     }
 }

@@ -560,6 +560,31 @@ fn python_plugin_data_source_feeds_a_local_used_in_a_build() {
 }
 
 #[test]
+fn a_build_with_plugin_data_sources_describes_each_plugin_once() {
+    let d = dir();
+    let log = d.path().join("describes.log");
+    let edit = format!(
+        "    if args[:1] == [\"describe\"]:\n        open({:?}, \"a\").write(\"describe\\n\")\n",
+        log.display().to_string()
+    );
+    install_python(
+        &d.path().join("plugins"),
+        "kiln-plugin-py",
+        &[("    if args[:1] == [\"describe\"]:\n", edit.as_str())],
+    );
+    d.write("t.pkr.hcl", PY_DATA);
+    let r = kiln_p(
+        &d,
+        &["build", "-color=false", "-var", "who=world", "t.pkr.hcl"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // The data sources (evaluated first) and the registry share one
+    // discovery.
+    let describes = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(describes.lines().count(), 1, "{describes}");
+}
+
+#[test]
 fn bad_data_source_configs_are_all_reported_at_their_keys() {
     let d = dir();
     install_example(&d.path().join("plugins"));
