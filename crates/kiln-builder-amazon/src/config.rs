@@ -46,14 +46,6 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
         "ami_product_codes",
         "set product codes with the AWS CLI after the build",
     ),
-    (
-        "ami_virtualization_type",
-        "it applies to the chroot builder only",
-    ),
-    (
-        "session_manager_port",
-        "the session manager interface is not supported",
-    ),
 ];
 
 /// The keys exactly as a template writes them (unknown keys are reported
@@ -148,8 +140,9 @@ struct Raw {
     mfa_code: Option<serde_json::Value>,
     windows_password_timeout: Option<serde_json::Value>,
     ami_product_codes: Option<serde_json::Value>,
-    ami_virtualization_type: Option<serde_json::Value>,
-    session_manager_port: Option<serde_json::Value>,
+    // Accepted; the build fails until the session manager is implemented.
+    session_manager_port: Option<u16>,
+    ami_virtualization_type: Option<String>,
 }
 
 /// An object-valued key: a JSON object, or in HCL2 one block (which the
@@ -467,6 +460,10 @@ pub enum SshInterface {
     PublicDns,
     /// `private_dns`.
     PrivateDns,
+    /// `session_manager`: SSH through an SSM port forward. Accepted by
+    /// `validate`, as in Packer; the build fails before any API call until
+    /// kiln implements it.
+    SessionManager,
 }
 
 /// `shutdown_behavior`.
@@ -570,6 +567,9 @@ pub struct Config {
     pub deprecate_at: Option<chrono::DateTime<chrono::Utc>>,
     /// `ena_support`.
     pub ena_support: Option<bool>,
+    /// `ami_virtualization_type`: in amazon-ebs only the enhanced
+    /// networking check of the source image reads it, as in Packer.
+    pub ami_virtualization_type: Option<String>,
     /// `sriov_support`.
     pub sriov_support: bool,
     /// `imds_support` (`v2.0`).
@@ -792,14 +792,12 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         }
     }
 
-    let not_supported: [(&str, &Option<serde_json::Value>); 7] = [
+    let not_supported: [(&str, &Option<serde_json::Value>); 5] = [
         ("spot_price_auto_product", &r.spot_price_auto_product),
         ("vault_aws_engine", &r.vault_aws_engine),
         ("mfa_code", &r.mfa_code),
         ("windows_password_timeout", &r.windows_password_timeout),
         ("ami_product_codes", &r.ami_product_codes),
-        ("ami_virtualization_type", &r.ami_virtualization_type),
-        ("session_manager_port", &r.session_manager_port),
     ];
     for (key, value) in not_supported {
         if value.is_some() {
@@ -817,7 +815,9 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         }
     }
 
-    // Access.
+    // Access. Packer 1.6.6 validates a template without a region (the
+    // SDK may find one when the build starts); kiln's build fails at once
+    // when there is none ([`cannot_start`]).
     let region = nonempty(r.region.clone())
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
         .or_else(|| {
@@ -826,12 +826,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
                 .filter(|s| !s.is_empty())
         })
         .unwrap_or_default();
-    if region.is_empty() {
-        errors.push(
-            ConfigError::at("region", "a `region` must be specified")
-                .with_hint("set `region`, or `AWS_REGION` in the environment"),
-        );
-    } else {
+    if !region.is_empty() {
         check_region("region", &region, r.skip_region_validation, &mut errors);
     }
     let access_key = nonempty(r.access_key.clone());
@@ -1166,18 +1161,31 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         "private_ip" => SshInterface::PrivateIp,
         "public_dns" => SshInterface::PublicDns,
         "private_dns" => SshInterface::PrivateDns,
+        "session_manager" => {
+            // Packer 1.6.6's RunConfig rule.
+            if nonempty(r.iam_instance_profile.clone()).is_none()
+                && r.temporary_iam_instance_profile_policy_document.is_none()
+            {
+                errors.push(ConfigError::at(
+                    "ssh_interface",
+                    "no `iam_instance_profile` defined; `session_manager` connectivity requires a valid instance profile with AmazonSSMManagedInstanceCore permissions",
+                ).with_hint("or give a `temporary_iam_instance_profile_policy_document`"));
+            }
+            SshInterface::SessionManager
+        }
         other => {
-            let names = ["public_ip", "private_ip", "public_dns", "private_dns"];
+            let names = [
+                "public_ip",
+                "private_ip",
+                "public_dns",
+                "private_dns",
+                "session_manager",
+            ];
             let mut e = ConfigError::at(
                 "ssh_interface",
-                format!("unknown `ssh_interface` `{other}`; expected `public_ip`, `private_ip`, `public_dns` or `private_dns`"),
+                format!("unknown `ssh_interface` `{other}`; expected `public_ip`, `private_ip`, `public_dns`, `private_dns` or `session_manager`"),
             );
-            if other == "session_manager" {
-                e = ConfigError::at(
-                    "ssh_interface",
-                    "the `session_manager` interface is not supported by kiln yet",
-                );
-            } else if let Some(s) = did_you_mean(other, names) {
+            if let Some(s) = did_you_mean(other, names) {
                 e = e.with_hint(format!("did you mean `{s}`?"));
             }
             errors.push(e);
@@ -1380,6 +1388,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         skip_create_ami: r.skip_create_ami,
         deprecate_at,
         ena_support: r.ena_support,
+        ami_virtualization_type: nonempty(r.ami_virtualization_type.clone()),
         sriov_support: r.sriov_support,
         imds_support,
         associate_public_ip_address: r.associate_public_ip_address,
@@ -1416,12 +1425,33 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         communicator,
         interpolation: cx.interpolation.clone(),
     };
-    let _ = (r.skip_metadata_api_check, r.decode_authorization_messages);
+    let _ = (
+        r.skip_metadata_api_check,
+        r.decode_authorization_messages,
+        r.session_manager_port,
+    );
     if errors.is_empty() {
         Ok(config)
     } else {
         Err(errors.locate(raw))
     }
+}
+
+/// Why the build cannot start with this configuration, checked before any
+/// API call: a feature `validate` accepts but kiln cannot run yet, or no
+/// region at all (Packer 1.6.6's `validate` passes without one).
+pub fn cannot_start(c: &Config) -> Option<String> {
+    if c.access.region.is_empty() {
+        return Some(
+            "no AWS region: set `region` in the template, or `AWS_REGION` (or `AWS_DEFAULT_REGION`) in the environment".into(),
+        );
+    }
+    if c.ssh_interface == SshInterface::SessionManager {
+        return Some(
+            "`ssh_interface = \"session_manager\"` is not supported by kiln yet: connect with `public_ip`, `private_ip`, `public_dns` or `private_dns` (through `ssh_bastion_host` if the instance has no reachable address)".into(),
+        );
+    }
+    None
 }
 
 fn is_cidr(s: &str) -> bool {
@@ -1658,6 +1688,73 @@ mod tests {
         })));
         let e = prepare(&raw, &cx()).unwrap_err().to_string();
         assert!(e.contains("only one block is allowed here"), "{e}");
+    }
+
+    #[test]
+    fn no_region_validates_and_cannot_start() {
+        // Packer 1.6.6's `validate` passes without a region (and without
+        // any AWS environment); the build must stop before any API call.
+        if std::env::var_os("AWS_REGION").is_some()
+            || std::env::var_os("AWS_DEFAULT_REGION").is_some()
+        {
+            return;
+        }
+        let mut v = with(json!({"instance_type": "t3.micro"}));
+        v.as_object_mut().unwrap().remove("region");
+        let cfg = prepare(&RawConfig::from_value(v), &cx()).unwrap();
+        assert_eq!(cfg.access.region, "");
+        let why = cannot_start(&cfg).unwrap();
+        assert!(why.starts_with("no AWS region: set `region`"), "{why}");
+    }
+
+    #[test]
+    fn session_manager_validates_and_cannot_start() {
+        // Packer 1.6.6 requires an instance profile with it.
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro", "ssh_interface": "session_manager"
+        })));
+        let e = prepare(&raw, &cx()).unwrap_err().to_string();
+        assert!(e.contains("no `iam_instance_profile` defined"), "{e}");
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro", "ssh_interface": "session_manager",
+            "iam_instance_profile": "ssm", "session_manager_port": 8123
+        })));
+        let cfg = prepare(&raw, &cx()).unwrap();
+        assert_eq!(cfg.ssh_interface, SshInterface::SessionManager);
+        let why = cannot_start(&cfg).unwrap();
+        assert!(why.contains("is not supported by kiln yet"), "{why}");
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro", "ssh_interface": "session_manger"
+        })));
+        let e = prepare(&raw, &cx()).unwrap_err().to_string();
+        assert!(e.contains("did you mean `session_manager`?"), "{e}");
+    }
+
+    #[test]
+    fn ami_virtualization_type_is_accepted() {
+        // Packer 1.6.6's amazon-ebs accepts any value; it only matters for
+        // enhanced networking (see step_source_ami_info).
+        let raw = RawConfig::from_value(with(json!({
+            "instance_type": "t3.micro", "ami_virtualization_type": "paravirtual"
+        })));
+        let cfg = prepare(&raw, &cx()).unwrap();
+        assert_eq!(cfg.ami_virtualization_type.as_deref(), Some("paravirtual"));
+        assert_eq!(cannot_start(&cfg), None);
+        let e = crate::step_source_ami_info::enhanced_networking_error;
+        assert_eq!(e(&cfg, Some("hvm"), "ami-1"), None);
+        let mut ena = cfg.clone();
+        ena.ena_support = Some(true);
+        assert_eq!(
+            e(&ena, Some("hvm"), "ami-1").unwrap(),
+            "cannot enable enhanced networking: `ami_virtualization_type` `paravirtual` is not `hvm`"
+        );
+        ena.ami_virtualization_type = None;
+        assert_eq!(e(&ena, Some("hvm"), "ami-1"), None);
+        assert!(e(&ena, Some("paravirtual"), "ami-1")
+            .unwrap()
+            .contains("the source AMI `ami-1` is not HVM"));
+        ena.ami_virtualization_type = Some("hvm".into());
+        assert_eq!(e(&ena, Some("paravirtual"), "ami-1"), None);
     }
 
     #[test]

@@ -206,6 +206,9 @@ pub enum KeyPairPlan {
 impl Builder for AmazonEbsBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
         let c = &self.config;
+        if let Some(reason) = config::cannot_start(c) {
+            return Err(BuildError::msg(reason));
+        }
         let sdk = lookup::sdk(&c.access).await.map_err(BuildError::msg)?;
         let ec2 = client::ec2_for(&sdk, &c.access.region);
         let lookups = lookup::shared(&sdk, &c.access, &c.access.region);

@@ -142,6 +142,8 @@ pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
         SshInterface::PrivateIp => nonempty(i.private_ip_address()),
         SshInterface::PublicDns => nonempty(i.public_dns_name()),
         SshInterface::PrivateDns => nonempty(i.private_dns_name()),
+        // Never reached: such a build stops before launching anything.
+        SshInterface::SessionManager => None,
         SshInterface::Default => {
             if nonempty(i.vpc_id()).is_some() {
                 nonempty(i.public_ip_address()).or_else(|| nonempty(i.private_ip_address()))

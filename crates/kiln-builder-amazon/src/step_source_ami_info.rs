@@ -1,6 +1,8 @@
 //! `StepSourceAmiInfo` (Packer's `StepSourceAMIInfo`): finds the source
 //! image from `source_ami` and/or `source_ami_filter` (the newest one with
-//! `most_recent`, else exactly one must match), and records it and the
+//! `most_recent`, else exactly one must match), checks that enhanced
+//! networking can be enabled on it when asked (`ena_support`,
+//! `sriov_support`, with `ami_virtualization_type`), and records it and the
 //! `SourceAMI*` generated data in the state. Builds of one process asking
 //! the same query at the same time share the call ([`crate::lookup`]).
 //! Creates nothing; no cleanup.
@@ -34,6 +36,29 @@ pub fn most_recent(images: &[Image]) -> Option<&Image> {
             .unwrap_or("")
             .cmp(b.creation_date().unwrap_or(""))
     })
+}
+
+/// Packer's `canEnableEnhancedNetworking`: with `ena_support` or
+/// `sriov_support`, the AMI must be HVM: `ami_virtualization_type` says so
+/// when given, else the source image's own type decides.
+pub fn enhanced_networking_error(
+    config: &Config,
+    image_virtualization: Option<&str>,
+    image_id: &str,
+) -> Option<String> {
+    if config.ena_support != Some(true) && !config.sriov_support {
+        return None;
+    }
+    match config.ami_virtualization_type.as_deref() {
+        Some("hvm") => None,
+        Some(other) => Some(format!(
+            "cannot enable enhanced networking: `ami_virtualization_type` `{other}` is not `hvm`"
+        )),
+        None if image_virtualization == Some("hvm") => None,
+        None => Some(format!(
+            "cannot enable enhanced networking: the source AMI `{image_id}` is not HVM"
+        )),
+    }
 }
 
 #[async_trait]
@@ -76,6 +101,13 @@ impl Step<AmazonState> for StepSourceAmiInfo {
             "Found Image ID: {}",
             image.image_id().unwrap_or_default()
         ));
+        if let Some(e) = enhanced_networking_error(
+            &self.config,
+            image.virtualization_type().map(|v| v.as_str()),
+            image.image_id().unwrap_or_default(),
+        ) {
+            return Err(StepError::msg(e));
+        }
         let g = &mut state.generated;
         g.insert(
             "SourceAMI".into(),

@@ -1,8 +1,10 @@
 //! The docker builder's configuration: Packer 1.6.6's keys, decoded and
 //! validated into a typed [`Config`] (an [`Output`] enum instead of the
 //! `commit`/`export_path`/`discard` trio, a [`Pull`] policy, a parsed
-//! [`RunSpec`]). Pure: it touches no file, daemon or network, stores only
-//! the config, and has nothing to clean up.
+//! [`RunSpec`]). It touches no daemon or network; its only I/O is reading
+//! the seccomp profile files `run_command` names (`--security-opt
+//! seccomp=FILE`, read at validate as the `docker` CLI reads them before
+//! it creates the container). Stores only the config; nothing to clean up.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,8 +39,10 @@ pub const CHANGE_INSTRUCTIONS: [&str; 11] = [
     "WORKDIR",
 ];
 
+/// The keys of Packer's docker builder; the communicator's `ssh_*` keys
+/// are accepted too (Packer decodes them for every builder) and only
+/// type-checked, since the container is reached through the engine.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct RawDocker {
     #[serde(default)]
     author: Option<String>,
@@ -191,12 +195,23 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         &DecodeOptions {
             interpolate: Some(&cx.interpolation),
             skip_interpolation: &["run_command"],
-            ..Default::default()
+            extra_fields: kiln_ssh::field_names(),
         },
     );
     let Some(r) = r else {
         return Err(errors);
     };
+    // `ssh_pty`, `ssh_timeout`… are accepted and type-checked (their
+    // secrets registered), as Packer 1.6.6 does with the docker communicator.
+    if matches!(r.communicator.as_deref(), None | Some("") | Some("docker")) {
+        let mut ssh_keys = raw.clone();
+        ssh_keys
+            .values
+            .insert("communicator".into(), serde_json::Value::from("none"));
+        if let Err(e) = kiln_ssh::prepare(&ssh_keys, cx) {
+            errors.0.extend(e.0);
+        }
+    }
     for secret in [&r.login_password, &r.aws_secret_key, &r.aws_token]
         .into_iter()
         .flatten()
@@ -321,7 +336,10 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
     }
     run_display.extend(rendered.iter().cloned());
     let mut run = if rendered.len() == run_args.len() {
-        match run_command::parse(&rendered) {
+        match run_command::parse(&rendered)
+            .and_then(load_seccomp_profiles)
+            .map(absolute_bind_sources)
+        {
             Ok(s) => s,
             Err(e) => {
                 errors.push(ConfigError::at("run_command", e));
@@ -391,6 +409,46 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         exec_user: r.exec_user.filter(|u| !u.is_empty()),
         login,
     })
+}
+
+/// Replaces `--security-opt seccomp=FILE` by the profile's JSON, as the
+/// `docker` CLI does before it creates the container; `unconfined` and
+/// `builtin` stay as they are.
+fn load_seccomp_profiles(mut spec: RunSpec) -> Result<RunSpec, String> {
+    for opt in spec.host.security_opt.iter_mut().flatten() {
+        let Some(path) = opt
+            .strip_prefix("seccomp=")
+            .or_else(|| opt.strip_prefix("seccomp:"))
+        else {
+            continue;
+        };
+        if path == "unconfined" || path == "builtin" {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!("cannot read the seccomp profile `{path}` of `--security-opt`: {e}")
+        })?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("the seccomp profile `{path}` is not JSON: {e}"))?;
+        *opt = format!("seccomp={json}");
+    }
+    Ok(spec)
+}
+
+/// `-v ./dir:/ctr`: a host path starting with `.` is made absolute from the
+/// current directory, as the `docker` CLI does (the engine takes only
+/// absolute paths and volume names).
+fn absolute_bind_sources(mut spec: RunSpec) -> RunSpec {
+    for bind in &mut spec.binds {
+        if let Some((host, rest)) = bind.split_once(':') {
+            if host.starts_with('.') {
+                if let Ok(abs) = std::path::absolute(host) {
+                    *bind = format!("{}:{rest}", abs.display());
+                }
+            }
+        }
+    }
+    spec
 }
 
 /// A problem with one `changes` entry, before its index is known.
@@ -471,7 +529,7 @@ mod tests {
             "commit": true, "discard": true,
             "changes": ["FROM x", "CMD"],
             "ecr_login": true,
-            "run_command": ["--memory=1g", "{{.Image}}"],
+            "run_command": ["--memory=1g", "--env-file=vars.env", "{{.Image}}"],
             "container_dir": "rel"
         }))
         .unwrap_err()
@@ -482,7 +540,7 @@ mod tests {
             "`changes[0]`: `FROM` cannot be applied at commit",
             "`changes[1]`: `CMD` needs an argument",
             "`ecr_login` is not available",
-            "unsupported `docker run` option `--memory=1g`",
+            "the `docker run` option `--env-file` is not mapped onto the engine API by kiln yet",
             "`container_dir` must be an absolute path, found `rel`",
         ] {
             assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
@@ -518,5 +576,66 @@ mod tests {
         assert_eq!(cfg.run.platform.as_deref(), Some("linux/amd64"));
         assert_eq!(c.redactor.redact("pw hunter2"), "pw <sensitive>");
         assert!(matches!(cfg.output, Output::Export { .. }));
+    }
+
+    #[test]
+    fn communicator_keys_are_accepted_as_packer_does() {
+        // Packer 1.6.6's docker builder embeds the communicator config, so
+        // `packer validate` accepts `ssh_pty` and the other `ssh_*` keys.
+        let c = cx();
+        prepare(
+            &RawConfig::from_value(json!({
+                "image": "x", "commit": true, "ssh_pty": true,
+                "ssh_timeout": "5m", "ssh_password": "s3cret-pw"
+            })),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(c.redactor.redact("pw s3cret-pw"), "pw <sensitive>");
+        let e = prep(json!({"image": "x", "commit": true, "ssh_pty": "maybe", "ssh_bogus": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`ssh_pty`"), "{e}");
+        assert!(e.contains("unknown configuration key `ssh_bogus`"), "{e}");
+    }
+
+    #[test]
+    fn relative_bind_sources_become_absolute() {
+        let c = prep(json!({"image": "x", "discard": true,
+            "run_command": ["-v", "./data:/data:ro", "-v", "named:/v", "{{.Image}}"]}))
+        .unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            c.run.binds,
+            [
+                format!("{}:/data:ro", cwd.join("data").display()),
+                "named:/v".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn seccomp_profiles_are_read_at_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("profile.json");
+        std::fs::write(&profile, "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n}\n").unwrap();
+        let opt = format!("seccomp={}", profile.display());
+        let c = prep(json!({"image": "x", "discard": true,
+            "run_command": ["--security-opt", opt, "-d", "{{.Image}}"]}))
+        .unwrap();
+        assert_eq!(
+            c.run.host.security_opt,
+            Some(vec![
+                r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#.to_string()
+            ])
+        );
+        let e = prep(json!({"image": "x", "discard": true,
+            "run_command": ["--security-opt=seccomp=/nonexistent/p.json", "{{.Image}}"]}))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("cannot read the seccomp profile `/nonexistent/p.json`"),
+            "{e}"
+        );
     }
 }

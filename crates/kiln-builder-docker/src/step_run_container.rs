@@ -75,6 +75,8 @@ pub fn create_body(
         })
         .collect();
     let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    // Every other option was mapped onto `spec.host` by the parser.
+    let host = spec.host.clone();
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         entrypoint: spec.entrypoint.clone(),
@@ -88,7 +90,13 @@ pub fn create_body(
         user: spec.user.clone(),
         working_dir: spec.workdir.clone(),
         hostname: spec.hostname.clone(),
+        domainname: spec.domainname.clone(),
         labels: (!spec.labels.is_empty()).then(|| spec.labels.iter().cloned().collect()),
+        volumes: non_empty(&spec.volumes),
+        exposed_ports: non_empty(&spec.exposed_ports),
+        stop_signal: spec.stop_signal.clone(),
+        stop_timeout: spec.stop_timeout,
+        healthcheck: spec.healthcheck.clone(),
         host_config: Some(HostConfig {
             binds: Some(binds),
             privileged: Some(spec.privileged),
@@ -99,7 +107,7 @@ pub fn create_body(
             network_mode: spec.network.clone(),
             extra_hosts: non_empty(&spec.extra_hosts),
             init: spec.init.then_some(true),
-            ..Default::default()
+            ..host
         }),
         ..Default::default()
     }

@@ -3,8 +3,10 @@
 //! by a pure [`prepare`] that collects every error, into a typed
 //! [`Config`]: durations as `Duration`, sizes in MiB, enums instead of
 //! flag pairs. `boot_command` and `qemuargs` stay unrendered: they see
-//! `{{ .HTTPIP }}`, `{{ .HTTPPort }}`… only at run time. Holds no
-//! resources; nothing to clean up.
+//! `{{ .HTTPIP }}`, `{{ .HTTPPort }}`… only at run time. Its only I/O is
+//! what Packer 1.6.6 also does at validate: checking that `floppy_files`,
+//! `floppy_dirs` and `cd_files` exist and reading a local checksum file.
+//! Holds no resources; nothing to clean up.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -608,7 +610,40 @@ pub fn parse_byte_size(s: &str) -> Result<u64, String> {
         .ok_or_else(bad)
 }
 
-/// Decodes and validates; collects every error. Pure: no I/O.
+/// A local `iso_checksum = "file:…"` is read at validate, as Packer 1.6.6
+/// does, and must list every source; a remote one is fetched by the build.
+fn check_local_checksum_file(sums: &str, urls: &[String], errors: &mut ConfigErrors) {
+    let Ok(crate::step_download::Location::Local(path)) = crate::step_download::locate(sums) else {
+        return;
+    };
+    let shown = path.display().to_string();
+    if let Some(e) = kiln_sdk::config::check_local_path("iso_checksum", "checksum file", &shown) {
+        errors.push(e);
+        return;
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(ConfigError::at(
+                "iso_checksum",
+                format!("cannot read the checksum file `{shown}`: {e}"),
+            ));
+            return;
+        }
+    };
+    for url in urls {
+        let name = crate::step_download::file_name(url);
+        if crate::checksum::find_in_checksum_file(&text, &name).is_none() {
+            errors.push(ConfigError::at(
+                "iso_checksum",
+                format!("no checksum for `{name}` in the checksum file `{shown}`"),
+            ));
+        }
+    }
+}
+
+/// Decodes and validates; collects every error. Its only I/O is the
+/// validate-time file checks Packer also makes (see the module docs).
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
     let (f, communicator) = decode_with_communicator::<Fields>(raw, cx, RUNTIME_TEMPLATES)?;
     let mut errors = ConfigErrors::new();
@@ -1026,6 +1061,28 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         ports: http_ports,
     });
 
+    // Packer 1.6.6 checks these at validate: each path exists (a glob only
+    // has to be a valid pattern), `Bad Floppy disk file '…'` and so on.
+    for (key, what, paths) in [
+        ("floppy_files", "floppy disk file", &f.floppy_files),
+        ("floppy_dirs", "floppy disk directory", &f.floppy_dirs),
+        ("cd_files", "CD disk file", &f.cd_files),
+    ] {
+        for (i, path) in paths.iter().enumerate() {
+            let key = format!("{key}[{i}]");
+            if path.contains(['*', '?', '[']) {
+                if let Err(e) = globset::Glob::new(path) {
+                    errors.push(ConfigError::at(key, format!("bad {what} `{path}`: {e}")));
+                }
+            } else if let Some(e) = kiln_sdk::config::check_local_path(key, what, path) {
+                errors.push(e);
+            }
+        }
+    }
+    if let Checksum::File { url: sums } = &checksum {
+        check_local_checksum_file(sums, &urls, &mut errors);
+    }
+
     let cd = (!f.cd_files.is_empty() || !f.cd_content.is_empty()).then(|| Cd {
         files: f.cd_files.clone(),
         content: f.cd_content.clone(),
@@ -1176,6 +1233,45 @@ mod tests {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn local_files_are_checked_at_validate_like_packer() {
+        // packer 1.6.6 `validate`: "Bad Floppy disk file 'x': stat x: no such
+        // file or directory", "Bad Floppy disk directory", "Bad CD disk
+        // file", "no checksum found in: sums.txt"; a glob only has to parse.
+        let dir = tempfile::tempdir().unwrap();
+        let sums = dir.path().join("SHA256SUMS");
+        std::fs::write(&sums, format!("{}  other.iso\n", "a".repeat(64))).unwrap();
+        let text = errs(json!({
+            "iso_url": "a.iso", "communicator": "none",
+            "iso_checksum": format!("file:{}", sums.display()),
+            "floppy_files": ["/nonexistent/ks.cfg", "/nonexistent/*.cfg", "bad[.cfg"],
+            "floppy_dirs": ["/nonexistent/dir"],
+            "cd_files": ["/nonexistent/meta-data"],
+        }));
+        for want in [
+            "`floppy_files[0]`: bad floppy disk file `/nonexistent/ks.cfg`: no such file or directory",
+            "`floppy_files[2]`: bad floppy disk file `bad[.cfg`",
+            "`floppy_dirs[0]`: bad floppy disk directory `/nonexistent/dir`",
+            "`cd_files[0]`: bad CD disk file `/nonexistent/meta-data`",
+            "`iso_checksum`: no checksum for `a.iso` in the checksum file",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        assert!(!text.contains("floppy_files[1]"), "{text}");
+        let text = errs(json!({"iso_url": "a.iso", "communicator": "none",
+            "iso_checksum": "file:/nonexistent/SUMS"}));
+        assert!(
+            text.contains("`iso_checksum`: bad checksum file `/nonexistent/SUMS`"),
+            "{text}"
+        );
+        // A remote checksum file is fetched by the build, not by validate.
+        assert_eq!(
+            errs(json!({"iso_url": "a.iso", "communicator": "none",
+                "iso_checksum": "file:http://127.0.0.1:9/SUMS"})),
+            ""
+        );
     }
 
     #[test]

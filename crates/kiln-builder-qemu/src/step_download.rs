@@ -62,7 +62,8 @@ pub fn locate(url: &str) -> Result<Location, String> {
     }
 }
 
-fn file_name(url: &str) -> String {
+/// The file name a checksum file lists for `url`.
+pub(crate) fn file_name(url: &str) -> String {
     url.rsplit('/')
         .next()
         .unwrap_or(url)

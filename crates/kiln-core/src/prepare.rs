@@ -174,10 +174,11 @@ pub fn prepare(
     for b in &plan.builds {
         let mut interp = plan.interpolation.clone();
         interp.user_variables = user_vars.clone();
-        interp.build_name = Some(b.name.clone());
+        // Components see Packer's `packer_build_name`; the UI keeps `name`.
+        interp.build_name = Some(b.packer_build_name.clone());
         interp.build_type = Some(b.builder_type.clone());
         let cx = PrepareContext {
-            build_name: b.name.clone(),
+            build_name: b.packer_build_name.clone(),
             builder_type: b.builder_type.clone(),
             interpolation: interp.clone(),
             redactor: redactor.clone(),

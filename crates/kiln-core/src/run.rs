@@ -89,7 +89,13 @@ async fn post_process(
             let cx = PostProcessContext {
                 ui: &pp_ui,
                 cancel: cancel.clone(),
-                build_name: build.name,
+                // Packer's `packer_build_name` (the manifest's `name`), which
+                // for HCL2 is the source's name, not the UI's build name.
+                build_name: build
+                    .interpolation
+                    .build_name
+                    .as_deref()
+                    .unwrap_or(build.name),
                 builder_type: build.builder_type,
                 run_uuid: &options.run_uuid,
                 interpolation: build.interpolation,
@@ -400,6 +406,8 @@ pub async fn run(
             "Cleanly cancelled builds after being interrupted.",
         );
     }
-    output.event(json!({"type": "run_finished", "cancelled": cancelled, "failed": failed.len(), "builds": builds.len()}));
-    RunSummary { builds, cancelled }
+    let failed = failed.len();
+    let summary = RunSummary { builds, cancelled };
+    output.event(json!({"type": "run_finished", "cancelled": cancelled, "failed": failed, "builds": summary.builds.len(), "exit_code": summary.exit_code()}));
+    summary
 }

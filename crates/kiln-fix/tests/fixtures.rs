@@ -1,5 +1,6 @@
-//! Before/after pairs for every fixer, checked against kiln and, when
-//! Packer 1.6.6 is installed at /usr/bin/packer, against `packer fix`.
+//! Before/after pairs for every fixer, checked against kiln and against
+//! `packer fix` (Packer 1.6.6; skipped without it, except under
+//! scripts/test.sh and in CI, where its absence fails).
 //!
 //! `tests/fixtures/<name>/input.json` is a legacy template and
 //! `expected.json` is exactly what `packer fix -validate=false` printed for
@@ -11,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-const PACKER: &str = "/usr/bin/packer";
 
 fn dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,18 +48,11 @@ fn kiln(input: &Path) -> Result<String, kiln_fix::FixError> {
     kiln_fix::fix(template).map(|v| kiln_fix::to_packer_json(&v))
 }
 
-/// Whether the oracle is here. Set KILN_REQUIRE_PACKER=1 to make its
-/// absence a failure instead of a skip.
+/// Whether the oracle is here. Its absence skips the comparison on a
+/// developer machine and fails it under scripts/test.sh and in CI
+/// (`kiln_test::packer_required`).
 fn packer_available() -> bool {
-    let here = Path::new(PACKER).exists();
-    if !here {
-        assert!(
-            std::env::var_os("KILN_REQUIRE_PACKER").is_none(),
-            "KILN_REQUIRE_PACKER is set but {PACKER} is missing"
-        );
-        eprintln!("{PACKER} not found: skipping the comparison with Packer");
-    }
-    here
+    kiln_test::packer_or_skip("the comparison of `kiln fix` with Packer").is_some()
 }
 
 /// Runs Packer in a scratch directory (a crash leaves `crash.log` in the
@@ -77,7 +69,7 @@ fn packer(args: &[&str]) -> Output {
             .collect::<String>()
     ));
     std::fs::create_dir_all(&scratch).expect("scratch dir");
-    let out = Command::new(PACKER)
+    let out = Command::new(kiln_test::require_packer())
         .args(args)
         .current_dir(&scratch)
         .env("CHECKPOINT_DISABLE", "1")

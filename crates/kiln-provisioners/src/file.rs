@@ -111,10 +111,15 @@ impl ProvisionerFactory for FileProvisionerFactory {
             }
             (None, false) => {
                 if direction == Direction::Upload && !f.generated {
-                    for s in &sources {
-                        if let Err(e) = std::fs::metadata(s) {
-                            errors
-                                .push(ConfigError::at("source", format!("bad source `{s}`: {e}")));
+                    for (i, s) in sources.iter().enumerate() {
+                        // `source` comes first when both are set.
+                        let key = match (f.source.is_empty(), i) {
+                            (false, 0) => "source".to_string(),
+                            (false, i) => format!("sources[{}]", i - 1),
+                            (true, i) => format!("sources[{i}]"),
+                        };
+                        if let Some(e) = kiln_sdk::config::check_local_path(key, "source", s) {
+                            errors.push(e);
                         }
                     }
                 }

@@ -137,15 +137,13 @@ impl ProvisionerFactory for ShellProvisionerFactory {
             f.scripts.clone()
         };
         for (i, s) in scripts.iter().enumerate() {
-            if let Err(e) = std::fs::metadata(s) {
-                errors.push(ConfigError::at(
-                    if f.script.is_empty() {
-                        format!("scripts[{i}]")
-                    } else {
-                        "script".to_string()
-                    },
-                    format!("bad script `{s}`: {e}"),
-                ));
+            let key = if f.script.is_empty() {
+                format!("scripts[{i}]")
+            } else {
+                "script".to_string()
+            };
+            if let Some(e) = kiln_sdk::config::check_local_path(key, "script", s) {
+                errors.push(e);
             }
         }
         for (i, v) in f.environment_vars.iter().enumerate() {

@@ -34,9 +34,16 @@ pub use config::{ConfigError, ConfigErrors, RawConfig};
 pub use secret::Secret;
 pub use ui::Ui;
 
-/// The version of kiln, reported by `packer_version` and `kiln version`.
+/// The version of kiln, reported by `kiln version`.
 pub const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The Packer version kiln is compatible with; `{{packer_version}}` and
-/// `min_packer_version` compare against this.
+/// The Packer version whose legacy JSON templates kiln runs: JSON's
+/// `{{packer_version}}` returns it and `min_packer_version` is compared
+/// with it.
 pub const PACKER_COMPAT_VERSION: &str = "1.6.6";
+
+/// The Packer release whose HCL2 language and built-ins kiln implements
+/// (hashicorp/packer `version/VERSION`): an HCL2 template's
+/// `packer { required_version = "…" }` is checked against it and
+/// `packer.version` returns it. `kiln version` shows it.
+pub const PACKER_HCL2_VERSION: &str = "1.16.1";

@@ -46,9 +46,74 @@ pub const REDACTED: &str = "<sensitive>";
 /// The set of secret values to scrub from all output. Shared between the
 /// template loader (sensitive variables), components (passwords, keys) and
 /// every UI implementation.
+///
+/// What is masked (see [`Redactor::redact`]):
+/// - a secret that looks like a word (1 to 24 ASCII letters, such as an SSH
+///   password `freebsd` or `vagrant`) only where it stands as a whole
+///   token: the characters around the match are not word characters
+///   (`A-Z`, `a-z`, `0-9`, `_`). `freebsd` is masked in `pw=freebsd` and
+///   `echo freebsd`, not in `freebsdx` or `myfreebsd`;
+/// - any other secret (digits or punctuation in it, or longer) wherever it
+///   appears, even inside a longer word: a random token embedded in a URL
+///   or an `Authorization` header is still masked;
+/// - never inside a protected text ([`Redactor::protect`]: the names of the
+///   files kiln prints itself, such as the template's) that is longer than
+///   the match, so `./freebsd-14.pkr.hcl` stays readable.
 #[derive(Clone, Default, Debug)]
 pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
+    protected: Arc<RwLock<Vec<String>>>,
+}
+
+/// The longest secret that is matched only as a whole word.
+const MAX_WORD_SECRET: usize = 24;
+
+/// True for a secret that looks like a word: it is masked only as a whole
+/// token, so that it does not mangle unrelated words that contain it.
+fn looks_like_a_word(secret: &str) -> bool {
+    secret.len() <= MAX_WORD_SECRET && secret.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// True when `text[start..end]` is a whole token: no word character
+/// touches it on either side.
+fn whole_token(text: &str, start: usize, end: usize) -> bool {
+    let bytes = text.as_bytes();
+    let before = start.checked_sub(1).map(|i| bytes[i]);
+    let after = bytes.get(end).copied();
+    !before.is_some_and(is_word_byte) && !after.is_some_and(is_word_byte)
+}
+
+/// Lines of a multi-line secret shorter than this are not masked on their
+/// own (a `}` or an empty line of a key file would mask every such line).
+const MIN_SECRET_LINE: usize = 6;
+
+/// The forms of `secret` that are masked: the value itself; each line of a
+/// multi-line value (a private key printed line by line, or one line of it
+/// quoted in an error); its upper- and lower-case forms (`upper(var.x)`);
+/// and its standard base64 encoding (`base64encode(var.x)`, a basic-auth
+/// header).
+fn secret_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let mut forms = vec![secret.to_string()];
+    if secret.contains('\n') {
+        forms.extend(
+            secret
+                .lines()
+                .map(|l| l.trim_end_matches('\r').trim())
+                .filter(|l| l.len() >= MIN_SECRET_LINE)
+                .map(String::from),
+        );
+    }
+    forms.push(secret.to_uppercase());
+    forms.push(secret.to_lowercase());
+    forms.push(base64::engine::general_purpose::STANDARD.encode(secret));
+    let mut seen = std::collections::HashSet::new();
+    forms.retain(|f| !f.is_empty() && seen.insert(f.clone()));
+    forms
 }
 
 impl Redactor {
@@ -57,7 +122,8 @@ impl Redactor {
         Self::default()
     }
 
-    /// Registers a secret. Empty strings are ignored (they would match
+    /// Registers a secret, with the forms it is commonly printed in (see
+    /// [`secret_forms`]). Empty strings are ignored (they would match
     /// everywhere). Longer secrets are replaced first so that a secret that
     /// contains another is scrubbed whole.
     pub fn add(&self, secret: impl Into<String>) {
@@ -66,22 +132,89 @@ impl Redactor {
             return;
         }
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
-        if !secrets.contains(&secret) {
-            secrets.push(secret);
+        let mut added = false;
+        for form in secret_forms(&secret) {
+            if !secrets.contains(&form) {
+                secrets.push(form);
+                added = true;
+            }
+        }
+        if added {
             secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
     }
 
-    /// Replaces every registered secret in `text` with [`REDACTED`].
+    /// Registers a text that is never masked inside: the name of a file
+    /// kiln prints itself (the template, its files, var files). A secret
+    /// that is the whole protected text is still masked.
+    pub fn protect(&self, text: impl Into<String>) {
+        let text = text.into();
+        if text.is_empty() {
+            return;
+        }
+        let mut protected = self.protected.write().unwrap_or_else(|e| e.into_inner());
+        if !protected.contains(&text) {
+            protected.push(text);
+        }
+    }
+
+    /// Replaces every registered secret in `text` with [`REDACTED`], by the
+    /// rules in the type's documentation. Overlapping matches of several
+    /// secrets are masked as one.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
-        let mut out = Cow::Borrowed(text);
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        let mut shields: Option<Vec<(usize, usize)>> = None;
         for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
+            for (start, _) in text.match_indices(secret.as_str()) {
+                let end = start + secret.len();
+                if looks_like_a_word(secret) && !whole_token(text, start, end) {
+                    continue;
+                }
+                let shields = shields.get_or_insert_with(|| self.protected_ranges(text));
+                if shields
+                    .iter()
+                    .any(|&(s, e)| s <= start && end <= e && e - s > end - start)
+                {
+                    continue;
+                }
+                hits.push((start, end));
             }
         }
-        out
+        if hits.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        hits.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        let mut i = 0;
+        while i < hits.len() {
+            let (start, mut end) = hits[i];
+            while i + 1 < hits.len() && hits[i + 1].0 < end {
+                i += 1;
+                end = end.max(hits[i].1);
+            }
+            if start >= at {
+                out.push_str(&text[at..start]);
+                out.push_str(REDACTED);
+                at = end;
+            }
+            i += 1;
+        }
+        out.push_str(&text[at..]);
+        Cow::Owned(out)
+    }
+
+    /// Where the protected texts occur in `text`.
+    fn protected_ranges(&self, text: &str) -> Vec<(usize, usize)> {
+        let protected = self.protected.read().unwrap_or_else(|e| e.into_inner());
+        protected
+            .iter()
+            .flat_map(|p| {
+                text.match_indices(p.as_str())
+                    .map(|(i, _)| (i, i + p.len()))
+            })
+            .collect()
     }
 
     /// True when no secret is registered.
@@ -158,5 +291,93 @@ mod tests {
         r.add("");
         assert_eq!(r.redact("x abcdef y abc"), "x <sensitive> y <sensitive>");
         assert_eq!(r.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn lines_case_forms_and_base64_of_a_secret_are_masked() {
+        let r = Redactor::new();
+        r.add("-----BEGIN KEY-----\nMIIEowIBAAKCAQEA1x\nq2Zz\n-----END KEY-----\n");
+        assert_eq!(r.redact("line: MIIEowIBAAKCAQEA1x"), "line: <sensitive>");
+        // Too short a line to mask on its own.
+        assert_eq!(r.redact("q2Zz"), "q2Zz");
+        let r = Redactor::new();
+        r.add("s3cr3t-Pass");
+        assert_eq!(
+            r.redact("S3CR3T-PASS s3cr3t-pass"),
+            "<sensitive> <sensitive>"
+        );
+        // base64("s3cr3t-Pass")
+        assert_eq!(r.redact("Basic czNjcjN0LVBhc3M="), "Basic <sensitive>");
+    }
+
+    #[test]
+    fn word_secrets_are_masked_as_whole_tokens_only() {
+        let r = Redactor::new();
+        r.add("freebsd");
+        assert_eq!(r.redact("freebsd"), "<sensitive>");
+        assert_eq!(
+            r.redact("echo freebsd; pw=freebsd, 'freebsd'"),
+            "echo <sensitive>; pw=<sensitive>, '<sensitive>'"
+        );
+        // Inside unrelated words it is left alone.
+        assert_eq!(
+            r.redact("freebsdx myfreebsd freebsd_14 freebsd2"),
+            "freebsdx myfreebsd freebsd_14 freebsd2"
+        );
+        // A path separator or dash is not a word character: the value is
+        // masked there unless the path is protected.
+        assert_eq!(r.redact("/usr/freebsd/x"), "/usr/<sensitive>/x");
+    }
+
+    #[test]
+    fn other_secrets_are_masked_inside_longer_strings() {
+        let r = Redactor::new();
+        r.add("Zq7xK2pL9mW4");
+        r.add("dXNlcjpzM2NyM3Q");
+        r.add("hunter2");
+        assert_eq!(
+            r.redact("https://bot:Zq7xK2pL9mW4@example.com/x?t=prefixZq7xK2pL9mW4suffix"),
+            "https://bot:<sensitive>@example.com/x?t=prefix<sensitive>suffix"
+        );
+        assert_eq!(
+            r.redact("Authorization: Basic dXNlcjpzM2NyM3Q="),
+            "Authorization: Basic <sensitive>="
+        );
+        assert_eq!(r.redact("xhunter2x"), "x<sensitive>x");
+        // Longer than a word: substring masking.
+        let long = "abcdefghijklmnopqrstuvwxyz";
+        r.add(long);
+        assert_eq!(r.redact(&format!("k{long}k")), "k<sensitive>k");
+    }
+
+    #[test]
+    fn protected_file_names_are_never_masked_inside() {
+        let r = Redactor::new();
+        r.add("freebsd");
+        r.add("s3cr3t-2024");
+        r.protect("./freebsd-14-aarch64.pkr.hcl");
+        r.protect("tmpl/s3cr3t-2024.json");
+        assert_eq!(
+            r.redact("./freebsd-14-aarch64.pkr.hcl:3:5: ssh_password = \"freebsd\""),
+            "./freebsd-14-aarch64.pkr.hcl:3:5: ssh_password = \"<sensitive>\""
+        );
+        assert_eq!(
+            r.redact("--> tmpl/s3cr3t-2024.json:1:2 uses s3cr3t-2024"),
+            "--> tmpl/s3cr3t-2024.json:1:2 uses <sensitive>"
+        );
+        // A protected text equal to a secret protects nothing.
+        r.protect("freebsd");
+        assert_eq!(r.redact("echo freebsd"), "echo <sensitive>");
+    }
+
+    #[test]
+    fn overlapping_secrets_are_masked_as_one() {
+        let r = Redactor::new();
+        r.add("abc1");
+        r.add("c1de");
+        r.add("sensitive!");
+        assert_eq!(r.redact("xabc1dey"), "x<sensitive>y");
+        // A secret never matches the placeholder kiln wrote.
+        assert_eq!(r.redact("abc1 sensitive!"), "<sensitive> <sensitive>");
     }
 }

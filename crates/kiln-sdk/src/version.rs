@@ -24,16 +24,7 @@ pub fn parse(s: &str) -> Option<[u64; 3]> {
 /// `~>`. An empty constraint accepts every version.
 pub fn satisfies(version: &str, constraint: &str) -> Result<bool, String> {
     let v = parse(version).ok_or_else(|| format!("invalid version `{version}`"))?;
-    if constraint.trim().is_empty() {
-        return Ok(true);
-    }
-    for part in constraint.split(',') {
-        let part = part.trim();
-        let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
-            .iter()
-            .find_map(|op| part.strip_prefix(op).map(|r| (*op, r.trim())))
-            .unwrap_or(("=", part));
-        let want = parse(rest).ok_or_else(|| format!("invalid version constraint `{part}`"))?;
+    for (op, rest, want) in parts(constraint)? {
         let segments = rest.trim_start_matches('v').split('.').count();
         let ok = match op {
             "=" => v == want,
@@ -53,6 +44,45 @@ pub fn satisfies(version: &str, constraint: &str) -> Result<bool, String> {
         }
     }
     Ok(true)
+}
+
+/// The parts of a constraint as `(operator, version as written, version)`,
+/// each checked; an empty constraint has none.
+type Part<'a> = (&'static str, &'a str, [u64; 3]);
+
+fn parts(constraint: &str) -> Result<Vec<Part<'_>>, String> {
+    if constraint.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    constraint
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+                .iter()
+                .find_map(|op| part.strip_prefix(op).map(|r| (*op, r.trim())))
+                .unwrap_or(("=", part));
+            match parse(rest) {
+                Some(v) => Ok((op, rest, v)),
+                None => Err(format!("invalid version constraint `{part}`")),
+            }
+        })
+        .collect()
+}
+
+/// The versions a constraint names (`>= 1.0, < 2.0-beta` gives `1.0` and
+/// `2.0-beta`), or why the constraint is not valid.
+pub fn constraint_versions(constraint: &str) -> Result<Vec<&str>, String> {
+    Ok(parts(constraint)?.into_iter().map(|(_, v, _)| v).collect())
+}
+
+/// The pre-release part of a version (`1.2.0-dev` gives `dev`), if it has
+/// one; build metadata (`+abc`) is not a pre-release.
+pub fn prerelease(version: &str) -> Option<&str> {
+    let core = version.split('+').next().unwrap_or_default();
+    core.split_once('-')
+        .map(|(_, pre)| pre)
+        .filter(|p| !p.is_empty())
 }
 
 #[cfg(test)]
@@ -79,5 +109,19 @@ mod tests {
         assert!(satisfies("1.2.3", ">= x").is_err());
         assert!(satisfies("1.2.3", ">= 1.0,").is_err());
         assert!(parse("1.2.3.4").is_none());
+    }
+
+    #[test]
+    fn constraint_versions_and_prereleases() {
+        assert_eq!(
+            constraint_versions(">= 1.0, < 2.0.0-beta1"),
+            Ok(vec!["1.0", "2.0.0-beta1"])
+        );
+        assert_eq!(constraint_versions(""), Ok(vec![]));
+        assert!(constraint_versions(">= one").is_err());
+        assert_eq!(prerelease("2.0.0-beta1"), Some("beta1"));
+        assert_eq!(prerelease("v1.2.0-dev+abc"), Some("dev"));
+        assert_eq!(prerelease("1.2.0+abc-def"), None);
+        assert_eq!(prerelease("1.2.0"), None);
     }
 }

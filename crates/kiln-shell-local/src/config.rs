@@ -1,8 +1,8 @@
 //! The shell-local configuration shared by the provisioner and the
 //! post-processor: decoding, Packer 1.6.6's defaults and every validation
-//! rule, collected into one [`ConfigErrors`]. Pure: nothing here touches the
-//! file system or the environment (whether scripts exist is checked when the
-//! component runs). Holds no resources; nothing to clean up.
+//! rule, collected into one [`ConfigErrors`]. Its only I/O is checking that
+//! the `script`/`scripts` files exist, as Packer does at validate. Holds no
+//! resources; nothing to clean up.
 
 use std::time::Duration;
 
@@ -34,7 +34,13 @@ pub(crate) const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 /// Keys rendered at run time instead of at decode time: they may use the
 /// builder's generated data (`{{.PackerHTTPAddr}}`) and, for
 /// `execute_command`, `{{.Vars}}`, `{{.Script}}` and `{{.Command}}`.
-const RUN_TIME_KEYS: [&str; 4] = ["execute_command", "inline", "command", "environment_vars"];
+const RUN_TIME_KEYS: [&str; 5] = [
+    "execute_command",
+    "inline",
+    "command",
+    "environment_vars",
+    "env",
+];
 
 /// The keys exactly as a template writes them (Packer's names).
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +51,9 @@ struct Fields {
     script: String,
     scripts: Vec<String>,
     environment_vars: Vec<String>,
+    /// Today's Packer (packer-plugin-sdk `shell.Provisioner.Env`): a map,
+    /// applied after `environment_vars`, so it wins. Not in Packer 1.6.6.
+    env: std::collections::BTreeMap<String, String>,
     env_var_format: String,
     execute_command: Vec<String>,
     inline_shebang: String,
@@ -80,6 +89,8 @@ pub(crate) struct Settings {
     pub source: Source,
     /// `KEY=value` strings, not yet interpolated.
     pub environment_vars: Vec<String>,
+    /// `env`: name to value, values not yet interpolated.
+    pub env: std::collections::BTreeMap<String, String>,
     pub env_var_format: EnvVarFormat,
     /// argv, not yet interpolated.
     pub execute_command: Vec<String>,
@@ -116,6 +127,19 @@ pub(crate) fn prepare(
     };
 
     let source = choose_source(&fields, &mut errors);
+    // Packer 1.6.6 checks the script files at validate (`Bad script`).
+    if let Some(Source::Scripts(paths)) = &source {
+        for (i, path) in paths.iter().enumerate() {
+            let key = if fields.script.is_empty() {
+                format!("scripts[{i}]")
+            } else {
+                "script".to_string()
+            };
+            if let Some(e) = kiln_sdk::config::check_local_path(key, "script", path) {
+                errors.push(e);
+            }
+        }
+    }
 
     check_syntax(
         &mut errors,
@@ -139,6 +163,11 @@ pub(crate) fn prepare(
         true,
     );
 
+    for (key, value) in &fields.env {
+        if let Err(e) = interpolate::check_syntax(value) {
+            errors.push(ConfigError::at(format!("env.{key}"), e.to_string()));
+        }
+    }
     for (i, var) in fields.environment_vars.iter().enumerate() {
         // A templated entry may only become `KEY=value` once rendered; it is
         // checked again at run time.
@@ -224,6 +253,7 @@ pub(crate) fn prepare(
         (Some(source), Some(env_var_format)) if errors.is_empty() => Ok(Settings {
             source,
             environment_vars: fields.environment_vars,
+            env: fields.env,
             env_var_format,
             execute_command,
             inline_shebang,
@@ -359,21 +389,48 @@ pub(crate) mod tests {
         );
     }
 
+    /// Two empty script files in a temporary directory.
+    fn two_scripts() -> (tempfile::TempDir, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let [a, b] = ["a.sh", "b.sh"].map(|n| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, "").unwrap();
+            p.display().to_string()
+        });
+        (dir, a, b)
+    }
+
     #[test]
     fn command_and_script_become_sources() {
+        let (_dir, a, b) = two_scripts();
         let s = prep(json!({"command": "echo hi"})).unwrap();
         assert_eq!(s.source, Source::Inline(vec!["echo hi".into()]));
-        let s = prep(json!({"script": "a.sh", "tempfile_extension": ".sh"})).unwrap();
-        assert_eq!(s.source, Source::Scripts(vec!["a.sh".into()]));
+        let s = prep(json!({"script": a, "tempfile_extension": ".sh"})).unwrap();
+        assert_eq!(s.source, Source::Scripts(vec![a.clone()]));
         assert_eq!(s.tempfile_extension.as_deref(), Some("sh"));
-        let s = prep(json!({"scripts": ["a.sh", "b.sh"], "valid_exit_codes": [0, "3"]})).unwrap();
-        assert_eq!(
-            s.source,
-            Source::Scripts(vec!["a.sh".into(), "b.sh".into()])
-        );
+        let s = prep(json!({"scripts": [a, b], "valid_exit_codes": [0, "3"]})).unwrap();
+        assert_eq!(s.source, Source::Scripts(vec![a.clone(), b.clone()]));
         assert_eq!(s.valid_exit_codes, vec![0, 3]);
         // Packer accepts `command` with an empty `inline`.
         assert!(prep(json!({"command": "x", "inline": []})).is_ok());
+    }
+
+    #[test]
+    fn missing_scripts_are_reported_at_validate_like_packer() {
+        // packer 1.6.6 `validate`: "Bad script 'missing.sh': stat missing.sh:
+        // no such file or directory", for `script` and each of `scripts`.
+        let (_dir, a, _) = two_scripts();
+        let text = errs(json!({"script": "/nonexistent/one.sh"}));
+        assert!(
+            text.contains("`script`: bad script `/nonexistent/one.sh`: no such file or directory"),
+            "{text}"
+        );
+        let text = errs(json!({"scripts": [a, "/nonexistent/two.sh"]}));
+        assert!(
+            text.contains("`scripts[1]`: bad script `/nonexistent/two.sh`"),
+            "{text}"
+        );
+        assert!(!text.contains("scripts[0]"), "{text}");
     }
 
     #[test]
@@ -425,9 +482,13 @@ pub(crate) mod tests {
             "{text}"
         );
         assert!(text.contains("did you mean `inline`?"), "{text}");
-        // `env` arrived after Packer 1.6.6.
-        assert!(errs(json!({"inline": ["a"], "env": {"A": "b"}}))
-            .contains("unknown configuration key `env`"));
+        // `env` arrived after Packer 1.6.6; today's Packer has it
+        // (packer-plugin-sdk shell.Provisioner.Env), and so does kiln.
+        let s = prep(json!({"inline": ["a"], "env": {"A": "b", "B": "{{ build `ID` }}"}})).unwrap();
+        assert_eq!(s.env["A"], "b");
+        assert_eq!(s.env["B"], "{{ build `ID` }}");
+        assert!(errs(json!({"inline": ["a"], "env": {"A": "{{ nope"}})).contains("`env.A`"));
+        assert!(errs(json!({"inline": ["a"], "env": ["A=b"]})).contains("`env`"));
     }
 
     #[test]
@@ -437,7 +498,8 @@ pub(crate) mod tests {
             text.contains("`use_linux_pathing` cannot be combined"),
             "{text}"
         );
-        assert!(prep(json!({"script": "a.sh", "use_linux_pathing": true})).is_ok());
+        let (_dir, a, _) = two_scripts();
+        assert!(prep(json!({"script": a, "use_linux_pathing": true})).is_ok());
     }
 
     #[test]

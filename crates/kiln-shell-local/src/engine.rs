@@ -263,9 +263,9 @@ fn write_inline_script(
 }
 
 /// Builds `{{.Vars}}`: Packer's variables, then the `PACKER_HTTP_*` ones the
-/// builder generated, then `environment_vars` (later entries win), sorted by
-/// name, single quotes in values escaped for the default `'%s'` quoting,
-/// each formatted with `env_var_format`.
+/// builder generated, then `environment_vars`, then `env` (later entries
+/// win), sorted by name, single quotes in values escaped for the default
+/// `'%s'` quoting, each formatted with `env_var_format`.
 fn flatten_vars(
     settings: &Settings,
     run: &Run<'_>,
@@ -291,6 +291,11 @@ fn flatten_vars(
         }
         let (key, value) = rendered.split_once('=').unwrap_or_default();
         vars.insert(key.to_string(), value.replace('\'', r#"'"'"'"#));
+    }
+    for (key, raw) in &settings.env {
+        let value = interpolate::render(raw, ctx)
+            .map_err(|e| BuildError::msg(format!("`env.{key}`: {e}")))?;
+        vars.insert(key.clone(), value.replace('\'', r#"'"'"'"#));
     }
     Ok(vars
         .iter()

@@ -282,8 +282,10 @@ mod tests {
     async fn missing_scripts_fail_before_anything_runs() {
         let dir = tempfile::tempdir().unwrap();
         let a = write_script(dir.path(), "a.sh", "#!/bin/sh\necho a\n");
-        let missing = dir.path().join("missing.sh");
+        let missing = write_script(dir.path(), "missing.sh", "#!/bin/sh\n");
         let p = prepare(json!({"scripts": [a, missing]}));
+        // Validate saw it; it is gone by the time the build runs.
+        std::fs::remove_file(&missing).unwrap();
         let ui = RecordingUi::default();
         let err = provision(&p, &ui).await.unwrap_err().to_string();
         assert!(

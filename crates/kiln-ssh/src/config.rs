@@ -35,6 +35,9 @@ struct Fields {
     ssh_agent_auth: bool,
     ssh_certificate_file: String,
     ssh_timeout: String,
+    /// The deprecated spelling of `ssh_timeout`; it wins when both are set
+    /// (Packer's communicator config: "Backwards compatibility").
+    ssh_wait_timeout: String,
     ssh_handshake_attempts: Option<u32>,
     pause_before_connecting: String,
     ssh_keep_alive_interval: String,
@@ -318,6 +321,10 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         }
     };
     let timeout = duration("ssh_timeout", &f.ssh_timeout, DEFAULT_TIMEOUT);
+    let timeout = match duration("ssh_wait_timeout", &f.ssh_wait_timeout, Duration::ZERO) {
+        Duration::ZERO => timeout,
+        wait => wait,
+    };
     let pause_before_connecting = duration(
         "pause_before_connecting",
         &f.pause_before_connecting,
@@ -628,6 +635,28 @@ mod tests {
         ] {
             assert!(e.contains(needle), "missing {needle:?} in:\n{e}");
         }
+    }
+
+    #[test]
+    fn ssh_wait_timeout_is_the_old_name_of_ssh_timeout() {
+        // packer-plugin-sdk communicator/config.go, prepareSSH: "Backwards
+        // compatibility: if SSHWaitTimeout != 0, SSHTimeout = SSHWaitTimeout".
+        let base = json!({"ssh_host": "h", "ssh_username": "u", "ssh_password": "p"});
+        let with = |extra: serde_json::Value| {
+            let mut v = base.clone();
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            ssh(v)
+        };
+        let c = with(json!({"ssh_wait_timeout": "7s"})).unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(7));
+        let c = with(json!({"ssh_wait_timeout": "7s", "ssh_timeout": "1h"})).unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(7));
+        let c = with(json!({"ssh_wait_timeout": "", "ssh_timeout": "1h"})).unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(3600));
+        let e = with(json!({"ssh_wait_timeout": "soon"})).unwrap_err();
+        assert!(e.contains("`ssh_wait_timeout`"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! It accepts exactly RFC 8259 JSON (what Go's `encoding/json` accepts), with
 //! a nesting limit so hostile input cannot overflow the stack. Duplicate keys
-//! keep the last value, as Go does.
+//! keep the last value, as Go does; [`Spanned::duplicate_keys`] finds them
+//! for the readers that reject them (legacy templates, as Packer 1.6.6).
 
 use std::cell::Cell;
 
@@ -84,6 +85,36 @@ impl Spanned {
                 .find(|(k, _, _)| k == key)
                 .map(|(_, _, v)| v),
             _ => None,
+        }
+    }
+
+    /// Every key that repeats a key of the same object, in document order:
+    /// the key, where it was first set and where it is set again. Packer
+    /// 1.6.6 rejects a template with any (`template has duplicate field`),
+    /// at any depth; its var files and `packer fix` keep the last value.
+    pub fn duplicate_keys(&self) -> Vec<(&str, Pos, Pos)> {
+        let mut out = Vec::new();
+        self.find_duplicates(&mut out);
+        out
+    }
+
+    fn find_duplicates<'a>(&'a self, out: &mut Vec<(&'a str, Pos, Pos)>) {
+        match &self.node {
+            Node::Array(items) => items.iter().for_each(|i| i.find_duplicates(out)),
+            Node::Object(entries) => {
+                let mut seen: std::collections::HashMap<&str, Pos> =
+                    std::collections::HashMap::new();
+                for (k, kpos, v) in entries {
+                    match seen.get(k.as_str()) {
+                        Some(first) => out.push((k.as_str(), *first, *kpos)),
+                        None => {
+                            seen.insert(k.as_str(), *kpos);
+                        }
+                    }
+                    v.find_duplicates(out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -553,6 +584,28 @@ mod tests {
                 column: 2008
             }
         );
+    }
+
+    #[test]
+    fn finds_duplicate_keys_at_any_depth_in_document_order() {
+        let v = parse("{\"a\": {\"x\": 1, \"x\": 2},\n \"a\": [{\"y\": 1, \"y\": 1}], \"b\": 1}")
+            .unwrap();
+        let d = v.duplicate_keys();
+        let keys: Vec<&str> = d.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(keys, ["x", "a", "y"]);
+        assert_eq!(d[0].1, Pos { line: 1, column: 8 });
+        assert_eq!(
+            d[0].2,
+            Pos {
+                line: 1,
+                column: 16
+            }
+        );
+        assert_eq!(d[1].2, Pos { line: 2, column: 2 });
+        // Keys are compared exactly, and the same key in sibling objects is
+        // no duplicate.
+        let v = parse("[{\"a\": 1}, {\"a\": 1, \"A\": 2}]").unwrap();
+        assert!(v.duplicate_keys().is_empty());
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub struct Template {
     pub error_cleanup_provisioner: Option<ProvisionerBlock>,
     /// `post-processors`: each element is a chain.
     pub post_processors: Vec<Vec<PostProcessorBlock>>,
+    /// Non-fatal remarks found while reading (`file:line:column: …`),
+    /// shown by `validate` and `build` with the plan's.
+    pub warnings: Vec<String>,
 }
 
 /// Reads and parses a template file.
@@ -249,6 +252,18 @@ pub fn parse_partial(
         file: file.clone(),
         errors: ConfigErrors::new(),
     };
+    // Packer 1.6.6 rejects a key set twice in one object, at any depth
+    // (`template has duplicate field`); Go's decoder would keep the last.
+    for (key, first, again) in root.duplicate_keys() {
+        cx.error_hint(
+            again,
+            format!(
+                "duplicate key `{key}`: it is already set at line {}, column {}",
+                first.line, first.column
+            ),
+            Some("a key may appear only once in an object; remove one of them".into()),
+        );
+    }
     let mut t = Template {
         path: file,
         dir,
@@ -261,6 +276,7 @@ pub fn parse_partial(
         provisioners: Vec::new(),
         error_cleanup_provisioner: None,
         post_processors: Vec::new(),
+        warnings: Vec::new(),
     };
     let Node::Object(entries) = &root.node else {
         cx.error(
@@ -325,20 +341,21 @@ pub fn parse_partial(
         );
     }
 
-    // Names referenced by `sensitive-variables` must exist.
+    // A name in `sensitive-variables` that is not declared masks nothing;
+    // Packer 1.6.6 accepts it silently, kiln says so.
     for s in &t.sensitive_variables {
         if !t.variables.iter().any(|v| &v.name == s) {
             let hint = did_you_mean(s, t.variables.iter().map(|v| v.name.as_str()))
-                .map(|x| format!("did you mean `{x}`?"));
+                .map(|x| format!(" (did you mean `{x}`?)"))
+                .unwrap_or_default();
             let pos = root
                 .get("sensitive-variables")
                 .map(|v| v.pos)
                 .unwrap_or_default();
-            cx.error_hint(
-                pos,
-                format!("`sensitive-variables` names `{s}`, which is not declared in `variables`"),
-                hint,
-            );
+            t.warnings.push(format!(
+                "{}: `sensitive-variables` names `{s}`, which is not declared in `variables`; it is ignored{hint}",
+                cx.loc(pos)
+            ));
         }
     }
 
@@ -719,5 +736,35 @@ mod tests {
         assert!(errs
             .to_string()
             .contains("builder 2: a builder named `null` already exists"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_at_the_second_occurrence() {
+        // Packer 1.6.6: `Failed to parse template: template has duplicate
+        // field: communicator` (exit 1), for a key repeated at any depth.
+        let errs = p("{\"builders\": [{\"type\": \"null\",\n  \"communicator\": \"none\",\n  \"communicator\": \"none\"}],\n \"variables\": {\"a\": \"1\", \"a\": \"2\"}}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errs.contains(
+                "t.json:3:3: duplicate key `communicator`: it is already set at line 2, column 3"
+            ),
+            "{errs}"
+        );
+        assert!(errs.contains("t.json:4:26: duplicate key `a`"), "{errs}");
+    }
+
+    #[test]
+    fn undeclared_sensitive_variables_are_a_warning() {
+        // Packer 1.6.6 validates and builds such a template.
+        let t = p(r#"{"variables": {"password": "x"},
+  "sensitive-variables": ["pasword", "password"],
+  "builders": [{"type": "null", "communicator": "none"}]}"#)
+        .unwrap();
+        assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+        assert_eq!(
+            t.warnings[0],
+            "t.json:2:26: `sensitive-variables` names `pasword`, which is not declared in `variables`; it is ignored (did you mean `password`?)"
+        );
     }
 }

@@ -31,14 +31,19 @@ pub struct Variables {
     pub values: BTreeMap<String, String>,
     /// Names marked sensitive.
     pub sensitive: Vec<String>,
+    /// The values given to sensitive variables as given, valid or not
+    /// (HCL2), so that an error about a rejected value cannot show it.
+    pub sensitive_inputs: Vec<String>,
 }
 
 impl Variables {
-    /// The values of sensitive variables (to register with the redactor).
+    /// The values of sensitive variables (to register with the redactor),
+    /// and every value given to one.
     pub fn sensitive_values(&self) -> impl Iterator<Item = &str> {
         self.sensitive
             .iter()
             .filter_map(|n| self.values.get(n))
+            .chain(&self.sensitive_inputs)
             .map(String::as_str)
     }
 }
@@ -83,8 +88,14 @@ pub struct PlannedPostProcessor {
 /// One build: a builder and what runs around it.
 #[derive(Clone, Debug)]
 pub struct PlannedBuild {
-    /// The build name.
+    /// The build name: what the UI, `-only`/`-except` and the artifact
+    /// summary show (`web.file.motd` for an HCL2 build named `web`).
     pub name: String,
+    /// The name the components see (Packer's `packer_build_name`):
+    /// `PACKER_BUILD_NAME`, `{{build_name}}`, the manifest's `name`. The
+    /// build name for JSON templates; for HCL2, the name of the `source`
+    /// block (`motd`), as today's Packer sets it.
+    pub packer_build_name: String,
     /// The builder type.
     pub builder_type: String,
     /// The builder's config.
@@ -285,6 +296,7 @@ pub fn resolve_variables(
         }
     }
     errors.into_result(Variables {
+        sensitive_inputs: Vec::new(),
         values,
         sensitive: t.sensitive_variables.clone(),
     })
@@ -367,6 +379,73 @@ fn pp_name(pp: &PostProcessorBlock) -> String {
         .unwrap_or_else(|| pp.post_processor_type.clone())
 }
 
+/// The checks of Packer 1.6.6's `Template.Validate`: every `only`,
+/// `except` and `override` of the provisioners and post-processors names
+/// one of `names`, the builds. `kiln fix` runs only these (as `packer fix`
+/// does); [`plan`] runs them with the names rendered.
+pub fn check_build_references(t: &Template, names: &[String]) -> ConfigErrors {
+    let mut errors = ConfigErrors::new();
+    for (what, p) in t
+        .provisioners
+        .iter()
+        .map(|p| (format!("provisioner {}", p.index), p))
+        .chain(
+            t.error_cleanup_provisioner
+                .iter()
+                .map(|p| ("error-cleanup-provisioner".to_string(), p)),
+        )
+    {
+        check_names(
+            &what,
+            "only",
+            &p.only,
+            names,
+            p.raw.location.clone(),
+            &mut errors,
+        );
+        check_names(
+            &what,
+            "except",
+            &p.except,
+            names,
+            p.raw.location.clone(),
+            &mut errors,
+        );
+        for build in p.overrides.keys() {
+            check_names(
+                &what,
+                "override",
+                std::slice::from_ref(build),
+                names,
+                p.raw.location.clone(),
+                &mut errors,
+            );
+        }
+    }
+    for (i, chain) in t.post_processors.iter().enumerate() {
+        for pp in chain {
+            let what = format!("post-processor {}", i + 1);
+            check_names(
+                &what,
+                "only",
+                &pp.only,
+                names,
+                pp.raw.location.clone(),
+                &mut errors,
+            );
+            check_names(
+                &what,
+                "except",
+                &pp.except,
+                names,
+                pp.raw.location.clone(),
+                &mut errors,
+            );
+        }
+    }
+    errors
+}
+
 /// Makes the plan: resolves variables, names builds, applies filters,
 /// `only`/`except` and `override`. Checks `min_packer_version`.
 pub fn plan(
@@ -417,68 +496,24 @@ pub fn plan_partial(
         .map(|b| interpolate::render(&b.name, &base).unwrap_or_else(|_| b.name.clone()))
         .collect();
 
-    for (what, p) in t
-        .provisioners
-        .iter()
-        .map(|p| (format!("provisioner {}", p.index), p))
-        .chain(
-            t.error_cleanup_provisioner
-                .iter()
-                .map(|p| ("error-cleanup-provisioner".to_string(), p)),
-        )
-    {
-        check_names(
-            &what,
-            "only",
-            &p.only,
-            &names,
-            p.raw.location.clone(),
-            &mut errors,
-        );
-        check_names(
-            &what,
-            "except",
-            &p.except,
-            &names,
-            p.raw.location.clone(),
-            &mut errors,
-        );
-        for build in p.overrides.keys() {
-            check_names(
-                &what,
-                "override",
-                std::slice::from_ref(build),
-                &names,
-                p.raw.location.clone(),
-                &mut errors,
-            );
-        }
-    }
-    for (i, chain) in t.post_processors.iter().enumerate() {
-        for pp in chain {
-            let what = format!("post-processor {}", i + 1);
-            check_names(
-                &what,
-                "only",
-                &pp.only,
-                &names,
-                pp.raw.location.clone(),
-                &mut errors,
-            );
-            check_names(
-                &what,
-                "except",
-                &pp.except,
-                &names,
-                pp.raw.location.clone(),
-                &mut errors,
-            );
-        }
-    }
+    errors.0.extend(check_build_references(t, &names).0);
 
     let only = matchers(&filters.only, &mut errors, "only");
     let except = matchers(&filters.except, &mut errors, "except");
-    let mut warnings = Vec::new();
+    let mut warnings = t.warnings.clone();
+    // Packer 1.6.6 silently accepts a `-var` that the template does not
+    // declare (a typo then goes unnoticed); kiln accepts it too, and says so.
+    for (k, _) in &inputs.vars {
+        if !t.variables.iter().any(|v| &v.name == k) {
+            let hint =
+                kiln_sdk::config::did_you_mean(k, t.variables.iter().map(|v| v.name.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+            warnings.push(format!(
+                "`-var {k}=…` sets a variable the template does not declare{hint}"
+            ));
+        }
+    }
     let known_pp: Vec<String> = t.post_processors.iter().flatten().map(pp_name).collect();
     for (pat, m) in only.iter() {
         if !names.iter().any(|n| m.is_match(n)) {
@@ -544,6 +579,7 @@ pub fn plan_partial(
         }
         builds.push(PlannedBuild {
             name: name.clone(),
+            packer_build_name: name.clone(),
             builder_type: b.builder_type.clone(),
             builder: b.raw.clone(),
             provisioners,
@@ -694,6 +730,29 @@ mod tests {
         .unwrap();
         assert!(p.builds.is_empty());
         assert!(p.warnings[0].contains("matches no build"));
+    }
+
+    #[test]
+    fn an_undeclared_var_is_accepted_with_a_warning() {
+        let tpl = t(r#"{"variables": {"region": "x"}, "builders": [{"type": "null"}]}"#);
+        let p = plan(
+            &tpl,
+            &VariableInputs {
+                var_files: vec![],
+                vars: vec![
+                    ("regoin".into(), "eu".into()),
+                    ("region".into(), "us".into()),
+                ],
+            },
+            &Filters::default(),
+            Context::default(),
+        )
+        .unwrap();
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        assert_eq!(
+            p.warnings[0],
+            "`-var regoin=…` sets a variable the template does not declare (did you mean `region`?)"
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 
 const VALID: &str = r#"
 variable "v" {
-  type    = list(object({ a = optional(string, "x") }))
-  default = [{}]
+  type    = list(object({ a = string }))
+  default = [{ a = "x" }]
 }
 locals {
   l = [for x in var.v : upper(x.a)]

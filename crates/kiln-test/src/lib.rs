@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod events;
+
 /// A temporary working directory for one test.
 pub struct TestDir {
     dir: tempfile::TempDir,
@@ -113,7 +115,39 @@ pub fn packer_path() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-/// True when the compatibility suite must run (packer installed, or CI).
+/// True when a missing packer must fail the tests that compare with it
+/// rather than let them skip: `KILN_REQUIRE_PACKER` is set to anything but
+/// `0` (scripts/test.sh sets it), or `CI` is `true` or `1`. CI installs
+/// packer, so a skip there would hide a broken install.
+pub fn packer_required() -> bool {
+    required_by(|name| std::env::var(name).ok())
+}
+
+/// [`packer_required`] over an environment lookup.
+fn required_by(env: impl Fn(&str) -> Option<String>) -> bool {
+    let require = env("KILN_REQUIRE_PACKER").is_some_and(|v| !v.is_empty() && v != "0");
+    let ci =
+        env("CI").is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"));
+    require || ci
+}
+
+/// Debian's packer, for a comparison a developer machine without it may
+/// skip (saying so on stderr). Panics instead when [`packer_required`].
+pub fn packer_or_skip(what: &str) -> Option<PathBuf> {
+    match packer_path() {
+        Some(p) => Some(p),
+        None if packer_required() => panic!(
+            "Debian's packer 1.6.6 is required for {what} (KILN_REQUIRE_PACKER or CI is set) but is not installed: run ./scripts/install-deps.sh"
+        ),
+        None => {
+            eprintln!("packer is not installed: skipping {what}");
+            None
+        }
+    }
+}
+
+/// Debian's packer for the compatibility suite, which never skips: panics
+/// when it is missing.
 pub fn require_packer() -> PathBuf {
     match packer_path() {
         Some(p) => p,
@@ -121,14 +155,30 @@ pub fn require_packer() -> PathBuf {
     }
 }
 
-/// Runs a command to completion.
+/// Runs a command to completion. A run that asked for `-events=json` has
+/// every line of its output checked against the events schema.
 pub fn run(mut c: Command) -> Run {
     let out = c.output().unwrap_or_else(|e| panic!("run {c:?}: {e}"));
-    Run {
+    let r = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    if asks_for_json_events(&c) {
+        events::check(&r.stdout);
     }
+    r
+}
+
+/// True when `c`'s arguments include `-events=json` (any spelling).
+pub fn asks_for_json_events(c: &Command) -> bool {
+    let args: Vec<String> = c
+        .get_args()
+        .map(|a| a.to_string_lossy().trim_start_matches('-').to_string())
+        .collect();
+    args.iter().enumerate().any(|(i, a)| {
+        a == "events=json" || (a == "events" && args.get(i + 1).is_some_and(|v| v == "json"))
+    })
 }
 
 /// Replaces what varies between runs with placeholders:
@@ -297,5 +347,23 @@ mod tests {
             normalize("after 1 second 2 milliseconds", dir),
             "after [DURATION]"
         );
+    }
+
+    #[test]
+    fn packer_is_required_under_the_test_script_and_in_ci() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(!required_by(env(&[])));
+        assert!(required_by(env(&[("KILN_REQUIRE_PACKER", "1")])));
+        assert!(!required_by(env(&[("KILN_REQUIRE_PACKER", "0")])));
+        assert!(required_by(env(&[("CI", "true")])));
+        assert!(required_by(env(&[("CI", "1")])));
+        assert!(!required_by(env(&[("CI", "false")])));
     }
 }

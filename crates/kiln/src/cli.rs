@@ -1,7 +1,9 @@
 //! Command-line flags the way Go's `flag` package (and so Packer) reads
 //! them: `-name`, `--name`, `-name=value`, `-name value` for non-boolean
-//! flags, `-name=false` for booleans; parsing stops at the first argument
-//! that is not a flag, or after `--`.
+//! flags, `-name=false` for booleans. Unlike Go's, flags may also follow
+//! the arguments (`kiln build t.json -force`, which Packer rejects with its
+//! usage), as most command-line tools allow; after `--` everything is an
+//! argument.
 
 use std::collections::BTreeMap;
 
@@ -93,8 +95,9 @@ pub fn parse(args: &[String], flags: &[Flag]) -> Result<Parsed, String> {
             break;
         }
         if !a.starts_with('-') || a == "-" {
-            out.args.extend(args[i..].iter().cloned());
-            break;
+            out.args.push(a.clone());
+            i += 1;
+            continue;
         }
         let body = a.strip_prefix("--").unwrap_or(&a[1..]);
         let (name, inline) = match body.split_once('=') {
@@ -161,6 +164,7 @@ mod tests {
             "-parallel-builds",
             "3",
             "t.json",
+            "--",
             "-x",
         ])
         .unwrap();
@@ -170,6 +174,17 @@ mod tests {
         assert!(r.flag("force").unwrap());
         assert_eq!(r.value("parallel-builds"), Some("3"));
         assert_eq!(r.args, ["t.json", "-x"]);
+    }
+
+    #[test]
+    fn flags_may_follow_the_template() {
+        let r = p(&["t.json", "-force", "-var", "a=1", "-"]).unwrap();
+        assert!(r.flag("force").unwrap());
+        assert_eq!(r.all("var"), ["a=1"]);
+        assert_eq!(r.args, ["t.json", "-"]);
+        assert!(p(&["t.json", "-forc"])
+            .unwrap_err()
+            .contains("did you mean `-force`?"));
     }
 
     #[test]

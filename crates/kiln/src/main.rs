@@ -4,23 +4,9 @@
 
 mod cli;
 mod commands;
+mod limits;
 
 use std::process::ExitCode;
-
-const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
-
-Available commands are:
-    build           build image(s) from template
-    console         creates a console for testing HCL2 expressions
-    fix             fixes templates from old versions of packer
-    fmt             Rewrites HCL2 config files to canonical format
-    hcl2_upgrade    transform a JSON template into an HCL2 configuration
-    init            install the plugins a template requires
-    inspect         see components of a template
-    plugins         list, install and remove plugins
-    validate        check that a template is valid
-    version         Prints the kiln version
-";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,11 +22,16 @@ fn main() -> ExitCode {
         }
     }
     let Some(command) = args.first().cloned() else {
-        eprint!("{USAGE}");
+        eprint!("{}", commands::usage());
         return ExitCode::from(127);
     };
     let rest = args[1..].to_vec();
-    let code = match command.as_str() {
+    ExitCode::from(dispatch(&command, rest, machine_readable))
+}
+
+/// Runs `command` with its arguments; returns the exit code.
+fn dispatch(command: &str, rest: Vec<String>, machine_readable: bool) -> u8 {
+    match command {
         "build" => commands::build::run(rest, machine_readable),
         "validate" => commands::validate::run(rest, machine_readable),
         "inspect" => commands::inspect::run(rest, machine_readable),
@@ -50,6 +41,8 @@ fn main() -> ExitCode {
         "console" => commands::console::run(rest),
         "fmt" => commands::fmt::run(rest),
         "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
+        "completion" => commands::completion::run(rest),
+        "doctor" => commands::doctor::run(rest),
         "version" | "-v" | "-version" | "--version" => {
             if rest
                 .iter()
@@ -66,30 +59,23 @@ fn main() -> ExitCode {
                 )
             }
         }
+        // `kiln help build` shows the build command's help (Packer 1.6.6
+        // prints the command list; its `packer build -h` is what users want).
+        "help" if rest.first().is_some_and(|c| commands::find(c).is_some()) => {
+            dispatch(&rest[0], vec!["-help".to_string()], machine_readable)
+        }
         "-h" | "-help" | "--help" | "help" => {
-            print!("{USAGE}");
+            print!("{}", commands::usage());
             0
         }
         other => {
-            let commands = [
-                "build",
-                "console",
-                "fix",
-                "fmt",
-                "hcl2_upgrade",
-                "init",
-                "inspect",
-                "plugins",
-                "validate",
-                "version",
-            ];
-            let hint = kiln_sdk::config::did_you_mean(other, commands)
+            let names = commands::TABLE.iter().map(|c| c.name);
+            let hint = kiln_sdk::config::did_you_mean(other, names)
                 .map(|c| format!("\n  hint: did you mean `kiln {c}`?"))
                 .unwrap_or_default();
             eprintln!("error: unknown command `{other}`{hint}\n");
-            eprint!("{USAGE}");
+            eprint!("{}", commands::usage());
             127
         }
-    };
-    ExitCode::from(code)
+    }
 }

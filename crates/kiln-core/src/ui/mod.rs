@@ -378,7 +378,11 @@ impl BuildUi {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&format!("{arrow} {}: {line}", self.name));
+            out.push_str(&format!(
+                "{arrow} {}: {}",
+                self.name,
+                after_carriage_return(line)
+            ));
         }
         out.trim_end().to_string()
     }
@@ -388,6 +392,19 @@ impl BuildUi {
     pub fn plain(&self, level: Level, text: &str) {
         self.output
             .line_colored(level, text, Some(self.color), Some(&self.name));
+    }
+}
+
+/// What a terminal shows of `line` once its carriage returns have moved
+/// the cursor back: the text after the last `\r` (a trailing one, from a
+/// CRLF line end, is dropped). A progress meter (`10%\r50%\r100%`) thus
+/// shows its last state, and a `\r` in a script's output cannot overwrite
+/// the `    name:` prefix the line is printed after.
+fn after_carriage_return(line: &str) -> &str {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    match line.rfind('\r') {
+        Some(i) => &line[i + 1..],
+        None => line,
     }
 }
 
@@ -453,6 +470,14 @@ impl Write for SharedBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carriage_return_cannot_overwrite_the_prefix() {
+        assert_eq!(after_carriage_return("10%\r50%\r100%"), "100%");
+        assert_eq!(after_carriage_return("done\r"), "done");
+        assert_eq!(after_carriage_return("\rXXXXXXXX"), "XXXXXXXX");
+        assert_eq!(after_carriage_return("plain"), "plain");
+    }
 
     fn out(mode: OutputMode) -> (Arc<Output>, SharedBuffer, SharedBuffer) {
         let (o, e) = (SharedBuffer::default(), SharedBuffer::default());

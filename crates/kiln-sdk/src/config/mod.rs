@@ -206,6 +206,34 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// Packer's validate-time check of a local file or directory a component
+/// names (`Bad script 'x.sh'`, `Bad source 'x'`, `Bad Floppy disk file`):
+/// `None` when `path` exists, else an error at `key` saying which `what`
+/// is missing and why, with a hint for relative paths (they are read from
+/// the current directory, as in Packer).
+pub fn check_local_path(key: impl Into<String>, what: &str, path: &str) -> Option<ConfigError> {
+    let e = std::fs::metadata(path).err()?;
+    let mut reason = e.to_string();
+    if let Some(i) = reason.find(" (os error") {
+        reason.truncate(i);
+    }
+    if let Some(first) = reason.get(..1) {
+        reason = first.to_lowercase() + &reason[1..];
+    }
+    let err = ConfigError::at(key, format!("bad {what} `{path}`: {reason}"));
+    Some(if std::path::Path::new(path).is_relative() {
+        match std::env::current_dir() {
+            Ok(cwd) => err.with_hint(format!(
+                "a relative path is read from the current directory, `{}`",
+                cwd.display()
+            )),
+            Err(_) => err,
+        }
+    } else {
+        err
+    })
+}
+
 /// The field names serde will accept for `T` (its `deserialize_struct`
 /// fields). Empty for types that do not deserialize as a plain struct.
 pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
@@ -438,5 +466,21 @@ mod tests {
             Some("provisioners")
         );
         assert_eq!(did_you_mean("zzz", ["builders", "provisioners"]), None);
+    }
+
+    #[test]
+    fn check_local_path_reports_missing_files_like_packer() {
+        assert!(check_local_path("script", "script", "/").is_none());
+        let e = check_local_path("scripts[1]", "script", "/nonexistent/x.sh").unwrap();
+        assert_eq!(
+            e.message,
+            "bad script `/nonexistent/x.sh`: no such file or directory"
+        );
+        assert_eq!(e.hint, None);
+        let e = check_local_path("source", "source", "nonexistent-kiln.txt").unwrap();
+        assert!(e
+            .hint
+            .unwrap()
+            .starts_with("a relative path is read from the current directory"));
     }
 }

@@ -29,6 +29,14 @@ pub const BUILD_PLACEHOLDERS: &[&str] = &[
     "WinRMPassword",
 ];
 
+/// What a value not known until a build runs evaluates to: the outputs of
+/// data sources that `validate` does not read (without
+/// `-evaluate-datasources`), and whatever is computed from them. It is
+/// Packer's placeholder for an unknown string, written into component
+/// configurations in its place, so that a component checks the rest of its
+/// configuration. See [`Scope::unknown`].
+pub const UNKNOWN: &str = "<unknown>";
+
 /// A reference to a named value: `var.region` is root `var`, attribute
 /// `region`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,10 +205,36 @@ pub struct Scope {
     pub allow_env: bool,
     /// What is being evaluated, for messages (`a variable default`).
     pub what: &'static str,
+    /// The values not known yet (`data.TYPE.NAME`, `local.NAME`): an
+    /// expression that refers to one evaluates to [`UNKNOWN`] (element by
+    /// element in a list or object literal) instead of being computed.
+    pub unknown: std::collections::BTreeSet<String>,
 }
 
 impl Scope {
-    fn context(&self) -> Context<'static> {
+    /// The evaluation context for `e`. Of `var`, `local` and `data` it holds
+    /// only the entries `e` refers to (all of one root when `e` uses the
+    /// root as a whole), so that evaluating each of N locals costs what
+    /// that local refers to, not a copy of all N values: a template's
+    /// evaluation stays linear in its locals and references.
+    fn context(&self, e: &Expression) -> Context<'static> {
+        let refs = references(e);
+        let only = |root: &str, map: &Map<String, Value>| -> Value {
+            let mut wanted: Vec<&str> = Vec::new();
+            for r in refs.iter().filter(|r| r.root == root) {
+                match &r.attr {
+                    Some(a) => wanted.push(a),
+                    None => return Value::Object(map.clone()),
+                }
+            }
+            Value::Object(
+                wanted
+                    .into_iter()
+                    .filter_map(|k| map.get_key_value(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        };
         let mut ctx = Context::new();
         super::functions::register(&mut ctx, self.allow_env);
         let cwd = std::env::current_dir()
@@ -211,19 +245,16 @@ impl Scope {
         path.insert("root".into(), Value::from(self.path_root.clone()));
         ctx.declare_var("path", Value::Object(path));
         let mut packer = Map::new();
-        packer.insert(
-            "version".into(),
-            Value::from(kiln_sdk::PACKER_COMPAT_VERSION),
-        );
+        packer.insert("version".into(), Value::from(kiln_sdk::PACKER_HCL2_VERSION));
         ctx.declare_var("packer", Value::Object(packer));
         if let Some(v) = &self.vars {
-            ctx.declare_var("var", Value::Object(v.clone()));
+            ctx.declare_var("var", only("var", v));
         }
         if let Some(l) = &self.locals {
-            ctx.declare_var("local", Value::Object(l.clone()));
+            ctx.declare_var("local", only("local", l));
         }
         if let Some(d) = &self.data {
-            ctx.declare_var("data", Value::Object(d.clone()));
+            ctx.declare_var("data", only("data", d));
         }
         for (k, v) in &self.iterators {
             ctx.declare_var(k.as_str(), v.clone());
@@ -380,16 +411,82 @@ impl Scope {
         Ok(())
     }
 
+    /// The first value not known yet that `e` refers to (`data.T.N` or
+    /// `local.X`; see [`Scope::unknown`]).
+    pub fn unknown_ref(&self, e: &Expr) -> Option<String> {
+        if self.unknown.is_empty() {
+            return None;
+        }
+        references(&e.expr).into_iter().find_map(|r| {
+            let name = match (r.root.as_str(), &r.attr, &r.attr2) {
+                ("data", Some(t), Some(n)) => format!("data.{t}.{n}"),
+                ("local", Some(a), _) => format!("local.{a}"),
+                _ => return None,
+            };
+            self.unknown.contains(&name).then_some(name)
+        })
+    }
+
+    /// An error for `key`, which must be known when the template is
+    /// evaluated but refers to `name`, a value not known yet.
+    pub fn unknown_error(e: &Expr, key: &str, name: &str) -> ConfigError {
+        at(
+            e,
+            format!("`{key}` depends on `{name}`, which is not known until data sources are read"),
+        )
+        .with_hint(
+            "`validate` does not read data sources; run `kiln validate -evaluate-datasources`",
+        )
+    }
+
     /// Evaluates `e`, checking its references first.
     pub fn eval(&self, e: &Expr) -> Result<Value, ConfigError> {
         self.check_references(e)?;
-        let ctx = self.context();
+        if self.unknown_ref(e).is_some() {
+            return self.eval_unknown(e);
+        }
+        let ctx = self.context(&e.expr);
         let expr = super::prepare::rewrite(&e.expr, &ctx);
         expr.evaluate(&ctx).map_err(|err| {
             let mut ce = ConfigError::new(eval_message(&err));
             ce.location = Some(e.location.clone());
             ce
         })
+    }
+}
+
+impl Scope {
+    /// `e` refers to a value not known yet: a list or object literal keeps
+    /// its shape (each element evaluated on its own), anything else is
+    /// [`UNKNOWN`].
+    fn eval_unknown(&self, e: &Expr) -> Result<Value, ConfigError> {
+        let sub = |x: &Expression| Expr {
+            expr: x.clone(),
+            location: e.location.clone(),
+        };
+        match &e.expr {
+            Expression::Array(items) => items
+                .iter()
+                .map(|x| self.eval(&sub(x)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Expression::Object(o) => {
+                let mut out = Map::new();
+                for (k, v) in o {
+                    let key = match k {
+                        hcl::ObjectKey::Identifier(i) => i.as_str().to_string(),
+                        hcl::ObjectKey::Expression(Expression::Variable(v)) => {
+                            v.as_str().to_string()
+                        }
+                        hcl::ObjectKey::Expression(x) => display(&self.eval(&sub(x))?),
+                        _ => continue,
+                    };
+                    out.insert(key, self.eval(&sub(v))?);
+                }
+                Ok(Value::Object(out))
+            }
+            _ => Ok(Value::from(UNKNOWN)),
+        }
     }
 }
 
@@ -580,6 +677,47 @@ mod tests {
         assert_eq!(
             s.eval(&expr("\"${build.name}:${build.ID}\"")).unwrap(),
             Value::from("b:{{ build `ID` }}")
+        );
+    }
+
+    #[test]
+    fn unknown_values_are_the_placeholder_and_literals_keep_their_shape() {
+        let mut http = Map::new();
+        http.insert("v".to_string(), Value::Null);
+        let mut data = Map::new();
+        data.insert("http".to_string(), Value::Object(http));
+        let s = Scope {
+            vars: Some(Map::new()),
+            locals: Some(Map::new()),
+            data: Some(data),
+            unknown: ["data.http.v".to_string()].into(),
+            ..Scope::default()
+        };
+        let u = Value::from(UNKNOWN);
+        assert_eq!(
+            s.unknown_ref(&expr("data.http.v.body")).as_deref(),
+            Some("data.http.v")
+        );
+        assert_eq!(s.unknown_ref(&expr("\"x\"")), None);
+        assert_eq!(s.eval(&expr("jsondecode(data.http.v.body).x")).unwrap(), u);
+        assert_eq!(
+            s.eval(&expr("[\"a\", \"${data.http.v.body}\"]")).unwrap(),
+            Value::Array(vec![Value::from("a"), u.clone()])
+        );
+        let o = s
+            .eval(&expr(
+                "{ a = data.http.v.body, \"b\" = 1, c = [data.http.v.url] }",
+            ))
+            .unwrap();
+        assert_eq!(
+            to_json(&o),
+            serde_json::json!({"a": UNKNOWN, "b": 1, "c": [UNKNOWN]})
+        );
+        // References are still checked first.
+        let e = s.eval(&expr("[data.http.w.body]")).unwrap_err();
+        assert!(
+            e.message.contains("undefined data source `data.http.w`"),
+            "{e}"
         );
     }
 

@@ -57,6 +57,7 @@ pub const TOP_LEVEL_BLOCKS: &[&str] = &[
     "source",
     "build",
     "data",
+    "communicator",
     "hcp_packer_registry",
 ];
 
@@ -95,6 +96,8 @@ pub struct HclTemplate {
     pub build_blocks: Vec<BlockAst>,
     /// `packer` blocks.
     pub packer_blocks: Vec<BlockAst>,
+    /// The well-formed `required_plugins` entries of every `packer` block.
+    pub required_plugins: Vec<types_packer::RequiredPlugin>,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
     /// False when a file could not be read or parsed (so missing blocks
@@ -168,7 +171,6 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
     .unwrap_or_else(|_| dir.clone());
     t.files = files.clone();
 
-    let mut packer_seen: Option<Location> = None;
     for f in &files {
         let display: Arc<str> = f.to_string_lossy().into();
         let text = match std::fs::read_to_string(f) {
@@ -214,34 +216,15 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
                     .extend(types_variable::decode_variables_block(b, &mut errors)),
                 "locals" => t.locals.extend(types_locals::decode_locals(b, &mut errors)),
                 "local" => t.locals.extend(types_locals::decode_local(b, &mut errors)),
-                "source" => {
-                    if let Some(s) = types_source::decode_source(b, &mut errors) {
-                        if let Some(prev) =
-                            t.sources.iter().find(|p| p.reference() == s.reference())
-                        {
-                            errors.push(
-                                located(
-                                    &s.location,
-                                    format!("duplicate source `source.{}`", s.reference()),
-                                )
-                                .with_hint(format!("it is already declared at {}", prev.location)),
-                            );
-                        } else {
-                            t.sources.push(s);
-                        }
-                    }
-                }
+                // Duplicates are reported when the template is evaluated
+                // (`validate`, not `-syntax-only`): Packer's `parseConfig`.
+                "source" => t
+                    .sources
+                    .extend(types_source::decode_source(b, &mut errors)),
+                "communicator" => check_communicator(b, &mut t.warnings, &mut errors),
                 "build" => t.build_blocks.push(b.clone()),
-                "packer" => {
-                    if let Some(prev) = &packer_seen {
-                        errors.push(
-                            located(&b.location, "duplicate `packer` block")
-                                .with_hint(format!("the first one is at {prev}")),
-                        );
-                    }
-                    packer_seen = Some(b.location.clone());
-                    t.packer_blocks.push(b.clone());
-                }
+                // Several `packer` blocks are merged (types_packer).
+                "packer" => t.packer_blocks.push(b.clone()),
                 "data" => t.data.extend(types_data::decode_data(b, &mut errors)),
                 "hcp_packer_registry" => t.warnings.push(format!(
                     "{}: `hcp_packer_registry` is ignored: kiln does not publish to HCP Packer",
@@ -255,18 +238,89 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
             }
         }
     }
-    let mut seen: Vec<(&str, &Location)> = Vec::new();
-    for v in &t.variables {
-        if let Some((_, l)) = seen.iter().find(|(n, _)| *n == v.name) {
-            errors.push(
-                located(&v.location, format!("duplicate variable `{}`", v.name))
-                    .with_hint(format!("it is already declared at {l}")),
-            );
-        } else {
-            seen.push((&v.name, &v.location));
+    // What Packer's parse phase checks beyond syntax (hcl2template/parser.go
+    // `Parse`), so `validate -syntax-only` reports it too.
+    t.required_plugins = types_packer::check_packer_blocks(&t.packer_blocks, &mut errors);
+    let e = &mut errors;
+    drop_duplicates(
+        &mut t.variables,
+        |v| v.name.clone(),
+        |v| &v.location,
+        "variable",
+        e,
+    );
+    types_variable::check_defaults(&t.variables, &t.path_root, e);
+    drop_duplicates(
+        &mut t.data,
+        |d| d.reference(),
+        |d| &d.location,
+        "data source",
+        e,
+    );
+    drop_duplicates(
+        &mut t.locals,
+        |l| l.name.clone(),
+        |l| &l.location,
+        "local",
+        e,
+    );
+    (t, errors)
+}
+
+/// Reports each declaration whose name an earlier one already has, and
+/// keeps only the first.
+fn drop_duplicates<T>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> String,
+    location: impl Fn(&T) -> &Location,
+    what: &str,
+    errors: &mut ConfigErrors,
+) {
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    // Name to index in `kept`: linear in the declarations (a template may
+    // have tens of thousands of locals).
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for item in items.drain(..) {
+        let k = key(&item);
+        match seen.get(&k) {
+            Some(&first) => errors.push(
+                located(location(&item), format!("duplicate {what} `{k}`")).with_hint(format!(
+                    "it is already declared at {}",
+                    location(&kept[first])
+                )),
+            ),
+            None => {
+                seen.insert(k, kept.len());
+                kept.push(item);
+            }
         }
     }
-    (t, errors)
+    *items = kept;
+}
+
+/// A top-level `communicator "TYPE" "NAME" { … }` block. Packer 1.16
+/// accepts it (its `configSchema` in `hcl2template/parser.go` has the block,
+/// with two labels) and then ignores it: `parseConfig` decodes only
+/// `source` and `build` blocks, and no source can refer to one. kiln does
+/// the same, with a warning, since its settings take no effect.
+fn check_communicator(b: &BlockAst, warnings: &mut Vec<String>, errors: &mut ConfigErrors) {
+    match b.labels.as_slice() {
+        [ty, name] => warnings.push(format!(
+            "{}: the `communicator \"{ty}\" \"{name}\"` block is ignored, as in Packer; \
+             set `communicator` and its `ssh_*`/`winrm_*` arguments in each `source` block",
+            b.location
+        )),
+        labels => errors.push(
+            located(
+                &b.location,
+                format!(
+                    "a `communicator` block takes two labels, its type and a name; found {}",
+                    labels.len()
+                ),
+            )
+            .with_hint("write `communicator \"ssh\" \"name\" { … }`"),
+        ),
+    }
 }
 
 /// Loads an HCL2 template and makes its plan, as [`crate::plan_partial`]
@@ -291,9 +345,6 @@ pub fn plan_hcl(
 ) -> (BuildPlan, ConfigErrors) {
     let mut errors = ConfigErrors::new();
     let mut warnings = t.warnings.clone();
-    for p in &t.packer_blocks {
-        warnings.extend(types_packer::check_packer_block(p, &mut errors));
-    }
     let resolved = types_variable::resolve(
         &t.variables,
         &t.auto_var_files,
@@ -323,6 +374,10 @@ pub fn plan_hcl(
     // Sensitive locals (declared, or derived from a sensitive variable) are
     // redacted like sensitive variables: the redactor hides their values.
     for name in &evaluated.sensitive_locals {
+        if evaluated.unknown.contains(&format!("local.{name}")) {
+            // `validate` without reading data sources: no value to hide.
+            continue;
+        }
         if let Some(v) = locals.get(name) {
             values.insert(format!("local.{name}"), eval::display(v));
             sensitive.push(format!("local.{name}"));
@@ -335,8 +390,10 @@ pub fn plan_hcl(
         data: Some(evaluated.data.clone()),
         path_root: t.path_root.clone(),
         what: "a `build` block",
+        unknown: evaluated.unknown.iter().cloned().collect(),
         ..Scope::default()
     };
+    check_duplicate_sources(&t.sources, &mut errors);
     let builds: Vec<BuildBlock> = t
         .build_blocks
         .iter()
@@ -373,6 +430,7 @@ pub fn plan_hcl(
             &mut all_names,
             &mut all_pp_names,
             &mut errors,
+            &mut warnings,
         );
     }
     for (pat, m) in &only {
@@ -396,12 +454,39 @@ pub fn plan_hcl(
     let plan = BuildPlan {
         template_path: t.path.clone(),
         template_dir: t.dir.clone(),
-        variables: Variables { values, sensitive },
+        variables: Variables {
+            values,
+            sensitive,
+            sensitive_inputs: resolved.sensitive_inputs.clone(),
+        },
         interpolation: base,
         builds: planned,
         warnings,
     };
     (plan, errors)
+}
+
+/// Two `source` blocks with the same type and name: an error of the
+/// evaluation phase (`validate`), not of `-syntax-only`, as in Packer
+/// (`parseConfig` in `hcl2template/parser.go`, called by `Initialize`).
+fn check_duplicate_sources(sources: &[SourceBlock], errors: &mut ConfigErrors) {
+    for (i, s) in sources.iter().enumerate() {
+        if let Some(prev) = sources[..i]
+            .iter()
+            .find(|p| p.source_type == s.source_type && p.name == s.name)
+        {
+            errors.push(
+                located(
+                    &s.location,
+                    format!("duplicate source `source.{}`", s.reference()),
+                )
+                .with_hint(format!(
+                    "it is already declared at {}; each source needs a name of its own per builder type",
+                    prev.location
+                )),
+            );
+        }
+    }
 }
 
 type Matchers = Vec<(String, globset::GlobMatcher)>;
@@ -422,37 +507,43 @@ fn matchers(patterns: &[String], errors: &mut ConfigErrors, flag: &str) -> Match
         .collect()
 }
 
+/// `only` or `except` of a provisioner or post-processor: any expression
+/// that evaluates to a list of strings, or null (none). The names are
+/// compared with `TYPE.NAME` as they are, as Packer's `OnlyExcept.Skip`.
 fn string_list(
     e: &parser::Expr,
     scope: &Scope,
     key: &str,
     errors: &mut ConfigErrors,
 ) -> Vec<String> {
+    if let Some(name) = scope.unknown_ref(e) {
+        errors.push(Scope::unknown_error(e, key, &name));
+        return Vec::new();
+    }
+    let not_a_list = |found: &str| {
+        eval::at(
+            e,
+            format!("`{key}` must be a list of strings, found {found}"),
+        )
+        .with_hint(format!("write `{key} = [\"TYPE.NAME\"]`"))
+    };
     match scope.eval(e) {
+        Ok(Value::Null) => Vec::new(),
         Ok(Value::Array(items)) => items
             .iter()
             .filter_map(|v| match v {
-                Value::String(s) => Some(s.strip_prefix("source.").unwrap_or(s).to_string()),
+                Value::String(s) => Some(s.clone()),
                 other => {
-                    errors.push(eval::at(
-                        e,
-                        format!(
-                            "`{key}` must be a list of strings, found {}",
-                            eval::kind(other)
-                        ),
-                    ));
+                    errors.push(not_a_list(&format!(
+                        "an element that is {}",
+                        eval::kind(other)
+                    )));
                     None
                 }
             })
             .collect(),
         Ok(v) => {
-            errors.push(eval::at(
-                e,
-                format!(
-                    "`{key}` must be a list of strings, found {}",
-                    eval::kind(&v)
-                ),
-            ));
+            errors.push(not_a_list(eval::kind(&v)));
             Vec::new()
         }
         Err(err) => {
@@ -462,37 +553,45 @@ fn string_list(
     }
 }
 
+/// A name in `only`/`except` that is not a source of the build matches
+/// nothing: Packer skips it silently; kiln warns.
 fn check_known(
     names: &[String],
     key: &str,
     known: &[String],
     e: &parser::Expr,
-    errors: &mut ConfigErrors,
+    warnings: &mut Vec<String>,
 ) {
     if known.is_empty() {
         // The build's sources are already reported as unknown.
         return;
     }
     for n in names {
-        if !known.contains(n) {
-            let mut ce = eval::at(
-                e,
-                format!("`{key}` names source `{n}`, which this build does not have"),
-            );
-            ce.hint = did_you_mean(n, known.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"))
-                .or_else(|| {
-                    Some(format!(
-                        "the sources of this build are: {}",
-                        known
-                            .iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                });
-            errors.push(ce);
+        if known.contains(n) {
+            continue;
         }
+        // `source.T.N`, `sources.T.N`: the bare `T.N` is a source.
+        let bare = n.split_once('.').map(|(_, rest)| rest);
+        let hint = match bare {
+            Some(bare) if known.iter().any(|k| k == bare) => {
+                format!("write `{bare}`: `{key}` names sources as `TYPE.NAME`, without a prefix")
+            }
+            _ => match did_you_mean(n, known.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "the sources of this build are {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        };
+        warnings.push(format!(
+            "{}: `{key}` names `{n}`, which is not a source of this build, so it matches nothing; {hint}",
+            e.location
+        ));
     }
 }
 
@@ -598,23 +697,39 @@ fn plan_provisioner(
     }
 }
 
+/// The `only` and `except` of a provisioner or post-processor (Packer's
+/// `OnlyExcept`: both set is an error; see
+/// `hcl2template/types.build.provisioners.go`).
 fn only_except(
     body: &parser::BodyAst,
     scope: &Scope,
     known: &[String],
     errors: &mut ConfigErrors,
+    warnings: &mut Vec<String>,
 ) -> (Vec<String>, Vec<String>) {
     let mut get = |key: &str| -> Vec<String> {
         match body.attr(key) {
             Some(a) => {
                 let l = string_list(&a.value, scope, key, errors);
-                check_known(&l, key, known, &a.value, errors);
+                check_known(&l, key, known, &a.value, warnings);
                 l
             }
             None => Vec::new(),
         }
     };
-    (get("only"), get("except"))
+    let (only, except) = (get("only"), get("except"));
+    if !only.is_empty() && !except.is_empty() {
+        if let Some(a) = body.attr("except") {
+            errors.push(
+                located(
+                    &a.key_location,
+                    "only one of `only` and `except` may be set",
+                )
+                .with_hint("keep `only` (the sources to run on) or `except` (the sources to skip)"),
+            );
+        }
+    }
+    (only, except)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -629,6 +744,7 @@ fn plan_build(
     all_names: &mut Vec<String>,
     all_pp_names: &mut Vec<String>,
     errors: &mut ConfigErrors,
+    warnings: &mut Vec<String>,
 ) {
     let build_name = b.name.as_ref().and_then(|e| match scope.eval(e) {
         Ok(v) => Some(eval::display(&v)),
@@ -710,14 +826,14 @@ fn plan_build(
         .iter()
         .chain(b.error_cleanup_provisioner.iter())
     {
-        prov_filters.push(only_except(&p.body, &pscope, &known, errors));
+        prov_filters.push(only_except(&p.body, &pscope, &known, errors, warnings));
     }
     let mut pp_filters: Vec<Vec<(Vec<String>, Vec<String>)>> = Vec::new();
     for chain in &b.post_processors {
         pp_filters.push(
             chain
                 .iter()
-                .map(|pp| only_except(&pp.body, &pscope, &known, errors))
+                .map(|pp| only_except(&pp.body, &pscope, &known, errors, warnings))
                 .collect(),
         );
     }
@@ -793,6 +909,9 @@ fn plan_build(
         }
         planned.push(PlannedBuild {
             name: full_name,
+            // Packer: `builderVariables()` in hcl2template/types.source.go
+            // sets `packer_build_name` to the source block's own name.
+            packer_build_name: r.source.name.clone(),
             builder_type: r.source.source_type.clone(),
             builder,
             provisioners,

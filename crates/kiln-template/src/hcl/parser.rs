@@ -179,12 +179,15 @@ fn convert_body(
     errors: &mut ConfigErrors,
 ) -> BodyAst {
     let mut out = BodyAst::default();
+    // Attribute name to index, for the duplicate check: linear in the
+    // attributes (a `locals` block may hold tens of thousands).
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for s in body.iter() {
         match s {
             hcl::edit::structure::Structure::Attribute(a) => {
                 let name = a.key.as_str().to_string();
                 let key_location = file.locate(a.key.span().or_else(|| a.span()));
-                if let Some(prev) = out.attr(&name) {
+                if let Some(prev) = seen.get(&name).map(|&i| &out.attrs[i]) {
                     let mut e = ConfigError::new(format!("duplicate argument `{name}`"))
                         .with_hint(format!("`{name}` was already set at {}", prev.key_location));
                     e.location = Some(key_location);
@@ -192,6 +195,7 @@ fn convert_body(
                     continue;
                 }
                 let location = file.locate(a.value.span());
+                seen.insert(name.clone(), out.attrs.len());
                 out.attrs.push(Attr {
                     name,
                     key_location,

@@ -80,14 +80,20 @@ pub const PROVISIONER_META: &[&str] = &[
 /// Meta-arguments of post-processors.
 pub const POST_PROCESSOR_META: &[&str] = &["name", "only", "except", "keep_input_artifact"];
 
-/// Parses `source.TYPE.NAME` (or `TYPE.NAME`).
+/// Parses a source reference as Packer's `sourceRefFromString`
+/// (`hcl2template/types.build.from.go`): `TYPE.NAME`, or three parts or
+/// more whose first is dropped (`source.TYPE.NAME`, `sources.TYPE.NAME`).
+/// Packer also wants type and name to be identifiers; kiln only wants
+/// them non-empty, since a `source` block may be named otherwise (as
+/// `hcl2_upgrade` names one from a JSON builder's `name`).
 pub fn parse_source_ref(s: &str) -> Option<(String, String)> {
-    let s = s.strip_prefix("source.").unwrap_or(s);
-    let (t, n) = s.split_once('.')?;
-    if t.is_empty() || n.is_empty() || n.contains('.') {
-        return None;
-    }
-    Some((t.to_string(), n.to_string()))
+    let parts: Vec<&str> = s.split('.').collect();
+    let (t, n) = match parts.as_slice() {
+        [t, n] => (*t, *n),
+        [_, t, n, ..] => (*t, *n),
+        _ => return None,
+    };
+    (!t.is_empty() && !n.is_empty()).then(|| (t.to_string(), n.to_string()))
 }
 
 fn one_label(block: &BlockAst, what: &str, errors: &mut ConfigErrors) -> Option<String> {
@@ -106,14 +112,39 @@ fn one_label(block: &BlockAst, what: &str, errors: &mut ConfigErrors) -> Option<
     }
 }
 
+/// `sources = …`: a list literal (whose items may be bare `source.T.N`
+/// traversals), or any expression that evaluates to a list of strings or
+/// null, with variables and locals in scope, as Packer decodes it.
 fn source_refs_from(e: &Expr, scope: &Scope, errors: &mut ConfigErrors) -> Vec<SourceRef> {
-    let Expression::Array(items) = &e.expr else {
-        errors.push(eval::at(
-            e,
-            "`sources` must be a list such as `[\"source.null.example\"]`",
-        ));
+    if let Some(name) = scope.unknown_ref(e) {
+        errors.push(Scope::unknown_error(e, "sources", &name));
         return Vec::new();
+    }
+    let items: Vec<Expression> = match &e.expr {
+        Expression::Array(items) => items.clone(),
+        _ => match scope.eval(e) {
+            Ok(Value::Array(values)) => values.into_iter().map(Expression::from).collect(),
+            Ok(Value::Null) => Vec::new(),
+            Ok(v) => {
+                errors.push(
+                    eval::at(
+                        e,
+                        format!(
+                            "`sources` must be a list of strings, found {}",
+                            eval::kind(&v)
+                        ),
+                    )
+                    .with_hint("write `sources = [\"source.TYPE.NAME\"]`"),
+                );
+                return Vec::new();
+            }
+            Err(err) => {
+                errors.push(err);
+                return Vec::new();
+            }
+        },
     };
+    let items = &items;
     let mut out = Vec::new();
     for item in items {
         // `source.null.x` written as a traversal rather than a string.
@@ -344,6 +375,10 @@ pub fn expand_dynamic_blocks(body: &BodyAst, scope: &Scope, errors: &mut ConfigE
             },
             None => ident.clone(),
         };
+        if scope.unknown_ref(&for_each.value).is_some() {
+            // Not known until data sources are read (`validate`): no block.
+            continue;
+        }
         let items: Vec<(Value, Value)> = match scope.eval(&for_each.value) {
             Ok(Value::Array(a)) => a
                 .into_iter()
@@ -441,8 +476,24 @@ mod tests {
             parse_source_ref("null.a"),
             Some(("null".into(), "a".into()))
         );
-        assert_eq!(parse_source_ref("source.null"), None);
-        assert_eq!(parse_source_ref("a.b.c"), None);
+        // As Packer's `sourceRefFromString`: the first of three parts or
+        // more is dropped, whatever it is.
+        assert_eq!(
+            parse_source_ref("sources.null.a"),
+            Some(("null".into(), "a".into()))
+        );
+        assert_eq!(
+            parse_source_ref("x.null.a.b"),
+            Some(("null".into(), "a".into()))
+        );
+        // Two parts are always TYPE.NAME (then an unknown source).
+        assert_eq!(
+            parse_source_ref("source.null"),
+            Some(("source".into(), "null".into()))
+        );
+        assert_eq!(parse_source_ref("null"), None);
+        assert_eq!(parse_source_ref("source..a"), None);
+        assert_eq!(parse_source_ref("null."), None);
         assert_eq!(parse_source_ref(""), None);
     }
 }

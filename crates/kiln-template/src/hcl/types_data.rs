@@ -14,6 +14,11 @@
 //! executed. A type neither knows is an error with a "did you mean" hint.
 //! A data source holds no state and needs no cleanup: `http` makes one
 //! request, with a timeout.
+//!
+//! `validate` reads no data source unless `-evaluate-datasources` is given
+//! ([`DataSources::without_execution`]), as Packer's `validate`: each
+//! block's configuration is still checked ([`check`]), but its outputs are
+//! unknown ([`super::eval::UNKNOWN`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,25 +58,48 @@ impl DataSourceResolver for Vec<Box<dyn DataSourceFactory>> {
     }
 }
 
-/// The resolver a template's data sources are evaluated with; the default
-/// knows no type beyond the built-in ones.
+/// The resolver a template's data sources are evaluated with, and whether
+/// they are read; the default knows no type beyond the built-in ones and
+/// reads them.
 #[derive(Clone, Default)]
-pub struct DataSources(Option<Arc<dyn DataSourceResolver>>);
+pub struct DataSources {
+    resolver: Option<Arc<dyn DataSourceResolver>>,
+    skip_execution: bool,
+}
 
 impl DataSources {
     /// Data sources resolved by `resolver`.
     pub fn new(resolver: impl DataSourceResolver + 'static) -> Self {
-        DataSources(Some(Arc::new(resolver)))
+        DataSources {
+            resolver: Some(Arc::new(resolver)),
+            skip_execution: false,
+        }
+    }
+
+    /// The same data sources, checked but not read (no request, no API
+    /// call): their outputs are unknown. `validate` without
+    /// `-evaluate-datasources`, as Packer's.
+    pub fn without_execution(mut self) -> Self {
+        self.skip_execution = true;
+        self
+    }
+
+    /// False when the data sources are only checked, not read.
+    pub fn executes(&self) -> bool {
+        !self.skip_execution
     }
 
     /// The factory of `ty`, a type kiln does not read itself.
     pub fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
-        self.0.as_deref().and_then(|r| r.factory(ty))
+        self.resolver.as_deref().and_then(|r| r.factory(ty))
     }
 
     /// The resolver's types.
     pub fn types(&self) -> Vec<String> {
-        self.0.as_deref().map(|r| r.types()).unwrap_or_default()
+        self.resolver
+            .as_deref()
+            .map(|r| r.types())
+            .unwrap_or_default()
     }
 
     /// Whether `ty` is a type kiln reads, itself or through the resolver.
@@ -82,7 +110,7 @@ impl DataSources {
 
 impl std::fmt::Debug for DataSources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
+        f.write_str(if self.resolver.is_some() {
             "DataSources(resolver)"
         } else {
             "DataSources(built-in)"
@@ -116,10 +144,10 @@ impl DataDecl {
     }
 }
 
-/// Decodes a `data` block, checking its labels and, for the built-in
-/// types, its arguments. Other types are checked when the template is
-/// evaluated ([`check_types`]), when the resolver of plugin data sources
-/// is known.
+/// Decodes a `data` block, checking its labels (Packer's parse phase). Its
+/// arguments are checked when the template is evaluated, as Packer does
+/// (`startDatasource`, from `Initialize`): a built-in type's by
+/// [`check_block`], another's by its resolver ([`check_types`]).
 pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDecl> {
     let [ty, name] = block.labels.as_slice() else {
         errors.push(
@@ -134,32 +162,40 @@ pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDe
         );
         return None;
     };
-    let what = format!("data source `data.{ty}.{name}`");
-    match ty.as_str() {
-        "null" => block
-            .body
-            .check_schema(&what, &["input"], &["dynamic"], errors),
-        "http" => block.body.check_schema(
-            &what,
-            &["url", "method", "request_headers", "request_body"],
-            &["dynamic"],
-            errors,
-        ),
-        _ => {}
-    }
-    if ty == "http" && block.body.attr("url").is_none() {
-        errors.push(
-            located(&block.location, format!("{what} needs a `url`"))
-                .with_hint("add `url = \"https://…\"`"),
-        );
-        return None;
-    }
     Some(DataDecl {
         data_type: ty.clone(),
         name: name.clone(),
         location: block.location.clone(),
         body: block.body.clone(),
     })
+}
+
+/// Checks the arguments of a built-in data source's block: the known
+/// keys, and `http`'s `url`.
+fn check_block(d: &DataDecl) -> Result<(), ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let what = format!("data source `{}`", d.reference());
+    match d.data_type.as_str() {
+        "null" => d
+            .body
+            .check_schema(&what, &["input"], &["dynamic"], &mut errors),
+        "http" => {
+            d.body.check_schema(
+                &what,
+                &["url", "method", "request_headers", "request_body"],
+                &["dynamic"],
+                &mut errors,
+            );
+            if d.body.attr("url").is_none() {
+                errors.push(
+                    located(&d.location, format!("{what} needs a `url`"))
+                        .with_hint("add `url = \"https://…\"`"),
+                );
+            }
+        }
+        _ => {}
+    }
+    errors.into_result(())
 }
 
 /// Reports each `data` block whose type is neither built in nor known to
@@ -227,19 +263,8 @@ pub fn read(
             .into()),
         };
     }
-    let mut errors = ConfigErrors::new();
-    let mut args = Map::new();
-    for a in &d.body.attrs {
-        match scope.eval(&a.value) {
-            Ok(v) => {
-                args.insert(a.name.clone(), v);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    check_block(d)?;
+    let args = eval_args(d, scope)?;
     let out = match d.data_type.as_str() {
         "null" => {
             let mut o = Map::new();
@@ -262,6 +287,52 @@ pub fn read(
     out.map_err(ConfigErrors::from)
 }
 
+/// Checks a data source's configuration without reading it (no request,
+/// no API call), as Packer's `validate` does without
+/// `-evaluate-datasources`: a built-in type's arguments as Packer's
+/// `Configure` checks them, a resolver's type through its `prepare`.
+/// Arguments that depend on values not known yet are
+/// [`super::eval::UNKNOWN`] here, as in Packer.
+pub fn check(
+    d: &DataDecl,
+    scope: &Scope,
+    sources: &DataSources,
+    redactor: &Redactor,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigErrors> {
+    if !DATA_TYPES.contains(&d.data_type.as_str()) {
+        return match sources.factory(&d.data_type) {
+            Some(f) => prepare_external(d, f, scope, redactor, warnings).map(|_| ()),
+            None => Err(located(
+                &d.location,
+                format!("unknown data source type `{}`", d.data_type),
+            )
+            .into()),
+        };
+    }
+    check_block(d)?;
+    let args = eval_args(d, scope)?;
+    match d.data_type.as_str() {
+        "http" => http_request(d, &args).map(|_| ()).map_err(Into::into),
+        _ => Ok(()),
+    }
+}
+
+/// A built-in data source's arguments, evaluated.
+fn eval_args(d: &DataDecl, scope: &Scope) -> Result<Map<String, Value>, ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let mut args = Map::new();
+    for a in &d.body.attrs {
+        match scope.eval(&a.value) {
+            Ok(v) => {
+                args.insert(a.name.clone(), v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.into_result(args)
+}
+
 /// Reads a data source of a resolver: its block becomes a config with the
 /// location of every key, the factory prepares it (reporting every config
 /// problem at once, each at its key), and `execute` runs on a thread of
@@ -273,34 +344,7 @@ fn read_external(
     redactor: &Redactor,
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let raw = super::types_source::body_to_raw(&d.body, scope, &d.location, &[], &mut errors);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let template_dir =
-        std::path::absolute(&scope.path_root).unwrap_or_else(|_| PathBuf::from(&scope.path_root));
-    let cx = PrepareContext {
-        build_name: String::new(),
-        builder_type: String::new(),
-        interpolation: Context {
-            template_dir: Some(template_dir.to_string_lossy().into_owned()),
-            ..Context::default()
-        },
-        redactor: redactor.clone(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir,
-    };
-    let prepared = factory.prepare(&raw, &cx).map_err(|e| e.locate(&raw))?;
-    warnings.extend(
-        prepared
-            .warnings
-            .iter()
-            .map(|w| format!("{}: {w}", d.reference())),
-    );
-    let source = prepared.component;
+    let source = prepare_external(d, factory, scope, redactor, warnings)?;
     let outcome = std::thread::scope(|s| {
         s.spawn(|| -> Result<serde_json::Value, String> {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -337,6 +381,45 @@ fn read_external(
         .into());
     }
     Ok(eval::from_json(&output))
+}
+
+/// Evaluates a resolver's data source block into a config and prepares it
+/// (every config problem at once, each at its key).
+fn prepare_external(
+    d: &DataDecl,
+    factory: &dyn DataSourceFactory,
+    scope: &Scope,
+    redactor: &Redactor,
+    warnings: &mut Vec<String>,
+) -> Result<Box<dyn kiln_sdk::DataSource>, ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let raw = super::types_source::body_to_raw(&d.body, scope, &d.location, &[], &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let template_dir =
+        std::path::absolute(&scope.path_root).unwrap_or_else(|_| PathBuf::from(&scope.path_root));
+    let cx = PrepareContext {
+        build_name: String::new(),
+        builder_type: String::new(),
+        interpolation: Context {
+            template_dir: Some(template_dir.to_string_lossy().into_owned()),
+            ..Context::default()
+        },
+        redactor: redactor.clone(),
+        debug: false,
+        force: false,
+        on_error: Default::default(),
+        template_dir,
+    };
+    let prepared = factory.prepare(&raw, &cx).map_err(|e| e.locate(&raw))?;
+    warnings.extend(
+        prepared
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {w}", d.reference())),
+    );
+    Ok(prepared.component)
 }
 
 fn string_arg(
@@ -383,9 +466,46 @@ fn canonical_header(name: &str) -> String {
         .join("-")
 }
 
-fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigError> {
+/// The methods an `http` data source may use, as Packer's.
+const HTTP_METHODS: &[&str] = &["HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
+/// An `http` data source's request, checked as Packer's `Configure` does.
+struct HttpRequest {
+    url: String,
+    method: String,
+    body: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+/// Checks an `http` data source's arguments (types, a `url`, a method
+/// Packer knows), without making the request.
+fn http_request(d: &DataDecl, args: &Map<String, Value>) -> Result<HttpRequest, ConfigError> {
     let url = string_arg(d, args, "url")?.unwrap_or_default();
+    if url.is_empty() {
+        return Err(at_attr(d, "url", "`url` must not be empty".into())
+            .with_hint("write a full URL such as `https://example.com/file`"));
+    }
     let method = string_arg(d, args, "method")?.unwrap_or_else(|| "GET".into());
+    if !HTTP_METHODS.contains(&method.as_str()) {
+        let upper = method.to_uppercase();
+        return Err(at_attr(
+            d,
+            "method",
+            format!("`{method}` is not a method the `http` data source can use"),
+        )
+        .with_hint(if HTTP_METHODS.contains(&upper.as_str()) {
+            format!("write it in capitals, `{upper}`, as Packer requires")
+        } else {
+            format!(
+                "use one of {}",
+                HTTP_METHODS
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }));
+    }
     let body = string_arg(d, args, "request_body")?;
     let mut headers: Vec<(String, String)> = Vec::new();
     match args.get("request_headers") {
@@ -420,6 +540,21 @@ fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigErr
             ))
         }
     }
+    Ok(HttpRequest {
+        url,
+        method,
+        body,
+        headers,
+    })
+}
+
+fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigError> {
+    let HttpRequest {
+        url,
+        method,
+        body,
+        headers,
+    } = http_request(d, args)?;
     let parsed = reqwest::Url::parse(&url).map_err(|e| {
         at_attr(d, "url", format!("`{url}` is not a valid URL: {e}"))
             .with_hint("write a full URL such as `https://example.com/file`")
@@ -431,10 +566,8 @@ fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigErr
             format!("`{url}`: only `http` and `https` URLs can be read"),
         ));
     }
-    let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).map_err(|_| {
-        at_attr(d, "method", format!("`{method}` is not an HTTP method"))
-            .with_hint("use `GET`, `POST`, `PUT`, `HEAD`, …")
-    })?;
+    let m = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| at_attr(d, "method", format!("`{method}` is not an HTTP method")))?;
     let req_headers = headers.clone();
     // A thread of its own: templates may be loaded inside an async runtime.
     let outcome = std::thread::spawn(move || -> Result<HttpAnswer, String> {
@@ -504,7 +637,7 @@ fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigErr
     }
     let mut o = Map::new();
     o.insert("url".into(), Value::from(url));
-    o.insert("method".into(), Value::from(method.to_uppercase()));
+    o.insert("method".into(), Value::from(method.clone()));
     o.insert(
         "request_headers".into(),
         Value::Object(
@@ -677,10 +810,40 @@ mod tests {
             e.0[0].hint.as_deref() == Some("did you mean `http`?"),
             "{e:?}"
         );
-        let (_, e) = decl("data \"http\" \"v\" {\n  ulr = \"x\"\n}\n");
-        let t = e.to_string();
-        assert!(t.contains("unsupported argument `ulr`"), "{t}");
-        assert!(t.contains("needs a `url`"), "{t}");
+        // A built-in type's arguments are checked at evaluation (read or
+        // not), as Packer's `startDatasource` does in `Initialize`.
+        let (d, e) = decl("data \"http\" \"v\" {\n  ulr = \"x\"\n}\n");
+        assert!(e.is_empty(), "{e}");
+        let d = d.unwrap();
+        let sources = DataSources::default();
+        for e in [
+            check(
+                &d,
+                &Scope::default(),
+                &sources,
+                &Redactor::new(),
+                &mut Vec::new(),
+            )
+            .unwrap_err(),
+            read(
+                &d,
+                &Scope::default(),
+                &sources,
+                &Redactor::new(),
+                &mut Vec::new(),
+            )
+            .unwrap_err(),
+        ] {
+            let t = e.to_string();
+            assert!(
+                t.contains("t.pkr.hcl:2:3: unsupported argument `ulr`"),
+                "{t}"
+            );
+            assert!(
+                t.contains("t.pkr.hcl:1:1: data source `data.http.v` needs a `url`"),
+                "{t}"
+            );
+        }
         let (d, e) = decl("data \"null\" \"n\" {\n  input = [1]\n}\n");
         assert!(e.is_empty());
         let v = read(
@@ -743,6 +906,14 @@ mod tests {
     }
 
     fn evaluate(src: &str) -> (Map<String, Value>, ConfigErrors) {
+        let (e, errors) = evaluate_with(src, true);
+        (e.locals, errors)
+    }
+
+    fn evaluate_with(
+        src: &str,
+        execute: bool,
+    ) -> (super::super::types_locals::Evaluated, ConfigErrors) {
         let f = SourceFile::new("t.pkr.hcl".into(), src);
         let body = parse_file(&f, src).unwrap();
         let mut errors = ConfigErrors::new();
@@ -757,7 +928,10 @@ mod tests {
                 _ => {}
             }
         }
-        let sources = DataSources::new(vec![Box::new(Repeat) as Box<dyn DataSourceFactory>]);
+        let mut sources = DataSources::new(vec![Box::new(Repeat) as Box<dyn DataSourceFactory>]);
+        if !execute {
+            sources = sources.without_execution();
+        }
         let e = super::super::types_locals::evaluate_all_with(
             &locals,
             &data,
@@ -767,7 +941,39 @@ mod tests {
             ".",
             &mut errors,
         );
-        (e.locals, errors)
+        (e, errors)
+    }
+
+    /// `validate` without `-evaluate-datasources`, as Packer's
+    /// `evaluateDatasources(skipExecution)` (`hcl2template/
+    /// types.packer_config.go`): every data source is prepared, none is
+    /// executed, and what uses one is unknown.
+    #[test]
+    fn without_execution_data_sources_are_checked_not_read() {
+        let src = "locals {\n  out  = data.repeat.r.text\n  both = \"${local.out}!\"\n  n    = 1\n}\ndata \"repeat\" \"r\" {\n  word  = \"\"\n  times = 2\n}\ndata \"http\" \"h\" {\n  url    = \"http://127.0.0.1:1/\"\n  method = \"FETCH\"\n}\ndata \"repeat\" \"bad\" {\n  times = 1\n}\n";
+        let (e, errors) = evaluate_with(src, false);
+        let t = errors.to_string();
+        // `execute` would fail (`nothing to repeat`) and the request
+        // could not connect: neither happens. Configuration errors do.
+        assert!(!t.contains("nothing to repeat"), "{t}");
+        assert!(!t.contains("request to"), "{t}");
+        assert!(
+            t.contains("t.pkr.hcl:12:12: `FETCH` is not a method the `http` data source can use"),
+            "{t}"
+        );
+        assert!(
+            t.contains("t.pkr.hcl:14:1: `word`: `word` must be a string"),
+            "{t}"
+        );
+        assert_eq!(errors.0.len(), 2, "{t}");
+        assert_eq!(e.locals["out"], Value::from(eval::UNKNOWN));
+        assert_eq!(e.locals["both"], Value::from(eval::UNKNOWN));
+        assert_eq!(e.locals["n"], Value::from(1));
+        assert_eq!(e.unknown, ["data.repeat.r", "local.out", "local.both"]);
+
+        // With execution, the same data source is read and fails.
+        let (_, errors) = evaluate_with(src, true);
+        assert!(errors.to_string().contains("nothing to repeat"), "{errors}");
     }
 
     #[test]

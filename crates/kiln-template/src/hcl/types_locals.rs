@@ -116,6 +116,10 @@ pub struct Evaluated {
     pub sensitive_locals: Vec<String>,
     /// What the data sources' `prepare` had to say (`data.T.N: …`).
     pub warnings: Vec<String>,
+    /// The data sources not read (`data.T.N`: `validate` without
+    /// `-evaluate-datasources`) and the locals computed from them
+    /// (`local.X`, whose value is [`super::eval::UNKNOWN`]).
+    pub unknown: Vec<String>,
 }
 
 /// Evaluates locals and data sources together, as one dependency graph
@@ -321,6 +325,16 @@ pub fn evaluate_all_with(
     }
     let mut failed = vec![false; total];
     let mut sensitive = vec![false; total];
+    let mut unknown: Vec<String> = Vec::new();
+    // One scope for the whole walk, updated as values become known (a scope
+    // per node, copying every value so far, made the walk quadratic).
+    let mut scope = Scope {
+        vars: Some(vars.clone()),
+        locals: Some(locals_scope(locals, &values)),
+        data: Some(data_scope(data, &data_values)),
+        path_root: path_root.to_string(),
+        ..Scope::default()
+    };
     for i in order {
         if in_cycle[i] || deps[i].iter().any(|d| failed[*d] || in_cycle[*d]) {
             failed[i] = true;
@@ -328,19 +342,25 @@ pub fn evaluate_all_with(
         }
         sensitive[i] =
             tainted[i] || (i < n && locals[i].sensitive) || deps[i].iter().any(|d| sensitive[*d]);
-        let scope = Scope {
-            vars: Some(vars.clone()),
-            locals: Some(locals_scope(locals, &values)),
-            data: Some(data_scope(data, &data_values)),
-            path_root: path_root.to_string(),
-            what: if i < n { "a local" } else { "a data source" },
-            ..Scope::default()
-        };
+        scope.what = if i < n { "a local" } else { "a data source" };
         if i < n {
+            let is_unknown = scope.unknown_ref(&locals[i].expr).is_some();
             match scope.eval(&locals[i].expr) {
+                Ok(v) if is_unknown => {
+                    let name = format!("local.{}", locals[i].name);
+                    scope.unknown.insert(name.clone());
+                    unknown.push(name);
+                    if let Some(l) = scope.locals.as_mut() {
+                        l.insert(locals[i].name.clone(), v.clone());
+                    }
+                    values.insert(locals[i].name.clone(), v);
+                }
                 Ok(v) => {
                     if sensitive[i] {
                         redactor.add(super::eval::display(&v));
+                    }
+                    if let Some(l) = scope.locals.as_mut() {
+                        l.insert(locals[i].name.clone(), v.clone());
                     }
                     values.insert(locals[i].name.clone(), v);
                 }
@@ -349,10 +369,25 @@ pub fn evaluate_all_with(
                     errors.push(e);
                 }
             }
+        } else if !sources.executes() {
+            // Checked, not read: its outputs are unknown.
+            match super::types_data::check(&data[i - n], &scope, sources, &redactor, &mut warnings)
+            {
+                Ok(()) => {
+                    scope.unknown.insert(data[i - n].reference());
+                    unknown.push(data[i - n].reference());
+                }
+                Err(e) => {
+                    failed[i] = true;
+                    errors.0.extend(e.0);
+                }
+            }
         } else {
             match super::types_data::read(&data[i - n], &scope, sources, &redactor, &mut warnings) {
                 Ok(v) => {
                     data_values.insert(data[i - n].reference(), v);
+                    // Data sources are few: rebuilding their scope is cheap.
+                    scope.data = Some(data_scope(data, &data_values));
                 }
                 Err(e) => {
                     failed[i] = true;
@@ -369,6 +404,7 @@ pub fn evaluate_all_with(
             .map(|i| locals[i].name.clone())
             .collect(),
         warnings,
+        unknown,
     }
 }
 

@@ -200,6 +200,10 @@ fn expand_dynamic(
         },
         None => ident.clone(),
     };
+    if scope.unknown_ref(&for_each.value).is_some() {
+        // Not known until data sources are read (`validate`): no block.
+        return;
+    }
     let items: Vec<(hcl::Value, hcl::Value)> = match scope.eval(&for_each.value) {
         Ok(hcl::Value::Array(a)) => a
             .into_iter()

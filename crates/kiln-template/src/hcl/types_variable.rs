@@ -74,6 +74,32 @@ fn const_bool(body: &BodyAst, key: &str, default: bool, errors: &mut ConfigError
     }
 }
 
+/// Packer reads a variable's `type` as an exact type (hashicorp/packer
+/// hcl2template/types.variables.go uses hcl's `typeexpr.Type`), so `any`
+/// and `optional(…)` attributes are errors there: what is inexact in `ty`,
+/// with a hint.
+fn inexact(ty: &Type) -> Option<(&'static str, &'static str)> {
+    match ty {
+        Type::Any => Some((
+            "`any`",
+            "Packer wants an exact type: leave `type` out to accept any value, or name it (`string`, `list(string)`, …)",
+        )),
+        Type::List(t) | Type::Set(t) | Type::Map(t) => inexact(t),
+        Type::Tuple(ts) => ts.iter().find_map(inexact),
+        Type::Object(attrs) => attrs.iter().find_map(|a| {
+            if a.optional {
+                Some((
+                    "`optional(…)`",
+                    "Packer wants an exact type: make the attribute required and give it in the `default`",
+                ))
+            } else {
+                inexact(&a.ty)
+            }
+        }),
+        Type::String | Type::Number | Type::Bool => None,
+    }
+}
+
 /// Decodes a `variable "name"` block.
 pub fn decode_variable(block: &BlockAst, errors: &mut ConfigErrors) -> Option<VariableDecl> {
     let [name] = block.labels.as_slice() else {
@@ -100,13 +126,23 @@ pub fn decode_variable(block: &BlockAst, errors: &mut ConfigErrors) -> Option<Va
         errors,
     );
     let ty = match block.body.attr("type") {
-        Some(a) => match parse_type(&a.value.expr) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(at(&a.value, format!("variable `{name}`: {e}")));
-                Type::Any
+        Some(a) => {
+            match parse_type(&a.value.expr) {
+                Ok(t) => {
+                    if let Some((what, hint)) = inexact(&t) {
+                        errors.push(
+                        at(&a.value, format!("variable `{name}`: {what} cannot be used in a variable's `type`"))
+                            .with_hint(hint),
+                    );
+                    }
+                    t
+                }
+                Err(e) => {
+                    errors.push(at(&a.value, format!("variable `{name}`: {e}")));
+                    Type::Any
+                }
             }
-        },
+        }
         None => Type::Any,
     };
     let description = block.body.attr("description").and_then(|a| {
@@ -127,10 +163,13 @@ pub fn decode_variable(block: &BlockAst, errors: &mut ConfigErrors) -> Option<Va
             errors,
         );
         match (v.body.attr("condition"), v.body.attr("error_message")) {
-            (Some(c), Some(m)) => validations.push(Validation {
-                condition: c.value.clone(),
-                error_message: m.value.clone(),
-            }),
+            (Some(c), Some(m)) => {
+                check_validation(name, &c.value, &m.value, errors);
+                validations.push(Validation {
+                    condition: c.value.clone(),
+                    error_message: m.value.clone(),
+                })
+            }
             (c, _) => errors.push(located(
                 &v.location,
                 format!(
@@ -154,6 +193,51 @@ pub fn decode_variable(block: &BlockAst, errors: &mut ConfigErrors) -> Option<Va
         nullable: const_bool(&block.body, "nullable", true, errors),
         validations,
     })
+}
+
+/// What Packer checks of a `validation` block when it decodes it
+/// (hashicorp/packer hcl2template/types.variables.go
+/// `decodeVariableValidationBlock`): the condition refers to the variable
+/// itself and to no other, and a literal `error_message` is at least one
+/// sentence (an uppercase first letter, a final `.` or `?`).
+fn check_validation(name: &str, condition: &Expr, message: &Expr, errors: &mut ConfigErrors) {
+    let refs = eval::references(&condition.expr);
+    let var_refs: Vec<_> = refs.iter().filter(|r| r.root == "var").collect();
+    if let Some(other) = var_refs.iter().find(|r| r.attr.as_deref() != Some(name)) {
+        let shown = other.attr.as_deref().unwrap_or("");
+        errors.push(
+            at(
+                condition,
+                format!("the `validation` of variable `{name}` refers to `var.{shown}`"),
+            )
+            .with_hint(format!(
+                "a validation can only use the variable itself, `var.{name}`"
+            )),
+        );
+    } else if var_refs.is_empty() {
+        errors.push(
+            at(
+                condition,
+                format!(
+                    "the `validation` condition of variable `{name}` does not use `var.{name}`"
+                ),
+            )
+            .with_hint("the condition tests the value given to the variable"),
+        );
+    }
+    if eval::references(&message.expr).is_empty() {
+        if let Ok(Value::String(m)) = eval::eval_constant(message, "a validation message") {
+            let m = m.trim();
+            let sentence = m.chars().next().is_some_and(char::is_uppercase)
+                && (m.ends_with('.') || m.ends_with('?'));
+            if !sentence {
+                errors.push(
+                    at(message, format!("the `error_message` of variable `{name}` is not a sentence"))
+                        .with_hint("Packer wants at least one full sentence: an uppercase first letter and a final `.` or `?`"),
+                );
+            }
+        }
+    }
 }
 
 /// Decodes a `variables { a = 1 }` block: each attribute declares an
@@ -191,6 +275,17 @@ pub struct ResolvedVariables {
     pub sensitive: Vec<String>,
     /// Non-fatal remarks (undeclared names in var files…).
     pub warnings: Vec<String>,
+    /// The values given to sensitive variables, as given, valid or not:
+    /// they are masked even in errors about them.
+    pub sensitive_inputs: Vec<String>,
+}
+
+/// `message` with every occurrence of the secret `value` masked.
+fn mask_value(message: &str, value: &str) -> String {
+    if value.is_empty() {
+        return message.to_string();
+    }
+    message.replace(value, kiln_sdk::ui::REDACTED)
 }
 
 /// Where a value was set, for messages.
@@ -300,6 +395,52 @@ pub fn read_var_file(
         .collect()
 }
 
+/// A declaration's default, evaluated where `env` is allowed and other
+/// variables are not, and converted to the declared type; `None` when it
+/// has none.
+fn default_value(d: &VariableDecl, path_root: &str) -> Option<Result<Value, ConfigError>> {
+    let e = d.default.as_ref()?;
+    let scope = Scope {
+        allow_env: true,
+        path_root: path_root.to_string(),
+        what: "a variable default",
+        ..Scope::default()
+    };
+    let evaluated = scope.eval(e).map_err(|mut err| {
+        if err.message.starts_with("call to unknown function") {
+            err.hint = Some(
+                "a variable default can only call `env`; compute the value in a `locals` block"
+                    .into(),
+            );
+        }
+        err
+    });
+    Some(evaluated.and_then(|v| {
+        convert(&v, &d.ty).map_err(|msg| {
+            at(
+                e,
+                format!("invalid default for variable `{}`: {msg}", d.name),
+            )
+            .with_hint(format!(
+                "the default must fit the variable's type, `{}`",
+                d.ty
+            ))
+        })
+    }))
+}
+
+/// Reports the defaults that cannot be evaluated or do not fit their
+/// variable's type. Packer checks them when it parses the template
+/// (hashicorp/packer hcl2template/types.variables.go
+/// `decodeVariableBlock`), so `validate -syntax-only` reports them.
+pub fn check_defaults(decls: &[VariableDecl], path_root: &str, errors: &mut ConfigErrors) {
+    for d in decls {
+        if let Some(Err(e)) = default_value(d, path_root) {
+            errors.push(e);
+        }
+    }
+}
+
 /// Resolves every declared variable's value. `auto_files` are the
 /// `*.auto.pkrvars.hcl` files found beside the template, in lexical order.
 pub fn resolve(
@@ -314,42 +455,37 @@ pub fn resolve(
     let index = |name: &str| decls.iter().position(|d| d.name == name);
     let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
 
-    // 1. Defaults, where `env` is allowed and other variables are not.
-    let default_scope = Scope {
-        allow_env: true,
-        path_root: path_root.to_string(),
-        what: "a variable default",
-        ..Scope::default()
-    };
+    // 1. Defaults. One that cannot be evaluated or does not fit the type
+    // was reported by `check_defaults` in the parse phase: the variable is
+    // then left unset (and not reported as required).
     let mut defaults: Vec<Option<Value>> = vec![None; decls.len()];
     for (i, d) in decls.iter().enumerate() {
-        if let Some(e) = &d.default {
-            match default_scope.eval(e) {
-                Ok(v) => match convert(&v, &d.ty) {
-                    Ok(v) => {
-                        defaults[i] = Some(v.clone());
-                        settings[i] = Some(Setting {
-                            value: v,
-                            from: "its default".into(),
-                            location: Some(e.location.clone()),
-                        });
-                    }
-                    Err(msg) => errors.push(at(
-                        e,
-                        format!("invalid default for variable `{}`: {msg}", d.name),
-                    )),
-                },
-                Err(e) => errors.push(e),
-            }
+        if let Some(Ok(v)) = default_value(d, path_root) {
+            defaults[i] = Some(v.clone());
+            settings[i] = Some(Setting {
+                value: v,
+                from: "its default".into(),
+                location: d.default.as_ref().map(|e| e.location.clone()),
+            });
         }
     }
 
+    // Variables given a value that was rejected: they are not reported as
+    // "not set" on top of that.
+    let mut rejected = vec![false; decls.len()];
+    let mut sensitive_inputs: Vec<String> = Vec::new();
     let mut set = |i: usize,
                    value: Value,
                    from: String,
                    location: Option<Location>,
                    errors: &mut ConfigErrors| {
         let d = &decls[i];
+        if d.sensitive {
+            // The given value is a secret even when it is not a valid one:
+            // messages never quote it, and the redactor masks it in the
+            // source lines errors show.
+            sensitive_inputs.push(eval::display(&value));
+        }
         match convert(&value, &d.ty) {
             Ok(v) => {
                 let v = if v.is_null() && !d.nullable {
@@ -364,6 +500,12 @@ pub fn resolve(
                 });
             }
             Err(msg) => {
+                rejected[i] = true;
+                let msg = if d.sensitive {
+                    mask_value(&msg, &eval::display(&value))
+                } else {
+                    msg
+                };
                 let mut e = ConfigError::new(format!(
                     "invalid value for variable `{}` from {from}: {msg}",
                     d.name
@@ -413,11 +555,20 @@ pub fn resolve(
     }
 
     // 5. -var, always last.
+    let mut bad_vars: Vec<(usize, &String)> = Vec::new();
     for (name, text) in &inputs.vars {
         match index(name) {
             Some(i) => match value_from_text(text, &decls[i].ty) {
                 Ok(v) => set(i, v, "`-var`".into(), None, errors),
-                Err(msg) => errors.push(ConfigError::new(format!("`-var {name}=…`: {msg}"))),
+                Err(msg) => {
+                    bad_vars.push((i, text));
+                    let msg = if decls[i].sensitive {
+                        mask_value(&msg, text)
+                    } else {
+                        msg
+                    };
+                    errors.push(ConfigError::new(format!("`-var {name}=…`: {msg}")))
+                }
             },
             None => {
                 let mut e = ConfigError::new(format!("`-var`: undefined variable `{name}`"));
@@ -428,13 +579,20 @@ pub fn resolve(
         }
     }
 
+    for (i, text) in bad_vars {
+        rejected[i] = true;
+        if decls[i].sensitive {
+            sensitive_inputs.push(text.clone());
+        }
+    }
+    out.sensitive_inputs = sensitive_inputs;
     for (i, d) in decls.iter().enumerate() {
         match &settings[i] {
             Some(s) => {
                 out.values.insert(d.name.clone(), s.value.clone());
             }
             None => {
-                if d.default.is_none() {
+                if d.default.is_none() && !rejected[i] {
                     let mut e =
                         ConfigError::new(format!("required variable `{}` is not set", d.name))
                             .with_hint(format!(
@@ -559,7 +717,7 @@ variable "size" {
   default = 3
   validation {
     condition     = var.size > 5
-    error_message = "size must be above 5"
+    error_message = "Size must be above 5."
   }
 }
 variable "l" {
@@ -586,11 +744,65 @@ variable "l" {
         assert!(text.contains("required variable `r` is not set"), "{text}");
         assert!(
             text.contains(
-                "t.pkr.hcl:7:21: invalid value for variable `size`: size must be above 5"
+                "t.pkr.hcl:7:21: invalid value for variable `size`: Size must be above 5."
             ),
             "{text}"
         );
         assert_eq!(eval::to_json(&r.values["l"]), serde_json::json!(["a", "1"]));
+    }
+
+    // hashicorp/packer hcl2template/types.variables.go
+    // `decodeVariableValidationBlock`.
+    #[test]
+    fn validation_blocks_are_checked_when_decoded() {
+        let src = r#"
+variable "a" {
+  validation {
+    condition     = var.b != ""
+    error_message = "The value is set."
+  }
+}
+variable "c" {
+  validation {
+    condition     = true
+    error_message = "The value is set."
+  }
+}
+variable "d" {
+  validation {
+    condition     = var.d != ""
+    error_message = "the value must be set"
+  }
+}
+variable "e" {
+  validation {
+    condition     = length(var.e) > 1
+    error_message = "Is it long enough?"
+  }
+}
+"#;
+        let f = SourceFile::new("t.pkr.hcl".into(), src);
+        let body = parser::parse_file(&f, src).unwrap();
+        let mut errors = ConfigErrors::new();
+        for b in &body.blocks {
+            decode_variable(b, &mut errors);
+        }
+        let text = errors.to_string();
+        assert!(
+            text.contains("t.pkr.hcl:4:21: the `validation` of variable `a` refers to `var.b`"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "t.pkr.hcl:10:21: the `validation` condition of variable `c` does not use `var.c`"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("t.pkr.hcl:17:21: the `error_message` of variable `d` is not a sentence"),
+            "{text}"
+        );
+        assert_eq!(errors.0.len(), 3, "{text}");
     }
 
     #[test]
@@ -598,11 +810,57 @@ variable "l" {
         let src = "variable \"a\" { default = var.b }\nvariable \"b\" { default = \"x\" }\n";
         let d = decls(src);
         let mut errors = ConfigErrors::new();
-        resolve(&d, &[], &VariableInputs::default(), "/", &mut errors);
+        check_defaults(&d, "/", &mut errors);
         assert!(
             errors
                 .to_string()
                 .contains("`var.b` cannot be used in a variable default"),
+            "{errors}"
+        );
+        // `resolve` leaves it unset, without reporting it again.
+        let mut errors = ConfigErrors::new();
+        let r = resolve(&d, &[], &VariableInputs::default(), "/", &mut errors);
+        assert!(errors.is_empty(), "{errors}");
+        assert_eq!(r.values["a"], Value::Null);
+        for (ty, want) in [
+            ("any", "`any` cannot be used"),
+            (
+                "list(object({ a = optional(string) }))",
+                "`optional(…)` cannot be used",
+            ),
+        ] {
+            let src = format!("variable \"x\" {{\n  type = {ty}\n}}\n");
+            let f = SourceFile::new("t.pkr.hcl".into(), &src);
+            let body = parser::parse_file(&f, &src).unwrap();
+            let mut errors = ConfigErrors::new();
+            decode_variable(&body.blocks[0], &mut errors);
+            assert!(
+                errors
+                    .to_string()
+                    .contains(&format!("t.pkr.hcl:2:10: variable `x`: {want}")),
+                "{errors}"
+            );
+        }
+        let d = decls("variable \"n\" {\n  type    = number\n  default = \"many\"\n}\n");
+        let mut errors = ConfigErrors::new();
+        check_defaults(&d, "/", &mut errors);
+        assert!(
+            errors.to_string().contains(
+                "t.pkr.hcl:3:13: invalid default for variable `n`: a number is required, found `many`"
+            ),
+            "{errors}"
+        );
+        // Only `env`: Packer evaluates defaults with `env` alone.
+        let d = decls("variable \"t\" { default = formatdate(\"YYYY\", timestamp()) }\n");
+        let mut errors = ConfigErrors::new();
+        check_defaults(&d, "/", &mut errors);
+        assert!(
+            errors
+                .to_string()
+                .contains("call to unknown function `formatdate`")
+                && errors
+                    .to_string()
+                    .contains("compute the value in a `locals` block"),
             "{errors}"
         );
         let d = decls("variable \"h\" { default = env(\"KILN_SURELY_UNSET_VAR\") }\n");

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::common;
 use crate::cli::{Flag, Kind};
 
-const USAGE: &str = "Usage: kiln build [options] TEMPLATE
+pub const USAGE: &str = "Usage: kiln build [options] TEMPLATE
 
   Will execute multiple builds in parallel as defined in the template.
   The various artifacts created by the template will be outputted.
@@ -32,7 +32,7 @@ Options:
   -var-file=path                JSON file containing user variables, can be used multiple times.
 ";
 
-const FLAGS: &[Flag] = &[
+pub const FLAGS: &[Flag] = &[
     Flag::new("color", Kind::Bool),
     Flag::new("debug", Kind::Bool),
     Flag::new("force", Kind::Bool),
@@ -116,6 +116,15 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         }
     };
     for w in &plan.warnings {
+        output.line(Level::Say, &format!("Warning: {w}"));
+    }
+    let at_once = match parallel_builds {
+        0 => builds.len(),
+        n => n.min(builds.len()),
+    };
+    if let Some(w) = crate::limits::raise_open_files()
+        .and_then(|l| crate::limits::open_files_warning(l, at_once))
+    {
         output.line(Level::Say, &format!("Warning: {w}"));
     }
 

@@ -3,6 +3,7 @@
 //! configuration errors with their source line.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ pub fn start(
     }
     let template = template_arg(&parsed, usage)?;
     let redactor = Redactor::new();
+    protect_file_names(&redactor, &template, &parsed);
     let output =
         output(&parsed, machine_readable, redactor.clone()).map_err(|e| usage_error(&e, usage))?;
     Ok(Invocation {
@@ -57,6 +59,22 @@ pub fn start(
         output,
         redactor,
     })
+}
+
+/// Tells the redactor the names of the files kiln prints itself (the
+/// template, the files of a template directory, the var files), so that a
+/// secret which happens to be part of one (a password `freebsd` and
+/// `freebsd-14.pkr.hcl`) does not mangle the locations kiln shows.
+fn protect_file_names(redactor: &Redactor, template: &Path, p: &Parsed) {
+    redactor.protect(template.to_string_lossy());
+    if let Ok(entries) = std::fs::read_dir(template) {
+        for e in entries.flatten() {
+            redactor.protect(e.path().to_string_lossy());
+        }
+    }
+    for f in p.all("var-file") {
+        redactor.protect(f.to_string());
+    }
 }
 
 /// Reads `-var` and `-var-file`.
@@ -89,6 +107,14 @@ pub fn filters(p: &Parsed) -> Filters {
 /// The single TEMPLATE argument, or a usage error.
 pub fn template_arg(p: &Parsed, usage: &str) -> Result<PathBuf, u8> {
     match p.args.as_slice() {
+        [stdin] if stdin == "-" => {
+            eprintln!(
+                "error: kiln cannot read a template from stdin (`-`): save it to a file and pass \
+                 its path (`template.json`, `template.pkr.hcl`, or a directory)\n"
+            );
+            eprint!("{usage}");
+            Err(1)
+        }
         [one] => Ok(PathBuf::from(one)),
         [] => {
             eprintln!("error: a template file is required\n");
@@ -134,6 +160,7 @@ fn hcl2_placeholder(path: &Path) -> Template {
         provisioners: Vec::new(),
         error_cleanup_provisioner: None,
         post_processors: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -157,6 +184,17 @@ pub fn load_plan(
     path: &Path,
     p: &Parsed,
 ) -> Result<(Template, BuildPlan, ConfigErrors), ConfigErrors> {
+    load_plan_reading(path, p, true)
+}
+
+/// [`load_plan`]; with `read_data` false (`validate` without
+/// `-evaluate-datasources`), an HCL2 template's data sources are checked
+/// but not read, and their outputs are unknown.
+pub fn load_plan_reading(
+    path: &Path,
+    p: &Parsed,
+    read_data: bool,
+) -> Result<(Template, BuildPlan, ConfigErrors), ConfigErrors> {
     let inputs = variable_inputs(p)
         .map_err(|e| ConfigErrors::from(kiln_sdk::config::ConfigError::new(e)))?;
     if let Err(e) = check_template_kind(path) {
@@ -165,6 +203,9 @@ pub fn load_plan(
     if is_hcl2(path) {
         let (mut t, mut errors) = kiln_template::hcl::parse(path);
         t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
+        if !read_data {
+            t.data_sources = t.data_sources.without_execution();
+        }
         let (plan, e) = kiln_template::hcl::plan_hcl(&t, &inputs, &filters(p), Context::default());
         errors.0.extend(e.0);
         return Ok((hcl2_placeholder(path), plan, errors));
@@ -214,18 +255,62 @@ pub fn output(
         (false, Some(other)) => return Err(format!("`-events` must be `json`, found `{other}`")),
         (true, None) => OutputMode::MachineReadable,
         (false, None) => OutputMode::Human {
-            color: p.bool("color")?.unwrap_or(true)
-                && std::env::var_os("PACKER_NO_COLOR").is_none()
-                && std::env::var_os("NO_COLOR").is_none(),
+            color: use_color(
+                p.bool("color")?,
+                |k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+                std::io::stdout().is_terminal(),
+            ),
             timestamp: p.flag("timestamp-ui")?,
         },
     };
     Ok(Output::stdio(mode, redactor))
 }
 
+/// Whether human output is coloured. `-color=false`, `NO_COLOR` and
+/// `PACKER_NO_COLOR` turn colours off; otherwise `CLICOLOR_FORCE` (not
+/// `0`) turns them on, and without it they follow stdout: on for a
+/// terminal, off for a pipe or a file. `var` gives an environment
+/// variable's value when it is set and not empty.
+fn use_color(
+    flag: Option<bool>,
+    var: impl Fn(&str) -> Option<String>,
+    stdout_is_terminal: bool,
+) -> bool {
+    if flag == Some(false) || var("NO_COLOR").is_some() || var("PACKER_NO_COLOR").is_some() {
+        return false;
+    }
+    let forced = var("CLICOLOR_FORCE").is_some_and(|v| v != "0");
+    forced || stdout_is_terminal
+}
+
 /// Renders configuration errors with their source lines, rustc-style.
 pub fn render_errors(errors: &ConfigErrors) -> String {
+    render_errors_in(errors, None)
+}
+
+/// Like [`render_errors`]; `text` is `(file name, contents)` of a template
+/// that is not on disk (the template `kiln fix` printed), whose lines are
+/// shown for errors located in it.
+pub fn render_errors_in(errors: &ConfigErrors, text: Option<(&str, &str)>) -> String {
+    render_errors_redacted(errors, text, &Redactor::new())
+}
+
+/// Like [`render_errors_in`], with `redactor`'s secrets masked in the
+/// messages, hints and source lines; the caret is placed by the masked
+/// line, so it still points at the right column.
+pub fn render_errors_redacted(
+    errors: &ConfigErrors,
+    text: Option<(&str, &str)>,
+    redactor: &Redactor,
+) -> String {
+    let clean = |s: &str| escape_controls(&redactor.redact(s));
     let mut files: HashMap<String, Option<Vec<String>>> = HashMap::new();
+    if let Some((name, text)) = text {
+        files.insert(
+            name.to_string(),
+            Some(text.lines().map(String::from).collect()),
+        );
+    }
     let mut out = String::new();
     let n = errors.0.len();
     out.push_str(&format!(
@@ -243,9 +328,9 @@ pub fn render_errors(errors: &ConfigErrors) -> String {
             Some(p) => format!("`{p}`: {}", e.message),
             None => e.message.clone(),
         };
-        out.push_str(&format!("error: {msg}\n"));
+        out.push_str(&format!("error: {}\n", clean(&msg)));
         if let Some(loc) = &e.location {
-            out.push_str(&format!("  --> {loc}\n"));
+            out.push_str(&format!("  --> {}\n", clean(&loc.to_string())));
             let lines = files.entry(loc.file.to_string()).or_insert_with(|| {
                 std::fs::read_to_string(&*loc.file)
                     .ok()
@@ -266,26 +351,67 @@ pub fn render_errors(errors: &ConfigErrors) -> String {
                     col.saturating_sub(60)
                 };
                 let end = (start + 120).min(chars.len());
-                let shown: String = chars[start..end].iter().collect();
+                let shown = clean(&chars[start..end].iter().collect::<String>());
+                let before = clean(&chars[start..col].iter().collect::<String>());
                 let lead = if start > 0 { "…" } else { "" };
                 let tail = if end < chars.len() { "…" } else { "" };
-                let caret = " ".repeat(col - start + lead.chars().count());
+                let caret = " ".repeat(before.chars().count() + lead.chars().count());
                 out.push_str(&format!(
                     "   {pad}|\n   {num}| {lead}{shown}{tail}\n   {pad}| {caret}^\n"
                 ));
             }
         }
         if let Some(h) = &e.hint {
-            out.push_str(&format!("  hint: {h}\n"));
+            out.push_str(&format!("  hint: {}\n", clean(h)));
         }
     }
     out
 }
 
-/// Prints configuration errors through the output (stderr in human mode).
+/// `s` with its control characters but newlines and tabs escaped
+/// (`\u{1b}`), so that a raw byte in a template cannot drive the terminal
+/// (clear the screen, hide text, move the cursor) when kiln echoes it.
+fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Prints configuration errors through the output (stderr in human mode;
+/// with `-events=json`, one `config_error` event each, then `run_finished`
+/// with exit code 1, since nothing runs after them).
 pub fn print_errors(output: &Output, errors: &ConfigErrors) {
     match output.mode() {
-        OutputMode::Human { .. } => eprint!("{}", output.redactor().redact(&render_errors(errors))),
+        OutputMode::Human { .. } => {
+            eprint!(
+                "{}",
+                render_errors_redacted(errors, None, output.redactor())
+            )
+        }
+        OutputMode::JsonEvents => {
+            for e in &errors.0 {
+                let loc = e.location.as_ref();
+                output.event(serde_json::json!({
+                    "type": "config_error",
+                    "message": e.message,
+                    "path": e.path,
+                    "file": loc.map(|l| l.file.to_string()),
+                    "line": loc.map(|l| l.line),
+                    "column": loc.map(|l| l.column),
+                    "hint": e.hint,
+                }));
+            }
+            output.event(serde_json::json!({
+                "type": "run_finished", "cancelled": false, "failed": 0, "builds": 0, "exit_code": 1,
+            }));
+        }
         _ => {
             for e in &errors.0 {
                 output.line(Level::Error, &e.to_string());
@@ -300,4 +426,42 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_color;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            super::escape_controls("a\x1b[2Jb\rc\u{7f}\td\ne"),
+            "a\\u{1b}[2Jb\\rc\\u{7f}\td\ne"
+        );
+    }
+
+    #[test]
+    fn colours_follow_the_terminal_unless_told() {
+        assert!(use_color(None, env(&[]), true));
+        assert!(!use_color(None, env(&[]), false));
+        assert!(!use_color(Some(false), env(&[]), true));
+        assert!(!use_color(None, env(&[("NO_COLOR", "1")]), true));
+        assert!(!use_color(None, env(&[("PACKER_NO_COLOR", "1")]), true));
+        assert!(use_color(None, env(&[("CLICOLOR_FORCE", "1")]), false));
+        assert!(!use_color(None, env(&[("CLICOLOR_FORCE", "0")]), false));
+        // NO_COLOR wins over CLICOLOR_FORCE, as in anstream and no-color.org.
+        assert!(!use_color(
+            None,
+            env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]),
+            false
+        ));
+    }
 }

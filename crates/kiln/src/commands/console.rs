@@ -12,7 +12,7 @@ use kiln_template::hcl;
 use super::common;
 use crate::cli::{Flag, Kind};
 
-const USAGE: &str = "Usage: kiln console [options] [TEMPLATE]
+pub const USAGE: &str = "Usage: kiln console [options] [TEMPLATE]
 
   Creates a console for testing HCL2 expressions against a template's
   variables, locals and data sources. Expressions are read one per line
@@ -41,7 +41,7 @@ const HELP: &str = "The kiln console evaluates HCL2 expressions, for example:
 Commands: `help`, `variables`, `exit`.
 ";
 
-const FLAGS: &[Flag] = &[
+pub const FLAGS: &[Flag] = &[
     Flag::new("var", Kind::Repeated),
     Flag::new("var-file", Kind::Repeated),
     Flag::new("config-type", Kind::Value),

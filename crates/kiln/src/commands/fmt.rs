@@ -13,7 +13,7 @@ use kiln_template::hcl::format;
 use super::common;
 use crate::cli::{Flag, Kind};
 
-const USAGE: &str = "Usage: kiln fmt [options] [TEMPLATE...]
+pub const USAGE: &str = "Usage: kiln fmt [options] [TEMPLATE...]
 
   Rewrites all HCL2 configuration files (*.pkr.hcl, *.pkrvars.hcl) to a
   canonical format. Both configuration files and variable files are
@@ -32,7 +32,7 @@ Options:
                 given directory (or current directory) is processed.
 ";
 
-const FLAGS: &[Flag] = &[
+pub const FLAGS: &[Flag] = &[
     Flag::new("check", Kind::Bool),
     Flag::new("diff", Kind::Bool),
     Flag::new("write", Kind::Bool),

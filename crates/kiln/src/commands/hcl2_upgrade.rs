@@ -12,7 +12,7 @@ use kiln_template::hcl;
 use super::common;
 use crate::cli::{Flag, Kind};
 
-const USAGE: &str = "Usage: kiln hcl2_upgrade [options] TEMPLATE
+pub const USAGE: &str = "Usage: kiln hcl2_upgrade [options] TEMPLATE
 
   Will transform your JSON template into an HCL2 configuration.
 
@@ -25,7 +25,7 @@ Options:
   -with-annotations    Accepted for compatibility; kiln writes no annotations.
 ";
 
-const FLAGS: &[Flag] = &[
+pub const FLAGS: &[Flag] = &[
     Flag::new("output-file", Kind::Value),
     Flag::new("with-annotations", Kind::Bool),
 ];

@@ -1,7 +1,8 @@
 //! `kiln init [-upgrade] [-mirror DIR|file://DIR] TEMPLATE`: installs the
 //! plugins a template's `required_plugins` asks for, from a local mirror
 //! (there is no download from the network), checking each binary against
-//! its release's SHA256SUMS.
+//! its release's SHA256SUMS. Plugins whose components kiln has built in
+//! (`types_packer::BUILTIN_PLUGINS`) are satisfied by kiln itself.
 
 use kiln_plugin::install::{self, Outcome};
 
@@ -20,7 +21,7 @@ Options:
                     already installed
 ";
 
-const FLAGS: &[crate::cli::Flag] = &[
+pub const FLAGS: &[crate::cli::Flag] = &[
     crate::cli::Flag::new("mirror", crate::cli::Kind::Value),
     crate::cli::Flag::new("upgrade", crate::cli::Kind::Bool),
 ];
@@ -50,13 +51,29 @@ pub fn run(args: Vec<String>) -> u8 {
         );
         return 1;
     }
-    let (req, errors) = super::plugins::required(&template);
-    if !errors.is_empty() {
-        eprint!("{}", super::common::render_errors(&errors));
+    // As `packer init`, read the whole template first (its parse phase),
+    // then the plugins it requires.
+    let super::plugins::Requirements {
+        builtin,
+        external: req,
+        mut parse_errors,
+        errors,
+    } = super::plugins::requirements(&template);
+    parse_errors.0.extend(errors.0);
+    if !parse_errors.is_empty() {
+        eprint!("{}", super::common::render_errors(&parse_errors));
         return 1;
     }
+    for b in &builtin {
+        println!(
+            "Plugin {} ({} {}) is built into kiln: nothing to install",
+            b.source, b.name, b.version
+        );
+    }
     if req.is_empty() {
-        println!("No plugins requirement found, make sure you reference a Packer config containing a packer.required_plugins block. See https://www.packer.io/docs/templates/hcl_templates/blocks/packer for more info.");
+        if builtin.is_empty() {
+            println!("No plugins requirement found, make sure you reference a Packer config containing a packer.required_plugins block. See https://www.packer.io/docs/templates/hcl_templates/blocks/packer for more info.");
+        }
         return 0;
     }
     let mirror = p.value("mirror").map(String::from).or_else(|| {

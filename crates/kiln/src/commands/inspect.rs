@@ -6,7 +6,7 @@ use kiln_core::ui::Level;
 use super::common;
 use crate::cli::{Flag, Kind};
 
-const USAGE: &str = "Usage: kiln inspect TEMPLATE
+pub const USAGE: &str = "Usage: kiln inspect TEMPLATE
 
   Inspects a template, parsing and outputting the components a template
   defines. This does not validate the contents of a template (other than
@@ -17,7 +17,7 @@ Options:
   -machine-readable  Machine-readable output
 ";
 
-const FLAGS: &[Flag] = &[Flag::new("machine-readable", Kind::Bool)];
+pub const FLAGS: &[Flag] = &[Flag::new("machine-readable", Kind::Bool)];
 
 /// Runs `kiln inspect`.
 pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {

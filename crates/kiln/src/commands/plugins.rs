@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use kiln_core::Registry;
 use kiln_plugin::discover::{self, Required};
 use kiln_plugin::protocol::Kind;
-use kiln_sdk::config::{ConfigError, ConfigErrors};
+use kiln_sdk::config::ConfigErrors;
 use kiln_sdk::DataSourceFactory;
-use kiln_template::hcl::eval;
 use kiln_template::hcl::types_data::{DataSourceResolver, DataSources, DATA_TYPES};
+use kiln_template::hcl::types_packer::{self, RequiredPlugin};
 
 /// `kiln plugins -h`.
 pub const USAGE: &str = "Usage: kiln plugins <subcommand> [options] [args]
@@ -31,59 +31,52 @@ default directory (KILN_PLUGIN_DIR, else $XDG_DATA_HOME/kiln/plugins, else
 ~/.local/share/kiln/plugins), PACKER_PLUGIN_PATH and ~/.packer.d/plugins.
 ";
 
-/// The `required_plugins` entries of an HCL2 template (JSON templates have
-/// none), except the plugins kiln has built in.
-pub fn required(template: &Path) -> (Vec<Required>, ConfigErrors) {
-    let mut errors = ConfigErrors::new();
-    let mut out = Vec::new();
-    if !kiln_template::hcl::is_hcl_path(template) {
-        return (out, errors);
-    }
-    let (t, _) = kiln_template::hcl::parse(template);
-    for block in &t.packer_blocks {
-        for rp in block.body.blocks_of("required_plugins") {
-            for attr in &rp.body.attrs {
-                let (source, version) = match eval::eval_constant(&attr.value, "`required_plugins`")
-                {
-                    Ok(hcl::Value::Object(o)) => (
-                        o.get("source").map(eval::display).unwrap_or_default(),
-                        o.get("version").map(eval::display).unwrap_or_default(),
-                    ),
-                    Ok(hcl::Value::String(s)) => (s, String::new()),
-                    _ => continue,
-                };
-                let name = discover_name(&attr.name, &source);
-                if kiln_template::hcl::types_packer::BUILTIN_PLUGINS.contains(&name.as_str()) {
-                    continue;
-                }
-                if source.is_empty() {
-                    let mut e = ConfigError::new(format!(
-                        "required plugin `{}` has no `source`",
-                        attr.name
-                    ))
-                    .with_hint("write it as `NAME = { source = \"github.com/ORG/NAME\", version = \">= 1.0\" }`");
-                    e.location = Some(attr.key_location.clone());
-                    errors.push(e);
-                    continue;
-                }
-                out.push(Required {
-                    name: attr.name.clone(),
-                    source,
-                    version,
-                    location: Some(attr.key_location.clone()),
-                });
-            }
-        }
-    }
-    (out, errors)
+/// A template's `required_plugins` entries (HCL2 only; JSON templates have
+/// none), split into those kiln's built-in components satisfy and those to
+/// discover or install.
+#[derive(Default)]
+pub struct Requirements {
+    /// Satisfied by kiln itself (`types_packer::BUILTIN_PLUGINS`).
+    pub builtin: Vec<RequiredPlugin>,
+    /// To find among the installed plugins (or install with `kiln init`).
+    pub external: Vec<Required>,
+    /// What Packer's parse phase reports about the template (malformed
+    /// entries among it): `init` and `plugins required` show it, while
+    /// `validate` and `build` have it from their own parse.
+    pub parse_errors: ConfigErrors,
+    /// A plugin required twice (Packer's `PluginRequirements`).
+    pub errors: ConfigErrors,
 }
 
-fn discover_name(local: &str, source: &str) -> String {
-    if source.is_empty() {
-        local.to_string()
-    } else {
-        kiln_plugin::install::source_name(source)
+/// Reads a template's `required_plugins`.
+pub fn requirements(template: &Path) -> Requirements {
+    let mut r = Requirements::default();
+    if !kiln_template::hcl::is_hcl_path(template) {
+        return r;
     }
+    let (t, parse_errors) = kiln_template::hcl::parse(template);
+    r.parse_errors = parse_errors;
+    types_packer::check_duplicates(&t.required_plugins, &mut r.errors);
+    for p in t.required_plugins {
+        if p.builtin().is_some() {
+            r.builtin.push(p);
+        } else {
+            r.external.push(Required {
+                name: p.name,
+                source: p.source,
+                version: p.version,
+                location: Some(p.location),
+            });
+        }
+    }
+    r
+}
+
+/// The `required_plugins` entries to discover (not built in), and the
+/// errors about them outside the parse phase.
+pub fn required(template: &Path) -> (Vec<Required>, ConfigErrors) {
+    let r = requirements(template);
+    (r.external, r.errors)
 }
 
 /// What plugin discovery found for a template, and the errors about its
@@ -301,10 +294,19 @@ pub fn run(args: Vec<String>) -> u8 {
                 );
             };
             let path = Path::new(template);
-            let (req, errors) = required(path);
-            if !errors.is_empty() {
-                eprint!("{}", super::common::render_errors(&errors));
+            let Requirements {
+                builtin,
+                external: req,
+                mut parse_errors,
+                errors,
+            } = requirements(path);
+            parse_errors.0.extend(errors.0);
+            if !parse_errors.is_empty() {
+                eprint!("{}", super::common::render_errors(&parse_errors));
                 return 1;
+            }
+            for b in &builtin {
+                println!("{} {} ({}): built into kiln", b.name, b.source, b.version);
             }
             let dir = template_dir(path);
             let (found, _) = discover::discover(&discover::plugin_dirs(Some(&dir)), &[]);
@@ -356,4 +358,24 @@ pub fn template_dir(path: &Path) -> std::path::PathBuf {
         p
     };
     std::path::absolute(&p).unwrap_or(p)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every built-in builder belongs to Packer's core (`file`, `null`) or
+    /// to a plugin listed in `BUILTIN_PLUGINS`, so a template requiring
+    /// that plugin is satisfied by kiln: a new builder family must add its
+    /// plugin there.
+    #[test]
+    fn every_builtin_builder_family_is_a_builtin_plugin() {
+        const PACKER_CORE: &[&str] = &["file", "null"];
+        let plugins = kiln_template::hcl::types_packer::BUILTIN_PLUGINS;
+        for name in kiln_registry::builtin().builder_names() {
+            let family = name.split('-').next().unwrap_or(name);
+            assert!(
+                PACKER_CORE.contains(&family) || plugins.contains(&family),
+                "builder `{name}`: add `{family}` to BUILTIN_PLUGINS"
+            );
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! `kiln validate`: parse the template and prepare every component, as a
 //! build would, without running anything. Exit 0 when valid, 1 when not.
+//! As Packer's, it does not read an HCL2 template's data sources (no HTTP
+//! request, no cloud API call) unless `-evaluate-datasources` is given:
+//! their configuration is checked, and what they would produce is unknown.
 
 use kiln_core::ui::Level;
 
 use super::common;
 use crate::cli::{Flag, Kind};
 
-const USAGE: &str = "Usage: kiln validate [options] TEMPLATE
+pub const USAGE: &str = "Usage: kiln validate [options] TEMPLATE
 
   Checks the template is valid by parsing the template and also
   checking the configuration with the various builders, provisioners, etc.
@@ -18,6 +21,7 @@ const USAGE: &str = "Usage: kiln validate [options] TEMPLATE
 Options:
 
   -syntax-only           Only check syntax. Do not verify config of the template.
+  -evaluate-datasources  Evaluate data sources during validation (HCL2 only, may incur costs).
   -except=foo,bar,baz    Validate all builds other than these.
   -only=foo,bar,baz      Validate only these builds.
   -machine-readable      Produce machine-readable output.
@@ -25,8 +29,9 @@ Options:
   -var-file=path         JSON file containing user variables.
 ";
 
-const FLAGS: &[Flag] = &[
+pub const FLAGS: &[Flag] = &[
     Flag::new("syntax-only", Kind::Bool),
+    Flag::new("evaluate-datasources", Kind::Bool),
     Flag::new("machine-readable", Kind::Bool),
     Flag::new("var", Kind::Repeated),
     Flag::new("var-file", Kind::Repeated),
@@ -60,7 +65,8 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
             }
         };
     }
-    let (_, plan, errors) = match common::load_plan(&path, &p) {
+    let read_data = p.flag("evaluate-datasources").unwrap_or(false);
+    let (_, plan, errors) = match common::load_plan_reading(&path, &p, read_data) {
         Ok(x) => x,
         Err(errors) => {
             common::print_errors(&output, &errors);

@@ -1,10 +1,22 @@
-//! `kiln version`.
+//! `kiln version`: kiln's version and the Packer releases it follows
+//! (`kiln_sdk::PACKER_HCL2_VERSION` for HCL2, `PACKER_COMPAT_VERSION` for JSON).
 
 /// `kiln version -h`.
 pub const USAGE: &str = "Usage: kiln version [-machine-readable]
 
-  Prints the kiln version and the Packer version it is compatible with.
+  Prints the kiln version and the Packer versions it follows: today's
+  Packer for HCL2 templates, Packer 1.6.6 for legacy JSON templates.
 ";
+
+/// `kiln vX.Y.Z (HCL2: Packer A.B.C; JSON: Packer 1.6.6)`.
+fn line() -> String {
+    format!(
+        "kiln v{} (HCL2: Packer {}; JSON: Packer {})",
+        kiln_sdk::KILN_VERSION,
+        kiln_sdk::PACKER_HCL2_VERSION,
+        kiln_sdk::PACKER_COMPAT_VERSION
+    )
+}
 
 /// Prints the version (and Packer's machine-readable version records).
 pub fn run(machine_readable: bool) -> u8 {
@@ -17,15 +29,9 @@ pub fn run(machine_readable: bool) -> u8 {
         println!("{ts},,version,{v}");
         println!("{ts},,version-prelease,");
         println!("{ts},,version-commit,");
-        println!(
-            "{ts},,ui,say,kiln v{v} (Packer {} compatible)",
-            kiln_sdk::PACKER_COMPAT_VERSION
-        );
+        println!("{ts},,ui,say,{}", line());
     } else {
-        println!(
-            "kiln v{v} (Packer {} compatible)",
-            kiln_sdk::PACKER_COMPAT_VERSION
-        );
+        println!("{}", line());
     }
     0
 }

@@ -284,6 +284,40 @@ fn json_events() {
         .iter()
         .any(|e| e["type"] == "step" && e["step"] == "StepProvision"));
     assert_eq!(events.last().unwrap()["type"], "run_finished");
+    assert_eq!(events.last().unwrap()["exit_code"], 0);
+}
+
+#[test]
+fn json_events_for_configuration_errors() {
+    let d = dir();
+    d.write(
+        "t.json",
+        "{\"builders\": [{\"type\": \"null\",\n  \"comunicator\": \"none\"}]}",
+    );
+    let r = kiln(&d, &["build", "-events=json", "t.json"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr, "");
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Every error, as in the human log: the misspelt key, and the
+    // `ssh_username` the default communicator then lacks.
+    assert_eq!(events.len(), 3, "{}", r.stdout);
+    let e = &events[0];
+    assert_eq!(e["type"], "config_error");
+    assert_eq!(e["line"], 2);
+    assert_eq!(e["column"], 3);
+    assert!(e["file"].as_str().unwrap().ends_with("t.json"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("comunicator"),
+        "{e}"
+    );
+    assert_eq!(e["hint"], "did you mean `communicator`?");
+    assert_eq!(events[1]["type"], "config_error");
+    assert_eq!(events[2]["type"], "run_finished");
+    assert_eq!(events[2]["exit_code"], 1);
 }
 
 fn many_null_builds(n: usize, manifest: &str) -> String {
@@ -455,4 +489,136 @@ fn time_functions_use_the_run_start_time() {
     let a = r.stdout.split("a=").nth(1).unwrap()[..2].to_string();
     let b = r.stdout.split("b=").nth(1).unwrap()[..2].to_string();
     assert_eq!(a, b, "isotime must be fixed for the run, as in Packer");
+}
+
+/// Runs `kiln build` under `prlimit --nofile=SOFT:HARD`.
+fn build_with_nofile(d: &TestDir, nofile: &str, template: &str) -> Run {
+    let kiln = d.kiln(&["build", "-color=false", template]);
+    let mut c = std::process::Command::new("prlimit");
+    c.arg(format!("--nofile={nofile}"))
+        .arg("--")
+        .arg(kiln.get_program())
+        .args(kiln.get_args())
+        .current_dir(d.path());
+    for (k, v) in kiln.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    run(c)
+}
+
+#[test]
+fn the_open_files_soft_limit_is_raised_to_the_hard_limit() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo nofile=$(ulimit -n)"]}]}"#,
+    );
+    let r = build_with_nofile(&d, "256:4096", "t.json");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("nofile=4096"), "{}", r.stdout);
+    assert!(!r.stdout.contains("open files"), "{}", r.stdout);
+}
+
+#[test]
+fn too_low_a_hard_limit_for_the_builds_is_said() {
+    let d = dir();
+    let builders: Vec<String> = (0..12)
+        .map(|i| format!(r#"{{"type": "null", "name": "b{i}", "communicator": "none"}}"#))
+        .collect();
+    d.write(
+        "t.json",
+        &format!(r#"{{"builders": [{}]}}"#, builders.join(",")),
+    );
+    let r = build_with_nofile(&d, "128:128", "t.json");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Warning: 12 builds run at once may need about 256 open files, but this process may open at most 128"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("-parallel-builds=4"), "{}", r.stdout);
+}
+
+#[test]
+fn help_with_a_command_shows_that_command_s_help() {
+    let d = dir();
+    let r = kiln(&d, &["help", "build"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("Usage: kiln build [options] TEMPLATE"),
+        "{}",
+        r.stdout
+    );
+    let r = kiln(&d, &["help", "validate"]);
+    assert!(r.stdout.starts_with("Usage: kiln validate"), "{}", r.stdout);
+    // `help` alone, and with a word that is no command, lists the commands.
+    for args in [&["help"][..], &["help", "nosuch"][..]] {
+        let r = kiln(&d, args);
+        assert_eq!(r.code, 0);
+        assert!(r.stdout.contains("Available commands are:"), "{}", r.stdout);
+    }
+}
+
+#[test]
+fn colours_are_off_in_a_pipe_unless_forced() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}]}"#,
+    );
+    let r = kiln(&d, &["build", "t.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains('\x1b'), "{:?}", r.stdout);
+    let mut c = d.kiln(&["build", "t.json"]);
+    c.env("CLICOLOR_FORCE", "1");
+    let r = run(c);
+    assert!(r.stdout.contains("\x1b[1;32m"), "{:?}", r.stdout);
+}
+
+#[test]
+fn flags_may_follow_the_template_and_stdin_is_refused_clearly() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"variables": {"greeting": "hi"},
+            "builders": [{"type": "file", "content": "{{user `greeting`}}", "target": "out.txt"}]}"#,
+    );
+    let r = kiln(
+        &d,
+        &["build", "-color=false", "t.json", "-var", "greeting=hello"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(d.read("out.txt"), "hello");
+    // Without -force the existing target stops the build; after the
+    // template, -force is read as a flag, not as a second template.
+    let r = kiln(&d, &["build", "-color=false", "t.json", "-force"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let r = kiln(&d, &["build", "-"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .starts_with("error: kiln cannot read a template from stdin (`-`)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_undeclared_var_in_a_json_template_is_a_warning() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"variables": {"region": "x"}, "builders": [{"type": "null", "communicator": "none"}]}"#,
+    );
+    let r = kiln(&d, &["validate", "-var", "regoin=eu", "t.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "Warning: `-var regoin=…` sets a variable the template does not declare (did you mean `region`?)\nThe configuration is valid.\n"
+    );
 }

@@ -352,13 +352,117 @@ fn ctrl_c_leaves_no_container() {
 }
 
 #[test]
+fn run_command_options_take_effect_as_with_packer() {
+    // packer 1.6.6 passes `run_command` to `docker run`; kiln maps each
+    // option onto the engine API. Both build the same template; the build
+    // container is inspected from a shell-local provisioner while it runs.
+    kiln_test::require_packer();
+    let _serial = serial();
+    let g = Guard::new("run-options");
+    let (kd, pd) = (dir(), dir());
+    let template = |d: &TestDir| {
+        d.write("host/marker", "marker-ok\n");
+        let host = d.path().join("host");
+        let run = serde_json::json!([
+            "-d",
+            "-i",
+            "-t",
+            "-l",
+            g.label,
+            "--memory",
+            "256m",
+            "--cpus",
+            "1",
+            "--env",
+            "A=b",
+            "-v",
+            format!("{}:/hostdir:ro", host.display()),
+            "--shm-size=32m",
+            "--pids-limit",
+            "64",
+            "--cgroupns",
+            "private",
+            "--security-opt",
+            "no-new-privileges",
+            "--tmpfs",
+            "/scratch",
+            "--cap-add",
+            "NET_ADMIN",
+            "--user",
+            "0:0",
+            "--network",
+            "bridge",
+            "--entrypoint=/bin/sh",
+            "--",
+            "{{.Image}}"
+        ]);
+        let inspect = format!(
+            "docker inspect $(docker ps -q --filter label={}) | grep -E '\"(Memory|NanoCpus|ShmSize|CgroupnsMode|PidsLimit|SecurityOpt)\":' | tr -d ' '",
+            g.label
+        );
+        let t = serde_json::json!({
+            "builders": [{
+                "type": "docker", "image": base_image(), "discard": true, "pull": false,
+                "ssh_pty": true, "run_command": run
+            }],
+            "provisioners": [
+                {"type": "shell", "inline": [
+                    "echo A=$A", "cat /hostdir/marker", "id -u",
+                    "mount | grep -c ' /scratch type tmpfs'",
+                    "df -k /dev/shm | tail -1 | awk '{print $2}'"
+                ]},
+                {"type": "shell-local", "inline": [inspect]}
+            ]
+        });
+        d.write("t.json", &t.to_string());
+    };
+    template(&kd);
+    template(&pd);
+    let args = ["build", "-color=false", "t.json"];
+    let k = kiln(&kd, &args);
+    let p = run(pd.packer(&args).unwrap());
+    assert_eq!(k.code, 0, "kiln:\n{}{}", k.stdout, k.stderr);
+    assert_eq!(p.code, 0, "packer:\n{}{}", p.stdout, p.stderr);
+    let said = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| {
+                l.starts_with("    docker: ")
+                    && !l.contains("Run command")
+                    && !l.contains("Container ID")
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(said(&k.stdout), said(&p.stdout));
+    for want in [
+        "    docker: A=b",
+        "    docker: marker-ok",
+        "    docker: 0",
+        "    docker: 1",
+        "    docker: 32768",
+        "    docker: \"CgroupnsMode\":\"private\",",
+        "    docker: \"ShmSize\":33554432,",
+        "    docker: \"Memory\":268435456,",
+        "    docker: \"NanoCpus\":1000000000,",
+        "    docker: \"PidsLimit\":64,",
+    ] {
+        assert!(
+            said(&k.stdout).iter().any(|l| l == want),
+            "missing {want:?} in\n{}",
+            k.stdout
+        );
+    }
+    assert!(g.containers().is_empty(), "the build container is left");
+}
+
+#[test]
 fn validate_reports_every_docker_error() {
     let d = dir();
     let t = d.write(
         "bad.json",
         r#"{"builders": [{"type": "docker", "commit": true, "discard": true,
              "changes": ["FROM scratch"], "ecr_login": true,
-             "run_command": ["--memory=1g", "{{.Image}}"], "login_password": "hunter2"}],
+             "run_command": ["--memroy=1g", "{{.Image}}"], "login_password": "hunter2"}],
             "post-processors": [{"type": "docker-tag", "tags": ["a:b"]},
                                 {"type": "docker-save"}]}"#,
     );

@@ -2,17 +2,25 @@
 //! snapshot what the user sees (exit code, stdout, stderr), with what varies
 //! between runs normalised. `compat` runs the same fixtures through
 //! Debian's packer 1.6.6 and compares verdicts, inspect output and
-//! manifests.
+//! manifests. `corpus` checks the verdicts on the real-world template
+//! corpus in `tests/corpus/` against its index (and packer 1.6.6 for JSON).
 
 mod amazon;
 mod build;
 mod compat;
+mod corpus;
 mod docker;
+mod doctor;
+mod first_templates;
 mod go_plugins;
 mod hcl;
+mod hcl_validate;
 mod inspect;
+mod packer_block;
+mod parity;
 mod plugins;
 mod qemu;
+mod secrets;
 mod signals;
 mod ssh;
 /// kiln-ssh's loopback OpenSSH harness, shared by the ssh and amazon tests.

@@ -135,7 +135,9 @@ fn connection_errors_are_clear() {
         "t.json",
         &format!(
             r#"{{"builders": [{}], "provisioners": [{{"type": "shell", "inline": ["true"]}}]}}"#,
-            builder(&s, r#", "ssh_timeout": "1s""#)
+            // A key set twice is an error (as in Packer); the deprecated
+            // `ssh_wait_timeout` wins over the template's `ssh_timeout`.
+            builder(&s, r#", "ssh_wait_timeout": "1s""#)
         ),
     );
     s.stop();

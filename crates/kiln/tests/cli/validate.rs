@@ -48,3 +48,18 @@ fn machine_readable_errors() {
     assert_eq!(r.code, 1);
     assert!(r.stdout.contains(",,ui,error,unknown-root-key.json:2:3: unknown top-level key `buildrs`\\n  hint: did you mean `builders`?"), "{}", r.stdout);
 }
+
+#[test]
+fn raw_control_bytes_in_a_template_are_escaped_in_errors() {
+    let d = dir();
+    // An ESC byte (JSON-escaped, so the file is valid JSON) in an unknown
+    // builder type and a raw one in the source line the error shows.
+    d.write(
+        "t.json",
+        "{\"builders\": [{\"type\": \"nul\\u001b[2Jl\", \"x\": 1}], \"_c\": \"\u{1b}[2J\"}",
+    );
+    let r = kiln(&d, &["validate", "t.json"]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
+    assert!(r.stderr.contains("\\u{1b}[2J"), "{}", r.stderr);
+}

@@ -53,8 +53,24 @@ fn textdecodebase64(a: FuncArgs) -> Result<Value, String> {
     check_encoding(&to_str(&a[1])?)?;
     base64decode(a)
 }
+/// As cty's `jsonencode` (Go's `encoding/json`): compact, with `<`, `>`,
+/// `&`, U+2028 and U+2029 escaped as `\u003c`, `\u003e`, `\u0026`,
+/// `\u2028`, `\u2029`. They can only occur inside strings, where the escape
+/// means the same character.
 fn jsonencode(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(to_json(&a[0]).to_string()))
+    let text = to_json(&a[0]).to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(Value::from(out))
 }
 fn jsondecode(a: FuncArgs) -> Result<Value, String> {
     let s = to_str(&a[0])?;
@@ -148,6 +164,23 @@ mod tests {
                 r#""309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f""#,
             ),
             ("length(uuidv4())", "36"),
+        ]);
+    }
+
+    #[test]
+    fn jsonencode_escapes_html_characters_as_go_does() {
+        // Go's json.Marshal (cty's jsonencode, so Packer's) escapes these;
+        // `jsondecode` reads them back.
+        check(&[
+            (
+                r#"jsonencode({"cmd"="a < b && c > d"})"#,
+                r#""{\"cmd\":\"a \\u003c b \\u0026\\u0026 c \\u003e d\"}""#,
+            ),
+            (
+                r#"jsonencode(["\u2028\u2029"])"#,
+                r#""[\"\\u2028\\u2029\"]""#,
+            ),
+            (r#"jsondecode(jsonencode("<&>"))"#, r#""<&>""#),
         ]);
     }
 

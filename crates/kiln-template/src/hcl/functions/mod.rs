@@ -38,14 +38,21 @@ pub fn table() -> Vec<Entry> {
     t
 }
 
-/// Declares every function in `ctx`; `env` works only when `allow_env`.
-pub fn register(ctx: &mut Context<'_>, allow_env: bool) {
+/// Declares the functions of an evaluation context: in a variable default
+/// (`variable_default`) only `env`, as in Packer (hcl2template
+/// types.variables.go `decodeInputVariables` gives defaults an
+/// `EvalContext` with `env` alone); elsewhere every function, with `env`
+/// refused. kiln's internal functions (`__kiln_*`, which operators are
+/// rewritten to) are always there.
+pub fn register(ctx: &mut Context<'_>, variable_default: bool) {
     for (name, n, variadic, f) in table() {
-        ctx.declare_func(name, def(f, n, variadic));
+        if !variable_default || name.starts_with("__") {
+            ctx.declare_func(name, def(f, n, variadic));
+        }
     }
     ctx.declare_func(
         "env",
-        def(if allow_env { env } else { env_refused }, 1, false),
+        def(if variable_default { env } else { env_refused }, 1, false),
     );
 }
 
@@ -160,7 +167,8 @@ pub(crate) mod tests {
         let body: hcl::Body = hcl::parse(&format!("x = {expr}\n")).map_err(|e| e.to_string())?;
         let e = body.attributes().next().ok_or("no attribute")?.expr.clone();
         let mut ctx = Context::new();
-        register(&mut ctx, true);
+        register(&mut ctx, false);
+        ctx.declare_func("env", def(env, 1, false));
         e.evaluate(&ctx)
             .map(|v| crate::hcl::eval::to_json(&v).to_string())
             .map_err(|e| crate::hcl::eval::eval_message(&e))
@@ -184,6 +192,16 @@ pub(crate) mod tests {
         register(&mut ctx, false);
         let err = e.evaluate(&ctx).unwrap_err();
         assert!(crate::hcl::eval::eval_message(&err).contains("only be used in variable defaults"));
+        // A variable default has `env` alone, as in Packer.
+        let body: hcl::Body = hcl::parse("x = upper(env(\"HOME\"))\n").unwrap();
+        let e = body.attributes().next().unwrap().expr.clone();
+        let mut ctx = Context::new();
+        register(&mut ctx, true);
+        let err = e.evaluate(&ctx).unwrap_err();
+        assert_eq!(
+            crate::hcl::eval::eval_message(&err),
+            "call to unknown function `upper`"
+        );
     }
 
     #[test]

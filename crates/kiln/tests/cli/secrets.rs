@@ -1,0 +1,134 @@
+//! Sensitive values never reach what kiln prints: not through an error that
+//! quotes the rejected value, not through the source line an error shows,
+//! not line by line, and not upper-cased or base64-encoded by the template.
+
+use crate::support::*;
+
+const TEMPLATE: &str = r#"
+variable "pin" {
+  type      = number
+  sensitive = true
+}
+variable "token" {
+  type      = string
+  sensitive = true
+}
+source "null" "a" { communicator = "none" }
+build { sources = ["source.null.a"] }
+"#;
+
+#[test]
+fn a_rejected_sensitive_value_is_not_quoted() {
+    let d = dir();
+    d.write("t.pkr.hcl", TEMPLATE);
+    let r = kiln(
+        &d,
+        &[
+            "validate",
+            "-var",
+            "pin=notanumber99",
+            "-var",
+            "token=x",
+            "t.pkr.hcl",
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains("notanumber99"), "{}", r.stderr);
+    assert!(r.stderr.contains("found `<sensitive>`"), "{}", r.stderr);
+    // Given, even if invalid: not also reported as "not set".
+    assert!(!r.stderr.contains("is not set"), "{}", r.stderr);
+}
+
+#[test]
+fn a_var_file_line_is_shown_masked() {
+    let d = dir();
+    d.write("t.pkr.hcl", TEMPLATE);
+    d.write(
+        "v.pkrvars.hcl",
+        "token = \"tok-0123456789abcdef\"\npin = \"notanumber99\"\n",
+    );
+    let r = kiln(&d, &["validate", "-var-file=v.pkrvars.hcl", "t.pkr.hcl"]);
+    assert_eq!(r.code, 1);
+    for secret in ["notanumber99", "tok-0123456789abcdef"] {
+        assert!(!r.stderr.contains(secret), "{}", r.stderr);
+    }
+    assert!(
+        r.stderr.contains("2| pin = \"<sensitive>\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_caret_points_at_the_right_column_after_masking() {
+    let d = dir();
+    // The secret stands before the bad key on the same line: once it is
+    // masked (shorter than itself), the caret must move with the text.
+    d.write(
+        "t.json",
+        concat!(
+            r#"{"variables": {"token": "tok-0123456789abcdef"}, "sensitive-variables": ["token"],"#,
+            "\n",
+            r#" "builders": [{"type": "null", "ssh_password": "tok-0123456789abcdef", "communicator": "nonee"}]}"#,
+        ),
+    );
+    let r = kiln(&d, &["validate", "t.json"]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains("tok-0123456789abcdef"), "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains(r#""ssh_password": "<sensitive>", "communicator""#))
+        .unwrap_or_else(|| panic!("no masked source line in:\n{}", r.stderr));
+    let caret = lines[i + 1].find('^').expect("a caret line");
+    assert!(
+        lines[i][caret..].starts_with("\"communicator\""),
+        "the caret must point at `communicator`:\n{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn transformed_and_multi_line_secrets_are_masked() {
+    let d = dir();
+    let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAMwAAAAtzc2gtZWQyNTUxOQAAACD4\n-----END OPENSSH PRIVATE KEY-----";
+    d.write("key.pem", key);
+    d.write(
+        "t.pkr.hcl",
+        r#"
+variable "token" {
+  type      = string
+  sensitive = true
+  default   = "s3cr3t-Token-99"
+}
+local "key" {
+  expression = file("key.pem")
+  sensitive  = true
+}
+source "null" "a" { communicator = "none" }
+build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline = [
+      "echo upper=${upper(var.token)}",
+      "echo b64=${base64encode(var.token)}",
+      "printf '%s\\n' '${local.key}'",
+    ]
+  }
+}
+"#,
+    );
+    let r = kiln(&d, &["build", "-color=false", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    for leaked in [
+        "S3CR3T-TOKEN-99",
+        "czNjcjN0LVRva2VuLTk5",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",
+        "AAAAMwAAAAtzc2gtZWQyNTUxOQAAACD4",
+    ] {
+        assert!(!all.contains(leaked), "`{leaked}` leaked:\n{all}");
+    }
+    assert!(all.contains("upper=<sensitive>"), "{all}");
+    assert!(all.contains("b64=<sensitive>"), "{all}");
+}

@@ -1,0 +1,2 @@
+# Follows chef/bento os_pkrvars.
+boot_command = "<enter>"

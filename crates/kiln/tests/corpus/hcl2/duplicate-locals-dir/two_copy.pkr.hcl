@@ -1,0 +1,5 @@
+# Follows hashicorp/packer hcl2template/testdata/variables/duplicate_locals.
+
+locals {
+  sensible = "two"
+}

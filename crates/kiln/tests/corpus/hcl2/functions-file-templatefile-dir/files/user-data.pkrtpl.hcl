@@ -1,0 +1,6 @@
+#cloud-config
+hostname: ${hostname}
+users:
+%{ for u in users ~}
+  - name: ${u}
+%{ endfor ~}

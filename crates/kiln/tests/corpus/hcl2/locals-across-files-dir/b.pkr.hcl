@@ -1,0 +1,6 @@
+# Follows chef/bento packer_templates.
+
+locals {
+  os      = "debian"
+  version = "12"
+}

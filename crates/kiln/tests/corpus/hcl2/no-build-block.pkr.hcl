@@ -1,0 +1,5 @@
+# Follows hashicorp/packer command/test-fixtures/hcl/no_build.pkr.hcl.
+
+source "null" "a" {
+  communicator = "none"
+}

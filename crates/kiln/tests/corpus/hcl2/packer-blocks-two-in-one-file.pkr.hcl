@@ -1,0 +1,17 @@
+# Follows hashicorp/packer website docs templates/hcl_templates/blocks/packer (required_version).
+
+packer {
+  required_version = ">= 1.7.0"
+}
+
+packer {
+  required_version = "< 2.0.0"
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+}

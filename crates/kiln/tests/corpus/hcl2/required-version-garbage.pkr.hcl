@@ -1,0 +1,13 @@
+# Follows hashicorp/packer website docs templates/hcl_templates/blocks/packer (required_version).
+
+packer {
+  required_version = "latest"
+}
+
+source "null" "a" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.a"]
+}
