@@ -228,7 +228,13 @@ impl Builder for AmazonEbsBuilder {
                 KeyPairPlan::Existing(n.clone())
             }
             (Some(s), None) if s.credentials.private_key.is_some() => KeyPairPlan::PrivateKeyFile,
-            (Some(s), None) if s.credentials.password.is_some() => KeyPairPlan::None,
+            // Packer's StepKeyPair creates a key pair whenever
+            // `temporary_key_pair_name` is set, a password or not.
+            (Some(s), None)
+                if s.credentials.password.is_some() && s.temporary_key_pair_name.is_none() =>
+            {
+                KeyPairPlan::None
+            }
             (None, Some(n)) => KeyPairPlan::Existing(n.clone()),
             (Some(_), Some(n)) => KeyPairPlan::Existing(n.clone()),
             (ssh_cfg, None) => {
@@ -236,7 +242,12 @@ impl Builder for AmazonEbsBuilder {
                     .as_ref()
                     .map(|s| s.temporary_key_pair)
                     .unwrap_or(kiln_ssh::KeyPairType::Ed25519);
-                let name = client::temporary_name();
+                // Packer's amazon RunConfig.Prepare: `temporary_key_pair_name`
+                // when given, else `packer_<time-ordered uuid>`.
+                let name = ssh_cfg
+                    .as_ref()
+                    .and_then(|s| s.temporary_key_pair_name.clone())
+                    .unwrap_or_else(client::temporary_name);
                 let key = TemporaryKeyPair::generate(kind, &name, Some(&self.redactor))
                     .map_err(BuildError::msg)?;
                 KeyPairPlan::Temporary {

@@ -69,6 +69,72 @@ pub(crate) fn require(value: &str, key: &str, what: &str, errors: &mut ConfigErr
     }
 }
 
+/// A key Packer 1.6.6 needs only when the post-processor runs
+/// (`docker-tag`'s `repository`, `docker-save`'s `path`): `validate`
+/// accepts the template without it, as Packer's does, with a warning, and
+/// [`Deferred::check`] fails the run before anything is done.
+#[derive(Debug, Clone)]
+pub(crate) struct Deferred {
+    /// The post-processor's type.
+    pp: &'static str,
+    /// The key.
+    key: &'static str,
+    /// What the key is for.
+    what: &'static str,
+    /// Where the post-processor's block starts, when known.
+    location: Option<kiln_sdk::config::Location>,
+}
+
+impl Deferred {
+    /// Records that `key` of `pp`'s block at `raw` is unset when `value`
+    /// is empty, adding `validate`'s warning to `warnings`.
+    pub(crate) fn unless_set(
+        value: &str,
+        pp: &'static str,
+        key: &'static str,
+        what: &'static str,
+        raw: &RawConfig,
+        warnings: &mut Vec<String>,
+    ) -> Option<Deferred> {
+        if !value.is_empty() {
+            return None;
+        }
+        let d = Deferred {
+            pp,
+            key,
+            what,
+            location: raw.location.clone(),
+        };
+        warnings.push(format!(
+            "{}`{pp}`: `{key}` is not set ({what}); the post-processor will fail when it runs",
+            d.at()
+        ));
+        Some(d)
+    }
+
+    fn at(&self) -> String {
+        self.location
+            .as_ref()
+            .map(|l| format!("{l}: "))
+            .unwrap_or_default()
+    }
+
+    /// The run-time error when the key is unset.
+    pub(crate) fn check(missing: &Option<Deferred>) -> Result<(), BuildError> {
+        match missing {
+            None => Ok(()),
+            Some(d) => Err(BuildError::msg(format!(
+                "{}`{}`: `{}` is required: {}\n  hint: set `{}` in the post-processor",
+                d.at(),
+                d.pp,
+                d.key,
+                d.what,
+                d.key
+            ))),
+        }
+    }
+}
+
 /// The error for an input artifact this post-processor cannot use.
 pub(crate) fn wrong_input(pp: &str, found: &str, accepted: &[&str]) -> BuildError {
     BuildError::msg(format!(

@@ -17,7 +17,7 @@ use kiln_sdk::{
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-use crate::{require, wrong_input, IMAGE_IDS};
+use crate::{wrong_input, Deferred, IMAGE_IDS};
 
 /// The `docker-save` block.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,18 +40,30 @@ impl PostProcessorFactory for DockerSaveFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
-        let config: Config = crate::decode(raw, cx, |c: &Config, errors| {
-            require(&c.path, "path", "the tar file to save the image to", errors)
-        })?;
-        Ok(Prepared::new(Box::new(DockerSave {
+        let config: Config = crate::decode(raw, cx, |_: &Config, _| {})?;
+        let mut warnings = Vec::new();
+        let missing = Deferred::unless_set(
+            &config.path,
+            "docker-save",
+            "path",
+            "the tar file to save the image to",
+            raw,
+            &mut warnings,
+        );
+        let mut prepared = Prepared::new(Box::new(DockerSave {
             path: PathBuf::from(config.path),
-        })))
+            missing,
+        }) as Box<dyn PostProcessor>);
+        prepared.warnings = warnings;
+        Ok(prepared)
     }
 }
 
 /// A prepared `docker-save`.
 pub struct DockerSave {
     path: PathBuf,
+    /// `path`, when unset: Packer 1.6.6 validates without it.
+    missing: Option<Deferred>,
 }
 
 /// Removes the partial file unless disarmed.
@@ -72,6 +84,7 @@ impl PostProcessor for DockerSave {
         cx: PostProcessContext<'_>,
         input: Arc<dyn Artifact>,
     ) -> Result<PostProcessed, BuildError> {
+        Deferred::check(&self.missing)?;
         if !IMAGE_IDS.contains(&input.builder_id()) {
             return Err(wrong_input("docker-save", input.builder_id(), &IMAGE_IDS));
         }
@@ -117,12 +130,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn path_is_required() {
-        let e = DockerSaveFactory
+    fn a_missing_path_is_a_warning_at_prepare() {
+        // Packer 1.6.6 validates without `path` and fails when it runs.
+        let prepared = DockerSaveFactory
             .prepare(&RawConfig::from_value(json!({})), &crate::test_cx())
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("`path` is required"), "{e}");
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            prepared.warnings,
+            ["`docker-save`: `path` is not set (the tar file to save the image to); the post-processor will fail when it runs"]
+        );
     }
 }

@@ -19,7 +19,7 @@ use kiln_sdk::{
 };
 use serde::Deserialize;
 
-use crate::{require, wrong_input, IMAGE_IDS, TAG_BUILDER_ID};
+use crate::{wrong_input, Deferred, IMAGE_IDS, TAG_BUILDER_ID};
 
 /// The `docker-tag` block.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,12 +52,6 @@ impl PostProcessorFactory for DockerTagFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn PostProcessor>>, ConfigErrors> {
         let config: Config = crate::decode(raw, cx, |c: &Config, errors| {
-            require(
-                &c.repository,
-                "repository",
-                "the repository to tag the image into",
-                errors,
-            );
             for (i, t) in c.tags.iter().enumerate() {
                 if t.is_empty() || t.contains([':', '/', '@']) {
                     errors.push(kiln_sdk::ConfigError::at(
@@ -71,10 +65,22 @@ impl PostProcessorFactory for DockerTagFactory {
         if !config.tag.is_empty() && !tags.contains(&config.tag) {
             tags.insert(0, config.tag.clone());
         }
-        Ok(Prepared::new(Box::new(DockerTag {
+        let mut warnings = Vec::new();
+        let missing = Deferred::unless_set(
+            &config.repository,
+            "docker-tag",
+            "repository",
+            "the repository to tag the image into",
+            raw,
+            &mut warnings,
+        );
+        let mut prepared = Prepared::new(Box::new(DockerTag {
             repository: config.repository,
             tags,
-        })))
+            missing,
+        }) as Box<dyn PostProcessor>);
+        prepared.warnings = warnings;
+        Ok(prepared)
     }
 }
 
@@ -82,6 +88,8 @@ impl PostProcessorFactory for DockerTagFactory {
 pub struct DockerTag {
     repository: String,
     tags: Vec<String>,
+    /// `repository`, when unset: Packer 1.6.6 validates without it.
+    missing: Option<Deferred>,
 }
 
 #[async_trait]
@@ -91,6 +99,7 @@ impl PostProcessor for DockerTag {
         cx: PostProcessContext<'_>,
         input: Arc<dyn Artifact>,
     ) -> Result<PostProcessed, BuildError> {
+        Deferred::check(&self.missing)?;
         if !IMAGE_IDS.contains(&input.builder_id()) {
             return Err(wrong_input("docker-tag", input.builder_id(), &IMAGE_IDS));
         }
@@ -161,7 +170,8 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("`repository` is required"), "{e}");
+        // Packer 1.6.6 validates without `repository` (it fails at run).
+        assert!(!e.contains("repository"), "{e}");
         assert!(e.contains("`tags[1]`: `bad:tag` is not a valid tag"), "{e}");
         assert!(DockerTagFactory
             .prepare(

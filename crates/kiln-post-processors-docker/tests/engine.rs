@@ -247,3 +247,66 @@ async fn wrong_inputs_are_rejected_clearly() {
         "{e}"
     );
 }
+
+/// packer 1.6.6 validates `docker-tag` without `repository` and
+/// `docker-save` without `path`, then fails when they run (`Error parsing
+/// reference: ":latest" is not a valid repository/tag`, `Error creating
+/// output file: open : no such file or directory`). kiln prepares them with
+/// a warning and fails the run with the key's name, tagging nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_repository_or_path_passes_prepare_and_fails_the_run() {
+    let _lock = kiln_docker_test::shared();
+    let input = base_artifact();
+    let tags_before = docker_ok(&["image", "inspect", "-f", "{{.RepoTags}}", base_image()]);
+    let redactor = Redactor::new();
+    for (name, config, expected) in [
+        (
+            "docker-tag",
+            json!({"tag": "latest"}),
+            "`docker-tag`: `repository` is required: the repository to tag the image into",
+        ),
+        (
+            "docker-save",
+            json!({}),
+            "`docker-save`: `path` is required: the tar file to save the image to",
+        ),
+    ] {
+        let factory = factories().into_iter().find(|f| f.name() == name).unwrap();
+        let prepared = factory
+            .prepare(&RawConfig::from_value(config), &prepare_cx(&redactor))
+            .unwrap_or_else(|e| panic!("prepare {name}: {e}"));
+        assert!(
+            prepared
+                .warnings
+                .iter()
+                .any(|w| w.contains("is not set") && w.contains("will fail when it runs")),
+            "{:?}",
+            prepared.warnings
+        );
+        let ui = RecordingUi::default();
+        let interpolation = Default::default();
+        let e = prepared
+            .component
+            .post_process(
+                PostProcessContext {
+                    ui: &ui,
+                    cancel: CancellationToken::new(),
+                    build_name: "docker",
+                    builder_type: "docker",
+                    run_uuid: "u",
+                    interpolation: &interpolation,
+                },
+                input.clone(),
+            )
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{name} succeeded"))
+            .to_string();
+        assert!(e.contains(expected), "{e}");
+        assert!(e.contains("hint: set"), "{e}");
+    }
+    assert_eq!(
+        docker_ok(&["image", "inspect", "-f", "{{.RepoTags}}", base_image()]),
+        tags_before
+    );
+}

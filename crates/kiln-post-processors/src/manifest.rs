@@ -79,6 +79,7 @@ impl PostProcessorFactory for ManifestFactory {
         Ok(Prepared::new(Box::new(Manifest {
             config,
             force: cx.force,
+            redactor: cx.redactor.clone(),
         })))
     }
 }
@@ -90,6 +91,9 @@ pub struct Manifest {
     /// `-force`: start a new manifest when the file was written by an
     /// earlier run.
     force: bool,
+    /// The run's secrets: `custom_data` values are written with them
+    /// masked (Packer writes them in clear).
+    redactor: kiln_sdk::ui::Redactor,
 }
 
 /// One build's entry in the manifest, with Packer's field names and order.
@@ -144,7 +148,7 @@ impl PostProcessor for Manifest {
                 let mut rendered = BTreeMap::new();
                 for (key, value) in map {
                     let v = common::render(&format!("custom_data.{key}"), value, &interp)?;
-                    rendered.insert(key.clone(), v);
+                    rendered.insert(key.clone(), self.redactor.redact(&v).into_owned());
                 }
                 Some(rendered)
             }

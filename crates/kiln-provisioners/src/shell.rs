@@ -34,7 +34,7 @@ pub const DEFAULT_EXECUTE_COMMAND: &str = "chmod +x {{.Path}}; {{.Vars}} {{.Path
 pub const DEFAULT_EXECUTE_COMMAND_ENV_FILE: &str =
     "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}";
 
-const RUN_TIME_KEYS: [&str; 3] = ["execute_command", "inline", "environment_vars"];
+const RUN_TIME_KEYS: [&str; 4] = ["execute_command", "inline", "environment_vars", "env"];
 
 /// Declares the `shell` provisioner.
 pub struct ShellProvisionerFactory;
@@ -46,6 +46,9 @@ struct Fields {
     script: String,
     scripts: Vec<String>,
     environment_vars: Vec<String>,
+    /// Today's Packer (packer-plugin-sdk `shell.Provisioner.Env`): a map,
+    /// applied after `environment_vars`, so it wins. Not in Packer 1.6.6.
+    env: BTreeMap<String, String>,
     env_var_format: String,
     execute_command: String,
     inline_shebang: String,
@@ -73,6 +76,8 @@ enum Source {
 struct Shell {
     source: Source,
     environment_vars: Vec<String>,
+    /// `env`: name to value, values not yet interpolated.
+    env: BTreeMap<String, String>,
     env_var_format: String,
     execute_command: String,
     inline_shebang: String,
@@ -146,8 +151,9 @@ impl ProvisionerFactory for ShellProvisionerFactory {
                 errors.push(e);
             }
         }
+        kiln_sdk::shell_env::check_env(&f.env, &mut errors);
         for (i, v) in f.environment_vars.iter().enumerate() {
-            if !v.contains("{{") && !matches!(v.split_once('='), Some((k, _)) if !k.is_empty()) {
+            if !v.contains("{{") && !kiln_sdk::shell_env::is_key_value(v) {
                 errors.push(ConfigError::at(
                     format!("environment_vars[{i}]"),
                     format!("environment variable not in format 'key=value': `{v}`"),
@@ -223,6 +229,7 @@ impl ProvisionerFactory for ShellProvisionerFactory {
                 Source::Inline(inline)
             },
             environment_vars: f.environment_vars,
+            env: f.env,
             env_var_format,
             execute_command,
             inline_shebang: if f.inline_shebang.is_empty() {
@@ -371,30 +378,9 @@ impl Shell {
         ctx: &interpolate::Context,
         generated: &BTreeMap<String, String>,
     ) -> Result<String, BuildError> {
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("PACKER_BUILD_NAME".into(), self.build_name.clone());
-        vars.insert("PACKER_BUILDER_TYPE".into(), self.builder_type.clone());
-        for (key, var) in [
-            ("PackerHTTPAddr", "PACKER_HTTP_ADDR"),
-            ("PackerHTTPIP", "PACKER_HTTP_IP"),
-            ("PackerHTTPPort", "PACKER_HTTP_PORT"),
-        ] {
-            if let Some(v) = generated.get(key) {
-                if !v.starts_with("ERR_") {
-                    vars.insert(var.into(), v.clone());
-                }
-            }
-        }
-        for (i, raw) in self.environment_vars.iter().enumerate() {
-            let r = interpolate::render(raw, ctx)
-                .map_err(|e| BuildError::msg(format!("`environment_vars[{i}]`: {e}")))?;
-            let Some((k, v)) = r.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-                return Err(BuildError::msg(format!(
-                    "`environment_vars[{i}]`: expected `KEY=value`, found `{r}`"
-                )));
-            };
-            vars.insert(k.to_string(), v.replace('\'', r#"'"'"'"#));
-        }
+        let mut vars =
+            kiln_sdk::shell_env::packer_vars(&self.build_name, &self.builder_type, generated);
+        kiln_sdk::shell_env::render_into(&mut vars, &self.environment_vars, &self.env, ctx)?;
         Ok(vars
             .iter()
             .map(|(k, v)| format_env(&self.env_var_format, k, v))

@@ -18,6 +18,7 @@ pub mod duration;
 pub mod interpolate;
 pub mod process;
 pub mod secret;
+pub mod shell_env;
 pub mod step;
 pub mod steps;
 pub mod ui;

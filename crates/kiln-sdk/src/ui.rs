@@ -91,6 +91,12 @@ fn whole_token(text: &str, start: usize, end: usize) -> bool {
 /// own (a `}` or an empty line of a key file would mask every such line).
 const MIN_SECRET_LINE: usize = 6;
 
+/// A PEM armor line (`-----BEGIN OPENSSH PRIVATE KEY-----`): the same in
+/// every key, so not masked on its own.
+fn is_pem_armor(line: &str) -> bool {
+    line.starts_with("-----") && line.ends_with("-----")
+}
+
 /// The forms of `secret` that are masked: the value itself; each line of a
 /// multi-line value (a private key printed line by line, or one line of it
 /// quoted in an error); its upper- and lower-case forms (`upper(var.x)`);
@@ -104,7 +110,7 @@ fn secret_forms(secret: &str) -> Vec<String> {
             secret
                 .lines()
                 .map(|l| l.trim_end_matches('\r').trim())
-                .filter(|l| l.len() >= MIN_SECRET_LINE)
+                .filter(|l| l.len() >= MIN_SECRET_LINE && !is_pem_armor(l))
                 .map(String::from),
         );
     }
@@ -298,6 +304,8 @@ mod tests {
         let r = Redactor::new();
         r.add("-----BEGIN KEY-----\nMIIEowIBAAKCAQEA1x\nq2Zz\n-----END KEY-----\n");
         assert_eq!(r.redact("line: MIIEowIBAAKCAQEA1x"), "line: <sensitive>");
+        // The armor is the same in every key.
+        assert_eq!(r.redact("-----BEGIN KEY-----"), "-----BEGIN KEY-----");
         // Too short a line to mask on its own.
         assert_eq!(r.redact("q2Zz"), "q2Zz");
         let r = Redactor::new();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use kiln_sdk::config::{decode_lenient, DecodeOptions};
 use kiln_sdk::interpolate;
+use kiln_sdk::shell_env::is_key_value;
 use kiln_sdk::{ConfigError, ConfigErrors, PrepareContext, RawConfig};
 use serde::Deserialize;
 
@@ -83,6 +84,15 @@ pub(crate) enum Variant {
     PostProcessor,
 }
 
+/// Where a script's variables are passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VarsIn {
+    /// The child process's environment; `{{.Vars}}` renders empty.
+    Environment,
+    /// `{{.Vars}}` in the user's `execute_command`.
+    Command,
+}
+
 /// A validated shell-local configuration with every default applied.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -94,6 +104,11 @@ pub(crate) struct Settings {
     pub env_var_format: EnvVarFormat,
     /// argv, not yet interpolated.
     pub execute_command: Vec<String>,
+    /// Where the script's variables go: with the default `execute_command`,
+    /// into the child's environment (and `{{.Vars}}` is empty), so that
+    /// `ps` does not show them in `/bin/sh -c` arguments as Packer's does;
+    /// with a user's `execute_command`, into `{{.Vars}}` as in Packer.
+    pub vars_in: VarsIn,
     pub inline_shebang: String,
     pub only_on: Vec<String>,
     pub use_linux_pathing: bool,
@@ -163,11 +178,7 @@ pub(crate) fn prepare(
         true,
     );
 
-    for (key, value) in &fields.env {
-        if let Err(e) = interpolate::check_syntax(value) {
-            errors.push(ConfigError::at(format!("env.{key}"), e.to_string()));
-        }
-    }
+    kiln_sdk::shell_env::check_env(&fields.env, &mut errors);
     for (i, var) in fields.environment_vars.iter().enumerate() {
         // A templated entry may only become `KEY=value` once rendered; it is
         // checked again at run time.
@@ -216,6 +227,11 @@ pub(crate) fn prepare(
         }
     };
 
+    let vars_in = if fields.execute_command.is_empty() {
+        VarsIn::Environment
+    } else {
+        VarsIn::Command
+    };
     let mut execute_command = if fields.execute_command.is_empty() {
         DEFAULT_EXECUTE_COMMAND.map(String::from).to_vec()
     } else {
@@ -256,6 +272,7 @@ pub(crate) fn prepare(
             env: fields.env,
             env_var_format,
             execute_command,
+            vars_in,
             inline_shebang,
             only_on: fields.only_on,
             use_linux_pathing: fields.use_linux_pathing,
@@ -333,11 +350,6 @@ fn check_syntax(errors: &mut ConfigErrors, key: &str, values: &[String], list: b
             errors.push(ConfigError::at(path, e.to_string()));
         }
     }
-}
-
-/// `KEY=value` with a non-empty key.
-pub(crate) fn is_key_value(var: &str) -> bool {
-    matches!(var.split_once('='), Some((key, _)) if !key.is_empty())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The shell-local engine shared by the provisioner and the post-processor:
-//! renders the inline commands into a temporary script, builds `{{.Vars}}`
-//! from the Packer variables and `environment_vars`, renders
-//! `execute_command` for each script and runs it locally (see
+//! renders the inline commands into a temporary script, gathers the
+//! Packer variables, `environment_vars` and `env` (into the child's
+//! environment with the default `execute_command`, into `{{.Vars}}` with a
+//! user's), renders `execute_command` for each script and runs it locally (see
 //! [`crate::process`]), checking its exit code against `valid_exit_codes`.
 //!
 //! Cleanup: the temporary inline script is deleted when the run ends,
@@ -17,32 +18,13 @@ use std::sync::Arc;
 
 use kiln_sdk::component::BuildError;
 use kiln_sdk::interpolate::{self, Generated};
+use kiln_sdk::shell_env::ValueForm;
 use kiln_sdk::Ui;
 use tempfile::TempPath;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{is_key_value, Settings, Source};
+use crate::config::{Settings, Source, VarsIn};
 use crate::process::{self, Finished, Spawn};
-
-/// The generated-data keys of the HTTP server, the variable each becomes,
-/// and the value a builder without an HTTP server reports.
-const HTTP_VARS: [(&str, &str, &str); 3] = [
-    (
-        "PackerHTTPAddr",
-        "PACKER_HTTP_ADDR",
-        "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER",
-    ),
-    (
-        "PackerHTTPIP",
-        "PACKER_HTTP_IP",
-        "ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER",
-    ),
-    (
-        "PackerHTTPPort",
-        "PACKER_HTTP_PORT",
-        "ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER",
-    ),
-];
 
 /// What one run can use, whichever component runs it.
 pub(crate) struct Run<'a> {
@@ -105,10 +87,25 @@ pub(crate) async fn run(settings: &Settings, run: Run<'_>) -> Result<(), BuildEr
         }
     };
 
-    let vars = flatten_vars(settings, &run, &ctx)?;
+    let (vars_arg, mut env) = match settings.vars_in {
+        VarsIn::Command => (
+            script_vars(settings, &run, &ctx, ValueForm::QuotedForVars)?
+                .iter()
+                .map(|(k, v)| settings.env_var_format.format(k, v))
+                .collect::<String>(),
+            Vec::new(),
+        ),
+        VarsIn::Environment => (
+            String::new(),
+            script_vars(settings, &run, &ctx, ValueForm::Raw)?
+                .into_iter()
+                .collect(),
+        ),
+    };
+    env.extend(run.process_env.iter().cloned());
 
     for script in &scripts {
-        let argv = render_execute_command(settings, &ctx, &vars, &script.path)?;
+        let argv = render_execute_command(settings, &ctx, &vars_arg, &script.path)?;
         if run.cancel.is_cancelled() {
             return Err(BuildError::Cancelled);
         }
@@ -117,7 +114,7 @@ pub(crate) async fn run(settings: &Settings, run: Run<'_>) -> Result<(), BuildEr
         let finished = process::run(
             Spawn {
                 argv: &argv,
-                env: &run.process_env,
+                env: &env,
                 kill_grace: settings.kill_grace,
             },
             run.ui,
@@ -262,45 +259,26 @@ fn write_inline_script(
     Ok(file.into_temp_path())
 }
 
-/// Builds `{{.Vars}}`: Packer's variables, then the `PACKER_HTTP_*` ones the
+/// The script's variables: Packer's, then the `PACKER_HTTP_*` ones the
 /// builder generated, then `environment_vars`, then `env` (later entries
-/// win), sorted by name, single quotes in values escaped for the default
-/// `'%s'` quoting, each formatted with `env_var_format`.
-fn flatten_vars(
+/// win), sorted by name. For `{{.Vars}}` each is formatted with
+/// `env_var_format` (single quotes escaped for the default `'%s'`).
+fn script_vars(
     settings: &Settings,
     run: &Run<'_>,
     ctx: &interpolate::Context,
-) -> Result<String, BuildError> {
-    let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    vars.insert("PACKER_BUILD_NAME".into(), run.build_name.into());
-    vars.insert("PACKER_BUILDER_TYPE".into(), run.builder_type.into());
-    for (key, var, not_implemented) in HTTP_VARS {
-        if let Some(v) = run.generated.get(key) {
-            if v != not_implemented {
-                vars.insert(var.into(), v.clone());
-            }
-        }
-    }
-    for (i, raw) in settings.environment_vars.iter().enumerate() {
-        let rendered = interpolate::render(raw, ctx)
-            .map_err(|e| BuildError::msg(format!("`environment_vars[{i}]`: {e}")))?;
-        if !is_key_value(&rendered) {
-            return Err(BuildError::msg(format!(
-                "`environment_vars[{i}]`: expected `KEY=value`, found `{rendered}`"
-            )));
-        }
-        let (key, value) = rendered.split_once('=').unwrap_or_default();
-        vars.insert(key.to_string(), value.replace('\'', r#"'"'"'"#));
-    }
-    for (key, raw) in &settings.env {
-        let value = interpolate::render(raw, ctx)
-            .map_err(|e| BuildError::msg(format!("`env.{key}`: {e}")))?;
-        vars.insert(key.clone(), value.replace('\'', r#"'"'"'"#));
-    }
-    Ok(vars
-        .iter()
-        .map(|(k, v)| settings.env_var_format.format(k, v))
-        .collect())
+    form: ValueForm,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let mut vars =
+        kiln_sdk::shell_env::packer_vars(run.build_name, run.builder_type, run.generated);
+    kiln_sdk::shell_env::render_into_as(
+        &mut vars,
+        &settings.environment_vars,
+        &settings.env,
+        ctx,
+        form,
+    )?;
+    Ok(vars)
 }
 
 /// Renders each `execute_command` element with `{{.Vars}}`, `{{.Script}}`

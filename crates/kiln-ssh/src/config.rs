@@ -57,6 +57,12 @@ struct Fields {
     ssh_proxy_password: Option<Secret<String>>,
     ssh_temporary_key_pair_type: String,
     ssh_temporary_key_pair_bits: Option<u32>,
+    /// Packer's names (packer-plugin-sdk `communicator.SSH` and
+    /// `SSHTemporaryKeyPair`; packer 1.6.6 accepts them on every builder).
+    /// `_type`/`_bits` win over kiln's older `ssh_` spellings.
+    temporary_key_pair_name: String,
+    temporary_key_pair_type: String,
+    temporary_key_pair_bits: Option<u32>,
     ssh_file_transfer_method: String,
     ssh_host_key: String,
     ssh_known_hosts_file: String,
@@ -205,8 +211,12 @@ pub struct SshConfig {
     pub bastion: Option<Bastion>,
     /// `ssh_proxy_*`.
     pub proxy: Option<Proxy>,
-    /// `ssh_temporary_key_pair_type` / `_bits`.
+    /// `temporary_key_pair_type` / `_bits`.
     pub temporary_key_pair: KeyPairType,
+    /// `temporary_key_pair_name`: what a builder that registers the
+    /// temporary key pair with its cloud names it (Packer's default is
+    /// `packer_<uuid>`, chosen by the builder).
+    pub temporary_key_pair_name: Option<String>,
     /// `ssh_file_transfer_method`.
     pub transfer: TransferMethod,
     /// `ssh_host_key` / `ssh_known_hosts_file`.
@@ -416,21 +426,36 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         })
     };
 
-    let temporary_key_pair = match f.ssh_temporary_key_pair_type.as_str() {
+    let (type_key, pair_type) = if f.temporary_key_pair_type.is_empty() {
+        (
+            "ssh_temporary_key_pair_type",
+            f.ssh_temporary_key_pair_type.as_str(),
+        )
+    } else {
+        (
+            "temporary_key_pair_type",
+            f.temporary_key_pair_type.as_str(),
+        )
+    };
+    let (bits_key, pair_bits) = match f.temporary_key_pair_bits {
+        Some(bits) => ("temporary_key_pair_bits", Some(bits)),
+        None => ("ssh_temporary_key_pair_bits", f.ssh_temporary_key_pair_bits),
+    };
+    let temporary_key_pair = match pair_type {
         "" | "ed25519" => {
-            if f.ssh_temporary_key_pair_bits.is_some() {
+            if pair_bits.is_some() {
                 errors.push(ConfigError::at(
-                    "ssh_temporary_key_pair_bits",
-                    "`ssh_temporary_key_pair_bits` applies to `rsa` key pairs only",
+                    bits_key,
+                    format!("`{bits_key}` applies to `rsa` key pairs only"),
                 ));
             }
             KeyPairType::Ed25519
         }
         "rsa" => {
-            let bits = f.ssh_temporary_key_pair_bits.unwrap_or(2048);
+            let bits = pair_bits.unwrap_or(2048);
             if !(2048..=16384).contains(&bits) {
                 errors.push(ConfigError::at(
-                    "ssh_temporary_key_pair_bits",
+                    bits_key,
                     format!("`{bits}` bits is out of range: rsa keys need 2048 to 16384 bits"),
                 ));
             }
@@ -438,7 +463,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         }
         other => {
             errors.push(ConfigError::at(
-                "ssh_temporary_key_pair_type",
+                type_key,
                 format!("unknown key pair type `{other}`; expected `ed25519` or `rsa`"),
             ));
             KeyPairType::Ed25519
@@ -506,6 +531,8 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         bastion,
         proxy,
         temporary_key_pair,
+        temporary_key_pair_name: (!f.temporary_key_pair_name.is_empty())
+            .then(|| f.temporary_key_pair_name.clone()),
         transfer,
         host_key,
     };
@@ -543,6 +570,15 @@ fn read_key(
         Ok(pem) => {
             if key != "ssh_certificate_file" {
                 register_key_material(&cx.redactor, &pem);
+                // Packer 1.6.6 parses the key at validate (`Failed to read
+                // key 'x': no key found`). A key encrypted with a passphrase
+                // passes here; connecting says what to do with it.
+                if let Err(message) = crate::connect::parse_key(path, &pem) {
+                    errors.push(ConfigError::at(key, message).with_hint(format!(
+                        "`{key}` must name a private key file, such as one `ssh-keygen` writes"
+                    )));
+                    return None;
+                }
             }
             Some(KeyFile {
                 path: path.to_string(),
@@ -595,6 +631,15 @@ mod tests {
         }
     }
 
+    /// A minimal password-authenticated SSH config with `extra` keys added.
+    fn minimal_with(extra: serde_json::Value) -> Result<SshConfig, String> {
+        let mut v = json!({"ssh_host": "h", "ssh_username": "u", "ssh_password": "p"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ssh(v)
+    }
+
     fn ssh(v: serde_json::Value) -> Result<SshConfig, String> {
         match prepare(&RawConfig::from_value(v), &cx()) {
             Ok(CommunicatorConfig::Ssh(c)) => Ok(*c),
@@ -641,14 +686,7 @@ mod tests {
     fn ssh_wait_timeout_is_the_old_name_of_ssh_timeout() {
         // packer-plugin-sdk communicator/config.go, prepareSSH: "Backwards
         // compatibility: if SSHWaitTimeout != 0, SSHTimeout = SSHWaitTimeout".
-        let base = json!({"ssh_host": "h", "ssh_username": "u", "ssh_password": "p"});
-        let with = |extra: serde_json::Value| {
-            let mut v = base.clone();
-            v.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            ssh(v)
-        };
+        let with = minimal_with;
         let c = with(json!({"ssh_wait_timeout": "7s"})).unwrap();
         assert_eq!(c.timeout, Duration::from_secs(7));
         let c = with(json!({"ssh_wait_timeout": "7s", "ssh_timeout": "1h"})).unwrap();
@@ -671,11 +709,11 @@ mod tests {
     fn registers_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");
-        std::fs::write(
-            &key,
-            "-----BEGIN X-----\nAAAABBBBCCCCDDDDEEEE\n-----END X-----\n",
-        )
-        .unwrap();
+        let pair =
+            crate::keys::TemporaryKeyPair::generate(KeyPairType::Ed25519, "t", None).unwrap();
+        let pem = pair.private_openssh.expose().to_string();
+        std::fs::write(&key, &pem).unwrap();
+        let line = pem.lines().nth(1).unwrap().to_string();
         let c = cx();
         let r = prepare(
             &RawConfig::from_value(json!({
@@ -684,11 +722,56 @@ mod tests {
             })),
             &c,
         );
-        assert!(r.is_ok());
+        assert!(r.is_ok(), "{:?}", r.err());
         assert_eq!(
-            c.redactor.redact("hunter2 AAAABBBBCCCCDDDDEEEE"),
+            c.redactor.redact(&format!("hunter2 {line}")),
             "<sensitive> <sensitive>"
         );
+    }
+
+    #[test]
+    fn reads_the_private_key_at_prepare() {
+        // packer 1.6.6 `validate`: `ssh_private_key_file is invalid: Error
+        // setting up SSH config: Failed to read key 'id_test': no key
+        // found` (and the same for `ssh_bastion_private_key_file`).
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("id_test");
+        std::fs::write(
+            &bad,
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n-----END OPENSSH PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let bad = bad.to_str().unwrap();
+        let e = ssh(json!({
+            "ssh_username": "u", "ssh_private_key_file": bad,
+            "ssh_bastion_host": "b", "ssh_bastion_private_key_file": bad,
+        }))
+        .unwrap_err();
+        for key in ["ssh_private_key_file", "ssh_bastion_private_key_file"] {
+            assert!(
+                e.contains(&format!(
+                    "`{key}`: cannot parse private key `{bad}`: no key found ("
+                )),
+                "{e}"
+            );
+        }
+        assert!(
+            e.contains("hint: `ssh_private_key_file` must name a private key file"),
+            "{e}"
+        );
+        assert!(!e.contains("not a real key"), "{e}");
+
+        // A key encrypted with a passphrase passes prepare, as before:
+        // connecting says what to do with it (tests/sshd.rs).
+        let enc = dir.path().join("id_enc");
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-N", "secret-passphrase", "-t", "ed25519", "-f"])
+            .arg(&enc)
+            .output()
+            .expect("ssh-keygen");
+        assert!(out.status.success(), "{out:?}");
+        ssh(json!({"ssh_username": "u", "ssh_private_key_file": enc}))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
@@ -716,5 +799,29 @@ mod tests {
         let (b, c) =
             decode_with_communicator::<B>(&raw, &cx(), &[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((b.image.as_str(), c.kind()), ("x", "none"));
+    }
+
+    #[test]
+    fn takes_packers_temporary_key_pair_keys() {
+        // packer-plugin-sdk communicator/config.go: `temporary_key_pair_name`
+        // (SSH) and `temporary_key_pair_type`/`_bits` (SSHTemporaryKeyPair);
+        // packer 1.6.6 validates all three on the null and docker builders.
+        let with = minimal_with;
+        let c = with(json!({
+            "temporary_key_pair_name": "packer_web",
+            "temporary_key_pair_type": "rsa",
+            "temporary_key_pair_bits": 4096,
+        }))
+        .unwrap();
+        assert_eq!(c.temporary_key_pair_name.as_deref(), Some("packer_web"));
+        assert_eq!(c.temporary_key_pair, KeyPairType::Rsa(4096));
+        assert_eq!(with(json!({})).unwrap().temporary_key_pair_name, None);
+        let e = with(json!({"temporary_key_pair_bits": 4096})).unwrap_err();
+        assert!(
+            e.contains("`temporary_key_pair_bits` applies to `rsa`"),
+            "{e}"
+        );
+        let e = with(json!({"temporary_key_pair_type": "dsa"})).unwrap_err();
+        assert!(e.contains("`temporary_key_pair_type`"), "{e}");
     }
 }

@@ -553,16 +553,36 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for NoticeRead<S> {
     }
 }
 
+/// What a private key file holds, as far as it can be read without a
+/// passphrase.
+pub(crate) enum KeyText {
+    /// A usable key.
+    Key(Box<PrivateKey>),
+    /// A key encrypted with a passphrase.
+    Encrypted,
+}
+
+/// Parses a private key file's text (OpenSSH or PEM). The error (no key,
+/// a malformed one) names the file. Used when connecting ([`decode_key`])
+/// and by the communicator's prepare, which rejects a file holding no key
+/// as Packer 1.6.6 does.
+pub(crate) fn parse_key(path: &str, pem: &str) -> Result<KeyText, String> {
+    match russh::keys::decode_secret_key(pem, None) {
+        Ok(k) => Ok(KeyText::Key(Box::new(k))),
+        Err(russh::keys::Error::KeyIsEncrypted) => Ok(KeyText::Encrypted),
+        Err(e) => Err(format!(
+            "cannot parse private key `{path}`: no key found ({e}); expected an OpenSSH or PEM private key"
+        )),
+    }
+}
+
 /// Decodes a private key, with a clear error for encrypted keys.
 pub fn decode_key(path: &str, pem: &str) -> Result<PrivateKey, ConnectError> {
-    match russh::keys::decode_secret_key(pem, None) {
-        Ok(k) => Ok(k),
-        Err(russh::keys::Error::KeyIsEncrypted) => Err(ConnectError::Key(format!(
+    match parse_key(path, pem).map_err(ConnectError::Key)? {
+        KeyText::Key(k) => Ok(*k),
+        KeyText::Encrypted => Err(ConnectError::Key(format!(
             "private key `{path}` is encrypted with a passphrase; kiln cannot prompt for it: \
              decrypt it (`ssh-keygen -p -N '' -f {path}`) or load it into an agent and set `ssh_agent_auth`"
-        ))),
-        Err(e) => Err(ConnectError::Key(format!(
-            "cannot parse private key `{path}`: {e}; expected an OpenSSH or PEM private key"
         ))),
     }
 }

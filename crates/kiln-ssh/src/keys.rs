@@ -1,4 +1,4 @@
-//! Temporary key pairs (`ssh_temporary_key_pair_type`): generated in
+//! Temporary key pairs (`temporary_key_pair_type`): generated in
 //! memory for builders that inject a public key into the machine. The
 //! private key never touches the disk unless `-debug` asks for it
 //! ([`TemporaryKeyPair::write_debug_copy`], mode 0600). Holds no

@@ -108,6 +108,9 @@ pub struct Template {
     pub sensitive_variables: Vec<String>,
     /// `builders`.
     pub builders: Vec<BuilderBlock>,
+    /// Where `builders` is set (`None` when it is absent), for
+    /// `validate`'s "at least one builder" error.
+    pub builders_location: Option<Location>,
     /// `provisioners`.
     pub provisioners: Vec<ProvisionerBlock>,
     /// `error-cleanup-provisioner`.
@@ -273,6 +276,7 @@ pub fn parse_partial(
         variables: Vec::new(),
         sensitive_variables: Vec::new(),
         builders: Vec::new(),
+        builders_location: None,
         provisioners: Vec::new(),
         error_cleanup_provisioner: None,
         post_processors: Vec::new(),
@@ -286,7 +290,6 @@ pub fn parse_partial(
         return Err(cx.errors);
     };
 
-    let mut saw_builders = false;
     for (key, kpos, v) in entries {
         match key.as_str() {
             k if k.starts_with('_') => {}
@@ -301,7 +304,7 @@ pub fn parse_partial(
                 t.sensitive_variables = cx.string_list(v, "`sensitive-variables`")
             }
             "builders" => {
-                saw_builders = true;
+                t.builders_location = Some(cx.loc(v.pos));
                 parse_builders(&mut cx, v, &mut t);
             }
             "provisioners" => match &v.node {
@@ -334,12 +337,9 @@ pub fn parse_partial(
             }
         }
     }
-    if !saw_builders {
-        cx.error(
-            root.pos,
-            "the template has no `builders`: at least one builder must be defined",
-        );
-    }
+    // A template without builders parses (`validate -syntax-only` and
+    // `inspect` accept it, as Packer 1.6.6's parser does); `validate`
+    // rejects it, see `plan::check_build_references`.
 
     // A name in `sensitive-variables` that is not declared masks nothing;
     // Packer 1.6.6 accepts it silently, kiln says so.
@@ -392,6 +392,11 @@ fn parse_variables(cx: &mut Ctx, v: &Spanned, t: &mut Template) {
 }
 
 fn parse_builders(cx: &mut Ctx, v: &Spanned, t: &mut Template) {
+    // `null` is no builders, as for Packer 1.6.6 (whose `fix` writes
+    // `"builders": null` into a template without them).
+    if let Node::Null = v.node {
+        return;
+    }
     let Node::Array(items) = &v.node else {
         cx.error(
             v.pos,
@@ -399,12 +404,6 @@ fn parse_builders(cx: &mut Ctx, v: &Spanned, t: &mut Template) {
         );
         return;
     };
-    if items.is_empty() {
-        cx.error(
-            v.pos,
-            "`builders` is empty: at least one builder must be defined",
-        );
-    }
     for (i, item) in items.iter().enumerate() {
         let Node::Object(entries) = &item.node else {
             cx.error(
@@ -627,21 +626,32 @@ fn parse_post_processor(cx: &mut Ctx, item: &Spanned, what: &str) -> Option<Post
                 .get("except")
                 .map(|v| cx.string_list(v, &format!("{what}: `except`")))
                 .unwrap_or_default();
+            // Packer 1.6.6's parser decodes this key strictly: the string
+            // `"true"` is rejected (`expected type 'bool', got
+            // unconvertible type 'string'`), by every command.
             let keep_input_artifact = match item.get("keep_input_artifact") {
                 None => None,
-                Some(v) => match kiln_sdk::config::decode_scalar::<bool>(&v.to_value()) {
-                    Ok(b) => Some(b),
-                    Err(_) => {
-                        cx.error(
-                            v.pos,
-                            format!(
-                                "{what}: `keep_input_artifact`: expected a boolean, found {}",
-                                v.kind()
-                            ),
-                        );
-                        None
-                    }
-                },
+                Some(Spanned {
+                    node: Node::Bool(b),
+                    ..
+                }) => Some(*b),
+                Some(v) => {
+                    let hint = match &v.node {
+                        Node::String(s) if s == "true" || s == "false" => {
+                            Some(format!("write `{s}` without quotes"))
+                        }
+                        _ => Some("write `true` or `false`, without quotes".to_string()),
+                    };
+                    cx.error_hint(
+                        v.pos,
+                        format!(
+                            "{what}: `keep_input_artifact`: expected a boolean, found {}",
+                            v.kind()
+                        ),
+                        hint,
+                    );
+                    None
+                }
             };
             let raw = cx.raw(item, entries, POST_PROCESSOR_SPECIAL);
             Some(PostProcessorBlock {
@@ -727,7 +737,23 @@ mod tests {
         );
         assert!(text.contains("provisioner 2: `pause_before`"), "{text}");
         assert!(text.contains("sequence cannot be nested"), "{text}");
-        assert!(text.contains("no `builders`"), "{text}");
+        // No builders is `validate`'s error (`plan`), not the parser's.
+        assert!(!text.contains("no `builders`"), "{text}");
+    }
+
+    #[test]
+    fn keep_input_artifact_as_a_string_is_rejected() {
+        // packer 1.6.6: `post-processor 1.1: 1 error(s) decoding: /
+        // 'keep_input_artifact' expected type 'bool', got unconvertible
+        // type 'string', value: 'true'`, at every command.
+        let errs = p(r#"{"builders": [{"type": "null"}],
+ "post-processors": [{"type": "compress", "keep_input_artifact": "true"}]}"#)
+        .unwrap_err();
+        let text = errs.to_string();
+        assert!(
+            text.contains("t.json:2:66: post-processor 1: `keep_input_artifact`: expected a boolean, found a string\n  hint: write `true` without quotes"),
+            "{text}"
+        );
     }
 
     #[test]

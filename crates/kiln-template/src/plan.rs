@@ -379,12 +379,30 @@ fn pp_name(pp: &PostProcessorBlock) -> String {
         .unwrap_or_else(|| pp.post_processor_type.clone())
 }
 
-/// The checks of Packer 1.6.6's `Template.Validate`: every `only`,
-/// `except` and `override` of the provisioners and post-processors names
-/// one of `names`, the builds. `kiln fix` runs only these (as `packer fix`
-/// does); [`plan`] runs them with the names rendered.
+/// The checks of Packer 1.6.6's `Template.Validate`: at least one builder,
+/// and every `only`, `except` and `override` of the provisioners and
+/// post-processors names one of `names`, the builds. `kiln fix` runs only
+/// these (as `packer fix` does); [`plan`] runs them with the names rendered.
+/// Packer's parser accepts a template without builders (`validate
+/// -syntax-only` and `inspect` pass); these checks do not.
 pub fn check_build_references(t: &Template, names: &[String]) -> ConfigErrors {
     let mut errors = ConfigErrors::new();
+    if t.builders.is_empty() {
+        let (message, location) = match &t.builders_location {
+            Some(l) => ("`builders` is empty", l.clone()),
+            None => (
+                "the template has no `builders`",
+                Location {
+                    file: t.path.clone(),
+                    line: 1,
+                    column: 1,
+                },
+            ),
+        };
+        let mut e = ConfigError::new(format!("{message}: at least one builder must be defined"));
+        e.location = Some(location);
+        errors.push(e);
+    }
     for (what, p) in t
         .provisioners
         .iter()
@@ -606,6 +624,44 @@ mod tests {
 
     fn t(src: &str) -> Template {
         parse(src, "t.json".into(), PathBuf::from("/tmp")).unwrap()
+    }
+
+    #[test]
+    fn no_builders_parses_but_fails_the_build_checks() {
+        // Packer 1.6.6: `validate -syntax-only` and `inspect` pass; its
+        // `Template.Validate` (validate, build, fix) says `at least one
+        // builder must be defined`.
+        for (src, message, at) in [
+            (
+                r#"{"variables": {"a": "b"}}"#,
+                "the template has no `builders`: at least one builder must be defined",
+                (1, 1),
+            ),
+            (
+                "{\n  \"builders\": []\n}",
+                "`builders` is empty: at least one builder must be defined",
+                (2, 15),
+            ),
+            (
+                r#"{"builders": null}"#,
+                "`builders` is empty: at least one builder must be defined",
+                (1, 14),
+            ),
+        ] {
+            let tpl = t(src);
+            let errors = check_build_references(&tpl, &[]);
+            assert_eq!(errors.0.len(), 1, "{errors}");
+            assert_eq!(errors.0[0].message, message);
+            let l = errors.0[0].location.as_ref().unwrap();
+            assert_eq!((&*l.file, l.line, l.column), ("t.json", at.0, at.1));
+            let (_, errors) = plan_partial(
+                &tpl,
+                &VariableInputs::default(),
+                &Filters::default(),
+                Context::default(),
+            );
+            assert!(errors.to_string().contains(message), "{errors}");
+        }
     }
 
     #[test]

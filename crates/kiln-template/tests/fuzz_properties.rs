@@ -552,7 +552,8 @@ proptest! {
                     _ => {}
                 }
             }
-            let resolved = types_variable::resolve(&vars, &[], &VariableInputs::default(), ".", &mut errors);
+            let given = types_variable::collect_inputs(&vars, &[], &VariableInputs::default(), &mut errors);
+            let resolved = types_variable::resolve(&vars, &given, ".", &mut errors);
             let _ = types_locals::evaluate_all(&locals, &[], &resolved.values, &resolved.sensitive, ".", &mut errors);
             prop_assert!(errors.0.iter().all(|e| e.location.is_some() || e.message.contains("-var")), "{}", errors);
         }

@@ -5,11 +5,12 @@
 //! [`functions`] library and [`types_constraint`] conversions).
 //!
 //! [`load_hcl`] produces the same [`BuildPlan`] as the JSON path, so HCL2
-//! builds run through the same engine. Evaluation is staged: variables
-//! (defaults, `PKR_VAR_`, auto var files, `-var-file`, `-var`), then locals
-//! in dependency order, then each build's sources, provisioners and
-//! post-processors, with `source.*` and `build.*` known there. Every
-//! problem is collected with its `file:line:column`.
+//! builds run through the same engine. As in Packer, [`parse_with`] also
+//! collects the values `PKR_VAR_`, auto var files, `-var-file` and `-var`
+//! give the variables. Evaluation is staged: variables (those values, else
+//! defaults), then locals in dependency order, then each build's sources,
+//! provisioners and post-processors, with `source.*` and `build.*` known
+//! there. Every problem is collected with its `file:line:column`.
 
 pub mod eval;
 pub mod format;
@@ -98,6 +99,9 @@ pub struct HclTemplate {
     pub packer_blocks: Vec<BlockAst>,
     /// The well-formed `required_plugins` entries of every `packer` block.
     pub required_plugins: Vec<types_packer::RequiredPlugin>,
+    /// The values given to the variables by `PKR_VAR_*`, the auto var
+    /// files, `-var-file` and `-var`, collected by [`parse_with`].
+    pub inputs: types_variable::InputValues,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
     /// False when a file could not be read or parsed (so missing blocks
@@ -119,9 +123,18 @@ fn list_dir(dir: &Path, suffix: &str) -> std::io::Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// Reads and parses a `.pkr.hcl` file or every `*.pkr.hcl` file of a
-/// directory. Returns what could be parsed and every problem found.
+/// [`parse_with`] with no `-var` or `-var-file` (`inspect`, `init`):
+/// `PKR_VAR_*` and the auto var files are still read, as Packer's.
 pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
+    parse_with(path, &VariableInputs::default())
+}
+
+/// Reads and parses a `.pkr.hcl` file or every `*.pkr.hcl` file of a
+/// directory, then collects the values `PKR_VAR_*`, the auto var files and
+/// `inputs` give to its variables. Returns what could be parsed and every
+/// problem found: what Packer's parse phase (`validate -syntax-only`)
+/// reports.
+pub fn parse_with(path: &Path, inputs: &VariableInputs) -> (HclTemplate, ConfigErrors) {
     let mut errors = ConfigErrors::new();
     let mut t = HclTemplate {
         path: path.to_string_lossy().into(),
@@ -264,6 +277,9 @@ pub fn parse(path: &Path) -> (HclTemplate, ConfigErrors) {
         "local",
         e,
     );
+    // The given values, as Packer's `Parse` ends: here, not when the plan
+    // is made, so each problem is reported once, by every command.
+    t.inputs = types_variable::collect_inputs(&t.variables, &t.auto_var_files, inputs, e);
     (t, errors)
 }
 
@@ -330,28 +346,18 @@ pub fn load_hcl(
     inputs: &VariableInputs,
     filters: &Filters,
 ) -> (BuildPlan, ConfigErrors) {
-    let (t, mut errors) = parse(path);
-    let (plan, e) = plan_hcl(&t, inputs, filters, Context::default());
+    let (t, mut errors) = parse_with(path, inputs);
+    let (plan, e) = plan_hcl(&t, filters, Context::default());
     errors.0.extend(e.0);
     (plan, errors)
 }
 
-/// Evaluates a parsed template into a [`BuildPlan`].
-pub fn plan_hcl(
-    t: &HclTemplate,
-    inputs: &VariableInputs,
-    filters: &Filters,
-    base: Context,
-) -> (BuildPlan, ConfigErrors) {
+/// Evaluates a parsed template into a [`BuildPlan`], with the variable
+/// values [`parse_with`] collected.
+pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan, ConfigErrors) {
     let mut errors = ConfigErrors::new();
     let mut warnings = t.warnings.clone();
-    let resolved = types_variable::resolve(
-        &t.variables,
-        &t.auto_var_files,
-        inputs,
-        &t.path_root,
-        &mut errors,
-    );
+    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errors);
     warnings.extend(resolved.warnings.iter().cloned());
     let evaluated = types_locals::evaluate_all_with(
         &t.locals,
@@ -986,17 +992,12 @@ pub struct Inspection {
     pub sources: Vec<String>,
 }
 
-/// Summarises a template for `kiln inspect`, evaluating what it can.
-pub fn inspect(t: &HclTemplate, inputs: &VariableInputs) -> (Inspection, ConfigErrors) {
-    let (plan, errors) = plan_hcl(t, inputs, &Filters::default(), Context::default());
+/// Summarises a template for `kiln inspect`, evaluating what it can, with
+/// the variable values [`parse_with`] collected.
+pub fn inspect(t: &HclTemplate) -> (Inspection, ConfigErrors) {
+    let (plan, errors) = plan_hcl(t, &Filters::default(), Context::default());
     let mut errs = ConfigErrors::new();
-    let resolved = types_variable::resolve(
-        &t.variables,
-        &t.auto_var_files,
-        inputs,
-        &t.path_root,
-        &mut errs,
-    );
+    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errs);
     let evaluated = types_locals::evaluate_all_with(
         &t.locals,
         &t.data,
@@ -1089,12 +1090,10 @@ pub struct ConsoleScope {
     pub sensitive: Vec<String>,
 }
 
-/// Evaluates a template's variables, locals and data sources for `kiln
-/// console`. With no template, the scope is empty (functions only).
-pub fn console_scope(
-    t: Option<&HclTemplate>,
-    inputs: &VariableInputs,
-) -> (ConsoleScope, ConfigErrors) {
+/// Evaluates a template's variables (with the values [`parse_with`]
+/// collected), locals and data sources for `kiln console`. With no
+/// template, the scope is empty (functions only).
+pub fn console_scope(t: Option<&HclTemplate>) -> (ConsoleScope, ConfigErrors) {
     let mut errors = ConfigErrors::new();
     let Some(t) = t else {
         return (
@@ -1112,13 +1111,7 @@ pub fn console_scope(
             errors,
         );
     };
-    let resolved = types_variable::resolve(
-        &t.variables,
-        &t.auto_var_files,
-        inputs,
-        &t.path_root,
-        &mut errors,
-    );
+    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errors);
     let evaluated = types_locals::evaluate_all_with(
         &t.locals,
         &t.data,

@@ -253,15 +253,8 @@ pub fn read(
     redactor: &Redactor,
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConfigErrors> {
-    if !DATA_TYPES.contains(&d.data_type.as_str()) {
-        return match sources.factory(&d.data_type) {
-            Some(f) => read_external(d, f, scope, redactor, warnings),
-            None => Err(located(
-                &d.location,
-                format!("unknown data source type `{}`", d.data_type),
-            )
-            .into()),
-        };
+    if let Some(f) = plugin_factory(d, sources) {
+        return read_external(d, f?, scope, redactor, warnings);
     }
     check_block(d)?;
     let args = eval_args(d, scope)?;
@@ -300,15 +293,8 @@ pub fn check(
     redactor: &Redactor,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigErrors> {
-    if !DATA_TYPES.contains(&d.data_type.as_str()) {
-        return match sources.factory(&d.data_type) {
-            Some(f) => prepare_external(d, f, scope, redactor, warnings).map(|_| ()),
-            None => Err(located(
-                &d.location,
-                format!("unknown data source type `{}`", d.data_type),
-            )
-            .into()),
-        };
+    if let Some(f) = plugin_factory(d, sources) {
+        return prepare_external(d, f?, scope, redactor, warnings).map(|_| ());
     }
     check_block(d)?;
     let args = eval_args(d, scope)?;
@@ -337,6 +323,24 @@ fn eval_args(d: &DataDecl, scope: &Scope) -> Result<Map<String, Value>, ConfigEr
 /// location of every key, the factory prepares it (reporting every config
 /// problem at once, each at its key), and `execute` runs on a thread of
 /// its own (templates may be evaluated inside an async runtime).
+/// For a data source whose type is not built in: the plugin factory that
+/// serves its type, or the "unknown type" error. `None` for a built-in type.
+fn plugin_factory<'a>(
+    d: &DataDecl,
+    sources: &'a DataSources,
+) -> Option<Result<&'a dyn DataSourceFactory, ConfigErrors>> {
+    if DATA_TYPES.contains(&d.data_type.as_str()) {
+        return None;
+    }
+    Some(sources.factory(&d.data_type).ok_or_else(|| {
+        located(
+            &d.location,
+            format!("unknown data source type `{}`", d.data_type),
+        )
+        .into()
+    }))
+}
+
 fn read_external(
     d: &DataDecl,
     factory: &dyn DataSourceFactory,

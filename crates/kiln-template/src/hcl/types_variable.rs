@@ -1,8 +1,10 @@
 //! `variable "name" { … }` and `variables { name = default }` blocks, and
 //! the values they end up with. Precedence, last wins: `default` <
 //! `PKR_VAR_name` < `*.auto.pkrvars.hcl` (lexical order) < each
-//! `-var-file` in order (`.pkrvars.hcl` or JSON) < `-var`. Values are
-//! converted to the declared type, then every `validation` rule runs.
+//! `-var-file` in order (`.pkrvars.hcl` or JSON) < `-var`. The given
+//! values are read and converted to the declared type in the parse phase
+//! ([`collect_inputs`]), as Packer's; defaults, unset required variables
+//! and every `validation` rule come later ([`resolve`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -441,66 +443,67 @@ pub fn check_defaults(decls: &[VariableDecl], path_root: &str, errors: &mut Conf
     }
 }
 
-/// Resolves every declared variable's value. `auto_files` are the
-/// `*.auto.pkrvars.hcl` files found beside the template, in lexical order.
-pub fn resolve(
+/// The values given to the declared variables from outside the template,
+/// collected and converted to each variable's type in the parse phase, as
+/// Packer's `Parse` does (hashicorp/packer hcl2template/parser.go calls
+/// `collectInputVariableValues` in hcl2template/types.variables.go with
+/// `os.Environ()`, the auto var files then each `-var-file`, and the
+/// `-var` values), so `validate -syntax-only` and `inspect` report a bad
+/// one too. [`resolve`] adds defaults and validation rules later, without
+/// reading or reporting any of this again.
+#[derive(Clone, Debug, Default)]
+pub struct InputValues {
+    /// Variable name to the last value given to it, with where it came from.
+    settings: std::collections::HashMap<String, Setting>,
+    /// Variables given a value that was rejected: not reported as "not
+    /// set" on top of that.
+    rejected: std::collections::HashSet<String>,
+    /// Non-fatal remarks (undeclared names in var files).
+    pub warnings: Vec<String>,
+    /// The values given to sensitive variables, as given, valid or not.
+    pub sensitive_inputs: Vec<String>,
+}
+
+/// Collects the values of `decls` given by `PKR_VAR_name`, then the
+/// `*.auto.pkrvars.hcl` files found beside the template (`auto_files`, in
+/// lexical order), then each `-var-file` in order, then `-var`: the last
+/// one wins. Every problem (a file that cannot be read, a `variable` block
+/// in a var file, a value that does not fit its type, an undefined `-var`)
+/// goes to `errors`.
+pub fn collect_inputs(
     decls: &[VariableDecl],
     auto_files: &[std::path::PathBuf],
     inputs: &VariableInputs,
-    path_root: &str,
     errors: &mut ConfigErrors,
-) -> ResolvedVariables {
-    let mut out = ResolvedVariables::default();
-    let mut settings: Vec<Option<Setting>> = vec![None; decls.len()];
-    let index = |name: &str| decls.iter().position(|d| d.name == name);
+) -> InputValues {
+    let mut out = InputValues::default();
+    let find = |name: &str| decls.iter().find(|d| d.name == name);
     let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
-
-    // 1. Defaults. One that cannot be evaluated or does not fit the type
-    // was reported by `check_defaults` in the parse phase: the variable is
-    // then left unset (and not reported as required).
-    let mut defaults: Vec<Option<Value>> = vec![None; decls.len()];
-    for (i, d) in decls.iter().enumerate() {
-        if let Some(Ok(v)) = default_value(d, path_root) {
-            defaults[i] = Some(v.clone());
-            settings[i] = Some(Setting {
-                value: v,
-                from: "its default".into(),
-                location: d.default.as_ref().map(|e| e.location.clone()),
-            });
-        }
-    }
-
-    // Variables given a value that was rejected: they are not reported as
-    // "not set" on top of that.
-    let mut rejected = vec![false; decls.len()];
-    let mut sensitive_inputs: Vec<String> = Vec::new();
-    let mut set = |i: usize,
-                   value: Value,
-                   from: String,
-                   location: Option<Location>,
-                   errors: &mut ConfigErrors| {
-        let d = &decls[i];
+    let set = |out: &mut InputValues,
+               d: &VariableDecl,
+               value: Value,
+               from: String,
+               location: Option<Location>,
+               errors: &mut ConfigErrors| {
         if d.sensitive {
             // The given value is a secret even when it is not a valid one:
             // messages never quote it, and the redactor masks it in the
             // source lines errors show.
-            sensitive_inputs.push(eval::display(&value));
+            out.sensitive_inputs.push(eval::display(&value));
         }
         match convert(&value, &d.ty) {
             Ok(v) => {
-                let v = if v.is_null() && !d.nullable {
-                    defaults[i].clone().unwrap_or(Value::Null)
-                } else {
-                    v
-                };
-                settings[i] = Some(Setting {
-                    value: v,
-                    from,
-                    location,
-                });
+                out.settings.insert(
+                    d.name.clone(),
+                    Setting {
+                        value: v,
+                        from,
+                        location,
+                    },
+                );
             }
             Err(msg) => {
-                rejected[i] = true;
+                out.rejected.insert(d.name.clone());
                 let msg = if d.sensitive {
                     mask_value(&msg, &eval::display(&value))
                 } else {
@@ -516,11 +519,18 @@ pub fn resolve(
         }
     };
 
-    // 2. PKR_VAR_name.
-    for (i, d) in decls.iter().enumerate() {
+    // 1. PKR_VAR_name.
+    for d in decls {
         if let Ok(text) = std::env::var(format!("PKR_VAR_{}", d.name)) {
             match value_from_text(&text, &d.ty) {
-                Ok(v) => set(i, v, format!("`PKR_VAR_{}`", d.name), None, errors),
+                Ok(v) => set(
+                    &mut out,
+                    d,
+                    v,
+                    format!("`PKR_VAR_{}`", d.name),
+                    None,
+                    errors,
+                ),
                 Err(msg) => errors.push(ConfigError::new(format!(
                     "variable `{}` from `PKR_VAR_{}`: {msg}",
                     d.name, d.name
@@ -529,16 +539,25 @@ pub fn resolve(
         }
     }
 
-    // 3 and 4. Auto var files, then each -var-file in order.
-    for (path, auto) in auto_files
-        .iter()
-        .map(|p| (p, true))
-        .chain(inputs.var_files.iter().map(|p| (p, false)))
-    {
+    // 2. Auto var files, then each -var-file in order. Packer tells a
+    // var file's format by its extension, and rejects any other.
+    for path in auto_files.iter().chain(&inputs.var_files) {
         let shown = path.to_string_lossy();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("hcl" | "json")
+        ) {
+            errors.push(
+                ConfigError::new(format!("cannot tell the format of variable file `{shown}`"))
+                    .with_hint(
+                    "a variable file's name ends in `.hcl` (such as `vars.pkrvars.hcl`) or `.json`",
+                ),
+            );
+            continue;
+        }
         for (name, value, location) in read_var_file(path, errors) {
-            match index(&name) {
-                Some(i) => set(i, value, format!("`{shown}`"), location, errors),
+            match find(&name) {
+                Some(d) => set(&mut out, d, value, format!("`{shown}`"), location, errors),
                 None => out.warnings.push(format!(
                     "{}variable `{name}` is set in `{shown}` but not declared{}",
                     location
@@ -551,18 +570,17 @@ pub fn resolve(
                 )),
             }
         }
-        let _ = auto;
     }
 
-    // 5. -var, always last.
-    let mut bad_vars: Vec<(usize, &String)> = Vec::new();
+    // 3. -var, always last.
     for (name, text) in &inputs.vars {
-        match index(name) {
-            Some(i) => match value_from_text(text, &decls[i].ty) {
-                Ok(v) => set(i, v, "`-var`".into(), None, errors),
+        match find(name) {
+            Some(d) => match value_from_text(text, &d.ty) {
+                Ok(v) => set(&mut out, d, v, "`-var`".into(), None, errors),
                 Err(msg) => {
-                    bad_vars.push((i, text));
-                    let msg = if decls[i].sensitive {
+                    out.rejected.insert(d.name.clone());
+                    let msg = if d.sensitive {
+                        out.sensitive_inputs.push(text.clone());
                         mask_value(&msg, text)
                     } else {
                         msg
@@ -578,21 +596,54 @@ pub fn resolve(
             }
         }
     }
+    out
+}
 
-    for (i, text) in bad_vars {
-        rejected[i] = true;
-        if decls[i].sensitive {
-            sensitive_inputs.push(text.clone());
-        }
+/// Resolves every declared variable's value: the value `given` by
+/// [`collect_inputs`] in the parse phase, else its default; then runs the
+/// `validation` rules and reports required variables left unset.
+pub fn resolve(
+    decls: &[VariableDecl],
+    given: &InputValues,
+    path_root: &str,
+    errors: &mut ConfigErrors,
+) -> ResolvedVariables {
+    let mut out = ResolvedVariables {
+        warnings: given.warnings.clone(),
+        sensitive_inputs: given.sensitive_inputs.clone(),
+        ..ResolvedVariables::default()
+    };
+    let mut settings: Vec<Option<Setting>> = Vec::with_capacity(decls.len());
+    for d in decls {
+        // A default that cannot be evaluated or does not fit the type was
+        // reported by `check_defaults` in the parse phase: the variable is
+        // then left unset (and not reported as required).
+        let default = match default_value(d, path_root) {
+            Some(Ok(v)) => Some(Setting {
+                value: v,
+                from: "its default".into(),
+                location: d.default.as_ref().map(|e| e.location.clone()),
+            }),
+            _ => None,
+        };
+        settings.push(match given.settings.get(&d.name) {
+            // `nullable = false`: null means "use the default".
+            Some(s) if s.value.is_null() && !d.nullable => Some(Setting {
+                value: default.map(|s| s.value).unwrap_or(Value::Null),
+                ..s.clone()
+            }),
+            Some(s) => Some(s.clone()),
+            None => default,
+        });
     }
-    out.sensitive_inputs = sensitive_inputs;
+
     for (i, d) in decls.iter().enumerate() {
         match &settings[i] {
             Some(s) => {
                 out.values.insert(d.name.clone(), s.value.clone());
             }
             None => {
-                if d.default.is_none() && !rejected[i] {
+                if d.default.is_none() && !given.rejected.contains(&d.name) {
                     let mut e =
                         ConfigError::new(format!("required variable `{}` is not set", d.name))
                             .with_hint(format!(
@@ -694,7 +745,8 @@ mod tests {
             vars: vec![("a".into(), "cli".into())],
         };
         let mut errors = ConfigErrors::new();
-        let r = resolve(&d, &[auto], &inputs, "/", &mut errors);
+        let given = collect_inputs(&d, &[auto], &inputs, &mut errors);
+        let r = resolve(&d, &given, "/", &mut errors);
         assert!(errors.is_empty(), "{errors}");
         assert_eq!(r.values["a"], Value::from("cli"));
         assert_eq!(r.values["b"], Value::from("file"));
@@ -735,7 +787,8 @@ variable "l" {
             ],
         };
         let mut errors = ConfigErrors::new();
-        let r = resolve(&d, &[], &inputs, "/", &mut errors);
+        let given = collect_inputs(&d, &[], &inputs, &mut errors);
+        let r = resolve(&d, &given, "/", &mut errors);
         let text = errors.to_string();
         assert!(
             text.contains("`-var`: undefined variable `sise`\n  hint: did you mean `size`?"),
@@ -819,7 +872,7 @@ variable "e" {
         );
         // `resolve` leaves it unset, without reporting it again.
         let mut errors = ConfigErrors::new();
-        let r = resolve(&d, &[], &VariableInputs::default(), "/", &mut errors);
+        let r = resolve(&d, &InputValues::default(), "/", &mut errors);
         assert!(errors.is_empty(), "{errors}");
         assert_eq!(r.values["a"], Value::Null);
         for (ty, want) in [
@@ -865,7 +918,7 @@ variable "e" {
         );
         let d = decls("variable \"h\" { default = env(\"KILN_SURELY_UNSET_VAR\") }\n");
         let mut errors = ConfigErrors::new();
-        let r = resolve(&d, &[], &VariableInputs::default(), "/", &mut errors);
+        let r = resolve(&d, &InputValues::default(), "/", &mut errors);
         assert!(errors.is_empty(), "{errors}");
         assert_eq!(r.values["h"], Value::from(""));
     }

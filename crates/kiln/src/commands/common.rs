@@ -157,6 +157,7 @@ fn hcl2_placeholder(path: &Path) -> Template {
         variables: Vec::new(),
         sensitive_variables: Vec::new(),
         builders: Vec::new(),
+        builders_location: None,
         provisioners: Vec::new(),
         error_cleanup_provisioner: None,
         post_processors: Vec::new(),
@@ -167,11 +168,27 @@ fn hcl2_placeholder(path: &Path) -> Template {
 /// Loads a template file (for HCL2: parses every file, without
 /// evaluating).
 pub fn load_template(path: &Path) -> Result<Template, ConfigErrors> {
+    load_template_with(path, &VariableInputs::default(), &Redactor::new())
+}
+
+/// [`load_template`]; an HCL2 template's parse phase also collects the
+/// values `PKR_VAR_*`, its auto var files and `inputs` (`-var`,
+/// `-var-file`) give its variables, as Packer's does for `validate
+/// -syntax-only`. The values given to sensitive variables go to
+/// `redactor`, so the errors printed do not show them.
+pub fn load_template_with(
+    path: &Path,
+    inputs: &VariableInputs,
+    redactor: &Redactor,
+) -> Result<Template, ConfigErrors> {
     if let Err(e) = check_template_kind(path) {
         return Err(kiln_sdk::config::ConfigError::new(e).into());
     }
     if is_hcl2(path) {
-        let (_, errors) = kiln_template::hcl::parse(path);
+        let (t, errors) = kiln_template::hcl::parse_with(path, inputs);
+        for v in &t.inputs.sensitive_inputs {
+            redactor.add(v.clone());
+        }
         return errors.into_result(hcl2_placeholder(path));
     }
     kiln_template::load(path)
@@ -201,12 +218,12 @@ pub fn load_plan_reading(
         return Err(kiln_sdk::config::ConfigError::new(e).into());
     }
     if is_hcl2(path) {
-        let (mut t, mut errors) = kiln_template::hcl::parse(path);
+        let (mut t, mut errors) = kiln_template::hcl::parse_with(path, &inputs);
         t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
         if !read_data {
             t.data_sources = t.data_sources.without_execution();
         }
-        let (plan, e) = kiln_template::hcl::plan_hcl(&t, &inputs, &filters(p), Context::default());
+        let (plan, e) = kiln_template::hcl::plan_hcl(&t, &filters(p), Context::default());
         errors.0.extend(e.0);
         return Ok((hcl2_placeholder(path), plan, errors));
     }

@@ -89,7 +89,7 @@ pub fn run(args: Vec<String>) -> u8 {
             return 1;
         }
         Some(p) => {
-            let (mut t, errors) = hcl::parse(p);
+            let (mut t, errors) = hcl::parse_with(p, &inputs);
             if !errors.is_empty() {
                 eprint!("{}", common::render_errors(&errors));
                 return 1;
@@ -99,7 +99,7 @@ pub fn run(args: Vec<String>) -> u8 {
         }
         None => None,
     };
-    let (cs, errors) = hcl::console_scope(parsed_template.as_ref(), &inputs);
+    let (cs, errors) = hcl::console_scope(parsed_template.as_ref());
     if !errors.is_empty() {
         eprint!("{}", common::render_errors(&errors));
         return 1;

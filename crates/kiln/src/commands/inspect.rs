@@ -24,13 +24,14 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
     let common::Invocation {
         template: path,
         output,
+        redactor,
         ..
     } = match common::start(&args, FLAGS, USAGE, machine_readable) {
         Ok(i) => i,
         Err(code) => return code,
     };
     if common::is_hcl2(&path) {
-        return inspect_hcl2(&path, &output);
+        return inspect_hcl2(&path, &output, &redactor);
     }
     let t = match common::load_template(&path) {
         Ok(t) => t,
@@ -107,14 +108,23 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
 /// `kiln inspect` on an HCL2 template, in Packer's HCL2 layout: input
 /// variables and locals with their values (sensitive ones hidden), then
 /// each build's sources, provisioners and post-processor chains.
-fn inspect_hcl2(path: &std::path::Path, output: &kiln_core::ui::Output) -> u8 {
+/// As Packer's, it fails on what the parse phase finds, values given by
+/// `PKR_VAR_*` and the auto var files included (`inspect` takes no `-var`).
+fn inspect_hcl2(
+    path: &std::path::Path,
+    output: &kiln_core::ui::Output,
+    redactor: &kiln_sdk::ui::Redactor,
+) -> u8 {
     let (mut t, errors) = kiln_template::hcl::parse(path);
+    for v in &t.inputs.sensitive_inputs {
+        redactor.add(v.clone());
+    }
     if !errors.is_empty() {
         common::print_errors(output, &errors);
         return 1;
     }
     t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
-    let (i, _) = kiln_template::hcl::inspect(&t, &kiln_template::VariableInputs::default());
+    let (i, _) = kiln_template::hcl::inspect(&t);
     let say = |s: &str| output.line(Level::Say, s);
     say("Packer Inspect: HCL2 mode\n");
     say("> input-variables:\n");

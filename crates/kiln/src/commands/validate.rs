@@ -51,7 +51,14 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         Err(code) => return code,
     };
     if p.flag("syntax-only").unwrap_or(false) {
-        return match common::load_template(&path) {
+        let inputs = match common::variable_inputs(&p) {
+            Ok(i) => i,
+            Err(e) => {
+                common::print_errors(&output, &kiln_sdk::config::ConfigError::new(e).into());
+                return 1;
+            }
+        };
+        return match common::load_template_with(&path, &inputs, &redactor) {
             Ok(_) => {
                 output.line(
                     Level::Say,

@@ -1406,3 +1406,59 @@ build { sources = ["source.amazon-ebs.x"] }
         r.stderr
     );
 }
+
+/// `temporary_key_pair_name` names the key pair kiln imports (Packer's
+/// amazon `StepKeyPair` imports `Comm.SSHTemporaryKeyPairName`, which
+/// `RunConfig.Prepare` sets to `packer_<uuid>` only when the template gives
+/// none); the key logs in to the instance and is deleted at the end.
+#[test]
+fn amazon_ebs_temporary_key_pair_name_names_the_key_pair() {
+    let mut m = Moto::start();
+    let s = m.sshd();
+    let d = dir();
+    let probe = m.probe(
+        &d,
+        "probe.py",
+        r#"print("PAIRS=" + json.dumps(sorted(k["KeyName"] for k in ec2().describe_key_pairs()["KeyPairs"])))"#,
+    );
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"variables": {{"n": "web"}},
+  "builders": [{}],
+  "provisioners": [{{"type": "shell-local", "inline": ["{probe}"]}},
+                   {{"type": "shell", "inline": ["echo logged in with the named key"]}}]}}"#,
+            builder(
+                &m,
+                Some(&s),
+                &format!(
+                    r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}",
+                    "temporary_key_pair_name": "kiln-named-{{{{user `n`}}}}""#
+                )
+            )
+        ),
+    );
+    let r = build(&d, &t);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("==> amazon-ebs: Creating temporary keypair: kiln-named-web"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("logged in with the named key"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        probed(&r.stdout, "PAIRS="),
+        serde_json::json!(["kiln-named-web"])
+    );
+    assert!(r
+        .stdout
+        .contains("==> amazon-ebs: Deleting temporary keypair..."));
+    let left = m
+        .py(r#"print(json.dumps([k["KeyName"] for k in ec2().describe_key_pairs()["KeyPairs"]]))"#);
+    assert_eq!(left, serde_json::json!([]), "key pairs left in moto");
+}

@@ -148,3 +148,64 @@ fn builds_agree() {
         );
     }
 }
+
+/// Packer 1.6.6's parser accepts a template without builders (`validate
+/// -syntax-only` and `inspect` pass); its `Template.Validate` (`validate`,
+/// `fix`) says `at least one builder must be defined`. Its parser rejects
+/// `"keep_input_artifact": "true"` at every command. kiln agrees, command by
+/// command.
+#[test]
+fn parse_and_validate_phases_agree_on_builders_and_keep_input_artifact() {
+    require_packer();
+    let templates = [
+        (r#"{"variables": {"a": "b"}}"#, [0, 1, 0, 1]),
+        (r#"{"builders": []}"#, [0, 1, 0, 1]),
+        (r#"{"builders": null}"#, [0, 1, 0, 1]),
+        (
+            r#"{"builders": [{"type": "file", "content": "x", "target": "x.txt"}],
+  "post-processors": [{"type": "compress", "output": "x.tar.gz", "keep_input_artifact": "true"}]}"#,
+            [1, 1, 1, 1],
+        ),
+    ];
+    let commands: [&[&str]; 4] = [
+        &["validate", "-syntax-only"],
+        &["validate"],
+        &["inspect"],
+        &["fix"],
+    ];
+    for (template, expected) in templates {
+        for (command, want) in commands.iter().zip(expected) {
+            let (kd, pd) = (dir(), dir());
+            kd.write("t.json", template);
+            pd.write("t.json", template);
+            let mut args = command.to_vec();
+            args.push("t.json");
+            let k = kiln(&kd, &args);
+            let p = run(pd.packer(&args).unwrap());
+            assert_eq!(
+                (k.code, p.code),
+                (want, want),
+                "{template}: {command:?}\nkiln: {}{}\npacker: {}{}",
+                k.stdout,
+                k.stderr,
+                p.stdout,
+                p.stderr
+            );
+            if template.contains("keep_input_artifact") {
+                assert!(
+                    k.stderr
+                        .contains("`keep_input_artifact`: expected a boolean, found a string")
+                        && k.stderr.contains("hint: write `true` without quotes"),
+                    "{}",
+                    k.stderr
+                );
+            } else if want == 1 {
+                assert!(
+                    k.stderr.contains("at least one builder must be defined"),
+                    "{command:?}: {}",
+                    k.stderr
+                );
+            }
+        }
+    }
+}

@@ -680,3 +680,53 @@ fn tls_docker_host_with_client_certificates() {
         "{all}"
     );
 }
+
+/// packer 1.6.6 `validate` accepts `docker-tag` without `repository` and
+/// `docker-save` without `path`; its build fails when they run (`Error
+/// parsing reference: ":latest" is not a valid repository/tag`, `Error
+/// creating output file: open : no such file or directory`). kiln warns at
+/// `validate` and fails the build with each missing key's name.
+#[test]
+fn docker_tag_and_save_without_their_target_fail_at_run() {
+    let _serial = serial();
+    let g = Guard::new("deferred");
+    base_image();
+    let before = images();
+    let d = dir();
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{{"type": "docker", "image": "{}", "commit": true,
+                 "run_command": {}}}],
+                "post-processors": [[{{"type": "docker-tag", "tag": "latest"}}],
+                                    [{{"type": "docker-save"}}]]}}"#,
+            base_image(),
+            g.run_command()
+        ),
+    );
+    let t = t.to_str().unwrap();
+    let r = kiln(&d, &["validate", t]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("`docker-tag`: `repository` is not set (the repository to tag the image into); the post-processor will fail when it runs"),
+        "{}",
+        r.stdout
+    );
+    let r = kiln(&d, &["build", "-color=false", t]);
+    // The committed image, which no post-processor could use.
+    for i in images() {
+        if !before.contains(&i) {
+            docker(&["rmi", "-f", &i]);
+        }
+    }
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    for needle in [
+        "`docker-tag`: `repository` is required: the repository to tag the image into",
+        "`docker-save`: `path` is required: the tar file to save the image to",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    assert!(g.containers().is_empty());
+}

@@ -2,8 +2,9 @@
 //! established from Packer's source (cited per test): top-level
 //! `communicator` blocks, source references and `only`/`except` given by
 //! any expression, duplicate `source` blocks (a `validate` error, not a
-//! `-syntax-only` one), and data sources, which `validate` checks but
-//! does not read unless `-evaluate-datasources` is given.
+//! `-syntax-only` one), data sources, which `validate` checks but
+//! does not read unless `-evaluate-datasources` is given, and the values
+//! given to variables, checked in the parse phase.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -431,5 +432,139 @@ build {
         "hint: `validate` does not read data sources; run `kiln validate -evaluate-datasources`",
     ] {
         assert!(r.stderr.contains(want), "missing {want:?} in\n{}", r.stderr);
+    }
+}
+
+/// A directory template with a `number` and a `list(string)` variable and
+/// the given `.auto.pkrvars.hcl` text, under `t/`.
+fn template_with_auto_vars(d: &TestDir, auto_vars: &str) {
+    d.write(
+        "t/build.pkr.hcl",
+        "variable \"disk\" {\n  type    = number\n  default = 1\n}\n\nvariable \"boot_command\" {\n  type    = list(string)\n  default = []\n}\n\nsource \"null\" \"a\" {\n  communicator = \"none\"\n}\n\nbuild {\n  sources = [\"source.null.a\"]\n}\n",
+    );
+    d.write("t/vars.auto.pkrvars.hcl", auto_vars);
+}
+
+/// Runs `args` then `t` in `d`, with `env` set.
+fn kiln_env(d: &TestDir, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut a = args.to_vec();
+    a.push("t");
+    let mut c = d.kiln(&a);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(c)
+}
+
+/// Asserts that `r` failed with exactly one problem, `want`.
+fn fails_once(r: &Run, args: &[&str], want: &str) {
+    assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
+    assert!(
+        r.stderr.contains("1 problem was found"),
+        "{args:?}: {}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches(want).count(), 1, "{args:?}: {}", r.stderr);
+}
+
+const PHASES: [&[&str]; 3] = [&["validate", "-syntax-only"], &["validate"], &["inspect"]];
+
+/// Packer's parse phase collects the values given to the variables and
+/// converts them to their types: `Parse` (hashicorp/packer
+/// hcl2template/parser.go) ends with `collectInputVariableValues`
+/// (hcl2template/types.variables.go), given `os.Environ()`, the
+/// `.auto.pkrvars.hcl` files then each `-var-file`, and the `-var`
+/// values; `validate -syntax-only` stops after it, and `inspect` fails on
+/// its errors (command/inspect.go returns on `GetConfig`'s). So a value
+/// that does not fit its type fails all three, reported once by
+/// `validate`, which runs both phases.
+#[test]
+fn given_values_of_the_wrong_type_fail_the_parse_phase_once() {
+    let d = dir();
+    template_with_auto_vars(&d, "boot_command = \"<enter>\"\n");
+    for args in PHASES {
+        let r = kiln_env(&d, args, &[]);
+        fails_once(
+            &r,
+            args,
+            "error: invalid value for variable `boot_command` from `t/vars.auto.pkrvars.hcl`: \
+             a value of type `list(string)` is required, found a string\n  \
+             --> t/vars.auto.pkrvars.hcl:1:16",
+        );
+    }
+
+    // `PKR_VAR_`, `-var-file` and `-var` go through the same check (the
+    // last two on `validate`; `inspect` takes no `-var`).
+    template_with_auto_vars(&d, "boot_command = [\"<enter>\"]\n");
+    for args in PHASES {
+        let r = kiln_env(&d, args, &[("PKR_VAR_disk", "big")]);
+        fails_once(
+            &r,
+            args,
+            "error: invalid value for variable `disk` from `PKR_VAR_disk`: a number is required, found `big`",
+        );
+    }
+    d.write("more.pkrvars.hcl", "disk = \"big\"\n");
+    d.write("more.txt", "disk = 2\n");
+    for phase in &PHASES[..2] {
+        for (extra, want) in [
+            (
+                &["-var", "disk=big"][..],
+                "error: invalid value for variable `disk` from `-var`: a number is required, found `big`",
+            ),
+            (
+                &["-var", "dsik=2"][..],
+                "error: `-var`: undefined variable `dsik`\n  hint: did you mean `disk`?",
+            ),
+            (
+                &["-var-file", "more.pkrvars.hcl"][..],
+                "error: invalid value for variable `disk` from `more.pkrvars.hcl`: a number is required, found `big`\n  --> more.pkrvars.hcl:1:8",
+            ),
+            // Packer: "Could not guess format of more.txt".
+            (
+                &["-var-file", "more.txt"][..],
+                "error: cannot tell the format of variable file `more.txt`",
+            ),
+        ] {
+            let args: Vec<&str> = phase.iter().chain(extra).copied().collect();
+            let r = kiln_env(&d, &args, &[]);
+            fails_once(&r, &args, want);
+        }
+    }
+    // Fitting values pass every phase.
+    d.write("ok.pkrvars.hcl", "disk = 3\n");
+    for args in [
+        &[
+            "validate",
+            "-syntax-only",
+            "-var-file",
+            "ok.pkrvars.hcl",
+            "-var",
+            "disk=4",
+        ][..],
+        &["validate", "-var-file", "ok.pkrvars.hcl", "-var", "disk=4"][..],
+        &["inspect"][..],
+    ] {
+        let r = kiln_env(&d, args, &[("PKR_VAR_disk", "2")]);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+}
+
+/// A `variable` block in a var file is an error of the parse phase:
+/// `collectInputVariableValues` (hashicorp/packer
+/// hcl2template/types.variables.go) reports "Variable declaration in a
+/// .pkrvar file" for it, so `validate -syntax-only` and `inspect` fail too.
+#[test]
+fn variable_block_in_a_var_file_fails_the_parse_phase_once() {
+    let d = dir();
+    template_with_auto_vars(&d, "variable \"disk\" {\n  default = 2\n}\n");
+    for args in PHASES {
+        let r = kiln_env(&d, args, &[]);
+        fails_once(
+            &r,
+            args,
+            "error: a variable file can only assign values; found a `variable` block\n  \
+             --> t/vars.auto.pkrvars.hcl:1:1",
+        );
     }
 }

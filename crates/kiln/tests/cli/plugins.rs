@@ -475,9 +475,12 @@ fn rust_plugin_data_source_feeds_a_local_used_in_a_build() {
         "{}",
         r.stdout
     );
-    // A file that cannot be read fails `execute`, at the `data` block.
+    // A file that cannot be read fails `execute`, at the `data` block;
+    // `validate` executes data sources only when asked to, as Packer does.
     std::fs::remove_file(d.path().join("motd.txt")).unwrap();
     let r = kiln_p(&d, &["validate", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = kiln_p(&d, &["validate", "-evaluate-datasources", "t.pkr.hcl"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr

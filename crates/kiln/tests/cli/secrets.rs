@@ -132,3 +132,47 @@ build {
     assert!(all.contains("upper=<sensitive>"), "{all}");
     assert!(all.contains("b64=<sensitive>"), "{all}");
 }
+
+#[test]
+fn shell_local_variables_are_not_in_the_command_line_ps_shows() {
+    let d = dir();
+    // The script counts the processes whose command line holds the value
+    // (the `[2]` keeps grep from matching itself) and prints what it sees
+    // in its environment.
+    d.write(
+        "t.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local",
+              "environment_vars": ["TOKEN=tok-ps-visible-42"],
+              "inline": ["echo in-ps=$(ps -eo args | grep -c tok-ps-visible-4[2])", "echo seen=$TOKEN"]}]}"#,
+    );
+    let k = kiln(&d, &["build", "-color=false", "t.json"]);
+    assert_eq!(k.code, 0, "{}{}", k.stdout, k.stderr);
+    assert!(k.stdout.contains("seen=tok-ps-visible-42"), "{}", k.stdout);
+    assert!(k.stdout.contains("in-ps=0"), "{}", k.stdout);
+    // Packer 1.6.6 passes them in `/bin/sh -c` arguments, where ps shows them.
+    let p = run(d.packer(&["build", "-color=false", "t.json"]).unwrap());
+    assert_eq!(p.code, 0, "{}{}", p.stdout, p.stderr);
+    assert!(p.stdout.contains("seen=tok-ps-visible-42"), "{}", p.stdout);
+    assert!(p.stdout.contains("in-ps=1"), "{}", p.stdout);
+}
+
+#[test]
+fn manifest_custom_data_masks_sensitive_values() {
+    let d = dir();
+    d.write(
+        "t.json",
+        r#"{"variables": {"token": "tok-manifest-0042", "region": "eu-west-1"},
+            "sensitive-variables": ["token"],
+            "builders": [{"type": "null", "communicator": "none"}],
+            "post-processors": [{"type": "manifest", "output": "m.json",
+              "custom_data": {"auth": "Bearer {{user `token`}}", "region": "{{user `region`}}"}}]}"#,
+    );
+    let r = kiln(&d, &["build", "-color=false", "t.json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let m: serde_json::Value = serde_json::from_str(&d.read("m.json")).unwrap();
+    let data = &m["builds"][0]["custom_data"];
+    assert_eq!(data["auth"], "Bearer <sensitive>");
+    assert_eq!(data["region"], "eu-west-1");
+    assert!(!d.read("m.json").contains("tok-manifest-0042"));
+}

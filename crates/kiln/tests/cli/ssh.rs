@@ -510,3 +510,54 @@ fn shell_and_file_options_work_over_ssh() {
     assert_eq!(d.read("target/multi/sub/two.txt"), "two\n");
     assert_eq!(d.read("target/gen.txt"), "generated\n");
 }
+
+/// The shell provisioner's `env` map (today's Packer: packer-plugin-sdk
+/// `shell.Provisioner.Env`, flattened after `environment_vars` by
+/// hashicorp/packer provisioner/shell/provisioner.go, so it wins) reaches
+/// the remote command, through `{{.Vars}}` and through the env var file.
+#[test]
+fn shell_env_reaches_the_remote_command_and_wins() {
+    let s = Sshd::start();
+    let d = dir();
+    let t = d.path().join("target");
+    std::fs::create_dir_all(&t).unwrap();
+    let tt = t.display();
+    let tpl = format!(
+        r#"source "null" "box" {{
+  ssh_host             = "127.0.0.1"
+  ssh_port             = {port}
+  ssh_username         = "{user}"
+  ssh_private_key_file = "{key}"
+  ssh_timeout          = "20s"
+}}
+
+build {{
+  sources = ["source.null.box"]
+
+  provisioner "shell" {{
+    environment_vars = ["A=from the list", "C=list only"]
+    env = {{
+      A = "from env"
+      Q = "it's ${{build.PackerRunUUID != "" ? "quoted" : "?"}}"
+    }}
+    inline = ["printf '%s|%s|%s' \"$A\" \"$C\" \"$Q\" > {tt}/vars.txt"]
+  }}
+
+  provisioner "shell" {{
+    environment_vars = ["A=from the list"]
+    env              = {{ A = "from env, in a file" }}
+    use_env_var_file = true
+    inline           = ["printf '%s' \"$A\" > {tt}/file.txt"]
+  }}
+}}
+"#,
+        port = s.port,
+        user = sshd::current_user(),
+        key = s.path("id_ed25519").display()
+    );
+    let f = d.write("t.pkr.hcl", &tpl);
+    let r = build(&d, &[f.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(d.read("target/vars.txt"), "from env|list only|it's quoted");
+    assert_eq!(d.read("target/file.txt"), "from env, in a file");
+}
