@@ -182,7 +182,8 @@ impl Found {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
+/// True for a regular file with an execute bit.
+pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

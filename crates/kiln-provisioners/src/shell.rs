@@ -141,16 +141,7 @@ impl ProvisionerFactory for ShellProvisionerFactory {
         } else {
             f.scripts.clone()
         };
-        for (i, s) in scripts.iter().enumerate() {
-            let key = if f.script.is_empty() {
-                format!("scripts[{i}]")
-            } else {
-                "script".to_string()
-            };
-            if let Some(e) = kiln_sdk::config::check_local_path(key, "script", s) {
-                errors.push(e);
-            }
-        }
+        kiln_sdk::config::check_scripts(&f.script, &f.scripts, &mut errors);
         kiln_sdk::shell_env::check_env(&f.env, &mut errors);
         for (i, v) in f.environment_vars.iter().enumerate() {
             if !v.contains("{{") && !kiln_sdk::shell_env::is_key_value(v) {

@@ -99,12 +99,18 @@ fn is_pem_armor(line: &str) -> bool {
 
 /// The forms of `secret` that are masked: the value itself; each line of a
 /// multi-line value (a private key printed line by line, or one line of it
-/// quoted in an error); its upper- and lower-case forms (`upper(var.x)`);
-/// and its standard base64 encoding (`base64encode(var.x)`, a basic-auth
-/// header).
+/// quoted in an error); the value as a JSON or HCL string literal writes it
+/// (`a\"b`, a key with `\n`), as the source lines under errors show it;
+/// its upper- and lower-case forms (`upper(var.x)`); and its standard
+/// base64 encoding (`base64encode(var.x)`; the encoding of a longer text
+/// that contains the secret is not covered).
 fn secret_forms(secret: &str) -> Vec<String> {
     use base64::Engine as _;
     let mut forms = vec![secret.to_string()];
+    let quoted = serde_json::to_string(secret).unwrap_or_default();
+    if let Some(escaped) = quoted.get(1..quoted.len().saturating_sub(1)) {
+        forms.push(escaped.to_string());
+    }
     if secret.contains('\n') {
         forms.extend(
             secret
@@ -200,11 +206,10 @@ impl Redactor {
                 i += 1;
                 end = end.max(hits[i].1);
             }
-            if start >= at {
-                out.push_str(&text[at..start]);
-                out.push_str(REDACTED);
-                at = end;
-            }
+            // Hits are sorted and merged, so each starts at or after `at`.
+            out.push_str(&text[at..start]);
+            out.push_str(REDACTED);
+            at = end;
             i += 1;
         }
         out.push_str(&text[at..]);
@@ -316,6 +321,13 @@ mod tests {
         );
         // base64("s3cr3t-Pass")
         assert_eq!(r.redact("Basic czNjcjN0LVBhc3M="), "Basic <sensitive>");
+        // As a JSON or HCL string literal writes it.
+        let r = Redactor::new();
+        r.add("pa\"ss\\word\nline-two");
+        assert_eq!(
+            r.redact(r#"  "password": "pa\"ss\\word\nline-two","#),
+            r#"  "password": "<sensitive>","#
+        );
     }
 
     #[test]

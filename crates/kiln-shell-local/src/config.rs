@@ -143,17 +143,8 @@ pub(crate) fn prepare(
 
     let source = choose_source(&fields, &mut errors);
     // Packer 1.6.6 checks the script files at validate (`Bad script`).
-    if let Some(Source::Scripts(paths)) = &source {
-        for (i, path) in paths.iter().enumerate() {
-            let key = if fields.script.is_empty() {
-                format!("scripts[{i}]")
-            } else {
-                "script".to_string()
-            };
-            if let Some(e) = kiln_sdk::config::check_local_path(key, "script", path) {
-                errors.push(e);
-            }
-        }
+    if let Some(Source::Scripts(_)) = &source {
+        kiln_sdk::config::check_scripts(&fields.script, &fields.scripts, &mut errors);
     }
 
     check_syntax(

@@ -32,7 +32,8 @@ pub struct Variables {
     /// Names marked sensitive.
     pub sensitive: Vec<String>,
     /// The values given to sensitive variables as given, valid or not
-    /// (HCL2), so that an error about a rejected value cannot show it.
+    /// (HCL2), so that an error about a rejected value cannot show it, and
+    /// each string, number and bool inside a sensitive variable or local.
     pub sensitive_inputs: Vec<String>,
 }
 

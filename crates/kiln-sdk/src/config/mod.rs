@@ -206,6 +206,24 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// Checks the local files of a component's `script` (when set) or
+/// `scripts`, as Packer 1.6.6 does at validate (`Bad script`): one error
+/// per missing file, at `script` or `scripts[i]`.
+pub fn check_scripts(script: &str, scripts: &[String], errors: &mut ConfigErrors) {
+    let found = if script.is_empty() {
+        scripts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, path)| check_local_path(format!("scripts[{i}]"), "script", path))
+            .collect()
+    } else {
+        Vec::from_iter(check_local_path("script", "script", script))
+    };
+    for e in found {
+        errors.push(e);
+    }
+}
+
 /// Packer's validate-time check of a local file or directory a component
 /// names (`Bad script 'x.sh'`, `Bad source 'x'`, `Bad Floppy disk file`):
 /// `None` when `path` exists, else an error at `key` saying which `what`

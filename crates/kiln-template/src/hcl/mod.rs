@@ -283,6 +283,26 @@ pub fn parse_with(path: &Path, inputs: &VariableInputs) -> (HclTemplate, ConfigE
     (t, errors)
 }
 
+/// Each item whose key an earlier item already has, with that earlier
+/// item: `(duplicate, first)` indices, in order. Linear in the items (a
+/// template may have tens of thousands of locals).
+pub(crate) fn duplicates<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<(usize, usize)> {
+    let mut seen: std::collections::HashMap<K, usize> = Default::default();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match seen.entry(key(item)) {
+            std::collections::hash_map::Entry::Occupied(first) => out.push((i, *first.get())),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
+    out
+}
+
 /// Reports each declaration whose name an earlier one already has, and
 /// keeps only the first.
 fn drop_duplicates<T>(
@@ -292,26 +312,25 @@ fn drop_duplicates<T>(
     what: &str,
     errors: &mut ConfigErrors,
 ) {
-    let mut kept: Vec<T> = Vec::with_capacity(items.len());
-    // Name to index in `kept`: linear in the declarations (a template may
-    // have tens of thousands of locals).
-    let mut seen: std::collections::HashMap<String, usize> = Default::default();
-    for item in items.drain(..) {
-        let k = key(&item);
-        match seen.get(&k) {
-            Some(&first) => errors.push(
-                located(location(&item), format!("duplicate {what} `{k}`")).with_hint(format!(
-                    "it is already declared at {}",
-                    location(&kept[first])
-                )),
-            ),
-            None => {
-                seen.insert(k, kept.len());
-                kept.push(item);
-            }
-        }
+    let dups = duplicates(items, &key);
+    for &(i, first) in &dups {
+        errors.push(
+            located(
+                location(&items[i]),
+                format!("duplicate {what} `{}`", key(&items[i])),
+            )
+            .with_hint(format!(
+                "it is already declared at {}",
+                location(&items[first])
+            )),
+        );
     }
-    *items = kept;
+    let drop: std::collections::HashSet<usize> = dups.into_iter().map(|(i, _)| i).collect();
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        !drop.contains(&(index - 1))
+    });
 }
 
 /// A top-level `communicator "TYPE" "NAME" { … }` block. Packer 1.16
@@ -377,6 +396,14 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
         .map(|(k, v)| (k.clone(), eval::display(v)))
         .collect();
     let mut sensitive = resolved.sensitive.clone();
+    // The redactor hides each element of a sensitive list, map or object
+    // too, not only the whole value as JSON: output may show one alone.
+    let mut sensitive_inputs = resolved.sensitive_inputs.clone();
+    for name in &resolved.sensitive {
+        if let Some(v) = resolved.values.get(name) {
+            sensitive_inputs.extend(types_variable::sensitive_texts(v));
+        }
+    }
     // Sensitive locals (declared, or derived from a sensitive variable) are
     // redacted like sensitive variables: the redactor hides their values.
     for name in &evaluated.sensitive_locals {
@@ -387,6 +414,7 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
         if let Some(v) = locals.get(name) {
             values.insert(format!("local.{name}"), eval::display(v));
             sensitive.push(format!("local.{name}"));
+            sensitive_inputs.extend(types_variable::sensitive_texts(v));
         }
     }
 
@@ -463,7 +491,7 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
         variables: Variables {
             values,
             sensitive,
-            sensitive_inputs: resolved.sensitive_inputs.clone(),
+            sensitive_inputs,
         },
         interpolation: base,
         builds: planned,
@@ -476,22 +504,17 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
 /// evaluation phase (`validate`), not of `-syntax-only`, as in Packer
 /// (`parseConfig` in `hcl2template/parser.go`, called by `Initialize`).
 fn check_duplicate_sources(sources: &[SourceBlock], errors: &mut ConfigErrors) {
-    for (i, s) in sources.iter().enumerate() {
-        if let Some(prev) = sources[..i]
-            .iter()
-            .find(|p| p.source_type == s.source_type && p.name == s.name)
-        {
-            errors.push(
-                located(
-                    &s.location,
-                    format!("duplicate source `source.{}`", s.reference()),
-                )
-                .with_hint(format!(
-                    "it is already declared at {}; each source needs a name of its own per builder type",
-                    prev.location
-                )),
-            );
-        }
+    for (i, first) in duplicates(sources, |s| (&s.source_type, &s.name)) {
+        errors.push(
+            located(
+                &sources[i].location,
+                format!("duplicate source `source.{}`", sources[i].reference()),
+            )
+            .with_hint(format!(
+                "it is already declared at {}; each source needs a name of its own per builder type",
+                sources[first].location
+            )),
+        );
     }
 }
 

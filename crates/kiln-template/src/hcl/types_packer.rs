@@ -351,17 +351,18 @@ fn plugin_source(s: &str) -> Result<(), (String, String)> {
 /// `packer` block or across blocks and files, is an error (reported by
 /// `validate`, `build` and `init`, not `validate -syntax-only`).
 pub fn check_duplicates(plugins: &[RequiredPlugin], errors: &mut ConfigErrors) {
-    for (i, p) in plugins.iter().enumerate() {
-        if let Some(first) = plugins[..i].iter().find(|q| q.name == p.name) {
-            errors.push(
-                located(&p.location, format!("plugin `{}` is required twice", p.name)).with_hint(
-                    format!(
-                        "it is already required at {}; each name in `required_plugins` can be given once",
-                        first.location
-                    ),
-                ),
-            );
-        }
+    for (i, first) in super::duplicates(plugins, |p| &p.name) {
+        let p = &plugins[i];
+        errors.push(
+            located(
+                &p.location,
+                format!("plugin `{}` is required twice", p.name),
+            )
+            .with_hint(format!(
+                "it is already required at {}; each name in `required_plugins` can be given once",
+                plugins[first].location
+            )),
+        );
     }
 }
 

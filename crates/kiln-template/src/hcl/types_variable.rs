@@ -201,16 +201,20 @@ pub fn decode_variable(block: &BlockAst, errors: &mut ConfigErrors) -> Option<Va
 /// (hashicorp/packer hcl2template/types.variables.go
 /// `decodeVariableValidationBlock`): the condition refers to the variable
 /// itself and to no other, and a literal `error_message` is at least one
-/// sentence (an uppercase first letter, a final `.` or `?`).
+/// sentence ([`looks_like_sentences`]).
 fn check_validation(name: &str, condition: &Expr, message: &Expr, errors: &mut ConfigErrors) {
     let refs = eval::references(&condition.expr);
     let var_refs: Vec<_> = refs.iter().filter(|r| r.root == "var").collect();
     if let Some(other) = var_refs.iter().find(|r| r.attr.as_deref() != Some(name)) {
-        let shown = other.attr.as_deref().unwrap_or("");
+        // `var["x"]` or `lookup(var, …)` use `var` as a whole.
+        let shown = match other.attr.as_deref() {
+            Some(a) => format!("var.{a}"),
+            None => "var".to_string(),
+        };
         errors.push(
             at(
                 condition,
-                format!("the `validation` of variable `{name}` refers to `var.{shown}`"),
+                format!("the `validation` of variable `{name}` refers to `{shown}`"),
             )
             .with_hint(format!(
                 "a validation can only use the variable itself, `var.{name}`"
@@ -229,17 +233,29 @@ fn check_validation(name: &str, condition: &Expr, message: &Expr, errors: &mut C
     }
     if eval::references(&message.expr).is_empty() {
         if let Ok(Value::String(m)) = eval::eval_constant(message, "a validation message") {
-            let m = m.trim();
-            let sentence = m.chars().next().is_some_and(char::is_uppercase)
-                && (m.ends_with('.') || m.ends_with('?'));
-            if !sentence {
+            if !looks_like_sentences(&m) {
                 errors.push(
                     at(message, format!("the `error_message` of variable `{name}` is not a sentence"))
-                        .with_hint("Packer wants at least one full sentence: an uppercase first letter and a final `.` or `?`"),
+                        .with_hint("Packer wants at least one full sentence: an uppercase first letter (when it starts with a letter) and a final `.`, `?` or `!`"),
                 );
             }
         }
     }
+}
+
+/// Packer's `looksLikeSentences` (hashicorp/packer
+/// hcl2template/types.variables.go): trimmed, the text is not empty, its
+/// first character is an uppercase letter or not a letter at all, and it
+/// ends with `.`, `?` or `!`.
+fn looks_like_sentences(s: &str) -> bool {
+    let s = s.trim();
+    let (Some(first), Some(last)) = (s.chars().next(), s.chars().last()) else {
+        return false;
+    };
+    if first.is_alphabetic() && !first.is_uppercase() {
+        return false;
+    }
+    matches!(last, '.' | '?' | '!')
 }
 
 /// Decodes a `variables { a = 1 }` block: each attribute declares an
@@ -282,12 +298,40 @@ pub struct ResolvedVariables {
     pub sensitive_inputs: Vec<String>,
 }
 
-/// `message` with every occurrence of the secret `value` masked.
-fn mask_value(message: &str, value: &str) -> String {
-    if value.is_empty() {
-        return message.to_string();
+/// `message` with every occurrence of each of the `secrets` masked, the
+/// longest first (so a secret containing another is masked whole).
+fn mask_values(message: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.iter().fold(message.to_string(), |m, s| {
+        m.replace(s.as_str(), kiln_sdk::ui::REDACTED)
+    })
+}
+
+/// What to hide of a sensitive value: the value as a whole (as
+/// [`eval::display`] shows it), then each string inside a list, map or
+/// object, since messages and outputs may show an element alone (`a number is
+/// required at `[0]``, a list printed one element a line).
+pub fn sensitive_texts(value: &Value) -> Vec<String> {
+    fn leaves(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Null => {}
+            Value::Array(items) => items.iter().for_each(|i| leaves(i, out)),
+            Value::Object(map) => map.values().for_each(|i| leaves(i, out)),
+            // Numbers and bools inside a collection (a port, `true`) are
+            // not masked on their own: masking every `22` or `1` in the
+            // output would hide more than it protects.
+            Value::String(_) => out.push(eval::display(v)),
+            _ => {}
+        }
     }
-    message.replace(value, kiln_sdk::ui::REDACTED)
+    let mut out = vec![eval::display(value)];
+    if matches!(value, Value::Array(_) | Value::Object(_)) {
+        leaves(value, &mut out);
+    }
+    out.retain(|s| !s.is_empty());
+    out.dedup();
+    out
 }
 
 /// Where a value was set, for messages.
@@ -464,6 +508,28 @@ pub struct InputValues {
     pub sensitive_inputs: Vec<String>,
 }
 
+/// Reports a value given as text (`PKR_VAR_`, `-var`) that cannot be read
+/// as a value of `d`'s type: `prefix: msg`, `msg` (which may quote `text`)
+/// masked when `d` is sensitive, `text` kept as a secret for the redactor,
+/// and `d` marked rejected, so it is not also reported as not set.
+fn reject_text(
+    out: &mut InputValues,
+    d: &VariableDecl,
+    text: &str,
+    prefix: String,
+    msg: String,
+    errors: &mut ConfigErrors,
+) {
+    out.rejected.insert(d.name.clone());
+    let msg = if d.sensitive {
+        out.sensitive_inputs.push(text.to_string());
+        mask_values(&msg, &[text.to_string()])
+    } else {
+        msg
+    };
+    errors.push(ConfigError::new(format!("{prefix}: {msg}")));
+}
+
 /// Collects the values of `decls` given by `PKR_VAR_name`, then the
 /// `*.auto.pkrvars.hcl` files found beside the template (`auto_files`, in
 /// lexical order), then each `-var-file` in order, then `-var`: the last
@@ -489,7 +555,7 @@ pub fn collect_inputs(
             // The given value is a secret even when it is not a valid one:
             // messages never quote it, and the redactor masks it in the
             // source lines errors show.
-            out.sensitive_inputs.push(eval::display(&value));
+            out.sensitive_inputs.extend(sensitive_texts(&value));
         }
         match convert(&value, &d.ty) {
             Ok(v) => {
@@ -505,7 +571,7 @@ pub fn collect_inputs(
             Err(msg) => {
                 out.rejected.insert(d.name.clone());
                 let msg = if d.sensitive {
-                    mask_value(&msg, &eval::display(&value))
+                    mask_values(&msg, &sensitive_texts(&value))
                 } else {
                     msg
                 };
@@ -531,10 +597,14 @@ pub fn collect_inputs(
                     None,
                     errors,
                 ),
-                Err(msg) => errors.push(ConfigError::new(format!(
-                    "variable `{}` from `PKR_VAR_{}`: {msg}",
-                    d.name, d.name
-                ))),
+                Err(msg) => reject_text(
+                    &mut out,
+                    d,
+                    &text,
+                    format!("variable `{}` from `PKR_VAR_{}`", d.name, d.name),
+                    msg,
+                    errors,
+                ),
             }
         }
     }
@@ -577,16 +647,7 @@ pub fn collect_inputs(
         match find(name) {
             Some(d) => match value_from_text(text, &d.ty) {
                 Ok(v) => set(&mut out, d, v, "`-var`".into(), None, errors),
-                Err(msg) => {
-                    out.rejected.insert(d.name.clone());
-                    let msg = if d.sensitive {
-                        out.sensitive_inputs.push(text.clone());
-                        mask_value(&msg, text)
-                    } else {
-                        msg
-                    };
-                    errors.push(ConfigError::new(format!("`-var {name}=…`: {msg}")))
-                }
+                Err(msg) => reject_text(&mut out, d, text, format!("`-var {name}=…`"), msg, errors),
             },
             None => {
                 let mut e = ConfigError::new(format!("`-var`: undefined variable `{name}`"));
@@ -921,5 +982,77 @@ variable "e" {
         let r = resolve(&d, &InputValues::default(), "/", &mut errors);
         assert!(errors.is_empty(), "{errors}");
         assert_eq!(r.values["h"], Value::from(""));
+    }
+
+    #[test]
+    fn sensitive_collection_elements_are_masked_in_errors() {
+        let d = decls("variable \"l\" {\n  type      = list(number)\n  sensitive = true\n}\n");
+        let inputs = VariableInputs {
+            var_files: vec![],
+            vars: vec![("l".into(), "[\"hunter2\", 3]".into())],
+        };
+        let mut errors = ConfigErrors::new();
+        let given = collect_inputs(&d, &[], &inputs, &mut errors);
+        let text = errors.to_string();
+        assert!(text.contains("invalid value for variable `l`"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(
+            given.sensitive_inputs.iter().any(|s| s == "hunter2"),
+            "{:?}",
+            given.sensitive_inputs
+        );
+        // Numbers and bools inside a collection are not masked on their own.
+        assert!(!given.sensitive_inputs.iter().any(|s| s == "3"));
+        let v = Value::Array(vec![
+            Value::from("a"),
+            Value::Object([("k".to_string(), Value::from(true))].into_iter().collect()),
+            Value::Null,
+        ]);
+        assert_eq!(sensitive_texts(&v), ["[\"a\",{\"k\":true},null]", "a"]);
+    }
+
+    #[test]
+    fn unreadable_pkr_var_of_a_sensitive_variable_is_masked_and_rejected() {
+        let d = decls(
+            "variable \"kiln_ut_pkr_secret\" {\n  type      = list(string)\n  sensitive = true\n}\n",
+        );
+        std::env::set_var("PKR_VAR_kiln_ut_pkr_secret", "[\"hunter2\"");
+        let mut errors = ConfigErrors::new();
+        let given = collect_inputs(&d, &[], &VariableInputs::default(), &mut errors);
+        std::env::remove_var("PKR_VAR_kiln_ut_pkr_secret");
+        resolve(&d, &given, "/", &mut errors);
+        let text = errors.to_string();
+        assert!(
+            text.contains(
+                "variable `kiln_ut_pkr_secret` from `PKR_VAR_kiln_ut_pkr_secret`: cannot parse"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("is not set"), "{text}");
+        assert_eq!(errors.0.len(), 1, "{text}");
+        assert_eq!(given.sensitive_inputs, ["[\"hunter2\""]);
+    }
+
+    // hashicorp/packer hcl2template/types.variables.go `looksLikeSentences`.
+    #[test]
+    fn error_messages_are_checked_as_packer_does() {
+        for ok in ["`x` must be set.", "1 or more.", "Too short!", "  Is it? "] {
+            assert!(looks_like_sentences(ok), "{ok}");
+        }
+        for bad in ["lowercase start.", "No period", "", "   "] {
+            assert!(!looks_like_sentences(bad), "{bad}");
+        }
+        let src = "variable \"a\" {\n  validation {\n    condition     = var[\"a\"] != \"\"\n    error_message = \"Too short!\"\n  }\n}\n";
+        let f = SourceFile::new("t.pkr.hcl".into(), src);
+        let body = parser::parse_file(&f, src).unwrap();
+        let mut errors = ConfigErrors::new();
+        decode_variable(&body.blocks[0], &mut errors);
+        let text = errors.to_string();
+        assert!(
+            text.contains("t.pkr.hcl:3:21: the `validation` of variable `a` refers to `var`\n"),
+            "{text}"
+        );
+        assert_eq!(errors.0.len(), 1, "{text}");
     }
 }

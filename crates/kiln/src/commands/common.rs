@@ -284,9 +284,9 @@ pub fn output(
 }
 
 /// Whether human output is coloured. `-color=false`, `NO_COLOR` and
-/// `PACKER_NO_COLOR` turn colours off; otherwise `CLICOLOR_FORCE` (not
-/// `0`) turns them on, and without it they follow stdout: on for a
-/// terminal, off for a pipe or a file. `var` gives an environment
+/// `PACKER_NO_COLOR` turn colours off; otherwise an explicit `-color=true`
+/// or `CLICOLOR_FORCE` (not `0`) turns them on, and without either they
+/// follow stdout: on for a terminal, off for a pipe or a file. `var` gives an environment
 /// variable's value when it is set and not empty.
 fn use_color(
     flag: Option<bool>,
@@ -296,13 +296,25 @@ fn use_color(
     if flag == Some(false) || var("NO_COLOR").is_some() || var("PACKER_NO_COLOR").is_some() {
         return false;
     }
-    let forced = var("CLICOLOR_FORCE").is_some_and(|v| v != "0");
+    let forced = flag == Some(true) || var("CLICOLOR_FORCE").is_some_and(|v| v != "0");
     forced || stdout_is_terminal
 }
 
 /// Renders configuration errors with their source lines, rustc-style.
 pub fn render_errors(errors: &ConfigErrors) -> String {
     render_errors_in(errors, None)
+}
+
+/// Like [`render_errors`] for the errors of an HCL2 template's parse
+/// phase, with `sensitive_inputs` (the parsed template's
+/// `inputs.sensitive_inputs`: the values given to its sensitive variables)
+/// masked, so a rejected secret does not show in a source line.
+pub fn render_parse_errors(errors: &ConfigErrors, sensitive_inputs: &[String]) -> String {
+    let redactor = Redactor::new();
+    for v in sensitive_inputs {
+        redactor.add(v.clone());
+    }
+    render_errors_redacted(errors, None, &redactor)
 }
 
 /// Like [`render_errors`]; `text` is `(file name, contents)` of a template
@@ -470,6 +482,7 @@ mod tests {
         assert!(use_color(None, env(&[]), true));
         assert!(!use_color(None, env(&[]), false));
         assert!(!use_color(Some(false), env(&[]), true));
+        assert!(use_color(Some(true), env(&[]), false));
         assert!(!use_color(None, env(&[("NO_COLOR", "1")]), true));
         assert!(!use_color(None, env(&[("PACKER_NO_COLOR", "1")]), true));
         assert!(use_color(None, env(&[("CLICOLOR_FORCE", "1")]), false));

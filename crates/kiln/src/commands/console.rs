@@ -91,7 +91,10 @@ pub fn run(args: Vec<String>) -> u8 {
         Some(p) => {
             let (mut t, errors) = hcl::parse_with(p, &inputs);
             if !errors.is_empty() {
-                eprint!("{}", common::render_errors(&errors));
+                eprint!(
+                    "{}",
+                    common::render_parse_errors(&errors, &t.inputs.sensitive_inputs)
+                );
                 return 1;
             }
             t.data_sources = crate::commands::plugins::data_sources(p, &t.dir);

@@ -5,7 +5,7 @@
 //! KVM probe, the docker builder's engine connection), so it answers what a
 //! build would find.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kiln_builder_qemu::driver::{Driver, QemuDriver};
 
@@ -91,14 +91,7 @@ const OPTIONAL_PROGRAMS: &[(Program, &str)] = &[
 fn which(name: &str, path: &str) -> Option<PathBuf> {
     std::env::split_paths(path)
         .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+        .find(|p| kiln_plugin::discover::is_executable(p))
 }
 
 /// The qemu builder: its programs, then whether KVM really runs a guest.
@@ -131,10 +124,8 @@ async fn qemu(path: &str) -> Outcome {
 
 /// The docker builder and post-processors: the engine answers.
 async fn docker() -> Outcome {
-    let host = std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    let endpoint = kiln_builder_docker::client::Endpoint::from_env(|k| std::env::var(k).ok());
+    let host = endpoint.host();
     let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         let d = kiln_builder_docker::connect()
             .await

@@ -58,10 +58,14 @@ pub fn run(args: Vec<String>) -> u8 {
         external: req,
         mut parse_errors,
         errors,
+        sensitive_inputs,
     } = super::plugins::requirements(&template);
     parse_errors.0.extend(errors.0);
     if !parse_errors.is_empty() {
-        eprint!("{}", super::common::render_errors(&parse_errors));
+        eprint!(
+            "{}",
+            super::common::render_parse_errors(&parse_errors, &sensitive_inputs)
+        );
         return 1;
     }
     for b in &builtin {

@@ -46,6 +46,9 @@ pub struct Requirements {
     pub parse_errors: ConfigErrors,
     /// A plugin required twice (Packer's `PluginRequirements`).
     pub errors: ConfigErrors,
+    /// The values given to the template's sensitive variables, to mask in
+    /// `parse_errors` ([`super::common::render_parse_errors`]).
+    pub sensitive_inputs: Vec<String>,
 }
 
 /// Reads a template's `required_plugins`.
@@ -56,6 +59,7 @@ pub fn requirements(template: &Path) -> Requirements {
     }
     let (t, parse_errors) = kiln_template::hcl::parse(template);
     r.parse_errors = parse_errors;
+    r.sensitive_inputs = t.inputs.sensitive_inputs.clone();
     types_packer::check_duplicates(&t.required_plugins, &mut r.errors);
     for p in t.required_plugins {
         if p.builtin().is_some() {
@@ -299,10 +303,14 @@ pub fn run(args: Vec<String>) -> u8 {
                 external: req,
                 mut parse_errors,
                 errors,
+                sensitive_inputs,
             } = requirements(path);
             parse_errors.0.extend(errors.0);
             if !parse_errors.is_empty() {
-                eprint!("{}", super::common::render_errors(&parse_errors));
+                eprint!(
+                    "{}",
+                    super::common::render_parse_errors(&parse_errors, &sensitive_inputs)
+                );
                 return 1;
             }
             for b in &builtin {

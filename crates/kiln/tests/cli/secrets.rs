@@ -176,3 +176,103 @@ fn manifest_custom_data_masks_sensitive_values() {
     assert_eq!(data["region"], "eu-west-1");
     assert!(!d.read("m.json").contains("tok-manifest-0042"));
 }
+
+#[test]
+fn an_element_of_a_sensitive_list_is_masked() {
+    let d = dir();
+    d.write(
+        "t.pkr.hcl",
+        r#"
+variable "pins" {
+  type      = list(number)
+  sensitive = true
+}
+source "null" "a" { communicator = "none" }
+build { sources = ["source.null.a"] }
+"#,
+    );
+    // Not the whole value as JSON (`[3,"hunter2x"]`) on the source line.
+    d.write("v.pkrvars.hcl", "pins = [3, \"hunter2x\"]\n");
+    let r = kiln(&d, &["validate", "-var-file=v.pkrvars.hcl", "t.pkr.hcl"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2x"), "{}", r.stderr);
+    assert!(r.stderr.contains("found `<sensitive>`"), "{}", r.stderr);
+}
+
+#[test]
+fn the_elements_of_a_sensitive_list_printed_one_by_one_are_masked() {
+    let d = dir();
+    d.write(
+        "t.pkr.hcl",
+        r#"
+variable "keys" {
+  type      = list(string)
+  sensitive = true
+  default   = ["el-secret-one", "el-secret-two"]
+}
+local "more" {
+  expression = ["loc-secret-three"]
+  sensitive  = true
+}
+source "null" "a" { communicator = "none" }
+build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline = ["printf '%s\\n' ${join(" ", concat(var.keys, local.more))}"]
+  }
+}
+"#,
+    );
+    let r = kiln(&d, &["build", "-color=false", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    for leaked in ["el-secret-one", "el-secret-two", "loc-secret-three"] {
+        assert!(!all.contains(leaked), "`{leaked}` leaked:\n{all}");
+    }
+}
+
+#[test]
+fn an_unreadable_pkr_var_of_a_sensitive_variable_is_masked() {
+    let d = dir();
+    d.write(
+        "t.pkr.hcl",
+        r#"
+variable "keys" {
+  type      = list(string)
+  sensitive = true
+}
+source "null" "a" { communicator = "none" }
+build { sources = ["source.null.a"] }
+"#,
+    );
+    let mut c = d.kiln(&["validate", "t.pkr.hcl"]);
+    c.env("PKR_VAR_keys", "[\"pkr-secret-77\"");
+    let r = run(c);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("pkr-secret-77"), "{}", r.stderr);
+    assert!(r.stderr.contains("from `PKR_VAR_keys`"), "{}", r.stderr);
+    // Given, even if unreadable: not also reported as "not set".
+    assert!(!r.stderr.contains("is not set"), "{}", r.stderr);
+}
+
+#[test]
+fn console_init_and_plugins_required_mask_a_rejected_secret() {
+    let d = dir();
+    d.write("t.pkr.hcl", TEMPLATE);
+    // Auto var files are read beside a directory template.
+    d.write("x.auto.pkrvars.hcl", "pin = \"notanumber99\"\n");
+    for args in [
+        &["console", "."][..],
+        &["init", "."],
+        &["plugins", "required", "."],
+    ] {
+        let r = kiln(&d, args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("notanumber99"), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("1| pin = \"<sensitive>\""),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+}
