@@ -18,6 +18,7 @@
 #   swtpm      - the emulated TPM for the qemu builder's `vtpm`.
 #   openssl    - certificates for the TLS `DOCKER_HOST` test.
 #   dnsmasq-base - a DHCP server on the bridge of the qemu `net_bridge` test.
+#   tmux       - the terminal the live-view tests run kiln in.
 set -euo pipefail
 
 SUDO=""
@@ -51,6 +52,7 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -f /usr/share/OVMF/OVMF_CODE.fd ] || [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 
 # qemu-system-x86 must come from bookworm-backports: Debian 12's own 7.2
 # conflicts with the backported qemu-utils 10 the machine has.

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::Client;
 use kiln_sdk::artifact::{Artifact, ArtifactError};
 
 use crate::client;
@@ -38,39 +37,43 @@ impl std::fmt::Debug for AmiArtifact {
 
 /// Deregisters `images` in the region of `ec2` and deletes their
 /// snapshots (Packer's `DestroyAMIs`). Missing images are not an error.
-pub async fn destroy_amis(ec2: &Client, images: &[String]) -> Result<(), String> {
+pub async fn destroy_amis(ec2: &client::Ec2, images: &[String]) -> Result<(), String> {
     if images.is_empty() {
         return Ok(());
     }
     let resp = ec2
-        .describe_images()
-        .set_image_ids(Some(images.to_vec()))
-        .send()
+        .send(
+            ec2.describe_images().set_image_ids(Some(images.to_vec())),
+            |r| r.send(),
+        )
         .await;
     let found = match resp {
         Ok(r) => r.images.unwrap_or_default(),
-        Err(e) if client::code(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) => Vec::new(),
-        Err(e) => return Err(format!("error describing AMIs: {}", client::describe(&e))),
+        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID")) => Vec::new(),
+        Err(e) => return Err(format!("error describing AMIs: {}", e)),
     };
     for image in found {
         let id = image.image_id().unwrap_or_default().to_string();
-        if let Err(e) = ec2.deregister_image().image_id(&id).send().await {
-            if !client::code(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) {
-                return Err(format!(
-                    "error deregistering AMI `{id}`: {}",
-                    client::describe(&e)
-                ));
+        if let Err(e) = ec2
+            .send(ec2.deregister_image().image_id(&id), |r| r.send())
+            .await
+        {
+            if !e.code().is_some_and(|c| c.starts_with("InvalidAMIID")) {
+                return Err(format!("error deregistering AMI `{id}`: {}", e));
             }
         }
         for bdm in image.block_device_mappings() {
             let Some(snap) = bdm.ebs().and_then(|e| e.snapshot_id()) else {
                 continue;
             };
-            if let Err(e) = ec2.delete_snapshot().snapshot_id(snap).send().await {
-                if !client::code(&e).is_some_and(|c| c.starts_with("InvalidSnapshot")) {
+            if let Err(e) = ec2
+                .send(ec2.delete_snapshot().snapshot_id(snap), |r| r.send())
+                .await
+            {
+                if !e.code().is_some_and(|c| c.starts_with("InvalidSnapshot")) {
                     return Err(format!(
                         "error deleting snapshot `{snap}` of AMI `{id}`: {}",
-                        client::describe(&e)
+                        e
                     ));
                 }
             }

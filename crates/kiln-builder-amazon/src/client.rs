@@ -1,23 +1,35 @@
-//! The EC2 client: the AWS SDK for Rust configured from the template's
+//! The AWS clients: the AWS SDK for Rust configured from the template's
 //! access keys (credentials from the standard chain unless the template
 //! gives them: environment, shared config and credentials files, profiles,
 //! `assume_role`, web identity, container and instance metadata),
-//! `custom_endpoint_ec2`, `region` and `max_retries` (the SDK's standard
-//! retry mode: exponential backoff with jitter on throttling and transient
-//! errors), `insecure_skip_tls_verify` (an HTTPS client that accepts any
-//! certificate, for every service: EC2, IAM, STS). Also the helpers every
-//! step uses: error text with EC2's code and message, and a polling loop
-//! that honours `aws_polling` and Ctrl-C. Holds the SDK configuration only;
-//! nothing to clean up.
+//! `custom_endpoint_ec2`, `region`, `insecure_skip_tls_verify` (an HTTPS
+//! client that accepts any certificate, for every service: EC2, IAM, STS),
+//! and request timeouts (connect, and each attempt: [`Timeouts`]).
+//!
+//! kiln's retry policy governs, not the SDK's (whose process-wide retry
+//! quota ran dry under load and left later calls one attempt): the SDK's
+//! clients do not retry, and every EC2 and IAM call goes through an
+//! [`Aws`] client, the SDK client with a [`kiln_cloud::Api`] that retries
+//! throttling, 5xx and connection failures (`max_retries` attempts),
+//! bounds requests in flight per endpoint and words errors for people.
+//! This file is the AWS adapter of `kiln-cloud`: it classifies SDK errors
+//! ([`fault`]), and maps `aws_polling` onto a [`Poller`]. Holds the SDK
+//! configuration only; nothing to clean up.
 
 use std::future::Future;
+use std::ops::Deref;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use kiln_cloud::error::snippet;
+use kiln_cloud::retry::{classify_failure, classify_reply};
+use kiln_cloud::{Api, ApiError, CheckError, ErrorClass, Failure, Fault, PollError, Poller};
+use kiln_cloud::{RetryPolicy, Status, Timeouts};
 use kiln_sdk::step::StepError;
 use tokio_util::sync::CancellationToken;
 
@@ -41,13 +53,18 @@ pub enum ClientError {
 
 /// Loads the SDK configuration for the build region.
 pub async fn load(access: &AccessConfig) -> Result<SdkConfig, ClientError> {
+    let timeouts = Timeouts::from_env();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(access.region.clone()))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(access.max_attempts)
-                .with_initial_backoff(Duration::from_millis(200))
-                .with_max_backoff(Duration::from_secs(20)),
+        // Carries `max_retries` to [`ec2_for`] and [`iam`], whose clients
+        // do not retry themselves (kiln's policy does).
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts(access)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(timeouts.connect)
+                .read_timeout(timeouts.read)
+                .operation_attempt_timeout(timeouts.read)
+                .build(),
         );
     if let Some(p) = &access.profile {
         loader = loader.profile_name(p);
@@ -74,7 +91,7 @@ pub async fn load(access: &AccessConfig) -> Result<SdkConfig, ClientError> {
         loader = loader.endpoint_url(e);
     }
     if access.insecure_skip_tls_verify {
-        loader = loader.http_client(insecure::http_client());
+        loader = loader.http_client(insecure::http_client(timeouts.connect));
     }
     let mut sdk = loader.load().await;
     if let Some(role) = &access.assume_role {
@@ -120,17 +137,326 @@ pub async fn load(access: &AccessConfig) -> Result<SdkConfig, ClientError> {
     Ok(sdk)
 }
 
+/// The attempts per call: `max_retries` when the template sets it, kiln's
+/// default (more than the 3 the config falls back to, so that a fifth of
+/// requests throttled still lets a build through) otherwise.
+fn attempts(access: &AccessConfig) -> u32 {
+    // The config stores an unset `max_retries` as 3.
+    if access.max_attempts == 3 {
+        RetryPolicy::default().max_attempts
+    } else {
+        access.max_attempts.max(1)
+    }
+}
+
+/// The retry policy of clients made from `sdk`.
+fn policy(sdk: &SdkConfig) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: sdk
+            .retry_config()
+            .map(|r| r.max_attempts())
+            .unwrap_or(RetryPolicy::default().max_attempts),
+        ..RetryPolicy::default()
+    }
+}
+
+/// The [`Api`] of `service` for clients made from `sdk`: its endpoint as
+/// messages name it, and the retry policy.
+fn api(sdk: &SdkConfig, service: &str, default_endpoint: String) -> Api {
+    match sdk.endpoint_url() {
+        Some(url) => Api::new(service, url, Some("custom_endpoint_ec2"), policy(sdk)),
+        None => Api::new(service, &default_endpoint, None, policy(sdk)),
+    }
+}
+
 /// An EC2 client for `region` with the same credentials and endpoint.
-pub fn ec2_for(sdk: &SdkConfig, region: &str) -> Client {
+pub fn ec2_for(sdk: &SdkConfig, region: &str) -> Ec2 {
     let conf = aws_sdk_ec2::config::Builder::from(sdk)
         .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::disabled())
         .build();
-    Client::from_conf(conf)
+    Aws {
+        client: aws_sdk_ec2::Client::from_conf(conf),
+        api: api(sdk, "EC2", format!("https://ec2.{region}.amazonaws.com")),
+    }
 }
 
 /// An IAM client with the same credentials, endpoint and HTTP client.
-pub fn iam(sdk: &SdkConfig) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(sdk)
+pub fn iam(sdk: &SdkConfig) -> Iam {
+    let conf = aws_sdk_iam::config::Builder::from(sdk)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Aws {
+        client: aws_sdk_iam::Client::from_conf(conf),
+        api: api(sdk, "IAM", "https://iam.amazonaws.com".to_string()),
+    }
+}
+
+/// An SDK client whose calls go through kiln's [`Api`]: retried by its
+/// policy, bounded per endpoint, failing with an [`ApiError`]. It derefs to
+/// the SDK client, to build requests.
+#[derive(Clone, Debug)]
+pub struct Aws<C> {
+    client: C,
+    api: Api,
+}
+
+/// The EC2 client of a region.
+pub type Ec2 = Aws<aws_sdk_ec2::Client>;
+
+/// The IAM client.
+pub type Iam = Aws<aws_sdk_iam::Client>;
+
+impl<C> Deref for Aws<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.client
+    }
+}
+
+/// The API action of an SDK request builder type:
+/// `…::CreateImageFluentBuilder` is `CreateImage`.
+pub fn action<B>() -> &'static str {
+    let name = std::any::type_name::<B>();
+    let last = name.rsplit("::").next().unwrap_or(name);
+    last.strip_suffix("FluentBuilder").unwrap_or(last)
+}
+
+type SendResult<O, E> = Result<O, SdkError<E, HttpResponse>>;
+
+impl<C> Aws<C> {
+    /// `client` calling through `api` (tests).
+    pub fn new(client: C, api: Api) -> Self {
+        Aws { client, api }
+    }
+
+    /// The endpoint's [`Api`].
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// Sends `req` (`|r| r.send()`) under the retry policy.
+    pub async fn send<B, O, E, F, Fut>(&self, req: B, send: F) -> Result<O, ApiError>
+    where
+        B: Clone,
+        F: Fn(B) -> Fut,
+        Fut: Future<Output = SendResult<O, E>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.api
+            .call(action::<B>(), None, |_| {
+                let sent = send(req.clone());
+                async move { sent.await.map_err(|e| fault(&e)) }
+            })
+            .await
+    }
+
+    /// Sends a create request under the retry policy; on a retry, an error
+    /// with a `duplicate` code (or, with `look_first`, before retrying)
+    /// adopts what `find` finds: the earlier attempt made it and its reply
+    /// was lost ([`Api::create`]).
+    pub async fn create<B, O, E, F, Fut, L, LFut>(
+        &self,
+        req: B,
+        send: F,
+        duplicate: &[&str],
+        look_first: bool,
+        find: L,
+    ) -> Result<O, ApiError>
+    where
+        B: Clone,
+        F: Fn(B) -> Fut,
+        Fut: Future<Output = SendResult<O, E>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        L: FnMut() -> LFut,
+        LFut: Future<Output = Result<Option<O>, ApiError>>,
+    {
+        let mut find = find;
+        self.api
+            .create(
+                action::<B>(),
+                None,
+                duplicate,
+                look_first,
+                || {
+                    let sent = send(req.clone());
+                    async move { sent.await.map_err(|e| fault(&e)) }
+                },
+                || {
+                    let found = find();
+                    async move { found.await.map_err(|e| e.fault) }
+                },
+            )
+            .await
+    }
+
+    /// Sends a delete request under the retry policy; an error with a
+    /// `not_found` code on a retry is done (`Ok(None)`).
+    pub async fn delete<B, O, E, F, Fut>(
+        &self,
+        req: B,
+        send: F,
+        not_found: &[&str],
+    ) -> Result<Option<O>, ApiError>
+    where
+        B: Clone,
+        F: Fn(B) -> Fut,
+        Fut: Future<Output = SendResult<O, E>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.api
+            .delete(action::<B>(), None, not_found, || {
+                let sent = send(req.clone());
+                async move { sent.await.map_err(|e| fault(&e)) }
+            })
+            .await
+    }
+}
+
+/// The hint for an error code that means the credentials are wrong.
+const AUTH_HINT: &str = "the credentials were rejected; check `access_key`/`secret_key`, the `AWS_*` environment variables or the profile";
+
+/// An SDK error as a [`Fault`]: the service's code and message when it
+/// gave them; otherwise what happened to the connection or what came back
+/// instead of an API reply (an HTML page from a wrong endpoint), never the
+/// SDK's debug text.
+pub fn fault<E, R>(e: &SdkError<E, R>) -> Fault
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug + 'static,
+{
+    let status = e.raw_response().and_then(|r| r.status());
+    match e {
+        SdkError::ServiceError(_) => match e.code() {
+            Some(code) => {
+                let mut f = Fault::new(
+                    Failure::Service {
+                        code: code.to_string(),
+                        message: e.message().unwrap_or("(no message)").to_string(),
+                        status,
+                    },
+                    classify_reply("aws", Some(code), status),
+                );
+                if AUTH_CODES.contains(&code) {
+                    f.hint = Some(AUTH_HINT.to_string());
+                }
+                f
+            }
+            None => {
+                let status = status.unwrap_or(0);
+                let body = e
+                    .raw_response()
+                    .and_then(|r| r.body_text())
+                    .map(|b| snippet(&b, 100))
+                    .unwrap_or_default();
+                let failure = Failure::Http { status, body };
+                let class = classify_failure(&failure);
+                Fault::new(failure, class)
+            }
+        },
+        SdkError::TimeoutError(_) => Fault::new(Failure::ReadTimeout, ErrorClass::Transient),
+        SdkError::ConstructionFailure(_) => {
+            Fault::new(Failure::Other(root_cause(e)), ErrorClass::Permanent)
+        }
+        SdkError::ResponseError(_) if status.is_some_and(|s| s >= 400) => {
+            let failure = Failure::Http {
+                status: status.unwrap_or(0),
+                body: String::new(),
+            };
+            let class = classify_failure(&failure);
+            Fault::new(failure, class)
+        }
+        // A reply that could not be read (cut short, garbled), or no reply.
+        _ => {
+            let failure = connection_failure(e);
+            let class = match &failure {
+                Failure::Other(_) => ErrorClass::Transient,
+                f => classify_failure(f),
+            };
+            Fault::new(failure, class)
+        }
+    }
+}
+
+/// What a response can tell about itself, for [`fault`].
+pub trait HasStatus {
+    /// The HTTP status.
+    fn status(&self) -> Option<u16>;
+    /// The body, when it is text in memory.
+    fn body_text(&self) -> Option<String>;
+}
+
+impl HasStatus for HttpResponse {
+    fn status(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+    fn body_text(&self) -> Option<String> {
+        self.body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+/// The innermost cause of `e`, as text.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// What happened to the connection, from the error's causes.
+fn connection_failure(e: &(dyn std::error::Error + 'static)) -> Failure {
+    let mut text = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match io.kind() {
+                K::ConnectionRefused => return Failure::Refused,
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                    return Failure::Reset
+                }
+                _ => {}
+            }
+        }
+        text.push_str(&c.to_string().to_lowercase());
+        text.push('\n');
+        cur = c.source();
+    }
+    let root = root_cause(e);
+    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+        Failure::Tls(root)
+    } else if text.contains("dns error") || text.contains("failed to lookup address") {
+        Failure::Dns(root)
+    } else if text.contains("connection refused") {
+        Failure::Refused
+    } else if text.contains("timeout") || text.contains("timed out") {
+        if text.contains("connect") {
+            Failure::ConnectTimeout
+        } else {
+            Failure::ReadTimeout
+        }
+    } else if text.contains("connection reset")
+        || text.contains("connection closed")
+        || text.contains("incomplete message")
+        || text.contains("broken pipe")
+        || text.contains("unexpected eof")
+    {
+        Failure::Reset
+    } else {
+        Failure::Other(root)
+    }
+}
+
+/// A [`Poller`] for `aws_polling`: at most `delay` × `max_attempts`,
+/// checking every `delay` at first (with jitter, growing up to twice it).
+pub fn poller(polling: Polling) -> Poller {
+    let interval = polling.delay.max(Duration::from_millis(100));
+    let mut p = Poller::new(interval * polling.max_attempts.max(1), interval);
+    p.hint = Some("`aws_polling`".to_string());
+    p
 }
 
 /// `insecure_skip_tls_verify`: Packer gives the SDK session an HTTP
@@ -225,8 +551,9 @@ mod insecure {
         }
     }
 
-    /// The HTTP client for `insecure_skip_tls_verify`.
-    pub fn http_client() -> SharedHttpClient {
+    /// The HTTP client for `insecure_skip_tls_verify`, connecting within
+    /// `connect_timeout`.
+    pub fn http_client(connect_timeout: std::time::Duration) -> SharedHttpClient {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -234,11 +561,14 @@ mod insecure {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth();
+        let mut tcp = TcpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(connect_timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(tcp);
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
         let connector = SharedHttpConnector::new(Connector(client));
         http_client_fn(move |_, _| connector.clone())
@@ -256,23 +586,34 @@ const AUTH_CODES: &[&str] = &[
     "OptInRequired",
 ];
 
-/// The text of an SDK error: EC2's code and message when there is one, the
-/// whole error chain otherwise, and a hint for credential problems.
+/// The text of an SDK error, for calls not made through an [`Aws`]
+/// client: EC2's code and message when there is one (and a hint for
+/// credential problems), otherwise what happened to the connection.
 pub fn describe<E, R>(e: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
-    match (e.code(), e.message()) {
-        (Some(code), message) => {
-            let mut s = format!("{code}: {}", message.unwrap_or("(no message)"));
-            if AUTH_CODES.contains(&code) {
-                s.push_str("\n  hint: the credentials were rejected; check `access_key`/`secret_key`, the `AWS_*` environment variables or the profile");
-            }
-            s
+    let f = fault(e);
+    let mut s = match &f.failure {
+        Failure::Service { code, message, .. } => format!("{code}: {message}"),
+        Failure::Http { status, body } if body.is_empty() => {
+            format!("the endpoint answered HTTP {status}, not an AWS API reply")
         }
-        (None, _) => DisplayErrorContext(e).to_string(),
+        Failure::Http { status, body } => {
+            format!("the endpoint answered HTTP {status} ({body}), not an AWS API reply")
+        }
+        Failure::Refused => "connection refused".to_string(),
+        Failure::Reset => "the connection was closed before a reply".to_string(),
+        Failure::ConnectTimeout => "the connection timed out".to_string(),
+        Failure::ReadTimeout => "no reply in time".to_string(),
+        Failure::Dns(e) | Failure::Tls(e) | Failure::Other(e) => e.clone(),
+    };
+    if let Some(h) = &f.hint {
+        s.push_str("\n  hint: ");
+        s.push_str(h);
     }
+    s
 }
 
 /// The EC2 error code of `e`, if any.
@@ -283,37 +624,24 @@ where
     e.code()
 }
 
-/// Polls `check` until it returns `Some`: at once, then every
-/// `polling.delay`, at most `polling.max_attempts` times. Stops on
-/// cancellation.
+/// Waits until `check` says [`Status::Ready`], as `aws_polling` says
+/// ([`poller`]); transient errors are waited out, and Ctrl-C stops it.
+/// `what` names the wait (`AMI (ami-1) to become ready`).
 pub async fn poll<T, F, Fut>(
     polling: Polling,
     cancel: &CancellationToken,
     what: &str,
-    mut check: F,
+    check: F,
 ) -> Result<T, StepError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, String>>,
+    Fut: Future<Output = Result<Status<T>, CheckError>>,
 {
-    for attempt in 1..=polling.max_attempts {
-        match check().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => return Err(StepError::msg(format!("error waiting for {what}: {e}"))),
-        }
-        if attempt < polling.max_attempts {
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(StepError::Cancelled),
-                _ = tokio::time::sleep(polling.delay) => {}
-            }
-        }
+    match poller(polling).wait(what, cancel, check).await {
+        Ok(v) => Ok(v),
+        Err(PollError::Cancelled { .. }) => Err(StepError::Cancelled),
+        Err(e) => Err(StepError::msg(e.to_string())),
     }
-    Err(StepError::msg(format!(
-        "timed out waiting for {what}: still not ready after {} attempts {}s apart (`aws_polling`)",
-        polling.max_attempts,
-        polling.delay.as_secs()
-    )))
 }
 
 /// A Packer-style temporary resource name: `packer_` and a time-ordered
@@ -352,24 +680,30 @@ mod tests {
         assert_ne!(n, temporary_name());
     }
 
-    #[tokio::test]
-    async fn poll_gives_up_after_max_attempts() {
-        let mut n = 0;
+    #[tokio::test(start_paused = true)]
+    async fn poll_gives_up_after_aws_polling_and_says_so() {
         let r: Result<(), _> = poll(
             Polling {
-                delay: Duration::from_millis(1),
+                delay: Duration::from_secs(2),
                 max_attempts: 3,
             },
             &CancellationToken::new(),
             "the thing",
-            || {
-                n += 1;
-                async { Ok(None) }
-            },
+            || async { Ok(Status::Pending("pending".into())) },
         )
         .await;
-        assert_eq!(n, 3);
         let e = r.unwrap_err().to_string();
-        assert!(e.contains("timed out waiting for the thing"), "{e}");
+        assert_eq!(
+            e,
+            "timed out waiting for the thing: it was still `pending` after 6s (`aws_polling`)"
+        );
+    }
+
+    #[test]
+    fn actions_are_named_by_their_builder() {
+        assert_eq!(
+            action::<aws_sdk_ec2::operation::create_image::builders::CreateImageFluentBuilder>(),
+            "CreateImage"
+        );
     }
 }

@@ -16,6 +16,7 @@
 //! deregisters any AMI already made.
 
 mod artifact;
+pub mod cleanup;
 pub mod client;
 pub mod config;
 pub mod lookup;
@@ -115,7 +116,7 @@ pub struct AmazonState {
     /// The SDK configuration (credentials, endpoint), for other regions.
     pub sdk: aws_config::SdkConfig,
     /// The EC2 client of the build region.
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: client::Ec2,
     /// The build region.
     pub region: String,
     /// The build region's read-only lookups, shared with the other builds
@@ -151,6 +152,9 @@ pub struct AmazonState {
     pub amis: BTreeMap<String, String>,
     /// Their snapshots, by region.
     pub snapshots: BTreeMap<String, Vec<String>>,
+    /// The run tags (`kiln:run`, `kiln:build`) every resource this build
+    /// creates carries, so `kiln cleanup -run` finds it after a SIGKILL.
+    pub run_tags: Vec<(String, String)>,
 }
 
 impl AmazonState {
@@ -312,6 +316,7 @@ impl Builder for AmazonEbsBuilder {
             generated,
             amis: BTreeMap::new(),
             snapshots: BTreeMap::new(),
+            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
         };
 
         // Packer's `-debug`: the temporary private key, in the working
@@ -370,6 +375,9 @@ impl Builder for AmazonEbsBuilder {
         if state.amis.is_empty() {
             return Ok(None);
         }
+        // The artifacts are reported from here on: `kiln cleanup` of this
+        // run must not find them.
+        cleanup::release(&state, cx.ui.as_ref()).await;
         // Secrets stay out of artifacts (and so out of manifests).
         let mut generated = state.generated.clone();
         generated.remove("SSHPrivateKey");

@@ -15,161 +15,37 @@
 //! account, not to the build). When a call with many ids fails (one id
 //! unknown, or not allowed), each id is sent again alone, so each build
 //! gets its own answer or error. Builds share the batchers of one region
-//! when their access settings are identical. Holds nothing to clean up.
+//! when their access settings are identical. The batching itself is
+//! `kiln-cloud`'s ([`kiln_cloud::Batcher`]); every call goes through the
+//! region's [`Ec2`] client, so kiln's retry policy retries it, and a poll
+//! that gets a transient error retries within its wait. Holds nothing to
+//! clean up.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::hash::Hash;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{Filter, Image, Instance, Volume};
-use aws_sdk_ec2::Client;
-use tokio::sync::oneshot;
+use kiln_cloud::batch::{self, BoxFuture};
+use kiln_cloud::ApiError;
 
-use crate::client;
+use crate::client::{self, Ec2};
 use crate::config::AccessConfig;
 
-/// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 /// One question's answer: `None` when EC2 does not know the thing (yet).
-pub type Answer<V> = Result<Option<V>, String>;
+pub type Answer<V> = batch::Answer<V, ApiError>;
 
-/// The answers of one call, by key (a missing key means `Ok(None)`);
-/// `Err` when the whole call failed.
-pub type Answers<K, V> = Result<HashMap<K, Answer<V>>, String>;
+/// The answers of one call, by key.
+type Answers<K, V> = batch::Answers<K, V, ApiError>;
 
-/// Answers many questions with one call (or, when it must, a few).
-pub type Fetch<C, K, V> = fn(C, Vec<K>) -> BoxFuture<Answers<K, V>>;
+/// Answers many questions with one call.
+type Fetch<K, V> = batch::Fetch<Ec2, K, V, ApiError>;
 
-/// The questions of one kind, waiting for the next call.
-struct Queue<K, V> {
-    /// Whether a driver task is sending calls.
-    running: bool,
-    waiting: Vec<(K, oneshot::Sender<Answer<V>>)>,
-}
-
-/// Natural batching of one kind of lookup; see the module docs.
-pub struct Batcher<C, K, V> {
-    cx: C,
-    fetch: Fetch<C, K, V>,
-    /// The most keys one call carries.
-    max: usize,
-    queue: Arc<Mutex<Queue<K, V>>>,
-}
-
-impl<C, K, V> Batcher<C, K, V>
-where
-    C: Clone + Send + Sync + 'static,
-    K: Clone + Eq + Hash + Ord + Send + 'static,
-    V: Clone + Send + 'static,
-{
-    /// A batcher that answers through `fetch(cx, keys)`, at most `max`
-    /// keys a call.
-    pub fn new(cx: C, fetch: Fetch<C, K, V>, max: usize) -> Self {
-        Batcher {
-            cx,
-            fetch,
-            max: max.max(1),
-            queue: Arc::new(Mutex::new(Queue {
-                running: false,
-                waiting: Vec::new(),
-            })),
-        }
-    }
-
-    /// The answer for `key`.
-    pub async fn get(&self, key: K) -> Answer<V> {
-        self.get_many(vec![key]).await.remove(0)
-    }
-
-    /// The answers for `keys`, in their order; they go in the same call
-    /// when they fit.
-    pub async fn get_many(&self, keys: Vec<K>) -> Vec<Answer<V>> {
-        let mut receivers = Vec::with_capacity(keys.len());
-        let start = {
-            let mut q = lock(&self.queue);
-            for k in keys {
-                let (tx, rx) = oneshot::channel();
-                q.waiting.push((k, tx));
-                receivers.push(rx);
-            }
-            !std::mem::replace(&mut q.running, true)
-        };
-        if start {
-            tokio::spawn(drive(
-                self.queue.clone(),
-                self.cx.clone(),
-                self.fetch,
-                self.max,
-            ));
-        }
-        let mut answers = Vec::with_capacity(receivers.len());
-        for rx in receivers {
-            answers.push(
-                rx.await
-                    .unwrap_or_else(|_| Err("the shared EC2 lookup stopped".to_string())),
-            );
-        }
-        answers
-    }
-}
+/// Natural batching of one kind of EC2 lookup ([`kiln_cloud::Batcher`]).
+pub type Batcher<K, V> = kiln_cloud::Batcher<Ec2, K, V, ApiError>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Clears the queue if the driver dies (a panic in a call): its waiters
-/// get an error instead of waiting forever, and the next question starts a
-/// new driver.
-struct Stopped<K, V>(Arc<Mutex<Queue<K, V>>>, bool);
-
-impl<K, V> Drop for Stopped<K, V> {
-    fn drop(&mut self) {
-        if !self.1 {
-            let mut q = lock(&self.0);
-            q.waiting.clear();
-            q.running = false;
-        }
-    }
-}
-
-/// Sends calls while questions wait: each call carries the questions
-/// asked before it was sent (at most `max`).
-async fn drive<C, K, V>(queue: Arc<Mutex<Queue<K, V>>>, cx: C, fetch: Fetch<C, K, V>, max: usize)
-where
-    C: Clone,
-    K: Clone + Eq + Hash + Ord,
-    V: Clone,
-{
-    let mut guard = Stopped(queue.clone(), false);
-    loop {
-        let batch: Vec<(K, oneshot::Sender<Answer<V>>)> = {
-            let mut q = lock(&queue);
-            // Builds cancelled while waiting no longer need an answer.
-            q.waiting.retain(|(_, tx)| !tx.is_closed());
-            if q.waiting.is_empty() {
-                q.running = false;
-                guard.1 = true;
-                return;
-            }
-            let n = q.waiting.len().min(max);
-            q.waiting.drain(..n).collect()
-        };
-        let mut keys: Vec<K> = batch.iter().map(|(k, _)| k.clone()).collect();
-        keys.sort();
-        keys.dedup();
-        let found = fetch(cx.clone(), keys).await;
-        for (k, tx) in batch {
-            let answer = match &found {
-                Ok(m) => m.get(&k).cloned().unwrap_or(Ok(None)),
-                Err(e) => Err(e.clone()),
-            };
-            let _ = tx.send(answer);
-        }
-    }
 }
 
 /// What identifies the source image query of `source_ami` and
@@ -186,13 +62,13 @@ pub struct SourceQuery {
 
 /// The shared lookups of one region for one set of access settings.
 pub struct Lookups {
-    instances: Batcher<Client, String, Instance>,
-    images: Batcher<Client, String, Image>,
-    own_names: Batcher<Client, String, String>,
-    volumes: Batcher<Client, String, Volume>,
-    sources: Batcher<Client, SourceQuery, Arc<Vec<Image>>>,
-    stops: Batcher<Client, String, ()>,
-    terminations: Batcher<Client, String, ()>,
+    instances: Batcher<String, Instance>,
+    images: Batcher<String, Image>,
+    own_names: Batcher<String, String>,
+    volumes: Batcher<String, Volume>,
+    sources: Batcher<SourceQuery, Arc<Vec<Image>>>,
+    stops: Batcher<String, ()>,
+    terminations: Batcher<String, ()>,
 }
 
 /// The most ids or filter values one call carries.
@@ -200,7 +76,7 @@ const MAX_KEYS: usize = 100;
 
 impl Lookups {
     /// Lookups through `ec2`, shared by nobody else (tests).
-    pub fn new(ec2: Client) -> Self {
+    pub fn new(ec2: Ec2) -> Self {
         Lookups {
             instances: Batcher::new(ec2.clone(), fetch_instances, MAX_KEYS),
             images: Batcher::new(ec2.clone(), fetch_images, MAX_KEYS),
@@ -228,7 +104,7 @@ impl Lookups {
     /// wildcard or escape characters is its own query, as it is in Packer.
     pub async fn own_image_named(&self, name: &str) -> Answer<String> {
         if name.contains(['*', '?', '\\']) {
-            let c = self.own_names.cx.clone();
+            let c = self.own_names.context().clone();
             return match fetch_own_names(c, vec![name.to_string()]).await {
                 Ok(m) => m.into_values().next().unwrap_or(Ok(None)),
                 Err(e) => Err(e),
@@ -239,7 +115,7 @@ impl Lookups {
 
     /// The volumes among `ids` that exist (`DescribeVolumes`, filter
     /// `volume-id`).
-    pub async fn volumes(&self, ids: &[String]) -> Result<Vec<Volume>, String> {
+    pub async fn volumes(&self, ids: &[String]) -> Result<Vec<Volume>, ApiError> {
         let mut found = Vec::new();
         for a in self.volumes.get_many(ids.to_vec()).await {
             if let Some(v) = a? {
@@ -250,45 +126,20 @@ impl Lookups {
     }
 
     /// Stops instance `id` (`StopInstances`); the error is EC2's.
-    pub async fn stop(&self, id: &str) -> Result<(), String> {
+    pub async fn stop(&self, id: &str) -> Result<(), ApiError> {
         self.stops.get(id.to_string()).await.map(|_| ())
     }
 
     /// Terminates instance `id` (`TerminateInstances`): `false` when EC2
     /// does not know it.
-    pub async fn terminate(&self, id: &str) -> Result<bool, String> {
+    pub async fn terminate(&self, id: &str) -> Result<bool, ApiError> {
         Ok(self.terminations.get(id.to_string()).await?.is_some())
     }
 
     /// The images `query` matches (`DescribeImages`).
-    pub async fn source_images(&self, query: SourceQuery) -> Result<Arc<Vec<Image>>, String> {
+    pub async fn source_images(&self, query: SourceQuery) -> Result<Arc<Vec<Image>>, ApiError> {
         Ok(self.sources.get(query).await?.unwrap_or_default())
     }
-}
-
-/// Answers one key at a time, concurrently: the fallback when a call with
-/// many ids failed because one of them is unknown (EC2 fails the whole
-/// call), and the way distinct source queries are sent.
-async fn each<K, V>(c: Client, keys: Vec<K>, fetch: Fetch<Client, K, V>) -> Answers<K, V>
-where
-    K: Clone + Eq + Hash + Send + 'static,
-    V: Send + 'static,
-{
-    let mut tasks = tokio::task::JoinSet::new();
-    for k in keys {
-        let c = c.clone();
-        tasks.spawn(async move { (k.clone(), fetch(c, vec![k.clone()]).await) });
-    }
-    let mut out = HashMap::new();
-    while let Some(r) = tasks.join_next().await {
-        let (k, r) = r.map_err(|e| format!("a lookup task failed: {e}"))?;
-        let answer = match r {
-            Ok(mut m) => m.remove(&k).unwrap_or(Ok(None)),
-            Err(e) => Err(e),
-        };
-        out.insert(k, answer);
-    }
-    Ok(out)
 }
 
 /// The token of the next page of a describe call, if there is one.
@@ -300,14 +151,14 @@ fn next_page(token: Option<&str>) -> Option<String> {
 /// there; in a batch, each ID is asked about alone, so every build gets
 /// its own answer.
 async fn unknown_ids<V: Send + 'static>(
-    c: Client,
+    c: Ec2,
     ids: Vec<String>,
-    fetch: Fetch<Client, String, V>,
+    fetch: Fetch<String, V>,
 ) -> Answers<String, V> {
     if ids.len() == 1 {
         return Ok(HashMap::new());
     }
-    each(c, ids, fetch).await
+    batch::each(c, ids, fetch).await
 }
 
 /// The paging loop every describe below shares: `$request` is the call for
@@ -325,12 +176,12 @@ macro_rules! paged {
             let mut $out = HashMap::new();
             let mut $token: Option<String> = None;
             loop {
-                let $page = match $request.send().await {
+                let $page = match $c.send($request, |r| r.send()).await {
                     Ok(r) => r,
-                    $(Err(e) if client::code(&e) == Some($code) => {
+                    $(Err(e) if e.code() == Some($code) => {
                         return unknown_ids($c, $keys, $fetch).await;
                     })?
-                    Err(e) => return Err(client::describe(&e)),
+                    Err(e) => return Err(e),
                 };
                 $collect
                 $token = next_page($page.next_token());
@@ -342,7 +193,7 @@ macro_rules! paged {
     };
 }
 
-fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Instance>> {
+fn fetch_instances(c: Ec2, ids: Vec<String>) -> BoxFuture<Answers<String, Instance>> {
     paged!(c, not_found: "InvalidInstanceID.NotFound" => fetch_instances(ids),
     |token| c.describe_instances().set_instance_ids(Some(ids.clone())).set_next_token(token),
     |r, out| {
@@ -354,7 +205,7 @@ fn fetch_instances(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Ins
     })
 }
 
-fn fetch_images(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Image>> {
+fn fetch_images(c: Ec2, ids: Vec<String>) -> BoxFuture<Answers<String, Image>> {
     paged!(c, not_found: "InvalidAMIID.NotFound" => fetch_images(ids),
     |token| c.describe_images().set_image_ids(Some(ids.clone())).set_next_token(token),
     |r, out| {
@@ -366,7 +217,10 @@ fn fetch_images(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Image>
     })
 }
 
-fn fetch_own_names(c: Client, names: Vec<String>) -> BoxFuture<Answers<String, String>> {
+// The answers carry `ApiError`s whole (what was called, where, the hint),
+// as every other lookup does.
+#[allow(clippy::result_large_err)]
+fn fetch_own_names(c: Ec2, names: Vec<String>) -> BoxFuture<Answers<String, String>> {
     let single = names.len() == 1;
     let filter = Filter::builder()
         .name("name")
@@ -394,7 +248,7 @@ fn fetch_own_names(c: Client, names: Vec<String>) -> BoxFuture<Answers<String, S
     )
 }
 
-fn fetch_volumes(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Volume>> {
+fn fetch_volumes(c: Ec2, ids: Vec<String>) -> BoxFuture<Answers<String, Volume>> {
     let filter = Filter::builder()
         .name("volume-id")
         .set_values(Some(ids))
@@ -419,35 +273,27 @@ fn fetch_volumes(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, Volum
 /// as changing state is done; a call with many ids that fails, or leaves
 /// ids out, is sent again one id at a time.
 async fn instance_action(
-    c: Client,
+    c: Ec2,
     ids: Vec<String>,
-    fetch: Fetch<Client, String, ()>,
+    fetch: Fetch<String, ()>,
     terminate: bool,
 ) -> Answers<String, ()> {
     let r = if terminate {
-        c.terminate_instances()
-            .set_instance_ids(Some(ids.clone()))
-            .send()
-            .await
-            .map(|r| {
-                r.terminating_instances()
-                    .iter()
-                    .filter_map(|i| i.instance_id().map(str::to_string))
-                    .collect::<Vec<_>>()
-            })
-            .map_err(|e| (client::code(&e).map(str::to_string), client::describe(&e)))
+        let req = c.terminate_instances().set_instance_ids(Some(ids.clone()));
+        c.send(req, |r| r.send()).await.map(|r| {
+            r.terminating_instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
     } else {
-        c.stop_instances()
-            .set_instance_ids(Some(ids.clone()))
-            .send()
-            .await
-            .map(|r| {
-                r.stopping_instances()
-                    .iter()
-                    .filter_map(|i| i.instance_id().map(str::to_string))
-                    .collect::<Vec<_>>()
-            })
-            .map_err(|e| (client::code(&e).map(str::to_string), client::describe(&e)))
+        let req = c.stop_instances().set_instance_ids(Some(ids.clone()));
+        c.send(req, |r| r.send()).await.map(|r| {
+            r.stopping_instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
     };
     match r {
         Ok(listed) => {
@@ -460,33 +306,31 @@ async fn instance_action(
                 // call always was.
                 out.insert(left[0].clone(), Ok(Some(())));
             } else if !left.is_empty() {
-                out.extend(each(c, left, fetch).await?);
+                out.extend(batch::each(c, left, fetch).await?);
             }
             Ok(out)
         }
-        Err(_) if ids.len() > 1 => each(c, ids, fetch).await,
-        Err((code, _)) if terminate && code.as_deref() == Some("InvalidInstanceID.NotFound") => {
-            Ok(HashMap::new())
-        }
-        Err((_, e)) => Err(e),
+        Err(_) if ids.len() > 1 => batch::each(c, ids, fetch).await,
+        Err(e) if terminate && e.code() == Some("InvalidInstanceID.NotFound") => Ok(HashMap::new()),
+        Err(e) => Err(e),
     }
 }
 
-fn fetch_stop(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, ()>> {
+fn fetch_stop(c: Ec2, ids: Vec<String>) -> BoxFuture<Answers<String, ()>> {
     Box::pin(instance_action(c, ids, fetch_stop, false))
 }
 
-fn fetch_terminate(c: Client, ids: Vec<String>) -> BoxFuture<Answers<String, ()>> {
+fn fetch_terminate(c: Ec2, ids: Vec<String>) -> BoxFuture<Answers<String, ()>> {
     Box::pin(instance_action(c, ids, fetch_terminate, true))
 }
 
 fn fetch_sources(
-    c: Client,
+    c: Ec2,
     queries: Vec<SourceQuery>,
 ) -> BoxFuture<Answers<SourceQuery, Arc<Vec<Image>>>> {
     Box::pin(async move {
         if queries.len() > 1 {
-            return each(c, queries, fetch_sources).await;
+            return batch::each(c, queries, fetch_sources).await;
         }
         let Some(q) = queries.into_iter().next() else {
             return Ok(HashMap::new());
@@ -501,7 +345,7 @@ fn fetch_sources(
         for (k, v) in &q.filters {
             req = req.filters(Filter::builder().name(k).values(v).build());
         }
-        let r = req.send().await.map_err(|e| client::describe(&e))?;
+        let r = c.send(req, |r| r.send()).await?;
         Ok(HashMap::from([(
             q,
             Ok(Some(Arc::new(r.images().to_vec()))),
@@ -572,112 +416,7 @@ pub fn shared(sdk: &SdkConfig, access: &AccessConfig, region: &str) -> Arc<Looku
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
-
-    /// A fake EC2: counts calls, records each call's keys, and answers
-    /// `key * 10` for even keys (odd ones are unknown); key 13 fails the
-    /// call.
-    #[derive(Clone, Default)]
-    struct Fake {
-        calls: Arc<AtomicUsize>,
-        batches: Arc<Mutex<Vec<Vec<u32>>>>,
-    }
-
-    fn fake_fetch(f: Fake, keys: Vec<u32>) -> BoxFuture<Answers<u32, u32>> {
-        Box::pin(async move {
-            f.calls.fetch_add(1, Ordering::SeqCst);
-            lock(&f.batches).push(keys.clone());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            if keys.contains(&13) {
-                return Err("boom".to_string());
-            }
-            Ok(keys
-                .into_iter()
-                .filter(|k| k % 2 == 0)
-                .map(|k| (k, Ok(Some(k * 10))))
-                .collect())
-        })
-    }
-
-    #[tokio::test]
-    async fn a_lone_question_is_sent_at_once_and_answered() {
-        let f = Fake::default();
-        let b = Batcher::new(f.clone(), fake_fetch, 100);
-        assert_eq!(b.get(4).await, Ok(Some(40)));
-        assert_eq!(b.get(3).await, Ok(None));
-        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn questions_asked_during_a_call_go_together_in_the_next() {
-        let f = Fake::default();
-        let b = Arc::new(Batcher::new(f.clone(), fake_fetch, 100));
-        let first = {
-            let b = b.clone();
-            tokio::spawn(async move { b.get(2).await })
-        };
-        // While the first call is in flight, 50 more builds ask, one of
-        // them the same question as the first.
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let mut rest = Vec::new();
-        for k in (20..70u32).chain([2]) {
-            let b = b.clone();
-            rest.push(tokio::spawn(async move { (k, b.get(k).await) }));
-        }
-        assert_eq!(first.await.unwrap(), Ok(Some(20)));
-        for t in rest {
-            let (k, a) = t.await.unwrap();
-            assert_eq!(a, Ok((k % 2 == 0).then_some(k * 10)), "key {k}");
-        }
-        let batches = lock(&f.batches).clone();
-        assert_eq!(batches.len(), 2, "{batches:?}");
-        assert_eq!(batches[0], vec![2]);
-        // The second question about key 2 came after the first call was
-        // sent, so it goes in the next call: no answer predates its
-        // question.
-        let second: Vec<u32> = [2].into_iter().chain(20..70).collect();
-        assert_eq!(batches[1], second);
-    }
-
-    #[tokio::test]
-    async fn calls_carry_at_most_max_keys_and_a_failed_call_fails_only_its_questions() {
-        let f = Fake::default();
-        let b = Arc::new(Batcher::new(f.clone(), fake_fetch, 4));
-        let answers = b.get_many((10..20).collect()).await;
-        let batches = lock(&f.batches).clone();
-        assert_eq!(
-            batches,
-            vec![vec![10, 11, 12, 13], vec![14, 15, 16, 17], vec![18, 19]]
-        );
-        assert!(answers[..4].iter().all(|a| a == &Err("boom".to_string())));
-        assert_eq!(answers[4], Ok(Some(140)));
-        assert_eq!(answers[9], Ok(None));
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_question_is_not_sent() {
-        let f = Fake::default();
-        let b = Arc::new(Batcher::new(f.clone(), fake_fetch, 100));
-        let first = {
-            let b = b.clone();
-            tokio::spawn(async move { b.get(2).await })
-        };
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let gone = {
-            let b = b.clone();
-            tokio::spawn(async move { b.get(6).await })
-        };
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        gone.abort();
-        let kept = {
-            let b = b.clone();
-            tokio::spawn(async move { b.get(8).await })
-        };
-        assert_eq!(first.await.unwrap(), Ok(Some(20)));
-        assert_eq!(kept.await.unwrap(), Ok(Some(80)));
-        assert_eq!(lock(&f.batches).clone(), vec![vec![2], vec![8]]);
-    }
 
     #[test]
     fn access_settings_that_differ_do_not_share() {
@@ -759,7 +498,7 @@ mod tests {
             m
         }
 
-        fn client(&self) -> Client {
+        fn client(&self) -> Ec2 {
             let conf = aws_sdk_ec2::Config::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
@@ -772,7 +511,15 @@ mod tests {
                     "test",
                 ))
                 .build();
-            Client::from_conf(conf)
+            client::Aws::new(
+                aws_sdk_ec2::Client::from_conf(conf),
+                kiln_cloud::Api::new(
+                    "EC2",
+                    &format!("http://127.0.0.1:{}", self.port),
+                    None,
+                    kiln_cloud::RetryPolicy::default(),
+                ),
+            )
         }
 
         /// The EC2 actions moto served so far, in order.
@@ -961,7 +708,7 @@ mod tests {
                 .all(|a| state(a).as_deref() == Some("stopped")),
             "{states:?}"
         );
-        let e = l.stop(&unknown).await.unwrap_err();
+        let e = l.stop(&unknown).await.unwrap_err().to_string();
         assert!(e.contains("InvalidInstanceID.NotFound"), "{e}");
         let b = Batcher::new(c.clone(), fetch_terminate, MAX_KEYS);
         let n = m.actions().len();

@@ -81,6 +81,7 @@ impl Step<AmazonState> for StepAmiRegionCopy {
             let (src_region, desc, polling) =
                 (state.region.clone(), c.ami_description.clone(), c.polling);
             let (tx, cancel) = (tx.clone(), cx.cancel.clone());
+            let run_tags = state.run_tags.clone();
             tasks.spawn(async move {
                 let mut req = ec2
                     .copy_image()
@@ -88,23 +89,25 @@ impl Step<AmazonState> for StepAmiRegionCopy {
                     .source_image_id(&source)
                     .name(name)
                     .set_description(desc)
-                    .set_kms_key_id(kms);
+                    .set_kms_key_id(kms)
+                    // The same token on every retry: a copy whose reply
+                    // was lost is not made twice.
+                    .client_token(uuid::Uuid::new_v4().to_string());
                 if encrypt {
                     req = req.encrypted(true);
                 }
-                let resp = req.send().await.map_err(|e| {
-                    format!(
-                        "error copying AMI ({source}) to region ({region}): {}",
-                        client::describe(&e)
-                    )
+                let resp = ec2.send(req, |r| r.send()).await.map_err(|e| {
+                    format!("error copying AMI ({source}) to region ({region}): {}", e)
                 })?;
                 let id = resp.image_id().unwrap_or_default().to_string();
                 let _ = tx.send(Event::Started(region.clone(), id.clone()));
+                crate::cleanup::tag_run(&ec2, &run_tags, vec![id.clone()]).await?;
                 let image = wait_available(&lookups, &id, polling, &cancel)
                     .await
                     .map_err(|e| {
                         format!("error waiting for AMI ({id}) in region ({region}): {e}")
                     })?;
+                crate::cleanup::tag_run(&ec2, &run_tags, snapshots(&image)).await?;
                 let _ = tx.send(Event::Done(region, snapshots(&image)));
                 Ok::<(), String>(())
             });

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::Config;
-use crate::{client, AmazonState};
+use crate::AmazonState;
 
 /// See the module docs.
 pub struct StepCleanupVolumes {
@@ -88,11 +88,12 @@ impl Step<AmazonState> for StepCleanupVolumes {
         });
         for id in volumes.keys() {
             cx.ui.say(&format!("Destroying volume ({id})..."));
-            if let Err(e) = state.ec2.delete_volume().volume_id(id).send().await {
-                cx.ui.error(&format!(
-                    "Error deleting volume {id}: {}",
-                    client::describe(&e)
-                ));
+            if let Err(e) = state
+                .ec2
+                .send(state.ec2.delete_volume().volume_id(id), |r| r.send())
+                .await
+            {
+                cx.ui.error(&format!("Error deleting volume {id}: {}", e));
             }
         }
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Image;
+use kiln_cloud::{CheckError, Status};
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, Polling};
@@ -46,18 +47,20 @@ pub async fn wait_available(
         &format!("AMI ({id}) to become ready"),
         move || async move {
             let Some(img) = lookups.image(id).await? else {
-                return Ok(None);
+                return Ok(Status::Pending("unknown to EC2".into()));
             };
             match img.state().map(|s| s.as_str()) {
-                Some("available") => Ok(Some(img.clone())),
-                Some("failed" | "error" | "invalid" | "deregistered") => Err(format!(
-                    "the AMI is `{}`: {}",
-                    img.state().map(|s| s.as_str()).unwrap_or_default(),
-                    img.state_reason()
-                        .and_then(|r| r.message())
-                        .unwrap_or("no reason given")
-                )),
-                _ => Ok(None),
+                Some("available") => Ok(Status::Ready(img.clone())),
+                Some("failed" | "error" | "invalid" | "deregistered") => {
+                    Err(CheckError::Failed(format!(
+                        "the AMI is `{}`: {}",
+                        img.state().map(|s| s.as_str()).unwrap_or_default(),
+                        img.state_reason()
+                            .and_then(|r| r.message())
+                            .unwrap_or("no reason given")
+                    )))
+                }
+                s => Ok(Status::Pending(s.unwrap_or("unknown").to_string())),
             }
         },
     )
@@ -93,18 +96,40 @@ impl Step<AmazonState> for StepCreateAmi {
             "Creating AMI {} from instance {instance}",
             c.ami_name
         ));
-        let resp = state
+        // CreateImage has no client token: before a retry (the reply of
+        // the last attempt may be lost), and on a duplicate name after
+        // one, the AMI of this name is looked up and adopted.
+        let lookups = state.lookups.clone();
+        let find = || {
+            let lookups = lookups.clone();
+            let name = c.ami_name.clone();
+            async move {
+                Ok::<_, kiln_cloud::ApiError>(lookups.own_image_named(&name).await?.map(|id| {
+                    aws_sdk_ec2::operation::create_image::CreateImageOutput::builder()
+                        .image_id(id)
+                        .build()
+                }))
+            }
+        };
+        let req = state
             .ec2
             .create_image()
             .instance_id(&instance)
             .name(&c.ami_name)
             .set_description(c.ami_description.clone())
+            .set_tag_specifications(crate::tags::specs(
+                state,
+                aws_sdk_ec2::types::ResourceType::Image,
+                &[],
+            ))
             .set_block_device_mappings(
                 (!c.ami_block_devices.is_empty()).then(|| mappings(&c.ami_block_devices)),
-            )
-            .send()
+            );
+        let resp = state
+            .ec2
+            .create(req, |r| r.send(), &["InvalidAMIName.Duplicate"], true, find)
             .await
-            .map_err(|e| StepError::msg(format!("error creating AMI: {}", client::describe(&e))))?;
+            .map_err(|e| StepError::msg(format!("error creating AMI: {e}")))?;
         let Some(id) = resp.image_id().map(str::to_string) else {
             return Err(StepError::msg(
                 "error creating AMI: EC2 returned no image id",
@@ -118,6 +143,9 @@ impl Step<AmazonState> for StepCreateAmi {
         state
             .snapshots
             .insert(state.region.clone(), snapshots(&image));
+        crate::cleanup::tag_run(&state.ec2, &state.run_tags, snapshots(&image))
+            .await
+            .map_err(StepError::msg)?;
         Ok(StepAction::Continue)
     }
 

@@ -52,32 +52,28 @@ impl Step<AmazonState> for StepCreateTags {
             if !ami_tags.is_empty() {
                 cx.ui.say("Creating AMI tags");
                 tags::report(cx.ui, &ami_tags);
-                ec2.create_tags()
-                    .resources(&ami)
-                    .set_tags(Some(tags::ec2_tags(&ami_tags)))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StepError::msg(format!(
-                            "error adding tags to AMI ({ami}): {}",
-                            client::describe(&e)
-                        ))
-                    })?;
+                ec2.send(
+                    ec2.create_tags()
+                        .resources(&ami)
+                        .set_tags(Some(tags::ec2_tags(&ami_tags))),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| StepError::msg(format!("error adding tags to AMI ({ami}): {}", e)))?;
             }
             if !snap_tags.is_empty() && !snaps.is_empty() {
                 cx.ui.say("Creating snapshot tags");
                 tags::report(cx.ui, &snap_tags);
-                ec2.create_tags()
-                    .set_resources(Some(snaps.clone()))
-                    .set_tags(Some(tags::ec2_tags(&snap_tags)))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StepError::msg(format!(
-                            "error adding tags to snapshots in {region}: {}",
-                            client::describe(&e)
-                        ))
-                    })?;
+                ec2.send(
+                    ec2.create_tags()
+                        .set_resources(Some(snaps.clone()))
+                        .set_tags(Some(tags::ec2_tags(&snap_tags))),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| {
+                    StepError::msg(format!("error adding tags to snapshots in {region}: {}", e))
+                })?;
             }
         }
         Ok(StepAction::Continue)

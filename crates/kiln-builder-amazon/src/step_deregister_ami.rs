@@ -44,28 +44,20 @@ impl Step<AmazonState> for StepDeregisterAmi {
         for region in regions {
             let ec2 = client::ec2_for(&state.sdk, &region);
             let resp = ec2
-                .describe_images()
-                .owners("self")
-                .filters(Filter::builder().name("name").values(&c.ami_name).build())
-                .send()
+                .send(
+                    ec2.describe_images()
+                        .owners("self")
+                        .filters(Filter::builder().name("name").values(&c.ami_name).build()),
+                    |r| r.send(),
+                )
                 .await
-                .map_err(|e| {
-                    StepError::msg(format!(
-                        "error describing AMI in {region}: {}",
-                        client::describe(&e)
-                    ))
-                })?;
+                .map_err(|e| StepError::msg(format!("error describing AMI in {region}: {}", e)))?;
             for image in resp.images() {
                 let id = image.image_id().unwrap_or_default();
-                ec2.deregister_image()
-                    .image_id(id)
-                    .send()
+                ec2.send(ec2.deregister_image().image_id(id), |r| r.send())
                     .await
                     .map_err(|e| {
-                        StepError::msg(format!(
-                            "error deregistering existing AMI `{id}`: {}",
-                            client::describe(&e)
-                        ))
+                        StepError::msg(format!("error deregistering existing AMI `{id}`: {}", e))
                     })?;
                 cx.ui
                     .say(&format!("Deregistered AMI {}, id: {id}", c.ami_name));
@@ -75,14 +67,12 @@ impl Step<AmazonState> for StepDeregisterAmi {
                         .iter()
                         .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()))
                     {
-                        ec2.delete_snapshot()
-                            .snapshot_id(snap)
-                            .send()
+                        ec2.send(ec2.delete_snapshot().snapshot_id(snap), |r| r.send())
                             .await
                             .map_err(|e| {
                                 StepError::msg(format!(
                                     "error deleting existing snapshot `{snap}`: {}",
-                                    client::describe(&e)
+                                    e
                                 ))
                             })?;
                         cx.ui.say(&format!("Deleted snapshot: {snap}"));

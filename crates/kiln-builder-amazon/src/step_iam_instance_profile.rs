@@ -48,12 +48,8 @@ fn temporary_iam_name() -> String {
     client::temporary_name().replacen("packer_", "packer-", 1)
 }
 
-fn fail<E, R>(e: &aws_sdk_iam::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    client::describe(e)
+fn fail(e: &kiln_cloud::ApiError) -> String {
+    e.to_string()
 }
 
 #[async_trait]
@@ -71,17 +67,18 @@ impl Step<AmazonState> for StepIamInstanceProfile {
         state.iam_instance_profile = None;
         if let Some(name) = &c.iam_instance_profile {
             if !c.skip_profile_validation {
-                client::iam(&state.sdk)
-                    .get_instance_profile()
-                    .instance_profile_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        StepError::msg(format!(
-                            "couldn't find specified instance profile `{name}`: {}",
-                            fail(&e)
-                        ))
-                    })?;
+                let iam = client::iam(&state.sdk);
+                iam.send(
+                    iam.get_instance_profile().instance_profile_name(name),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| {
+                    StepError::msg(format!(
+                        "couldn't find specified instance profile `{name}`: {}",
+                        fail(&e)
+                    ))
+                })?;
             }
             state.iam_instance_profile = Some(name.clone());
             return Ok(StepAction::Continue);
@@ -97,9 +94,20 @@ impl Step<AmazonState> for StepIamInstanceProfile {
             "Creating temporary instance profile for this instance: {name}"
         ));
         self.profile = Some(name.clone());
-        iam.create_instance_profile()
+        // Names are this build's own: "already exists" after a retry is the
+        // earlier attempt's, whose reply was lost.
+        const EXISTS: &[&str] = &["EntityAlreadyExists"];
+        let req = iam
+            .create_instance_profile()
             .instance_profile_name(&name)
-            .send()
+            .set_tags(crate::tags::iam_run_tags(state));
+        use aws_sdk_iam::operation as op;
+        let made = || async {
+            Ok(Some(
+                op::create_instance_profile::CreateInstanceProfileOutput::builder().build(),
+            ))
+        };
+        iam.create(req, |r| r.send(), EXISTS, false, made)
             .await
             .map_err(|e| {
                 StepError::msg(format!(
@@ -115,14 +123,17 @@ impl Step<AmazonState> for StepIamInstanceProfile {
             &format!("instance profile {name}"),
             move || async move {
                 match iamr
-                    .get_instance_profile()
-                    .instance_profile_name(namer)
-                    .send()
+                    .send(
+                        iamr.get_instance_profile().instance_profile_name(namer),
+                        |r| r.send(),
+                    )
                     .await
                 {
-                    Ok(_) => Ok(Some(())),
-                    Err(e) if client::code(&e) == Some("NoSuchEntity") => Ok(None),
-                    Err(e) => Err(fail(&e)),
+                    Ok(_) => Ok(kiln_cloud::Status::Ready(())),
+                    Err(e) if e.code() == Some("NoSuchEntity") => {
+                        Ok(kiln_cloud::Status::Pending("not visible yet".into()))
+                    }
+                    Err(e) => Err(kiln_cloud::CheckError::Api(e)),
                 }
             },
         )
@@ -132,33 +143,46 @@ impl Step<AmazonState> for StepIamInstanceProfile {
             "Creating temporary role for this instance: {name}"
         ));
         self.role = Some(name.clone());
-        iam.create_role()
+        let req = iam
+            .create_role()
             .role_name(&name)
             .description("Temporary role for Packer")
-            .assume_role_policy_document(ASSUME_ROLE_POLICY)
-            .send()
+            .set_tags(crate::tags::iam_run_tags(state))
+            .assume_role_policy_document(ASSUME_ROLE_POLICY);
+        let made = || async { Ok(Some(op::create_role::CreateRoleOutput::builder().build())) };
+        iam.create(req, |r| r.send(), EXISTS, false, made)
             .await
             .map_err(|e| StepError::msg(format!("error creating temporary role: {}", fail(&e))))?;
 
         cx.ui
             .say(&format!("Attaching policy to the temporary role: {name}"));
         self.policy = Some(name.clone());
-        iam.put_role_policy()
+        iam.send(
+            iam.put_role_policy()
+                .role_name(&name)
+                .policy_name(&name)
+                .policy_document(policy),
+            |r| r.send(),
+        )
+        .await
+        .map_err(|e| {
+            StepError::msg(format!(
+                "error attaching policy to the temporary role: {}",
+                fail(&e)
+            ))
+        })?;
+        // A profile holds one role: "limit exceeded" after a retry is the
+        // earlier attempt's role.
+        let req = iam
+            .add_role_to_instance_profile()
             .role_name(&name)
-            .policy_name(&name)
-            .policy_document(policy)
-            .send()
-            .await
-            .map_err(|e| {
-                StepError::msg(format!(
-                    "error attaching policy to the temporary role: {}",
-                    fail(&e)
-                ))
-            })?;
-        iam.add_role_to_instance_profile()
-            .role_name(&name)
-            .instance_profile_name(&name)
-            .send()
+            .instance_profile_name(&name);
+        let added = || async {
+            Ok(Some(
+                op::add_role_to_instance_profile::AddRoleToInstanceProfileOutput::builder().build(),
+            ))
+        };
+        iam.create(req, |r| r.send(), &["LimitExceeded"], false, added)
             .await
             .map_err(|e| {
                 StepError::msg(format!(
@@ -181,13 +205,15 @@ impl Step<AmazonState> for StepIamInstanceProfile {
             cx.ui
                 .say("Detaching temporary role from instance profile...");
             if let Err(e) = iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(profile)
-                .role_name(role)
-                .send()
+                .send(
+                    iam.remove_role_from_instance_profile()
+                        .instance_profile_name(profile)
+                        .role_name(role),
+                    |r| r.send(),
+                )
                 .await
             {
-                if !gone(client::code(&e)) {
+                if !gone(e.code()) {
                     cx.ui.error(&format!(
                         "Error {}. Please delete the role manually: {role}",
                         fail(&e)
@@ -198,16 +224,19 @@ impl Step<AmazonState> for StepIamInstanceProfile {
         if let (Some(role), Some(policy)) = (&self.role, self.policy.take()) {
             cx.ui.say("Removing policy from temporary role...");
             let _ = iam
-                .delete_role_policy()
-                .role_name(role)
-                .policy_name(policy)
-                .send()
+                .send(
+                    iam.delete_role_policy().role_name(role).policy_name(policy),
+                    |r| r.send(),
+                )
                 .await;
         }
         if let Some(role) = self.role.take() {
             cx.ui.say("Deleting temporary role...");
-            if let Err(e) = iam.delete_role().role_name(&role).send().await {
-                if !gone(client::code(&e)) {
+            if let Err(e) = iam
+                .send(iam.delete_role().role_name(&role), |r| r.send())
+                .await
+            {
+                if !gone(e.code()) {
                     cx.ui.error(&format!(
                         "Error {}. Please delete the role manually: {role}",
                         fail(&e)
@@ -218,12 +247,14 @@ impl Step<AmazonState> for StepIamInstanceProfile {
         if let Some(profile) = self.profile.take() {
             cx.ui.say("Deleting temporary instance profile...");
             if let Err(e) = iam
-                .delete_instance_profile()
-                .instance_profile_name(&profile)
-                .send()
+                .send(
+                    iam.delete_instance_profile()
+                        .instance_profile_name(&profile),
+                    |r| r.send(),
+                )
                 .await
             {
-                if !gone(client::code(&e)) {
+                if !gone(e.code()) {
                     cx.ui.error(&format!(
                         "Error {}. Please delete the instance profile manually: {profile}",
                         fail(&e)

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
-use crate::{client, AmazonState, KeyPairPlan};
+use crate::{AmazonState, KeyPairPlan};
 
 /// See the module docs.
 pub struct StepKeyPair {
@@ -67,18 +67,39 @@ impl Step<AmazonState> for StepKeyPair {
             KeyPairPlan::Temporary { name, key } => {
                 cx.ui.say(&format!("Creating temporary keypair: {name}"));
                 self.created = Some(name.clone());
-                state
+                // A retry after a lost reply finds the key pair imported
+                // (with this build's key): adopt it.
+                let imported = || async {
+                    Ok(Some(
+                        aws_sdk_ec2::operation::import_key_pair::ImportKeyPairOutput::builder()
+                            .key_name(name)
+                            .build(),
+                    ))
+                };
+                let req = state
                     .ec2
                     .import_key_pair()
                     .key_name(name)
-                    .public_key_material(aws_smithy_types::Blob::new(key.public_openssh.as_bytes()))
-                    .send()
+                    .set_tag_specifications(crate::tags::specs(
+                        state,
+                        aws_sdk_ec2::types::ResourceType::KeyPair,
+                        &[],
+                    ))
+                    .public_key_material(aws_smithy_types::Blob::new(
+                        key.public_openssh.as_bytes(),
+                    ));
+                state
+                    .ec2
+                    .create(
+                        req,
+                        |r| r.send(),
+                        &["InvalidKeyPair.Duplicate"],
+                        false,
+                        imported,
+                    )
                     .await
                     .map_err(|e| {
-                        StepError::msg(format!(
-                            "error creating temporary keypair: {}",
-                            client::describe(&e)
-                        ))
+                        StepError::msg(format!("error creating temporary keypair: {}", e))
                     })?;
                 state.key_pair_name = Some(name.clone());
                 if let Some(path) = &self.debug_key {
@@ -100,11 +121,15 @@ impl Step<AmazonState> for StepKeyPair {
             return;
         };
         cx.ui.say("Deleting temporary keypair...");
-        if let Err(e) = state.ec2.delete_key_pair().key_name(&name).send().await {
-            if client::code(&e) != Some("InvalidKeyPair.NotFound") {
+        let req = state.ec2.delete_key_pair().key_name(&name);
+        let deleted = state
+            .ec2
+            .delete(req, |r| r.send(), &["InvalidKeyPair.NotFound"]);
+        if let Err(e) = deleted.await {
+            if e.code() != Some("InvalidKeyPair.NotFound") {
                 cx.ui.error(&format!(
                     "Error cleaning up keypair. Please delete the key manually: {name} ({})",
-                    client::describe(&e)
+                    e
                 ));
             }
         }

@@ -29,15 +29,8 @@ impl StepModifyAmiAttributes {
     }
 }
 
-fn fail<E, R>(what: &str, id: &str, e: &aws_sdk_ec2::error::SdkError<E, R>) -> StepError
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StepError::msg(format!(
-        "error modifying {what} on `{id}`: {}",
-        client::describe(e)
-    ))
+fn fail(what: &str, id: &str, e: &kiln_cloud::ApiError) -> StepError {
+    StepError::msg(format!("error modifying {what} on `{id}`: {e}"))
 }
 
 #[async_trait]
@@ -69,12 +62,14 @@ impl Step<AmazonState> for StepModifyAmiAttributes {
             }
             if let Some(d) = &c.ami_description {
                 cx.ui.message("Modifying: description");
-                ec2.modify_image_attribute()
-                    .image_id(&ami)
-                    .description(AttributeValue::builder().value(d).build())
-                    .send()
-                    .await
-                    .map_err(|e| fail("description", &ami, &e))?;
+                ec2.send(
+                    ec2.modify_image_attribute()
+                        .image_id(&ami)
+                        .description(AttributeValue::builder().value(d).build()),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| fail("description", &ami, &e))?;
             }
             if launch_perm {
                 let mut add = Vec::new();
@@ -94,34 +89,40 @@ impl Step<AmazonState> for StepModifyAmiAttributes {
                         add.push(LaunchPermission::builder().user_id(u).build());
                     }
                 }
-                ec2.modify_image_attribute()
-                    .image_id(&ami)
-                    .launch_permission(
-                        LaunchPermissionModifications::builder()
-                            .set_add(Some(add))
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| fail("launch permissions", &ami, &e))?;
+                ec2.send(
+                    ec2.modify_image_attribute()
+                        .image_id(&ami)
+                        .launch_permission(
+                            LaunchPermissionModifications::builder()
+                                .set_add(Some(add))
+                                .build(),
+                        ),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| fail("launch permissions", &ami, &e))?;
             }
             if let Some(v) = &c.imds_support {
                 cx.ui.message("Modifying: imds_support");
-                ec2.modify_image_attribute()
-                    .image_id(&ami)
-                    .imds_support(AttributeValue::builder().value(v).build())
-                    .send()
-                    .await
-                    .map_err(|e| fail("imds_support", &ami, &e))?;
+                ec2.send(
+                    ec2.modify_image_attribute()
+                        .image_id(&ami)
+                        .imds_support(AttributeValue::builder().value(v).build()),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| fail("imds_support", &ami, &e))?;
             }
             if let Some(t) = &c.deprecate_at {
                 cx.ui.message("Modifying: deprecate_at");
-                ec2.enable_image_deprecation()
-                    .image_id(&ami)
-                    .deprecate_at(DateTime::from_secs(t.timestamp()))
-                    .send()
-                    .await
-                    .map_err(|e| fail("deprecate_at", &ami, &e))?;
+                ec2.send(
+                    ec2.enable_image_deprecation()
+                        .image_id(&ami)
+                        .deprecate_at(DateTime::from_secs(t.timestamp())),
+                    |r| r.send(),
+                )
+                .await
+                .map_err(|e| fail("deprecate_at", &ami, &e))?;
             }
             if snap_perm {
                 for snap in state.snapshots.get(&region).cloned().unwrap_or_default() {
@@ -138,16 +139,18 @@ impl Step<AmazonState> for StepModifyAmiAttributes {
                     for u in &c.snapshot_users {
                         add.push(CreateVolumePermission::builder().user_id(u).build());
                     }
-                    ec2.modify_snapshot_attribute()
-                        .snapshot_id(&snap)
-                        .create_volume_permission(
-                            CreateVolumePermissionModifications::builder()
-                                .set_add(Some(add))
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .map_err(|e| fail("create volume permissions", &snap, &e))?;
+                    ec2.send(
+                        ec2.modify_snapshot_attribute()
+                            .snapshot_id(&snap)
+                            .create_volume_permission(
+                                CreateVolumePermissionModifications::builder()
+                                    .set_add(Some(add))
+                                    .build(),
+                            ),
+                        |r| r.send(),
+                    )
+                    .await
+                    .map_err(|e| fail("create volume permissions", &snap, &e))?;
                 }
             }
         }

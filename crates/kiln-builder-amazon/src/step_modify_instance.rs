@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, AttributeValue};
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::Config;
-use crate::{client, AmazonState};
+use crate::AmazonState;
 
 /// See the module docs.
 pub struct StepModifyInstance {
@@ -43,15 +43,19 @@ impl Step<AmazonState> for StepModifyInstance {
             cx.ui.say("Enabling Enhanced Networking (SR-IOV)...");
             state
                 .ec2
-                .modify_instance_attribute()
-                .instance_id(&id)
-                .sriov_net_support(AttributeValue::builder().value("simple").build())
-                .send()
+                .send(
+                    state
+                        .ec2
+                        .modify_instance_attribute()
+                        .instance_id(&id)
+                        .sriov_net_support(AttributeValue::builder().value("simple").build()),
+                    |r| r.send(),
+                )
                 .await
                 .map_err(|e| {
                     StepError::msg(format!(
                         "error enabling Enhanced Networking (SR-IOV) on {id}: {}",
-                        client::describe(&e)
+                        e
                     ))
                 })?;
         }
@@ -63,15 +67,19 @@ impl Step<AmazonState> for StepModifyInstance {
             });
             state
                 .ec2
-                .modify_instance_attribute()
-                .instance_id(&id)
-                .ena_support(AttributeBooleanValue::builder().value(ena).build())
-                .send()
+                .send(
+                    state
+                        .ec2
+                        .modify_instance_attribute()
+                        .instance_id(&id)
+                        .ena_support(AttributeBooleanValue::builder().value(ena).build()),
+                    |r| r.send(),
+                )
                 .await
                 .map_err(|e| {
                     StepError::msg(format!(
                         "error setting Enhanced Networking (ENA) on {id}: {}",
-                        client::describe(&e)
+                        e
                     ))
                 })?;
         }

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::Filter;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::Config;
-use crate::{client, AmazonState};
+use crate::AmazonState;
 
 /// See the module docs.
 pub struct StepNetworkInfo {
@@ -50,9 +50,11 @@ impl Step<AmazonState> for StepNetworkInfo {
             for (k, v) in filters {
                 req = req.filters(ec2_filter(k, v));
             }
-            let resp = req.send().await.map_err(|e| {
-                StepError::msg(format!("error querying VPCs: {}", client::describe(&e)))
-            })?;
+            let resp = state
+                .ec2
+                .send(req, |r| r.send())
+                .await
+                .map_err(|e| StepError::msg(format!("error querying VPCs: {}", e)))?;
             let [vpc] = resp.vpcs() else {
                 return Err(StepError::msg(format!(
                     "exactly one VPC should match `vpc_filter`, but {} VPCs were found",
@@ -76,9 +78,11 @@ impl Step<AmazonState> for StepNetworkInfo {
             for (k, v) in &filters {
                 req = req.filters(ec2_filter(k, v));
             }
-            let resp = req.send().await.map_err(|e| {
-                StepError::msg(format!("error querying subnets: {}", client::describe(&e)))
-            })?;
+            let resp = state
+                .ec2
+                .send(req, |r| r.send())
+                .await
+                .map_err(|e| StepError::msg(format!("error querying subnets: {}", e)))?;
             let subnets = resp.subnets();
             if subnets.is_empty() {
                 return Err(StepError::msg("no subnets found matching `subnet_filter`"));
@@ -104,16 +108,9 @@ impl Step<AmazonState> for StepNetworkInfo {
         } else if let Some(id) = &c.subnet_id {
             let resp = state
                 .ec2
-                .describe_subnets()
-                .subnet_ids(id)
-                .send()
+                .send(state.ec2.describe_subnets().subnet_ids(id), |r| r.send())
                 .await
-                .map_err(|e| {
-                    StepError::msg(format!(
-                        "error describing subnet `{id}`: {}",
-                        client::describe(&e)
-                    ))
-                })?;
+                .map_err(|e| StepError::msg(format!("error describing subnet `{id}`: {}", e)))?;
             resp.subnets().first().cloned()
         } else {
             None

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, ExistingAmi};
-use crate::{client, AmazonState};
+use crate::AmazonState;
 
 /// See the module docs.
 pub struct StepPreValidate {
@@ -40,14 +40,12 @@ impl Step<AmazonState> for StepPreValidate {
         if let (Some(vpc), None, None) = (&c.vpc_id, &c.subnet_id, &c.subnet_filter) {
             let res = state
                 .ec2
-                .describe_vpcs()
-                .vpc_ids(vpc)
-                .send()
+                .send(state.ec2.describe_vpcs().vpc_ids(vpc), |r| r.send())
                 .await
                 .map_err(|e| {
                     StepError::msg(format!(
                         "error retrieving VPC information for vpc_id `{vpc}`: {}",
-                        client::describe(&e)
+                        e
                     ))
                 })?;
             if let [v] = res.vpcs() {

@@ -13,7 +13,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, CreditSpecificationRequest, EbsBlockDevice, HttpTokensState,
     IamInstanceProfileSpecification, Instance, InstanceMetadataEndpointState,
@@ -22,6 +21,7 @@ use aws_sdk_ec2::types::{
     ShutdownBehavior as Ec2Shutdown, TagSpecification, Tenancy, VolumeType,
 };
 use base64::Engine;
+use kiln_cloud::{CheckError, Status};
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 use kiln_sdk::Ui;
 use kiln_ssh::CommunicatorConfig;
@@ -245,14 +245,14 @@ impl Step<AmazonState> for StepRunSourceInstance {
             .tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::Instance)
-                    .set_tags(Some(tags::ec2_tags(&instance_tags)))
+                    .set_tags(Some(tags::with_run(state, &instance_tags)))
                     .build(),
             );
-        if !volume_tags.is_empty() {
+        if !volume_tags.is_empty() || !state.run_tags.is_empty() {
             req = req.tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::Volume)
-                    .set_tags(Some(tags::ec2_tags(&volume_tags)))
+                    .set_tags(Some(tags::with_run(state, &volume_tags)))
                     .build(),
             );
         }
@@ -300,8 +300,56 @@ impl Step<AmazonState> for StepRunSourceInstance {
         // Packer does.
         let mut attempt = 0u64;
         let resp = loop {
-            match req.clone().send().await {
-                Err(e) if attempt < 10 && profile_not_ready(e.message().unwrap_or_default()) => {
+            // A token per launch, the same on every retry of it: an
+            // instance whose reply was lost is not launched twice.
+            let launch = req.clone().client_token(uuid::Uuid::new_v4().to_string());
+            // EC2 honours the token; an endpoint that does not (moto) would
+            // launch twice, so before a retry look for the instance by the
+            // build's run tags and adopt it.
+            let ec2 = state.ec2.clone();
+            let filters: Vec<aws_sdk_ec2::types::Filter> = state
+                .run_tags
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name(format!("tag:{k}"))
+                        .values(v)
+                        .build()
+                })
+                .chain([aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .build()])
+                .collect();
+            let find = move || {
+                let (ec2, filters) = (ec2.clone(), filters.clone());
+                async move {
+                    let out = ec2
+                        .send(ec2.describe_instances().set_filters(Some(filters)), |r| {
+                            r.send()
+                        })
+                        .await?;
+                    let found = out
+                        .reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .next()
+                        .cloned();
+                    Ok::<_, kiln_cloud::ApiError>(found.map(|i| {
+                        aws_sdk_ec2::operation::run_instances::RunInstancesOutput::builder()
+                            .instances(i)
+                            .build()
+                    }))
+                }
+            };
+            let look_first = !state.run_tags.is_empty();
+            match state
+                .ec2
+                .create(launch, |r| r.send(), &[], look_first, find)
+                .await
+            {
+                Err(e) if attempt < 10 && profile_not_ready(&e.to_string()) => {
                     attempt += 1;
                     tokio::select! {
                         _ = cx.cancel.cancelled() => return Err(StepError::Cancelled),
@@ -312,15 +360,12 @@ impl Step<AmazonState> for StepRunSourceInstance {
             }
         };
         let resp = resp.map_err(|e| {
-            if client::code(&e) == Some("VPCIdNotSpecified") && state.subnet_id.is_none() {
+            if e.code() == Some("VPCIdNotSpecified") && state.subnet_id.is_none() {
                 StepError::msg(
                     "error launching source instance: a valid subnet id was not specified",
                 )
             } else {
-                StepError::msg(format!(
-                    "error launching source instance: {}",
-                    client::describe(&e)
-                ))
+                StepError::msg(format!("error launching source instance: {}", e))
             }
         })?;
         let Some(id) = resp
@@ -366,7 +411,7 @@ pub async fn wait_running(
         &format!("instance ({id}) to become ready"),
         move || async move {
             match lookups.instance(id).await? {
-                None => Ok(None),
+                None => Ok(Status::Pending("unknown to EC2".into())),
                 Some(i) => {
                     let name = i
                         .state()
@@ -374,14 +419,14 @@ pub async fn wait_running(
                         .map(|n| n.as_str().to_string())
                         .unwrap_or_default();
                     match name.as_str() {
-                        "running" => Ok(Some(i)),
-                        "pending" | "" => Ok(None),
-                        other => Err(format!(
+                        "running" => Ok(Status::Ready(i)),
+                        "pending" | "" => Ok(Status::Pending("pending".into())),
+                        other => Err(CheckError::Failed(format!(
                             "the instance is `{other}`: {}",
                             i.state_reason()
                                 .and_then(|r| r.message())
                                 .unwrap_or("no reason given")
-                        )),
+                        ))),
                     }
                 }
             }
@@ -432,12 +477,11 @@ pub async fn terminate(lookups: &Lookups, id: &str, c: &Config, ui: &dyn Ui) {
         &format!("instance ({id}) to terminate"),
         move || async move {
             match lookups.instance(id).await? {
-                None => Ok(Some(())),
-                Some(i) => Ok(i
-                    .state()
-                    .and_then(|s| s.name())
-                    .filter(|n| n.as_str() == "terminated")
-                    .map(|_| ())),
+                None => Ok(Status::Ready(())),
+                Some(i) => match i.state().and_then(|s| s.name()).map(|n| n.as_str()) {
+                    Some("terminated") => Ok(Status::Ready(())),
+                    s => Ok(Status::Pending(s.unwrap_or("unknown").to_string())),
+                },
             }
         },
     )

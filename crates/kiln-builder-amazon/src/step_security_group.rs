@@ -49,15 +49,16 @@ impl Step<AmazonState> for StepSecurityGroup {
         if !c.security_group_ids.is_empty() {
             state
                 .ec2
-                .describe_security_groups()
-                .set_group_ids(Some(c.security_group_ids.clone()))
-                .send()
+                .send(
+                    state
+                        .ec2
+                        .describe_security_groups()
+                        .set_group_ids(Some(c.security_group_ids.clone())),
+                    |r| r.send(),
+                )
                 .await
                 .map_err(|e| {
-                    StepError::msg(format!(
-                        "couldn't find specified security group: {}",
-                        client::describe(&e)
-                    ))
+                    StepError::msg(format!("couldn't find specified security group: {}", e))
                 })?;
             state.security_group_ids = c.security_group_ids.clone();
             return Ok(StepAction::Continue);
@@ -71,11 +72,8 @@ impl Step<AmazonState> for StepSecurityGroup {
             for (k, v) in &filters {
                 req = req.filters(crate::step_network_info::ec2_filter(k, v));
             }
-            let resp = req.send().await.map_err(|e| {
-                StepError::msg(format!(
-                    "couldn't find security groups for filter: {}",
-                    client::describe(&e)
-                ))
+            let resp = state.ec2.send(req, |r| r.send()).await.map_err(|e| {
+                StepError::msg(format!("couldn't find security groups for filter: {}", e))
             })?;
             let ids: Vec<String> = resp
                 .security_groups()
@@ -105,16 +103,22 @@ impl Step<AmazonState> for StepSecurityGroup {
             .ec2
             .create_security_group()
             .group_name(&name)
-            .description("Temporary group for Packer");
+            .description("Temporary group for Packer")
+            .set_tag_specifications(crate::tags::specs(
+                state,
+                aws_sdk_ec2::types::ResourceType::SecurityGroup,
+                &[],
+            ));
         if let Some(vpc) = &state.vpc_id {
             req = req.vpc_id(vpc);
         }
-        let resp = req.send().await.map_err(|e| {
-            StepError::msg(format!(
-                "error creating temporary security group: {}",
-                client::describe(&e)
-            ))
-        })?;
+        // A retry after a lost reply finds the group made: adopt it.
+        let find = || find_group(&state.ec2, &name, state.vpc_id.as_deref());
+        let resp = state
+            .ec2
+            .create(req, |r| r.send(), &["InvalidGroup.Duplicate"], false, find)
+            .await
+            .map_err(|e| StepError::msg(format!("error creating temporary security group: {e}")))?;
         let id = resp.group_id().unwrap_or_default().to_string();
         self.created = Some(id.clone());
         state.security_group_ids = vec![id.clone()];
@@ -135,21 +139,35 @@ impl Step<AmazonState> for StepSecurityGroup {
             ))
             .build();
         let mut last = None;
+        // The rule of an attempt whose reply was lost exists: a duplicate
+        // then is success.
+        const DUPLICATE: &[&str] = &["InvalidPermission.Duplicate"];
         for attempt in 0..5u64 {
-            match state
+            let req = state
                 .ec2
                 .authorize_security_group_ingress()
                 .group_id(&id)
-                .ip_permissions(perm.clone())
-                .send()
+                .ip_permissions(perm.clone());
+            let done = || async {
+                Ok(Some(
+                    aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput::builder().build(),
+                ))
+            };
+            match state
+                .ec2
+                .create(req, |r| r.send(), DUPLICATE, false, done)
                 .await
             {
+                Err(e) if attempt > 0 && e.is(DUPLICATE) => {
+                    last = None;
+                    break;
+                }
                 Ok(_) => {
                     last = None;
                     break;
                 }
                 Err(e) => {
-                    last = Some(client::describe(&e));
+                    last = Some(e);
                     tokio::select! {
                         _ = cx.cancel.cancelled() => return Err(StepError::Cancelled),
                         _ = tokio::time::sleep(Duration::from_secs(attempt + 1)) => {}
@@ -172,18 +190,51 @@ impl Step<AmazonState> for StepSecurityGroup {
         cx.ui.say("Deleting temporary security group...");
         let mut last = None;
         for attempt in 0..8u64 {
-            match state.ec2.delete_security_group().group_id(&id).send().await {
+            let req = state.ec2.delete_security_group().group_id(&id);
+            match state
+                .ec2
+                .delete(req, |r| r.send(), &["InvalidGroup.NotFound"])
+                .await
+            {
                 Ok(_) => return,
-                Err(e) if client::code(&e) == Some("InvalidGroup.NotFound") => return,
+                Err(e) if e.code() == Some("InvalidGroup.NotFound") => return,
                 Err(e) => {
-                    last = Some(client::describe(&e));
+                    last = Some(e);
                     tokio::time::sleep(Duration::from_millis(500 * (attempt + 1))).await;
                 }
             }
         }
         cx.ui.error(&format!(
             "Error cleaning up security group. Please delete the group manually: {id} ({})",
-            last.unwrap_or_default()
+            last.map(|e| e.to_string()).unwrap_or_default()
         ));
     }
+}
+
+/// The id of the security group `name` (in `vpc`), for adopting a group
+/// whose creation reply was lost.
+async fn find_group(
+    ec2: &client::Ec2,
+    name: &str,
+    vpc: Option<&str>,
+) -> Result<
+    Option<aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput>,
+    kiln_cloud::ApiError,
+> {
+    let mut req = ec2
+        .describe_security_groups()
+        .filters(crate::step_network_info::ec2_filter("group-name", name));
+    if let Some(vpc) = vpc {
+        req = req.filters(crate::step_network_info::ec2_filter("vpc-id", vpc));
+    }
+    let found = ec2.send(req, |r| r.send()).await?;
+    Ok(found
+        .security_groups()
+        .iter()
+        .find_map(|g| g.group_id())
+        .map(|id| {
+            aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput::builder()
+                .group_id(id)
+                .build()
+        }))
 }

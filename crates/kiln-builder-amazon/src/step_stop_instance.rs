@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kiln_cloud::{CheckError, Status};
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, Market, StopInstance};
@@ -70,7 +71,9 @@ impl Step<AmazonState> for StepStopInstance {
             &format!("instance ({id}) to stop"),
             move || async move {
                 let Some(instance) = lookups.instance(idr).await? else {
-                    return Err(format!("the instance `{idr}` does not exist"));
+                    return Err(CheckError::Failed(format!(
+                        "the instance `{idr}` does not exist"
+                    )));
                 };
                 let name = instance
                     .state()
@@ -78,9 +81,11 @@ impl Step<AmazonState> for StepStopInstance {
                     .map(|n| n.as_str().to_string())
                     .unwrap_or_default();
                 match name.as_str() {
-                    "stopped" => Ok(Some(())),
-                    "terminated" | "shutting-down" => Err(format!("the instance is `{name}`")),
-                    _ => Ok(None),
+                    "stopped" => Ok(Status::Ready(())),
+                    "terminated" | "shutting-down" => {
+                        Err(CheckError::Failed(format!("the instance is `{name}`")))
+                    }
+                    _ => Ok(Status::Pending(name)),
                 }
             },
         )

@@ -64,3 +64,49 @@ pub fn report(ui: &dyn Ui, pairs: &[(String, String)]) {
         ui.message(&format!("Adding tag: \"{k}\": \"{v}\""));
     }
 }
+
+/// EC2 tags from rendered pairs and the run tags (`kiln:run`,
+/// `kiln:build`), which replace a template tag of the same key so that
+/// `kiln cleanup` always finds the resource. Only the template's pairs are
+/// reported to the user.
+pub fn with_run(state: &AmazonState, pairs: &[(String, String)]) -> Vec<Tag> {
+    let mut all: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !state.run_tags.iter().any(|(r, _)| r == k))
+        .cloned()
+        .collect();
+    all.extend(state.run_tags.iter().cloned());
+    ec2_tags(&all)
+}
+
+/// A tag specification of `kind` with `pairs` and the run tags; `None`
+/// when there is nothing to tag (EC2 rejects an empty specification).
+pub fn specs(
+    state: &AmazonState,
+    kind: aws_sdk_ec2::types::ResourceType,
+    pairs: &[(String, String)],
+) -> Option<Vec<aws_sdk_ec2::types::TagSpecification>> {
+    let tags = with_run(state, pairs);
+    (!tags.is_empty()).then(|| {
+        vec![aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(kind)
+            .set_tags(Some(tags))
+            .build()]
+    })
+}
+
+/// The run tags as IAM tags (the temporary role and instance profile).
+pub fn iam_run_tags(state: &AmazonState) -> Option<Vec<aws_sdk_iam::types::Tag>> {
+    let tags: Vec<_> = state
+        .run_tags
+        .iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect();
+    (!tags.is_empty()).then_some(tags)
+}

@@ -11,6 +11,7 @@
 //! and the partial export.
 
 mod artifact;
+pub mod cleanup;
 pub mod client;
 pub mod communicator;
 mod config;
@@ -31,7 +32,8 @@ use bollard::Docker;
 use kiln_sdk::communicator::{Communicator, NoCommunicator};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::step::{Runner, Step, StepError};
+use kiln_sdk::generated;
+use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
 use tokio::task::JoinHandle;
@@ -56,7 +58,10 @@ impl BuilderFactory for DockerBuilderFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
         let config = config::prepare(raw, cx)?;
-        let mut p = Prepared::new(Box::new(DockerBuilder { config }) as Box<dyn Builder>);
+        let mut p = Prepared::new(Box::new(DockerBuilder {
+            config,
+            build_name: cx.build_name.clone(),
+        }) as Box<dyn Builder>);
         p.generated = vec!["ImageSha256".into()];
         Ok(p)
     }
@@ -65,6 +70,8 @@ impl BuilderFactory for DockerBuilderFactory {
 /// A prepared docker builder.
 pub struct DockerBuilder {
     config: Config,
+    /// For the container's `kiln.build` label.
+    build_name: String,
 }
 
 impl DockerBuilder {
@@ -133,9 +140,18 @@ impl Builder for DockerBuilder {
         let mut state = DockerState::new(docker);
         state
             .generated
-            .insert("PackerRunUUID".into(), cx.run_uuid.to_string());
-        state.generated.insert("ConnType".into(), "docker".into());
+            .insert(generated::PACKER_RUN_UUID.into(), cx.run_uuid.to_string());
+        state
+            .generated
+            .insert(generated::CONN_TYPE.into(), "docker".into());
         let c = &self.config;
+        // The run labels, so `kiln cleanup -run` finds the container after
+        // a SIGKILL; `run_display` (what the UI shows) is left as written.
+        let mut run = c.run.clone();
+        let labels = kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).labels();
+        run.labels
+            .retain(|(k, _)| !labels.iter().any(|(l, _)| l == k));
+        run.labels.extend(labels);
         let mut steps: Vec<Box<dyn Step<DockerState>>> = vec![
             Box::new(step_temp_dir::StepTempDir),
             Box::new(step_pull::StepPull::new(
@@ -145,7 +161,7 @@ impl Builder for DockerBuilder {
                 c.run.platform.clone(),
             )),
             Box::new(step_run_container::StepRunContainer::new(
-                c.run.clone(),
+                run,
                 c.run_display.clone(),
                 c.container_dir.clone(),
             )),
@@ -172,11 +188,7 @@ impl Builder for DockerBuilder {
             Output::Discard => {}
         }
         let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
-        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
-            Ok(_) => {}
-            Err(StepError::Cancelled) => return Err(BuildError::Cancelled),
-            Err(StepError::Failed(e)) => return Err(BuildError::Failed(e)),
-        }
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
         let artifact: Arc<dyn Artifact> = match &c.output {
             Output::Commit { .. } => Arc::new(ImageArtifact {
                 builder_id: BUILDER_ID_IMPORT.into(),

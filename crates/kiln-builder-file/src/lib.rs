@@ -15,7 +15,7 @@ use kiln_sdk::artifact::FileArtifact;
 use kiln_sdk::communicator::{Communicator, NoCommunicator};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::step::{Runner, StepError};
+use kiln_sdk::step::Runner;
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
 
@@ -80,18 +80,13 @@ impl Builder for FileBuilder {
         ])
         .on_error(cx.on_error)
         .debug(cx.debug);
-        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
-            Ok(_) => {
-                let target = self.config.target.display().to_string();
-                Ok(Some(Arc::new(FileArtifact {
-                    builder_id: BUILDER_ID.into(),
-                    id: "File".into(),
-                    files: vec![self.config.target.clone()],
-                    description: format!("Stored file: {target}"),
-                })))
-            }
-            Err(StepError::Cancelled) => Err(BuildError::Cancelled),
-            Err(StepError::Failed(e)) => Err(BuildError::Failed(e)),
-        }
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        let target = self.config.target.display().to_string();
+        Ok(Some(Arc::new(FileArtifact {
+            builder_id: BUILDER_ID.into(),
+            id: "File".into(),
+            files: vec![self.config.target.clone()],
+            description: format!("Stored file: {target}"),
+        })))
     }
 }

@@ -57,7 +57,13 @@ impl Step<FileState> for StepWriteFile {
                     .open(target)
                     .await
                     .map_err(|e| StepError::msg(format!("cannot create `{shown}`: {e}")))?;
-                tokio::io::AsyncWriteExt::write_all(&mut f, text.as_bytes())
+                // A tokio file finishes its writes in the background: without
+                // `flush` the manifest could record the size before they land.
+                let written = async {
+                    tokio::io::AsyncWriteExt::write_all(&mut f, text.as_bytes()).await?;
+                    tokio::io::AsyncWriteExt::flush(&mut f).await
+                };
+                written
                     .await
                     .map_err(|e| StepError::msg(format!("cannot write `{shown}`: {e}")))?;
             }

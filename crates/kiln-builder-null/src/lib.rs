@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use kiln_sdk::communicator::{Communicator, NoCommunicator};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::step::{Runner, StepError};
+use kiln_sdk::generated;
+use kiln_sdk::step::Runner;
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
 
@@ -78,28 +79,31 @@ impl Builder for NullBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
         let mut generated = BTreeMap::from([
             (
-                "ConnType".to_string(),
+                generated::CONN_TYPE.to_string(),
                 self.config.communicator.kind().to_string(),
             ),
-            ("PackerRunUUID".to_string(), cx.run_uuid.to_string()),
+            (
+                generated::PACKER_RUN_UUID.to_string(),
+                cx.run_uuid.to_string(),
+            ),
         ]);
         if let kiln_ssh::CommunicatorConfig::Ssh(c) = &self.config.communicator {
             let creds = &c.credentials;
             generated.extend([
-                ("Host".to_string(), c.host.clone()),
-                ("Port".to_string(), c.port.to_string()),
-                ("User".to_string(), creds.username.clone()),
+                (generated::HOST.to_string(), c.host.clone()),
+                (generated::PORT.to_string(), c.port.to_string()),
+                (generated::USER.to_string(), creds.username.clone()),
                 (
-                    "Password".to_string(),
+                    generated::PASSWORD.to_string(),
                     creds
                         .password
                         .as_ref()
                         .map(|p| p.expose().clone())
                         .unwrap_or_default(),
                 ),
-                ("SSHPublicKey".to_string(), String::new()),
+                (generated::SSH_PUBLIC_KEY.to_string(), String::new()),
                 (
-                    "SSHPrivateKey".to_string(),
+                    generated::SSH_PRIVATE_KEY.to_string(),
                     creds
                         .private_key
                         .as_ref()
@@ -118,10 +122,7 @@ impl Builder for NullBuilder {
         ])
         .on_error(cx.on_error)
         .debug(cx.debug);
-        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
-            Ok(_) => Ok(Some(Arc::new(NullArtifact))),
-            Err(StepError::Cancelled) => Err(BuildError::Cancelled),
-            Err(StepError::Failed(e)) => Err(BuildError::Failed(e)),
-        }
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        Ok(Some(Arc::new(NullArtifact)))
     }
 }

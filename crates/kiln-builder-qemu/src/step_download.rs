@@ -145,6 +145,7 @@ async fn download(url: &str, target: &Path, ui: &dyn Ui) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
         done += chunk.len() as u64;
+        ui.progress("download", done, total.unwrap_or(0));
         match total {
             Some(t) if t > 0 => {
                 let pct = done * 100 / t;

@@ -131,9 +131,15 @@ impl Hook for ProvisionHook {
             HookEvent::Provision => self.provisioners.iter().collect(),
             HookEvent::CleanupProvision => self.error_cleanup_provisioner.iter().collect(),
         };
-        for p in list {
-            self.run_one(p, ui, communicator, &interpolation, generated, cancel)
-                .await?;
+        let count = list.len();
+        for (i, p) in list.into_iter().enumerate() {
+            // The live view shows which provisioner runs (`shell 2/3`).
+            ui.activity(Some(&format!("{} {}/{count}", p.provisioner_type, i + 1)));
+            let result = self
+                .run_one(p, ui, communicator, &interpolation, generated, cancel)
+                .await;
+            ui.activity(None);
+            result?;
         }
         Ok(())
     }

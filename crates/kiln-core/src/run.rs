@@ -56,16 +56,23 @@ struct PostProcessing<'a> {
     interpolation: &'a kiln_sdk::interpolate::Context,
 }
 
+/// Runs the post-processor chains. Returns the build's artifacts and, if
+/// post-processing failed or was cancelled, why. A cancelled build whose
+/// builder made an artifact still reports it (with whatever the chains made
+/// before the cancel): what exists is either cleaned up by its step or
+/// reported, never neither. A post-processor that finishes within the
+/// cancel grace (the manifest) still records its result.
 async fn post_process(
     build: &PostProcessing<'_>,
     ui: &BuildUi,
     builder_artifact: Arc<dyn Artifact>,
     options: &Options,
     cancel: &CancellationToken,
-) -> Result<Vec<Arc<dyn Artifact>>, String> {
+) -> (Vec<Arc<dyn Artifact>>, Option<String>) {
     let mut artifacts: Vec<Arc<dyn Artifact>> = Vec::new();
     let mut keep_original = build.chains.is_empty();
     let mut errors = Vec::new();
+    let mut cancelled = false;
 
     'chains: for chain in build.chains {
         let mut prior = builder_artifact.clone();
@@ -105,14 +112,22 @@ async fn post_process(
             let result = tokio::select! {
                 r = &mut run => r,
                 _ = cancel.cancelled() => {
-                    // Let it stop and clean up by itself first.
-                    let _ = tokio::time::timeout(kiln_sdk::step::CANCEL_GRACE, &mut run).await;
-                    Err(BuildError::Cancelled)
+                    // Let it stop and clean up by itself first; what it
+                    // finishes in that time counts.
+                    tokio::time::timeout(kiln_sdk::step::CANCEL_GRACE, &mut run)
+                        .await
+                        .unwrap_or(Err(BuildError::Cancelled))
                 }
             };
             let out = match result {
                 Ok(o) => o,
-                Err(BuildError::Cancelled) => return Err("build was cancelled".into()),
+                Err(BuildError::Cancelled) => {
+                    cancelled = true;
+                    if !Arc::ptr_eq(&prior, &builder_artifact) {
+                        artifacts.push(prior);
+                    }
+                    break 'chains;
+                }
                 Err(e) => {
                     // As Packer: the rest of this chain is skipped, the next
                     // chains still run, and the build is reported failed.
@@ -139,15 +154,20 @@ async fn post_process(
         artifacts.push(prior);
     }
 
+    if cancelled {
+        artifacts.insert(0, builder_artifact);
+        return (artifacts, Some("build was cancelled".into()));
+    }
     if keep_original {
         artifacts.insert(0, builder_artifact);
     } else if let Err(e) = builder_artifact.destroy().await {
         errors.push(format!("Failed cleaning up original artifact: {e}"));
     }
     if errors.is_empty() {
-        Ok(artifacts)
+        (artifacts, None)
     } else {
-        Err(errors.join("\n"))
+        // As Packer: a failed post-processor's build reports no artifacts.
+        (Vec::new(), Some(errors.join("\n")))
     }
 }
 
@@ -198,9 +218,9 @@ async fn run_build(
         })
         .await;
 
-    let outcome = match result {
-        Err(e) => Err(e.to_string()),
-        Ok(None) => Ok(Vec::new()),
+    let (artifacts, outcome) = match result {
+        Err(e) => (Vec::new(), Err(e.to_string())),
+        Ok(None) => (Vec::new(), Ok(())),
         Ok(Some(artifact)) => {
             let pp = PostProcessing {
                 name: &name,
@@ -208,13 +228,16 @@ async fn run_build(
                 chains: &post_processors,
                 interpolation: &interpolation,
             };
-            post_process(&pp, &ui, artifact, &options, &cancel).await
+            match post_process(&pp, &ui, artifact, &options, &cancel).await {
+                (artifacts, None) => (artifacts, Ok(())),
+                (artifacts, Some(e)) => (artifacts, Err(e)),
+            }
         }
     };
     let duration = started.elapsed();
     output.status(&name, None);
     match outcome {
-        Ok(artifacts) => {
+        Ok(()) => {
             ui.plain(
                 Level::Say,
                 &format!("Build '{name}' finished after {}.", format_human(duration)),
@@ -241,7 +264,8 @@ async fn run_build(
             output.event(json!({"type": "build_failed", "build": name, "duration_seconds": duration.as_secs_f64(), "error": e}));
             BuildResult {
                 name,
-                artifacts: Vec::new(),
+                // Only a cancel during post-processing leaves artifacts here.
+                artifacts,
                 error: Some(e),
                 duration,
             }

@@ -1,4 +1,8 @@
-//! kiln-fix: `kiln fix`, Packer 1.6.6's `packer fix` for legacy JSON templates.
+//! kiln-fix: the commands that rewrite templates. `kiln fix` is Packer
+//! 1.6.6's `packer fix` for legacy JSON templates; [`format`] is `kiln fmt`
+//! (the canonical layout of HCL2 files) and [`upgrade`] is
+//! `kiln hcl2_upgrade` (a legacy JSON template written as HCL2). They read
+//! text or a parsed template and return text; the binary does the files.
 //!
 //! [`fix`] runs every fixer of Packer 1.6.6, in Packer's order, over a
 //! template held as a [`serde_json::Value`]; [`to_packer_json`] prints the
@@ -14,7 +18,9 @@
 mod decode;
 mod error;
 mod fixers;
+pub mod format;
 mod json;
+pub mod upgrade;
 
 pub use error::FixError;
 pub use json::to_packer_json;

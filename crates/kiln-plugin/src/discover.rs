@@ -2,7 +2,9 @@
 //! it recognises kiln plugins and Packer plugins there, and the component
 //! factories it registers for them. Reads directories and runs each kiln
 //! or SDK-era Packer plugin's `describe`; starts nothing else (components
-//! start their processes when prepared). Stores nothing between runs.
+//! start their processes when prepared). [`register`] adds what it finds
+//! to the one table of components ([`Registry`]). Stores nothing between
+//! runs.
 //!
 //! Directories, first match wins for a component name:
 //! 1. each entry of `KILN_PLUGIN_PATH` (`:`-separated);
@@ -27,7 +29,9 @@ use std::sync::Arc;
 
 use kiln_sdk::config::{ConfigError, ConfigErrors, RawConfig};
 use kiln_sdk::ui::Ui;
-use kiln_sdk::{BuilderFactory, DataSourceFactory, PostProcessorFactory, ProvisionerFactory};
+use kiln_sdk::{
+    BuilderFactory, DataSourceFactory, PostProcessorFactory, ProvisionerFactory, Registry,
+};
 use serde::Deserialize;
 use sha2::Digest;
 
@@ -615,17 +619,13 @@ pub fn discover(dirs: &[PluginDir], required: &[Required]) -> (Vec<Found>, Confi
     (all, errors)
 }
 
-/// The component factories of discovered plugins.
+/// The component factories of discovered plugins, by kind.
 #[derive(Default)]
-pub struct Factories {
-    /// Builders.
-    pub builders: Vec<Box<dyn BuilderFactory>>,
-    /// Provisioners.
-    pub provisioners: Vec<Box<dyn ProvisionerFactory>>,
-    /// Post-processors.
-    pub post_processors: Vec<Box<dyn PostProcessorFactory>>,
-    /// Data sources (for template evaluation).
-    pub data_sources: Vec<Box<dyn DataSourceFactory>>,
+struct Factories {
+    builders: Vec<Box<dyn BuilderFactory>>,
+    provisioners: Vec<Box<dyn ProvisionerFactory>>,
+    post_processors: Vec<Box<dyn PostProcessorFactory>>,
+    data_sources: Vec<Box<dyn DataSourceFactory>>,
 }
 
 impl Factories {
@@ -643,22 +643,35 @@ impl Factories {
     }
 }
 
-/// Makes factories for every component of `found`, first plugin first;
-/// names in `taken` (the built-ins) and names already registered are
-/// skipped. The data sources of kiln plugins write their UI lines to
-/// stderr (see [`factories_with_ui`]).
-pub fn factories(found: &[Found], taken: &dyn Fn(Kind, &str) -> bool) -> Factories {
-    make_factories(found, taken, None)
+/// Adds a factory for every component of `found` to `table` (the one
+/// table of components, built-ins first), first plugin first: a name the
+/// table already has for that kind (a built-in) and a name an earlier
+/// plugin registered are skipped. The data sources of kiln plugins write
+/// their UI lines to stderr (see [`register_with_ui`]).
+pub fn register(table: &mut Registry, found: &[Found]) {
+    add_to(table, found, None)
 }
 
-/// [`factories`], with the data sources of kiln plugins showing the UI
+/// [`register`], with the data sources of kiln plugins showing the UI
 /// lines they send during `execute` on `data_source_ui`.
-pub fn factories_with_ui(
-    found: &[Found],
-    taken: &dyn Fn(Kind, &str) -> bool,
-    data_source_ui: Arc<dyn Ui>,
-) -> Factories {
-    make_factories(found, taken, Some(data_source_ui))
+pub fn register_with_ui(table: &mut Registry, found: &[Found], data_source_ui: Arc<dyn Ui>) {
+    add_to(table, found, Some(data_source_ui))
+}
+
+fn add_to(table: &mut Registry, found: &[Found], data_source_ui: Option<Arc<dyn Ui>>) {
+    let f = {
+        let taken = |k: Kind, n: &str| match k {
+            Kind::Builder => table.builder(n).is_some(),
+            Kind::Provisioner => table.provisioner(n).is_some(),
+            Kind::PostProcessor => table.post_processor(n).is_some(),
+            Kind::DataSource => table.data_source(n).is_some(),
+        };
+        make_factories(found, &taken, data_source_ui)
+    };
+    table.builders.extend(f.builders);
+    table.provisioners.extend(f.provisioners);
+    table.post_processors.extend(f.post_processors);
+    table.data_sources.extend(f.data_sources);
 }
 
 fn make_factories(

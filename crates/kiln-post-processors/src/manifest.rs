@@ -231,7 +231,10 @@ pub(crate) async fn append_build(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((entry, tx));
+    // `biased`: a lock that is free is taken even when the build is being
+    // cancelled, so a cancelled build's artifact is still recorded.
     let writer = tokio::select! {
+        biased;
         g = queue.writer.clone().lock_owned() => g,
         _ = cancel.cancelled() => return Err(Error::Cancelled),
     };

@@ -176,6 +176,7 @@ async fn upload_one(
     let mut f = tokio::fs::File::open(src)
         .await
         .map_err(|e| fail(format!("cannot open source `{src}`: {e}")))?;
+    let mut f = kiln_sdk::ui::ProgressReader::new(&mut f, cx.ui, "upload", meta.len());
     comm.upload(&dst, &mut f, FileMeta::from_metadata(&meta))
         .await
         .map_err(|e| fail(format!("cannot upload `{src}` to `{dst}`: {e}")))

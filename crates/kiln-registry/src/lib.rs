@@ -1,9 +1,12 @@
-//! The one table of kiln's built-in components, in the spirit of Packer's
-//! generated `command/execute.go`: greppable, ordered, no link-time magic.
-//! Plugins register behind the same traits at run time.
+//! The one table of kiln's built-in components, of all four kinds
+//! (builders, provisioners, post-processors, data sources), in the spirit
+//! of Packer's generated `command/execute.go`: greppable, ordered, no
+//! link-time magic. Plugin discovery adds plugin components to the same
+//! [`Registry`] at run time (`kiln_plugin::discover::register`).
 
-use kiln_core::Registry;
-use kiln_sdk::{BuilderFactory, PostProcessorFactory, ProvisionerFactory};
+use kiln_sdk::{
+    BuilderFactory, DataSourceFactory, PostProcessorFactory, ProvisionerFactory, Registry,
+};
 
 /// Every built-in builder type.
 pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
@@ -29,12 +32,18 @@ pub fn post_processors() -> Vec<Box<dyn PostProcessorFactory>> {
     v
 }
 
+/// Every built-in data source type (HCL2 `data` blocks).
+pub fn data_sources() -> Vec<Box<dyn DataSourceFactory>> {
+    kiln_data_sources::factories()
+}
+
 /// The registry of built-ins.
 pub fn builtin() -> Registry {
     Registry {
         builders: builders(),
         provisioners: provisioners(),
         post_processors: post_processors(),
+        data_sources: data_sources(),
     }
 }
 
@@ -49,7 +58,10 @@ mod tests {
             r.builder_names(),
             r.provisioner_names(),
             r.post_processor_names(),
+            r.data_source_names(),
         ] {
+            let mut names = names;
+            names.sort_unstable();
             let mut d = names.clone();
             d.dedup();
             assert_eq!(d, names, "duplicate component names");
@@ -58,6 +70,7 @@ mod tests {
             r.builder_names(),
             ["amazon-ebs", "docker", "file", "null", "qemu"]
         );
+        assert_eq!(r.data_source_names(), ["null", "http"]);
         for p in ["breakpoint", "shell-local", "sleep"] {
             assert!(r.provisioner(p).is_some(), "missing provisioner {p}");
         }

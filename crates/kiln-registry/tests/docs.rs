@@ -1,9 +1,12 @@
-//! The docs stay true to the registry: every built-in component has a page
-//! under docs/ that docs/README.md links, and every option a page lists in
-//! its option tables (a table whose header starts with `key` and has a
-//! `meaning`, `default` or `notes` column) is a key the component's config
-//! accepts: preparing the component with that key alone never reports it as
-//! an unknown configuration key.
+//! The docs and the configs stay true to the registry. Every built-in
+//! component, of all four kinds, has a name, a page under docs/ that
+//! docs/README.md links, and a config that rejects unknown keys: a minimal
+//! valid config is accepted, and the same config with one unknown key is a
+//! config error naming that key. Every option a page lists in its option
+//! tables (a table whose header starts with `key` and has a `meaning`,
+//! `default` or `notes` column) is a key the component's config accepts:
+//! preparing the component with that key alone never reports it as an
+//! unknown configuration key.
 
 use std::path::{Path, PathBuf};
 
@@ -93,9 +96,18 @@ fn documented_keys(page: &str) -> Vec<String> {
     keys
 }
 
+/// Whether `errors` reject `key` as a key the component does not know:
+/// `unknown configuration key` (decoded configs) or `unsupported
+/// argument` (HCL2 data source blocks).
 fn unknown_key(errors: &ConfigErrors, key: &str) -> bool {
-    let needle = format!("unknown configuration key `{key}`");
-    errors.0.iter().any(|e| e.message.contains(&needle))
+    let needles = [
+        format!("unknown configuration key `{key}`"),
+        format!("unsupported argument `{key}`"),
+    ];
+    errors
+        .0
+        .iter()
+        .any(|e| needles.iter().any(|n| e.message.contains(n)))
 }
 
 /// Checks one component's page; returns the problems found.
@@ -144,6 +156,121 @@ fn every_component_has_a_true_page() {
             p.prepare(raw, &cx("null")).err()
         }));
     }
+    for d in &r.data_sources {
+        problems.extend(check_page("data-sources", d.name(), &readme, &|raw| {
+            d.prepare(raw, &cx("")).err()
+        }));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The key no component has.
+const UNKNOWN_KEY: &str = "kiln_unknown_key_xyz";
+
+/// A minimal valid config of each built-in component, by kind and name.
+/// A component missing here fails [`every_component_rejects_unknown_keys`]:
+/// add its minimal config.
+fn minimal_config(kind: &str, name: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    Some(match (kind, name) {
+        ("builders", "amazon-ebs") => json!({
+            "region": "us-east-1",
+            "source_ami": "ami-12345678",
+            "instance_type": "t3.micro",
+            "ami_name": "kiln-registry-test",
+            "access_key": "AKIAEXAMPLE",
+            "secret_key": "secret-key-value",
+            "communicator": "none",
+        }),
+        ("builders", "docker") => json!({ "image": "alpine", "discard": true }),
+        ("builders", "file") => json!({ "target": "out.txt", "content": "x" }),
+        ("builders", "null") => json!({ "communicator": "none" }),
+        ("builders", "qemu") => json!({
+            "iso_url": "a.iso",
+            "iso_checksum": "none",
+            "communicator": "none",
+        }),
+        ("provisioners", "breakpoint") => json!({}),
+        ("provisioners", "file") => json!({ "source": "Cargo.toml", "destination": "/tmp/x" }),
+        ("provisioners", "shell" | "shell-local") => json!({ "inline": ["true"] }),
+        ("provisioners", "sleep") => json!({ "duration": "1s" }),
+        ("post-processors", "artifice") => json!({ "files": ["out.txt"] }),
+        ("post-processors", "checksum" | "manifest" | "docker-push") => json!({}),
+        ("post-processors", "compress") => json!({ "output": "out.tar.gz" }),
+        ("post-processors", "docker-import" | "docker-tag") => json!({ "repository": "kiln/test" }),
+        ("post-processors", "docker-save") => json!({ "path": "image.tar" }),
+        ("post-processors", "shell-local") => json!({ "inline": ["true"] }),
+        ("data-sources", "null") => json!({ "input": "x" }),
+        ("data-sources", "http") => json!({ "url": "https://example.com/" }),
+        _ => return None,
+    })
+}
+
+/// Checks one component: a name, its minimal config accepted, and the
+/// same config with [`UNKNOWN_KEY`] rejected with an error naming the key.
+fn check_unknown_key(
+    kind: &str,
+    name: &str,
+    prepare: &dyn Fn(&RawConfig) -> Result<(), ConfigErrors>,
+) -> Option<String> {
+    if name.is_empty() {
+        return Some(format!("a component of kind {kind} has an empty name"));
+    }
+    let Some(config) = minimal_config(kind, name) else {
+        return Some(format!(
+            "{kind} `{name}`: give it a minimal valid config in `minimal_config`"
+        ));
+    };
+    if let Err(e) = prepare(&RawConfig::from_value(config.clone())) {
+        return Some(format!(
+            "{kind} `{name}`: its minimal config is rejected:\n{e}"
+        ));
+    }
+    let mut with_unknown = config;
+    with_unknown[UNKNOWN_KEY] = serde_json::Value::from("x");
+    match prepare(&RawConfig::from_value(with_unknown)) {
+        Ok(()) => Some(format!(
+            "{kind} `{name}` accepts the unknown key `{UNKNOWN_KEY}`"
+        )),
+        Err(e) if unknown_key(&e, UNKNOWN_KEY) => None,
+        Err(e) => Some(format!(
+            "{kind} `{name}` rejects `{UNKNOWN_KEY}` without naming it as unknown:\n{e}"
+        )),
+    }
+}
+
+/// Walks the whole table, all four kinds.
+#[test]
+fn every_component_rejects_unknown_keys() {
+    let r = kiln_registry::builtin();
+    let mut problems = Vec::new();
+    for b in &r.builders {
+        problems.extend(check_unknown_key("builders", b.name(), &|raw| {
+            b.prepare(raw, &cx(b.name())).map(|_| ())
+        }));
+    }
+    for p in &r.provisioners {
+        problems.extend(check_unknown_key("provisioners", p.name(), &|raw| {
+            p.prepare(raw, &cx("null")).map(|_| ())
+        }));
+    }
+    for p in &r.post_processors {
+        problems.extend(check_unknown_key("post-processors", p.name(), &|raw| {
+            p.prepare(raw, &cx("null")).map(|_| ())
+        }));
+    }
+    for d in &r.data_sources {
+        problems.extend(check_unknown_key("data-sources", d.name(), &|raw| {
+            d.prepare(raw, &cx("")).map(|_| ())
+        }));
+    }
+    let kinds = [
+        r.builders.len(),
+        r.provisioners.len(),
+        r.post_processors.len(),
+        r.data_sources.len(),
+    ];
+    assert!(kinds.iter().all(|n| *n > 0), "an empty kind: {kinds:?}");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -254,8 +254,10 @@ pub struct DataSourceContext {
 /// `data.TYPE.NAME.KEY` (in locals, sources, provisioners…). Its `prepare`
 /// is pure, like the other factories': it decodes the typed config and
 /// reports every problem at once. The [`PrepareContext`] a data source gets
-/// has an empty `build_name` and `builder_type`: data sources are read
-/// before any build exists.
+/// names the block (`data.TYPE.NAME`) in `build_name`, for messages, and
+/// has an empty `builder_type`: data sources are read before any build
+/// exists. Built-in and plugin data sources alike are found by name in the
+/// [`Registry`](crate::Registry).
 pub trait DataSourceFactory: Send + Sync {
     /// The template name (`amazon-ami`).
     fn name(&self) -> &'static str;
@@ -273,5 +275,8 @@ pub trait DataSource: Send + Sync {
     /// Reads the data (the effects happen here: files, HTTP, cloud APIs).
     /// Returns a JSON object whose keys are the data source's outputs;
     /// a data source keeps no state and needs no cleanup.
+    /// A failure's message may end with `\n  hint: …` (as a
+    /// [`ConfigError`](crate::ConfigError) with a hint displays): kiln
+    /// shows that part as the error's hint.
     async fn execute(&self, cx: DataSourceContext) -> Result<serde_json::Value, BuildError>;
 }

@@ -15,8 +15,11 @@ pub mod communicator;
 pub mod component;
 pub mod config;
 pub mod duration;
+pub mod generated;
 pub mod interpolate;
 pub mod process;
+pub mod registry;
+pub mod run_tags;
 pub mod secret;
 pub mod shell_env;
 pub mod step;
@@ -32,6 +35,7 @@ pub use component::{
     PrepareContext, Prepared, ProvisionContext, Provisioner, ProvisionerFactory,
 };
 pub use config::{ConfigError, ConfigErrors, RawConfig};
+pub use registry::Registry;
 pub use secret::Secret;
 pub use ui::Ui;
 

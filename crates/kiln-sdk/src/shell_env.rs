@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::component::BuildError;
+use crate::generated;
 use crate::interpolate;
 use crate::{ConfigError, ConfigErrors};
 
@@ -15,17 +16,17 @@ use crate::{ConfigError, ConfigErrors};
 /// and the value a builder without an HTTP server reports.
 const HTTP_VARS: [(&str, &str, &str); 3] = [
     (
-        "PackerHTTPAddr",
+        generated::PACKER_HTTP_ADDR,
         "PACKER_HTTP_ADDR",
         "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER",
     ),
     (
-        "PackerHTTPIP",
+        generated::PACKER_HTTP_IP,
         "PACKER_HTTP_IP",
         "ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER",
     ),
     (
-        "PackerHTTPPort",
+        generated::PACKER_HTTP_PORT,
         "PACKER_HTTP_PORT",
         "ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER",
     ),

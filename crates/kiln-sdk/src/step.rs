@@ -5,6 +5,10 @@
 //! `cleanup` called, in reverse order, on success, failure and cancellation.
 //! `-on-error` and `-debug` are policies of the runner; steps know nothing of
 //! them. Cleanup runs with its own timeout, not under the cancelled token.
+//!
+//! Test hook: `KILN_TEST_SIGNAL_AT_STEP=<n>` / `KILN_TEST_SIGNAL_AT_CLEANUP=<n>`
+//! make the runner send kiln SIGINT (SIGTERM with `KILN_TEST_SIGNAL=TERM`)
+//! when the n-th step or step cleanup starts (see `step/test_hook.rs`).
 
 use std::time::Duration;
 
@@ -12,6 +16,8 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::ui::Ui;
+
+mod test_hook;
 
 /// Packer's `-on-error` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,6 +83,28 @@ impl StepError {
     /// A failure with this message.
     pub fn msg(message: impl std::fmt::Display) -> Self {
         StepError::Failed(message.to_string())
+    }
+}
+
+/// A builder's step sequence failing is the build failing, for the same
+/// reason: `runner.run(…).await?` in a builder's `run`.
+impl From<StepError> for crate::component::BuildError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Cancelled => crate::component::BuildError::Cancelled,
+            StepError::Failed(m) => crate::component::BuildError::Failed(m),
+        }
+    }
+}
+
+/// A component called from a step (the provisioners, a hook) failing is the
+/// step failing.
+impl From<crate::component::BuildError> for StepError {
+    fn from(e: crate::component::BuildError) -> Self {
+        match e {
+            crate::component::BuildError::Cancelled => StepError::Cancelled,
+            crate::component::BuildError::Failed(m) => StepError::Failed(m),
+        }
     }
 }
 
@@ -202,6 +230,7 @@ impl<S: Send> Runner<S> {
             let name = self.steps[i].name();
             ui.step_started(name);
             entered.push(i);
+            test_hook::step_started(name, cancel).await;
             loop {
                 let cx = StepContext {
                     ui,
@@ -283,6 +312,7 @@ impl<S: Send> Runner<S> {
                 )
                 .await;
             }
+            test_hook::cleanup_started(name);
             let cx = StepContext {
                 ui,
                 cancel: CancellationToken::new(),

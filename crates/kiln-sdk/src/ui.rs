@@ -24,9 +24,60 @@ pub trait Ui: Send + Sync {
     /// A step started; drives the live view and JSON events. No output in the
     /// plain log.
     fn step_started(&self, _step: &str) {}
+    /// What the build is doing inside its current step, shown next to the
+    /// step in the live view (`shell 2/3` while provisioning); `None` clears
+    /// it. No output in the plain log. A new step clears it too.
+    fn activity(&self, _what: Option<&str>) {}
+    /// Progress of a long transfer or wait (`label` such as `upload` or
+    /// `download`; `done` of `total` bytes or percent, `total` 0 when
+    /// unknown), shown as a bar in the live view. No output in the plain
+    /// log. Cheap to call for every chunk; `done >= total` (with a known
+    /// total) or a new step removes the bar.
+    fn progress(&self, _label: &str, _done: u64, _total: u64) {}
     /// Asks the user a question on the terminal and returns the answer line.
     /// Fails when there is no interactive terminal.
     async fn ask(&self, question: &str) -> Result<String, UiError>;
+}
+
+/// A reader that reports how much of `total` bytes was read through
+/// [`Ui::progress`] (an upload's source, a download's body), for the live
+/// view's progress bar.
+pub struct ProgressReader<'a, R> {
+    inner: R,
+    ui: &'a dyn Ui,
+    label: &'a str,
+    done: u64,
+    total: u64,
+}
+
+impl<'a, R> ProgressReader<'a, R> {
+    /// Wraps `inner`; `total` is 0 when unknown.
+    pub fn new(inner: R, ui: &'a dyn Ui, label: &'a str, total: u64) -> Self {
+        ProgressReader {
+            inner,
+            ui,
+            label,
+            done: 0,
+            total,
+        }
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for ProgressReader<'_, R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        if read > 0 {
+            self.done += read;
+            self.ui.progress(self.label, self.done, self.total);
+        }
+        poll
+    }
 }
 
 /// Why [`Ui::ask`] could not get an answer.
@@ -293,6 +344,32 @@ impl Ui for RecordingUi {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_progress_reader_reports_what_was_read() {
+        use tokio::io::AsyncReadExt;
+        #[derive(Default)]
+        struct Progress(std::sync::Mutex<Vec<(String, u64, u64)>>);
+        #[async_trait]
+        impl Ui for Progress {
+            fn say(&self, _: &str) {}
+            fn message(&self, _: &str) {}
+            fn error(&self, _: &str) {}
+            fn machine(&self, _: &str, _: &[&str]) {}
+            fn progress(&self, label: &str, done: u64, total: u64) {
+                self.0.lock().unwrap().push((label.into(), done, total));
+            }
+            async fn ask(&self, q: &str) -> Result<String, UiError> {
+                Err(UiError::NotInteractive(q.into()))
+            }
+        }
+        let ui = Progress::default();
+        let mut r = ProgressReader::new(&b"hello"[..], &ui, "upload", 5);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).await.unwrap();
+        assert_eq!(out, b"hello");
+        assert_eq!(*ui.0.lock().unwrap(), vec![("upload".to_string(), 5, 5)]);
+    }
 
     #[test]
     fn redacts_longest_first() {

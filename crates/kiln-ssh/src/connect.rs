@@ -268,6 +268,18 @@ fn russh_config(c: &SshConfig) -> Arc<client::Config> {
 /// Makes one connection attempt to `host:port` per `config`, each step
 /// bounded by `deadline`.
 pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, ConnectError> {
+    connect_observed(config, host, Arc::new(AtomicBool::new(false))).await
+}
+
+/// [`connect_once`], setting `heard` when the first byte comes back from
+/// the far end of the first hop (the server, through a SOCKS5 proxy; or
+/// the bastion): until then the attempt may be waiting on a SYN that was
+/// lost, and the retry loop starts another beside it.
+pub(crate) async fn connect_observed(
+    config: &SshConfig,
+    host: &str,
+    heard: Arc<AtomicBool>,
+) -> Result<Connection, ConnectError> {
     let addr = format!("{host}:{}", config.port);
     let rc = russh_config(config);
     let (stream, bastion): (Box<dyn Stream>, _) = if let Some(b) = &config.bastion {
@@ -279,7 +291,7 @@ pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, 
         let tcp = tcp(&b.host, b.port).await.map_err(wrap)?;
         let bh = handshake(
             rc.clone(),
-            crate::quick_ack::QuickAck(tcp),
+            NoticeRead::with(crate::quick_ack::QuickAck(tcp), heard),
             &HostKeyPolicy::AcceptAny,
             &b.host,
             b.port,
@@ -303,14 +315,18 @@ pub async fn connect_once(config: &SshConfig, host: &str) -> Result<Connection, 
         (Box::new(channel.into_stream()), Some(bh))
     } else if let Some(p) = &config.proxy {
         (
-            Box::new(crate::quick_ack::QuickAck(
-                socks5(p, host, config.port).await?,
+            Box::new(NoticeRead::with(
+                crate::quick_ack::QuickAck(socks5(p, host, config.port).await?),
+                heard,
             )),
             None,
         )
     } else {
         (
-            Box::new(crate::quick_ack::QuickAck(tcp(host, config.port).await?)),
+            Box::new(NoticeRead::with(
+                crate::quick_ack::QuickAck(tcp(host, config.port).await?),
+                heard,
+            )),
             None,
         )
     };
@@ -506,13 +522,12 @@ struct NoticeRead<S> {
 impl<S> NoticeRead<S> {
     fn new(inner: S) -> (Self, Arc<std::sync::atomic::AtomicBool>) {
         let spoke = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        (
-            NoticeRead {
-                inner,
-                spoke: spoke.clone(),
-            },
-            spoke,
-        )
+        (NoticeRead::with(inner, spoke.clone()), spoke)
+    }
+
+    /// Sets `spoke` on the first byte read.
+    fn with(inner: S, spoke: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        NoticeRead { inner, spoke }
     }
 }
 

@@ -34,12 +34,4 @@ pub use step_cleanup_temp_keys::{clear_authorized_keys, StepCleanupTempKeys};
 
 /// The generated data a builder that connects over SSH provides to
 /// provisioners (`{{ build `Host` }}`…), as Packer's builders declare it.
-pub const GENERATED_DATA_KEYS: &[&str] = &[
-    "ConnType",
-    "Host",
-    "Port",
-    "User",
-    "Password",
-    "SSHPublicKey",
-    "SSHPrivateKey",
-];
+pub const GENERATED_DATA_KEYS: &[&str] = kiln_sdk::generated::SSH_KEYS;

@@ -3,15 +3,31 @@
 //! backoff (a flat 5 ms while the port is refused, since a refused connect
 //! is one RST and costs the server nothing, so kiln connects within a few
 //! milliseconds of sshd listening; 5 ms doubling to 25 ms for other
-//! failures; unreachable hosts slow the loop down by themselves through
-//! their connect timeouts; 250 ms when a port forwarder accepts and hangs
-//! up), bounded by `ssh_timeout` and
-//! `ssh_handshake_attempts` (which counts only servers that spoke SSH), and stops at once on cancellation or on errors
-//! retrying cannot fix (host key mismatch, unusable key). It stores the
-//! communicator in the state; its cleanup removes it, which closes the
-//! connection.
+//! failures; 250 ms when a port forwarder accepts and hangs up), bounded by
+//! `ssh_timeout` and `ssh_handshake_attempts` (which counts only servers
+//! that spoke SSH), and stops at once on cancellation or on errors
+//! retrying cannot fix (host key mismatch, unusable key).
+//!
+//! An attempt that hears nothing back does not hold up the next one: after
+//! 250 ms of silence (doubling to 1 s) another attempt starts beside it, up
+//! to 8 silent attempts at once (the oldest is dropped for a new one;
+//! sshd's default `MaxStartups` is 10); once one hears from the server,
+//! the silent ones are dropped and it finishes alone. Connections go silent
+//! for long: qemu's user-mode networking accepts on the host at once, and
+//! a connection made while the guest's network is still down stays open
+//! and mute long after the guest's sshd listens (measured: one opened 1 s
+//! into the boot was still mute 1.2 s after a fresh one got the banner at
+//! 25 s); a cloud instance's firewall drops SYNs the same way while it
+//! boots. Waiting on the first connection until the handshake's 20 s
+//! timeout made kiln connect at ~20 s into a 10 s boot (bench/README.md,
+//! "qemu: boot to SSH"). It stores the communicator in the state; its cleanup
+//! removes it, which closes the connection.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::comm::SshCommunicator;
 use crate::config::SshConfig;
-use crate::connect::{connect_once, ConnectError, Connection};
+use crate::connect::{connect_observed, ConnectError, Connection};
 
 /// The first retry delay.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
@@ -35,6 +51,15 @@ const MAX_BACKOFF: Duration = Duration::from_millis(25);
 /// port forwarder in front of a booting VM, where every attempt costs the
 /// guest work.
 const SILENT_MAX_BACKOFF: Duration = Duration::from_millis(250);
+/// How long the attempts in flight may stay silent (no byte from the
+/// server) before another one starts beside them; doubles up to
+/// [`STAGGER_MAX`].
+const STAGGER_FIRST: Duration = Duration::from_millis(250);
+/// The longest wait between silent attempts.
+const STAGGER_MAX: Duration = Duration::from_secs(1);
+/// The most silent attempts in flight at once: below sshd's default
+/// `MaxStartups` (10), so the server never drops one of ours for it.
+const MAX_SILENT: usize = 8;
 
 /// What `StepConnect` needs from a builder's state.
 pub trait SshState: Send {
@@ -78,6 +103,31 @@ pub enum WaitError {
     Fatal(ConnectError),
 }
 
+/// One connection attempt in flight: set `heard` once the server sent a
+/// byte.
+struct Attempt<'a> {
+    heard: Arc<AtomicBool>,
+    run: Pin<Box<dyn Future<Output = Result<Connection, ConnectError>> + Send + 'a>>,
+}
+
+/// The result of the first attempt in `inflight` to finish (removed from
+/// it); pending forever when there is none.
+async fn first_finished(inflight: &mut Vec<Attempt<'_>>) -> Result<Connection, ConnectError> {
+    if inflight.is_empty() {
+        std::future::pending::<()>().await;
+    }
+    std::future::poll_fn(|cx| {
+        for i in 0..inflight.len() {
+            if let Poll::Ready(r) = inflight[i].run.as_mut().poll(cx) {
+                inflight.remove(i);
+                return Poll::Ready(r);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 /// Connects to `host` with retries; see the module docs.
 pub async fn wait_for_ssh(
     config: &SshConfig,
@@ -88,40 +138,81 @@ pub async fn wait_for_ssh(
     let deadline = Instant::now() + config.timeout;
     let (mut attempts, mut handshakes) = (0u32, 0u32);
     let mut delay = FIRST_BACKOFF;
+    let mut stagger = STAGGER_FIRST;
     // The last error an attempt ended with: when `ssh_timeout` cuts the
-    // final attempt short, the error before it says more than the cut.
+    // attempts in flight short, it says more than the cut.
     let mut previous: Option<String> = None;
+    let mut inflight: Vec<Attempt<'_>> = Vec::new();
+    // When the next attempt starts; `None` while an attempt in flight is
+    // talking to the server (it finishes first).
+    let mut next = Some(Instant::now());
     loop {
-        attempts += 1;
-        let mut cap = MAX_BACKOFF;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let last = tokio::select! {
-            _ = cancel.cancelled() => return Err(WaitError::Cancelled),
-            r = tokio::time::timeout(left, connect_once(config, host)) => match r {
-                Ok(Ok(c)) => return Ok(c),
-                Ok(Err(e)) if !e.is_retryable() => return Err(WaitError::Fatal(e)),
-                Ok(Err(e)) => {
-                    if matches!(e, ConnectError::Silent { .. }) {
-                        cap = SILENT_MAX_BACKOFF;
-                    } else if e.is_refused() {
-                        cap = REFUSED_BACKOFF;
-                    }
-                    if e.is_handshake() {
-                        handshakes += 1;
-                        if handshakes >= config.handshake_attempts {
-                            return Err(WaitError::Handshakes { attempts: handshakes, last: e });
-                        }
-                    }
-                    let e = e.to_string();
-                    previous = Some(e.clone());
-                    e
+        let now = Instant::now();
+        if next.is_some_and(|at| at <= now) {
+            if inflight.iter().any(|a| a.heard.load(Ordering::Relaxed)) {
+                // A server answered: let that attempt finish, alone.
+                inflight.retain(|a| a.heard.load(Ordering::Relaxed));
+                next = None;
+            } else {
+                if !inflight.is_empty() {
+                    // Staggering: the ones in flight have heard nothing.
+                    stagger = (stagger * 2).min(STAGGER_MAX);
                 }
-                Err(_) => previous.clone().unwrap_or_else(|| {
-                    "the attempt did not finish before `ssh_timeout`".to_string()
-                }),
-            },
+                if inflight.len() >= MAX_SILENT {
+                    // The oldest has been silent the longest, and a lost
+                    // SYN's next retransmission is the furthest away.
+                    inflight.remove(0);
+                }
+                let heard = Arc::new(AtomicBool::new(false));
+                inflight.push(Attempt {
+                    heard: heard.clone(),
+                    run: Box::pin(connect_observed(config, host, heard)),
+                });
+                attempts += 1;
+                next = Some(now + stagger);
+            }
+        }
+        let wake = next.map_or(deadline, |n| n.min(deadline));
+        let finished = tokio::select! {
+            _ = cancel.cancelled() => return Err(WaitError::Cancelled),
+            r = first_finished(&mut inflight) => Some(r),
+            _ = tokio::time::sleep_until(wake) => None,
         };
-        if Instant::now() + delay >= deadline {
+        let e = match finished {
+            Some(Ok(c)) => return Ok(c),
+            Some(Err(e)) if !e.is_retryable() => return Err(WaitError::Fatal(e)),
+            Some(Err(e)) => e,
+            None if Instant::now() >= deadline => {
+                return Err(WaitError::Timeout {
+                    addr,
+                    attempts,
+                    timeout: format_go(config.timeout),
+                    last: previous.unwrap_or_else(|| {
+                        "the attempt did not finish before `ssh_timeout`".to_string()
+                    }),
+                })
+            }
+            None => continue,
+        };
+        let cap = if matches!(e, ConnectError::Silent { .. }) {
+            SILENT_MAX_BACKOFF
+        } else if e.is_refused() {
+            REFUSED_BACKOFF
+        } else {
+            MAX_BACKOFF
+        };
+        if e.is_handshake() {
+            handshakes += 1;
+            if handshakes >= config.handshake_attempts {
+                return Err(WaitError::Handshakes {
+                    attempts: handshakes,
+                    last: e,
+                });
+            }
+        }
+        let last = e.to_string();
+        let retry = Instant::now() + delay;
+        if inflight.is_empty() && retry >= deadline {
             return Err(WaitError::Timeout {
                 addr,
                 attempts,
@@ -129,10 +220,10 @@ pub async fn wait_for_ssh(
                 last,
             });
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(WaitError::Cancelled),
-            _ = tokio::time::sleep(delay) => {}
-        }
+        previous = Some(last);
+        // An attempt that fails fast says the path is alive: retry on the
+        // backoff, not on the (longer) stagger of the silent ones.
+        next = Some(next.map_or(retry, |n| n.min(retry)));
         delay = (delay * 2).min(cap);
     }
 }

@@ -601,6 +601,116 @@ async fn relay(port: u16) -> (u16, Arc<std::sync::atomic::AtomicBool>) {
     (local, frozen)
 }
 
+/// What a [`gate`] saw.
+#[derive(Default)]
+struct GateStats {
+    /// Connections accepted.
+    accepted: usize,
+    /// Connections open and still held silent, now and at most.
+    silent: usize,
+    max_silent: usize,
+}
+
+/// A port forwarder in front of `port` that behaves like qemu's user-mode
+/// networking in front of a booting guest: it accepts every connection at
+/// once, but while `open` is false it sends nothing and holds the
+/// connection until the client closes it (the guest never saw the SYN).
+/// Connections accepted once `open` is set are forwarded to `port`, after
+/// `delay` (a server slow to send its banner).
+async fn gate(
+    port: u16,
+    delay: Duration,
+) -> (
+    u16,
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<Mutex<GateStats>>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::AsyncReadExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = l.local_addr().unwrap().port();
+    let open = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(Mutex::new(GateStats::default()));
+    let (o, st) = (open.clone(), stats.clone());
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = l.accept().await {
+            st.lock().unwrap().accepted += 1;
+            let st = st.clone();
+            if !o.load(Ordering::Relaxed) {
+                {
+                    let mut g = st.lock().unwrap();
+                    g.silent += 1;
+                    g.max_silent = g.max_silent.max(g.silent);
+                }
+                tokio::spawn(async move {
+                    // Reads (and drops) what the client sends until it
+                    // closes; answers nothing.
+                    let mut buf = [0u8; 1024];
+                    while matches!(client.read(&mut buf).await, Ok(n) if n > 0) {}
+                    st.lock().unwrap().silent -= 1;
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (local, open, stats)
+}
+
+/// qemu's port forward accepts at once and then holds connections made
+/// before the guest's network is up for as long as the guest takes to
+/// boot. kiln must not wait on such a connection until its handshake
+/// timeout (20 s, longer than `ssh_timeout` here): it starts new attempts
+/// beside the silent ones, never more than 8 at once.
+#[tokio::test]
+async fn connects_past_connections_a_forwarder_holds_silent() {
+    use std::sync::atomic::Ordering;
+    let s = Sshd::start();
+    let (port, open, stats) = gate(s.port, Duration::ZERO).await;
+    let mut c = config(&s, key(&s, "id_ed25519"));
+    c.port = port;
+    c.timeout = Duration::from_secs(15);
+    let waiting = tokio::spawn(async move {
+        let r = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new()).await;
+        r.map(|_| ()).map_err(|e| e.to_string())
+    });
+    // Long enough for more than 8 staggered attempts (0.25 s, 0.5 s, then
+    // 1 s apart).
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    open.store(true, Ordering::Relaxed);
+    let r = waiting.await.unwrap();
+    let st = stats.lock().unwrap();
+    assert_eq!(r, Ok(()), "accepted {} connections", st.accepted);
+    assert!(st.accepted > 8, "accepted {}", st.accepted);
+    assert!(
+        st.max_silent <= 8,
+        "{} silent connections at once",
+        st.max_silent
+    );
+}
+
+/// A server that is slow to send its banner is still waited for: the
+/// attempts started beside it stop once it speaks, and it connects.
+#[tokio::test]
+async fn waits_for_a_server_slow_to_send_its_banner() {
+    use std::sync::atomic::Ordering;
+    let s = Sshd::start();
+    let (port, open, stats) = gate(s.port, Duration::from_secs(3)).await;
+    open.store(true, Ordering::Relaxed);
+    let mut c = config(&s, key(&s, "id_ed25519"));
+    c.port = port;
+    c.timeout = Duration::from_secs(30);
+    let r = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new()).await;
+    let accepted = stats.lock().unwrap().accepted;
+    assert!(r.is_ok(), "{:?}", r.err());
+    assert!((2..=8).contains(&accepted), "accepted {accepted}");
+}
+
 #[tokio::test]
 async fn read_write_timeout_fails_a_stuck_connection_clearly() {
     use std::sync::atomic::Ordering;

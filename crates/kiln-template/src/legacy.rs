@@ -224,6 +224,7 @@ impl Ctx {
                     .map(|(p, pos)| (p, self.loc(pos)))
                     .collect(),
             ),
+            ..Default::default()
         }
     }
 }

@@ -303,24 +303,85 @@ pub fn resolve_variables(
     })
 }
 
-fn matchers(
-    patterns: &[String],
-    errors: &mut ConfigErrors,
-    flag: &str,
-) -> Vec<(String, GlobMatcher)> {
-    patterns
-        .iter()
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| match Glob::new(p) {
-            Ok(g) => Some((p.clone(), g.compile_matcher())),
-            Err(e) => {
-                errors.push(ConfigError::new(format!(
-                    "`-{flag}`: invalid pattern `{p}`: {e}"
-                )));
-                None
+/// The builds `-only` and `-except` select, in both template languages:
+/// their glob patterns, compiled once.
+#[derive(Default)]
+pub(crate) struct BuildSelection {
+    only: Vec<(String, GlobMatcher)>,
+    except: Vec<(String, GlobMatcher)>,
+}
+
+impl BuildSelection {
+    /// Compiles the patterns of `filters`; an invalid one is an error.
+    pub(crate) fn new(filters: &Filters, errors: &mut ConfigErrors) -> BuildSelection {
+        let matchers = |patterns: &[String], errors: &mut ConfigErrors, flag: &str| {
+            patterns
+                .iter()
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| match Glob::new(p) {
+                    Ok(g) => Some((p.clone(), g.compile_matcher())),
+                    Err(e) => {
+                        errors.push(ConfigError::new(format!(
+                            "`-{flag}`: invalid pattern `{p}`: {e}"
+                        )));
+                        None
+                    }
+                })
+                .collect()
+        };
+        BuildSelection {
+            only: matchers(&filters.only, errors, "only"),
+            except: matchers(&filters.except, errors, "except"),
+        }
+    }
+
+    /// Whether the build named `name` runs.
+    pub(crate) fn selects(&self, name: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|(_, m)| m.is_match(name)))
+            && !self.except.iter().any(|(_, m)| m.is_match(name))
+    }
+
+    /// A warning for each pattern that matches none of `builds` (nor, for
+    /// `-except`, one of the `post_processors` by name).
+    pub(crate) fn warn_unmatched(
+        &self,
+        builds: &[String],
+        post_processors: &[String],
+        warnings: &mut Vec<String>,
+    ) {
+        for (pat, m) in &self.only {
+            if !builds.iter().any(|n| m.is_match(n)) {
+                warnings.push(format!(
+                    "`-only={pat}` matches no build; the builds are: {}",
+                    builds.join(", ")
+                ));
             }
-        })
-        .collect()
+        }
+        for (pat, m) in &self.except {
+            if !builds.iter().any(|n| m.is_match(n)) && !post_processors.iter().any(|n| n == pat) {
+                warnings.push(format!(
+                    "`-except={pat}` matches no build or post-processor; the builds are: {}",
+                    builds.join(", ")
+                ));
+            }
+        }
+    }
+}
+
+/// The hint for `name`, which is not one of `known`: `did you mean `x`?`
+/// when one is close, else `otherwise` followed by the known names.
+pub(crate) fn suggest(name: &str, known: &[String], otherwise: &str) -> String {
+    match did_you_mean(name, known.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!(
+            "{otherwise}{}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn check_names(
@@ -336,18 +397,7 @@ fn check_names(
             let mut e = ConfigError::new(format!(
                 "{what}: `{key}` names build `{n}`, which does not exist"
             ));
-            e.hint = did_you_mean(n, builds.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"))
-                .or_else(|| {
-                    Some(format!(
-                        "the builds are: {}",
-                        builds
-                            .iter()
-                            .map(|b| format!("`{b}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                });
+            e.hint = Some(suggest(n, builds, "the builds are: "));
             e.location = location.clone();
             errors.push(e);
         }
@@ -517,8 +567,7 @@ pub fn plan_partial(
 
     errors.0.extend(check_build_references(t, &names).0);
 
-    let only = matchers(&filters.only, &mut errors, "only");
-    let except = matchers(&filters.except, &mut errors, "except");
+    let selection = BuildSelection::new(filters, &mut errors);
     let mut warnings = t.warnings.clone();
     // Packer 1.6.6 silently accepts a `-var` that the template does not
     // declare (a typo then goes unnoticed); kiln accepts it too, and says so.
@@ -534,29 +583,11 @@ pub fn plan_partial(
         }
     }
     let known_pp: Vec<String> = t.post_processors.iter().flatten().map(pp_name).collect();
-    for (pat, m) in only.iter() {
-        if !names.iter().any(|n| m.is_match(n)) {
-            warnings.push(format!(
-                "`-only={pat}` matches no build; the builds are: {}",
-                names.join(", ")
-            ));
-        }
-    }
-    for (pat, m) in except.iter() {
-        if !names.iter().any(|n| m.is_match(n)) && !known_pp.iter().any(|n| n == pat) {
-            warnings.push(format!(
-                "`-except={pat}` matches no build or post-processor; the builds are: {}",
-                names.join(", ")
-            ));
-        }
-    }
+    selection.warn_unmatched(&names, &known_pp, &mut warnings);
 
     let mut builds = Vec::new();
     for (b, name) in t.builders.iter().zip(&names) {
-        if !only.is_empty() && !only.iter().any(|(_, m)| m.is_match(name)) {
-            continue;
-        }
-        if except.iter().any(|(_, m)| m.is_match(name)) {
+        if !selection.selects(name) {
             continue;
         }
         let provisioners = t
@@ -754,6 +785,48 @@ mod tests {
         assert_eq!(
             p.builds[1].post_processors[0][0].post_processor_type,
             "manifest"
+        );
+    }
+
+    #[test]
+    fn one_selection_and_one_hint_for_both_languages() {
+        let mut errors = ConfigErrors::new();
+        let sel = BuildSelection::new(
+            &Filters {
+                only: vec!["a*".into(), "[".into()],
+                except: vec!["ab".into(), "manifest".into()],
+            },
+            &mut errors,
+        );
+        assert_eq!(errors.0.len(), 1);
+        assert!(errors.0[0]
+            .message
+            .starts_with("`-only`: invalid pattern `[`"));
+        assert!(sel.selects("ac") && !sel.selects("ab") && !sel.selects("b"));
+        let mut warnings = Vec::new();
+        sel.warn_unmatched(
+            &["ab".into(), "b".into()],
+            &["manifest".into()],
+            &mut warnings,
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        sel.warn_unmatched(&["b".into()], &[], &mut warnings);
+        assert_eq!(
+            warnings,
+            [
+                "`-only=a*` matches no build; the builds are: b",
+                "`-except=ab` matches no build or post-processor; the builds are: b",
+                "`-except=manifest` matches no build or post-processor; the builds are: b",
+            ]
+        );
+        let known = ["docker.one".to_string(), "null.two".to_string()];
+        assert_eq!(
+            suggest("docker.on", &known, "the builds are: "),
+            "did you mean `docker.one`?"
+        );
+        assert_eq!(
+            suggest("x", &known, "the builds are: "),
+            "the builds are: `docker.one`, `null.two`"
         );
     }
 

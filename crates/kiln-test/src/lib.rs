@@ -5,11 +5,14 @@
 //! compatibility suite) inside it. [`normalize`] replaces what changes
 //! from run to run (durations, timestamps, temp paths, uuids) with stable
 //! placeholders so outputs can be snapshotted and compared.
+//! [`fault_proxy`] puts a fault-injecting HTTP proxy between kiln and a
+//! cloud endpoint.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub mod events;
+pub mod fault_proxy;
 
 /// A temporary working directory for one test.
 pub struct TestDir {

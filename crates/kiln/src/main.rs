@@ -36,6 +36,7 @@ fn dispatch(command: &str, rest: Vec<String>, machine_readable: bool) -> u8 {
         "validate" => commands::validate::run(rest, machine_readable),
         "inspect" => commands::inspect::run(rest, machine_readable),
         "fix" => commands::fix::run(rest),
+        "cleanup" => commands::cleanup::run(rest),
         "init" => commands::init::run(rest),
         "plugins" => commands::plugins::run(rest),
         "console" => commands::console::run(rest),

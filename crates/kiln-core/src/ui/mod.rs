@@ -2,17 +2,19 @@
 //! formats it for the chosen mode (Packer's human output, `-machine-readable`
 //! lines, or JSON events), scrubs every registered secret, and, on a
 //! terminal, keeps a live status view of the running builds below the log
-//! without garbling it.
+//! without garbling it: every line, to stdout or stderr, goes through one
+//! writer that erases the status block, prints the line and redraws the
+//! block (see [`live`]), and the block is erased when the output is dropped.
 //!
 //! [`BuildUi`] is the per-build [`Ui`] handed to components: it prefixes
 //! lines with the build name and colour, as Packer's `TargetedUI` and
 //! `ColoredUi` do.
 
-mod live;
+pub mod live;
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use kiln_sdk::ui::{Redactor, Ui, UiError};
@@ -75,6 +77,31 @@ struct Sinks {
     live: Option<LiveView>,
 }
 
+impl Sinks {
+    /// Runs `f` on the live view, if any, between erasing and redrawing
+    /// the block.
+    fn redraw(&mut self, f: impl FnOnce(&mut LiveView)) {
+        let Some(l) = self.live.as_mut() else { return };
+        let mut frame = Vec::new();
+        l.clear(&mut frame);
+        f(l);
+        l.draw(&mut frame);
+        let _ = self.stdout.write_all(&frame);
+        let _ = self.stdout.flush();
+    }
+}
+
+impl Drop for Sinks {
+    /// Erases the status block, whatever way the run ended.
+    fn drop(&mut self) {
+        self.redraw(LiveView::remove_all);
+    }
+}
+
+/// Progress updates redraw the block at most this often (the ticker and
+/// log lines redraw it too).
+const PROGRESS_REDRAW: Duration = Duration::from_millis(200);
+
 /// The process-wide output. Cheap to share (`Arc`).
 pub struct Output {
     mode: OutputMode,
@@ -100,9 +127,24 @@ impl Output {
             Box::new(std::io::BufReader::new(std::io::stdin())),
         );
         if live {
-            out.sinks.lock().unwrap_or_else(|e| e.into_inner()).live = Some(LiveView::default());
+            let color = matches!(mode, OutputMode::Human { color: true, .. });
+            out.sinks.lock().unwrap_or_else(|e| e.into_inner()).live = Some(LiveView::new(color));
         }
         Arc::new(out)
+    }
+
+    /// Output to the given writers with a live view drawn on `stdout`, which
+    /// [`LiveView::with_size`] describes (tests).
+    pub fn with_live_view(
+        mode: OutputMode,
+        redactor: Redactor,
+        stdout: Box<dyn Write + Send>,
+        stderr: Box<dyn Write + Send>,
+        live: LiveView,
+    ) -> Output {
+        let out = Output::new(mode, redactor, stdout, stderr, Box::new(std::io::empty()));
+        out.sinks.lock().unwrap_or_else(|e| e.into_inner()).live = Some(live);
+        out
     }
 
     /// Output to the given writers (tests), with answers read from `input`.
@@ -140,6 +182,10 @@ impl Output {
         matches!(self.mode, OutputMode::Human { color: true, .. })
     }
 
+    /// Writes one line (or several joined by `\n`). With a live view, the
+    /// block is erased before and redrawn after, and the erase reaches the
+    /// terminal before a line written to stderr does (the streams are
+    /// buffered apart; out of order, the erase would wipe the line).
     fn write(&self, to_stderr: bool, text: &str) {
         let mut s = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
         let Sinks {
@@ -147,21 +193,34 @@ impl Output {
             stderr,
             live,
         } = &mut *s;
-        if let Some(l) = live.as_mut() {
-            l.clear(stdout.as_mut());
-        }
         // Output errors (a closed pipe) must never take a build down.
-        let w: &mut dyn Write = if to_stderr {
-            stderr.as_mut()
-        } else {
-            stdout.as_mut()
+        let Some(l) = live.as_mut() else {
+            let w: &mut dyn Write = if to_stderr {
+                stderr.as_mut()
+            } else {
+                stdout.as_mut()
+            };
+            let _ = w.write_all(text.as_bytes());
+            let _ = w.write_all(b"\n");
+            let _ = w.flush();
+            return;
         };
-        let _ = w.write_all(text.as_bytes());
-        let _ = w.write_all(b"\n");
-        let _ = w.flush();
-        if let Some(l) = live.as_mut() {
-            l.draw(stdout.as_mut());
+        let mut frame = Vec::new();
+        l.clear(&mut frame);
+        if to_stderr {
+            let _ = stdout.write_all(&frame);
+            let _ = stdout.flush();
+            frame.clear();
+            let _ = stderr.write_all(text.as_bytes());
+            let _ = stderr.write_all(b"\n");
+            let _ = stderr.flush();
+        } else {
+            frame.extend_from_slice(text.as_bytes());
+            frame.push(b'\n');
         }
+        l.draw(&mut frame);
+        let _ = stdout.write_all(&frame);
+        let _ = stdout.flush();
     }
 
     fn machine_line(&self, target: &str, kind: &str, args: &[&str]) -> String {
@@ -254,30 +313,48 @@ impl Output {
         self.write(false, &event.to_string());
     }
 
-    /// Updates the live view: `build` is now at `step`.
+    fn sinks(&self) -> std::sync::MutexGuard<'_, Sinks> {
+        self.sinks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Updates the live view: `build` is now at `step` (`None`: finished).
     pub fn status(&self, build: &str, step: Option<&str>) {
-        let mut s = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
-        let Sinks { stdout, live, .. } = &mut *s;
-        if let Some(l) = live.as_mut() {
-            l.clear(stdout.as_mut());
-            l.set(build, step);
-            l.draw(stdout.as_mut());
+        self.sinks().redraw(|l| l.set_step(build, step));
+    }
+
+    /// Updates the live view: what `build` does inside its step.
+    pub fn activity(&self, build: &str, what: Option<&str>) {
+        self.sinks().redraw(|l| l.set_activity(build, what));
+    }
+
+    /// Updates the live view: `build`'s transfer progress. Redraws at most
+    /// every [`PROGRESS_REDRAW`], so it is cheap to call for every chunk.
+    pub fn progress(&self, build: &str, label: &str, done: u64, total: u64) {
+        let mut s = self.sinks();
+        let Some(l) = s.live.as_mut() else { return };
+        let finished = total > 0 && done >= total;
+        if l.drawn_within(PROGRESS_REDRAW) && !finished {
+            l.set_progress(build, label, done, total);
+        } else {
+            s.redraw(|l| l.set_progress(build, label, done, total));
         }
     }
 
-    /// Redraws the live view (elapsed times); called by a ticker.
+    /// Redraws the live view (elapsed times, a resized terminal); called by
+    /// a ticker.
     pub fn tick(&self) {
-        let mut s = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
-        let Sinks { stdout, live, .. } = &mut *s;
-        if let Some(l) = live.as_mut() {
-            l.clear(stdout.as_mut());
-            l.draw(stdout.as_mut());
-        }
+        self.sinks().redraw(|_| {});
+    }
+
+    /// Erases the live view and stops drawing it (`true`), or draws it
+    /// again (`false`); while a question waits for its answer.
+    fn pause_live_view(&self, paused: bool) {
+        self.sinks().redraw(|l| l.pause(paused));
     }
 
     /// True when a live view is shown.
     pub fn has_live_view(&self) -> bool {
-        self.sinks.lock().map(|s| s.live.is_some()).unwrap_or(false)
+        self.sinks().live.is_some()
     }
 
     /// Asks a question and reads one answer line. One question at a time.
@@ -289,6 +366,14 @@ impl Output {
         }
         let _guard = self.ask_lock.lock().await;
         self.line(Level::Say, question);
+        // The answer's echo moves the cursor: no block below it meanwhile.
+        self.pause_live_view(true);
+        let result = self.read_answer(question).await;
+        self.pause_live_view(false);
+        result
+    }
+
+    async fn read_answer(&self, question: &str) -> Result<String, UiError> {
         let input = self
             .answers
             .lock()
@@ -330,6 +415,8 @@ fn redact_json(v: &mut serde_json::Value, r: &Redactor) {
 pub struct BuildUi {
     output: Arc<Output>,
     name: String,
+    /// The build's line in the live view (a retargeted UI keeps it).
+    live_key: String,
     color: u8,
     started: Instant,
 }
@@ -340,6 +427,7 @@ impl BuildUi {
         BuildUi {
             output,
             name: name.to_string(),
+            live_key: name.to_string(),
             color: BUILD_COLORS[index % BUILD_COLORS.len()],
             started: Instant::now(),
         }
@@ -351,6 +439,7 @@ impl BuildUi {
         BuildUi {
             output: self.output.clone(),
             name: target.to_string(),
+            live_key: self.live_key.clone(),
             color: self.color,
             started: self.started,
         }
@@ -433,9 +522,17 @@ impl Ui for BuildUi {
     }
 
     fn step_started(&self, step: &str) {
-        self.output.status(&self.name, Some(step));
+        self.output.status(&self.live_key, Some(step));
         self.output
             .event(json!({"type": "step", "build": self.name, "step": step}));
+    }
+
+    fn activity(&self, what: Option<&str>) {
+        self.output.activity(&self.live_key, what);
+    }
+
+    fn progress(&self, label: &str, done: u64, total: u64) {
+        self.output.progress(&self.live_key, label, done, total);
     }
 
     async fn ask(&self, question: &str) -> Result<String, UiError> {
@@ -554,6 +651,73 @@ mod tests {
         assert_eq!(first["message"], "    b: <sensitive>");
         assert_eq!(first["build"], "b");
         assert!(text.contains("\"step\":\"StepProvision\""));
+    }
+
+    fn terminal() -> Option<(u16, u16)> {
+        Some((40, 12))
+    }
+
+    /// stdout and stderr into one buffer, as on a terminal.
+    fn live_output() -> (Output, SharedBuffer) {
+        let screen = SharedBuffer::default();
+        let output = Output::with_live_view(
+            OutputMode::Human {
+                color: false,
+                timestamp: false,
+            },
+            Redactor::new(),
+            Box::new(screen.clone()),
+            Box::new(screen.clone()),
+            LiveView::with_size(false, terminal),
+        );
+        (output, screen)
+    }
+
+    #[test]
+    fn the_block_is_erased_before_every_line_on_either_stream() {
+        let (output, screen) = live_output();
+        let output = Arc::new(output);
+        let ui = BuildUi::new(output.clone(), "web", 0);
+        ui.step_started("StepProvision");
+        ui.activity(Some("shell 1/2"));
+        ui.message("out");
+        ui.error("err");
+        output.status("web", None);
+        let text = screen.text();
+        // Erase (one line), the line, the block again: stderr's line is
+        // not written until the erase is out.
+        let erase = live::tests::erase(1);
+        let block = "  ▸ web  StepProvision · shell 1/2  0s\n";
+        assert_eq!(
+            text,
+            format!(
+                "  ▸ web  StepProvision  0s\n{erase}{block}{erase}    web: out\n{block}{erase}==> web: err\n{block}{erase}"
+            )
+        );
+    }
+
+    #[test]
+    fn the_block_is_erased_when_the_output_goes() {
+        let (output, screen) = live_output();
+        output.status("web", Some("StepCreate"));
+        output.progress("web", "upload", 1, 4);
+        drop(output);
+        assert!(
+            screen.text().ends_with(&live::tests::erase(1)),
+            "{:?}",
+            screen.text()
+        );
+    }
+
+    #[test]
+    fn a_retargeted_ui_keeps_the_build_line() {
+        let (output, screen) = live_output();
+        let ui = BuildUi::new(Arc::new(output), "web", 0);
+        ui.step_started("StepCreate");
+        ui.retarget("web (compress)").step_started("StepCompress");
+        let text = screen.text();
+        assert!(text.ends_with("  ▸ web  StepCompress  0s\n"), "{text:?}");
+        assert!(!text.contains("compress)"), "{text:?}");
     }
 
     #[tokio::test]

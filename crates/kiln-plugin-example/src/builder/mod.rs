@@ -17,7 +17,7 @@ use kiln_sdk::artifact::FileArtifact;
 use kiln_sdk::communicator::Communicator;
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
 use kiln_sdk::config::{decode, ConfigError, ConfigErrors, RawConfig};
-use kiln_sdk::step::{Runner, StepError};
+use kiln_sdk::step::Runner;
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
 use serde::Deserialize;
@@ -126,11 +126,7 @@ impl Builder for DirBuilder {
         ])
         .on_error(cx.on_error)
         .debug(cx.debug);
-        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
-            Ok(_) => {}
-            Err(StepError::Cancelled) => return Err(BuildError::Cancelled),
-            Err(StepError::Failed(e)) => return Err(BuildError::Failed(e)),
-        }
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
         let dir = &self.config.output_dir;
         let mut files = Vec::new();
         if let Ok(rd) = std::fs::read_dir(dir) {

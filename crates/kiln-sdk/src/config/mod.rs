@@ -48,6 +48,10 @@ pub struct RawConfig {
     pub location: Option<Location>,
     /// Where each key (by path) sits.
     pub spans: Arc<BTreeMap<String, Location>>,
+    /// Where the value of each key (by path) starts, when the template
+    /// says (HCL2 attributes): for a problem with the value rather than
+    /// the key (`method = "get"` points at `"get"`).
+    pub value_spans: Arc<BTreeMap<String, Location>>,
 }
 
 impl RawConfig {
@@ -60,6 +64,14 @@ impl RawConfig {
             },
             _ => RawConfig::default(),
         }
+    }
+
+    /// Where the value of `path` starts, else [`RawConfig::locate`].
+    pub fn locate_value(&self, path: &str) -> Option<Location> {
+        self.value_spans
+            .get(path)
+            .cloned()
+            .or_else(|| self.locate(path))
     }
 
     /// The best location for `path`: the path itself, else its nearest

@@ -1,12 +1,16 @@
 //! Evaluating HCL2 expressions: the scope an expression sees (`var`,
 //! `local`, `source`, `build`, `path`, `packer` and the functions), checks
 //! of every reference before evaluating (so that an undefined variable gets
-//! a "did you mean"), and conversions between HCL values and the JSON
-//! values components are configured with.
+//! a "did you mean"). The conversions between HCL values and the JSON
+//! values components are configured with come from `kiln-hcl-functions`
+//! (re-exported here), which the function library shares.
 
 use hcl::eval::{Context, Evaluate};
 use hcl::{Expression, Map, Value};
 use kiln_sdk::config::{ConfigError, Location};
+
+pub use super::references::{references, Reference};
+pub use kiln_hcl_functions::value::{display, eval_message, from_json, kind, to_json};
 
 use super::parser::{hint_for, Expr};
 
@@ -36,152 +40,6 @@ pub const BUILD_PLACEHOLDERS: &[&str] = &[
 /// configurations in its place, so that a component checks the rest of its
 /// configuration. See [`Scope::unknown`].
 pub const UNKNOWN: &str = "<unknown>";
-
-/// A reference to a named value: `var.region` is root `var`, attribute
-/// `region`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reference {
-    /// The root variable.
-    pub root: String,
-    /// The first attribute, when the traversal has one.
-    pub attr: Option<String>,
-    /// The second attribute (`data.TYPE.NAME` has `NAME` here).
-    pub attr2: Option<String>,
-}
-
-/// Every named value `expr` refers to (including inside string templates
-/// and heredocs).
-pub fn references(expr: &Expression) -> Vec<Reference> {
-    let mut out = Vec::new();
-    walk(expr, &mut out, 0);
-    out
-}
-
-fn walk(expr: &Expression, out: &mut Vec<Reference>, depth: usize) {
-    if depth > 256 {
-        return;
-    }
-    let d = depth + 1;
-    match expr {
-        Expression::Null | Expression::Bool(_) | Expression::Number(_) | Expression::String(_) => {}
-        Expression::Array(items) => items.iter().for_each(|e| walk(e, out, d)),
-        Expression::Object(o) => {
-            for (k, v) in o {
-                if let hcl::ObjectKey::Expression(k) = k {
-                    // A bare identifier key is a literal name, not a reference.
-                    if !matches!(k, Expression::Variable(_)) {
-                        walk(k, out, d);
-                    }
-                }
-                walk(v, out, d);
-            }
-        }
-        Expression::TemplateExpr(t) => {
-            if let Ok(t) = hcl::Template::from_expr(t) {
-                walk_template(&t, out, d);
-            }
-        }
-        Expression::Variable(v) => out.push(Reference {
-            root: v.as_str().to_string(),
-            attr: None,
-            attr2: None,
-        }),
-        Expression::Traversal(t) => {
-            if let Expression::Variable(v) = &t.expr {
-                let name = |i: usize| match t.operators.get(i) {
-                    Some(hcl::TraversalOperator::GetAttr(a)) => Some(a.as_str().to_string()),
-                    _ => None,
-                };
-                let attr = name(0);
-                let attr2 = attr.as_ref().and_then(|_| name(1));
-                out.push(Reference {
-                    root: v.as_str().to_string(),
-                    attr,
-                    attr2,
-                });
-            } else {
-                walk(&t.expr, out, d);
-            }
-            for op in &t.operators {
-                if let hcl::TraversalOperator::Index(e) = op {
-                    walk(e, out, d);
-                }
-            }
-        }
-        Expression::FuncCall(f) => f.args.iter().for_each(|e| walk(e, out, d)),
-        Expression::Parenthesis(e) => walk(e, out, d),
-        Expression::Conditional(c) => {
-            walk(&c.cond_expr, out, d);
-            walk(&c.true_expr, out, d);
-            walk(&c.false_expr, out, d);
-        }
-        Expression::Operation(op) => match op.as_ref() {
-            hcl::Operation::Unary(u) => walk(&u.expr, out, d),
-            hcl::Operation::Binary(b) => {
-                walk(&b.lhs_expr, out, d);
-                walk(&b.rhs_expr, out, d);
-            }
-        },
-        Expression::ForExpr(f) => {
-            walk(&f.collection_expr, out, d);
-            let bound: Vec<&str> = f
-                .key_var
-                .iter()
-                .map(|k| k.as_str())
-                .chain(std::iter::once(f.value_var.as_str()))
-                .collect();
-            let mut inner = Vec::new();
-            for e in f
-                .key_expr
-                .iter()
-                .chain(std::iter::once(&f.value_expr))
-                .chain(f.cond_expr.iter())
-            {
-                walk(e, &mut inner, d);
-            }
-            out.extend(
-                inner
-                    .into_iter()
-                    .filter(|r| !bound.contains(&r.root.as_str())),
-            );
-        }
-        _ => {}
-    }
-}
-
-fn walk_template(t: &hcl::Template, out: &mut Vec<Reference>, d: usize) {
-    for el in t.elements() {
-        match el {
-            hcl::template::Element::Literal(_) => {}
-            hcl::template::Element::Interpolation(i) => walk(&i.expr, out, d),
-            hcl::template::Element::Directive(dir) => match dir.as_ref() {
-                hcl::template::Directive::If(i) => {
-                    walk(&i.cond_expr, out, d);
-                    walk_template(&i.true_template, out, d);
-                    if let Some(f) = &i.false_template {
-                        walk_template(f, out, d);
-                    }
-                }
-                hcl::template::Directive::For(f) => {
-                    walk(&f.collection_expr, out, d);
-                    let mut inner = Vec::new();
-                    walk_template(&f.template, &mut inner, d);
-                    let bound: Vec<&str> = f
-                        .key_var
-                        .iter()
-                        .map(|k| k.as_str())
-                        .chain(std::iter::once(f.value_var.as_str()))
-                        .collect();
-                    out.extend(
-                        inner
-                            .into_iter()
-                            .filter(|r| !bound.contains(&r.root.as_str())),
-                    );
-                }
-            },
-        }
-    }
-}
 
 /// What an expression can see.
 #[derive(Clone, Debug, Default)]
@@ -236,7 +94,7 @@ impl Scope {
             )
         };
         let mut ctx = Context::new();
-        super::functions::register(&mut ctx, self.allow_env);
+        kiln_hcl_functions::register(&mut ctx, self.allow_env);
         let cwd = std::env::current_dir()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -497,29 +355,6 @@ fn dotted(r: &Reference) -> String {
     }
 }
 
-/// An hcl evaluation error in kiln's style.
-pub fn eval_message(err: &hcl::eval::Error) -> String {
-    use hcl::eval::ErrorKind;
-    match err.kind() {
-        ErrorKind::UndefinedVar(v) => format!("undefined variable `{v}`"),
-        ErrorKind::UndefinedFunc(f) => format!("call to unknown function `{f}`"),
-        ErrorKind::FuncCall(f, msg) => match f.to_string().as_str() {
-            "__kiln_fail" => msg.to_string(),
-            "__kiln_num" | "__kiln_bool" => format!("invalid operand: {msg}"),
-            _ => format!("error in function `{f}`: {msg}"),
-        },
-        ErrorKind::NoSuchKey(k) => format!("no attribute or key `{k}`"),
-        other => {
-            let s = other.to_string();
-            let mut c = s.chars();
-            match c.next() {
-                Some(f) => f.to_lowercase().chain(c).collect(),
-                None => s,
-            }
-        }
-    }
-}
-
 /// Evaluates `e` with no variables at all (constant expressions such as
 /// var-file values and `packer` settings); functions still work.
 pub fn eval_constant(e: &Expr, what: &'static str) -> Result<Value, ConfigError> {
@@ -528,83 +363,6 @@ pub fn eval_constant(e: &Expr, what: &'static str) -> Result<Value, ConfigError>
         ..Scope::default()
     }
     .eval(e)
-}
-
-/// An HCL value as JSON (for component configs).
-pub fn to_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                serde_json::Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                serde_json::Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(0.0);
-                if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                    serde_json::Value::from(f as i64)
-                } else {
-                    serde_json::Number::from_f64(f)
-                        .map(serde_json::Value::Number)
-                        .unwrap_or(serde_json::Value::Null)
-                }
-            }
-        }
-        Value::String(s) => serde_json::Value::String(s.clone()),
-        Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
-        Value::Object(o) => {
-            serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
-        }
-    }
-}
-
-/// A JSON value as an HCL value.
-pub fn from_json(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                hcl::Number::from_f64(n.as_f64().unwrap_or(0.0))
-                    .map(Value::Number)
-                    .unwrap_or(Value::Null)
-            }
-        }
-        serde_json::Value::String(s) => Value::String(s.clone()),
-        serde_json::Value::Array(a) => Value::Array(a.iter().map(from_json).collect()),
-        serde_json::Value::Object(o) => {
-            Value::Object(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
-        }
-    }
-}
-
-/// A value as text: strings as they are, numbers and bools as HCL writes
-/// them, anything else as JSON.
-pub fn display(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(_) => to_json(v).to_string(),
-        _ => to_json(v).to_string(),
-    }
-}
-
-/// The name of a value's type, for messages (`a string`).
-pub fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Where an expression starts, for errors that are not about evaluation.
@@ -719,11 +477,5 @@ mod tests {
             e.message.contains("undefined data source `data.http.w`"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn json_round_trip() {
-        let j = serde_json::json!({"a": [1, 2.5, "x", null, true]});
-        assert_eq!(to_json(&from_json(&j)), j);
     }
 }

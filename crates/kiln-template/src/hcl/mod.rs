@@ -1,8 +1,9 @@
 //! HCL2 templates (`.pkr.hcl` files and directories of them), after
 //! Packer's `hcl2template`: one file per block type (`types_variable`,
 //! `types_locals`, `types_source`, `types_build`, `types_packer`), a spanned
-//! parser ([`parser`]) and an evaluator ([`eval`], with the
-//! [`functions`] library and [`types_constraint`] conversions).
+//! parser ([`parser`]) and an evaluator ([`eval`], with the function
+//! library of the `kiln-hcl-functions` crate and [`types_constraint`]
+//! conversions).
 //!
 //! [`load_hcl`] produces the same [`BuildPlan`] as the JSON path, so HCL2
 //! builds run through the same engine. As in Packer, [`parse_with`] also
@@ -13,11 +14,10 @@
 //! there. Every problem is collected with its `file:line:column`.
 
 pub mod eval;
-pub mod format;
-pub mod functions;
 pub mod json_syntax;
 pub mod parser;
 pub mod prepare;
+pub mod references;
 pub mod types_build;
 pub mod types_constraint;
 pub mod types_data;
@@ -25,7 +25,6 @@ pub mod types_locals;
 pub mod types_packer;
 pub mod types_source;
 pub mod types_variable;
-pub mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,8 +35,8 @@ use kiln_sdk::duration::parse_go_duration;
 use kiln_sdk::interpolate::Context;
 
 use crate::plan::{
-    BuildPlan, Filters, PlannedBuild, PlannedPostProcessor, PlannedProvisioner, VariableInputs,
-    Variables,
+    suggest, BuildPlan, BuildSelection, Filters, PlannedBuild, PlannedPostProcessor,
+    PlannedProvisioner, VariableInputs, Variables,
 };
 use eval::{located, Scope};
 use parser::{hint_for, BlockAst, SourceFile};
@@ -88,8 +87,9 @@ pub struct HclTemplate {
     pub locals: Vec<LocalDecl>,
     /// `data` blocks.
     pub data: Vec<types_data::DataDecl>,
-    /// Resolves the data source types kiln does not read itself (plugins);
-    /// [`parse`] leaves it empty, the caller sets it before evaluating.
+    /// The data source types the `data` blocks can use (the caller's table
+    /// of components: built-ins and plugins); [`parse`] leaves it empty,
+    /// the caller sets it before evaluating.
     pub data_sources: types_data::DataSources,
     /// `source` blocks.
     pub sources: Vec<SourceBlock>,
@@ -447,8 +447,7 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
     base.template_dir = Some(t.dir.to_string_lossy().into_owned());
     base.user_variables = Arc::new(values.clone());
 
-    let only = matchers(&filters.only, &mut errors, "only");
-    let except = matchers(&filters.except, &mut errors, "except");
+    let selection = BuildSelection::new(filters, &mut errors);
     let mut all_names = Vec::new();
     let mut all_pp_names = Vec::new();
     let mut planned = Vec::new();
@@ -458,8 +457,7 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
             b,
             &scope,
             filters,
-            &only,
-            &except,
+            &selection,
             &mut planned,
             &mut all_names,
             &mut all_pp_names,
@@ -467,24 +465,7 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
             &mut warnings,
         );
     }
-    for (pat, m) in &only {
-        if !all_names.iter().any(|n: &String| m.is_match(n)) {
-            warnings.push(format!(
-                "`-only={pat}` matches no build; the builds are: {}",
-                all_names.join(", ")
-            ));
-        }
-    }
-    for (pat, m) in &except {
-        if !all_names.iter().any(|n: &String| m.is_match(n))
-            && !all_pp_names.iter().any(|n: &String| n == pat)
-        {
-            warnings.push(format!(
-                "`-except={pat}` matches no build or post-processor; the builds are: {}",
-                all_names.join(", ")
-            ));
-        }
-    }
+    selection.warn_unmatched(&all_names, &all_pp_names, &mut warnings);
     let plan = BuildPlan {
         template_path: t.path.clone(),
         template_dir: t.dir.clone(),
@@ -516,24 +497,6 @@ fn check_duplicate_sources(sources: &[SourceBlock], errors: &mut ConfigErrors) {
             )),
         );
     }
-}
-
-type Matchers = Vec<(String, globset::GlobMatcher)>;
-
-fn matchers(patterns: &[String], errors: &mut ConfigErrors, flag: &str) -> Matchers {
-    patterns
-        .iter()
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| match globset::Glob::new(p) {
-            Ok(g) => Some((p.clone(), g.compile_matcher())),
-            Err(e) => {
-                errors.push(ConfigError::new(format!(
-                    "`-{flag}`: invalid pattern `{p}`: {e}"
-                )));
-                None
-            }
-        })
-        .collect()
 }
 
 /// `only` or `except` of a provisioner or post-processor: any expression
@@ -605,17 +568,7 @@ fn check_known(
             Some(bare) if known.iter().any(|k| k == bare) => {
                 format!("write `{bare}`: `{key}` names sources as `TYPE.NAME`, without a prefix")
             }
-            _ => match did_you_mean(n, known.iter().map(String::as_str)) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!(
-                    "the sources of this build are {}",
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
+            _ => suggest(n, known, "the sources of this build are "),
         };
         warnings.push(format!(
             "{}: `{key}` names `{n}`, which is not a source of this build, so it matches nothing; {hint}",
@@ -767,8 +720,7 @@ fn plan_build(
     b: &BuildBlock,
     scope: &Scope,
     filters: &Filters,
-    only: &Matchers,
-    except: &Matchers,
+    selection: &BuildSelection,
     planned: &mut Vec<PlannedBuild>,
     all_names: &mut Vec<String>,
     all_pp_names: &mut Vec<String>,
@@ -873,10 +825,7 @@ fn plan_build(
             _ => source_name.clone(),
         };
         all_names.push(full_name.clone());
-        if !only.is_empty() && !only.iter().any(|(_, m)| m.is_match(&full_name)) {
-            continue;
-        }
-        if except.iter().any(|(_, m)| m.is_match(&full_name)) {
+        if !selection.selects(&full_name) {
             continue;
         }
         let sscope = Scope {

@@ -13,13 +13,16 @@
 //! message when the rewritten expression is evaluated. Inside a `for`
 //! expression whose variables an argument uses, `try`/`can`/`convert`
 //! cannot be evaluated ahead; they fall back to eager functions (see
-//! [`super::functions`]).
+//! `kiln_hcl_functions`, which also has the `__kiln_*` functions this
+//! rewrites operators to).
 
 use hcl::eval::{Context, Evaluate};
 use hcl::expr::{BinaryOperator, FuncCall, Operation, UnaryOperator};
 use hcl::{Expression, TemplateExpr};
 
-use super::eval::{eval_message, references};
+use kiln_hcl_functions::value::eval_message;
+
+use super::references::references;
 
 const MAX_DEPTH: usize = 200;
 

@@ -4,16 +4,12 @@
 //! locals and locals may use data sources; see
 //! [`super::types_locals::evaluate_all_with`].
 //!
-//! Built in: `null` (`input` comes back as `output`) and `http` (`url`,
-//! `method`, `request_headers`, `request_body`; outputs `url`,
-//! `request_headers`, `body`, `status_code` and `response_headers`).
-//! Other types come from a [`DataSourceResolver`] the caller provides
-//! (kiln's binary: the data sources of plugins), as kiln-sdk
-//! [`DataSourceFactory`]s: their block is evaluated into a config with
-//! every key's location, prepared (all config errors at once), then
-//! executed. A type neither knows is an error with a "did you mean" hint.
-//! A data source holds no state and needs no cleanup: `http` makes one
-//! request, with a timeout.
+//! Every type, built in (`null`, `http`) or from a plugin, is a kiln-sdk
+//! [`DataSourceFactory`] found by name in the table of components the
+//! caller gives ([`DataSources`], over a [`Registry`]); this module knows
+//! no type itself. A block is evaluated into a config with every key's
+//! location, prepared (all config errors at once), then executed. A type
+//! the table does not know is an error with a "did you mean" hint.
 //!
 //! `validate` reads no data source unless `-evaluate-datasources` is given
 //! ([`DataSources::without_execution`]), as Packer's `validate`: each
@@ -22,56 +18,32 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hcl::{Map, Value};
 use kiln_sdk::component::{BuildError, DataSourceContext};
-use kiln_sdk::config::{did_you_mean, ConfigError, ConfigErrors, Location};
+use kiln_sdk::config::{did_you_mean, ConfigErrors, Location};
 use kiln_sdk::interpolate::Context;
 use kiln_sdk::ui::Redactor;
-use kiln_sdk::{DataSourceFactory, PrepareContext};
+use kiln_sdk::{DataSourceFactory, PrepareContext, Registry};
 use tokio_util::sync::CancellationToken;
 
 use super::eval::{self, located, Scope};
 use super::parser::{BlockAst, BodyAst};
 
-/// The data source types kiln reads itself.
-pub const DATA_TYPES: &[&str] = &["null", "http"];
-
-/// Data source types beyond [`DATA_TYPES`]: kiln's binary resolves them
-/// to the data sources of discovered plugins. Asked only for types kiln
-/// does not read itself, so an implementation may find its factories
-/// lazily.
-pub trait DataSourceResolver: Send + Sync {
-    /// The factory of data source type `ty`, when known.
-    fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory>;
-    /// Every type known, for "did you mean" hints.
-    fn types(&self) -> Vec<String>;
-}
-
-impl DataSourceResolver for Vec<Box<dyn DataSourceFactory>> {
-    fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
-        self.iter().find(|f| f.name() == ty).map(|f| f.as_ref())
-    }
-    fn types(&self) -> Vec<String> {
-        self.iter().map(|f| f.name().to_string()).collect()
-    }
-}
-
-/// The resolver a template's data sources are evaluated with, and whether
-/// they are read; the default knows no type beyond the built-in ones and
-/// reads them.
+/// The data source types a template's `data` blocks can use (the
+/// `data_sources` of a table of components), and whether they are read.
+/// The default knows no type.
 #[derive(Clone, Default)]
 pub struct DataSources {
-    resolver: Option<Arc<dyn DataSourceResolver>>,
+    table: Arc<Registry>,
     skip_execution: bool,
 }
 
 impl DataSources {
-    /// Data sources resolved by `resolver`.
-    pub fn new(resolver: impl DataSourceResolver + 'static) -> Self {
+    /// The data sources of `table`.
+    pub fn new(table: Arc<Registry>) -> Self {
         DataSources {
-            resolver: Some(Arc::new(resolver)),
+            table,
             skip_execution: false,
         }
     }
@@ -89,40 +61,27 @@ impl DataSources {
         !self.skip_execution
     }
 
-    /// The factory of `ty`, a type kiln does not read itself.
+    /// The factory of `ty`.
     pub fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
-        self.resolver.as_deref().and_then(|r| r.factory(ty))
+        self.table.data_source(ty)
     }
 
-    /// The resolver's types.
-    pub fn types(&self) -> Vec<String> {
-        self.resolver
-            .as_deref()
-            .map(|r| r.types())
-            .unwrap_or_default()
+    /// Every type known, in table order (built-ins first).
+    pub fn types(&self) -> Vec<&'static str> {
+        self.table.data_source_names()
     }
 
-    /// Whether `ty` is a type kiln reads, itself or through the resolver.
+    /// Whether `ty` is a known type.
     pub fn knows(&self, ty: &str) -> bool {
-        DATA_TYPES.contains(&ty) || self.factory(ty).is_some()
+        self.factory(ty).is_some()
     }
 }
 
 impl std::fmt::Debug for DataSources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.resolver.is_some() {
-            "DataSources(resolver)"
-        } else {
-            "DataSources(built-in)"
-        })
+        f.debug_list().entries(self.types()).finish()
     }
 }
-
-/// How long an `http` data source may take, connection included.
-pub const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// An HTTP answer: status, headers (canonical names), body.
-type HttpAnswer = (u16, Vec<(String, String)>, String);
 
 /// One `data` block.
 #[derive(Clone, Debug)]
@@ -146,8 +105,8 @@ impl DataDecl {
 
 /// Decodes a `data` block, checking its labels (Packer's parse phase). Its
 /// arguments are checked when the template is evaluated, as Packer does
-/// (`startDatasource`, from `Initialize`): a built-in type's by
-/// [`check_block`], another's by its resolver ([`check_types`]).
+/// (`startDatasource`, from `Initialize`): by its type's factory
+/// ([`check`], [`read`]), once [`check_types`] has found it.
 pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDecl> {
     let [ty, name] = block.labels.as_slice() else {
         errors.push(
@@ -170,82 +129,50 @@ pub fn decode_data(block: &BlockAst, errors: &mut ConfigErrors) -> Option<DataDe
     })
 }
 
-/// Checks the arguments of a built-in data source's block: the known
-/// keys, and `http`'s `url`.
-fn check_block(d: &DataDecl) -> Result<(), ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let what = format!("data source `{}`", d.reference());
-    match d.data_type.as_str() {
-        "null" => d
-            .body
-            .check_schema(&what, &["input"], &["dynamic"], &mut errors),
-        "http" => {
-            d.body.check_schema(
-                &what,
-                &["url", "method", "request_headers", "request_body"],
-                &["dynamic"],
-                &mut errors,
-            );
-            if d.body.attr("url").is_none() {
-                errors.push(
-                    located(&d.location, format!("{what} needs a `url`"))
-                        .with_hint("add `url = \"https://…\"`"),
-                );
-            }
-        }
-        _ => {}
-    }
-    errors.into_result(())
-}
-
-/// Reports each `data` block whose type is neither built in nor known to
-/// `sources`, with a hint naming the closest known type, else every known
-/// type. Returns, for each block, whether its type is known.
+/// Reports each `data` block whose type `sources` does not know, with a
+/// hint naming the closest known type, else every known type. Returns,
+/// for each block, whether its type is known.
 pub fn check_types(
     decls: &[DataDecl],
     sources: &DataSources,
     errors: &mut ConfigErrors,
 ) -> Vec<bool> {
-    let mut known_types: Option<Vec<String>> = None;
     decls
         .iter()
         .map(|d| {
             if sources.knows(&d.data_type) {
                 return true;
             }
-            let types = known_types.get_or_insert_with(|| {
-                let mut t: Vec<String> = DATA_TYPES.iter().map(|s| s.to_string()).collect();
-                t.extend(sources.types());
-                t
-            });
+            let types = sources.types();
             let mut e = located(
                 &d.location,
                 format!("unknown data source type `{}`", d.data_type),
             );
-            e.hint = Some(
-                match did_you_mean(&d.data_type, types.iter().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "kiln reads the data sources {}; `{}` must come from a kiln plugin that \
-                         serves it (see `kiln plugins installed`)",
-                        types
-                            .iter()
-                            .map(|t| format!("`{t}`"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        d.data_type
-                    ),
-                },
-            );
+            e.hint = Some(match did_you_mean(&d.data_type, types.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "kiln reads the data sources {}; `{}` must come from a kiln plugin that \
+                     serves it (see `kiln plugins installed`)",
+                    types
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    d.data_type
+                ),
+            });
             errors.push(e);
             false
         })
         .collect()
 }
 
-/// Evaluates a data source's arguments in `scope` and reads it: a built-in
-/// type here, any other through `sources` (whose prepare warnings go to
-/// `warnings`, and whose output `redactor` scrubs).
+/// Evaluates a data source's arguments in `scope` and reads it through
+/// the factory of its type in `sources`: its block becomes a config with
+/// the location of every key, the factory prepares it (reporting every
+/// config problem at once, each at its key; its warnings go to
+/// `warnings`), and `execute` runs on a thread of its own (templates may
+/// be evaluated inside an async runtime). `redactor` scrubs the errors.
 pub fn read(
     d: &DataDecl,
     scope: &Scope,
@@ -253,102 +180,7 @@ pub fn read(
     redactor: &Redactor,
     warnings: &mut Vec<String>,
 ) -> Result<Value, ConfigErrors> {
-    if let Some(f) = plugin_factory(d, sources) {
-        return read_external(d, f?, scope, redactor, warnings);
-    }
-    check_block(d)?;
-    let args = eval_args(d, scope)?;
-    let out = match d.data_type.as_str() {
-        "null" => {
-            let mut o = Map::new();
-            o.insert(
-                "input".into(),
-                args.get("input").cloned().unwrap_or(Value::Null),
-            );
-            o.insert(
-                "output".into(),
-                args.get("input").cloned().unwrap_or(Value::Null),
-            );
-            Ok(Value::Object(o))
-        }
-        "http" => read_http(d, &args),
-        other => Err(located(
-            &d.location,
-            format!("unknown data source type `{other}`"),
-        )),
-    };
-    out.map_err(ConfigErrors::from)
-}
-
-/// Checks a data source's configuration without reading it (no request,
-/// no API call), as Packer's `validate` does without
-/// `-evaluate-datasources`: a built-in type's arguments as Packer's
-/// `Configure` checks them, a resolver's type through its `prepare`.
-/// Arguments that depend on values not known yet are
-/// [`super::eval::UNKNOWN`] here, as in Packer.
-pub fn check(
-    d: &DataDecl,
-    scope: &Scope,
-    sources: &DataSources,
-    redactor: &Redactor,
-    warnings: &mut Vec<String>,
-) -> Result<(), ConfigErrors> {
-    if let Some(f) = plugin_factory(d, sources) {
-        return prepare_external(d, f?, scope, redactor, warnings).map(|_| ());
-    }
-    check_block(d)?;
-    let args = eval_args(d, scope)?;
-    match d.data_type.as_str() {
-        "http" => http_request(d, &args).map(|_| ()).map_err(Into::into),
-        _ => Ok(()),
-    }
-}
-
-/// A built-in data source's arguments, evaluated.
-fn eval_args(d: &DataDecl, scope: &Scope) -> Result<Map<String, Value>, ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let mut args = Map::new();
-    for a in &d.body.attrs {
-        match scope.eval(&a.value) {
-            Ok(v) => {
-                args.insert(a.name.clone(), v);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    errors.into_result(args)
-}
-
-/// Reads a data source of a resolver: its block becomes a config with the
-/// location of every key, the factory prepares it (reporting every config
-/// problem at once, each at its key), and `execute` runs on a thread of
-/// its own (templates may be evaluated inside an async runtime).
-/// For a data source whose type is not built in: the plugin factory that
-/// serves its type, or the "unknown type" error. `None` for a built-in type.
-fn plugin_factory<'a>(
-    d: &DataDecl,
-    sources: &'a DataSources,
-) -> Option<Result<&'a dyn DataSourceFactory, ConfigErrors>> {
-    if DATA_TYPES.contains(&d.data_type.as_str()) {
-        return None;
-    }
-    Some(sources.factory(&d.data_type).ok_or_else(|| {
-        located(
-            &d.location,
-            format!("unknown data source type `{}`", d.data_type),
-        )
-        .into()
-    }))
-}
-
-fn read_external(
-    d: &DataDecl,
-    factory: &dyn DataSourceFactory,
-    scope: &Scope,
-    redactor: &Redactor,
-    warnings: &mut Vec<String>,
-) -> Result<Value, ConfigErrors> {
-    let source = prepare_external(d, factory, scope, redactor, warnings)?;
+    let source = prepare(d, factory(d, sources)?, scope, redactor, warnings)?;
     let outcome = std::thread::scope(|s| {
         s.spawn(|| -> Result<serde_json::Value, String> {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -367,10 +199,13 @@ fn read_external(
         .unwrap_or_else(|_| Err("the data source panicked".into()))
     });
     let output = outcome.map_err(|e| {
-        located(
+        let (message, hint) = split_hint(&e);
+        let mut err = located(
             &d.location,
-            format!("{}: {}", d.reference(), redactor.redact(&e)),
-        )
+            format!("{}: {}", d.reference(), redactor.redact(message)),
+        );
+        err.hint = hint.map(|h| redactor.redact(h).into_owned());
+        err
     })?;
     if !output.is_object() {
         return Err(located(
@@ -387,9 +222,49 @@ fn read_external(
     Ok(eval::from_json(&output))
 }
 
-/// Evaluates a resolver's data source block into a config and prepares it
-/// (every config problem at once, each at its key).
-fn prepare_external(
+/// A failure message and its hint: a data source's `execute` may end its
+/// message with `\n  hint: …`, as a [`kiln_sdk::config::ConfigError`]
+/// displays one.
+fn split_hint(message: &str) -> (&str, Option<&str>) {
+    match message.split_once("\n  hint: ") {
+        Some((m, h)) => (m, Some(h)),
+        None => (message, None),
+    }
+}
+
+/// Checks a data source's configuration without reading it (no request,
+/// no API call), as Packer's `validate` does without
+/// `-evaluate-datasources`: its type's factory prepares it. Arguments
+/// that depend on values not known yet are [`super::eval::UNKNOWN`] here,
+/// as in Packer.
+pub fn check(
+    d: &DataDecl,
+    scope: &Scope,
+    sources: &DataSources,
+    redactor: &Redactor,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigErrors> {
+    prepare(d, factory(d, sources)?, scope, redactor, warnings).map(|_| ())
+}
+
+/// The factory of a data source's type, or the "unknown type" error.
+fn factory<'a>(
+    d: &DataDecl,
+    sources: &'a DataSources,
+) -> Result<&'a dyn DataSourceFactory, ConfigErrors> {
+    sources.factory(&d.data_type).ok_or_else(|| {
+        located(
+            &d.location,
+            format!("unknown data source type `{}`", d.data_type),
+        )
+        .into()
+    })
+}
+
+/// Evaluates a data source block into a config and prepares it (every
+/// config problem at once, each at its key). The factory's context names
+/// the block (`data.TYPE.NAME`) as its `build_name`.
+fn prepare(
     d: &DataDecl,
     factory: &dyn DataSourceFactory,
     scope: &Scope,
@@ -404,7 +279,7 @@ fn prepare_external(
     let template_dir =
         std::path::absolute(&scope.path_root).unwrap_or_else(|_| PathBuf::from(&scope.path_root));
     let cx = PrepareContext {
-        build_name: String::new(),
+        build_name: d.reference(),
         builder_type: String::new(),
         interpolation: Context {
             template_dir: Some(template_dir.to_string_lossy().into_owned()),
@@ -424,245 +299,6 @@ fn prepare_external(
             .map(|w| format!("{}: {w}", d.reference())),
     );
     Ok(prepared.component)
-}
-
-fn string_arg(
-    d: &DataDecl,
-    args: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<String>, ConfigError> {
-    match args.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(eval::display(v))),
-        Some(v) => Err(at_attr(
-            d,
-            key,
-            format!("`{key}` must be a string, found {}", eval::kind(v)),
-        )),
-    }
-}
-
-fn at_attr(d: &DataDecl, key: &str, msg: String) -> ConfigError {
-    let loc = d
-        .body
-        .attr(key)
-        .map(|a| a.value.location.clone())
-        .unwrap_or_else(|| d.location.clone());
-    located(&loc, msg)
-}
-
-/// `Content-Type` from `content-type`: Go's canonical header form, as
-/// Packer reports response headers.
-fn canonical_header(name: &str) -> String {
-    name.split('-')
-        .map(|p| {
-            let mut c = p.chars();
-            match c.next() {
-                Some(f) => f
-                    .to_uppercase()
-                    .chain(c.flat_map(char::to_lowercase))
-                    .collect(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<String>>()
-        .join("-")
-}
-
-/// The methods an `http` data source may use, as Packer's.
-const HTTP_METHODS: &[&str] = &["HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
-
-/// An `http` data source's request, checked as Packer's `Configure` does.
-struct HttpRequest {
-    url: String,
-    method: String,
-    body: Option<String>,
-    headers: Vec<(String, String)>,
-}
-
-/// Checks an `http` data source's arguments (types, a `url`, a method
-/// Packer knows), without making the request.
-fn http_request(d: &DataDecl, args: &Map<String, Value>) -> Result<HttpRequest, ConfigError> {
-    let url = string_arg(d, args, "url")?.unwrap_or_default();
-    if url.is_empty() {
-        return Err(at_attr(d, "url", "`url` must not be empty".into())
-            .with_hint("write a full URL such as `https://example.com/file`"));
-    }
-    let method = string_arg(d, args, "method")?.unwrap_or_else(|| "GET".into());
-    if !HTTP_METHODS.contains(&method.as_str()) {
-        let upper = method.to_uppercase();
-        return Err(at_attr(
-            d,
-            "method",
-            format!("`{method}` is not a method the `http` data source can use"),
-        )
-        .with_hint(if HTTP_METHODS.contains(&upper.as_str()) {
-            format!("write it in capitals, `{upper}`, as Packer requires")
-        } else {
-            format!(
-                "use one of {}",
-                HTTP_METHODS
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }));
-    }
-    let body = string_arg(d, args, "request_body")?;
-    let mut headers: Vec<(String, String)> = Vec::new();
-    match args.get("request_headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(o)) => {
-            for (k, v) in o {
-                match v {
-                    Value::String(_) | Value::Number(_) | Value::Bool(_) => {
-                        headers.push((k.clone(), eval::display(v)))
-                    }
-                    other => {
-                        return Err(at_attr(
-                            d,
-                            "request_headers",
-                            format!(
-                                "`request_headers.{k}` must be a string, found {}",
-                                eval::kind(other)
-                            ),
-                        ))
-                    }
-                }
-            }
-        }
-        Some(v) => {
-            return Err(at_attr(
-                d,
-                "request_headers",
-                format!(
-                    "`request_headers` must be a map of strings, found {}",
-                    eval::kind(v)
-                ),
-            ))
-        }
-    }
-    Ok(HttpRequest {
-        url,
-        method,
-        body,
-        headers,
-    })
-}
-
-fn read_http(d: &DataDecl, args: &Map<String, Value>) -> Result<Value, ConfigError> {
-    let HttpRequest {
-        url,
-        method,
-        body,
-        headers,
-    } = http_request(d, args)?;
-    let parsed = reqwest::Url::parse(&url).map_err(|e| {
-        at_attr(d, "url", format!("`{url}` is not a valid URL: {e}"))
-            .with_hint("write a full URL such as `https://example.com/file`")
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(at_attr(
-            d,
-            "url",
-            format!("`{url}`: only `http` and `https` URLs can be read"),
-        ));
-    }
-    let m = reqwest::Method::from_bytes(method.as_bytes())
-        .map_err(|_| at_attr(d, "method", format!("`{method}` is not an HTTP method")))?;
-    let req_headers = headers.clone();
-    // A thread of its own: templates may be loaded inside an async runtime.
-    let outcome = std::thread::spawn(move || -> Result<HttpAnswer, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-        rt.block_on(async move {
-            let client = reqwest::Client::builder()
-                .timeout(HTTP_TIMEOUT)
-                .build()
-                .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-            let mut req = client.request(m, parsed);
-            for (k, v) in &req_headers {
-                req = req.header(k, v);
-            }
-            if let Some(b) = body {
-                req = req.body(b);
-            }
-            let resp = req.send().await.map_err(|e| {
-                let mut s = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(inner) = src {
-                    s.push_str(&format!(": {inner}"));
-                    src = inner.source();
-                }
-                s
-            })?;
-            let status = resp.status().as_u16();
-            let mut hs: Vec<(String, String)> = Vec::new();
-            for (k, v) in resp.headers() {
-                let k = canonical_header(k.as_str());
-                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                match hs.iter_mut().find(|(n, _)| *n == k) {
-                    Some((_, prev)) => {
-                        prev.push_str(", ");
-                        prev.push_str(&v);
-                    }
-                    None => hs.push((k, v)),
-                }
-            }
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| format!("cannot read the response body: {e}"))?;
-            Ok((status, hs, text))
-        })
-    })
-    .join()
-    .unwrap_or_else(|_| Err("the HTTP client failed".into()));
-    let (status, response_headers, text) = outcome.map_err(|e| {
-        located(
-            &d.location,
-            format!("{}: request to `{url}` failed: {e}", d.reference()),
-        )
-        .with_hint("check the URL and that the server is reachable from this machine")
-    })?;
-    if !(200..300).contains(&status) {
-        return Err(located(
-            &d.location,
-            format!(
-                "{}: `{method} {url}` answered with status {status}",
-                d.reference()
-            ),
-        )
-        .with_hint("the `http` data source needs a 2xx answer"));
-    }
-    let mut o = Map::new();
-    o.insert("url".into(), Value::from(url));
-    o.insert("method".into(), Value::from(method.clone()));
-    o.insert(
-        "request_headers".into(),
-        Value::Object(
-            headers
-                .into_iter()
-                .map(|(k, v)| (k, Value::from(v)))
-                .collect(),
-        ),
-    );
-    o.insert("status_code".into(), Value::from(status as i64));
-    o.insert(
-        "response_headers".into(),
-        Value::Object(
-            response_headers
-                .into_iter()
-                .map(|(k, v)| (k, Value::from(v)))
-                .collect(),
-        ),
-    );
-    o.insert("body".into(), Value::from(text));
-    Ok(Value::Object(o))
 }
 
 /// `data` as the scope sees it: `{TYPE: {NAME: outputs}}`; every declared
@@ -685,7 +321,23 @@ pub fn data_scope(decls: &[DataDecl], values: &Map<String, Value>) -> Map<String
 mod tests {
     use super::*;
     use crate::hcl::parser::{parse_file, SourceFile};
+    use kiln_sdk::config::ConfigError;
     use std::io::{Read, Write};
+
+    /// The built-in data sources, as `kiln-registry` lists them, plus
+    /// `extra`.
+    fn table(extra: Vec<Box<dyn DataSourceFactory>>) -> DataSources {
+        let mut data_sources = kiln_data_sources::factories();
+        data_sources.extend(extra);
+        DataSources::new(Arc::new(Registry {
+            data_sources,
+            ..Registry::default()
+        }))
+    }
+
+    fn builtin() -> DataSources {
+        table(Vec::new())
+    }
 
     fn decl(src: &str) -> (Option<DataDecl>, ConfigErrors) {
         let f = SourceFile::new("t.pkr.hcl".into(), src);
@@ -732,7 +384,7 @@ mod tests {
         let v = read(
             &d.unwrap(),
             &Scope::default(),
-            &DataSources::default(),
+            &builtin(),
             &Redactor::new(),
             &mut Vec::new(),
         )
@@ -753,7 +405,7 @@ mod tests {
         let e = read(
             &d.unwrap(),
             &Scope::default(),
-            &DataSources::default(),
+            &builtin(),
             &Redactor::new(),
             &mut Vec::new(),
         )
@@ -772,7 +424,7 @@ mod tests {
         let e = read(
             &d.unwrap(),
             &Scope::default(),
-            &DataSources::default(),
+            &builtin(),
             &Redactor::new(),
             &mut Vec::new(),
         )
@@ -786,13 +438,14 @@ mod tests {
         let e = read(
             &d.unwrap(),
             &Scope::default(),
-            &DataSources::default(),
+            &builtin(),
             &Redactor::new(),
             &mut Vec::new(),
         )
         .unwrap_err();
         assert!(
-            e.to_string().contains("t.pkr.hcl:2:9: `ftp://x`: only"),
+            e.to_string()
+                .contains("t.pkr.hcl:1:1: data.http.v: `ftp://x`: only"),
             "{e}"
         );
     }
@@ -803,7 +456,7 @@ mod tests {
         let (d, e) = decl("data \"htp\" \"v\" {\n}\n");
         assert!(e.is_empty(), "{e}");
         let mut e = ConfigErrors::new();
-        let known = check_types(&[d.unwrap()], &DataSources::default(), &mut e);
+        let known = check_types(&[d.unwrap()], &builtin(), &mut e);
         assert_eq!(known, [false]);
         assert!(
             e.to_string()
@@ -819,7 +472,7 @@ mod tests {
         let (d, e) = decl("data \"http\" \"v\" {\n  ulr = \"x\"\n}\n");
         assert!(e.is_empty(), "{e}");
         let d = d.unwrap();
-        let sources = DataSources::default();
+        let sources = builtin();
         for e in [
             check(
                 &d,
@@ -853,7 +506,7 @@ mod tests {
         let v = read(
             &d.unwrap(),
             &Scope::default(),
-            &DataSources::default(),
+            &builtin(),
             &Redactor::new(),
             &mut Vec::new(),
         )
@@ -932,7 +585,7 @@ mod tests {
                 _ => {}
             }
         }
-        let mut sources = DataSources::new(vec![Box::new(Repeat) as Box<dyn DataSourceFactory>]);
+        let mut sources = table(vec![Box::new(Repeat)]);
         if !execute {
             sources = sources.without_execution();
         }

@@ -126,8 +126,8 @@ pub struct Evaluated {
 /// (Packer 1.12+): a data source may use locals and a local may use data
 /// sources. Cycles are reported with their path; a node that fails leaves
 /// its dependants out without further errors. `sensitive_vars` names the
-/// sensitive variables, whose sensitivity flows into what uses them. Only
-/// the built-in data source types are known; see [`evaluate_all_with`].
+/// sensitive variables, whose sensitivity flows into what uses them. No
+/// data source type is known; see [`evaluate_all_with`].
 pub fn evaluate_all(
     locals: &[LocalDecl],
     data: &[DataDecl],

@@ -67,10 +67,17 @@ pub fn body_to_raw(
 ) -> RawConfig {
     let mut spans = BTreeMap::new();
     let values = body_values(body, scope, "", skip, &mut spans, errors);
+    let value_spans = body
+        .attrs
+        .iter()
+        .filter(|a| !skip.contains(&a.name.as_str()))
+        .map(|a| (a.name.clone(), a.value.location.clone()))
+        .collect();
     RawConfig {
         values,
         location: Some(location.clone()),
         spans: Arc::new(spans),
+        value_spans: Arc::new(value_spans),
     }
 }
 

@@ -83,7 +83,11 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         (Ok(d), Ok(f)) => (d, f),
         (Err(e), _) | (_, Err(e)) => return usage_error(&e),
     };
-    let (_template, plan, errors) = match common::load_plan(&path, &p) {
+    let common::Loaded {
+        plan,
+        table,
+        errors,
+    } = match common::load_plan(&path, &p) {
         Ok(x) => x,
         Err(errors) => {
             common::print_errors(&output, &errors);
@@ -108,7 +112,7 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         parallel_builds,
         run_uuid,
     };
-    let builds = match common::prepare_all(&plan, &options, &redactor, errors) {
+    let builds = match common::prepare_all(&plan, &table, &options, &redactor, errors) {
         Ok(b) => b,
         Err(errors) => {
             common::print_errors(&output, &errors);

@@ -11,6 +11,7 @@ use kiln_core::ui::{Level, Output, OutputMode};
 use kiln_sdk::config::ConfigErrors;
 use kiln_sdk::interpolate::Context;
 use kiln_sdk::ui::Redactor;
+use kiln_template::hcl::types_data::DataSources;
 use kiln_template::{BuildPlan, Filters, Template, VariableInputs};
 
 use crate::cli::Parsed;
@@ -145,109 +146,105 @@ pub fn is_hcl2(path: &Path) -> bool {
     kiln_template::hcl::is_hcl_path(path)
 }
 
-/// An empty legacy template standing for an HCL2 one, for the commands
-/// that only need the plan.
-fn hcl2_placeholder(path: &Path) -> Template {
-    Template {
-        path: path.to_string_lossy().into(),
-        dir: path.to_path_buf(),
-        description: None,
-        min_packer_version: None,
-        min_packer_version_location: None,
-        variables: Vec::new(),
-        sensitive_variables: Vec::new(),
-        builders: Vec::new(),
-        builders_location: None,
-        provisioners: Vec::new(),
-        error_cleanup_provisioner: None,
-        post_processors: Vec::new(),
-        warnings: Vec::new(),
-    }
-}
-
-/// Loads a template file (for HCL2: parses every file, without
-/// evaluating).
+/// Loads a legacy JSON template (`inspect` and `hcl2_upgrade` read HCL2
+/// templates their own way).
 pub fn load_template(path: &Path) -> Result<Template, ConfigErrors> {
-    load_template_with(path, &VariableInputs::default(), &Redactor::new())
-}
-
-/// [`load_template`]; an HCL2 template's parse phase also collects the
-/// values `PKR_VAR_*`, its auto var files and `inputs` (`-var`,
-/// `-var-file`) give its variables, as Packer's does for `validate
-/// -syntax-only`. The values given to sensitive variables go to
-/// `redactor`, so the errors printed do not show them.
-pub fn load_template_with(
-    path: &Path,
-    inputs: &VariableInputs,
-    redactor: &Redactor,
-) -> Result<Template, ConfigErrors> {
     if let Err(e) = check_template_kind(path) {
         return Err(kiln_sdk::config::ConfigError::new(e).into());
     }
+    kiln_template::load(path)
+}
+
+/// `validate -syntax-only`: reads a template without evaluating it. An
+/// HCL2 template's parse phase also collects the values `PKR_VAR_*`, its
+/// auto var files and `inputs` (`-var`, `-var-file`) give its variables,
+/// as Packer's does. The values given to sensitive variables go to
+/// `redactor`, so the errors printed do not show them.
+pub fn check_syntax(
+    path: &Path,
+    inputs: &VariableInputs,
+    redactor: &Redactor,
+) -> Result<(), ConfigErrors> {
     if is_hcl2(path) {
         let (t, errors) = kiln_template::hcl::parse_with(path, inputs);
         for v in &t.inputs.sensitive_inputs {
             redactor.add(v.clone());
         }
-        return errors.into_result(hcl2_placeholder(path));
+        return errors.into_result(());
     }
-    kiln_template::load(path)
+    load_template(path).map(|_| ())
+}
+
+/// A template's plan, the table of components to prepare it with, and
+/// every problem found so far.
+pub struct Loaded {
+    /// The builds to prepare.
+    pub plan: BuildPlan,
+    /// The built-ins and the components of the plugins discovered for the
+    /// template; its data sources have been read.
+    pub table: Arc<kiln_core::Registry>,
+    /// The problems found: with required plugins, then the template's.
+    pub errors: ConfigErrors,
 }
 
 /// Loads a template and makes its plan. Unless the file cannot be read or
 /// is not JSON, the plan comes back together with every problem found, so
 /// the caller can prepare components and report all errors at once.
-pub fn load_plan(
-    path: &Path,
-    p: &Parsed,
-) -> Result<(Template, BuildPlan, ConfigErrors), ConfigErrors> {
+pub fn load_plan(path: &Path, p: &Parsed) -> Result<Loaded, ConfigErrors> {
     load_plan_reading(path, p, true)
 }
 
 /// [`load_plan`]; with `read_data` false (`validate` without
 /// `-evaluate-datasources`), an HCL2 template's data sources are checked
-/// but not read, and their outputs are unknown.
-pub fn load_plan_reading(
-    path: &Path,
-    p: &Parsed,
-    read_data: bool,
-) -> Result<(Template, BuildPlan, ConfigErrors), ConfigErrors> {
+/// but not read, and their outputs are unknown. The template is parsed
+/// once: its `required_plugins` come from that parse.
+pub fn load_plan_reading(path: &Path, p: &Parsed, read_data: bool) -> Result<Loaded, ConfigErrors> {
     let inputs = variable_inputs(p)
         .map_err(|e| ConfigErrors::from(kiln_sdk::config::ConfigError::new(e)))?;
     if let Err(e) = check_template_kind(path) {
         return Err(kiln_sdk::config::ConfigError::new(e).into());
     }
     if is_hcl2(path) {
-        let (mut t, mut errors) = kiln_template::hcl::parse_with(path, &inputs);
-        t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
+        let (mut t, parse_errors) = kiln_template::hcl::parse_with(path, &inputs);
+        let (table, mut errors) = crate::commands::plugins::hcl_table(&t);
+        errors.0.extend(parse_errors.0);
+        let table = Arc::new(table);
+        t.data_sources = DataSources::new(table.clone());
         if !read_data {
             t.data_sources = t.data_sources.without_execution();
         }
         let (plan, e) = kiln_template::hcl::plan_hcl(&t, &filters(p), Context::default());
         errors.0.extend(e.0);
-        return Ok((hcl2_placeholder(path), plan, errors));
+        return Ok(Loaded {
+            plan,
+            table,
+            errors,
+        });
     }
-    let (template, mut errors) = kiln_template::legacy::load_partial(path)?;
+    let (template, template_errors) = kiln_template::legacy::load_partial(path)?;
     let (plan, plan_errors) =
         kiln_template::plan_partial(&template, &inputs, &filters(p), Context::default());
+    let (table, mut errors) = crate::commands::plugins::table(&[], &plan.template_dir);
+    errors.0.extend(template_errors.0);
     errors.0.extend(plan_errors.0);
-    Ok((template, plan, errors))
+    Ok(Loaded {
+        plan,
+        table: Arc::new(table),
+        errors,
+    })
 }
 
-/// Prepares every build of `plan`, adding prepare errors to `errors`.
-/// Returns the builds only when there is no error at all.
+/// Prepares every build of `plan` with the components of `table`, adding
+/// prepare errors to `errors`. Returns the builds only when there is no
+/// error at all.
 pub fn prepare_all(
     plan: &BuildPlan,
+    table: &kiln_core::Registry,
     options: &kiln_core::Options,
     redactor: &Redactor,
     mut errors: ConfigErrors,
 ) -> Result<Vec<kiln_core::PreparedBuild>, ConfigErrors> {
-    let (registry, plugin_errors) = crate::commands::plugins::registry(
-        std::path::Path::new(&*plan.template_path),
-        &plan.template_dir,
-    );
-    errors.0.splice(0..0, plugin_errors.0);
-    match kiln_core::prepare(plan, &registry, options, redactor) {
+    match kiln_core::prepare(plan, table, options, redactor) {
         Ok(builds) => errors.into_result(builds),
         Err(e) => {
             errors.0.extend(e.0);

@@ -8,6 +8,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use kiln_sdk::config::ConfigErrors;
 use kiln_template::hcl;
+use kiln_template::hcl::types_data::DataSources;
 
 use super::common;
 use crate::cli::{Flag, Kind};
@@ -97,7 +98,8 @@ pub fn run(args: Vec<String>) -> u8 {
                 );
                 return 1;
             }
-            t.data_sources = crate::commands::plugins::data_sources(p, &t.dir);
+            let (table, _) = crate::commands::plugins::hcl_table(&t);
+            t.data_sources = DataSources::new(std::sync::Arc::new(table));
             Some(t)
         }
         None => None,

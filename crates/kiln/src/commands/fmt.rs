@@ -1,14 +1,14 @@
 //! `kiln fmt`: rewrite HCL2 files (`*.pkr.hcl`, `*.pkrvars.hcl`) in the
 //! canonical layout, as `packer fmt` does. Each file is formatted by
-//! [`kiln_template::hcl::format`]; a file is only written when its text
+//! [`kiln_fix::format`]; a file is only written when its text
 //! changes, in place, through a temporary file renamed over it (so an
 //! interrupted run leaves either the old or the new file).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use kiln_fix::format;
 use kiln_sdk::config::ConfigErrors;
-use kiln_template::hcl::format;
 
 use super::common;
 use crate::cli::{Flag, Kind};

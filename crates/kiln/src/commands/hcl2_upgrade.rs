@@ -1,7 +1,7 @@
 //! `kiln hcl2_upgrade`: write a legacy JSON template as an HCL2 template
 //! (`TEMPLATE.pkr.hcl` unless `-output-file` says otherwise), as `packer
 //! hcl2_upgrade` does. The translation is
-//! [`kiln_template::hcl::upgrade`]; this command reads, checks that the
+//! [`kiln_fix::upgrade`]; this command reads, checks that the
 //! output parses, and writes. It refuses to overwrite nothing but the output
 //! file; on failure no output file is left.
 
@@ -65,7 +65,7 @@ pub fn run(args: Vec<String>) -> u8 {
         .value("output-file")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(format!("{}.pkr.hcl", path.display())));
-    let text = hcl::upgrade::upgrade(&t);
+    let text = kiln_fix::upgrade::upgrade(&t);
     // The output must at least parse; anything else is a kiln bug.
     let sf = hcl::parser::SourceFile::new(out_path.to_string_lossy().into(), &text);
     if let Err(e) = hcl::parser::parse_file(&sf, &text) {

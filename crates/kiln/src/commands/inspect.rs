@@ -2,6 +2,7 @@
 //! (variables, builders, provisioners), without validating components.
 
 use kiln_core::ui::Level;
+use kiln_template::hcl::types_data::DataSources;
 
 use super::common;
 use crate::cli::{Flag, Kind};
@@ -123,7 +124,9 @@ fn inspect_hcl2(
         common::print_errors(output, &errors);
         return 1;
     }
-    t.data_sources = crate::commands::plugins::data_sources(path, &t.dir);
+    // The table's errors (required plugins) are `validate`'s to report.
+    let (table, _) = crate::commands::plugins::hcl_table(&t);
+    t.data_sources = DataSources::new(std::sync::Arc::new(table));
     let (i, _) = kiln_template::hcl::inspect(&t);
     let say = |s: &str| output.line(Level::Say, s);
     say("Packer Inspect: HCL2 mode\n");

@@ -3,6 +3,7 @@
 //! are made from.
 
 pub mod build;
+pub mod cleanup;
 pub mod common;
 pub mod completion;
 pub mod console;
@@ -56,6 +57,13 @@ pub const TABLE: &[Command] = &[
         usage: build::USAGE,
         flags: build::FLAGS,
         operand: Operand::Template,
+    },
+    Command {
+        name: "cleanup",
+        about: "delete what a killed run left behind, found by its run tags",
+        usage: cleanup::USAGE,
+        flags: cleanup::FLAGS,
+        operand: Operand::None,
     },
     Command {
         name: "completion",

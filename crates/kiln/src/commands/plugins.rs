@@ -1,19 +1,18 @@
 //! `kiln plugins installed | install --path BINARY SOURCE | remove SOURCE
 //! [VERSION] | required TEMPLATE`, and what every template command shares
-//! about plugins: reading a template's `required_plugins`, building the
-//! registry of built-ins plus discovered plugin components, and resolving
-//! the data source types of a template's `data` blocks to plugins.
+//! about plugins: a template's `required_plugins`, taken from the one parse
+//! the command makes, and the one table of components it runs with (the
+//! built-ins of `kiln-registry`, to which `kiln-plugin` adds the components
+//! of the plugins it discovers).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::Path;
 
-use kiln_core::Registry;
 use kiln_plugin::discover::{self, Required};
 use kiln_plugin::protocol::Kind;
 use kiln_sdk::config::ConfigErrors;
-use kiln_sdk::DataSourceFactory;
-use kiln_template::hcl::types_data::{DataSourceResolver, DataSources, DATA_TYPES};
+use kiln_sdk::Registry;
 use kiln_template::hcl::types_packer::{self, RequiredPlugin};
+use kiln_template::hcl::HclTemplate;
 
 /// `kiln plugins -h`.
 pub const USAGE: &str = "Usage: kiln plugins <subcommand> [options] [args]
@@ -51,128 +50,67 @@ pub struct Requirements {
     pub sensitive_inputs: Vec<String>,
 }
 
-/// Reads a template's `required_plugins`.
+impl Requirements {
+    /// The `required_plugins` of a parsed template (its parse errors are
+    /// the caller's).
+    pub fn of(t: &HclTemplate) -> Requirements {
+        let mut r = Requirements {
+            sensitive_inputs: t.inputs.sensitive_inputs.clone(),
+            ..Requirements::default()
+        };
+        types_packer::check_duplicates(&t.required_plugins, &mut r.errors);
+        for p in &t.required_plugins {
+            if p.builtin().is_some() {
+                r.builtin.push(p.clone());
+            } else {
+                r.external.push(Required {
+                    name: p.name.clone(),
+                    source: p.source.clone(),
+                    version: p.version.clone(),
+                    location: Some(p.location.clone()),
+                });
+            }
+        }
+        r
+    }
+}
+
+/// Parses a template for its `required_plugins`: the one parse of `init`
+/// and `plugins required`, which need nothing else from it.
 pub fn requirements(template: &Path) -> Requirements {
-    let mut r = Requirements::default();
     if !kiln_template::hcl::is_hcl_path(template) {
-        return r;
+        return Requirements::default();
     }
     let (t, parse_errors) = kiln_template::hcl::parse(template);
-    r.parse_errors = parse_errors;
-    r.sensitive_inputs = t.inputs.sensitive_inputs.clone();
-    types_packer::check_duplicates(&t.required_plugins, &mut r.errors);
-    for p in t.required_plugins {
-        if p.builtin().is_some() {
-            r.builtin.push(p);
-        } else {
-            r.external.push(Required {
-                name: p.name,
-                source: p.source,
-                version: p.version,
-                location: Some(p.location),
-            });
-        }
+    Requirements {
+        parse_errors,
+        ..Requirements::of(&t)
     }
-    r
 }
 
-/// The `required_plugins` entries to discover (not built in), and the
-/// errors about them outside the parse phase.
-pub fn required(template: &Path) -> (Vec<Required>, ConfigErrors) {
-    let r = requirements(template);
-    (r.external, r.errors)
+/// The one table of components a template runs with: the built-ins, then
+/// the components of the plugins discovered for `template_dir` (built-ins
+/// win a name clash), with the errors about the `required` plugins.
+/// Discovery runs each plugin's `describe` once.
+pub fn table(required: &[Required], template_dir: &Path) -> (Registry, ConfigErrors) {
+    let mut table = kiln_registry::builtin();
+    let (found, errors) = discover::discover(&discover::plugin_dirs(Some(template_dir)), required);
+    discover::register(&mut table, &found);
+    (table, errors)
 }
 
-/// What plugin discovery found for a template, and the errors about its
-/// required plugins.
-type Discovered = Arc<(Vec<discover::Found>, ConfigErrors)>;
-
-/// The plugins `template` (in `template_dir`) can use, discovered once per
-/// process: evaluating its `data` blocks and building its registry share
-/// one discovery, so each plugin's `describe` runs once.
-fn discovered(template: &Path, template_dir: &Path) -> Discovered {
-    static CACHE: Mutex<Vec<((PathBuf, PathBuf), Discovered)>> = Mutex::new(Vec::new());
-    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let key = (canonical(template), canonical(template_dir));
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, d)) = cache.iter().find(|(k, _)| *k == key) {
-        return d.clone();
-    }
-    let (req, mut errors) = required(template);
-    let dirs = discover::plugin_dirs(Some(template_dir));
-    let (found, e) = discover::discover(&dirs, &req);
+/// [`table`] for a parsed HCL2 template, whose `required_plugins` come
+/// from that parse: the errors about them (a plugin required twice, one
+/// not installed) come first.
+pub fn hcl_table(t: &HclTemplate) -> (Registry, ConfigErrors) {
+    let Requirements {
+        external,
+        mut errors,
+        ..
+    } = Requirements::of(t);
+    let (table, e) = table(&external, &t.dir);
     errors.0.extend(e.0);
-    let d: Discovered = Arc::new((found, errors));
-    cache.push((key, d.clone()));
-    d
-}
-
-/// The built-ins plus every discovered plugin component (built-ins win a
-/// name clash), and the errors about required plugins.
-pub fn registry(template: &Path, template_dir: &Path) -> (Registry, ConfigErrors) {
-    let mut registry = kiln_registry::builtin();
-    let d = discovered(template, template_dir);
-    let (found, errors) = (&d.0, d.1.clone());
-    let b = registry.builder_names();
-    let p = registry.provisioner_names();
-    let pp = registry.post_processor_names();
-    let taken = |k: Kind, n: &str| match k {
-        Kind::Builder => b.contains(&n),
-        Kind::Provisioner => p.contains(&n),
-        Kind::PostProcessor => pp.contains(&n),
-        Kind::DataSource => DATA_TYPES.contains(&n),
-    };
-    let f = discover::factories(found, &taken);
-    registry.builders.extend(f.builders);
-    registry.provisioners.extend(f.provisioners);
-    registry.post_processors.extend(f.post_processors);
-    (registry, errors)
-}
-
-/// The data sources of the plugins a template can use, for evaluating its
-/// `data` blocks. Discovery (which runs each plugin's `describe`) happens
-/// once, and only when the template uses a data source type kiln does not
-/// read itself, and is shared with [`registry`], which reports the
-/// problems with `required_plugins`.
-struct PluginDataSources {
-    template: PathBuf,
-    template_dir: PathBuf,
-    factories: OnceLock<Vec<Box<dyn DataSourceFactory>>>,
-}
-
-impl PluginDataSources {
-    fn factories(&self) -> &[Box<dyn DataSourceFactory>] {
-        self.factories.get_or_init(|| {
-            let d = discovered(&self.template, &self.template_dir);
-            let taken = |k: Kind, n: &str| k != Kind::DataSource || DATA_TYPES.contains(&n);
-            discover::factories(&d.0, &taken).data_sources
-        })
-    }
-}
-
-impl DataSourceResolver for PluginDataSources {
-    fn factory(&self, ty: &str) -> Option<&dyn DataSourceFactory> {
-        self.factories()
-            .iter()
-            .find(|f| f.name() == ty)
-            .map(|f| f.as_ref())
-    }
-    fn types(&self) -> Vec<String> {
-        self.factories()
-            .iter()
-            .map(|f| f.name().to_string())
-            .collect()
-    }
-}
-
-/// What evaluates the `data` blocks of `template` (in `template_dir`):
-/// the built-in types, then the data sources of discovered plugins.
-pub fn data_sources(template: &Path, template_dir: &Path) -> DataSources {
-    DataSources::new(PluginDataSources {
-        template: template.to_path_buf(),
-        template_dir: template_dir.to_path_buf(),
-        factories: OnceLock::new(),
-    })
+    (table, errors)
 }
 
 fn describe(f: &discover::Found) -> String {

@@ -58,7 +58,7 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
                 return 1;
             }
         };
-        return match common::load_template_with(&path, &inputs, &redactor) {
+        return match common::check_syntax(&path, &inputs, &redactor) {
             Ok(_) => {
                 output.line(
                     Level::Say,
@@ -73,7 +73,11 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         };
     }
     let read_data = p.flag("evaluate-datasources").unwrap_or(false);
-    let (_, plan, errors) = match common::load_plan_reading(&path, &p, read_data) {
+    let common::Loaded {
+        plan,
+        table,
+        errors,
+    } = match common::load_plan_reading(&path, &p, read_data) {
         Ok(x) => x,
         Err(errors) => {
             common::print_errors(&output, &errors);
@@ -83,7 +87,13 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
     for v in plan.variables.sensitive_values() {
         redactor.add(v);
     }
-    match common::prepare_all(&plan, &kiln_core::Options::default(), &redactor, errors) {
+    match common::prepare_all(
+        &plan,
+        &table,
+        &kiln_core::Options::default(),
+        &redactor,
+        errors,
+    ) {
         Ok(builds) => {
             for w in plan
                 .warnings

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::support::*;
 
 /// The venv scripts/install-deps.sh creates.
-fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     let v = std::env::var_os("KILN_MOTO_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -45,11 +45,11 @@ const AMIS: &str = r#"[
   {"ami_id": "ami-0a1d21", "name": "kiln-src-older", "creation_date": "2022-01-01T00:00:00.000Z"}
 ]"#;
 /// The id of `kiln-base-1`.
-const BASE: &str = "ami-0b45e1";
+pub(crate) const BASE: &str = "ami-0b45e1";
 
 /// A moto EC2 server on a loopback port; killed on drop.
-struct Moto {
-    port: u16,
+pub(crate) struct Moto {
+    pub(crate) port: u16,
     /// `https` with `-s` (moto's self-signed certificate).
     tls: bool,
     child: Child,
@@ -85,7 +85,7 @@ def leftovers(region="us-east-1"):
 "#;
 
 impl Moto {
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         Self::start_with(false)
     }
 
@@ -146,13 +146,13 @@ impl Moto {
         m
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// What moto logged so far.
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
@@ -173,7 +173,7 @@ impl Moto {
 
     /// Runs Python with boto3 against this server and decodes the JSON the
     /// script prints.
-    fn py(&self, code: &str) -> Value {
+    pub(crate) fn py(&self, code: &str) -> Value {
         let script = self.script(code);
         let out = Command::new(venv().join("bin/python"))
             .args(["-c", &script])
@@ -267,7 +267,7 @@ for l in lines:
         Sshd::start_with(&extra)
     }
 
-    fn leftovers(&self) -> Value {
+    pub(crate) fn leftovers(&self) -> Value {
         self.py("print(json.dumps(leftovers()))")
     }
 }
@@ -286,7 +286,7 @@ const SECRET: &str = "kiln-template-secret-key-0451";
 
 /// An amazon-ebs builder block against `m`, connecting to `s` (or with
 /// `communicator: none`), with `extra` keys.
-fn builder(m: &Moto, s: Option<&Sshd>, extra: &str) -> String {
+pub(crate) fn builder(m: &Moto, s: Option<&Sshd>, extra: &str) -> String {
     builder_with(
         m,
         s.map(|s| (s, sshd::current_user())),
@@ -296,7 +296,7 @@ fn builder(m: &Moto, s: Option<&Sshd>, extra: &str) -> String {
 
 /// Like [`builder`], logging in as the given user, without
 /// `instance_type` (`extra` gives it, or `spot_instance_types`).
-fn builder_with(m: &Moto, ssh: Option<(&Sshd, String)>, extra: &str) -> String {
+pub(crate) fn builder_with(m: &Moto, ssh: Option<(&Sshd, String)>, extra: &str) -> String {
     let comm = match ssh {
         Some((s, user)) => format!(
             r#""ssh_username": "{user}", "ssh_host": "127.0.0.1", "ssh_port": {}, "ssh_timeout": "60s""#,
@@ -322,7 +322,7 @@ fn probed(stdout: &str, marker: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("bad probe JSON ({e}): {line}"))
 }
 
-fn build(d: &TestDir, t: &std::path::Path) -> Run {
+pub(crate) fn build(d: &TestDir, t: &std::path::Path) -> Run {
     let mut c = d.kiln(&["build", "-color=false", t.to_str().unwrap()]);
     c.env("AWS_EC2_METADATA_DISABLED", "true");
     run(c)
@@ -377,7 +377,7 @@ fn mask_ids(line: &str) -> String {
     out
 }
 
-fn assert_clean(m: &Moto) {
+pub(crate) fn assert_clean(m: &Moto) {
     let l = m.leftovers();
     for k in [
         "key_pairs",
@@ -478,11 +478,12 @@ print(json.dumps(out))
     }
     // The instance carried the run tags.
     let tagged = m.py(
-        r#"print(json.dumps([{t["Key"]: t["Value"] for t in i.get("Tags", [])} for r in ec2().describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["kiln-test"]}])["Reservations"] for i in r["Instances"]]))"#,
+        r#"print(json.dumps([{t["Key"]: t["Value"] for t in i.get("Tags", []) if t["Key"] != "kiln:run"} for r in ec2().describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["kiln-test"]}])["Reservations"] for i in r["Instances"]]))"#,
     );
     assert_eq!(
         tagged,
-        serde_json::json!([{"Name": "Packer Builder", "Purpose": "kiln-test"}])
+        // With the run tags (`kiln:run`, the run's UUID, left out here).
+        serde_json::json!([{"Name": "Packer Builder", "Purpose": "kiln-test", "kiln:build": "amazon-ebs"}])
     );
 }
 
@@ -1141,7 +1142,7 @@ c = ec2()
 out = []
 for lt in c.describe_launch_templates()["LaunchTemplates"]:
     v = c.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"])["LaunchTemplateVersions"]
-    out.append({"name": lt["LaunchTemplateName"], "tags": {t["Key"]: t["Value"] for t in lt.get("Tags", [])},
+    out.append({"name": lt["LaunchTemplateName"], "tags": {t["Key"]: t["Value"] for t in lt.get("Tags", []) if t["Key"] != "kiln:run"},
                 "data": v[0]["LaunchTemplateData"]})
 print("LT=" + json.dumps(out, default=str))
 "#,
@@ -1192,7 +1193,10 @@ print("LT=" + json.dumps(out, default=str))
             .starts_with("packer-fleet-launch-template-"),
         "{lt}"
     );
-    assert_eq!(lt["tags"], serde_json::json!({"SpotFor": "kiln-base-1"}));
+    assert_eq!(
+        lt["tags"],
+        serde_json::json!({"SpotFor": "kiln-base-1", "kiln:build": "amazon-ebs"})
+    );
     let data = &lt["data"];
     assert_eq!(data["ImageId"], BASE, "{data}");
     assert_eq!(
@@ -1231,7 +1235,7 @@ ins = [i for r in c.describe_instances(Filters=[{"Name": "tag:Purpose", "Values"
 sirs = c.describe_spot_instance_requests(Filters=[{"Name": "instance-id", "Values": [i["InstanceId"] for i in ins]}])["SpotInstanceRequests"]
 print(json.dumps({"instances": [{"type": i["InstanceType"], "lifecycle": i.get("InstanceLifecycle"), "state": i["State"]["Name"],
     "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])}} for i in ins],
-    "requests": [{t["Key"]: t["Value"] for t in s.get("Tags", [])} for s in sirs]}))
+    "requests": [{t["Key"]: t["Value"] for t in s.get("Tags", []) if t["Key"] != "kiln:run"} for s in sirs]}))
 "#,
     );
     let instances = inst["instances"].as_array().unwrap();
@@ -1246,7 +1250,7 @@ print(json.dumps({"instances": [{"type": i["InstanceType"], "lifecycle": i.get("
     assert_eq!(i["tags"]["Name"], "Packer Builder", "{inst}");
     assert_eq!(
         inst["requests"],
-        serde_json::json!([{"SpotFor": "kiln-base-1"}]),
+        serde_json::json!([{"SpotFor": "kiln-base-1", "kiln:build": "amazon-ebs"}]),
         "{inst}"
     );
     // The launch template is deleted; the AMI stays.
@@ -1461,4 +1465,113 @@ fn amazon_ebs_temporary_key_pair_name_names_the_key_pair() {
     let left = m
         .py(r#"print(json.dumps([k["KeyName"] for k in ec2().describe_key_pairs()["KeyPairs"]]))"#);
     assert_eq!(left, serde_json::json!([]), "key pairs left in moto");
+}
+
+/// A template whose EC2 endpoint is `endpoint`, failing at its first call
+/// (`DescribeImages` of "Prevalidating AMI Name"), with two attempts per
+/// call and one-second request timeouts.
+fn endpoint_failure(endpoint: &str) -> Run {
+    let d = dir();
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-12c6146b",
+            "instance_type": "t3.micro", "ami_name": "kiln test x", "communicator": "none",
+            "access_key": "AKIDKILNTEST", "secret_key": "{SECRET}", "max_retries": 2,
+            "custom_endpoint_ec2": "{endpoint}"}}]}}"#
+        ),
+    );
+    let mut c = d.kiln(&["build", "-color=false", t.to_str().unwrap()]);
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KILN_CLOUD_CONNECT_TIMEOUT", "1")
+        .env("KILN_CLOUD_READ_TIMEOUT", "1");
+    run(c)
+}
+
+/// A loopback listener that runs `serve` on every connection it accepts,
+/// each in its own thread; the connections stay open until `serve`
+/// returns.
+fn listener(serve: fn(std::net::TcpStream)) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    port
+}
+
+#[test]
+fn amazon_ebs_endpoint_that_never_answers_fails_within_the_timeouts() {
+    // Accepts, reads the request, and never answers.
+    let port = listener(|mut s| {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let r = endpoint_failure(&endpoint);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let want = format!(
+        "error querying AMI: EC2 at `{endpoint}` did not answer `DescribeImages` in time (gave up after 2 attempts in "
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("hint: check the endpoint (`custom_endpoint_ec2`), the network"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn amazon_ebs_refused_connection_says_what_and_where() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let r = endpoint_failure(&endpoint);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let want = format!(
+        "error querying AMI: cannot connect to EC2 at `{endpoint}` for `DescribeImages`: connection refused (gave up after 2 attempts in "
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("DispatchFailure") && !r.stderr.contains("ConnectorError"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn amazon_ebs_html_page_from_a_wrong_endpoint_is_named() {
+    // A web server that is not EC2: 404 with an HTML page.
+    let port = listener(|mut s| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 65536];
+        let _ = s.read(&mut buf);
+        let body =
+            "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>";
+        let _ = write!(
+            s,
+            "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let r = endpoint_failure(&endpoint);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let want = format!(
+        "error querying AMI: EC2 `DescribeImages` at `{endpoint}` answered HTTP 404 (404 Not Found)\n  hint: check that `{endpoint}` (`custom_endpoint_ec2`) is an endpoint of the EC2 API"
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("unhandled error") && !r.stderr.contains("ServiceError"),
+        "{}",
+        r.stderr
+    );
 }

@@ -6,7 +6,9 @@
 //! corpus in `tests/corpus/` against its index (and packer 1.6.6 for JSON).
 
 mod amazon;
+mod amazon_faults;
 mod build;
+mod cleanup;
 mod compat;
 mod corpus;
 mod docker;

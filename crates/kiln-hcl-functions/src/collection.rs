@@ -168,7 +168,7 @@ fn length(a: FuncArgs) -> Result<Value, String> {
         other => {
             return Err(format!(
                 "a collection or string is required, found {}",
-                crate::hcl::eval::kind(other)
+                crate::value::kind(other)
             ))
         }
     } as u64))

@@ -1,9 +1,17 @@
-//! Packer's HCL2 function library (`hcl2template/functions.go`): string,
+//! kiln-hcl-functions: Packer's HCL2 function library
+//! (`hcl2template/functions.go`) for kiln's HCL2 evaluator: string,
 //! collection, encoding, filesystem, date/time, hash and crypto, numeric,
 //! type conversion and secret-store functions (all 110 Packer documents),
-//! each checked against the documented examples.
+//! each checked against the documented examples. The secret stores are
+//! Vault, Consul and AWS Secrets Manager (whose requests are signed with
+//! the `aws-sigv4` crate).
 //! Arguments convert as cty converts them (`upper(5)` is `"5"`,
 //! `max("3", 1)` is `3`). `env` is only available in variable defaults.
+//!
+//! It stores nothing: [`register`] declares the functions in an hcl-rs
+//! evaluation context, and [`value`] has the HCL value conversions the
+//! functions share with the evaluator (`kiln-template`), which depends on
+//! this crate and not the other way round.
 
 mod aws;
 mod collection;
@@ -14,6 +22,7 @@ mod more;
 mod numeric;
 mod printf;
 mod string;
+pub mod value;
 
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use hcl::Value;
@@ -77,11 +86,11 @@ fn env_refused(_: FuncArgs) -> Result<Value, String> {
 pub fn to_str(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        Value::Number(_) | Value::Bool(_) => Ok(crate::hcl::eval::display(v)),
+        Value::Number(_) | Value::Bool(_) => Ok(crate::value::display(v)),
         Value::Null => Err("a string is required, found null".into()),
         other => Err(format!(
             "a string is required, found {}",
-            crate::hcl::eval::kind(other)
+            crate::value::kind(other)
         )),
     }
 }
@@ -98,7 +107,7 @@ pub fn to_f64(v: &Value) -> Result<f64, String> {
             .ok_or_else(|| format!("a number is required, found `{s}`")),
         other => Err(format!(
             "a number is required, found {}",
-            crate::hcl::eval::kind(other)
+            crate::value::kind(other)
         )),
     }
 }
@@ -129,7 +138,7 @@ pub fn to_list(v: &Value) -> Result<&Vec<Value>, String> {
         Value::Array(a) => Ok(a),
         other => Err(format!(
             "a list is required, found {}",
-            crate::hcl::eval::kind(other)
+            crate::value::kind(other)
         )),
     }
 }
@@ -140,7 +149,7 @@ pub fn to_map(v: &Value) -> Result<&hcl::Map<String, Value>, String> {
         Value::Object(o) => Ok(o),
         other => Err(format!(
             "a map is required, found {}",
-            crate::hcl::eval::kind(other)
+            crate::value::kind(other)
         )),
     }
 }
@@ -152,7 +161,7 @@ pub fn to_bool(v: &Value) -> Result<bool, String> {
         Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
         other => Err(format!(
             "a bool is required, found {}",
-            crate::hcl::eval::kind(other)
+            crate::value::kind(other)
         )),
     }
 }
@@ -170,8 +179,8 @@ pub(crate) mod tests {
         register(&mut ctx, false);
         ctx.declare_func("env", def(env, 1, false));
         e.evaluate(&ctx)
-            .map(|v| crate::hcl::eval::to_json(&v).to_string())
-            .map_err(|e| crate::hcl::eval::eval_message(&e))
+            .map(|v| crate::value::to_json(&v).to_string())
+            .map_err(|e| crate::value::eval_message(&e))
     }
 
     /// Runs a table of `(expression, expected JSON)` cases.
@@ -191,7 +200,7 @@ pub(crate) mod tests {
         let mut ctx = Context::new();
         register(&mut ctx, false);
         let err = e.evaluate(&ctx).unwrap_err();
-        assert!(crate::hcl::eval::eval_message(&err).contains("only be used in variable defaults"));
+        assert!(crate::value::eval_message(&err).contains("only be used in variable defaults"));
         // A variable default has `env` alone, as in Packer.
         let body: hcl::Body = hcl::parse("x = upper(env(\"HOME\"))\n").unwrap();
         let e = body.attributes().next().unwrap().expr.clone();
@@ -199,7 +208,7 @@ pub(crate) mod tests {
         register(&mut ctx, true);
         let err = e.evaluate(&ctx).unwrap_err();
         assert_eq!(
-            crate::hcl::eval::eval_message(&err),
+            crate::value::eval_message(&err),
             "call to unknown function `upper`"
         );
     }

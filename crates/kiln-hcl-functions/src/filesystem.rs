@@ -119,7 +119,7 @@ fn templatefile(a: FuncArgs) -> Result<Value, String> {
     template
         .evaluate(&ctx)
         .map(Value::from)
-        .map_err(|e| format!("`{p}`: {}", crate::hcl::eval::eval_message(&e)))
+        .map_err(|e| format!("`{p}`: {}", crate::value::eval_message(&e)))
 }
 fn no_recursion(_: FuncArgs) -> Result<Value, String> {
     Err("`templatefile` cannot be called from inside a template file".into())

@@ -3,7 +3,7 @@
 //! `rsadecrypt`, the secret stores `vault` and `consul_key` over their
 //! HTTP APIs (AWS Secrets Manager is in [`super::aws`]), the HTTP client
 //! they share, and the internal helpers the
-//! expression rewriter ([`crate::hcl::prepare`]) calls: `__kiln_num`,
+//! expression rewriter (`kiln_template::hcl::prepare`) calls: `__kiln_num`,
 //! `__kiln_bool` (cty's operand conversions), `__kiln_fail`, and the eager
 //! fallbacks of `try`, `can` and `convert`.
 
@@ -285,7 +285,7 @@ fn yamldecode(a: FuncArgs) -> Result<Value, String> {
 }
 
 fn yamlencode(a: FuncArgs) -> Result<Value, String> {
-    let j = crate::hcl::eval::to_json(&a[0]);
+    let j = crate::value::to_json(&a[0]);
     serde_yaml::to_string(&j)
         .map(Value::from)
         .map_err(|e| format!("cannot encode as YAML: {e}"))

@@ -164,7 +164,7 @@ fn append(v: &Verb<'_>, out: &mut String, args: &[Value]) -> Result<(), String> 
                     let f = to_f64(arg).map_err(unsupported)?;
                     float_text(f, 'g', None)
                 }
-                other => crate::hcl::eval::to_json(other).to_string(),
+                other => crate::value::to_json(other).to_string(),
             };
             out.push_str(&pad(v, s));
         }

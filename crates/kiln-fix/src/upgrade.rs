@@ -10,11 +10,11 @@
 //! `{{build_name}}`, `{{build_type}}`, `{{template_dir}}`, `{{pwd}}`, and
 //! `{{env `X`}}` in variable defaults); the others (`{{.Path}}`,
 //! `{{build `ID`}}`, …) are left for components to render, as in Packer.
-//! The result is laid out by [`super::format`].
+//! The result is laid out by [`crate::format`].
 
 use serde_json::Value;
 
-use crate::legacy::Template;
+use kiln_template::legacy::Template;
 
 struct Upgrader {
     needs_timestamp: bool,
@@ -196,7 +196,7 @@ pub fn upgrade(t: &Template) -> String {
         out.push_str("# \"timestamp\" template function replacement\nlocals {\ntimestamp = regex_replace(timestamp(), \"[- TZ:]\", \"\")\n}\n\n");
     }
     out.push_str(&body);
-    super::format::format("hcl2_upgrade", &out).unwrap_or(out)
+    crate::format::format("hcl2_upgrade", &out).unwrap_or(out)
 }
 
 fn go_duration(d: std::time::Duration) -> String {
@@ -345,7 +345,7 @@ mod tests {
     use super::*;
 
     fn up(src: &str) -> String {
-        let t = crate::legacy::parse(src, "t.json".into(), ".".into()).unwrap();
+        let t = kiln_template::legacy::parse(src, "t.json".into(), ".".into()).unwrap();
         upgrade(&t)
     }
 

@@ -7,7 +7,7 @@ use hcl::eval::FuncArgs;
 use hcl::Value;
 
 use super::{to_str, Entry};
-use crate::hcl::eval::{from_json, to_json};
+use crate::value::{from_json, to_json};
 
 pub(super) const FUNCS: &[Entry] = &[
     ("base64decode", 1, false, base64decode),

@@ -1,0 +1,352 @@
+//! Errors of cloud API calls, for people: what was called (the API action),
+//! where (the service and its endpoint), what happened (the service's
+//! error code and message, a refused or reset connection, no answer in
+//! time, an HTTP page that is not an API reply) and what to check. Each
+//! cloud adapts its SDK's errors into a [`Fault`] (the failure, its class
+//! and an optional hint); the [`Api`](crate::Api) that made the call adds
+//! the action, the endpoint, the attempts and the time spent, making an
+//! [`ApiError`].
+
+use std::fmt;
+use std::time::Duration;
+
+/// How a failed call may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A failure that the same call may not meet again: a 5xx, a reset,
+    /// refused or timed-out connection, an unreadable reply.
+    Transient,
+    /// The service asked the caller to slow down (throttling, HTTP 429).
+    Throttled,
+    /// The call itself is wrong (a client error): retrying cannot help.
+    Permanent,
+}
+
+impl ErrorClass {
+    /// Whether the retry policy retries this class.
+    pub fn retryable(self) -> bool {
+        !matches!(self, ErrorClass::Permanent)
+    }
+}
+
+/// What can say which [`ErrorClass`] it is.
+pub trait Classify {
+    /// The class of this error.
+    fn class(&self) -> ErrorClass;
+}
+
+/// What went wrong in one attempt, independent of the cloud's SDK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The service answered with an error it names.
+    Service {
+        /// The error code (`InvalidGroup.Duplicate`, `Throttling`, ...).
+        code: String,
+        /// The service's message.
+        message: String,
+        /// The HTTP status, when known.
+        status: Option<u16>,
+    },
+    /// An HTTP answer that is not an API error reply: a wrong endpoint, a
+    /// proxy's error page.
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body, one line.
+        body: String,
+    },
+    /// Nothing listens at the endpoint.
+    Refused,
+    /// The connection was reset or closed before the reply was complete.
+    Reset,
+    /// No connection within the connect timeout.
+    ConnectTimeout,
+    /// Connected, but no complete reply within the read timeout.
+    ReadTimeout,
+    /// The endpoint's host name does not resolve.
+    Dns(String),
+    /// The TLS handshake failed (a certificate not trusted, ...).
+    Tls(String),
+    /// Anything else: the cause, as text.
+    Other(String),
+}
+
+/// One failed attempt: what went wrong, its class and, when the cloud
+/// knows one, a hint on what to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// What went wrong.
+    pub failure: Failure,
+    /// Whether to retry.
+    pub class: ErrorClass,
+    /// What to check, when the cloud knows better than the generic hint.
+    pub hint: Option<String>,
+}
+
+impl Fault {
+    /// A fault with the generic hint.
+    pub fn new(failure: Failure, class: ErrorClass) -> Fault {
+        Fault {
+            failure,
+            class,
+            hint: None,
+        }
+    }
+
+    /// The service's error code, if it named one.
+    pub fn code(&self) -> Option<&str> {
+        match &self.failure {
+            Failure::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the service's error code is one of `codes`.
+    pub fn is(&self, codes: &[&str]) -> bool {
+        self.code().is_some_and(|c| codes.contains(&c))
+    }
+}
+
+impl Classify for Fault {
+    fn class(&self) -> ErrorClass {
+        self.class
+    }
+}
+
+/// A failed API call, after the retry policy gave up or met a permanent
+/// error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The service (`EC2`, `IAM`, ...).
+    pub service: String,
+    /// The API action (`CreateSecurityGroup`).
+    pub action: String,
+    /// Where: the endpoint URL, or the region when the SDK picks it.
+    pub endpoint: String,
+    /// The template setting that names the endpoint, for the hint
+    /// (`custom_endpoint_ec2`).
+    pub setting: Option<String>,
+    /// The last attempt's fault.
+    pub fault: Fault,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// How long the call took, all attempts included.
+    pub elapsed: Duration,
+}
+
+impl ApiError {
+    /// The service's error code, if it named one.
+    pub fn code(&self) -> Option<&str> {
+        self.fault.code()
+    }
+
+    /// Whether the service's error code is one of `codes`.
+    pub fn is(&self, codes: &[&str]) -> bool {
+        self.fault.is(codes)
+    }
+
+    fn retried(&self) -> String {
+        if self.attempts > 1 {
+            format!(
+                " (gave up after {} attempts in {})",
+                self.attempts,
+                human(self.elapsed)
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    fn setting_hint(&self) -> String {
+        match &self.setting {
+            Some(s) => format!(" (`{s}`)"),
+            None => String::new(),
+        }
+    }
+
+    /// The generic hint for this failure.
+    fn default_hint(&self) -> Option<String> {
+        let at = &self.endpoint;
+        let setting = self.setting_hint();
+        let service = &self.service;
+        Some(match &self.fault.failure {
+            Failure::Service { .. } | Failure::Other(_) => return None,
+            Failure::Http { .. } => format!(
+                "check that `{at}`{setting} is an endpoint of the {service} API: this reply is not an API reply"
+            ),
+            Failure::Refused => format!(
+                "check that the endpoint{setting} is right and that the service listens there"
+            ),
+            Failure::Reset | Failure::ConnectTimeout | Failure::ReadTimeout => format!(
+                "check the endpoint{setting}, the network and any proxy between kiln and `{at}`"
+            ),
+            Failure::Dns(_) => format!("check the host name of the endpoint{setting} and DNS"),
+            Failure::Tls(_) => format!(
+                "check that `{at}` presents a certificate this machine trusts{setting}"
+            ),
+        })
+    }
+}
+
+impl Classify for ApiError {
+    fn class(&self) -> ErrorClass {
+        self.fault.class
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (service, action, at) = (&self.service, &self.action, &self.endpoint);
+        match &self.fault.failure {
+            // The service's own words, as they always were.
+            Failure::Service { code, message, .. } => write!(f, "{code}: {message}")?,
+            Failure::Http { status, body } => {
+                write!(f, "{service} `{action}` at `{at}` answered HTTP {status}")?;
+                if !body.is_empty() {
+                    write!(f, " ({body})")?;
+                }
+            }
+            Failure::Refused => write!(
+                f,
+                "cannot connect to {service} at `{at}` for `{action}`: connection refused"
+            )?,
+            Failure::Reset => write!(
+                f,
+                "the connection to {service} at `{at}` was closed during `{action}` before a reply"
+            )?,
+            Failure::ConnectTimeout => write!(
+                f,
+                "cannot connect to {service} at `{at}` for `{action}`: the connection timed out"
+            )?,
+            Failure::ReadTimeout => {
+                write!(f, "{service} at `{at}` did not answer `{action}` in time")?
+            }
+            Failure::Dns(e) => write!(
+                f,
+                "cannot resolve the {service} endpoint `{at}` for `{action}`: {e}"
+            )?,
+            Failure::Tls(e) => write!(
+                f,
+                "TLS handshake with {service} at `{at}` failed for `{action}`: {e}"
+            )?,
+            Failure::Other(e) => write!(f, "{service} `{action}` at `{at}` failed: {e}")?,
+        }
+        f.write_str(&self.retried())?;
+        if let Some(h) = self.fault.hint.clone().or_else(|| self.default_hint()) {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// `d` for people: `850ms`, `12s`, `3m20s`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = d.as_secs();
+    if s < 60 {
+        return format!("{s}s");
+    }
+    if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{}m{}s", s / 60, s % 60)
+    }
+}
+
+/// The first line of `body`, at most `max` characters, for an error
+/// message (an HTML page's title or first text, not all of it).
+pub fn snippet(body: &str, max: usize) -> String {
+    let text = match (body.find("<title>"), body.find("</title>")) {
+        (Some(a), Some(b)) if a + 7 <= b => &body[a + 7..b],
+        _ => body,
+    };
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let mut out: String = line.chars().take(max).collect();
+    if line.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(failure: Failure, attempts: u32) -> ApiError {
+        ApiError {
+            service: "EC2".into(),
+            action: "DescribeImages".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            setting: Some("custom_endpoint_ec2".into()),
+            fault: Fault::new(failure, ErrorClass::Transient),
+            attempts,
+            elapsed: Duration::from_millis(4200),
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_says_what_where_and_what_to_check() {
+        let e = error(Failure::Refused, 4).to_string();
+        assert_eq!(
+            e,
+            "cannot connect to EC2 at `http://127.0.0.1:1` for `DescribeImages`: connection refused (gave up after 4 attempts in 4s)\n  hint: check that the endpoint (`custom_endpoint_ec2`) is right and that the service listens there"
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_named_by_its_title() {
+        let body = "<html><head><title>404 Not Found</title></head><body>...</body></html>";
+        let e = error(
+            Failure::Http {
+                status: 404,
+                body: snippet(body, 80),
+            },
+            1,
+        )
+        .to_string();
+        assert!(
+            e.starts_with("EC2 `DescribeImages` at `http://127.0.0.1:1` answered HTTP 404 (404 Not Found)\n  hint: check that `http://127.0.0.1:1` (`custom_endpoint_ec2`) is an endpoint of the EC2 API"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("ServiceError") && !e.contains("unhandled"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn service_errors_keep_the_services_words_and_a_cloud_hint() {
+        let mut e = error(
+            Failure::Service {
+                code: "AuthFailure".into(),
+                message: "bad key".into(),
+                status: Some(401),
+            },
+            1,
+        );
+        assert_eq!(e.to_string(), "AuthFailure: bad key");
+        e.fault.hint = Some("check the keys".into());
+        assert_eq!(
+            e.to_string(),
+            "AuthFailure: bad key\n  hint: check the keys"
+        );
+        assert!(e.is(&["AuthFailure"]) && !e.is(&["Throttling"]));
+    }
+
+    #[test]
+    fn durations_and_snippets_read_well() {
+        assert_eq!(human(Duration::from_millis(850)), "850ms");
+        assert_eq!(human(Duration::from_secs(200)), "3m20s");
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+        assert_eq!(snippet("\n\n  first line  \nsecond", 5), "first…");
+    }
+}

@@ -1,0 +1,33 @@
+//! The cloud-builder toolkit: what every cloud builder (amazon-ebs today,
+//! the other clouds next) needs to talk to a cloud API robustly, written
+//! once and independent of any cloud's SDK.
+//!
+//! - [`error`]: one error type for a failed API call ([`ApiError`]) that
+//!   says what was called, where, what happened and what to check, and the
+//!   classification every cloud maps its errors onto ([`ErrorClass`]:
+//!   transient, throttled or permanent).
+//! - [`retry`]: the retry policy for API calls ([`RetryPolicy`]: bounded
+//!   attempts and time, exponential backoff with full jitter), each cloud's
+//!   throttling codes in one table ([`retry::THROTTLING_CODES`]), the
+//!   per-endpoint bound on requests in flight, request timeouts, and the
+//!   idempotent create/delete helpers (on a retry, "already exists" adopts
+//!   and "not found" on delete is done) through [`Api`].
+//! - [`poll`]: one "wait until this resource is X" loop ([`Poller`]) with a
+//!   timeout, backoff with jitter, cancellation and a message naming the
+//!   resource, its last state and how long it waited.
+//! - [`batch`]: batching of the same kind of lookup across the builds of
+//!   one process ([`Batcher`]).
+//!
+//! A cloud builder keeps its SDK in its own crate and adapts its errors
+//! into [`Fault`]s; everything else comes from here. Holds no resources
+//! and creates nothing, so there is nothing to clean up.
+
+pub mod batch;
+pub mod error;
+pub mod poll;
+pub mod retry;
+
+pub use batch::Batcher;
+pub use error::{ApiError, Classify, ErrorClass, Failure, Fault};
+pub use poll::{CheckError, PollError, Poller, Status};
+pub use retry::{Api, Attempt, RetryPolicy, Timeouts};

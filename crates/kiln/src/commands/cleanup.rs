@@ -1,0 +1,193 @@
+//! `kiln cleanup -run <uuid>`: finds what a killed kiln left behind (a
+//! SIGKILL runs no cleanup) through each cloud's own API, by the run tags
+//! every resource carries (`kiln:run` in AWS, the `kiln.run` label in
+//! Docker), and deletes it; `-dry-run` only lists it. The work is in the
+//! builders' `cleanup` modules; this file picks the clouds and reports.
+
+use std::sync::Arc;
+
+use kiln_core::ui::{BuildUi, Output, OutputMode};
+use kiln_sdk::ui::Redactor;
+use kiln_sdk::Ui;
+
+use super::common;
+use crate::cli::{self, Flag, Kind};
+
+pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
+
+  Deletes everything a kiln run created and left behind, for example after
+  kiln was killed (SIGKILL) and could not clean up. Every resource kiln
+  creates carries the run's PACKER_RUN_UUID: the `kiln:run` tag in AWS, the
+  `kiln.run` label in Docker. Running it again finds nothing.
+
+  AWS credentials come from the standard chain (AWS_ACCESS_KEY_ID and
+  AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, instance metadata).
+  AWS is searched when regions are given (-region, or AWS_REGION or
+  AWS_DEFAULT_REGION); Docker (DOCKER_HOST) when its engine answers.
+
+Options:
+
+  -run=UUID               The run to clean up (its PACKER_RUN_UUID). Required.
+  -dry-run                List what would be deleted; delete nothing.
+  -cloud=amazon,docker    Only these clouds (comma-separated, repeatable).
+  -region=us-east-1,...   AWS regions to search (comma-separated, repeatable).
+  -endpoint=URL           The EC2 and IAM endpoint URL (a private endpoint, moto).
+";
+
+pub const FLAGS: &[Flag] = &[
+    Flag::new("run", Kind::Value),
+    Flag::new("dry-run", Kind::Bool),
+    Flag::new("cloud", Kind::Repeated),
+    Flag::new("region", Kind::Repeated),
+    Flag::new("endpoint", Kind::Value),
+];
+
+/// The clouds `kiln cleanup` knows.
+const CLOUDS: &[&str] = &["amazon", "docker"];
+
+/// Runs `kiln cleanup`.
+pub fn run(args: Vec<String>) -> u8 {
+    let usage_error = |e: &str| {
+        eprintln!("error: {e}\n");
+        eprint!("{USAGE}");
+        1
+    };
+    let p = match cli::parse(&args, FLAGS) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e),
+    };
+    if p.help {
+        print!("{USAGE}");
+        return 0;
+    }
+    if let Some(extra) = p.args.first() {
+        return usage_error(&format!("unexpected argument `{extra}`"));
+    }
+    let Some(run) = p.value("run").map(str::trim).filter(|r| !r.is_empty()) else {
+        return usage_error("`-run` is required: the PACKER_RUN_UUID of the run to clean up");
+    };
+    let dry_run = match p.flag("dry-run") {
+        Ok(d) => d,
+        Err(e) => return usage_error(&e),
+    };
+    let clouds = p.list("cloud");
+    if let Some(bad) = clouds.iter().find(|c| !CLOUDS.contains(&c.as_str())) {
+        return usage_error(&format!(
+            "unknown cloud `{bad}` in `-cloud`: kiln cleanup knows {}",
+            CLOUDS.join(", ")
+        ));
+    }
+    let mut regions = p.list("region");
+    if regions.is_empty() {
+        regions.extend(
+            ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok())
+                .filter(|r| !r.is_empty())
+                .take(1),
+        );
+    }
+    let explicit = |c: &str| clouds.iter().any(|x| x == c);
+    let amazon = if clouds.is_empty() {
+        !regions.is_empty()
+    } else {
+        explicit("amazon")
+    };
+    if amazon && regions.is_empty() {
+        return usage_error(
+            "`-cloud=amazon` needs the regions to search: `-region`, AWS_REGION or AWS_DEFAULT_REGION",
+        );
+    }
+    let docker = clouds.is_empty() || explicit("docker");
+    let endpoint = p.value("endpoint").map(str::to_string);
+
+    let rt = match common::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let output = Output::stdio(
+        OutputMode::Human {
+            color: false,
+            timestamp: false,
+        },
+        Redactor::new(),
+    );
+    let ui: Arc<dyn Ui> = Arc::new(BuildUi::new(output, "cleanup", 0));
+    let (found, searched, failed) = rt.block_on(async {
+        let mut found = 0;
+        let mut searched = Vec::new();
+        let mut failed = false;
+        if amazon {
+            searched.push(format!("amazon ({})", regions.join(", ")));
+            match kiln_builder_amazon::cleanup::find_and_delete(
+                run,
+                &regions,
+                endpoint.as_deref(),
+                dry_run,
+                ui.as_ref(),
+            )
+            .await
+            {
+                Ok(n) => found += n,
+                Err(e) => {
+                    ui.error(&e.to_string());
+                    failed = true;
+                }
+            }
+        }
+        if docker {
+            match kiln_builder_docker::connect().await {
+                Ok(engine) => {
+                    searched.push("docker".to_string());
+                    match kiln_builder_docker::cleanup::find_and_delete(
+                        &engine,
+                        run,
+                        dry_run,
+                        ui.as_ref(),
+                    )
+                    .await
+                    {
+                        Ok(n) => found += n,
+                        Err(e) => {
+                            ui.error(&e.to_string());
+                            failed = true;
+                        }
+                    }
+                }
+                // Asked for: an error. By default: skipped, and said so.
+                Err(e) if explicit("docker") => {
+                    ui.error(&e.to_string());
+                    failed = true;
+                }
+                Err(e) => ui.message(&format!("docker skipped: {e}")),
+            }
+        }
+        (found, searched, failed)
+    });
+    if searched.is_empty() && !failed {
+        return usage_error(
+            "nothing to search: give `-region` (AWS) or make the docker engine reachable",
+        );
+    }
+    let place = searched.join(" and ");
+    if found == 0 {
+        ui.say(&format!("Nothing of run `{run}` found in {place}"));
+    } else if dry_run {
+        ui.say(&format!(
+            "{found} resource(s) of run `{run}` would be deleted from {place}"
+        ));
+    } else {
+        ui.say(&format!(
+            "{found} resource(s) of run `{run}` found in {place}{}",
+            if failed {
+                "; some could not be deleted"
+            } else {
+                " and deleted"
+            }
+        ));
+    }
+    u8::from(failed)
+}

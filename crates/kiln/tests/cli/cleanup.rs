@@ -1,0 +1,371 @@
+//! `kiln cleanup -run <uuid>` after a SIGKILLed build: an amazon-ebs build
+//! against moto and a docker build on the real engine are killed while a
+//! `shell-local` provisioner sleeps (after it wrote the run's UUID, from
+//! `{{ build `PackerRunUUID` }}`, to a file); what they left carries the run
+//! tags, and `kiln cleanup` deletes it, through the cloud's own API, as the
+//! tests then check with boto3 and the docker CLI. A second cleanup finds
+//! nothing. A successful build's AMI is not the run's to delete.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::amazon::{builder, Moto};
+use crate::support::*;
+
+/// A `sleep` argument no other test uses, to find and end the orphaned
+/// provisioner after kiln is killed.
+fn sleep_marker(salt: u32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{}.{}{salt}", 700 + std::process::id() % 200, nanos % 1000)
+}
+
+/// Kills (SIGKILL) the processes whose command line contains `marker`.
+fn kill_matching(marker: &str) {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmd.contains(marker) && !cmd.contains("cargo") {
+            if let Some(pid) = entry.file_name().to_str() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+    }
+}
+
+/// Starts `kiln build` on `template` with `env`, waits until the
+/// provisioner wrote the run's UUID to `run.txt` in `d`, then SIGKILLs kiln
+/// and the sleeping provisioner. Returns the UUID.
+fn build_and_kill(d: &TestDir, template: &Path, env: &[(&str, &str)], marker: &str) -> String {
+    let mut c = d.kiln(&["build", "-color=false", template.to_str().unwrap()]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child: Child = c.spawn().unwrap();
+    let started = Instant::now();
+    let run_file = d.path().join("run.txt");
+    let uuid = loop {
+        let text = std::fs::read_to_string(&run_file).unwrap_or_default();
+        if text.ends_with('\n') && !text.trim().is_empty() {
+            break text.trim().to_string();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the build ended ({status}) before its provisioner ran");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the provisioner never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL: no cleanup runs.
+    child.wait().unwrap();
+    kill_matching(&format!("sleep {marker}"));
+    uuid
+}
+
+/// `kiln cleanup` with `args` against moto.
+fn cleanup(d: &TestDir, m: Option<&Moto>, args: &[&str]) -> Run {
+    let mut all = vec!["cleanup"];
+    all.extend_from_slice(args);
+    let mut c = d.kiln(&all);
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE");
+    if m.is_some() {
+        c.env("AWS_ACCESS_KEY_ID", "AKIDKILNTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "kiln-test-secret");
+    }
+    run(c)
+}
+
+/// What in moto carries `kiln:run` = `uuid`, by kind (with the tags of
+/// the first key pair and the instance, to check the build name).
+fn tagged(m: &Moto, uuid: &str) -> Value {
+    m.py(&format!(
+        r#"
+run = {uuid:?}
+c = ec2()
+def has(tags):
+    return any(t["Key"] == "kiln:run" and t["Value"] == run for t in (tags or []))
+def tagmap(tags):
+    return {{t["Key"]: t["Value"] for t in (tags or [])}}
+ins = [i for r in c.describe_instances()["Reservations"] for i in r["Instances"]
+       if i["State"]["Name"] not in ("terminated", "shutting-down") and has(i.get("Tags"))]
+profiles = [p["InstanceProfileName"] for p in iam().list_instance_profiles()["InstanceProfiles"]
+            if has(iam().get_instance_profile(InstanceProfileName=p["InstanceProfileName"])["InstanceProfile"].get("Tags"))]
+print(json.dumps({{
+    "instances": [i["InstanceId"] for i in ins],
+    "instance_tags": [tagmap(i.get("Tags")) for i in ins],
+    "volumes": [v["VolumeId"] for v in c.describe_volumes()["Volumes"] if has(v.get("Tags"))],
+    "key_pairs": [k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"] if has(k.get("Tags"))],
+    "key_pair_tags": [tagmap(k.get("Tags")) for k in c.describe_key_pairs()["KeyPairs"] if has(k.get("Tags"))],
+    "security_groups": [g["GroupId"] for g in c.describe_security_groups()["SecurityGroups"] if has(g.get("Tags"))],
+    "amis": [i["ImageId"] for i in c.describe_images(Owners=["self"])["Images"] if has(i.get("Tags"))],
+    "roles": [r["RoleName"] for r in iam().list_roles()["Roles"]
+              if has(iam().list_role_tags(RoleName=r["RoleName"])["Tags"])],
+    "instance_profiles": profiles,
+}}))
+"#
+    ))
+}
+
+#[test]
+fn cleanup_deletes_what_a_sigkilled_amazon_build_left() {
+    let m = Moto::start();
+    let d = dir();
+    let marker = sleep_marker(1);
+    let provisioner = r#"{"type": "shell-local", "inline": ["echo {{ build `PackerRunUUID` }} > run.txt", "sleep MARK"]}"#
+        .replace("MARK", &marker);
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}], "provisioners": [{provisioner}]}}"#,
+            builder(
+                &m,
+                None,
+                r#", "name": "killed", "source_ami": "ami-0b45e1", "ami_name": "kiln test cleanup {{timestamp}}",
+                "run_tags": {"Purpose": "kiln-cleanup"},
+                "temporary_iam_instance_profile_policy_document": {"Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}]}"#
+            )
+        ),
+    );
+    let uuid = build_and_kill(&d, &t, &[("AWS_EC2_METADATA_DISABLED", "true")], &marker);
+    assert_eq!(uuid.len(), 36, "not a UUID: {uuid}");
+
+    // What the killed build left carries the run tags.
+    let left = tagged(&m, &uuid);
+    for kind in [
+        "instances",
+        "volumes",
+        "key_pairs",
+        "security_groups",
+        "roles",
+        "instance_profiles",
+    ] {
+        assert_eq!(
+            left[kind].as_array().map(Vec::len),
+            Some(1),
+            "{kind} of the run: {left}"
+        );
+    }
+    assert_eq!(left["key_pair_tags"][0]["kiln:build"], "killed", "{left}");
+    // The template's tags are unchanged beside the run tags.
+    assert_eq!(
+        left["instance_tags"][0],
+        serde_json::json!({"Name": "Packer Builder", "Purpose": "kiln-cleanup",
+                           "kiln:run": uuid, "kiln:build": "killed"})
+    );
+    // As if the kill had come after CreateImage: an AMI of the instance,
+    // tagged as kiln tags it (moto gives its snapshot no tags).
+    let instance = left["instances"][0].as_str().unwrap();
+    m.py(&format!(
+        r#"ec2().create_image(InstanceId="{instance}", Name="kiln test cleanup ami",
+    TagSpecifications=[{{"ResourceType": "image", "Tags": [{{"Key": "kiln:run", "Value": "{uuid}"}}, {{"Key": "kiln:build", "Value": "killed"}}]}}])
+print("{{}}")"#
+    ));
+    let snaps_before = m.py(
+        r#"print(json.dumps([s["SnapshotId"] for s in ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]]))"#,
+    );
+    let endpoint = m.endpoint();
+    let common = [
+        "-cloud=amazon",
+        "-region=us-east-1",
+        "-endpoint",
+        endpoint.as_str(),
+    ];
+
+    // A dry run lists and deletes nothing.
+    let mut args = vec!["-run", uuid.as_str(), "-dry-run"];
+    args.extend(common);
+    let r = cleanup(&d, Some(&m), &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Would delete key pair"), "{}", r.stdout);
+    assert_eq!(tagged(&m, &uuid)["key_pairs"].as_array().unwrap().len(), 1);
+
+    let mut args = vec!["-run", uuid.as_str()];
+    args.extend(common);
+    let r = cleanup(&d, Some(&m), &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for what in [
+        "Deleting instance",
+        "Deleting AMI",
+        "Deleting snapshot",
+        "Deleting key pair",
+        "Deleting security group",
+        "Deleting IAM role",
+        "Deleting IAM instance profile",
+    ] {
+        assert!(r.stdout.contains(what), "no `{what}` in:\n{}", r.stdout);
+    }
+
+    // Nothing of the run is left, counted through the EC2 and IAM APIs.
+    let after = tagged(&m, &uuid);
+    for kind in [
+        "instances",
+        "volumes",
+        "key_pairs",
+        "security_groups",
+        "amis",
+        "roles",
+        "instance_profiles",
+    ] {
+        assert_eq!(after[kind], serde_json::json!([]), "{kind} left: {after}");
+    }
+    let l = m.leftovers();
+    for kind in [
+        "key_pairs",
+        "security_groups",
+        "instances",
+        "amis",
+        "instance_profiles",
+        "roles",
+    ] {
+        assert_eq!(l[kind], serde_json::json!([]), "leftover {kind}: {l}");
+    }
+    let snaps_after = m.py(
+        r#"print(json.dumps([s["SnapshotId"] for s in ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]]))"#,
+    );
+    assert!(
+        snaps_after.as_array().unwrap().len() < snaps_before.as_array().unwrap().len(),
+        "the AMI's snapshot was not deleted: {snaps_before} -> {snaps_after}"
+    );
+
+    // A second cleanup finds nothing.
+    let r = cleanup(&d, Some(&m), &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "Nothing of run `{uuid}` found in amazon (us-east-1)"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Deleting"), "{}", r.stdout);
+}
+
+#[test]
+fn cleanup_leaves_the_ami_of_a_successful_build() {
+    let m = Moto::start();
+    let d = dir();
+    let t = d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}],
+  "provisioners": [{{"type": "shell-local", "inline": ["echo {{{{ build `PackerRunUUID` }}}} > run.txt"]}}]}}"#,
+            builder(
+                &m,
+                None,
+                r#", "source_ami": "ami-0b45e1", "ami_name": "kiln test kept {{timestamp}}", "tags": {"Name": "kept"}"#
+            )
+        ),
+    );
+    let mut c = d.kiln(&["build", "-color=false", t.to_str().unwrap()]);
+    c.env("AWS_EC2_METADATA_DISABLED", "true");
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let uuid = d.read("run.txt").trim().to_string();
+    // The artifact keeps the template's tags only.
+    let amis = m.py(
+        r#"print(json.dumps([{t["Key"]: t["Value"] for t in i.get("Tags", [])} for i in ec2().describe_images(Owners=["self"])["Images"] if i["Name"].startswith("kiln test kept")]))"#,
+    );
+    assert_eq!(amis, serde_json::json!([{"Name": "kept"}]));
+    let endpoint = m.endpoint();
+    let r = cleanup(
+        &d,
+        Some(&m),
+        &[
+            "-run",
+            &uuid,
+            "-cloud",
+            "amazon",
+            "-region",
+            "us-east-1",
+            "-endpoint",
+            &endpoint,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Nothing of run"), "{}", r.stdout);
+    assert_eq!(m.leftovers()["amis"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn cleanup_needs_a_run_and_knows_its_clouds() {
+    let d = dir();
+    let r = cleanup(&d, None, &[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`-run` is required"), "{}", r.stderr);
+    let r = cleanup(&d, None, &["-run", "x", "-cloud", "gcp"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("unknown cloud `gcp` in `-cloud`"),
+        "{}",
+        r.stderr
+    );
+    let r = cleanup(&d, None, &["-run", "x", "-cloud", "amazon"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("needs the regions"), "{}", r.stderr);
+}
+
+/// The docker CLI's answer, trimmed.
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn cleanup_removes_the_container_of_a_sigkilled_docker_build() {
+    let image = kiln_docker_test::base_image();
+    let d = dir();
+    let marker = sleep_marker(2);
+    let t = d.write(
+        "t.json",
+        &r#"{"builders": [{"type": "docker", "name": "killed-docker", "image": "IMAGE", "discard": true, "pull": false}],
+  "provisioners": [{"type": "shell-local", "inline": ["echo {{ build `PackerRunUUID` }} > run.txt", "sleep MARK"]}]}"#
+            .replace("IMAGE", image)
+            .replace("MARK", &marker),
+    );
+    let uuid = build_and_kill(&d, &t, &[], &marker);
+    let filter = format!("label=kiln.run={uuid}");
+    let left = docker(&["ps", "-aq", "--filter", &filter]);
+    assert!(
+        !left.is_empty(),
+        "the killed build left no labelled container"
+    );
+    let build_label = docker(&[
+        "inspect",
+        "-f",
+        "{{ index .Config.Labels \"kiln.build\" }}",
+        &left,
+    ]);
+    assert_eq!(build_label, "killed-docker");
+
+    let r = cleanup(&d, None, &["-run", &uuid, "-cloud=docker"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Removing container"), "{}", r.stdout);
+    assert_eq!(docker(&["ps", "-aq", "--filter", &filter]), "");
+
+    let r = cleanup(&d, None, &["-run", &uuid, "-cloud=docker"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("Nothing of run `{uuid}` found in docker")),
+        "{}",
+        r.stdout
+    );
+}
