@@ -35,16 +35,9 @@ fi
 
 work=$(mktemp -d /tmp/kiln-bench-amazon.XXXXXX)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# The source image, EBS-backed as amazon-ebs requires (images moto makes
-# itself report a `standard` root device, which Packer rejects too).
-base=ami-0be4c4
-cat >"$work/amis.json" <<EOF
-[{"ami_id": "$base", "name": "bench-base", "state": "available", "public": true,
-  "owner_id": "801119661308", "image_location": "amazon/bench", "root_device_type": "ebs",
-  "root_device_name": "/dev/xvda", "description": "kiln bench image", "image_type": "machine",
-  "architecture": "x86_64", "virtualization_type": "hvm", "hypervisor": "xen",
-  "creation_date": "2024-01-01T00:00:00.000Z"}]
-EOF
+# moto's source image, its warm-up, the template and the check are shared
+# with amazon-scale.sh (bench/benchlib.py).
+"$VENV/bin/python" bench/benchlib.py base-amis "$work/amis.json"
 MOTO_RECORDER_FILEPATH=$work/requests.jsonl MOTO_AMIS_PATH=$work/amis.json "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto=$!
 cleanup() { kill "$moto" 2>/dev/null || true; wait "$moto" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
@@ -59,13 +52,7 @@ py() { "$VENV/bin/python" - "$port" "$@"; }
 
 # Warm moto up (its EC2 backend loads lazily, ~2 s), so neither tool pays
 # for it: one instance launched, imaged and terminated through boto3.
-py "$base" <<'PY'
-import boto3, sys
-c = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
-i = c.run_instances(ImageId=sys.argv[2], MinCount=1, MaxCount=1, InstanceType="t2.micro")["Instances"][0]["InstanceId"]
-c.deregister_image(ImageId=c.create_image(InstanceId=i, Name="warm-up")["ImageId"])
-c.terminate_instances(InstanceIds=[i])
-PY
+"$VENV/bin/python" bench/benchlib.py warm-up "http://127.0.0.1:$port"
 
 # recorder ACTION: moto's request recorder (PROFILE=1).
 recorder() {
@@ -77,31 +64,10 @@ PY
 }
 
 # template TOOL: N amazon-ebs builders named a001..aNNN.
-template() {
-  python3 - "$1" "$N" "$port" "$base" <<'PY'
-import json, sys
-tool, n, port, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-b = {"type": "amazon-ebs", "region": "us-east-1", "custom_endpoint_ec2": f"http://127.0.0.1:{port}",
-     "source_ami": base, "instance_type": "t2.micro", "communicator": "none",
-     "aws_polling": {"delay_seconds": 1, "max_attempts": 120}}
-print(json.dumps({"builders": [dict(b, name=f"a{i:03}", ami_name=f"bench-{tool}-a{i:03}")
-                               for i in range(1, n + 1)]}, indent=1))
-PY
-}
+template() { python3 bench/benchlib.py amazon-template "$1" "$N" "http://127.0.0.1:$port"; }
 
 # check TOOL: AMIs made and temporary resources left in moto.
-check() {
-  py "$1" <<'PY'
-import boto3, sys
-c = boto3.client("ec2", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1")
-amis = [i for i in c.describe_images(Owners=["self"])["Images"] if i["Name"].startswith(f"bench-{sys.argv[2]}-")]
-kps = [k for k in c.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith("packer_")]
-sgs = [g for g in c.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("packer_")]
-live = [i for r in c.describe_instances()["Reservations"] for i in r["Instances"]
-        if i["State"]["Name"] not in ("terminated", "shutting-down")]
-print(f"{len(amis)} {len(kps)} {len(sgs)} {len(live)}")
-PY
-}
+check() { "$VENV/bin/python" bench/benchlib.py amazon-check "http://127.0.0.1:$port" "$1"; }
 
 # cpu PID: the CPU seconds (user + system) process PID has used.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }

@@ -5,6 +5,7 @@
 # sshd listening and that timestamp. Target: kiln <= 50 ms. Runs N times
 # (default 5) and prints each lag and the median. `openssh` is the floor:
 # OpenSSH's client retrying in a tight loop, running the same command.
+# env: N=5, KILN=/path/to/kiln (another binary, no build), SKIP_PACKER=1.
 source "$(dirname "$0")/ssh-common.inc.sh"
 N="${N:-5}"
 # Started before sshd: polls the port every millisecond in one process and
@@ -53,6 +54,8 @@ openssh_loop() {
 }
 measure openssh openssh_loop
 measure kiln "$KILN" build -color=false
-if command -v packer >/dev/null; then
+if [ "${SKIP_PACKER:-0}" = 1 ]; then
+  :
+elif command -v packer >/dev/null; then
   CHECKPOINT_DISABLE=1 measure packer-1.6.6 packer build -color=false
 fi

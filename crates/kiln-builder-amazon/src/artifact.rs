@@ -1,17 +1,20 @@
 //! The amazon-ebs artifact (Packer's `awscommon.Artifact`): the AMIs made,
 //! by region. Id `region:ami-id[,region:ami-id…]` sorted, builder id
 //! `mitchellh.amazonebs`, Packer's "AMIs were created:" text. `destroy`
-//! deregisters every AMI and deletes its snapshots (run when a
-//! post-processor discards its input). It stores ids and the SDK
-//! configuration; nothing is held open.
+//! deregisters every AMI and deletes its snapshots in every region (run
+//! when a post-processor discards its input), through kiln-cloud's
+//! generic [`destroy_images`]; what is gone already is no error. It
+//! stores ids and the SDK configuration; nothing is held open.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use kiln_cloud::steps::image::{destroy_image, destroy_images};
 use kiln_sdk::artifact::{Artifact, ArtifactError};
 
 use crate::client;
+use crate::cloud::image::Ec2Images;
 
 /// Packer's builder id for amazon-ebs.
 pub const BUILDER_ID: &str = "mitchellh.amazonebs";
@@ -36,48 +39,12 @@ impl std::fmt::Debug for AmiArtifact {
 }
 
 /// Deregisters `images` in the region of `ec2` and deletes their
-/// snapshots (Packer's `DestroyAMIs`). Missing images are not an error.
+/// snapshots (Packer's `DestroyAMIs`, through kiln-cloud's
+/// [`destroy_image`]). Missing images are not an error.
 pub async fn destroy_amis(ec2: &client::Ec2, images: &[String]) -> Result<(), String> {
-    if images.is_empty() {
-        return Ok(());
-    }
-    let resp = ec2
-        .send(
-            ec2.describe_images().set_image_ids(Some(images.to_vec())),
-            |r| r.send(),
-        )
-        .await;
-    let found = match resp {
-        Ok(r) => r.images.unwrap_or_default(),
-        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID")) => Vec::new(),
-        Err(e) => return Err(format!("error describing AMIs: {}", e)),
-    };
-    for image in found {
-        let id = image.image_id().unwrap_or_default().to_string();
-        if let Err(e) = ec2
-            .send(ec2.deregister_image().image_id(&id), |r| r.send())
-            .await
-        {
-            if !e.code().is_some_and(|c| c.starts_with("InvalidAMIID")) {
-                return Err(format!("error deregistering AMI `{id}`: {}", e));
-            }
-        }
-        for bdm in image.block_device_mappings() {
-            let Some(snap) = bdm.ebs().and_then(|e| e.snapshot_id()) else {
-                continue;
-            };
-            if let Err(e) = ec2
-                .send(ec2.delete_snapshot().snapshot_id(snap), |r| r.send())
-                .await
-            {
-                if !e.code().is_some_and(|c| c.starts_with("InvalidSnapshot")) {
-                    return Err(format!(
-                        "error deleting snapshot `{snap}` of AMI `{id}`: {}",
-                        e
-                    ));
-                }
-            }
-        }
+    let api = Ec2Images::unshared(ec2.clone());
+    for id in images {
+        destroy_image(&api, id).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -115,20 +82,13 @@ impl Artifact for AmiArtifact {
         }
     }
     async fn destroy(&self) -> Result<(), ArtifactError> {
-        let mut errors = Vec::new();
-        for (region, ami) in &self.amis {
-            let ec2 = client::ec2_for(&self.sdk, region);
-            if let Err(e) = destroy_amis(&ec2, std::slice::from_ref(ami)).await {
-                errors.push(format!("{region}: {e}"));
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ArtifactError {
-                id: self.id(),
-                message: errors.join("; "),
-            })
-        }
+        destroy_images(&self.amis, |region| {
+            Ec2Images::unshared(client::ec2_for(&self.sdk, region))
+        })
+        .await
+        .map_err(|e| ArtifactError {
+            id: self.id(),
+            message: e.to_string(),
+        })
     }
 }

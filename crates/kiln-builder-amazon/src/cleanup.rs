@@ -10,14 +10,14 @@
 //! snapshots it reports as artifacts ([`release`]), so a cleanup of that
 //! run never deletes them. Holds nothing; deleting twice is harmless.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::types::{Filter, Tag};
+use kiln_cloud::{ApiError, CheckError, Poller, Status};
 use kiln_sdk::run_tags;
 use kiln_sdk::Ui;
+use tokio_util::sync::CancellationToken;
 
 use crate::client;
 
@@ -97,28 +97,146 @@ pub async fn release(state: &crate::AmazonState, ui: &dyn Ui) {
     }
 }
 
-/// Where to look: regions, and an endpoint for every service (moto, a
-/// private EC2 endpoint).
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    /// The regions to search.
-    pub regions: Vec<String>,
-    /// `-endpoint`: the EC2 and IAM endpoint URL.
-    pub endpoint: Option<String>,
+/// What a resource kind is called, how `kiln cleanup` finds the run's
+/// resources of that kind and deletes them: one row of [`KINDS`].
+struct KindSpec {
+    kind: Kind,
+    /// `security group`, as messages name one.
+    name: &'static str,
+    /// `security groups`.
+    plural: &'static str,
+    /// EC2 kinds are searched in every region; IAM is global.
+    scope: Scope,
+    /// The error codes that mean it is gone already: deleting it is done.
+    not_found: &'static [&'static str],
 }
 
-/// One resource found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Found {
-    kind: &'static str,
-    id: String,
+/// Where a kind lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// In each region (EC2).
+    Region,
+    /// Once for the account (IAM).
+    Global,
+}
+
+/// The resource kinds an amazon-ebs build creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Instance,
+    SpotRequest,
+    LaunchTemplate,
+    Ami,
+    Snapshot,
+    Volume,
+    KeyPair,
+    SecurityGroup,
+    InstanceProfile,
+    Role,
+}
+
+/// Every kind, in the order they are deleted: instances first (everything
+/// else may be in use by them), security groups last of EC2 (EC2 refuses
+/// while an instance still uses one), then IAM's profiles before their
+/// roles.
+const KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: Kind::Instance,
+        name: "instance",
+        plural: "instances",
+        scope: Scope::Region,
+        not_found: &["InvalidInstanceID.NotFound"],
+    },
+    KindSpec {
+        kind: Kind::SpotRequest,
+        name: "spot request",
+        plural: "spot requests",
+        scope: Scope::Region,
+        not_found: &["InvalidSpotInstanceRequestID.NotFound"],
+    },
+    KindSpec {
+        kind: Kind::LaunchTemplate,
+        name: "launch template",
+        plural: "launch templates",
+        scope: Scope::Region,
+        not_found: &[
+            "InvalidLaunchTemplateId.NotFound",
+            "InvalidLaunchTemplateName.NotFoundException",
+        ],
+    },
+    KindSpec {
+        kind: Kind::Ami,
+        name: "AMI",
+        plural: "AMIs",
+        scope: Scope::Region,
+        not_found: &["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"],
+    },
+    KindSpec {
+        kind: Kind::Snapshot,
+        name: "snapshot",
+        plural: "snapshots",
+        scope: Scope::Region,
+        not_found: &["InvalidSnapshot.NotFound"],
+    },
+    KindSpec {
+        kind: Kind::Volume,
+        name: "volume",
+        plural: "volumes",
+        scope: Scope::Region,
+        not_found: &["InvalidVolume.NotFound"],
+    },
+    KindSpec {
+        kind: Kind::KeyPair,
+        name: "key pair",
+        plural: "key pairs",
+        scope: Scope::Region,
+        not_found: &["InvalidKeyPair.NotFound"],
+    },
+    KindSpec {
+        kind: Kind::SecurityGroup,
+        name: "security group",
+        plural: "security groups",
+        scope: Scope::Region,
+        not_found: &["InvalidGroup.NotFound"],
+    },
+    KindSpec {
+        kind: Kind::InstanceProfile,
+        name: "IAM instance profile",
+        plural: "IAM instance profiles",
+        scope: Scope::Global,
+        not_found: &["NoSuchEntity"],
+    },
+    KindSpec {
+        kind: Kind::Role,
+        name: "IAM role",
+        plural: "IAM roles",
+        scope: Scope::Global,
+        not_found: &["NoSuchEntity"],
+    },
+];
+
+/// The clients of one search: EC2 in one region, or IAM.
+enum Clients<'a> {
+    Ec2(&'a client::Ec2),
+    Iam(&'a client::Iam),
+}
+
+/// What one kind's listing hands to a later kind, and what its own
+/// deletion needs besides the ids.
+#[derive(Default)]
+struct Carry {
+    /// The snapshots of the run's AMIs (an interrupted build may not have
+    /// tagged them yet).
+    snapshots: BTreeSet<String>,
+    /// The roles in each of the run's instance profiles.
+    profile_roles: BTreeMap<String, Vec<String>>,
 }
 
 /// Finds everything in `regions` (through `endpoint` when given) that
 /// carries `kiln:run` = `run` and deletes it (with `dry_run`, only lists
 /// it). Credentials come from the standard AWS chain (environment, shared
-/// files, profiles, instance metadata). Returns how many resources were
-/// found.
+/// files, profiles, instance metadata); every call goes through kiln's
+/// retry policy. Returns how many resources were found.
 pub async fn find_and_delete(
     run: &str,
     regions: &[String],
@@ -126,20 +244,35 @@ pub async fn find_and_delete(
     dry_run: bool,
     ui: &dyn Ui,
 ) -> Result<usize, CleanupError> {
+    let search = Search { run, dry_run, ui };
     let mut failures = Vec::new();
     let mut found = 0;
     let mut sdk = None;
     for region in regions {
-        let conf = load(region, endpoint).await;
-        // The SDK's own standard retries (`load`): the builds' clients turn
-        // them off for kiln's policy, which these calls do not go through yet.
-        let ec2 = aws_sdk_ec2::Client::new(&conf);
-        found += clean_region(&ec2, region, run, dry_run, ui, &mut failures).await;
+        let conf = client::load_standard(region, endpoint).await;
+        let ec2 = client::ec2_at(&conf, region, ENDPOINT_FLAG);
+        let mut carry = Carry::default();
+        for spec in KINDS.iter().filter(|k| k.scope == Scope::Region) {
+            found += search
+                .clean(
+                    spec,
+                    &Clients::Ec2(&ec2),
+                    Some(region),
+                    &mut carry,
+                    &mut failures,
+                )
+                .await;
+        }
         sdk.get_or_insert(conf);
     }
     if let Some(conf) = sdk {
-        let iam = aws_sdk_iam::Client::new(&conf);
-        found += clean_iam(&iam, run, dry_run, ui, &mut failures).await;
+        let iam = client::iam_at(&conf, ENDPOINT_FLAG);
+        let mut carry = Carry::default();
+        for spec in KINDS.iter().filter(|k| k.scope == Scope::Global) {
+            found += search
+                .clean(spec, &Clients::Iam(&iam), None, &mut carry, &mut failures)
+                .await;
+        }
     }
     if failures.is_empty() {
         Ok(found)
@@ -151,19 +284,55 @@ pub async fn find_and_delete(
     }
 }
 
-async fn load(region: &str, endpoint: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(8)
-                .with_initial_backoff(Duration::from_millis(200))
-                .with_max_backoff(Duration::from_secs(20)),
-        );
-    if let Some(e) = endpoint {
-        loader = loader.endpoint_url(e);
+/// `kiln cleanup`'s flag for a custom endpoint, for error hints.
+const ENDPOINT_FLAG: &str = "-endpoint";
+
+/// One `kiln cleanup` run's settings.
+struct Search<'a> {
+    run: &'a str,
+    dry_run: bool,
+    ui: &'a dyn Ui,
+}
+
+impl Search<'_> {
+    /// Lists the run's resources of `spec`'s kind, says what is (or would
+    /// be) deleted and deletes them; what fails is appended to `failures`
+    /// (with the region). Returns how many were found.
+    async fn clean(
+        &self,
+        spec: &KindSpec,
+        clients: &Clients<'_>,
+        region: Option<&str>,
+        carry: &mut Carry,
+        failures: &mut Vec<String>,
+    ) -> usize {
+        let place = region.map(|r| format!(" in {r}")).unwrap_or_default();
+        let within = region.map(|r| format!(" (in {r})")).unwrap_or_default();
+        let mut fail = |what: String| failures.push(format!("{what}{within}"));
+        let mut problems = Vec::new();
+        let ids = match list(spec.kind, clients, self.run, carry, &mut problems).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                fail(format!("cannot list {}: {e}", spec.plural));
+                return 0;
+            }
+        };
+        problems.into_iter().for_each(&mut fail);
+        let verb = if self.dry_run {
+            "Would delete"
+        } else {
+            "Deleting"
+        };
+        for id in &ids {
+            self.ui.say(&format!("{verb} {} {id}{place}", spec.name));
+        }
+        if !self.dry_run && !ids.is_empty() {
+            for e in delete(spec, clients, &ids, carry).await {
+                fail(e);
+            }
+        }
+        ids.len()
     }
-    loader.load().await
 }
 
 /// The filter on the run tag.
@@ -182,584 +351,388 @@ fn tagged(tags: &[Tag], run: &str) -> bool {
         .any(|t| t.key() == Some(run_tags::RUN) && t.value() == Some(run))
 }
 
-/// Says what is (or would be) deleted.
-fn announce(ui: &dyn Ui, dry_run: bool, region: &str, f: &Found) {
-    let verb = if dry_run { "Would delete" } else { "Deleting" };
-    ui.say(&format!("{verb} {} {} in {region}", f.kind, f.id));
-}
-
-/// Lists and deletes the run's EC2 resources in one region; failures are
-/// appended to `failures`. Returns how many were found.
-async fn clean_region(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    run: &str,
-    dry_run: bool,
-    ui: &dyn Ui,
-    failures: &mut Vec<String>,
-) -> usize {
-    let mut count = 0;
-    let mut fail = |what: String| failures.push(format!("{what} (in {region})"));
-
-    // Instances first: everything else may be in use by them.
-    let instances: Vec<String> = match ec2
-        .describe_instances()
-        .filters(run_filter(run))
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .set_values(Some(
-                    ["pending", "running", "stopping", "stopped", "shutting-down"]
-                        .map(String::from)
-                        .to_vec(),
-                ))
-                .build(),
-        )
-        .send()
-        .await
-    {
-        Ok(r) => r
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter(|i| tagged(i.tags(), run))
-            .filter_map(|i| i.instance_id().map(str::to_string))
-            .collect(),
-        Err(e) => {
-            fail(format!("cannot list instances: {}", client::describe(&e)));
-            Vec::new()
-        }
-    };
-    for id in &instances {
-        announce(
-            ui,
-            dry_run,
-            region,
-            &Found {
-                kind: "instance",
-                id: id.clone(),
-            },
-        );
-    }
-    count += instances.len();
-    if !dry_run && !instances.is_empty() {
-        match ec2
-            .terminate_instances()
-            .set_instance_ids(Some(instances.clone()))
-            .send()
-            .await
-        {
-            Ok(_) => {
-                if let Err(e) = wait_terminated(ec2, &instances).await {
-                    fail(e);
-                }
-            }
-            Err(e) => fail(format!(
-                "cannot terminate {}: {}",
-                instances.join(", "),
-                client::describe(&e)
-            )),
-        }
-    }
-
-    // Spot requests.
-    match ec2
-        .describe_spot_instance_requests()
-        .filters(run_filter(run))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            let ids: Vec<String> = r
-                .spot_instance_requests()
-                .iter()
-                .filter(|s| tagged(s.tags(), run))
-                .filter(|s| {
-                    !matches!(
-                        s.state().map(|s| s.as_str()),
-                        Some("cancelled") | Some("closed")
-                    )
-                })
-                .filter_map(|s| s.spot_instance_request_id().map(str::to_string))
-                .collect();
-            for id in &ids {
-                announce(
-                    ui,
-                    dry_run,
-                    region,
-                    &Found {
-                        kind: "spot request",
-                        id: id.clone(),
-                    },
-                );
-            }
-            count += ids.len();
-            if !dry_run && !ids.is_empty() {
-                if let Err(e) = ec2
-                    .cancel_spot_instance_requests()
-                    .set_spot_instance_request_ids(Some(ids.clone()))
-                    .send()
-                    .await
-                {
-                    fail(format!(
-                        "cannot cancel spot requests {}: {}",
-                        ids.join(", "),
-                        client::describe(&e)
-                    ));
-                }
-            }
-        }
-        Err(e) => fail(format!(
-            "cannot list spot requests: {}",
-            client::describe(&e)
-        )),
-    }
-
-    // Launch templates.
-    match ec2
-        .describe_launch_templates()
-        .filters(run_filter(run))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            for t in r
-                .launch_templates()
-                .iter()
-                .filter(|t| tagged(t.tags(), run))
-            {
-                let Some(id) = t.launch_template_id() else {
-                    continue;
-                };
-                count += 1;
-                announce(
-                    ui,
-                    dry_run,
-                    region,
-                    &Found {
-                        kind: "launch template",
-                        id: id.to_string(),
-                    },
-                );
-                if dry_run {
-                    continue;
-                }
-                if let Err(e) = ec2
-                    .delete_launch_template()
-                    .launch_template_id(id)
-                    .send()
-                    .await
-                {
-                    if !client::code(&e).unwrap_or_default().contains("NotFound") {
-                        fail(format!(
-                            "cannot delete launch template {id}: {}",
-                            client::describe(&e)
-                        ));
-                    }
-                }
-            }
-        }
-        Err(e) => fail(format!(
-            "cannot list launch templates: {}",
-            client::describe(&e)
-        )),
-    }
-
-    // AMIs, remembering their snapshots (an interrupted build may not
-    // have tagged those yet).
-    let mut snapshots = BTreeSet::new();
-    match ec2
-        .describe_images()
-        .owners("self")
-        .filters(run_filter(run))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            for im in r.images().iter().filter(|i| tagged(i.tags(), run)) {
-                let Some(id) = im.image_id() else { continue };
-                snapshots.extend(crate::step_create_ami::snapshots(im));
-                count += 1;
-                announce(
-                    ui,
-                    dry_run,
-                    region,
-                    &Found {
-                        kind: "AMI",
-                        id: id.to_string(),
-                    },
-                );
-                if dry_run {
-                    continue;
-                }
-                if let Err(e) = ec2.deregister_image().image_id(id).send().await {
-                    if !client::code(&e)
-                        .unwrap_or_default()
-                        .starts_with("InvalidAMIID")
-                    {
-                        fail(format!(
-                            "cannot deregister AMI {id}: {}",
-                            client::describe(&e)
-                        ));
-                    }
-                }
-            }
-        }
-        Err(e) => fail(format!("cannot list AMIs: {}", client::describe(&e))),
-    }
-    match ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(run_filter(run))
-        .send()
-        .await
-    {
-        Ok(r) => snapshots.extend(
-            r.snapshots()
-                .iter()
-                .filter(|s| tagged(s.tags(), run))
-                .filter_map(|s| s.snapshot_id().map(str::to_string)),
-        ),
-        Err(e) => fail(format!("cannot list snapshots: {}", client::describe(&e))),
-    }
-    for id in &snapshots {
-        count += 1;
-        announce(
-            ui,
-            dry_run,
-            region,
-            &Found {
-                kind: "snapshot",
-                id: id.clone(),
-            },
-        );
-        if dry_run {
-            continue;
-        }
-        if let Err(e) = ec2.delete_snapshot().snapshot_id(id).send().await {
-            if client::code(&e) != Some("InvalidSnapshot.NotFound") {
-                fail(format!(
-                    "cannot delete snapshot {id}: {}",
-                    client::describe(&e)
-                ));
-            }
-        }
-    }
-
-    // Volumes left detached (a volume still attached went with its
-    // instance, or is not the run's to delete).
-    match ec2.describe_volumes().filters(run_filter(run)).send().await {
-        Ok(r) => {
-            for v in r.volumes().iter().filter(|v| tagged(v.tags(), run)) {
-                let Some(id) = v.volume_id() else { continue };
-                if v.state().map(|s| s.as_str()) == Some("deleting") {
-                    continue;
-                }
-                count += 1;
-                announce(
-                    ui,
-                    dry_run,
-                    region,
-                    &Found {
-                        kind: "volume",
-                        id: id.to_string(),
-                    },
-                );
-                if dry_run {
-                    continue;
-                }
-                if let Err(e) = ec2.delete_volume().volume_id(id).send().await {
-                    if client::code(&e) != Some("InvalidVolume.NotFound") {
-                        fail(format!(
-                            "cannot delete volume {id}: {}",
-                            client::describe(&e)
-                        ));
-                    }
-                }
-            }
-        }
-        Err(e) => fail(format!("cannot list volumes: {}", client::describe(&e))),
-    }
-
-    // Key pairs.
-    match ec2
-        .describe_key_pairs()
-        .filters(run_filter(run))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            for k in r.key_pairs().iter().filter(|k| tagged(k.tags(), run)) {
-                let Some(name) = k.key_name() else { continue };
-                count += 1;
-                announce(
-                    ui,
-                    dry_run,
-                    region,
-                    &Found {
-                        kind: "key pair",
-                        id: name.to_string(),
-                    },
-                );
-                if dry_run {
-                    continue;
-                }
-                if let Err(e) = ec2.delete_key_pair().key_name(name).send().await {
-                    if client::code(&e) != Some("InvalidKeyPair.NotFound") {
-                        fail(format!(
-                            "cannot delete key pair {name}: {}",
-                            client::describe(&e)
-                        ));
-                    }
-                }
-            }
-        }
-        Err(e) => fail(format!("cannot list key pairs: {}", client::describe(&e))),
-    }
-
-    // Security groups last: EC2 refuses while an instance still uses one
-    // (`DependencyViolation`), for a while after it terminated.
-    match ec2
-        .describe_security_groups()
-        .filters(run_filter(run))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            for g in r.security_groups().iter().filter(|g| tagged(g.tags(), run)) {
-                let Some(id) = g.group_id() else { continue };
-                count += 1;
-                announce(
-                    ui,
-                    dry_run,
-                    region,
-                    &Found {
-                        kind: "security group",
-                        id: id.to_string(),
-                    },
-                );
-                if dry_run {
-                    continue;
-                }
-                if let Err(e) = delete_group(ec2, id).await {
-                    fail(e);
-                }
-            }
-        }
-        Err(e) => fail(format!(
-            "cannot list security groups: {}",
-            client::describe(&e)
-        )),
-    }
-    count
-}
-
-/// Waits until `ids` are terminated (at most 10 minutes).
-async fn wait_terminated(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<(), String> {
-    for _ in 0..300 {
-        let r = ec2
-            .describe_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot wait for {} to terminate: {}",
-                    ids.join(", "),
-                    client::describe(&e)
-                )
-            })?;
-        let all_gone = r
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .all(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) == Some("terminated"));
-        if all_gone {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-    Err(format!(
-        "instances {} were still not terminated after 10 minutes",
-        ids.join(", ")
-    ))
-}
-
-/// Deletes security group `id`, retrying while EC2 still sees an instance
-/// in it.
-async fn delete_group(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<(), String> {
-    let mut last = String::new();
-    for attempt in 0..10u64 {
-        match ec2.delete_security_group().group_id(id).send().await {
-            Ok(_) => return Ok(()),
-            Err(e) if client::code(&e) == Some("InvalidGroup.NotFound") => return Ok(()),
-            Err(e) if client::code(&e) == Some("DependencyViolation") => {
-                last = client::describe(&e);
-                tokio::time::sleep(Duration::from_secs(attempt + 1)).await;
-            }
-            Err(e) => {
-                return Err(format!(
-                    "cannot delete security group {id}: {}",
-                    client::describe(&e)
-                ))
-            }
-        }
-    }
-    Err(format!("cannot delete security group {id}: {last}"))
-}
-
 /// True when IAM tags carry `kiln:run` = `run`.
 fn iam_tagged(tags: &[aws_sdk_iam::types::Tag], run: &str) -> bool {
     tags.iter()
         .any(|t| t.key() == run_tags::RUN && t.value() == run)
 }
 
-/// The temporary roles and instance profiles of the run (IAM is global).
-/// Only the `packer-` names kiln gives them are read, one tag call each.
-async fn clean_iam(
-    iam: &aws_sdk_iam::Client,
+/// The temporary IAM roles and profiles kiln makes are named `packer-…`:
+/// only those have their tags read (one call each).
+const IAM_PREFIX: &str = "packer-";
+
+/// The ids an answer gave.
+fn owned(ids: Vec<Option<&str>>) -> Vec<String> {
+    ids.into_iter().flatten().map(str::to_string).collect()
+}
+
+/// The ids (names, for key pairs and IAM) of the run's resources of
+/// `kind`. Problems with single resources (a tag that cannot be read) go
+/// to `problems`; the listing goes on.
+async fn list(
+    kind: Kind,
+    clients: &Clients<'_>,
     run: &str,
-    dry_run: bool,
-    ui: &dyn Ui,
-    failures: &mut Vec<String>,
-) -> usize {
-    let mut count = 0;
-    let gone = |code: Option<&str>| code == Some("NoSuchEntity");
-    match iam.list_instance_profiles().send().await {
-        Ok(r) => {
+    carry: &mut Carry,
+    problems: &mut Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    match (kind, clients) {
+        (Kind::Instance, Clients::Ec2(ec2)) => {
+            let live = ["pending", "running", "stopping", "stopped", "shutting-down"];
+            let req = ec2.describe_instances().filters(run_filter(run)).filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .set_values(Some(live.map(String::from).to_vec()))
+                    .build(),
+            );
+            let r = ec2.send(req, |r| r.send()).await?;
+            Ok(owned(
+                r.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter(|i| tagged(i.tags(), run))
+                    .map(|i| i.instance_id())
+                    .collect(),
+            ))
+        }
+        (Kind::SpotRequest, Clients::Ec2(ec2)) => {
+            let req = ec2
+                .describe_spot_instance_requests()
+                .filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            Ok(owned(
+                r.spot_instance_requests()
+                    .iter()
+                    .filter(|s| tagged(s.tags(), run))
+                    .filter(|s| {
+                        !matches!(
+                            s.state().map(|s| s.as_str()),
+                            Some("cancelled") | Some("closed")
+                        )
+                    })
+                    .map(|s| s.spot_instance_request_id())
+                    .collect(),
+            ))
+        }
+        (Kind::LaunchTemplate, Clients::Ec2(ec2)) => {
+            let req = ec2.describe_launch_templates().filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            Ok(owned(
+                r.launch_templates()
+                    .iter()
+                    .filter(|t| tagged(t.tags(), run))
+                    .map(|t| t.launch_template_id())
+                    .collect(),
+            ))
+        }
+        (Kind::Ami, Clients::Ec2(ec2)) => {
+            let req = ec2
+                .describe_images()
+                .owners("self")
+                .filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            let images: Vec<_> = r
+                .images()
+                .iter()
+                .filter(|i| tagged(i.tags(), run))
+                .collect();
+            for im in &images {
+                carry
+                    .snapshots
+                    .extend(crate::step_create_ami::snapshots(im));
+            }
+            Ok(owned(images.iter().map(|i| i.image_id()).collect()))
+        }
+        (Kind::Snapshot, Clients::Ec2(ec2)) => {
+            let req = ec2
+                .describe_snapshots()
+                .owner_ids("self")
+                .filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            let mut all = std::mem::take(&mut carry.snapshots);
+            all.extend(
+                r.snapshots()
+                    .iter()
+                    .filter(|s| tagged(s.tags(), run))
+                    .filter_map(|s| s.snapshot_id().map(str::to_string)),
+            );
+            Ok(all.into_iter().collect())
+        }
+        (Kind::Volume, Clients::Ec2(ec2)) => {
+            // Volumes left detached (a volume still attached went with its
+            // instance, or is not the run's to delete).
+            let req = ec2.describe_volumes().filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            Ok(owned(
+                r.volumes()
+                    .iter()
+                    .filter(|v| tagged(v.tags(), run))
+                    .filter(|v| v.state().map(|s| s.as_str()) != Some("deleting"))
+                    .map(|v| v.volume_id())
+                    .collect(),
+            ))
+        }
+        (Kind::KeyPair, Clients::Ec2(ec2)) => {
+            let req = ec2.describe_key_pairs().filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            Ok(owned(
+                r.key_pairs()
+                    .iter()
+                    .filter(|k| tagged(k.tags(), run))
+                    .map(|k| k.key_name())
+                    .collect(),
+            ))
+        }
+        (Kind::SecurityGroup, Clients::Ec2(ec2)) => {
+            let req = ec2.describe_security_groups().filters(run_filter(run));
+            let r = ec2.send(req, |r| r.send()).await?;
+            Ok(owned(
+                r.security_groups()
+                    .iter()
+                    .filter(|g| tagged(g.tags(), run))
+                    .map(|g| g.group_id())
+                    .collect(),
+            ))
+        }
+        (Kind::InstanceProfile, Clients::Iam(iam)) => {
+            let r = iam.send(iam.list_instance_profiles(), |r| r.send()).await?;
+            let mut found = Vec::new();
             for p in r.instance_profiles() {
                 let name = p.instance_profile_name();
-                if !name.starts_with("packer-") {
+                if !name.starts_with(IAM_PREFIX) {
                     continue;
                 }
                 // GetInstanceProfile returns the tags (the list does not).
-                let tags = match iam
-                    .get_instance_profile()
-                    .instance_profile_name(name)
-                    .send()
-                    .await
-                {
+                let req = iam.get_instance_profile().instance_profile_name(name);
+                let tags = match iam.send(req, |r| r.send()).await {
                     Ok(t) => t
                         .instance_profile()
                         .map(|p| p.tags().to_vec())
                         .unwrap_or_default(),
-                    Err(e) if gone(client::code(&e)) => continue,
+                    Err(e) if e.is(&["NoSuchEntity"]) => continue,
                     Err(e) => {
-                        failures.push(format!(
-                            "cannot read the tags of instance profile {name}: {}",
-                            client::describe(&e)
+                        problems.push(format!(
+                            "cannot read the tags of IAM instance profile {name}: {e}"
                         ));
                         continue;
                     }
                 };
-                if !iam_tagged(&tags, run) {
-                    continue;
-                }
-                count += 1;
-                let verb = if dry_run { "Would delete" } else { "Deleting" };
-                ui.say(&format!("{verb} IAM instance profile {name}"));
-                if dry_run {
-                    continue;
-                }
-                for role in p.roles() {
-                    let _ = iam
-                        .remove_role_from_instance_profile()
-                        .instance_profile_name(name)
-                        .role_name(role.role_name())
-                        .send()
-                        .await;
-                }
-                if let Err(e) = iam
-                    .delete_instance_profile()
-                    .instance_profile_name(name)
-                    .send()
-                    .await
-                {
-                    if !gone(client::code(&e)) {
-                        failures.push(format!(
-                            "cannot delete instance profile {name}: {}",
-                            client::describe(&e)
-                        ));
-                    }
+                if iam_tagged(&tags, run) {
+                    let roles = p.roles().iter().map(|r| r.role_name().to_string());
+                    carry
+                        .profile_roles
+                        .insert(name.to_string(), roles.collect());
+                    found.push(name.to_string());
                 }
             }
+            Ok(found)
         }
-        Err(e) => failures.push(format!(
-            "cannot list IAM instance profiles: {}",
-            client::describe(&e)
-        )),
-    }
-    match iam.list_roles().send().await {
-        Ok(r) => {
+        (Kind::Role, Clients::Iam(iam)) => {
+            let r = iam.send(iam.list_roles(), |r| r.send()).await?;
+            let mut found = Vec::new();
             for role in r.roles() {
                 let name = role.role_name();
-                if !name.starts_with("packer-") {
+                if !name.starts_with(IAM_PREFIX) {
                     continue;
                 }
-                let tags = match iam.list_role_tags().role_name(name).send().await {
-                    Ok(t) => t.tags().to_vec(),
+                let req = iam.list_role_tags().role_name(name);
+                match iam.send(req, |r| r.send()).await {
+                    Ok(t) if iam_tagged(t.tags(), run) => found.push(name.to_string()),
+                    Ok(_) => {}
+                    Err(e) if e.is(&["NoSuchEntity"]) => {}
                     Err(e) => {
-                        failures.push(format!(
-                            "cannot read the tags of role {name}: {}",
-                            client::describe(&e)
-                        ));
-                        continue;
+                        problems.push(format!("cannot read the tags of IAM role {name}: {e}"))
                     }
-                };
-                if !iam_tagged(&tags, run) {
-                    continue;
                 }
-                count += 1;
-                let verb = if dry_run { "Would delete" } else { "Deleting" };
-                ui.say(&format!("{verb} IAM role {name}"));
-                if dry_run {
-                    continue;
+            }
+            Ok(found)
+        }
+        // The table pairs EC2 kinds with EC2 clients and IAM's with IAM.
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Deletes the run's resources `ids` of `spec`'s kind; a resource already
+/// gone counts as deleted. Returns what failed, one line each.
+async fn delete(
+    spec: &KindSpec,
+    clients: &Clients<'_>,
+    ids: &[String],
+    carry: &Carry,
+) -> Vec<String> {
+    // Only maps an error the caller already holds: its size costs nothing.
+    #[allow(clippy::result_large_err)]
+    let gone = |r: Result<(), ApiError>| match r {
+        Err(e) if e.is(spec.not_found) => Ok(()),
+        r => r,
+    };
+    let mut failures = Vec::new();
+    match (spec.kind, clients) {
+        // All at once, then waited for: what is left may be in use until
+        // they are gone.
+        (Kind::Instance, Clients::Ec2(ec2)) => {
+            let req = ec2
+                .terminate_instances()
+                .set_instance_ids(Some(ids.to_vec()));
+            let terminated = ec2
+                .delete(req, |r| r.send(), spec.not_found)
+                .await
+                .map(|_| ());
+            match gone(terminated) {
+                Ok(()) => {
+                    if let Err(e) = wait_terminated(ec2, ids).await {
+                        failures.push(e);
+                    }
                 }
-                if let Err(e) = delete_role(iam, name).await {
-                    failures.push(e);
+                Err(e) => failures.push(format!("cannot terminate {}: {e}", ids.join(", "))),
+            }
+        }
+        (Kind::SpotRequest, Clients::Ec2(ec2)) => {
+            let req = ec2
+                .cancel_spot_instance_requests()
+                .set_spot_instance_request_ids(Some(ids.to_vec()));
+            let cancelled = ec2
+                .delete(req, |r| r.send(), spec.not_found)
+                .await
+                .map(|_| ());
+            if let Err(e) = gone(cancelled) {
+                failures.push(format!(
+                    "cannot cancel spot requests {}: {e}",
+                    ids.join(", ")
+                ));
+            }
+        }
+        (kind, clients) => {
+            for id in ids {
+                if let Err(e) = gone(delete_one(kind, clients, id, spec.not_found, carry).await) {
+                    failures.push(format!("cannot delete {} {id}: {e}", spec.name));
                 }
             }
         }
-        Err(e) => failures.push(format!("cannot list IAM roles: {}", client::describe(&e))),
     }
-    count
+    failures
+}
+
+/// Deletes one resource (`not_found` on a retry is done).
+async fn delete_one(
+    kind: Kind,
+    clients: &Clients<'_>,
+    id: &str,
+    not_found: &[&str],
+    carry: &Carry,
+) -> Result<(), ApiError> {
+    match (kind, clients) {
+        (Kind::LaunchTemplate, Clients::Ec2(ec2)) => {
+            let req = ec2.delete_launch_template().launch_template_id(id);
+            ec2.delete(req, |r| r.send(), not_found).await.map(|_| ())
+        }
+        (Kind::Ami, Clients::Ec2(ec2)) => {
+            let req = ec2.deregister_image().image_id(id);
+            ec2.delete(req, |r| r.send(), not_found).await.map(|_| ())
+        }
+        (Kind::Snapshot, Clients::Ec2(ec2)) => {
+            let req = ec2.delete_snapshot().snapshot_id(id);
+            ec2.delete(req, |r| r.send(), not_found).await.map(|_| ())
+        }
+        (Kind::Volume, Clients::Ec2(ec2)) => {
+            let req = ec2.delete_volume().volume_id(id);
+            ec2.delete(req, |r| r.send(), not_found).await.map(|_| ())
+        }
+        (Kind::KeyPair, Clients::Ec2(ec2)) => {
+            let req = ec2.delete_key_pair().key_name(id);
+            ec2.delete(req, |r| r.send(), not_found).await.map(|_| ())
+        }
+        (Kind::SecurityGroup, Clients::Ec2(ec2)) => delete_group(ec2, id, not_found).await,
+        (Kind::InstanceProfile, Clients::Iam(iam)) => {
+            for role in carry.profile_roles.get(id).into_iter().flatten() {
+                let req = iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(id)
+                    .role_name(role);
+                // What fails here fails the profile's deletion, and says so.
+                let _ = iam.delete(req, |r| r.send(), not_found).await;
+            }
+            let req = iam.delete_instance_profile().instance_profile_name(id);
+            iam.delete(req, |r| r.send(), not_found).await.map(|_| ())
+        }
+        (Kind::Role, Clients::Iam(iam)) => delete_role(iam, id, not_found).await,
+        // Batched in `delete`, or a client of the other service.
+        _ => Ok(()),
+    }
+}
+
+/// Waits until `ids` are terminated (at most 10 minutes).
+async fn wait_terminated(ec2: &client::Ec2, ids: &[String]) -> Result<(), String> {
+    let what = format!("instances {} to terminate", ids.join(", "));
+    let poller = Poller::new(Duration::from_secs(600), Duration::from_secs(2));
+    poller
+        .wait(&what, &CancellationToken::new(), || async move {
+            let req = ec2
+                .describe_instances()
+                .set_instance_ids(Some(ids.to_vec()));
+            let r = ec2.send(req, |r| r.send()).await?;
+            let states: BTreeSet<&str> = r
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .map(|i| {
+                    i.state()
+                        .and_then(|s| s.name())
+                        .map_or("unknown", |n| n.as_str())
+                })
+                .filter(|s| *s != "terminated")
+                .collect();
+            Ok::<_, CheckError>(if states.is_empty() {
+                Status::Ready(())
+            } else {
+                Status::Pending(states.into_iter().collect::<Vec<_>>().join(", "))
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Deletes security group `id`, retrying while EC2 still sees an instance
+/// in it (`DependencyViolation`, for a while after it terminated).
+async fn delete_group(ec2: &client::Ec2, id: &str, not_found: &[&str]) -> Result<(), ApiError> {
+    let mut attempt = 0;
+    loop {
+        let req = ec2.delete_security_group().group_id(id);
+        match ec2.delete(req, |r| r.send(), not_found).await {
+            Err(e) if e.is(&["DependencyViolation"]) && attempt < 9 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(attempt)).await;
+            }
+            r => return r.map(|_| ()),
+        }
+    }
 }
 
 /// Deletes role `name` with its inline policies and profile memberships.
-async fn delete_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), String> {
-    if let Ok(p) = iam.list_role_policies().role_name(name).send().await {
-        for policy in p.policy_names() {
-            let _ = iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await;
-        }
-    }
+async fn delete_role(iam: &client::Iam, name: &str, not_found: &[&str]) -> Result<(), ApiError> {
+    // What fails here fails the role's deletion (`DeleteConflict`), and
+    // says so.
     if let Ok(p) = iam
-        .list_instance_profiles_for_role()
-        .role_name(name)
-        .send()
+        .send(iam.list_role_policies().role_name(name), |r| r.send())
         .await
     {
-        for profile in p.instance_profiles() {
-            let _ = iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(profile.instance_profile_name())
-                .role_name(name)
-                .send()
-                .await;
+        for policy in p.policy_names() {
+            let req = iam.delete_role_policy().role_name(name).policy_name(policy);
+            let _ = iam.delete(req, |r| r.send(), not_found).await;
         }
     }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if client::code(&e) == Some("NoSuchEntity") => Ok(()),
-        Err(e) => Err(format!(
-            "cannot delete role {name}: {}",
-            client::describe(&e)
-        )),
+    let req = iam.list_instance_profiles_for_role().role_name(name);
+    if let Ok(p) = iam.send(req, |r| r.send()).await {
+        for profile in p.instance_profiles() {
+            let req = iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile.instance_profile_name())
+                .role_name(name);
+            let _ = iam.delete(req, |r| r.send(), not_found).await;
+        }
     }
+    let req = iam.delete_role().role_name(name);
+    iam.delete(req, |r| r.send(), not_found).await.map(|_| ())
 }
 
 #[cfg(test)]
@@ -773,5 +746,33 @@ mod tests {
         assert!(!tagged(&[t("kiln:run", "r2")], "r1"));
         assert!(!tagged(&[t("kiln:build", "r1")], "r1"));
         assert!(!tagged(&[], "r1"));
+    }
+
+    #[test]
+    fn the_table_deletes_in_an_order_ec2_and_iam_accept() {
+        let order: Vec<Kind> = KINDS.iter().map(|k| k.kind).collect();
+        let at = |k: Kind| order.iter().position(|x| *x == k).unwrap();
+        // Instances before what they use; AMIs before their snapshots;
+        // security groups after every EC2 kind; profiles before roles.
+        for k in [
+            Kind::Ami,
+            Kind::Snapshot,
+            Kind::Volume,
+            Kind::KeyPair,
+            Kind::SecurityGroup,
+        ] {
+            assert!(at(Kind::Instance) < at(k), "{k:?}");
+        }
+        assert!(at(Kind::Ami) < at(Kind::Snapshot));
+        assert_eq!(
+            KINDS.iter().rposition(|k| k.scope == Scope::Region),
+            Some(at(Kind::SecurityGroup))
+        );
+        assert!(at(Kind::InstanceProfile) < at(Kind::Role));
+        // Every kind once, each with the codes that mean "already gone".
+        for spec in KINDS {
+            assert_eq!(order.iter().filter(|k| **k == spec.kind).count(), 1);
+            assert!(!spec.not_found.is_empty(), "{}", spec.name);
+        }
     }
 }

@@ -54,18 +54,7 @@ pub enum ClientError {
 /// Loads the SDK configuration for the build region.
 pub async fn load(access: &AccessConfig) -> Result<SdkConfig, ClientError> {
     let timeouts = Timeouts::from_env();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(access.region.clone()))
-        // Carries `max_retries` to [`ec2_for`] and [`iam`], whose clients
-        // do not retry themselves (kiln's policy does).
-        .retry_config(RetryConfig::standard().with_max_attempts(attempts(access)))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(timeouts.connect)
-                .read_timeout(timeouts.read)
-                .operation_attempt_timeout(timeouts.read)
-                .build(),
-        );
+    let mut loader = config_loader(&access.region, attempts(access), timeouts);
     if let Some(p) = &access.profile {
         loader = loader.profile_name(p);
     }
@@ -137,15 +126,46 @@ pub async fn load(access: &AccessConfig) -> Result<SdkConfig, ClientError> {
     Ok(sdk)
 }
 
-/// The attempts per call: `max_retries` when the template sets it, kiln's
-/// default (more than the 3 the config falls back to, so that a fifth of
-/// requests throttled still lets a build through) otherwise.
-fn attempts(access: &AccessConfig) -> u32 {
-    // The config stores an unset `max_retries` as 3.
-    if access.max_attempts == 3 {
-        RetryPolicy::default().max_attempts
-    } else {
-        access.max_attempts.max(1)
+/// The SDK's loader for `region`: the standard credential chain, request
+/// timeouts, and `attempts` carried to [`ec2_for`] and [`iam`], whose
+/// clients do not retry themselves (kiln's policy does).
+fn config_loader(region: &str, attempts: u32, timeouts: Timeouts) -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(timeouts.connect)
+                .read_timeout(timeouts.read)
+                .operation_attempt_timeout(timeouts.read)
+                .build(),
+        )
+}
+
+/// The SDK configuration for `region` with credentials from the standard
+/// chain only (environment, shared files, profiles, instance metadata)
+/// and kiln's default retry policy: for `kiln cleanup`, which has no
+/// template. `endpoint` replaces every service's endpoint.
+pub async fn load_standard(region: &str, endpoint: Option<&str>) -> SdkConfig {
+    let mut loader = config_loader(
+        region,
+        RetryPolicy::default().max_attempts,
+        Timeouts::from_env(),
+    );
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
+}
+
+/// The attempts per call (the first included): kiln's retry policy's
+/// default when the template leaves `max_retries` unset, otherwise that
+/// many (kiln counts the first attempt in `max_retries`; Packer's AWS SDK
+/// makes one more).
+pub fn attempts(access: &AccessConfig) -> u32 {
+    match access.max_retries {
+        None => RetryPolicy::default().max_attempts,
+        Some(n) => n.max(1),
     }
 }
 
@@ -161,34 +181,53 @@ fn policy(sdk: &SdkConfig) -> RetryPolicy {
 }
 
 /// The [`Api`] of `service` for clients made from `sdk`: its endpoint as
-/// messages name it, and the retry policy.
-fn api(sdk: &SdkConfig, service: &str, default_endpoint: String) -> Api {
+/// messages name it (and `setting`, what sets a custom one), and the retry
+/// policy.
+fn api(sdk: &SdkConfig, service: &str, default_endpoint: String, setting: &str) -> Api {
     match sdk.endpoint_url() {
-        Some(url) => Api::new(service, url, Some("custom_endpoint_ec2"), policy(sdk)),
+        Some(url) => Api::new(service, url, Some(setting), policy(sdk)),
         None => Api::new(service, &default_endpoint, None, policy(sdk)),
     }
 }
 
+/// The template setting of a custom endpoint.
+const ENDPOINT_SETTING: &str = "custom_endpoint_ec2";
+
 /// An EC2 client for `region` with the same credentials and endpoint.
 pub fn ec2_for(sdk: &SdkConfig, region: &str) -> Ec2 {
+    ec2_at(sdk, region, ENDPOINT_SETTING)
+}
+
+/// [`ec2_for`], whose custom endpoint `setting` sets (`-endpoint`).
+pub fn ec2_at(sdk: &SdkConfig, region: &str, setting: &str) -> Ec2 {
     let conf = aws_sdk_ec2::config::Builder::from(sdk)
         .region(Region::new(region.to_string()))
         .retry_config(RetryConfig::disabled())
         .build();
     Aws {
         client: aws_sdk_ec2::Client::from_conf(conf),
-        api: api(sdk, "EC2", format!("https://ec2.{region}.amazonaws.com")),
+        api: api(
+            sdk,
+            "EC2",
+            format!("https://ec2.{region}.amazonaws.com"),
+            setting,
+        ),
     }
 }
 
 /// An IAM client with the same credentials, endpoint and HTTP client.
 pub fn iam(sdk: &SdkConfig) -> Iam {
+    iam_at(sdk, ENDPOINT_SETTING)
+}
+
+/// [`iam`], whose custom endpoint `setting` sets (`-endpoint`).
+pub fn iam_at(sdk: &SdkConfig, setting: &str) -> Iam {
     let conf = aws_sdk_iam::config::Builder::from(sdk)
         .retry_config(RetryConfig::disabled())
         .build();
     Aws {
         client: aws_sdk_iam::Client::from_conf(conf),
-        api: api(sdk, "IAM", "https://iam.amazonaws.com".to_string()),
+        api: api(sdk, "IAM", "https://iam.amazonaws.com".to_string(), setting),
     }
 }
 
@@ -586,44 +625,6 @@ const AUTH_CODES: &[&str] = &[
     "OptInRequired",
 ];
 
-/// The text of an SDK error, for calls not made through an [`Aws`]
-/// client: EC2's code and message when there is one (and a hint for
-/// credential problems), otherwise what happened to the connection.
-pub fn describe<E, R>(e: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug + 'static,
-{
-    let f = fault(e);
-    let mut s = match &f.failure {
-        Failure::Service { code, message, .. } => format!("{code}: {message}"),
-        Failure::Http { status, body } if body.is_empty() => {
-            format!("the endpoint answered HTTP {status}, not an AWS API reply")
-        }
-        Failure::Http { status, body } => {
-            format!("the endpoint answered HTTP {status} ({body}), not an AWS API reply")
-        }
-        Failure::Refused => "connection refused".to_string(),
-        Failure::Reset => "the connection was closed before a reply".to_string(),
-        Failure::ConnectTimeout => "the connection timed out".to_string(),
-        Failure::ReadTimeout => "no reply in time".to_string(),
-        Failure::Dns(e) | Failure::Tls(e) | Failure::Other(e) => e.clone(),
-    };
-    if let Some(h) = &f.hint {
-        s.push_str("\n  hint: ");
-        s.push_str(h);
-    }
-    s
-}
-
-/// The EC2 error code of `e`, if any.
-pub fn code<E, R>(e: &SdkError<E, R>) -> Option<&str>
-where
-    E: ProvideErrorMetadata,
-{
-    e.code()
-}
-
 /// Waits until `check` says [`Status::Ready`], as `aws_polling` says
 /// ([`poller`]); transient errors are waited out, and Ctrl-C stops it.
 /// `what` names the wait (`AMI (ami-1) to become ready`).
@@ -697,6 +698,44 @@ mod tests {
             e,
             "timed out waiting for the thing: it was still `pending` after 6s (`aws_polling`)"
         );
+    }
+
+    fn access(max_retries: Option<u32>) -> AccessConfig {
+        AccessConfig {
+            region: "us-east-1".into(),
+            credentials: None,
+            profile: None,
+            shared_credentials_file: None,
+            assume_role: None,
+            endpoint: None,
+            max_retries,
+            skip_credential_validation: true,
+            insecure_skip_tls_verify: false,
+        }
+    }
+
+    #[test]
+    fn unset_max_retries_is_kilns_policy_and_a_set_one_is_obeyed() {
+        assert_eq!(attempts(&access(None)), RetryPolicy::default().max_attempts);
+        // 3 is not "unset": it was taken for the default once.
+        assert_eq!(attempts(&access(Some(3))), 3);
+        assert_eq!(attempts(&access(Some(1))), 1);
+        assert_eq!(attempts(&access(Some(25))), 25);
+    }
+
+    #[tokio::test]
+    async fn the_clients_carry_the_attempts_into_kilns_policy() {
+        for (max_retries, want) in [(None, RetryPolicy::default().max_attempts), (Some(3), 3)] {
+            let sdk = aws_config::SdkConfig::builder()
+                .region(Region::new("us-east-1"))
+                .behavior_version(BehaviorVersion::latest())
+                .retry_config(
+                    RetryConfig::standard().with_max_attempts(attempts(&access(max_retries))),
+                )
+                .build();
+            assert_eq!(ec2_for(&sdk, "us-east-1").api().policy().max_attempts, want);
+            assert_eq!(iam(&sdk).api().policy().max_attempts, want);
+        }
     }
 
     #[test]

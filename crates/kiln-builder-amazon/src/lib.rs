@@ -18,6 +18,7 @@
 mod artifact;
 pub mod cleanup;
 pub mod client;
+mod cloud;
 pub mod config;
 pub mod lookup;
 mod step_ami_region_copy;
@@ -26,16 +27,13 @@ mod step_create_ami;
 mod step_create_tags;
 mod step_deregister_ami;
 mod step_iam_instance_profile;
-mod step_key_pair;
 mod step_modify_ami_attributes;
 mod step_modify_instance;
 mod step_network_info;
 mod step_pre_validate;
 mod step_run_source_instance;
 mod step_run_spot_instance;
-mod step_security_group;
 mod step_source_ami_info;
-mod step_stop_instance;
 mod tags;
 
 use std::collections::BTreeMap;
@@ -46,25 +44,23 @@ use aws_sdk_ec2::types::{Image, Instance};
 use kiln_sdk::communicator::{Communicator, NoCommunicator};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::step::{Runner, Step, StepError};
+use kiln_sdk::generated;
+use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
-use kiln_ssh::{
-    CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect,
-    TemporaryKeyPair,
-};
+use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{destroy_amis, AmiArtifact, BUILDER_ID};
 pub use config::Config;
 
 /// The generated data amazon-ebs provides besides the SSH keys.
 pub const GENERATED_DATA_KEYS: &[&str] = &[
-    "SourceAMIName",
-    "BuildRegion",
-    "SourceAMI",
-    "SourceAMICreationDate",
-    "SourceAMIOwner",
-    "SourceAMIOwnerName",
+    generated::SOURCE_AMI_NAME,
+    generated::BUILD_REGION,
+    generated::SOURCE_AMI,
+    generated::SOURCE_AMI_CREATION_DATE,
+    generated::SOURCE_AMI_OWNER,
+    generated::SOURCE_AMI_OWNER_NAME,
 ];
 
 /// Registers the `amazon-ebs` builder type.
@@ -119,6 +115,9 @@ pub struct AmazonState {
     pub ec2: client::Ec2,
     /// The build region.
     pub region: String,
+    /// The access settings, for the lookups shared in other regions
+    /// (the region copies' waits).
+    pub access: config::AccessConfig,
     /// The build region's read-only lookups, shared with the other builds
     /// of this process ([`lookup`]).
     pub lookups: Arc<lookup::Lookups>,
@@ -187,24 +186,7 @@ impl HasCommunicator for AmazonState {
 
 /// How the instance is logged in to, decided before the run (Packer's
 /// `StepKeyPair` rules).
-pub enum KeyPairPlan {
-    /// A temporary key pair, generated here and imported into EC2.
-    Temporary {
-        /// Its EC2 name (`packer_…`).
-        name: String,
-        /// The key pair.
-        key: Box<TemporaryKeyPair>,
-    },
-    /// `ssh_keypair_name`: an existing key pair.
-    Existing(String),
-    /// `ssh_private_key_file` without a key pair name: the key is in the
-    /// source AMI.
-    PrivateKeyFile,
-    /// `ssh_agent_auth` without a key pair name.
-    Agent,
-    /// `ssh_password`, or `communicator: none` with a password: no key pair.
-    None,
-}
+pub use kiln_cloud::steps::key_pair::KeyPairPlan;
 
 #[async_trait]
 impl Builder for AmazonEbsBuilder {
@@ -223,46 +205,22 @@ impl Builder for AmazonEbsBuilder {
             CommunicatorConfig::Ssh(s) => Some((**s).clone()),
             CommunicatorConfig::None => None,
         };
-        let plan = match (&ssh, &c.ssh_keypair_name) {
-            (Some(s), _) if s.credentials.agent => match &c.ssh_keypair_name {
-                Some(n) => KeyPairPlan::Existing(n.clone()),
-                None => KeyPairPlan::Agent,
-            },
-            (Some(s), Some(n)) if s.credentials.private_key.is_some() => {
-                KeyPairPlan::Existing(n.clone())
-            }
-            (Some(s), None) if s.credentials.private_key.is_some() => KeyPairPlan::PrivateKeyFile,
-            // Packer's StepKeyPair creates a key pair whenever
-            // `temporary_key_pair_name` is set, a password or not.
-            (Some(s), None)
-                if s.credentials.password.is_some() && s.temporary_key_pair_name.is_none() =>
-            {
-                KeyPairPlan::None
-            }
-            (None, Some(n)) => KeyPairPlan::Existing(n.clone()),
-            (Some(_), Some(n)) => KeyPairPlan::Existing(n.clone()),
-            (ssh_cfg, None) => {
-                let kind = ssh_cfg
-                    .as_ref()
-                    .map(|s| s.temporary_key_pair)
-                    .unwrap_or(kiln_ssh::KeyPairType::Ed25519);
-                // Packer's amazon RunConfig.Prepare: `temporary_key_pair_name`
-                // when given, else `packer_<time-ordered uuid>`.
-                let name = ssh_cfg
-                    .as_ref()
-                    .and_then(|s| s.temporary_key_pair_name.clone())
-                    .unwrap_or_else(client::temporary_name);
-                let key = TemporaryKeyPair::generate(kind, &name, Some(&self.redactor))
-                    .map_err(BuildError::msg)?;
-                KeyPairPlan::Temporary {
-                    name,
-                    key: Box::new(key),
-                }
-            }
-        };
-        let mut generated = BTreeMap::from([
-            ("PackerRunUUID".to_string(), cx.run_uuid.to_string()),
-            ("ConnType".to_string(), c.communicator.kind().to_string()),
+        let plan = KeyPairPlan::decide(
+            ssh.as_ref(),
+            c.ssh_keypair_name.as_deref(),
+            client::temporary_name,
+            &self.redactor,
+        )
+        .map_err(BuildError::msg)?;
+        let mut data = BTreeMap::from([
+            (
+                generated::PACKER_RUN_UUID.to_string(),
+                cx.run_uuid.to_string(),
+            ),
+            (
+                generated::CONN_TYPE.to_string(),
+                c.communicator.kind().to_string(),
+            ),
         ]);
         if let Some(s) = ssh.as_mut() {
             let (public, private) = match &plan {
@@ -282,19 +240,19 @@ impl Builder for AmazonEbsBuilder {
             if let KeyPairPlan::Temporary { key, .. } = &plan {
                 s.credentials.temporary_key = Some(Secret::new(Arc::new(key.private.clone())));
             }
-            generated.extend([
-                ("Port".to_string(), s.port.to_string()),
-                ("User".to_string(), s.credentials.username.clone()),
+            data.extend([
+                (generated::PORT.to_string(), s.port.to_string()),
+                (generated::USER.to_string(), s.credentials.username.clone()),
                 (
-                    "Password".to_string(),
+                    generated::PASSWORD.to_string(),
                     s.credentials
                         .password
                         .as_ref()
                         .map(|p| p.expose().clone())
                         .unwrap_or_default(),
                 ),
-                ("SSHPublicKey".to_string(), public),
-                ("SSHPrivateKey".to_string(), private),
+                (generated::SSH_PUBLIC_KEY.to_string(), public),
+                (generated::SSH_PRIVATE_KEY.to_string(), private),
             ]);
         }
 
@@ -302,6 +260,7 @@ impl Builder for AmazonEbsBuilder {
             sdk,
             ec2,
             region: c.access.region.clone(),
+            access: c.access.clone(),
             lookups,
             source_image: None,
             subnet_id: None,
@@ -313,7 +272,7 @@ impl Builder for AmazonEbsBuilder {
             instance: None,
             ssh_host: None,
             communicator: None,
-            generated,
+            generated: data,
             amis: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
@@ -325,17 +284,19 @@ impl Builder for AmazonEbsBuilder {
             .debug
             .then(|| std::path::PathBuf::from(format!("ec2_{}.pem", self.build_name)));
         let launch: Box<dyn Step<AmazonState>> = match c.market {
-            config::Market::OnDemand => Box::new(
-                step_run_source_instance::StepRunSourceInstance::new(c.clone()),
-            ),
+            config::Market::OnDemand => Box::new(step_run_source_instance::step(c.clone())),
             _ => Box::new(step_run_spot_instance::StepRunSpotInstance::new(c.clone())),
         };
         let mut steps: Vec<Box<dyn Step<AmazonState>>> = vec![
             Box::new(step_pre_validate::StepPreValidate::new(c.clone())),
             Box::new(step_source_ami_info::StepSourceAmiInfo::new(c.clone())),
             Box::new(step_network_info::StepNetworkInfo::new(c.clone())),
-            Box::new(step_key_pair::StepKeyPair::new(plan, debug_key)),
-            Box::new(step_security_group::StepSecurityGroup::new(c.clone())),
+            Box::new(kiln_cloud::steps::key_pair::StepKeyPair::new(
+                plan, debug_key,
+            )),
+            Box::new(kiln_cloud::steps::network::StepSecurityGroup::new(
+                cloud::network::security_group_plan(c),
+            )),
             Box::new(step_iam_instance_profile::StepIamInstanceProfile::new(
                 c.clone(),
             )),
@@ -354,24 +315,17 @@ impl Builder for AmazonEbsBuilder {
         }
         if !c.skip_create_ami {
             steps.extend([
-                Box::new(step_stop_instance::StepStopInstance::new(c.clone()))
-                    as Box<dyn Step<AmazonState>>,
+                Box::new(cloud::instance::stop_step(c)) as Box<dyn Step<AmazonState>>,
                 Box::new(step_modify_instance::StepModifyInstance::new(c.clone())),
                 Box::new(step_deregister_ami::StepDeregisterAmi::new(c.clone())),
-                Box::new(step_create_ami::StepCreateAmi::new(c.clone())),
-                Box::new(step_ami_region_copy::StepAmiRegionCopy::new(c.clone())),
-                Box::new(step_modify_ami_attributes::StepModifyAmiAttributes::new(
-                    c.clone(),
-                )),
-                Box::new(step_create_tags::StepCreateTags::new(c.clone())),
+                Box::new(step_create_ami::step(c.clone())),
+                Box::new(step_ami_region_copy::step(c.clone())),
+                Box::new(step_modify_ami_attributes::step(c.clone())),
+                Box::new(step_create_tags::step(c.clone())),
             ]);
         }
         let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
-        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
-            Ok(_) => {}
-            Err(StepError::Cancelled) => return Err(BuildError::Cancelled),
-            Err(StepError::Failed(e)) => return Err(BuildError::Failed(e)),
-        }
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
         if state.amis.is_empty() {
             return Ok(None);
         }
@@ -379,13 +333,13 @@ impl Builder for AmazonEbsBuilder {
         // run must not find them.
         cleanup::release(&state, cx.ui.as_ref()).await;
         // Secrets stay out of artifacts (and so out of manifests).
-        let mut generated = state.generated.clone();
-        generated.remove("SSHPrivateKey");
-        generated.remove("Password");
+        let mut data = state.generated.clone();
+        data.remove(generated::SSH_PRIVATE_KEY);
+        data.remove(generated::PASSWORD);
         Ok(Some(Arc::new(AmiArtifact {
             amis: state.amis.clone(),
             sdk: state.sdk.clone(),
-            generated,
+            generated: data,
         })))
     }
 }

@@ -381,7 +381,7 @@ fn access_key(a: &AccessConfig) -> String {
             &a.shared_credentials_file,
             role,
             &a.endpoint,
-            a.max_attempts,
+            a.max_retries,
             a.skip_credential_validation,
             a.insecure_skip_tls_verify,
         )
@@ -427,7 +427,7 @@ mod tests {
             shared_credentials_file: None,
             assume_role: None,
             endpoint: None,
-            max_attempts: 3,
+            max_retries: None,
             skip_credential_validation: false,
             insecure_skip_tls_verify: false,
         };

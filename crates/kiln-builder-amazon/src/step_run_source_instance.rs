@@ -1,18 +1,21 @@
 //! `StepRunSourceInstance` (Packer's): launches one on-demand instance of
-//! the source image with the key pair, security groups, subnet, block
-//! devices (plus `no_ephemeral`'s empty mappings), user data, IAM instance
-//! profile, `metadata_options` and run/volume tags, waits until it is
-//! running (checking at once, then every `aws_polling` delay, through the
-//! process's shared instance lookups, [`crate::lookup`]), and works out
-//! the address to connect to (`ssh_interface`; `ssh_host` overrides it). The instance id is recorded as soon as EC2
-//! returns it; cleanup terminates the instance (`TerminateInstances`, shared
-//! like the lookups) and waits until it is gone.
+//! the source image through kiln-cloud's generic launch step
+//! ([`kiln_cloud::steps::instance::StepRunInstance`], EC2's calls in
+//! [`crate::cloud::instance`]). What is EC2's lives here: the
+//! `RunInstances` request ([`OnDemandLaunch`]: the key pair, security
+//! groups, subnet, block devices plus `no_ephemeral`'s empty mappings,
+//! user data, IAM instance profile, `metadata_options`, run and volume
+//! tags, with Packer's messages) and, once it runs, the address to connect
+//! to (`ssh_interface`; `ssh_host` overrides it). The generic step records
+//! the instance as soon as EC2 returns it, waits until it is running
+//! (checking at once, then every `aws_polling` delay, through the
+//! process's shared instance lookups, [`crate::lookup`]), and its cleanup
+//! terminates the instance and waits until it is gone.
 //! Spot instances are launched by `StepRunSpotInstance`, which shares the
 //! helpers here.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, CreditSpecificationRequest, EbsBlockDevice, HttpTokensState,
     IamInstanceProfileSpecification, Instance, InstanceMetadataEndpointState,
@@ -21,31 +24,25 @@ use aws_sdk_ec2::types::{
     ShutdownBehavior as Ec2Shutdown, TagSpecification, Tenancy, VolumeType,
 };
 use base64::Engine;
-use kiln_cloud::{CheckError, Status};
-use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
+use kiln_cloud::steps::instance::{LaunchPlan, StepRunInstance};
+use kiln_sdk::step::StepError;
 use kiln_sdk::Ui;
 use kiln_ssh::CommunicatorConfig;
-use tokio_util::sync::CancellationToken;
 
+use crate::cloud::instance::Ec2Launch;
 use crate::config::{BlockDevice, Config, MetadataOptions, SshInterface};
-use crate::lookup::Lookups;
 use crate::{client, tags, AmazonState};
 
-/// See the module docs.
-pub struct StepRunSourceInstance {
+/// The on-demand launch: the `RunInstances` request from the config and
+/// the state, and the address to connect to once the instance runs.
+pub struct OnDemandLaunch {
     config: Arc<Config>,
-    /// The instance to terminate.
-    instance_id: Option<String>,
 }
 
-impl StepRunSourceInstance {
-    /// A launch step.
-    pub fn new(config: Arc<Config>) -> Self {
-        StepRunSourceInstance {
-            config,
-            instance_id: None,
-        }
-    }
+/// The on-demand launch step (Packer's `StepRunSourceInstance`).
+pub fn step(config: Arc<Config>) -> StepRunInstance<OnDemandLaunch> {
+    let poller = client::poller(config.polling);
+    StepRunInstance::new("StepRunSourceInstance", OnDemandLaunch { config }, poller)
 }
 
 /// EC2 block device mappings from the template's.
@@ -210,25 +207,16 @@ pub fn user_data(c: &Config) -> Result<Option<String>, StepError> {
     }
 }
 
-#[async_trait]
-impl Step<AmazonState> for StepRunSourceInstance {
-    fn name(&self) -> &'static str {
-        "StepRunSourceInstance"
-    }
-
-    async fn run(
-        &mut self,
-        cx: &StepContext<'_>,
-        state: &mut AmazonState,
-    ) -> Result<StepAction, StepError> {
-        let c = self.config.clone();
-        let user_data = user_data(&c)?;
-        cx.ui.say("Launching a source AWS instance...");
+impl LaunchPlan<AmazonState> for OnDemandLaunch {
+    fn request(&self, ui: &dyn Ui, state: &AmazonState) -> Result<Ec2Launch, StepError> {
+        let c = &self.config;
+        let user_data = user_data(c)?;
+        ui.say("Launching a source AWS instance...");
         let image_id = source_image_id(state)?;
-        cx.ui.say("Adding tags to source instance");
-        let (instance_tags, volume_tags) = run_tags(&c, state)?;
-        tags::report(cx.ui, &instance_tags);
-        tags::report(cx.ui, &volume_tags);
+        ui.say("Adding tags to source instance");
+        let (instance_tags, volume_tags) = run_tags(c, state)?;
+        tags::report(ui, &instance_tags);
+        tags::report(ui, &volume_tags);
 
         let mut req = state
             .ec2
@@ -239,7 +227,7 @@ impl Step<AmazonState> for StepRunSourceInstance {
             .max_count(1)
             .ebs_optimized(c.ebs_optimized)
             .instance_initiated_shutdown_behavior(Ec2Shutdown::from(c.shutdown_behavior.as_str()))
-            .set_block_device_mappings(Some(launch_mappings(&c)).filter(|m| !m.is_empty()))
+            .set_block_device_mappings(Some(launch_mappings(c)).filter(|m| !m.is_empty()))
             .set_user_data(user_data)
             .set_key_name(state.key_pair_name.clone())
             .tag_specifications(
@@ -296,143 +284,16 @@ impl Step<AmazonState> for StepRunSourceInstance {
                     .set_security_group_ids(Some(state.security_group_ids.clone()));
             }
         }
-        // A new instance profile may not be visible to EC2 yet: retry, as
-        // Packer does.
-        let mut attempt = 0u64;
-        let resp = loop {
-            // A token per launch, the same on every retry of it: an
-            // instance whose reply was lost is not launched twice.
-            let launch = req.clone().client_token(uuid::Uuid::new_v4().to_string());
-            // EC2 honours the token; an endpoint that does not (moto) would
-            // launch twice, so before a retry look for the instance by the
-            // build's run tags and adopt it.
-            let ec2 = state.ec2.clone();
-            let filters: Vec<aws_sdk_ec2::types::Filter> = state
-                .run_tags
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name(format!("tag:{k}"))
-                        .values(v)
-                        .build()
-                })
-                .chain([aws_sdk_ec2::types::Filter::builder()
-                    .name("instance-state-name")
-                    .values("pending")
-                    .values("running")
-                    .build()])
-                .collect();
-            let find = move || {
-                let (ec2, filters) = (ec2.clone(), filters.clone());
-                async move {
-                    let out = ec2
-                        .send(ec2.describe_instances().set_filters(Some(filters)), |r| {
-                            r.send()
-                        })
-                        .await?;
-                    let found = out
-                        .reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .next()
-                        .cloned();
-                    Ok::<_, kiln_cloud::ApiError>(found.map(|i| {
-                        aws_sdk_ec2::operation::run_instances::RunInstancesOutput::builder()
-                            .instances(i)
-                            .build()
-                    }))
-                }
-            };
-            let look_first = !state.run_tags.is_empty();
-            match state
-                .ec2
-                .create(launch, |r| r.send(), &[], look_first, find)
-                .await
-            {
-                Err(e) if attempt < 10 && profile_not_ready(&e.to_string()) => {
-                    attempt += 1;
-                    tokio::select! {
-                        _ = cx.cancel.cancelled() => return Err(StepError::Cancelled),
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)) => {}
-                    }
-                }
-                r => break r,
-            }
-        };
-        let resp = resp.map_err(|e| {
-            if e.code() == Some("VPCIdNotSpecified") && state.subnet_id.is_none() {
-                StepError::msg(
-                    "error launching source instance: a valid subnet id was not specified",
-                )
-            } else {
-                StepError::msg(format!("error launching source instance: {}", e))
-            }
-        })?;
-        let Some(id) = resp
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .map(str::to_string)
-        else {
-            return Err(StepError::msg(
-                "error launching source instance: EC2 returned no instance",
-            ));
-        };
-        self.instance_id = Some(id.clone());
-        state.instance = resp.instances().first().cloned();
-        cx.ui.message(&format!("Instance ID: {id}"));
-        cx.ui
-            .say(&format!("Waiting for instance ({id}) to become ready..."));
-
-        let instance = wait_running(&state.lookups, &id, &c, &cx.cancel).await?;
-        finish_launch(&c, state, instance)?;
-        Ok(StepAction::Continue)
+        Ok(Ec2Launch {
+            request: req,
+            run_tags: state.run_tags.clone(),
+            subnet_given: state.subnet_id.is_some(),
+        })
     }
 
-    async fn cleanup(&mut self, cx: &StepContext<'_>, state: &mut AmazonState) {
-        let Some(id) = self.instance_id.take() else {
-            return;
-        };
-        terminate(&state.lookups, &id, &self.config, cx.ui).await;
+    fn running(&self, state: &mut AmazonState, instance: Instance) -> Result<(), StepError> {
+        finish_launch(&self.config, state, instance)
     }
-}
-
-/// Waits until instance `id` is running (Packer's
-/// `WaitUntilInstanceRunning`).
-pub async fn wait_running(
-    lookups: &Lookups,
-    id: &str,
-    c: &Config,
-    cancel: &CancellationToken,
-) -> Result<Instance, StepError> {
-    client::poll(
-        c.polling,
-        cancel,
-        &format!("instance ({id}) to become ready"),
-        move || async move {
-            match lookups.instance(id).await? {
-                None => Ok(Status::Pending("unknown to EC2".into())),
-                Some(i) => {
-                    let name = i
-                        .state()
-                        .and_then(|s| s.name())
-                        .map(|n| n.as_str().to_string())
-                        .unwrap_or_default();
-                    match name.as_str() {
-                        "running" => Ok(Status::Ready(i)),
-                        "pending" | "" => Ok(Status::Pending("pending".into())),
-                        other => Err(CheckError::Failed(format!(
-                            "the instance is `{other}`: {}",
-                            i.state_reason()
-                                .and_then(|r| r.message())
-                                .unwrap_or("no reason given")
-                        ))),
-                    }
-                }
-            }
-        },
-    )
-    .await
 }
 
 /// Records the running instance and the address the communicator uses.
@@ -458,37 +319,6 @@ pub fn finish_launch(
     }
     state.instance = Some(instance);
     Ok(())
-}
-
-/// Terminates instance `id` and waits until it is gone; errors are
-/// reported, not returned (cleanup).
-pub async fn terminate(lookups: &Lookups, id: &str, c: &Config, ui: &dyn Ui) {
-    ui.say("Terminating the source AWS instance...");
-    // An instance EC2 does not know is gone already.
-    if let Err(e) = lookups.terminate(id).await {
-        ui.error(&format!(
-            "Error terminating instance, may still be around: {e}"
-        ));
-        return;
-    }
-    let r = client::poll(
-        c.polling,
-        &CancellationToken::new(),
-        &format!("instance ({id}) to terminate"),
-        move || async move {
-            match lookups.instance(id).await? {
-                None => Ok(Status::Ready(())),
-                Some(i) => match i.state().and_then(|s| s.name()).map(|n| n.as_str()) {
-                    Some("terminated") => Ok(Status::Ready(())),
-                    s => Ok(Status::Pending(s.unwrap_or("unknown").to_string())),
-                },
-            }
-        },
-    )
-    .await;
-    if let Err(e) = r {
-        ui.error(&e.to_string());
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@
 //! spot instance request with `spot_tags`, the instance with the run tags
 //! and its volumes with the volume tags. The launch template and the
 //! instance are recorded as soon as EC2 returns them; cleanup terminates
-//! the instance (and waits) and deletes the launch template.
+//! the instance (and waits) and deletes the launch template. The waits
+//! are kiln-cloud's generic instance waits
+//! ([`kiln_cloud::steps::instance`]) over EC2's calls
+//! ([`crate::cloud::instance`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,11 +35,12 @@ use aws_sdk_ec2::types::{
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 
 use crate::config::{Config, Market, MetadataOptions};
+use kiln_cloud::steps::instance::{terminate_and_wait, wait_running, InstanceState};
+
 use crate::step_run_source_instance::{
-    finish_launch, launch_mappings, profile_not_ready, run_tags, source_image_id, terminate,
-    user_data, wait_running,
+    finish_launch, launch_mappings, profile_not_ready, run_tags, source_image_id, user_data,
 };
-use crate::{tags, AmazonState};
+use crate::{client, tags, AmazonState};
 
 /// See the module docs.
 pub struct StepRunSpotInstance {
@@ -356,7 +360,13 @@ impl Step<AmazonState> for StepRunSpotInstance {
         cx.ui.message(&format!("Instance ID: {id}"));
         cx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
-        let instance = wait_running(&state.lookups, &id, &c, &cx.cancel).await?;
+        let instance = wait_running(
+            &state.instance_api(),
+            &client::poller(c.polling),
+            &id,
+            &cx.cancel,
+        )
+        .await?;
 
         if !spot_tags.is_empty() {
             tags::report(cx.ui, &spot_tags);
@@ -443,7 +453,8 @@ impl Step<AmazonState> for StepRunSpotInstance {
 
     async fn cleanup(&mut self, cx: &StepContext<'_>, state: &mut AmazonState) {
         if let Some(id) = self.instance_id.take() {
-            terminate(&state.lookups, &id, &self.config, cx.ui).await;
+            let poller = client::poller(self.config.polling);
+            terminate_and_wait(&state.instance_api(), &poller, &id, cx.ui, &cx.cancel).await;
         }
         let Some(name) = self.launch_template.take() else {
             return;

@@ -108,28 +108,9 @@ impl Step<AmazonState> for StepSourceAmiInfo {
         ) {
             return Err(StepError::msg(e));
         }
-        let g = &mut state.generated;
-        g.insert(
-            "SourceAMI".into(),
-            image.image_id().unwrap_or_default().into(),
+        state.generated.extend(
+            crate::tags::build_info(Some(&image), &state.region).map(|(k, v)| (k.to_string(), v)),
         );
-        g.insert(
-            "SourceAMIName".into(),
-            image.name().unwrap_or_default().into(),
-        );
-        g.insert(
-            "SourceAMICreationDate".into(),
-            image.creation_date().unwrap_or_default().into(),
-        );
-        g.insert(
-            "SourceAMIOwner".into(),
-            image.owner_id().unwrap_or_default().into(),
-        );
-        g.insert(
-            "SourceAMIOwnerName".into(),
-            image.image_owner_alias().unwrap_or_default().into(),
-        );
-        g.insert("BuildRegion".into(), state.region.clone());
         state.source_image = Some(image);
         Ok(StepAction::Continue)
     }

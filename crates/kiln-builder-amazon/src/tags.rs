@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_sdk_ec2::types::Tag;
+use aws_sdk_ec2::types::{Image, Tag};
+use kiln_sdk::generated;
 use kiln_sdk::interpolate::{self, Generated};
 use kiln_sdk::step::StepError;
 use kiln_sdk::Ui;
@@ -26,18 +27,10 @@ pub fn render(
     if tags.is_empty() {
         return Ok(Vec::new());
     }
-    let img = state.source_image.as_ref();
-    let field = |f: fn(&aws_sdk_ec2::types::Image) -> Option<&str>| {
-        serde_json::Value::String(img.and_then(f).unwrap_or_default().to_string())
-    };
-    let mut ctx = config.interpolation.with_data([
-        ("BuildRegion", serde_json::Value::String(region.to_string())),
-        ("SourceAMI", field(|i| i.image_id())),
-        ("SourceAMIName", field(|i| i.name())),
-        ("SourceAMIOwner", field(|i| i.owner_id())),
-        ("SourceAMIOwnerName", field(|i| i.image_owner_alias())),
-        ("SourceAMICreationDate", field(|i| i.creation_date())),
-    ]);
+    let mut ctx = config.interpolation.with_data(
+        build_info(state.source_image.as_ref(), region)
+            .map(|(k, v)| (k, serde_json::Value::String(v))),
+    );
     ctx.generated = Generated::Known(Arc::new(state.generated.clone()));
     let mut out = Vec::with_capacity(tags.len());
     for (k, v) in tags {
@@ -48,6 +41,28 @@ pub fn render(
         out.push((r(k)?, r(v)?));
     }
     Ok(out)
+}
+
+/// Packer's build info about the source image and region, by its
+/// generated-data key: the builder's generated data (`{{ build
+/// `SourceAMI` }}`) and the tag templates' data (`{{ .SourceAMI }}`).
+/// Empty strings before the source image is known.
+pub fn build_info(image: Option<&Image>, region: &str) -> [(&'static str, String); 6] {
+    let field = |f: fn(&Image) -> Option<&str>| image.and_then(f).unwrap_or_default().to_string();
+    [
+        (generated::BUILD_REGION, region.to_string()),
+        (generated::SOURCE_AMI, field(|i| i.image_id())),
+        (generated::SOURCE_AMI_NAME, field(|i| i.name())),
+        (generated::SOURCE_AMI_OWNER, field(|i| i.owner_id())),
+        (
+            generated::SOURCE_AMI_OWNER_NAME,
+            field(|i| i.image_owner_alias()),
+        ),
+        (
+            generated::SOURCE_AMI_CREATION_DATE,
+            field(|i| i.creation_date()),
+        ),
+    ]
 }
 
 /// EC2 tags from rendered pairs.
@@ -86,7 +101,15 @@ pub fn specs(
     kind: aws_sdk_ec2::types::ResourceType,
     pairs: &[(String, String)],
 ) -> Option<Vec<aws_sdk_ec2::types::TagSpecification>> {
-    let tags = with_run(state, pairs);
+    spec(kind, with_run(state, pairs))
+}
+
+/// A tag specification of `kind` with `tags`; `None` when there are none
+/// (EC2 rejects an empty specification).
+pub fn spec(
+    kind: aws_sdk_ec2::types::ResourceType,
+    tags: Vec<Tag>,
+) -> Option<Vec<aws_sdk_ec2::types::TagSpecification>> {
     (!tags.is_empty()).then(|| {
         vec![aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(kind)

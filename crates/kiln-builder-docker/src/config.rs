@@ -491,24 +491,11 @@ fn check_change(change: &str) -> Result<(), ChangeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_sdk::ui::Redactor;
+    use kiln_test::prepare_cx;
     use serde_json::json;
 
-    fn cx() -> PrepareContext {
-        PrepareContext {
-            build_name: "docker".into(),
-            builder_type: "docker".into(),
-            interpolation: Default::default(),
-            redactor: Redactor::new(),
-            debug: false,
-            force: false,
-            on_error: Default::default(),
-            template_dir: ".".into(),
-        }
-    }
-
     fn prep(v: serde_json::Value) -> Result<Config, ConfigErrors> {
-        prepare(&RawConfig::from_value(v), &cx())
+        prepare(&RawConfig::from_value(v), &prepare_cx("docker"))
     }
 
     #[test]
@@ -558,7 +545,7 @@ mod tests {
 
     #[test]
     fn merges_container_options_and_registers_secrets() {
-        let c = cx();
+        let c = prepare_cx("docker");
         let cfg = prepare(
             &RawConfig::from_value(json!({
                 "image": "x", "export_path": "out.tar", "pull": false,
@@ -582,7 +569,7 @@ mod tests {
     fn communicator_keys_are_accepted_as_packer_does() {
         // Packer 1.6.6's docker builder embeds the communicator config, so
         // `packer validate` accepts `ssh_pty` and the other `ssh_*` keys.
-        let c = cx();
+        let c = prepare_cx("docker");
         prepare(
             &RawConfig::from_value(json!({
                 "image": "x", "commit": true, "ssh_pty": true,

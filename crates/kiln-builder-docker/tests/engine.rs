@@ -14,13 +14,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kiln_builder_docker::DockerBuilderFactory;
 use kiln_docker_test::{base_image, docker_ok, Cleanup};
-use kiln_sdk::communicator::{
-    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, Preload, RemoteCommand,
-};
+use kiln_sdk::communicator::{Communicator, CommunicatorError, ExitStatus, FileMeta};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData, Hook, HookEvent};
 use kiln_sdk::config::RawConfig;
-use kiln_sdk::ui::{RecordingUi, Redactor};
-use kiln_sdk::{Artifact, BuilderFactory, PrepareContext, Ui};
+use kiln_sdk::ui::RecordingUi;
+use kiln_sdk::{Artifact, BuilderFactory, Ui};
+use kiln_test::comm::{preload_cmd, run_cmd};
+use kiln_test::prepare_cx;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -41,57 +41,6 @@ enum Script {
 struct TestHook {
     script: Script,
     log: Mutex<Vec<String>>,
-}
-
-async fn run_cmd(c: &dyn Communicator, cmd: &str) -> (ExitStatus, Vec<String>, Vec<String>) {
-    let out = Mutex::new(Vec::new());
-    let err = Mutex::new(Vec::new());
-    let o = |l: &str| out.lock().unwrap().push(l.to_string());
-    let e = |l: &str| err.lock().unwrap().push(l.to_string());
-    let status = c
-        .start(
-            &RemoteCommand {
-                command: cmd.into(),
-            },
-            CommandOutput {
-                stdout: &o,
-                stderr: &e,
-            },
-        )
-        .await
-        .unwrap();
-    (status, out.into_inner().unwrap(), err.into_inner().unwrap())
-}
-
-/// `upload_and_start`: (result, stdout lines, stderr lines).
-async fn preload_cmd(
-    c: &dyn Communicator,
-    dest: &str,
-    content: &[u8],
-    cmd: &str,
-) -> (
-    Result<ExitStatus, CommunicatorError>,
-    Vec<String>,
-    Vec<String>,
-) {
-    let out = Mutex::new(Vec::new());
-    let err = Mutex::new(Vec::new());
-    let o = |l: &str| out.lock().unwrap().push(l.to_string());
-    let e = |l: &str| err.lock().unwrap().push(l.to_string());
-    let preload = Preload {
-        destination: dest,
-        content,
-        mode: 0o755,
-    };
-    let command = RemoteCommand {
-        command: cmd.into(),
-    };
-    let output = CommandOutput {
-        stdout: &o,
-        stderr: &e,
-    };
-    let r = c.upload_and_start(preload, &command, output).await;
-    (r, out.into_inner().unwrap(), err.into_inner().unwrap())
 }
 
 async fn exercise(c: &dyn Communicator, local: &Path) -> Result<(), String> {
@@ -272,19 +221,6 @@ impl Hook for TestHook {
     }
 }
 
-fn prepare_cx() -> PrepareContext {
-    PrepareContext {
-        build_name: "docker".into(),
-        builder_type: "docker".into(),
-        interpolation: Default::default(),
-        redactor: Redactor::new(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir: ".".into(),
-    }
-}
-
 async fn build(
     config: Value,
     script: Script,
@@ -294,7 +230,7 @@ async fn build(
     Arc<RecordingUi>,
 ) {
     let prepared = DockerBuilderFactory
-        .prepare(&RawConfig::from_value(config), &prepare_cx())
+        .prepare(&RawConfig::from_value(config), &prepare_cx("docker"))
         .unwrap_or_else(|e| panic!("prepare: {e}"));
     let ui = Arc::new(RecordingUi::default());
     let hook = Arc::new(TestHook {

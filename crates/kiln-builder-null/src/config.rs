@@ -57,23 +57,11 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_test::prepare_cx;
     use serde_json::json;
 
-    fn cx() -> PrepareContext {
-        PrepareContext {
-            build_name: "b".into(),
-            builder_type: "null".into(),
-            interpolation: Default::default(),
-            redactor: Default::default(),
-            debug: false,
-            force: false,
-            on_error: Default::default(),
-            template_dir: ".".into(),
-        }
-    }
-
     fn errs(v: serde_json::Value) -> String {
-        match prepare(&RawConfig::from_value(v), &cx()) {
+        match prepare(&RawConfig::from_value(v), &prepare_cx("null")) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }

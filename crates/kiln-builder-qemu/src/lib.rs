@@ -44,7 +44,8 @@ use async_trait::async_trait;
 use kiln_sdk::communicator::{Communicator, NoCommunicator};
 use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::step::{Runner, Step, StepError};
+use kiln_sdk::generated;
+use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::HasCommunicator;
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
 
@@ -225,24 +226,19 @@ impl Builder for QemuBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
         let mut state = QemuState::default();
         state.generated.insert(
-            "ConnType".into(),
+            generated::CONN_TYPE.into(),
             self.config.communicator.kind().to_string(),
         );
         state
             .generated
-            .insert("PackerRunUUID".into(), cx.run_uuid.to_string());
+            .insert(generated::PACKER_RUN_UUID.into(), cx.run_uuid.to_string());
         let runner = Runner::new(self.steps(&cx))
             .on_error(cx.on_error)
             .debug(cx.debug);
-        match runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await {
-            Ok(_) => {
-                let artifact =
-                    QemuArtifact::collect(&self.config).map_err(|e| BuildError::msg(e.message))?;
-                Ok(Some(Arc::new(artifact)))
-            }
-            Err(StepError::Cancelled) => Err(BuildError::Cancelled),
-            Err(StepError::Failed(e)) => Err(BuildError::Failed(e)),
-        }
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        let artifact =
+            QemuArtifact::collect(&self.config).map_err(|e| BuildError::msg(e.message))?;
+        Ok(Some(Arc::new(artifact)))
     }
 }
 
@@ -250,7 +246,7 @@ impl Builder for QemuBuilder {
 pub(crate) mod tests {
     //! Helpers for the steps' unit tests.
     use super::*;
-    use kiln_sdk::step::StepAction;
+    use kiln_sdk::step::{StepAction, StepError};
     use kiln_sdk::ui::RecordingUi;
 
     /// A prepared config from `extra` keys over a minimal ISO build.
@@ -265,7 +261,7 @@ pub(crate) mod tests {
                 m.remove("iso_url");
             }
         }
-        let mut cx = config::tests_cx();
+        let mut cx = kiln_test::prepare_cx("qemu");
         cx.force = force;
         Arc::new(config::prepare(&RawConfig::from_value(v), &cx).unwrap_or_else(|e| panic!("{e}")))
     }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kiln_sdk::generated;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState};
 
@@ -16,7 +17,7 @@ use crate::{vm_died, QemuState};
 
 impl SshState for QemuState {
     fn ssh_host(&self) -> Option<String> {
-        self.generated.get("Host").cloned()
+        self.generated.get(generated::HOST).cloned()
     }
     fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
         self.communicator = communicator.map(|c| c as Arc<dyn kiln_sdk::Communicator>);
@@ -60,9 +61,9 @@ impl Step<QemuState> for StepConnect {
         let creds = &ssh.credentials;
         state
             .generated
-            .insert("User".into(), creds.username.clone());
+            .insert(generated::USER.into(), creds.username.clone());
         state.generated.insert(
-            "Password".into(),
+            generated::PASSWORD.into(),
             creds
                 .password
                 .as_ref()
@@ -70,14 +71,16 @@ impl Step<QemuState> for StepConnect {
                 .unwrap_or_default(),
         );
         state.generated.insert(
-            "SSHPrivateKey".into(),
+            generated::SSH_PRIVATE_KEY.into(),
             creds
                 .private_key
                 .as_ref()
                 .map(|k| k.pem.expose().clone())
                 .unwrap_or_default(),
         );
-        state.generated.insert("SSHPublicKey".into(), String::new());
+        state
+            .generated
+            .insert(generated::SSH_PUBLIC_KEY.into(), String::new());
         let mut exited = state
             .vm
             .as_ref()

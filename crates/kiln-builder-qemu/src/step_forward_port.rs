@@ -9,6 +9,7 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kiln_sdk::generated;
 use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 use kiln_ssh::CommunicatorConfig;
 
@@ -63,8 +64,10 @@ impl Step<QemuState> for StepForwardPort {
             } else {
                 ssh.host.clone()
             };
-            state.generated.insert("Host".into(), host);
-            state.generated.insert("Port".into(), ssh.port.to_string());
+            state.generated.insert(generated::HOST.into(), host);
+            state
+                .generated
+                .insert(generated::PORT.into(), ssh.port.to_string());
             return Ok(StepAction::Continue);
         }
         let range = &self.config.host_ports;
@@ -82,8 +85,12 @@ impl Step<QemuState> for StepForwardPort {
         })?;
         state.comm_host_port = Some(port);
         state.port_holds.push(hold);
-        state.generated.insert("Host".into(), "127.0.0.1".into());
-        state.generated.insert("Port".into(), port.to_string());
+        state
+            .generated
+            .insert(generated::HOST.into(), "127.0.0.1".into());
+        state
+            .generated
+            .insert(generated::PORT.into(), port.to_string());
         Ok(StepAction::Continue)
     }
 }

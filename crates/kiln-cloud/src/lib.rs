@@ -15,6 +15,9 @@
 //! - [`poll`]: one "wait until this resource is X" loop ([`Poller`]) with a
 //!   timeout, backoff with jitter, cancellation and a message naming the
 //!   resource, its last state and how long it waited.
+//! - [`steps`]: the steps every cloud builder repeats (key pair, network,
+//!   security group, instance, image, region copies, sharing, tags),
+//!   generic over the cloud's client.
 //! - [`batch`]: batching of the same kind of lookup across the builds of
 //!   one process ([`Batcher`]).
 //!
@@ -26,6 +29,7 @@ pub mod batch;
 pub mod error;
 pub mod poll;
 pub mod retry;
+pub mod steps;
 
 pub use batch::Batcher;
 pub use error::{ApiError, Classify, ErrorClass, Failure, Fault};

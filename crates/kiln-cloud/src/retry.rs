@@ -28,9 +28,14 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{ApiError, ErrorClass, Failure, Fault};
 
 /// Each cloud's throttling error codes, in one place: a reply with one of
-/// these codes is [`ErrorClass::Throttled`]. HTTP 429 is throttling
-/// everywhere (it is all OpenStack and UCloud's gateways say).
+/// these codes is [`ErrorClass::Throttled`]. A code ending in `*` stands
+/// for every code with that prefix (the clouds add sub-codes over time).
+/// HTTP 429 is throttling everywhere, whatever the code (it is all
+/// OpenStack says). Each cloud's entry names the source it was checked
+/// against.
 pub const THROTTLING_CODES: &[(&str, &[&str])] = &[
+    // aws-sdk-go-v2 `aws/retry/standard.go` (`DefaultThrottleErrorCodes`),
+    // exactly.
     (
         "aws",
         &[
@@ -50,28 +55,48 @@ pub const THROTTLING_CODES: &[(&str, &[&str])] = &[
             "EC2ThrottledException",
         ],
     ),
+    // aliyun/terraform-provider-alicloud `alicloud/errors.go` (`NeedRetry`):
+    // every code matching `^Throttling` (`Throttling`, `Throttling.User`,
+    // `Throttling.Api`, …) and `Rejected.Throttling`; its
+    // `ServiceUnavailable` is in [`TRANSIENT_CODES`].
     (
         "alicloud",
-        &[
-            "Throttling",
-            "Throttling.User",
-            "Throttling.Api",
-            "Throttling.Resource",
-        ],
+        &["Throttling", "Throttling.*", "Rejected.Throttling"],
     ),
+    // hashicorp/packer-plugin-tencentcloud `builder/tencentcloud/cvm/common.go`
+    // (`Retry`): any code containing `RequestLimitExceeded`, which the SDK
+    // spells `RequestLimitExceeded` and `RequestLimitExceeded.<reason>`
+    // (`.UinLimitExceeded`, `.IPLimitExceeded`,
+    // `.GlobalRegionUinLimitExceeded`, tencentcloud-sdk-go's `errors.go`).
     (
         "tencentcloud",
-        &[
-            "RequestLimitExceeded",
-            "RequestLimitExceeded.UinLimitExceeded",
-            "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
-        ],
+        &["RequestLimitExceeded", "RequestLimitExceeded.*"],
     ),
-    // UCloud answers RetCode 150 ("service unavailable / busy").
-    ("ucloud", &["150"]),
+    // UCloudDoc-Team/api `summary/public.md`: RetCode 153 "API 请求被限流"
+    // (the request was rate limited). Its 150 "service unavailable, retry
+    // later" is transient ([`CLOUD_TRANSIENT_CODES`]).
+    ("ucloud", &["153"]),
+    // Huawei Cloud's API gateway: `APIGW.0308` "the request is throttled"
+    // (support.huaweicloud.com devg-apisign/api-sign-errorcode, as
+    // open-telemetry-collector-contrib's `receiver/huaweicloudlogsreceiver`
+    // retries it); ECS's own `Common.0024` "exceeds flow over limit".
     ("huaweicloud", &["APIGW.0308", "Common.0024"]),
-    // OpenStack throttles with HTTP 429 (and 413 in older services).
-    ("openstack", &["413"]),
+    // gophercloud/utils `client/client.go` (`RetryBackoffFunc`): OpenStack
+    // has no error codes; gophercloud backs off on HTTP 429 only (named
+    // here for adapters that pass the status as the code). A 413 is not
+    // throttling: Nova and Cinder answer it for an exceeded quota or an
+    // over-large request, which no retry mends.
+    ("openstack", &["429"]),
+];
+
+/// Codes of one cloud that say the service failed, not the request:
+/// transient there (besides [`TRANSIENT_CODES`] and any HTTP 5xx).
+pub const CLOUD_TRANSIENT_CODES: &[(&str, &[&str])] = &[
+    // UCloudDoc-Team/api `summary/public.md`: RetCode 150 "the service is
+    // unavailable, retry later"; ucloud-sdk-go's `ucloud/error/server_error.go`
+    // (`Retryable`) also retries every RetCode from 2000 (not listed: a
+    // range, which the UCloud adapter checks itself).
+    ("ucloud", &["150"]),
 ];
 
 /// Codes that say the service failed, not the request: transient in
@@ -91,20 +116,41 @@ pub const TRANSIENT_CODES: &[&str] = &[
 
 /// The throttling codes of `cloud`.
 pub fn throttling_codes(cloud: &str) -> &'static [&'static str] {
-    THROTTLING_CODES
+    codes_of(THROTTLING_CODES, cloud)
+}
+
+/// `cloud`'s entry in `table`.
+fn codes_of(
+    table: &'static [(&str, &'static [&'static str])],
+    cloud: &str,
+) -> &'static [&'static str] {
+    table
         .iter()
         .find(|(c, _)| *c == cloud)
         .map(|(_, codes)| *codes)
         .unwrap_or(&[])
 }
 
+/// Whether `code` is one of `patterns` (a pattern ending in `*` matches
+/// every code with that prefix).
+fn matches_any(patterns: &[&str], code: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => code.starts_with(prefix),
+        None => *p == code,
+    })
+}
+
 /// The class of a service error reply of `cloud` with `code` and HTTP
 /// `status`.
 pub fn classify_reply(cloud: &str, code: Option<&str>, status: Option<u16>) -> ErrorClass {
-    if status == Some(429) || code.is_some_and(|c| throttling_codes(cloud).contains(&c)) {
+    if status == Some(429) || code.is_some_and(|c| matches_any(throttling_codes(cloud), c)) {
         return ErrorClass::Throttled;
     }
-    if status.is_some_and(|s| s >= 500) || code.is_some_and(|c| TRANSIENT_CODES.contains(&c)) {
+    if status.is_some_and(|s| s >= 500)
+        || code.is_some_and(|c| {
+            TRANSIENT_CODES.contains(&c) || matches_any(codes_of(CLOUD_TRANSIENT_CODES, cloud), c)
+        })
+    {
         return ErrorClass::Transient;
     }
     ErrorClass::Permanent
@@ -467,6 +513,10 @@ mod tests {
             ErrorClass::Throttled
         );
         assert_eq!(
+            classify_reply("openstack", Some("413"), Some(413)),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
             classify_reply("aws", Some("InternalError"), Some(500)),
             ErrorClass::Transient
         );
@@ -487,6 +537,73 @@ mod tests {
             classify_failure(&Failure::Tls("bad certificate".into())),
             ErrorClass::Permanent
         );
+    }
+
+    #[test]
+    fn each_clouds_throttling_codes_and_their_sub_codes_are_throttled() {
+        let throttled = [
+            ("alicloud", "Throttling"),
+            ("alicloud", "Throttling.User"),
+            ("alicloud", "Throttling.Api"),
+            ("alicloud", "Throttling.Concurrent"),
+            ("alicloud", "Rejected.Throttling"),
+            ("tencentcloud", "RequestLimitExceeded"),
+            ("tencentcloud", "RequestLimitExceeded.IPLimitExceeded"),
+            ("tencentcloud", "RequestLimitExceeded.UinLimitExceeded"),
+            ("ucloud", "153"),
+            ("huaweicloud", "APIGW.0308"),
+            ("huaweicloud", "Common.0024"),
+            ("openstack", "429"),
+        ];
+        for (cloud, code) in throttled {
+            assert_eq!(
+                classify_reply(cloud, Some(code), Some(400)),
+                ErrorClass::Throttled,
+                "{cloud} {code}"
+            );
+        }
+        let not_throttled = [
+            // A prefix only matches where the table says so.
+            ("alicloud", "ThrottlingX"),
+            ("alicloud", "Forbidden.Throttling"),
+            ("tencentcloud", "LimitExceeded"),
+            ("ucloud", "171"),
+            ("huaweicloud", "APIGW.0301"),
+            // Another cloud's code is not this one's.
+            ("aws", "Throttling.User"),
+            ("ucloud", "RequestLimitExceeded"),
+        ];
+        for (cloud, code) in not_throttled {
+            assert_ne!(
+                classify_reply(cloud, Some(code), Some(400)),
+                ErrorClass::Throttled,
+                "{cloud} {code}"
+            );
+        }
+        // UCloud's "service unavailable" is transient there, and only there.
+        assert_eq!(
+            classify_reply("ucloud", Some("150"), Some(200)),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify_reply("huaweicloud", Some("150"), Some(400)),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify_reply("alicloud", Some("ServiceUnavailable"), Some(503)),
+            ErrorClass::Transient
+        );
+        // Every cloud the toolkit knows has an entry.
+        for cloud in [
+            "aws",
+            "alicloud",
+            "tencentcloud",
+            "ucloud",
+            "huaweicloud",
+            "openstack",
+        ] {
+            assert!(!throttling_codes(cloud).is_empty(), "{cloud}");
+        }
     }
 
     #[test]

@@ -281,41 +281,17 @@ impl DataSource for HttpRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::cx;
+    use kiln_test::data_source_cx;
+    use kiln_test::http::serve_once;
     use serde_json::json;
-    use std::io::{Read, Write};
     use tokio_util::sync::CancellationToken;
-
-    /// A one-shot HTTP server on loopback answering `status` with `body`;
-    /// returns its URL and the request it received.
-    fn serve(status: u16, body: &'static str) -> (String, std::thread::JoinHandle<String>) {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/v", l.local_addr().unwrap());
-        let h = std::thread::spawn(move || {
-            let (mut s, _) = l.accept().unwrap();
-            let mut buf = vec![0u8; 8192];
-            let mut req = Vec::new();
-            loop {
-                let n = s.read(&mut buf).unwrap();
-                req.extend_from_slice(&buf[..n]);
-                if n == 0 || req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            write!(
-                s,
-                "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nX-Thing: a\r\nX-Thing: b\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            String::from_utf8_lossy(&req).into_owned()
-        });
-        (url, h)
-    }
 
     async fn read(config: Value) -> Result<Value, String> {
         let p = HttpDataSourceFactory
-            .prepare(&RawConfig::from_value(config), &cx("data.http.v"))
+            .prepare(
+                &RawConfig::from_value(config),
+                &data_source_cx("data.http.v"),
+            )
             .map_err(|e| e.to_string())?;
         p.component
             .execute(DataSourceContext {
@@ -327,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_body_status_and_headers() {
-        let (url, h) = serve(200, "1.2.3");
+        let (url, h) = serve_once(200, "1.2.3");
         let j = read(json!({
             "url": url,
             "method": "POST",
@@ -352,7 +328,7 @@ mod tests {
 
     #[tokio::test]
     async fn failures_say_what_to_check() {
-        let (url, h) = serve(404, "no");
+        let (url, h) = serve_once(404, "no");
         let e = read(json!({ "url": url })).await.unwrap_err();
         h.join().unwrap();
         assert_eq!(
@@ -369,9 +345,10 @@ mod tests {
 
     #[test]
     fn configuration_is_checked_as_packer_does() {
-        let check = |config: Value| match HttpDataSourceFactory
-            .prepare(&RawConfig::from_value(config), &cx("data.http.v"))
-        {
+        let check = |config: Value| match HttpDataSourceFactory.prepare(
+            &RawConfig::from_value(config),
+            &data_source_cx("data.http.v"),
+        ) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         };

@@ -98,22 +98,3 @@ fn kind(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
-
-#[cfg(test)]
-pub(crate) mod testing {
-    use kiln_sdk::PrepareContext;
-
-    /// The context the evaluator gives the block `data.TYPE.NAME`.
-    pub fn cx(reference: &str) -> PrepareContext {
-        PrepareContext {
-            build_name: reference.into(),
-            builder_type: String::new(),
-            interpolation: Default::default(),
-            redactor: Default::default(),
-            debug: false,
-            force: false,
-            on_error: Default::default(),
-            template_dir: ".".into(),
-        }
-    }
-}

@@ -43,14 +43,14 @@ impl DataSource for NullDataSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::cx;
+    use kiln_test::data_source_cx;
     use tokio_util::sync::CancellationToken;
 
     #[tokio::test]
     async fn input_comes_back_as_output() {
         let raw = RawConfig::from_value(json!({ "input": [1, "a"] }));
         let p = NullDataSourceFactory
-            .prepare(&raw, &cx("data.null.n"))
+            .prepare(&raw, &data_source_cx("data.null.n"))
             .unwrap();
         let out = p
             .component
@@ -61,7 +61,7 @@ mod tests {
             .unwrap();
         assert_eq!(out, json!({ "input": [1, "a"], "output": [1, "a"] }));
         let p = NullDataSourceFactory
-            .prepare(&RawConfig::default(), &cx("data.null.n"))
+            .prepare(&RawConfig::default(), &data_source_cx("data.null.n"))
             .unwrap();
         let out = p
             .component
@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn unknown_arguments_are_named_with_a_hint() {
         let raw = RawConfig::from_value(json!({ "inptu": 1 }));
-        let Err(e) = NullDataSourceFactory.prepare(&raw, &cx("data.null.n")) else {
+        let Err(e) = NullDataSourceFactory.prepare(&raw, &data_source_cx("data.null.n")) else {
             panic!("`inptu` was accepted");
         };
         assert_eq!(

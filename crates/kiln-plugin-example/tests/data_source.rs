@@ -38,14 +38,9 @@ fn example_plugin() -> PluginBinary {
 /// (empty build name and type), with `redactor` holding the secrets.
 fn prepare(c: PluginComponent, config: Value, redactor: &Redactor) -> Box<dyn DataSource> {
     let cx = PrepareContext {
-        build_name: String::new(),
-        builder_type: String::new(),
-        interpolation: Default::default(),
         redactor: redactor.clone(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
         template_dir: std::env::current_dir().unwrap(),
+        ..kiln_test::prepare_cx("")
     };
     let factory: Box<dyn DataSourceFactory> = Box::new(c);
     match factory.prepare(&RawConfig::from_value(config), &cx) {

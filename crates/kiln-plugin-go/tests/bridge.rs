@@ -11,6 +11,7 @@ use std::path::Path;
 
 use common::*;
 use kiln_plugin_go::{builder_factory, provisioner_factory, ComponentKind, GoPluginCommand};
+use kiln_test::procs::processes_matching;
 use serde_json::json;
 
 fn p(dir: &Path, name: &str) -> String {

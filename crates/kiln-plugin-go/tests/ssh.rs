@@ -1,17 +1,14 @@
 //! Go components and kiln's mixed over SSH to a real OpenSSH server on
-//! loopback (see `kiln_ssh::testing`): packer's shell and file
+//! loopback (see `kiln_test::sshd`): packer's shell and file
 //! provisioners over kiln's SSH communicator (served to the plugin), and
 //! kiln's shell and file provisioners over packer's own SSH communicator
 //! (served by the null builder plugin through the hook).
 
 mod common;
 
-#[path = "../../kiln-ssh/src/testing.rs"]
-mod sshd;
-
 use common::*;
+use kiln_test::sshd::{self, Sshd};
 use serde_json::json;
-use sshd::Sshd;
 
 fn ssh_settings(s: &Sshd) -> serde_json::Map<String, serde_json::Value> {
     json!({

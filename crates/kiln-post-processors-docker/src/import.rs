@@ -158,14 +158,17 @@ mod tests {
         let e = DockerImportFactory
             .prepare(
                 &RawConfig::from_value(json!({"tags": "x"})),
-                &crate::test_cx(),
+                &kiln_test::prepare_cx("docker"),
             )
             .err()
             .unwrap()
             .to_string();
         assert!(e.contains("unknown configuration key `tags`"), "{e}");
         let e = DockerImportFactory
-            .prepare(&RawConfig::from_value(json!({})), &crate::test_cx())
+            .prepare(
+                &RawConfig::from_value(json!({})),
+                &kiln_test::prepare_cx("docker"),
+            )
             .err()
             .unwrap()
             .to_string();

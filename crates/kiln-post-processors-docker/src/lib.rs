@@ -148,20 +148,6 @@ pub(crate) fn wrong_input(pp: &str, found: &str, accepted: &[&str]) -> BuildErro
 }
 
 #[cfg(test)]
-pub(crate) fn test_cx() -> PrepareContext {
-    PrepareContext {
-        build_name: "docker".into(),
-        builder_type: "docker".into(),
-        interpolation: Default::default(),
-        redactor: kiln_sdk::ui::Redactor::new(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir: ".".into(),
-    }
-}
-
-#[cfg(test)]
 mod tests {
     #[test]
     fn factory_names_are_packer_type_names() {

@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn ecr_login_is_a_clear_error_and_passwords_are_redacted() {
-        let cx = crate::test_cx();
+        let cx = kiln_test::prepare_cx("docker");
         let e = DockerPushFactory
             .prepare(&RawConfig::from_value(json!({"ecr_login": true})), &cx)
             .err()

@@ -133,7 +133,10 @@ mod tests {
     fn a_missing_path_is_a_warning_at_prepare() {
         // Packer 1.6.6 validates without `path` and fails when it runs.
         let prepared = DockerSaveFactory
-            .prepare(&RawConfig::from_value(json!({})), &crate::test_cx())
+            .prepare(
+                &RawConfig::from_value(json!({})),
+                &kiln_test::prepare_cx("docker"),
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             prepared.warnings,

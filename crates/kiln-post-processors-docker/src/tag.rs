@@ -165,7 +165,7 @@ mod tests {
         let e = DockerTagFactory
             .prepare(
                 &RawConfig::from_value(json!({"tags": ["ok", "bad:tag"]})),
-                &crate::test_cx(),
+                &kiln_test::prepare_cx("docker"),
             )
             .err()
             .unwrap()
@@ -176,7 +176,7 @@ mod tests {
         assert!(DockerTagFactory
             .prepare(
                 &RawConfig::from_value(json!({"repository": "r", "tag": "a", "force": true})),
-                &crate::test_cx(),
+                &kiln_test::prepare_cx("docker"),
             )
             .is_ok());
     }

@@ -13,33 +13,20 @@ use kiln_docker_test::{base_image, docker, docker_ok, Cleanup, Registry};
 use kiln_post_processors_docker::factories;
 use kiln_sdk::component::KeepInput;
 use kiln_sdk::config::RawConfig;
-use kiln_sdk::ui::{RecordingUi, Redactor};
-use kiln_sdk::{Artifact, PostProcessContext, PostProcessed, PrepareContext};
+use kiln_sdk::ui::RecordingUi;
+use kiln_sdk::{Artifact, PostProcessContext, PostProcessed};
+use kiln_test::prepare_cx;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-
-fn prepare_cx(redactor: &Redactor) -> PrepareContext {
-    PrepareContext {
-        build_name: "docker".into(),
-        builder_type: "docker".into(),
-        interpolation: Default::default(),
-        redactor: redactor.clone(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir: ".".into(),
-    }
-}
 
 async fn run_pp(
     name: &str,
     config: Value,
     input: Arc<dyn Artifact>,
 ) -> (PostProcessed, Vec<String>) {
-    let redactor = Redactor::new();
     let factory = factories().into_iter().find(|f| f.name() == name).unwrap();
     let pp = factory
-        .prepare(&RawConfig::from_value(config), &prepare_cx(&redactor))
+        .prepare(&RawConfig::from_value(config), &prepare_cx("docker"))
         .unwrap_or_else(|e| panic!("prepare {name}: {e}"))
         .component;
     let ui = RecordingUi::default();
@@ -211,7 +198,6 @@ async fn import_turns_an_export_into_an_image() {
 
 #[tokio::test]
 async fn wrong_inputs_are_rejected_clearly() {
-    let redactor = Redactor::new();
     let f = factories()
         .into_iter()
         .find(|f| f.name() == "docker-save")
@@ -219,7 +205,7 @@ async fn wrong_inputs_are_rejected_clearly() {
     let pp = f
         .prepare(
             &RawConfig::from_value(json!({"path": "x.tar"})),
-            &prepare_cx(&redactor),
+            &prepare_cx("docker"),
         )
         .ok()
         .unwrap()
@@ -258,7 +244,6 @@ async fn missing_repository_or_path_passes_prepare_and_fails_the_run() {
     let _lock = kiln_docker_test::shared();
     let input = base_artifact();
     let tags_before = docker_ok(&["image", "inspect", "-f", "{{.RepoTags}}", base_image()]);
-    let redactor = Redactor::new();
     for (name, config, expected) in [
         (
             "docker-tag",
@@ -273,7 +258,7 @@ async fn missing_repository_or_path_passes_prepare_and_fails_the_run() {
     ] {
         let factory = factories().into_iter().find(|f| f.name() == name).unwrap();
         let prepared = factory
-            .prepare(&RawConfig::from_value(config), &prepare_cx(&redactor))
+            .prepare(&RawConfig::from_value(config), &prepare_cx("docker"))
             .unwrap_or_else(|e| panic!("prepare {name}: {e}"));
         assert!(
             prepared

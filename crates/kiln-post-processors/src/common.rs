@@ -259,7 +259,7 @@ pub(crate) mod testing {
 
     use kiln_sdk::artifact::FileArtifact;
     use kiln_sdk::interpolate::{Context, Generated};
-    use kiln_sdk::ui::{RecordingUi, Redactor};
+    use kiln_sdk::ui::RecordingUi;
     use kiln_sdk::{Artifact, PostProcessContext, PrepareContext, RawConfig};
     use tokio_util::sync::CancellationToken;
 
@@ -267,14 +267,9 @@ pub(crate) mod testing {
     /// user variable `dir` set to `/srv`.
     pub fn prepare_cx() -> PrepareContext {
         PrepareContext {
-            build_name: "web".into(),
-            builder_type: "file".into(),
             interpolation: interpolation(),
-            redactor: Redactor::new(),
-            debug: false,
-            force: false,
-            on_error: Default::default(),
             template_dir: PathBuf::from("/tmp"),
+            ..kiln_test::build_cx("web", "file")
         }
     }
 
@@ -282,9 +277,7 @@ pub(crate) mod testing {
     pub fn interpolation() -> Context {
         Context {
             user_variables: Arc::new(BTreeMap::from([("dir".to_string(), "/srv".to_string())])),
-            build_name: Some("web".into()),
-            build_type: Some("file".into()),
-            ..Default::default()
+            ..kiln_test::build_cx("web", "file").interpolation
         }
     }
 

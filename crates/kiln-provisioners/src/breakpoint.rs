@@ -95,25 +95,30 @@ impl Provisioner for BreakpointProvisioner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{prepare_cx, provision};
     use kiln_sdk::ui::RecordingUi;
+    use kiln_test::{build_cx, provision_locally};
     use serde_json::json;
     use tokio_util::sync::CancellationToken;
 
     fn prepare(v: serde_json::Value) -> Box<dyn Provisioner> {
-        match BreakpointProvisionerFactory.prepare(&RawConfig::from_value(v), &prepare_cx()) {
+        match BreakpointProvisionerFactory
+            .prepare(&RawConfig::from_value(v), &build_cx("web", "null"))
+        {
             Ok(p) => p.component,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// Runs `p` with no machine behind it and no generated data.
+    async fn provision(p: &dyn Provisioner, ui: &RecordingUi) -> Result<(), BuildError> {
+        provision_locally(p, ui, CancellationToken::new(), Default::default()).await
     }
 
     #[tokio::test]
     async fn pauses_until_enter() {
         let p = prepare(json!({"note": "check {{build_name}}"}));
         let ui = RecordingUi::with_answers(&[""]);
-        provision(p.as_ref(), &ui, CancellationToken::new())
-            .await
-            .unwrap();
+        provision(p.as_ref(), &ui).await.unwrap();
         assert_eq!(
             ui.lines(),
             vec![
@@ -123,9 +128,7 @@ mod tests {
         );
         let p = prepare(json!({}));
         let ui = RecordingUi::with_answers(&[""]);
-        provision(p.as_ref(), &ui, CancellationToken::new())
-            .await
-            .unwrap();
+        provision(p.as_ref(), &ui).await.unwrap();
         assert_eq!(ui.lines()[0], "say: Pausing at breakpoint provisioner.");
     }
 
@@ -133,18 +136,14 @@ mod tests {
     async fn disabled_only_says_so() {
         let p = prepare(json!({"disable": true, "note": "foo bar"}));
         let ui = RecordingUi::default();
-        provision(p.as_ref(), &ui, CancellationToken::new())
-            .await
-            .unwrap();
+        provision(p.as_ref(), &ui).await.unwrap();
         assert_eq!(
             ui.lines(),
             vec!["say: Breakpoint provisioner with note \"foo bar\" disabled; continuing..."]
         );
         let p = prepare(json!({"disable": "true"}));
         let ui = RecordingUi::default();
-        provision(p.as_ref(), &ui, CancellationToken::new())
-            .await
-            .unwrap();
+        provision(p.as_ref(), &ui).await.unwrap();
         assert_eq!(
             ui.lines(),
             vec!["say: Breakpoint provisioner disabled; continuing..."]
@@ -155,9 +154,7 @@ mod tests {
     async fn fails_without_a_terminal() {
         let p = prepare(json!({"note": "n"}));
         let ui = RecordingUi::default();
-        let err = provision(p.as_ref(), &ui, CancellationToken::new())
-            .await
-            .unwrap_err();
+        let err = provision(p.as_ref(), &ui).await.unwrap_err();
         assert!(
             err.to_string().starts_with("error asking for input: "),
             "{err}"
@@ -169,7 +166,7 @@ mod tests {
         let e = BreakpointProvisionerFactory
             .prepare(
                 &RawConfig::from_value(json!({"disable": "yes", "nope": 1})),
-                &prepare_cx(),
+                &build_cx("web", "null"),
             )
             .err()
             .unwrap()

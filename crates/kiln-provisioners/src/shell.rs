@@ -595,11 +595,11 @@ impl Provisioner for Shell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::prepare_cx;
+    use kiln_test::build_cx;
     use serde_json::json;
 
     fn errs(v: serde_json::Value) -> String {
-        match ShellProvisionerFactory.prepare(&RawConfig::from_value(v), &prepare_cx()) {
+        match ShellProvisionerFactory.prepare(&RawConfig::from_value(v), &build_cx("web", "null")) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
         }

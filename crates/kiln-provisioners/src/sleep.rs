@@ -110,13 +110,13 @@ impl Provisioner for SleepProvisioner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{prepare_cx, provision};
     use kiln_sdk::ui::RecordingUi;
+    use kiln_test::{build_cx, provision_locally};
     use serde_json::json;
     use tokio_util::sync::CancellationToken;
 
     fn prepare(v: serde_json::Value) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        SleepProvisionerFactory.prepare(&RawConfig::from_value(v), &prepare_cx())
+        SleepProvisionerFactory.prepare(&RawConfig::from_value(v), &build_cx("web", "null"))
     }
 
     #[test]
@@ -153,9 +153,14 @@ mod tests {
         let p = prepare(json!({"duration": "{{user `d`}}300ms"})).unwrap();
         let ui = RecordingUi::default();
         let started = std::time::Instant::now();
-        provision(p.component.as_ref(), &ui, CancellationToken::new())
-            .await
-            .unwrap();
+        provision_locally(
+            p.component.as_ref(),
+            &ui,
+            CancellationToken::new(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert!(ui.lines().is_empty(), "{:?}", ui.lines());
     }
@@ -171,7 +176,7 @@ mod tests {
             c.cancel();
         });
         let started = std::time::Instant::now();
-        let r = provision(p.component.as_ref(), &ui, cancel).await;
+        let r = provision_locally(p.component.as_ref(), &ui, cancel, Default::default()).await;
         assert!(matches!(r, Err(BuildError::Cancelled)), "{r:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }

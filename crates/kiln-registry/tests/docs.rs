@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::PrepareContext;
+use kiln_test::{data_source_cx, prepare_cx};
 
 /// Keys kiln's core takes off every block before its component sees it.
 const CORE_KEYS: &[&str] = &[
@@ -28,19 +28,6 @@ const CORE_KEYS: &[&str] = &[
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs")
-}
-
-fn cx(builder_type: &str) -> PrepareContext {
-    PrepareContext {
-        build_name: "docs".into(),
-        builder_type: builder_type.into(),
-        interpolation: Default::default(),
-        redactor: Default::default(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir: ".".into(),
-    }
 }
 
 /// The option keys a page documents: the backticked identifiers in the
@@ -143,22 +130,23 @@ fn every_component_has_a_true_page() {
     let mut problems = Vec::new();
     for b in &r.builders {
         problems.extend(check_page("builders", b.name(), &readme, &|raw| {
-            b.prepare(raw, &cx(b.name())).err()
+            b.prepare(raw, &prepare_cx(b.name())).err()
         }));
     }
     for p in &r.provisioners {
         problems.extend(check_page("provisioners", p.name(), &readme, &|raw| {
-            p.prepare(raw, &cx("null")).err()
+            p.prepare(raw, &prepare_cx("null")).err()
         }));
     }
     for p in &r.post_processors {
         problems.extend(check_page("post-processors", p.name(), &readme, &|raw| {
-            p.prepare(raw, &cx("null")).err()
+            p.prepare(raw, &prepare_cx("null")).err()
         }));
     }
     for d in &r.data_sources {
         problems.extend(check_page("data-sources", d.name(), &readme, &|raw| {
-            d.prepare(raw, &cx("")).err()
+            d.prepare(raw, &data_source_cx(&format!("data.{}.docs", d.name())))
+                .err()
         }));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -246,22 +234,23 @@ fn every_component_rejects_unknown_keys() {
     let mut problems = Vec::new();
     for b in &r.builders {
         problems.extend(check_unknown_key("builders", b.name(), &|raw| {
-            b.prepare(raw, &cx(b.name())).map(|_| ())
+            b.prepare(raw, &prepare_cx(b.name())).map(|_| ())
         }));
     }
     for p in &r.provisioners {
         problems.extend(check_unknown_key("provisioners", p.name(), &|raw| {
-            p.prepare(raw, &cx("null")).map(|_| ())
+            p.prepare(raw, &prepare_cx("null")).map(|_| ())
         }));
     }
     for p in &r.post_processors {
         problems.extend(check_unknown_key("post-processors", p.name(), &|raw| {
-            p.prepare(raw, &cx("null")).map(|_| ())
+            p.prepare(raw, &prepare_cx("null")).map(|_| ())
         }));
     }
     for d in &r.data_sources {
         problems.extend(check_unknown_key("data-sources", d.name(), &|raw| {
-            d.prepare(raw, &cx("")).map(|_| ())
+            d.prepare(raw, &data_source_cx(&format!("data.{}.docs", d.name())))
+                .map(|_| ())
         }));
     }
     let kinds = [
@@ -282,11 +271,14 @@ fn a_page_naming_an_unknown_key_is_caught() {
     let r = kiln_registry::builtin();
     let sleep = r.provisioner("sleep").unwrap();
     let raw = RawConfig::from_value(serde_json::json!({"bogus_key": "x"}));
-    let errors = sleep.prepare(&raw, &cx("null")).err().expect("an error");
+    let errors = sleep
+        .prepare(&raw, &prepare_cx("null"))
+        .err()
+        .expect("an error");
     assert!(unknown_key(&errors, "bogus_key"), "{errors}");
     // And the real page passes.
     assert!(check_page("provisioners", "sleep", readme, &|raw| sleep
-        .prepare(raw, &cx("null"))
+        .prepare(raw, &prepare_cx("null"))
         .err())
     .is_empty());
 }

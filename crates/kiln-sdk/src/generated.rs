@@ -31,6 +31,16 @@ pub const PACKER_HTTP_IP: &str = "PackerHTTPIP";
 pub const PACKER_HTTP_PORT: &str = "PackerHTTPPort";
 /// The name of the source image (amazon-ebs).
 pub const SOURCE_AMI_NAME: &str = "SourceAMIName";
+/// The ID of the source image (amazon-ebs).
+pub const SOURCE_AMI: &str = "SourceAMI";
+/// The creation date of the source image (amazon-ebs).
+pub const SOURCE_AMI_CREATION_DATE: &str = "SourceAMICreationDate";
+/// The account that owns the source image (amazon-ebs).
+pub const SOURCE_AMI_OWNER: &str = "SourceAMIOwner";
+/// The owner alias of the source image (`amazon`, …; amazon-ebs).
+pub const SOURCE_AMI_OWNER_NAME: &str = "SourceAMIOwnerName";
+/// The region the build runs in (amazon-ebs).
+pub const BUILD_REGION: &str = "BuildRegion";
 
 /// The keys a builder that connects over SSH provides, in Packer's order.
 pub const SSH_KEYS: &[&str] = &[

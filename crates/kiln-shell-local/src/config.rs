@@ -344,31 +344,14 @@ fn check_syntax(errors: &mut ConfigErrors, key: &str, values: &[String], list: b
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use kiln_test::build_cx;
     use serde_json::json;
-
-    pub(crate) fn prepare_cx() -> PrepareContext {
-        PrepareContext {
-            build_name: "web".into(),
-            builder_type: "null".into(),
-            interpolation: interpolate::Context {
-                build_name: Some("web".into()),
-                build_type: Some("null".into()),
-                ..Default::default()
-            },
-            redactor: Default::default(),
-            debug: false,
-            force: false,
-            on_error: Default::default(),
-            template_dir: ".".into(),
-        }
-    }
-
     fn prep(v: serde_json::Value) -> Result<Settings, ConfigErrors> {
         prepare(
             &RawConfig::from_value(v),
-            &prepare_cx(),
+            &build_cx("web", "null"),
             Variant::Provisioner,
         )
     }
@@ -527,9 +510,9 @@ pub(crate) mod tests {
     fn post_processor_wraps_a_single_execute_command() {
         let raw =
             RawConfig::from_value(json!({"inline": ["a"], "execute_command": "echo {{.Script}}"}));
-        let s = prepare(&raw, &prepare_cx(), Variant::PostProcessor).unwrap();
+        let s = prepare(&raw, &build_cx("web", "null"), Variant::PostProcessor).unwrap();
         assert_eq!(s.execute_command, vec!["sh", "-c", "echo {{.Script}}"]);
-        let s = prepare(&raw, &prepare_cx(), Variant::Provisioner).unwrap();
+        let s = prepare(&raw, &build_cx("web", "null"), Variant::Provisioner).unwrap();
         assert_eq!(s.execute_command, vec!["echo {{.Script}}"]);
     }
 }

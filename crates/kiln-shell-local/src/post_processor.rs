@@ -100,7 +100,7 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::config::tests::prepare_cx;
+    use kiln_test::build_cx;
 
     /// An artifact that carries generated data, like a builder's.
     #[derive(Debug)]
@@ -134,7 +134,7 @@ mod tests {
         ui: &RecordingUi,
     ) -> Result<PostProcessed, BuildError> {
         let prepared = ShellLocalPostProcessorFactory
-            .prepare(&RawConfig::from_value(v), &prepare_cx())
+            .prepare(&RawConfig::from_value(v), &build_cx("web", "null"))
             .unwrap_or_else(|e| panic!("{e}"));
         let interpolation = Context::default();
         prepared

@@ -65,55 +65,27 @@ mod tests {
     use std::collections::BTreeMap;
     use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use kiln_sdk::communicator::NoCommunicator;
-    use kiln_sdk::interpolate::{Context, Generated};
     use kiln_sdk::ui::RecordingUi;
     use serde_json::json;
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::config::tests::prepare_cx;
+    use kiln_test::{build_cx, provision_locally};
 
     fn prepare(v: serde_json::Value) -> ShellLocalProvisioner {
         let settings = config::prepare(
             &RawConfig::from_value(v),
-            &prepare_cx(),
+            &build_cx("web", "null"),
             Variant::Provisioner,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         ShellLocalProvisioner { settings }
     }
 
-    async fn provision_with(
-        p: &ShellLocalProvisioner,
-        ui: &RecordingUi,
-        cancel: CancellationToken,
-        generated: BTreeMap<String, String>,
-    ) -> Result<(), BuildError> {
-        let generated = Arc::new(generated);
-        let interpolation = Context {
-            build_name: Some("web".into()),
-            generated: Generated::Known(generated.clone()),
-            ..Default::default()
-        };
-        p.provision(
-            ProvisionContext {
-                ui,
-                cancel,
-                interpolation: &interpolation,
-                generated: &generated,
-                debug: false,
-            },
-            &NoCommunicator,
-        )
-        .await
-    }
-
     async fn provision(p: &ShellLocalProvisioner, ui: &RecordingUi) -> Result<(), BuildError> {
-        provision_with(p, ui, CancellationToken::new(), BTreeMap::new()).await
+        provision_locally(p, ui, CancellationToken::new(), BTreeMap::new()).await
     }
 
     /// The temporary script named by "Running local shell script: …".
@@ -188,7 +160,7 @@ mod tests {
             ),
             ("ID".to_string(), "i-123".to_string()),
         ]);
-        provision_with(&p, &ui, CancellationToken::new(), generated)
+        provision_locally(&p, &ui, CancellationToken::new(), generated)
             .await
             .unwrap();
         assert_eq!(
@@ -359,13 +331,14 @@ mod tests {
         let cancel = CancellationToken::new();
         let c = cancel.clone();
         let started = Instant::now();
-        let (result, ()) = tokio::join!(provision_with(&p, &ui, cancel, BTreeMap::new()), async {
-            // Wait until the script has started its children.
-            while !messages(&ui).contains(&"started".to_string()) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            c.cancel();
-        });
+        let (result, ()) =
+            tokio::join!(provision_locally(&p, &ui, cancel, BTreeMap::new()), async {
+                // Wait until the script has started its children.
+                while !messages(&ui).contains(&"started".to_string()) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                c.cancel();
+            });
         assert!(matches!(result, Err(BuildError::Cancelled)), "{result:?}");
         assert!(
             started.elapsed() < Duration::from_secs(4),
@@ -398,7 +371,7 @@ mod tests {
         let ui = RecordingUi::default();
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let r = provision_with(&p, &ui, cancel, BTreeMap::new()).await;
+        let r = provision_locally(&p, &ui, cancel, BTreeMap::new()).await;
         assert!(matches!(r, Err(BuildError::Cancelled)), "{r:?}");
         assert!(messages(&ui).is_empty());
     }

@@ -616,20 +616,8 @@ pub(crate) fn expand_home(path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_test::prepare_cx;
     use serde_json::json;
-
-    fn cx() -> PrepareContext {
-        PrepareContext {
-            build_name: "b".into(),
-            builder_type: "null".into(),
-            interpolation: Default::default(),
-            redactor: Default::default(),
-            debug: false,
-            force: false,
-            on_error: Default::default(),
-            template_dir: ".".into(),
-        }
-    }
 
     /// A minimal password-authenticated SSH config with `extra` keys added.
     fn minimal_with(extra: serde_json::Value) -> Result<SshConfig, String> {
@@ -641,7 +629,7 @@ mod tests {
     }
 
     fn ssh(v: serde_json::Value) -> Result<SshConfig, String> {
-        match prepare(&RawConfig::from_value(v), &cx()) {
+        match prepare(&RawConfig::from_value(v), &prepare_cx("null")) {
             Ok(CommunicatorConfig::Ssh(c)) => Ok(*c),
             Ok(CommunicatorConfig::None) => Err("none".into()),
             Err(e) => Err(e.to_string()),
@@ -714,7 +702,7 @@ mod tests {
         let pem = pair.private_openssh.expose().to_string();
         std::fs::write(&key, &pem).unwrap();
         let line = pem.lines().nth(1).unwrap().to_string();
-        let c = cx();
+        let c = prepare_cx("null");
         let r = prepare(
             &RawConfig::from_value(json!({
                 "ssh_username": "u", "ssh_password": "hunter2",
@@ -785,7 +773,7 @@ mod tests {
         let raw = RawConfig::from_value(json!({
             "image": "x", "ssh_username": "u", "ssh_pasword": "p", "communicator": "ssh"
         }));
-        let e = match decode_with_communicator::<B>(&raw, &cx(), &[]) {
+        let e = match decode_with_communicator::<B>(&raw, &prepare_cx("null"), &[]) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("accepted a typo"),
         };
@@ -796,8 +784,8 @@ mod tests {
         );
         assert!(e.contains("did you mean `ssh_password`?"), "{e}");
         let raw = RawConfig::from_value(json!({"image": "x", "communicator": "none"}));
-        let (b, c) =
-            decode_with_communicator::<B>(&raw, &cx(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        let (b, c) = decode_with_communicator::<B>(&raw, &prepare_cx("null"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((b.image.as_str(), c.kind()), ("x", "none"));
     }
 

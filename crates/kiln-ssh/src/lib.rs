@@ -19,8 +19,6 @@ pub mod keys;
 mod quick_ack;
 pub mod step;
 pub mod step_cleanup_temp_keys;
-#[doc(hidden)]
-pub mod testing;
 
 pub use comm::{shell_quote, SshCommunicator};
 pub use config::{

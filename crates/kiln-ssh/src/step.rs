@@ -9,9 +9,9 @@
 //! retrying cannot fix (host key mismatch, unusable key).
 //!
 //! An attempt that hears nothing back does not hold up the next one: after
-//! 250 ms of silence (doubling to 1 s) another attempt starts beside it, up
-//! to 8 silent attempts at once (the oldest is dropped for a new one;
-//! sshd's default `MaxStartups` is 10); once one hears from the server,
+//! 250 ms of silence (doubling to 4 s) another attempt starts beside it, up
+//! to 4 silent attempts at once (the oldest is dropped for a new one); once
+//! one hears from the server,
 //! the silent ones are dropped and it finishes alone. Connections go silent
 //! for long: qemu's user-mode networking accepts on the host at once, and
 //! a connection made while the guest's network is still down stays open
@@ -20,7 +20,11 @@
 //! 25 s); a cloud instance's firewall drops SYNs the same way while it
 //! boots. Waiting on the first connection until the handshake's 20 s
 //! timeout made kiln connect at ~20 s into a 10 s boot (bench/README.md,
-//! "qemu: boot to SSH"). It stores the communicator in the state; its cleanup
+//! "qemu: boot to SSH"). Attempts are not free either: qemu holds every
+//! SYN made while the guest's network is down and delivers them all once
+//! it is up, each one an sshd fork in a slow emulated guest (a capture
+//! showed 54 attempts in a 40 s boot, 33 of them reaching sshd after it
+//! listened, delaying kiln's login by ~5 s), hence the 4 s cap. It stores the communicator in the state; its cleanup
 //! removes it, which closes the connection.
 
 use std::future::Future;
@@ -55,11 +59,12 @@ const SILENT_MAX_BACKOFF: Duration = Duration::from_millis(250);
 /// server) before another one starts beside them; doubles up to
 /// [`STAGGER_MAX`].
 const STAGGER_FIRST: Duration = Duration::from_millis(250);
-/// The longest wait between silent attempts.
-const STAGGER_MAX: Duration = Duration::from_secs(1);
-/// The most silent attempts in flight at once: below sshd's default
+/// The longest wait between silent attempts: every attempt made while a
+/// guest boots reaches its sshd later (see the module docs).
+const STAGGER_MAX: Duration = Duration::from_secs(4);
+/// The most silent attempts in flight at once: well below sshd's default
 /// `MaxStartups` (10), so the server never drops one of ours for it.
-const MAX_SILENT: usize = 8;
+const MAX_SILENT: usize = 4;
 
 /// What `StepConnect` needs from a builder's state.
 pub trait SshState: Send {

@@ -1,5 +1,5 @@
 //! kiln-ssh against a real OpenSSH server on loopback (see
-//! `kiln_ssh::testing`): authentication methods, errors, exec, transfers
+//! `kiln_test::sshd`): authentication methods, errors, exec, transfers
 //! over SFTP and SCP, reconnection and cancellation.
 
 use std::path::Path;
@@ -7,33 +7,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kiln_sdk::communicator::{
-    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, Preload, RemoteCommand,
+    CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, RemoteCommand,
 };
-use kiln_sdk::{PrepareContext, RawConfig};
-use kiln_ssh::testing::{self, Agent, Sshd};
+use kiln_sdk::RawConfig;
 use kiln_ssh::{wait_for_ssh, CommunicatorConfig, SshCommunicator, SshConfig, WaitError};
+use kiln_test::comm::{preload_cmd, run_cmd};
+use kiln_test::prepare_cx;
+use kiln_test::procs::processes_matching;
+use kiln_test::sshd::{self, Agent, Sshd};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-fn cx() -> PrepareContext {
-    PrepareContext {
-        build_name: "b".into(),
-        builder_type: "null".into(),
-        interpolation: Default::default(),
-        redactor: Default::default(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir: ".".into(),
-    }
-}
-
 fn config(s: &Sshd, extra: Value) -> SshConfig {
-    let mut v = json!({"ssh_host": "127.0.0.1", "ssh_port": s.port, "ssh_username": testing::current_user(), "ssh_timeout": "5s"});
+    let mut v = json!({"ssh_host": "127.0.0.1", "ssh_port": s.port, "ssh_username": sshd::current_user(), "ssh_timeout": "5s"});
     for (k, x) in extra.as_object().unwrap() {
         v[k] = x.clone();
     }
-    match kiln_ssh::prepare(&RawConfig::from_value(v), &cx()) {
+    match kiln_ssh::prepare(&RawConfig::from_value(v), &prepare_cx("null")) {
         Ok(CommunicatorConfig::Ssh(c)) => *c,
         Ok(_) => panic!("not ssh"),
         Err(e) => panic!("{e}"),
@@ -49,27 +39,6 @@ async fn connect(c: SshConfig) -> Result<SshCommunicator, WaitError> {
     Ok(SshCommunicator::new(Arc::new(c), "127.0.0.1".into(), conn))
 }
 
-/// Runs a command and returns (status, stdout lines, stderr lines).
-async fn run(c: &SshCommunicator, cmd: &str) -> (ExitStatus, Vec<String>, Vec<String>) {
-    let out = Mutex::new(Vec::new());
-    let err = Mutex::new(Vec::new());
-    let o = |l: &str| out.lock().unwrap().push(l.to_string());
-    let e = |l: &str| err.lock().unwrap().push(l.to_string());
-    let s = c
-        .start(
-            &RemoteCommand {
-                command: cmd.into(),
-            },
-            CommandOutput {
-                stdout: &o,
-                stderr: &e,
-            },
-        )
-        .await
-        .unwrap();
-    (s, out.into_inner().unwrap(), err.into_inner().unwrap())
-}
-
 #[tokio::test]
 async fn authenticates_with_every_key_format_and_a_certificate() {
     let s = Sshd::start();
@@ -77,7 +46,7 @@ async fn authenticates_with_every_key_format_and_a_certificate() {
         let c = connect(config(&s, key(&s, k)))
             .await
             .unwrap_or_else(|e| panic!("{k}: {e}"));
-        let (st, out, _) = run(&c, "echo ok").await;
+        let (st, out, _) = run_cmd(&c, "echo ok").await;
         assert_eq!(
             (st, out),
             (ExitStatus::Code(0), vec!["ok".to_string()]),
@@ -87,20 +56,20 @@ async fn authenticates_with_every_key_format_and_a_certificate() {
     let mut v = key(&s, "id_cert");
     v["ssh_certificate_file"] = json!(s.path("id_cert-cert.pub"));
     let c = connect(config(&s, v)).await.unwrap();
-    assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
+    assert_eq!(run_cmd(&c, "true").await.0, ExitStatus::Code(0));
 }
 
 #[tokio::test]
 async fn authenticates_with_a_password() {
-    testing::ensure_password_user();
+    sshd::ensure_password_user();
     let s = Sshd::start();
     let c = connect(config(
         &s,
-        json!({"ssh_username": testing::PASSWORD_USER, "ssh_password": testing::PASSWORD}),
+        json!({"ssh_username": sshd::PASSWORD_USER, "ssh_password": sshd::PASSWORD}),
     ))
     .await
     .unwrap();
-    assert_eq!(run(&c, "id -un").await.1, [testing::PASSWORD_USER]);
+    assert_eq!(run_cmd(&c, "id -un").await.1, [sshd::PASSWORD_USER]);
 }
 
 #[tokio::test]
@@ -111,7 +80,7 @@ async fn authenticates_through_a_real_agent() {
     let c = connect(config(&s, json!({"ssh_agent_auth": true})))
         .await
         .unwrap();
-    assert_eq!(run(&c, "echo via-agent").await.1, ["via-agent"]);
+    assert_eq!(run_cmd(&c, "echo via-agent").await.1, ["via-agent"]);
 }
 
 #[tokio::test]
@@ -188,52 +157,17 @@ async fn runs_commands_and_reports_signals() {
     let s = Sshd::start();
     let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
     // Stdin is empty, as in Packer: a command reading it does not hang.
-    let (st, out, _) = tokio::time::timeout(Duration::from_secs(20), run(&c, "cat; echo read"))
+    let (st, out, _) = tokio::time::timeout(Duration::from_secs(20), run_cmd(&c, "cat; echo read"))
         .await
         .expect("a command reading stdin hung");
     assert_eq!((st, out), (ExitStatus::Code(0), vec!["read".to_string()]));
-    let (st, out, err) = run(&c, "echo a; echo b >&2; printf 'partial'; exit 3").await;
+    let (st, out, err) = run_cmd(&c, "echo a; echo b >&2; printf 'partial'; exit 3").await;
     assert_eq!(st, ExitStatus::Code(3));
     assert_eq!(out, ["a", "partial"]);
     assert_eq!(err, ["b"]);
-    let (st, _, _) = run(&c, "kill -TERM $$").await;
+    let (st, _, _) = run_cmd(&c, "kill -TERM $$").await;
     assert_eq!(st, ExitStatus::RemoteSignal("TERM".into()));
     assert_eq!(st.to_string(), "killed by signal SIGTERM");
-}
-
-/// `upload_and_start` of `content` to `dest`, then `cmd`: (result,
-/// stdout lines, stderr lines).
-async fn preload_run(
-    c: &SshCommunicator,
-    dest: &str,
-    content: &[u8],
-    cmd: &str,
-) -> (
-    Result<ExitStatus, CommunicatorError>,
-    Vec<String>,
-    Vec<String>,
-) {
-    let out = Mutex::new(Vec::new());
-    let err = Mutex::new(Vec::new());
-    let o = |l: &str| out.lock().unwrap().push(l.to_string());
-    let e = |l: &str| err.lock().unwrap().push(l.to_string());
-    let r = c
-        .upload_and_start(
-            Preload {
-                destination: dest,
-                content,
-                mode: 0o755,
-            },
-            &RemoteCommand {
-                command: cmd.into(),
-            },
-            CommandOutput {
-                stdout: &o,
-                stderr: &e,
-            },
-        )
-        .await;
-    (r, out.into_inner().unwrap(), err.into_inner().unwrap())
 }
 
 #[tokio::test]
@@ -259,7 +193,7 @@ async fn sends_a_script_with_the_command_that_runs_it() {
         } else {
             format!("'{dest}' x; s=$?; cat; exit $s")
         };
-        let (r, out, err) = preload_run(&c, dest, body, &cmd).await;
+        let (r, out, err) = preload_cmd(&c, dest, body, &cmd).await;
         assert_eq!(r.unwrap(), ExitStatus::Code(4), "pty {pty}");
         if pty {
             // A pty merges stderr into stdout.
@@ -286,7 +220,7 @@ async fn a_script_that_cannot_be_written_is_an_error_and_nothing_runs() {
     let dest = dir.path().join("missing/script.sh");
     let ran = dir.path().join("ran");
     let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
-    let (r, out, err) = preload_run(
+    let (r, out, err) = preload_cmd(
         &c,
         dest.to_str().unwrap(),
         b"true\n",
@@ -426,7 +360,7 @@ async fn reaches_the_target_through_a_bastion() {
         .await
         .unwrap();
     let comm = SshCommunicator::new(Arc::new(c), "127.0.0.1".into(), conn);
-    let (st, out, _) = run(&comm, "echo $SSH_CONNECTION").await;
+    let (st, out, _) = run_cmd(&comm, "echo $SSH_CONNECTION").await;
     assert_eq!(st, ExitStatus::Code(0));
     assert!(out[0].starts_with("127.0.0.1 "), "{out:?}");
     drop(bastion);
@@ -454,14 +388,14 @@ async fn reaches_the_target_through_a_bastion() {
 async fn reconnects_after_the_server_restarts() {
     let mut s = Sshd::start();
     let c = connect(config(&s, key(&s, "id_ed25519"))).await.unwrap();
-    assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
-    let r = tokio::join!(run(&c, "sleep 30"), async {
+    assert_eq!(run_cmd(&c, "true").await.0, ExitStatus::Code(0));
+    let r = tokio::join!(run_cmd(&c, "sleep 30"), async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         s.stop();
     });
     assert_eq!(r.0 .0, ExitStatus::Disconnected);
     s.restart();
-    assert_eq!(run(&c, "echo back").await.1, ["back"]);
+    assert_eq!(run_cmd(&c, "echo back").await.1, ["back"]);
 }
 
 #[tokio::test]
@@ -488,11 +422,11 @@ async fn dropping_a_running_command_stops_it_remotely() {
     assert!(r.is_err(), "the command should still be running");
     assert!(*started.lock().unwrap());
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !testing::processes_matching(&marker).is_empty() {
+    while !processes_matching(&marker).is_empty() {
         assert!(
             Instant::now() < deadline,
             "the remote command survived: {:?}\n{}",
-            testing::processes_matching(&marker),
+            processes_matching(&marker),
             std::fs::read_to_string(s.path("sshd.log"))
                 .unwrap_or_default()
                 .lines()
@@ -503,33 +437,33 @@ async fn dropping_a_running_command_stops_it_remotely() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The connection is still usable.
-    assert_eq!(run(&c, "true").await.0, ExitStatus::Code(0));
+    assert_eq!(run_cmd(&c, "true").await.0, ExitStatus::Code(0));
 }
 
 #[tokio::test]
 async fn connects_through_socks5_proxies() {
     let s = Sshd::start();
     // OpenSSH's `ssh -D`: no proxy authentication.
-    let plain = testing::Socks::openssh(&s);
+    let plain = sshd::Socks::openssh(&s);
     let mut v = key(&s, "id_ed25519");
     v["ssh_proxy_host"] = json!("127.0.0.1");
     v["ssh_proxy_port"] = json!(plain.port);
     let c = connect(config(&s, v)).await.unwrap();
-    let (st, out, _) = run(&c, "echo via-socks; echo $SSH_CONNECTION").await;
+    let (st, out, _) = run_cmd(&c, "echo via-socks; echo $SSH_CONNECTION").await;
     assert_eq!(st, ExitStatus::Code(0));
     assert_eq!(out[0], "via-socks");
     // sshd sees the connection come from the proxy, not from kiln.
     assert!(!out[1].contains(&format!(" {} ", plain.port)), "{out:?}");
 
     // microsocks with a user name and password.
-    let auth = testing::Socks::microsocks(Some(("kiln", "proxy-Pa55")));
+    let auth = sshd::Socks::microsocks(Some(("kiln", "proxy-Pa55")));
     let mut v = key(&s, "id_ed25519");
     v["ssh_proxy_host"] = json!("127.0.0.1");
     v["ssh_proxy_port"] = json!(auth.port);
     v["ssh_proxy_username"] = json!("kiln");
     v["ssh_proxy_password"] = json!("proxy-Pa55");
     let c = connect(config(&s, v.clone())).await.unwrap();
-    assert_eq!(run(&c, "echo authed").await.1, ["authed"]);
+    assert_eq!(run_cmd(&c, "echo authed").await.1, ["authed"]);
 
     v["ssh_proxy_password"] = json!("wrong-password");
     v["ssh_timeout"] = json!("1s");
@@ -666,7 +600,7 @@ async fn gate(
 /// before the guest's network is up for as long as the guest takes to
 /// boot. kiln must not wait on such a connection until its handshake
 /// timeout (20 s, longer than `ssh_timeout` here): it starts new attempts
-/// beside the silent ones, never more than 8 at once.
+/// beside the silent ones, never more than 4 at once.
 #[tokio::test]
 async fn connects_past_connections_a_forwarder_holds_silent() {
     use std::sync::atomic::Ordering;
@@ -679,16 +613,16 @@ async fn connects_past_connections_a_forwarder_holds_silent() {
         let r = wait_for_ssh(&c, "127.0.0.1", &CancellationToken::new()).await;
         r.map(|_| ()).map_err(|e| e.to_string())
     });
-    // Long enough for more than 8 staggered attempts (0.25 s, 0.5 s, then
-    // 1 s apart).
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    // Long enough for more than 4 staggered attempts (at 0, 0.25, 0.75,
+    // 1.75 and 3.75 s; the next, at 7.75 s, gets through).
+    tokio::time::sleep(Duration::from_secs(5)).await;
     open.store(true, Ordering::Relaxed);
     let r = waiting.await.unwrap();
     let st = stats.lock().unwrap();
     assert_eq!(r, Ok(()), "accepted {} connections", st.accepted);
-    assert!(st.accepted > 8, "accepted {}", st.accepted);
+    assert!(st.accepted > 4, "accepted {}", st.accepted);
     assert!(
-        st.max_silent <= 8,
+        st.max_silent <= 4,
         "{} silent connections at once",
         st.max_silent
     );
@@ -728,7 +662,7 @@ async fn read_write_timeout_fails_a_stuck_connection_clearly() {
         .unwrap();
     let comm = SshCommunicator::new(Arc::new(c), "127.0.0.1".into(), conn);
     // Silent for longer than the timeout, but the connection is healthy.
-    let (st, out, _) = run(&comm, "sleep 2; echo still-here").await;
+    let (st, out, _) = run_cmd(&comm, "sleep 2; echo still-here").await;
     assert_eq!(
         (st, out),
         (ExitStatus::Code(0), vec!["still-here".to_string()])
@@ -779,9 +713,9 @@ async fn clears_the_temporary_key_from_authorized_keys() {
             Default::default()
         }
     }
-    testing::ensure_password_user();
+    sshd::ensure_password_user();
     let s = Sshd::start_with("AuthorizedKeysFile .ssh/authorized_keys");
-    let home = format!("/home/{}", testing::PASSWORD_USER);
+    let home = format!("/home/{}", sshd::PASSWORD_USER);
     let ssh_dir = Path::new(&home).join(".ssh");
     std::fs::create_dir_all(&ssh_dir).unwrap();
     let comment = format!("kiln_{:08x}", rand_suffix());
@@ -800,14 +734,14 @@ async fn clears_the_temporary_key_from_authorized_keys() {
     std::fs::write(&keys, &before).unwrap();
     // sed -i writes a new file next to it: the user must own the directory.
     let chown = std::process::Command::new("chown")
-        .args(["-R", testing::PASSWORD_USER])
+        .args(["-R", sshd::PASSWORD_USER])
         .arg(&ssh_dir)
         .status()
         .unwrap();
     assert!(chown.success());
     let mut c = config(
         &s,
-        json!({"ssh_username": testing::PASSWORD_USER, "ssh_clear_authorized_keys": true}),
+        json!({"ssh_username": sshd::PASSWORD_USER, "ssh_clear_authorized_keys": true}),
     );
     c.credentials.temporary_key = Some(kiln_sdk::Secret::new(Arc::new(pair.private.clone())));
     let c = Arc::new(c);

@@ -1,10 +1,26 @@
-//! A JSON parser that keeps the line and column of every value and key, so
-//! template errors can point at `file:line:column`.
+//! The one JSON reader of kiln-template: it keeps the line and column of
+//! every value and key, so template errors can point at `file:line:column`.
+//! Both template formats read their JSON through it: legacy JSON templates
+//! and their var files ([`crate::legacy`], [`crate::plan`], `kiln fix`) and
+//! HCL2's JSON syntax, `*.pkr.json` ([`crate::hcl::json_syntax`]).
 //!
-//! It accepts exactly RFC 8259 JSON (what Go's `encoding/json` accepts), with
-//! a nesting limit so hostile input cannot overflow the stack. Duplicate keys
-//! keep the last value, as Go does; [`Spanned::duplicate_keys`] finds them
-//! for the readers that reject them (legacy templates, as Packer 1.6.6).
+//! It stores a positioned value tree ([`Spanned`]): objects keep their keys
+//! in file order, duplicates included, each key and each value with the
+//! line and column where it starts. It accepts exactly RFC 8259 JSON (what
+//! Go's `encoding/json`, and so HCL's JSON parser, accept), with a nesting
+//! limit so hostile input cannot overflow the stack. [`Spanned::get`] keeps
+//! the last of duplicate keys, as Go does; [`Spanned::duplicate_keys`] finds
+//! them for legacy templates, which reject them as Packer 1.6.6 does (HCL's
+//! JSON syntax rejects a repeated attribute, and reads repeated block keys
+//! as more blocks).
+//!
+//! The deliberate choice: the two formats share the grammar, the tree and
+//! the positions, and differ in the message layer only. A syntax error is a
+//! position and a [`SyntaxErrorKind`]; the kind's `Display` is the wording
+//! legacy templates have always printed (snapshot-tested against Packer
+//! 1.6.6's), and HCL's JSON syntax words the same kinds after HCL's own
+//! diagnostics (`hcl::json_syntax`). Each format's interpretation of the
+//! tree (which keys are blocks, what a string means) stays in its module.
 
 use std::cell::Cell;
 
@@ -145,14 +161,128 @@ impl Spanned {
     }
 }
 
-/// A syntax error with its position.
+/// A syntax error: where, and what kind. How it is worded is up to the
+/// format that reads the file (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{pos_line}:{pos_col}: {message}", pos_line = pos.line, pos_col = pos.column)]
+#[error("{pos_line}:{pos_col}: {kind}", pos_line = pos.line, pos_col = pos.column)]
 pub struct SyntaxError {
     /// Where.
     pub pos: Pos,
     /// What was expected and what was found.
-    pub message: String,
+    pub kind: SyntaxErrorKind,
+}
+
+/// What the reader found where a syntax error is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// The end of the file.
+    End,
+    /// A line break.
+    LineBreak,
+    /// Any other character.
+    Char(char),
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Found::End => f.write_str("the end of the file"),
+            Found::LineBreak => f.write_str("a line break"),
+            Found::Char(c) => write!(f, "`{c}`"),
+        }
+    }
+}
+
+/// The syntax errors the reader reports. `Display` is the legacy
+/// templates' wording.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxErrorKind {
+    /// Nothing but whitespace.
+    #[error("expected a JSON object, found an empty file")]
+    EmptyFile,
+    /// Something after the top-level value.
+    #[error("expected the end of the file after the top-level value, found {0}")]
+    TrailingData(Found),
+    /// No value where one must start (a misspelt keyword, a stray character).
+    #[error("expected a value, found {0}")]
+    ExpectedValue(Found),
+    /// `]` right after a `,` in an array.
+    #[error("expected a value, found `]` (a trailing comma is not allowed in JSON)")]
+    TrailingCommaInArray,
+    /// Objects and arrays nested deeper than the limit.
+    #[error("values are nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+    /// No string where an object key must start (`}` there is a trailing
+    /// comma).
+    #[error("expected a string key, found {0}{hint}", hint = if *.0 == Found::Char('}') { " (a trailing comma is not allowed in JSON)" } else { "" })]
+    ExpectedKey(Found),
+    /// No `:` after an object key.
+    #[error("expected `:` after the key `{key}`, found {found}")]
+    ExpectedColon {
+        /// The key.
+        key: String,
+        /// What is there instead.
+        found: Found,
+    },
+    /// No `,` or `}` after an object entry.
+    #[error("expected `,` or `}}` after an object entry, found {0}")]
+    ExpectedCommaOrBrace(Found),
+    /// No `,` or `]` after an array item.
+    #[error("expected `,` or `]` after an array item, found {0}")]
+    ExpectedCommaOrBracket(Found),
+    /// A backslash followed by something that is no escape.
+    #[error("invalid escape `\\{escape}` in a string", escape = found_bare(*.0))]
+    InvalidEscape(Found),
+    /// `\u` not followed by four hex digits.
+    #[error("expected four hex digits after `\\u`")]
+    ExpectedHexDigits,
+    /// A raw line break inside a string.
+    #[error("unterminated string: a line break must be written `\\n` inside a JSON string")]
+    LineBreakInString,
+    /// Another raw control character inside a string.
+    #[error("control characters must be escaped inside a JSON string")]
+    ControlCharacterInString,
+    /// The file ends inside a string.
+    #[error("unterminated string: expected a closing `\"`, found the end of the file")]
+    UnterminatedString,
+    /// A number without digits where they must be: after `-`, after `.`,
+    /// or in the exponent.
+    #[error("expected a digit{after}, found {found}", after = place.after())]
+    ExpectedDigit {
+        /// Which digits are missing.
+        place: DigitPlace,
+        /// What is there instead.
+        found: Found,
+    },
+    /// A number too large for a 64-bit float.
+    #[error("number `{0}` is out of range")]
+    NumberOutOfRange(String),
+}
+
+/// Where in a number digits are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigitPlace {
+    /// The integer part.
+    Integer,
+    /// After the decimal point.
+    Fraction,
+    /// The exponent.
+    Exponent,
+}
+
+impl DigitPlace {
+    fn after(self) -> &'static str {
+        match self {
+            DigitPlace::Integer => "",
+            DigitPlace::Fraction => " after `.`",
+            DigitPlace::Exponent => " in the exponent",
+        }
+    }
+}
+
+/// [`Found`] without its backticks (for `\x` in an invalid escape).
+fn found_bare(found: Found) -> String {
+    found.to_string().trim_matches('`').to_string()
 }
 
 const MAX_DEPTH: usize = 256;
@@ -187,15 +317,12 @@ pub fn parse(src: &str) -> Result<Spanned, SyntaxError> {
     }
     p.ws();
     if p.i >= p.bytes.len() {
-        return Err(p.err("expected a JSON object, found an empty file"));
+        return Err(p.err(SyntaxErrorKind::EmptyFile));
     }
     let v = p.value()?;
     p.ws();
     if p.i < p.bytes.len() {
-        return Err(p.err(&format!(
-            "expected the end of the file after the top-level value, found {}",
-            p.found()
-        )));
+        return Err(p.err(SyntaxErrorKind::TrailingData(p.found())));
     }
     Ok(v)
 }
@@ -219,18 +346,25 @@ impl Parser<'_> {
         }
     }
 
-    fn err(&self, message: &str) -> SyntaxError {
+    fn err(&self, kind: SyntaxErrorKind) -> SyntaxError {
         SyntaxError {
             pos: self.pos(),
-            message: message.to_string(),
+            kind,
         }
     }
 
-    fn found(&self) -> String {
+    fn digit_error(&self, place: DigitPlace) -> SyntaxError {
+        self.err(SyntaxErrorKind::ExpectedDigit {
+            place,
+            found: self.found(),
+        })
+    }
+
+    fn found(&self) -> Found {
         match self.src.get(self.i..).and_then(|s| s.chars().next()) {
-            None => "the end of the file".to_string(),
-            Some('\n') => "a line break".to_string(),
-            Some(c) => format!("`{c}`"),
+            None => Found::End,
+            Some('\n') => Found::LineBreak,
+            Some(c) => Found::Char(c),
         }
     }
 
@@ -258,7 +392,7 @@ impl Parser<'_> {
             Some(b'f') => self.literal("false", Node::Bool(false))?,
             Some(b'n') => self.literal("null", Node::Null)?,
             Some(b'-' | b'0'..=b'9') => self.number()?,
-            _ => return Err(self.err(&format!("expected a value, found {}", self.found()))),
+            _ => return Err(self.err(SyntaxErrorKind::ExpectedValue(self.found()))),
         };
         Ok(Spanned { pos, node })
     }
@@ -268,16 +402,14 @@ impl Parser<'_> {
             self.i += word.len();
             Ok(node)
         } else {
-            Err(self.err(&format!("expected a value, found {}", self.found())))
+            Err(self.err(SyntaxErrorKind::ExpectedValue(self.found())))
         }
     }
 
     fn enter(&mut self) -> Result<(), SyntaxError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.err(&format!(
-                "values are nested more than {MAX_DEPTH} levels deep"
-            )));
+            return Err(self.err(SyntaxErrorKind::TooDeep));
         }
         Ok(())
     }
@@ -295,24 +427,14 @@ impl Parser<'_> {
         loop {
             self.ws();
             if self.bytes.get(self.i) != Some(&b'"') {
-                let hint = if self.bytes.get(self.i) == Some(&b'}') {
-                    " (a trailing comma is not allowed in JSON)"
-                } else {
-                    ""
-                };
-                return Err(self.err(&format!(
-                    "expected a string key, found {}{hint}",
-                    self.found()
-                )));
+                return Err(self.err(SyntaxErrorKind::ExpectedKey(self.found())));
             }
             let kpos = self.pos();
             let key = self.string()?;
             self.ws();
             if self.bytes.get(self.i) != Some(&b':') {
-                return Err(self.err(&format!(
-                    "expected `:` after the key `{key}`, found {}",
-                    self.found()
-                )));
+                let found = self.found();
+                return Err(self.err(SyntaxErrorKind::ExpectedColon { key, found }));
             }
             self.i += 1;
             self.ws();
@@ -325,12 +447,7 @@ impl Parser<'_> {
                     self.i += 1;
                     break;
                 }
-                _ => {
-                    return Err(self.err(&format!(
-                        "expected `,` or `}}` after an object entry, found {}",
-                        self.found()
-                    )))
-                }
+                _ => return Err(self.err(SyntaxErrorKind::ExpectedCommaOrBrace(self.found()))),
             }
         }
         self.depth -= 1;
@@ -350,8 +467,7 @@ impl Parser<'_> {
         loop {
             self.ws();
             if self.bytes.get(self.i) == Some(&b']') {
-                return Err(self
-                    .err("expected a value, found `]` (a trailing comma is not allowed in JSON)"));
+                return Err(self.err(SyntaxErrorKind::TrailingCommaInArray));
             }
             items.push(self.value()?);
             self.ws();
@@ -361,12 +477,7 @@ impl Parser<'_> {
                     self.i += 1;
                     break;
                 }
-                _ => {
-                    return Err(self.err(&format!(
-                        "expected `,` or `]` after an array item, found {}",
-                        self.found()
-                    )))
-                }
+                _ => return Err(self.err(SyntaxErrorKind::ExpectedCommaOrBracket(self.found()))),
             }
         }
         self.depth -= 1;
@@ -409,24 +520,13 @@ impl Parser<'_> {
                         }
                         _ => {
                             self.i -= 1;
-                            return Err(self.err(&format!(
-                                "invalid escape `\\{}` in a string",
-                                self.found().trim_matches('`')
-                            )));
+                            return Err(self.err(SyntaxErrorKind::InvalidEscape(self.found())));
                         }
                     }
                 }
-                Some(b'\n') => return Err(self.err(
-                    "unterminated string: a line break must be written `\\n` inside a JSON string",
-                )),
-                Some(_) => {
-                    return Err(self.err("control characters must be escaped inside a JSON string"))
-                }
-                None => {
-                    return Err(self.err(
-                        "unterminated string: expected a closing `\"`, found the end of the file",
-                    ))
-                }
+                Some(b'\n') => return Err(self.err(SyntaxErrorKind::LineBreakInString)),
+                Some(_) => return Err(self.err(SyntaxErrorKind::ControlCharacterInString)),
+                None => return Err(self.err(SyntaxErrorKind::UnterminatedString)),
             }
         }
     }
@@ -441,7 +541,7 @@ impl Parser<'_> {
                 self.i += 4;
                 Ok(u32::from_str_radix(h, 16).unwrap_or(0xFFFD))
             }
-            None => Err(self.err("expected four hex digits after `\\u`")),
+            None => Err(self.err(SyntaxErrorKind::ExpectedHexDigits)),
         }
     }
 
@@ -474,15 +574,12 @@ impl Parser<'_> {
                     self.i += 1;
                 }
             }
-            _ => return Err(self.err(&format!("expected a digit, found {}", self.found()))),
+            _ => return Err(self.digit_error(DigitPlace::Integer)),
         }
         if b(self) == Some(b'.') {
             self.i += 1;
             if !matches!(b(self), Some(b'0'..=b'9')) {
-                return Err(self.err(&format!(
-                    "expected a digit after `.`, found {}",
-                    self.found()
-                )));
+                return Err(self.digit_error(DigitPlace::Fraction));
             }
             while matches!(b(self), Some(b'0'..=b'9')) {
                 self.i += 1;
@@ -494,10 +591,7 @@ impl Parser<'_> {
                 self.i += 1;
             }
             if !matches!(b(self), Some(b'0'..=b'9')) {
-                return Err(self.err(&format!(
-                    "expected a digit in the exponent, found {}",
-                    self.found()
-                )));
+                return Err(self.digit_error(DigitPlace::Exponent));
             }
             while matches!(b(self), Some(b'0'..=b'9')) {
                 self.i += 1;
@@ -511,7 +605,7 @@ impl Parser<'_> {
                     .and_then(Number::from_f64)
                     .ok_or(())
             })
-            .map_err(|_| self.err(&format!("number `{text}` is out of range")))?;
+            .map_err(|_| self.err(SyntaxErrorKind::NumberOutOfRange(text.to_string())))?;
         Ok(Node::Number(n))
     }
 }
@@ -547,9 +641,12 @@ mod tests {
     fn errors_point_at_the_problem() {
         let e = parse("{\"a\": 1,\n}").unwrap_err();
         assert_eq!(e.pos, Pos { line: 2, column: 1 });
-        assert!(e.message.contains("trailing comma"), "{}", e.message);
+        assert!(e.kind.to_string().contains("trailing comma"), "{e}");
         let e = parse("{\"a\" 1}").unwrap_err();
-        assert!(e.message.contains("expected `:` after the key `a`"));
+        assert!(e
+            .kind
+            .to_string()
+            .contains("expected `:` after the key `a`"));
         assert!(parse("").is_err());
         assert!(parse("{} x").is_err());
         assert!(parse(&"[".repeat(10_000)).is_err());

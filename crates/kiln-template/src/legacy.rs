@@ -244,7 +244,7 @@ pub fn parse_partial(
     dir: PathBuf,
 ) -> Result<(Template, ConfigErrors), ConfigErrors> {
     let root = json::parse(src).map_err(|e| {
-        let mut ce = ConfigError::new(format!("invalid JSON: {}", e.message));
+        let mut ce = ConfigError::new(format!("invalid JSON: {}", e.kind));
         ce.location = Some(Location {
             file: file.clone(),
             line: e.pos.line,

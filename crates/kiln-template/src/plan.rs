@@ -163,7 +163,7 @@ fn read_var_file(path: &Path, errors: &mut ConfigErrors) -> Vec<(String, String)
     let root = match crate::json::parse(&src) {
         Ok(r) => r,
         Err(e) => {
-            let mut ce = ConfigError::new(format!("invalid JSON in variable file: {}", e.message));
+            let mut ce = ConfigError::new(format!("invalid JSON in variable file: {}", e.kind));
             ce.location = Some(Location {
                 file: display,
                 line: e.pos.line,

@@ -6,13 +6,26 @@
 //! from run to run (durations, timestamps, temp paths, uuids) with stable
 //! placeholders so outputs can be snapshotted and compared.
 //! [`fault_proxy`] puts a fault-injecting HTTP proxy between kiln and a
-//! cloud endpoint.
+//! cloud endpoint. [`sshd`] runs a private OpenSSH server on loopback for
+//! the SSH tests; [`http`] a one-shot HTTP server; [`comm`] runs commands
+//! through a communicator and collects their output; [`procs`] finds and
+//! kills processes. [`prepare_cx`],
+//! [`build_cx`] and [`data_source_cx`] are the contexts component tests
+//! prepare with; [`provision_locally`] runs a provisioner without a
+//! machine.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod comm;
+mod components;
 pub mod events;
 pub mod fault_proxy;
+pub mod http;
+pub mod procs;
+pub mod sshd;
+
+pub use components::{build_cx, data_source_cx, prepare_cx, provision_locally};
 
 /// A temporary working directory for one test.
 pub struct TestDir {
@@ -162,12 +175,35 @@ pub fn require_packer() -> PathBuf {
 /// every line of its output checked against the events schema.
 pub fn run(mut c: Command) -> Run {
     let out = c.output().unwrap_or_else(|e| panic!("run {c:?}: {e}"));
+    finish(&c, out)
+}
+
+/// Like [`run`], with `input` written to the command's stdin (which is
+/// then closed): answers to prompts and pauses, or lines for `console`.
+pub fn run_with_input(mut c: Command, input: &[u8]) -> Run {
+    use std::io::Write;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap_or_else(|e| panic!("run {c:?}: {e}"));
+    // A command that exits without reading its input closes the pipe:
+    // what it printed still tells the test what happened.
+    let _ = child.stdin.take().expect("piped stdin").write_all(input);
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for {c:?}: {e}"));
+    finish(&c, out)
+}
+
+/// The [`Run`] of `c` that ended with `out`; checks its events when it
+/// asked for `-events=json`.
+fn finish(c: &Command, out: std::process::Output) -> Run {
     let r = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    if asks_for_json_events(&c) {
+    if asks_for_json_events(c) {
         events::check(&r.stdout);
     }
     r

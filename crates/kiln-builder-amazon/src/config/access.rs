@@ -1,18 +1,38 @@
 //! The access section (Packer's `AccessConfig`): `region` (or
 //! `AWS_REGION`), the template's credentials, `profile`,
 //! `shared_credentials_file`, `assume_role`, `custom_endpoint_ec2`,
-//! `max_retries`, `insecure_skip_tls_verify`, and `aws_polling` (with the
-//! SDK's `AWS_POLL_DELAY_SECONDS` / `AWS_MAX_ATTEMPTS` overrides). Pure;
-//! holds nothing.
+//! `max_retries` and `insecure_skip_tls_verify`. Pure but for reading the
+//! region's environment variables; holds nothing.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use kiln_sdk::config::{did_you_mean, ConfigError, ConfigErrors};
+use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_sdk::Secret;
+use serde::Deserialize;
 
+use super::assume_role::{self, AssumeRole, RawAssumeRole};
 use super::nonempty;
-use super::raw::Raw;
+use super::raw::one_block;
+use super::regions::check_region;
+
+/// The access keys as the template writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct RawAccess {
+    pub(super) access_key: Option<String>,
+    pub(super) secret_key: Option<Secret<String>>,
+    pub(super) token: Option<Secret<String>>,
+    pub(super) profile: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) shared_credentials_file: Option<String>,
+    #[serde(deserialize_with = "one_block")]
+    pub(super) assume_role: Option<RawAssumeRole>,
+    pub(super) custom_endpoint_ec2: Option<String>,
+    pub(super) skip_region_validation: bool,
+    pub(super) skip_credential_validation: bool,
+    pub(super) max_retries: Option<u32>,
+    pub(super) insecure_skip_tls_verify: bool,
+}
 
 /// Explicit credentials from the template (`access_key`, `secret_key`,
 /// `token`).
@@ -24,21 +44,6 @@ pub struct StaticCredentials {
     pub secret_key: Secret<String>,
     /// `token`.
     pub token: Option<Secret<String>>,
-}
-
-/// `assume_role`.
-#[derive(Debug, Clone)]
-pub struct AssumeRole {
-    /// `role_arn`.
-    pub role_arn: String,
-    /// `session_name` (a generated one otherwise).
-    pub session_name: Option<String>,
-    /// `external_id`.
-    pub external_id: Option<String>,
-    /// `duration_seconds`.
-    pub duration: Option<Duration>,
-    /// `policy`.
-    pub policy: Option<String>,
 }
 
 /// How to reach EC2 and as whom.
@@ -56,8 +61,10 @@ pub struct AccessConfig {
     pub assume_role: Option<AssumeRole>,
     /// `custom_endpoint_ec2`.
     pub endpoint: Option<String>,
-    /// `max_retries` (attempts per call when throttled).
-    pub max_attempts: u32,
+    /// `max_retries`: the attempts per call when calls fail (throttled,
+    /// 5xx, connection failures); `None` (unset, or 0 as in Packer) leaves
+    /// them to kiln's retry policy ([`crate::client::attempts`]).
+    pub max_retries: Option<u32>,
     /// `skip_credential_validation`: do not resolve credentials up front.
     pub skip_credential_validation: bool,
     /// `insecure_skip_tls_verify`: accept any TLS certificate from the
@@ -65,78 +72,11 @@ pub struct AccessConfig {
     pub insecure_skip_tls_verify: bool,
 }
 
-/// `aws_polling`: how waiters poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Polling {
-    /// `delay_seconds`.
-    pub delay: Duration,
-    /// `max_attempts`.
-    pub max_attempts: u32,
-}
-
-/// The regions EC2 knows (for `region` / `ami_regions` validation, as in
-/// Packer; `skip_region_validation` turns it off).
-pub const KNOWN_REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ca-central-1",
-    "ca-west-1",
-    "cn-north-1",
-    "cn-northwest-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-gov-east-1",
-    "us-gov-west-1",
-    "us-west-1",
-    "us-west-2",
-];
-
-/// Packer's default `aws_polling`: the SDK waiters' 15 s, 40 attempts.
-pub const DEFAULT_POLLING: Polling = Polling {
-    delay: Duration::from_secs(15),
-    max_attempts: 40,
-};
-
-pub(super) fn check_region(key: &str, region: &str, skip: bool, errors: &mut ConfigErrors) {
-    if skip || KNOWN_REGIONS.contains(&region) {
-        return;
-    }
-    let mut e = ConfigError::at(key, format!("unknown region `{region}`"));
-    e = match did_you_mean(region, KNOWN_REGIONS.iter().copied()) {
-        Some(s) => e.with_hint(format!(
-            "did you mean `{s}`? (or set `skip_region_validation`)"
-        )),
-        None => e.with_hint("set `skip_region_validation` for regions kiln does not know yet"),
-    };
-    errors.push(e);
-}
-
-/// Validates the access keys and `aws_polling`.
-pub(super) fn prepare(r: &Raw, errors: &mut ConfigErrors) -> (AccessConfig, Polling) {
+/// Validates the access keys.
+pub(super) fn prepare(r: &RawAccess, errors: &mut ConfigErrors) -> AccessConfig {
     // Access. Packer 1.6.6 validates a template without a region (the
     // SDK may find one when the build starts); kiln's build fails at once
-    // when there is none ([`cannot_start`]).
+    // when there is none ([`super::cannot_start`]).
     let region = nonempty(r.region.clone())
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
         .or_else(|| {
@@ -188,78 +128,18 @@ pub(super) fn prepare(r: &Raw, errors: &mut ConfigErrors) -> (AccessConfig, Poll
             )),
         }
     }
-    let assume_role = r.assume_role.as_ref().map(|a| {
-        if a.role_arn.is_empty() {
-            errors.push(ConfigError::at(
-                "assume_role.role_arn",
-                "`assume_role` needs a `role_arn`",
-            ));
-        }
-        AssumeRole {
-            role_arn: a.role_arn.clone(),
-            session_name: nonempty(a.session_name.clone()),
-            external_id: nonempty(a.external_id.clone()),
-            duration: a.duration_seconds.map(|s| Duration::from_secs(s.into())),
-            policy: nonempty(a.policy.clone()),
-        }
-    });
-    let access = AccessConfig {
-        region: region.clone(),
+    let assume_role = assume_role::prepare(r.assume_role.as_ref(), errors);
+
+    AccessConfig {
+        region,
         credentials,
         profile: nonempty(r.profile.clone()),
         shared_credentials_file: nonempty(r.shared_credentials_file.clone()).map(PathBuf::from),
         assume_role,
         endpoint,
-        max_attempts: r.max_retries.map(|n| n.max(1)).unwrap_or(3),
+        // Packer's AccessConfig.Prepare: 0 means "use the default".
+        max_retries: r.max_retries.filter(|n| *n > 0),
         skip_credential_validation: r.skip_credential_validation,
         insecure_skip_tls_verify: r.insecure_skip_tls_verify,
-    };
-
-    let polling = match &r.aws_polling {
-        None => DEFAULT_POLLING,
-        Some(p) => {
-            if p.max_attempts == Some(0) {
-                errors.push(ConfigError::at(
-                    "aws_polling.max_attempts",
-                    "`max_attempts` must be at least 1",
-                ));
-            }
-            Polling {
-                delay: p
-                    .delay_seconds
-                    .map(Duration::from_secs)
-                    .unwrap_or(DEFAULT_POLLING.delay),
-                max_attempts: p
-                    .max_attempts
-                    .unwrap_or(DEFAULT_POLLING.max_attempts)
-                    .max(1),
-            }
-        }
-    };
-    // Packer honours the SDK's environment overrides too.
-    let polling = Polling {
-        delay: std::env::var("AWS_POLL_DELAY_SECONDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|_| {
-                r.aws_polling
-                    .as_ref()
-                    .and_then(|p| p.delay_seconds)
-                    .is_none()
-            })
-            .map(Duration::from_secs)
-            .unwrap_or(polling.delay),
-        max_attempts: std::env::var("AWS_MAX_ATTEMPTS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|_| {
-                r.aws_polling
-                    .as_ref()
-                    .and_then(|p| p.max_attempts)
-                    .is_none()
-            })
-            .unwrap_or(polling.max_attempts),
-    };
-
-    (access, polling)
+    }
 }

@@ -2,11 +2,35 @@
 //! `launch_block_device_mappings` (the build instance's volumes) and
 //! `ami_block_device_mappings` (the image's), each entry checked for a
 //! device name, a known volume type and `kms_key_id` only with
-//! `encrypted`. Pure; holds nothing.
+//! `encrypted`; and `no_ephemeral`. Pure; holds nothing.
 
 use kiln_sdk::config::{ConfigError, ConfigErrors};
+use serde::Deserialize;
 
-use super::raw::{Raw, RawBlockDevice};
+/// The block-device keys as the template writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct RawBlockDevices {
+    pub(super) launch_block_device_mappings: Vec<RawBlockDevice>,
+    pub(super) ami_block_device_mappings: Vec<RawBlockDevice>,
+    pub(super) no_ephemeral: bool,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawBlockDevice {
+    pub(super) device_name: String,
+    pub(super) delete_on_termination: bool,
+    pub(super) encrypted: Option<bool>,
+    pub(super) iops: Option<i32>,
+    pub(super) throughput: Option<i32>,
+    pub(super) no_device: bool,
+    pub(super) snapshot_id: Option<String>,
+    pub(super) virtual_name: Option<String>,
+    pub(super) volume_type: Option<String>,
+    pub(super) volume_size: Option<i32>,
+    pub(super) kms_key_id: Option<String>,
+}
 
 /// One `*_block_device_mappings` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +60,10 @@ pub struct BlockDevice {
 }
 
 /// Validates both mapping lists: (launch, AMI).
-pub(super) fn prepare(r: &Raw, errors: &mut ConfigErrors) -> (Vec<BlockDevice>, Vec<BlockDevice>) {
+pub(super) fn prepare(
+    r: &RawBlockDevices,
+    errors: &mut ConfigErrors,
+) -> (Vec<BlockDevice>, Vec<BlockDevice>) {
     let launch = block_devices(
         "launch_block_device_mappings",
         &r.launch_block_device_mappings,

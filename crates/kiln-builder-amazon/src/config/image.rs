@@ -1,35 +1,39 @@
-//! The image section (Packer's `AMIConfig`): `ami_name` (EC2's naming
-//! rule), `ami_description`, `ami_regions` and their KMS keys,
-//! `encrypt_boot` / `kms_key_id`, the tag maps' template syntax (they are
-//! rendered at run time), `deprecate_at`, `imds_support`, and what to do
-//! with an AMI that already has the name (`force_deregister`,
-//! `force_delete_snapshot`). Pure; holds nothing.
+//! The image section (the naming, copying and sharing half of Packer's
+//! `AMIConfig`): `ami_name` (EC2's naming rule), `ami_description`,
+//! `ami_regions` and their KMS keys, `encrypt_boot` / `kms_key_id`, and
+//! who may launch the image or its snapshots (`ami_users`, `ami_groups`,
+//! `snapshot_users`, `snapshot_groups`). Pure; holds nothing.
+
+use std::collections::BTreeMap;
 
 use kiln_sdk::config::{ConfigError, ConfigErrors};
-use kiln_sdk::interpolate;
+use serde::Deserialize;
 
-use super::access::check_region;
 use super::nonempty;
-use super::raw::Raw;
+use super::regions::check_region;
 
-/// What happens to an AMI that already has `ami_name`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExistingAmi {
-    /// Fail in pre-validation (the default).
-    Fail,
-    /// `force_deregister`: deregister it, keeping its snapshots.
-    Deregister,
-    /// `force_deregister` + `force_delete_snapshot`.
-    DeregisterAndDeleteSnapshots,
+/// The image keys as the template writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct RawImage {
+    pub(super) ami_name: Option<String>,
+    pub(super) ami_description: Option<String>,
+    pub(super) ami_regions: Vec<String>,
+    pub(super) region_kms_key_ids: BTreeMap<String, String>,
+    pub(super) encrypt_boot: Option<bool>,
+    pub(super) kms_key_id: Option<String>,
+    pub(super) ami_users: Vec<String>,
+    pub(super) ami_groups: Vec<String>,
+    pub(super) snapshot_users: Vec<String>,
+    pub(super) snapshot_groups: Vec<String>,
 }
 
 /// The image keys, validated.
 pub(super) struct Image {
     pub(super) ami_name: String,
+    pub(super) ami_description: Option<String>,
     pub(super) ami_regions: Vec<String>,
-    pub(super) deprecate_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub(super) imds_support: Option<String>,
-    pub(super) existing_ami: ExistingAmi,
+    pub(super) kms_key_id: Option<String>,
 }
 
 /// Packer's rule for AMI names: 3 to 128 characters of
@@ -54,8 +58,13 @@ pub fn check_ami_name(name: &str) -> Option<String> {
 }
 
 /// Validates the image keys; `region` is the build region (not copied
-/// to).
-pub(super) fn prepare(r: &Raw, region: &str, errors: &mut ConfigErrors) -> Image {
+/// to), `skip_region_validation` the access section's.
+pub(super) fn prepare(
+    r: &RawImage,
+    region: &str,
+    skip_region_validation: bool,
+    errors: &mut ConfigErrors,
+) -> Image {
     let ami_name = r.ami_name.clone().unwrap_or_default();
     if ami_name.is_empty() {
         errors.push(ConfigError::at(
@@ -84,7 +93,7 @@ pub(super) fn prepare(r: &Raw, region: &str, errors: &mut ConfigErrors) -> Image
         check_region(
             &format!("ami_regions[{i}]"),
             reg,
-            r.skip_region_validation,
+            skip_region_validation,
             errors,
         );
         if reg != region && !ami_regions.contains(reg) {
@@ -107,62 +116,10 @@ pub(super) fn prepare(r: &Raw, region: &str, errors: &mut ConfigErrors) -> Image
             "`kms_key_id` needs `encrypt_boot: true`",
         ));
     }
-    if r.encrypt_boot == Some(true) && (!r.ami_users.is_empty() || !r.ami_groups.is_empty()) {
-        // Packer allows it (the users need the key too); warn-level in
-        // Packer, so nothing to do here.
-    }
-    for (key, tags) in [
-        ("tags", &r.tags),
-        ("run_tags", &r.run_tags),
-        ("run_volume_tags", &r.run_volume_tags),
-        ("snapshot_tags", &r.snapshot_tags),
-    ] {
-        for (k, v) in tags {
-            for s in [k, v] {
-                if let Err(e) = interpolate::check_syntax(s) {
-                    errors.push(ConfigError::at(format!("{key}.{k}"), e.to_string()));
-                }
-            }
-        }
-    }
-    let deprecate_at = nonempty(r.deprecate_at.clone()).and_then(|d| {
-        match chrono::DateTime::parse_from_rfc3339(&d) {
-            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-            Err(e) => {
-                errors.push(ConfigError::at(
-                    "deprecate_at",
-                    format!("`{d}` is not an RFC 3339 time like `2030-01-02T15:04:05Z`: {e}"),
-                ));
-                None
-            }
-        }
-    });
-    let imds_support = nonempty(r.imds_support.clone());
-    if let Some(v) = &imds_support {
-        if v != "v2.0" {
-            errors.push(ConfigError::at(
-                "imds_support",
-                format!("`imds_support` must be `v2.0`, found `{v}`"),
-            ));
-        }
-    }
-    let existing_ami = match (r.force_deregister, r.force_delete_snapshot) {
-        (false, false) => ExistingAmi::Fail,
-        (true, false) => ExistingAmi::Deregister,
-        (true, true) => ExistingAmi::DeregisterAndDeleteSnapshots,
-        (false, true) => {
-            errors.push(ConfigError::at(
-                "force_delete_snapshot",
-                "`force_delete_snapshot` needs `force_deregister: true`",
-            ));
-            ExistingAmi::Fail
-        }
-    };
     Image {
         ami_name,
+        ami_description: nonempty(r.ami_description.clone()),
         ami_regions,
-        deprecate_at,
-        imds_support,
-        existing_ami,
+        kms_key_id: nonempty(r.kms_key_id.clone()),
     }
 }

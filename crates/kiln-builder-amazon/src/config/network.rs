@@ -7,9 +7,37 @@
 use std::collections::BTreeMap;
 
 use kiln_sdk::config::{ConfigError, ConfigErrors};
+use serde::Deserialize;
 
 use super::nonempty;
-use super::raw::{Raw, RawFilter};
+use super::raw::{one_block, RawFilter};
+
+/// The network keys as the template writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct RawNetwork {
+    pub(super) associate_public_ip_address: bool,
+    pub(super) availability_zone: Option<String>,
+    pub(super) subnet_id: Option<String>,
+    pub(super) vpc_id: Option<String>,
+    #[serde(deserialize_with = "one_block")]
+    pub(super) subnet_filter: Option<RawSubnetFilter>,
+    pub(super) security_group_id: Option<String>,
+    pub(super) security_group_ids: Vec<String>,
+    pub(super) temporary_security_group_source_cidrs: Vec<String>,
+    #[serde(deserialize_with = "one_block")]
+    pub(super) vpc_filter: Option<RawFilter>,
+    #[serde(deserialize_with = "one_block")]
+    pub(super) security_group_filter: Option<RawFilter>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawSubnetFilter {
+    pub(super) filters: BTreeMap<String, String>,
+    pub(super) most_free: bool,
+    pub(super) random: bool,
+}
 
 /// `subnet_filter`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +64,7 @@ pub(super) struct Network {
 }
 
 /// Validates the network keys.
-pub(super) fn prepare(r: &Raw, errors: &mut ConfigErrors) -> Network {
+pub(super) fn prepare(r: &RawNetwork, errors: &mut ConfigErrors) -> Network {
     if r.subnet_filter.is_some() && nonempty(r.subnet_id.clone()).is_some() {
         errors.push(ConfigError::at(
             "subnet_filter",

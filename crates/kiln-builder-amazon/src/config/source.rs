@@ -5,9 +5,28 @@
 use std::collections::BTreeMap;
 
 use kiln_sdk::config::{ConfigError, ConfigErrors};
+use serde::Deserialize;
 
 use super::nonempty;
-use super::raw::Raw;
+use super::raw::one_block;
+
+/// The source keys as the template writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct RawSource {
+    pub(super) source_ami: Option<String>,
+    #[serde(deserialize_with = "one_block")]
+    pub(super) source_ami_filter: Option<RawAmiFilter>,
+    pub(super) instance_type: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAmiFilter {
+    pub(super) filters: BTreeMap<String, String>,
+    pub(super) owners: Vec<String>,
+    pub(super) most_recent: bool,
+}
 
 /// Where the source AMI comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +41,14 @@ pub struct SourceAmi {
     pub most_recent: bool,
 }
 
-/// Validates the source image and the instance type; returns the source
-/// and `instance_type`.
-pub(super) fn prepare(r: &Raw, errors: &mut ConfigErrors) -> (SourceAmi, String) {
+/// Validates the source image and the instance type, which
+/// `spot_instance_types` (the spot section's) may replace; returns the
+/// source and `instance_type`.
+pub(super) fn prepare(
+    r: &RawSource,
+    spot_instance_types: &[String],
+    errors: &mut ConfigErrors,
+) -> (SourceAmi, String) {
     let source = SourceAmi {
         id: nonempty(r.source_ami.clone()),
         filters: r
@@ -57,7 +81,7 @@ pub(super) fn prepare(r: &Raw, errors: &mut ConfigErrors) -> (SourceAmi, String)
         }
     }
     let instance_type = r.instance_type.clone().unwrap_or_default();
-    match (instance_type.is_empty(), r.spot_instance_types.is_empty()) {
+    match (instance_type.is_empty(), spot_instance_types.is_empty()) {
         (true, true) => errors.push(ConfigError::at(
             "instance_type",
             "an `instance_type` must be specified",

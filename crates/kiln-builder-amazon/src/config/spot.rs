@@ -4,11 +4,23 @@
 //! `shutdown_behavior`, `ena_support` and `sriov_support`. Pure; holds
 //! nothing.
 
-use kiln_sdk::config::{ConfigError, ConfigErrors};
-use kiln_sdk::interpolate;
+use std::collections::BTreeMap;
 
-use super::raw::Raw;
+use kiln_sdk::config::{ConfigError, ConfigErrors};
+use serde::Deserialize;
+
+use super::raw::check_tags;
 use super::run::ShutdownBehavior;
+
+/// The spot keys as the template writes them.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct RawSpot {
+    pub(super) spot_price: Option<String>,
+    pub(super) spot_instance_types: Vec<String>,
+    pub(super) spot_tags: BTreeMap<String, String>,
+    pub(super) block_duration_minutes: i64,
+}
 
 /// `spot_price`: on-demand or a spot instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +33,13 @@ pub enum Market {
     SpotMax(String),
 }
 
-/// Validates the spot keys; `shutdown_behavior` is the run section's.
+/// Validates the spot keys; `shutdown_behavior` is the run section's,
+/// `modified` whether the image options ask for `ena_support` or
+/// `sriov_support` (which modify the instance).
 pub(super) fn prepare(
-    r: &Raw,
+    r: &RawSpot,
     shutdown_behavior: ShutdownBehavior,
+    modified: bool,
     errors: &mut ConfigErrors,
 ) -> Market {
     // Packer: an empty price or `0` means on demand.
@@ -62,7 +77,7 @@ pub(super) fn prepare(
                 "`spot_tags` should not be set when not requesting a spot instance (`spot_price`)",
             ));
         }
-    } else if r.ena_support == Some(true) || r.sriov_support {
+    } else if modified {
         errors.push(ConfigError::at(
             "spot_price",
             "spot instances do not support modification, which `ena_support` and `sriov_support` need",
@@ -85,12 +100,6 @@ pub(super) fn prepare(
             ),
         ));
     }
-    for (k, v) in &r.spot_tags {
-        for s in [k, v] {
-            if let Err(e) = interpolate::check_syntax(s) {
-                errors.push(ConfigError::at(format!("spot_tags.{k}"), e.to_string()));
-            }
-        }
-    }
+    check_tags("spot_tags", &r.spot_tags, errors);
     market
 }

@@ -2,21 +2,10 @@
 //! at once, secrets registered and never printed.
 
 use super::*;
+use kiln_test::prepare_cx;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn cx() -> PrepareContext {
-    PrepareContext {
-        build_name: "amazon-ebs".into(),
-        builder_type: "amazon-ebs".into(),
-        interpolation: Default::default(),
-        redactor: Default::default(),
-        debug: false,
-        force: false,
-        on_error: Default::default(),
-        template_dir: ".".into(),
-    }
-}
 
 #[test]
 fn reports_every_error_at_once() {
@@ -32,7 +21,9 @@ fn reports_every_error_at_once() {
         "aws_poling": {},
         "communicator": "none"
     }));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     for want in [
         "unknown region `us-est-1`",
         "did you mean `us-east-1`?",
@@ -53,7 +44,7 @@ fn reports_every_error_at_once() {
 
 #[test]
 fn secrets_are_registered_and_never_debug_printed() {
-    let c = cx();
+    let c = prepare_cx("amazon-ebs");
     let raw = RawConfig::from_value(json!({
         "region": "us-east-1",
         "ami_name": "kiln {{timestamp}}",
@@ -101,7 +92,9 @@ fn spot_and_metadata_rules() {
         "block_duration_minutes": 45,
         "metadata_options": {"http_tokens": "always", "http_put_response_hop_limit": 65, "http_endpoint": "off"}
     })));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     for want in [
         "`spot_instance_types` needs `spot_price`",
         "`spot_tags` should not be set when not requesting a spot instance",
@@ -118,7 +111,9 @@ fn spot_and_metadata_rules() {
         "instance_type": "t3.micro", "spot_instance_types": ["t3.small"],
         "spot_price": "auto", "ena_support": true
     })));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("either `instance_type` or `spot_instance_types` must be specified, not both"),
         "{e}"
@@ -133,7 +128,7 @@ fn spot_and_metadata_rules() {
         "spot_tags": {"Name": "{{ .SourceAMIName }}"}, "block_duration_minutes": 120,
         "metadata_options": {"http_tokens": "required"}
     })));
-    let c = prepare(&raw, &cx()).unwrap();
+    let c = prepare(&raw, &prepare_cx("amazon-ebs")).unwrap();
     assert_eq!(c.market, Market::SpotMax("0.05".into()));
     assert_eq!(c.spot_instance_types, ["t3.small", "t3.medium"]);
     assert_eq!(
@@ -154,7 +149,10 @@ fn spot_and_metadata_rules() {
     let raw = RawConfig::from_value(with(
         json!({"instance_type": "t3.micro", "spot_price": "0"}),
     ));
-    assert_eq!(prepare(&raw, &cx()).unwrap().market, Market::OnDemand);
+    assert_eq!(
+        prepare(&raw, &prepare_cx("amazon-ebs")).unwrap().market,
+        Market::OnDemand
+    );
 }
 
 #[test]
@@ -170,7 +168,7 @@ fn filters_and_policy_document() {
         "no_ephemeral": true,
         "insecure_skip_tls_verify": true
     })));
-    let c = prepare(&raw, &cx()).unwrap();
+    let c = prepare(&raw, &prepare_cx("amazon-ebs")).unwrap();
     assert_eq!(
         c.vpc_filter,
         Some(BTreeMap::from([(
@@ -188,7 +186,9 @@ fn filters_and_policy_document() {
         "instance_type": "t3.micro",
         "temporary_iam_instance_profile_policy_document": {"Statement": [], "Versoin": "x"}
     })));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("Versoin"), "{e}");
 }
 
@@ -205,7 +205,7 @@ fn hcl2_blocks_are_one_element_lists() {
             "Statement": [{"Effect": "Allow", "Action": ["logs:*"], "Resource": ["*"]}]
         }]
     })));
-    let c = prepare(&raw, &cx()).unwrap();
+    let c = prepare(&raw, &prepare_cx("amazon-ebs")).unwrap();
     assert!(c.source.most_recent);
     assert_eq!(c.source.owners, ["self"]);
     assert!(c.vpc_filter.is_some());
@@ -216,7 +216,9 @@ fn hcl2_blocks_are_one_element_lists() {
         "instance_type": "t3.micro",
         "vpc_filter": [{"filters": {}}, {"filters": {}}]
     })));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("only one block is allowed here"), "{e}");
 }
 
@@ -230,7 +232,7 @@ fn no_region_validates_and_cannot_start() {
     }
     let mut v = with(json!({"instance_type": "t3.micro"}));
     v.as_object_mut().unwrap().remove("region");
-    let cfg = prepare(&RawConfig::from_value(v), &cx()).unwrap();
+    let cfg = prepare(&RawConfig::from_value(v), &prepare_cx("amazon-ebs")).unwrap();
     assert_eq!(cfg.access.region, "");
     let why = cannot_start(&cfg).unwrap();
     assert!(why.starts_with("no AWS region: set `region`"), "{why}");
@@ -242,20 +244,24 @@ fn session_manager_validates_and_cannot_start() {
     let raw = RawConfig::from_value(with(json!({
         "instance_type": "t3.micro", "ssh_interface": "session_manager"
     })));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no `iam_instance_profile` defined"), "{e}");
     let raw = RawConfig::from_value(with(json!({
         "instance_type": "t3.micro", "ssh_interface": "session_manager",
         "iam_instance_profile": "ssm", "session_manager_port": 8123
     })));
-    let cfg = prepare(&raw, &cx()).unwrap();
+    let cfg = prepare(&raw, &prepare_cx("amazon-ebs")).unwrap();
     assert_eq!(cfg.ssh_interface, SshInterface::SessionManager);
     let why = cannot_start(&cfg).unwrap();
     assert!(why.contains("is not supported by kiln yet"), "{why}");
     let raw = RawConfig::from_value(with(json!({
         "instance_type": "t3.micro", "ssh_interface": "session_manger"
     })));
-    let e = prepare(&raw, &cx()).unwrap_err().to_string();
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("did you mean `session_manager`?"), "{e}");
 }
 
@@ -266,7 +272,7 @@ fn ami_virtualization_type_is_accepted() {
     let raw = RawConfig::from_value(with(json!({
         "instance_type": "t3.micro", "ami_virtualization_type": "paravirtual"
     })));
-    let cfg = prepare(&raw, &cx()).unwrap();
+    let cfg = prepare(&raw, &prepare_cx("amazon-ebs")).unwrap();
     assert_eq!(cfg.ami_virtualization_type.as_deref(), Some("paravirtual"));
     assert_eq!(cannot_start(&cfg), None);
     let e = crate::step_source_ami_info::enhanced_networking_error;
@@ -291,4 +297,48 @@ fn ami_name_rules() {
     assert!(check_ami_name("ok name (1) [x] ./-'@_").is_none());
     assert!(check_ami_name("no*stars").is_some());
     assert!(check_ami_name("ab").is_some());
+}
+
+#[test]
+fn max_retries_unset_or_zero_is_left_to_the_policy() {
+    let cx = prepare_cx("amazon-ebs");
+    let retries = |mut extra: serde_json::Value| {
+        extra["instance_type"] = json!("t3.micro");
+        prepare(&RawConfig::from_value(with(extra)), &cx)
+            .unwrap()
+            .access
+            .max_retries
+    };
+    assert_eq!(retries(json!({})), None);
+    assert_eq!(retries(json!({"max_retries": 0})), None);
+    assert_eq!(retries(json!({"max_retries": 3})), Some(3));
+    assert_eq!(retries(json!({"max_retries": "7"})), Some(7));
+}
+
+#[test]
+fn each_section_reports_its_type_errors_and_unknown_keys_once() {
+    let raw = RawConfig::from_value(with(json!({
+        "max_retries": "many",
+        "ebs_optimized": "sometimes",
+        "subnet_filtr": {},
+        "launch_block_device_mappings": [{"device_name": "/dev/sda1", "volume_sise": 8}]
+    })));
+    let e = prepare(&raw, &prepare_cx("amazon-ebs"))
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "`max_retries`",
+        "`ebs_optimized`",
+        "unknown configuration key `subnet_filtr`",
+        "did you mean `subnet_filter`?",
+        "volume_sise",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    assert_eq!(
+        e.matches("unknown configuration key `subnet_filtr`")
+            .count(),
+        1,
+        "{e}"
+    );
 }

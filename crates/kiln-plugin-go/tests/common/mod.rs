@@ -173,17 +173,3 @@ pub fn build(dir: &Path, template: &serde_json::Value) -> Outcome {
     let builds = prepare(&r, dir, template).unwrap_or_else(|e| panic!("config errors:\n{e}"));
     run(builds)
 }
-
-/// Processes whose command line contains `marker`.
-pub fn processes_matching(marker: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            if c.contains(marker) {
-                out.push(c);
-            }
-        }
-    }
-    out
-}

@@ -5,9 +5,12 @@
 //! values components are configured with come from `kiln-hcl-functions`
 //! (re-exported here), which the function library shares.
 
+use std::sync::Mutex;
+
 use hcl::eval::{Context, Evaluate};
 use hcl::{Expression, Map, Value};
 use kiln_sdk::config::{ConfigError, Location};
+use kiln_sdk::generated;
 
 pub use super::references::{references, Reference};
 pub use kiln_hcl_functions::value::{display, eval_message, from_json, kind, to_json};
@@ -18,19 +21,19 @@ use super::parser::{hint_for, Expr};
 /// as `build.X`; unknown until the builder ran, so each evaluates to the
 /// Go-template placeholder that components render at run time.
 pub const BUILD_PLACEHOLDERS: &[&str] = &[
-    "ID",
-    "Host",
-    "Port",
-    "User",
-    "Password",
-    "ConnType",
-    "PackerRunUUID",
-    "PackerHTTPIP",
-    "PackerHTTPPort",
-    "PackerHTTPAddr",
-    "SSHPublicKey",
-    "SSHPrivateKey",
-    "WinRMPassword",
+    generated::ID,
+    generated::HOST,
+    generated::PORT,
+    generated::USER,
+    generated::PASSWORD,
+    generated::CONN_TYPE,
+    generated::PACKER_RUN_UUID,
+    generated::PACKER_HTTP_IP,
+    generated::PACKER_HTTP_PORT,
+    generated::PACKER_HTTP_ADDR,
+    generated::SSH_PUBLIC_KEY,
+    generated::SSH_PRIVATE_KEY,
+    generated::WINRM_PASSWORD,
 ];
 
 /// What a value not known until a build runs evaluates to: the outputs of
@@ -67,16 +70,86 @@ pub struct Scope {
     /// expression that refers to one evaluates to [`UNKNOWN`] (element by
     /// element in a list or object literal) instead of being computed.
     pub unknown: std::collections::BTreeSet<String>,
+    /// The context built for this scope's expressions (see
+    /// [`ContextCache`]); starts empty.
+    pub cache: ContextCache,
+}
+
+/// The evaluation context a [`Scope`] builds once and reuses for each of
+/// its expressions: the function table (registering the whole library for
+/// every expression used to dominate evaluating a template's locals),
+/// `path` and `packer`. Each expression then declares its own `var`,
+/// `local` and `data` subsets, iterators, `source` and `build` in it,
+/// overwriting the previous expression's. hcl-rs cannot take a variable
+/// back, so the context is built again whenever the names a scope declares
+/// change. A clone of a scope starts with an empty cache; an evaluation
+/// that finds the cache in use (re-entered, or on another thread) builds a
+/// context of its own, as before.
+#[derive(Default)]
+pub struct ContextCache(Mutex<Option<CachedContext>>);
+
+/// A built context and what it was built for.
+struct CachedContext {
+    allow_env: bool,
+    path_root: String,
+    /// The root names the scope declares besides `path` and `packer`, in
+    /// declaration order.
+    names: Vec<String>,
+    ctx: Context<'static>,
+}
+
+impl Clone for ContextCache {
+    fn clone(&self) -> Self {
+        ContextCache::default()
+    }
+}
+
+impl std::fmt::Debug for ContextCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContextCache")
+    }
 }
 
 impl Scope {
-    /// The evaluation context for `e`. Of `var`, `local` and `data` it holds
-    /// only the entries `e` refers to (all of one root when `e` uses the
-    /// root as a whole), so that evaluating each of N locals costs what
+    /// The root names this scope declares besides `path` and `packer`.
+    fn declared_names(&self) -> impl Iterator<Item = &str> {
+        [
+            self.vars.as_ref().map(|_| "var"),
+            self.locals.as_ref().map(|_| "local"),
+            self.data.as_ref().map(|_| "data"),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.iterators.keys().map(String::as_str))
+        .chain(self.source.as_ref().map(|_| "source"))
+        .chain(self.build.as_ref().map(|_| "build"))
+    }
+
+    /// What every expression of this scope sees alike: the functions,
+    /// `path` and `packer`.
+    fn base_context(&self) -> Context<'static> {
+        let mut ctx = Context::new();
+        kiln_hcl_functions::register(&mut ctx, self.allow_env);
+        let cwd = std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut path = Map::new();
+        path.insert("cwd".into(), Value::from(cwd));
+        path.insert("root".into(), Value::from(self.path_root.clone()));
+        ctx.declare_var("path", Value::Object(path));
+        let mut packer = Map::new();
+        packer.insert("version".into(), Value::from(kiln_sdk::PACKER_HCL2_VERSION));
+        ctx.declare_var("packer", Value::Object(packer));
+        ctx
+    }
+
+    /// Declares in `ctx` what an expression with references `refs` sees
+    /// besides the base context. Of `var`, `local` and `data` it holds only
+    /// the entries the expression refers to (all of one root when it uses
+    /// the root as a whole), so that evaluating each of N locals costs what
     /// that local refers to, not a copy of all N values: a template's
     /// evaluation stays linear in its locals and references.
-    fn context(&self, e: &Expression) -> Context<'static> {
-        let refs = references(e);
+    fn declare(&self, ctx: &mut Context<'static>, refs: &[Reference]) {
         let only = |root: &str, map: &Map<String, Value>| -> Value {
             let mut wanted: Vec<&str> = Vec::new();
             for r in refs.iter().filter(|r| r.root == root) {
@@ -93,18 +166,6 @@ impl Scope {
                     .collect(),
             )
         };
-        let mut ctx = Context::new();
-        kiln_hcl_functions::register(&mut ctx, self.allow_env);
-        let cwd = std::env::current_dir()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut path = Map::new();
-        path.insert("cwd".into(), Value::from(cwd));
-        path.insert("root".into(), Value::from(self.path_root.clone()));
-        ctx.declare_var("path", Value::Object(path));
-        let mut packer = Map::new();
-        packer.insert("version".into(), Value::from(kiln_sdk::PACKER_HCL2_VERSION));
-        ctx.declare_var("packer", Value::Object(packer));
         if let Some(v) = &self.vars {
             ctx.declare_var("var", only("var", v));
         }
@@ -131,12 +192,50 @@ impl Scope {
             }
             ctx.declare_var("build", Value::Object(b));
         }
-        ctx
+    }
+
+    /// Evaluates `e`, whose references are `refs`, in this scope's cached
+    /// context (see [`ContextCache`]).
+    fn evaluate(&self, e: &Expr, refs: &[Reference]) -> Result<Value, ConfigError> {
+        let run = |ctx: &Context<'static>| {
+            let expr = super::prepare::rewrite(&e.expr, ctx);
+            expr.evaluate(ctx).map_err(|err| {
+                let mut ce = ConfigError::new(eval_message(&err));
+                ce.location = Some(e.location.clone());
+                ce
+            })
+        };
+        let Ok(mut cache) = self.cache.0.try_lock() else {
+            let mut ctx = self.base_context();
+            self.declare(&mut ctx, refs);
+            return run(&ctx);
+        };
+        let fits = cache.as_ref().is_some_and(|c| {
+            c.allow_env == self.allow_env
+                && c.path_root == self.path_root
+                && c.names.iter().map(String::as_str).eq(self.declared_names())
+        });
+        if !fits {
+            *cache = Some(CachedContext {
+                allow_env: self.allow_env,
+                path_root: self.path_root.clone(),
+                names: self.declared_names().map(str::to_string).collect(),
+                ctx: self.base_context(),
+            });
+        }
+        let cached = cache.as_mut().expect("the cache was just filled");
+        self.declare(&mut cached.ctx, refs);
+        run(&cached.ctx)
     }
 
     /// Checks every reference of `expr` against this scope.
     pub fn check_references(&self, e: &Expr) -> Result<(), ConfigError> {
-        for r in references(&e.expr) {
+        self.check(e, &references(&e.expr))
+    }
+
+    /// Checks `refs`, the references of `e`, against this scope.
+    fn check(&self, e: &Expr, refs: &[Reference]) -> Result<(), ConfigError> {
+        for r in refs {
             let err = |msg: String, hint: Option<String>| {
                 let mut ce = ConfigError::new(msg);
                 ce.hint = hint;
@@ -146,7 +245,7 @@ impl Scope {
             let check =
                 |kind: &str, map: &Option<Map<String, Value>>, decl: &str| match (map, &r.attr) {
                     (None, _) => Err(err(
-                        format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                        format!("`{}` cannot be used in {}", dotted(r), self.what),
                         Some(match kind {
                             "var" => {
                                 "variables cannot refer to other variables; use a `locals` block"
@@ -181,7 +280,7 @@ impl Scope {
                     ),
                 )?,
                 "source" if self.source.is_none() => return Err(err(
-                    format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                    format!("`{}` cannot be used in {}", dotted(r), self.what),
                     Some(
                         "`source.name` and `source.type` are known in `source` and `build` blocks"
                             .into(),
@@ -189,20 +288,20 @@ impl Scope {
                 )),
                 "build" if self.build.is_none() => {
                     return Err(err(
-                        format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                        format!("`{}` cannot be used in {}", dotted(r), self.what),
                         Some("`build.*` is known in provisioners and post-processors".into()),
                     ))
                 }
                 "data" => {
                     let Some(data) = &self.data else {
                         return Err(err(
-                            format!("`{}` cannot be used in {}", dotted(&r), self.what),
+                            format!("`{}` cannot be used in {}", dotted(r), self.what),
                             Some("data sources are known in locals, data sources, sources and builds".into()),
                         ));
                     };
                     let (Some(ty), Some(name)) = (&r.attr, &r.attr2) else {
                         return Err(err(
-                            format!("`{}` is not a data source", dotted(&r)),
+                            format!("`{}` is not a data source", dotted(r)),
                             Some("refer to a data source as `data.TYPE.NAME.ATTRIBUTE`".into()),
                         ));
                     };
@@ -275,7 +374,15 @@ impl Scope {
         if self.unknown.is_empty() {
             return None;
         }
-        references(&e.expr).into_iter().find_map(|r| {
+        self.first_unknown(&references(&e.expr))
+    }
+
+    /// The first of `refs` that is a value not known yet.
+    fn first_unknown(&self, refs: &[Reference]) -> Option<String> {
+        if self.unknown.is_empty() {
+            return None;
+        }
+        refs.iter().find_map(|r| {
             let name = match (r.root.as_str(), &r.attr, &r.attr2) {
                 ("data", Some(t), Some(n)) => format!("data.{t}.{n}"),
                 ("local", Some(a), _) => format!("local.{a}"),
@@ -297,19 +404,16 @@ impl Scope {
         )
     }
 
-    /// Evaluates `e`, checking its references first.
+    /// Evaluates `e`, checking its references first (one walk of `e`
+    /// finds them for the check, for the values not known yet and for
+    /// the context).
     pub fn eval(&self, e: &Expr) -> Result<Value, ConfigError> {
-        self.check_references(e)?;
-        if self.unknown_ref(e).is_some() {
+        let refs = references(&e.expr);
+        self.check(e, &refs)?;
+        if self.first_unknown(&refs).is_some() {
             return self.eval_unknown(e);
         }
-        let ctx = self.context(&e.expr);
-        let expr = super::prepare::rewrite(&e.expr, &ctx);
-        expr.evaluate(&ctx).map_err(|err| {
-            let mut ce = ConfigError::new(eval_message(&err));
-            ce.location = Some(e.location.clone());
-            ce
-        })
+        self.evaluate(e, &refs)
     }
 }
 
@@ -424,6 +528,58 @@ mod tests {
         );
         let e = s.eval(&expr("source.name")).unwrap_err();
         assert!(e.message.contains("cannot be used in a test"), "{e}");
+    }
+
+    /// A scope's cached context gives what a fresh scope gives, whatever
+    /// was evaluated in it before: no variable of an earlier expression or
+    /// an earlier shape of the scope stays visible.
+    #[test]
+    fn a_reused_scope_evaluates_as_a_fresh_one() {
+        let mut vars = Map::new();
+        vars.insert("a".to_string(), Value::from(1));
+        vars.insert("b".to_string(), Value::from(2));
+        let mut s = Scope {
+            vars: Some(vars),
+            what: "a test",
+            ..Scope::default()
+        };
+        let fresh = |s: &Scope, e: &str| s.clone().eval(&expr(e));
+        for e in [
+            "var.a + var.b",
+            "var.a",
+            "length(var)",
+            "upper(\"x\")",
+            "path.root",
+        ] {
+            assert_eq!(s.eval(&expr(e)), fresh(&s, e), "{e}");
+        }
+        // Only what an expression refers to is declared, for each one.
+        assert_eq!(s.eval(&expr("length(var)")).unwrap(), Value::from(2));
+        assert_eq!(
+            s.eval(&expr("keys(var)")).unwrap(),
+            Value::Array(vec![Value::from("a"), Value::from("b")])
+        );
+        // An iterator declared for a while, then gone.
+        s.iterators.insert("it".into(), Value::from("v"));
+        assert_eq!(s.eval(&expr("it")).unwrap(), Value::from("v"));
+        s.iterators.clear();
+        let gone = s.eval(&expr("it")).unwrap_err();
+        assert_eq!(Some(gone), fresh(&s, "it").err());
+        // `env` follows `allow_env` as it changes.
+        std::env::set_var("KILN_TEMPLATE_EVAL_TEST", "set");
+        s.allow_env = true;
+        assert_eq!(
+            s.eval(&expr("env(\"KILN_TEMPLATE_EVAL_TEST\")")).unwrap(),
+            Value::from("set")
+        );
+        s.allow_env = false;
+        assert!(s.eval(&expr("env(\"KILN_TEMPLATE_EVAL_TEST\")")).is_err());
+        // `path.root` follows `path_root`.
+        s.path_root = "/elsewhere".into();
+        assert_eq!(
+            s.eval(&expr("path.root")).unwrap(),
+            Value::from("/elsewhere")
+        );
     }
 
     #[test]

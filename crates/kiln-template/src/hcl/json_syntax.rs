@@ -1,246 +1,113 @@
 //! HCL2 in JSON syntax (`.pkr.json` files), after HashiCorp's HCL JSON
-//! specification: a small spanned JSON reader (so every value keeps its
-//! `file:line:column`) and the schema-driven mapping of JSON objects onto
-//! the same [`BodyAst`] the native syntax produces. Which keys are blocks
-//! (and how many labels each takes) depends on where they are: the
-//! top-level blocks, `build`'s nested blocks, `variable`'s `validation`,
-//! and so on; everything else is an attribute. JSON strings are template
-//! expressions (`"${var.x}"`); a variable's `type` string is read as a type
-//! expression (`"list(string)"`). Keys named `//` are comments.
+//! specification: the file is read by the crate's one positioned JSON
+//! reader ([`crate::json`], the same one legacy templates use, so every
+//! value keeps its `file:line:column`), then mapped, schema-driven, onto the
+//! same [`BodyAst`] the native syntax produces. Which keys are blocks (and
+//! how many labels each takes) depends on where they are: the top-level
+//! blocks, `build`'s nested blocks, `variable`'s `validation`, and so on;
+//! everything else is an attribute. JSON strings are template expressions
+//! (`"${var.x}"`); a variable's `type` string is read as a type expression
+//! (`"list(string)"`). Keys named `//` are comments.
+//!
+//! What differs from legacy templates is the message layer only: a syntax
+//! error is worded here ([`syntax_message`]), after HCL's JSON parser's
+//! diagnostics, instead of in the legacy templates' words.
 
 use kiln_sdk::config::{ConfigError, ConfigErrors, Location};
 
 use super::parser::{Attr, BlockAst, BodyAst, Expr, SourceFile};
+use crate::json::{self, DigitPlace, Found, Node, Pos, Spanned, SyntaxErrorKind};
 
-/// A JSON value with the byte offset where it starts.
-#[derive(Clone, Debug)]
-pub struct JNode {
-    /// Where the value starts.
-    pub offset: usize,
-    /// The value.
-    pub value: JValue,
-}
-
-/// A JSON value whose members keep their offsets.
-#[derive(Clone, Debug)]
-pub enum JValue {
-    /// `null`.
-    Null,
-    /// `true` / `false`.
-    Bool(bool),
-    /// A number, as written.
-    Number(String),
-    /// A string.
-    String(String),
-    /// An array.
-    Array(Vec<JNode>),
-    /// An object: `(key, key offset, value)` in file order.
-    Object(Vec<(String, usize, JNode)>),
-}
-
-struct Reader<'a> {
-    s: &'a [u8],
-    text: &'a str,
-    pos: usize,
-    depth: usize,
-}
-
-type JResult<T> = Result<T, (usize, String)>;
-
-impl Reader<'_> {
-    fn ws(&mut self) {
-        while self.pos < self.s.len() && matches!(self.s[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
-            self.pos += 1;
+/// A syntax error of the shared reader in HCL's words: the message (after
+/// `invalid JSON: `) and a hint, taken from HCL's diagnostic details where
+/// they say more than the message.
+pub fn syntax_message(kind: &SyntaxErrorKind) -> (String, Option<&'static str>) {
+    const VALUE_START: &str =
+        "a JSON value must start with a brace, a bracket, a number, a string, or a keyword";
+    let unexpected = |c: char| format!("unexpected character `{c}`");
+    match kind {
+        SyntaxErrorKind::EmptyFile | SyntaxErrorKind::ExpectedValue(Found::End) => (
+            "unexpected end of input, a value was expected".into(),
+            Some("the JSON data ends prematurely"),
+        ),
+        SyntaxErrorKind::ExpectedValue(Found::LineBreak) => {
+            ("unexpected line break".into(), Some(VALUE_START))
         }
+        SyntaxErrorKind::ExpectedValue(Found::Char(c)) if c.is_alphabetic() => (
+            unexpected(*c),
+            Some("the JSON keywords are `true`, `false` and `null`"),
+        ),
+        SyntaxErrorKind::ExpectedValue(Found::Char(c)) => (unexpected(*c), Some(VALUE_START)),
+        SyntaxErrorKind::TrailingCommaInArray => (
+            unexpected(']'),
+            Some("JSON does not permit a trailing comma after the final value in an array"),
+        ),
+        SyntaxErrorKind::TrailingData(_) => (
+            "unexpected text after the JSON value".into(),
+            Some("extra characters appear after the JSON value"),
+        ),
+        SyntaxErrorKind::TooDeep => ("values are nested too deeply".into(), None),
+        SyntaxErrorKind::ExpectedKey(found) => (
+            "an object key (a string) was expected".into(),
+            Some(if *found == Found::Char('}') {
+                "JSON does not permit a trailing comma after the final property in an object"
+            } else {
+                "a JSON object property name must be a string"
+            }),
+        ),
+        SyntaxErrorKind::ExpectedColon { found, .. } => (
+            "`:` was expected after an object key".into(),
+            Some(match found {
+                Found::Char('=') => {
+                    "JSON uses a colon as its name/value delimiter, not an equals sign"
+                }
+                Found::Char('}' | ',') => {
+                    "a JSON object attribute must have a value, introduced by a colon"
+                }
+                _ => "a colon must appear between an object property's name and its value",
+            }),
+        ),
+        SyntaxErrorKind::ExpectedCommaOrBrace(found) => (
+            "`,` or `}` was expected".into(),
+            Some(match found {
+                Found::End => "no closing brace was found for this JSON object",
+                Found::Char(']') => "a JSON object must be closed with a brace, not a bracket",
+                _ => "a comma must appear between each property definition in an object",
+            }),
+        ),
+        SyntaxErrorKind::ExpectedCommaOrBracket(found) => (
+            "`,` or `]` was expected".into(),
+            Some(match found {
+                Found::End => "no closing bracket was found for this JSON array",
+                Found::Char('}') => "a JSON array must be closed with a bracket, not a brace",
+                Found::Char(':') => "a colon is not used to introduce values in a JSON array",
+                _ => "a comma must appear between each value in an array",
+            }),
+        ),
+        SyntaxErrorKind::InvalidEscape(_) => (
+            "invalid escape in a string".into(),
+            Some("the escapes are `\\\"`, `\\\\`, `\\/`, `\\b`, `\\f`, `\\n`, `\\r`, `\\t` and `\\uXXXX`"),
+        ),
+        SyntaxErrorKind::ExpectedHexDigits => ("invalid `\\u` escape".into(), None),
+        SyntaxErrorKind::LineBreakInString => (
+            "control character in a string".into(),
+            Some("write a line break inside a JSON string as `\\n`"),
+        ),
+        SyntaxErrorKind::ControlCharacterInString => ("control character in a string".into(), None),
+        SyntaxErrorKind::UnterminatedString => ("unterminated string".into(), None),
+        SyntaxErrorKind::ExpectedDigit { place, .. } => (
+            format!(
+                "invalid number: a digit was expected {}",
+                match place {
+                    DigitPlace::Integer => "in its integer part",
+                    DigitPlace::Fraction => "after `.`",
+                    DigitPlace::Exponent => "in its exponent",
+                }
+            ),
+            None,
+        ),
+        SyntaxErrorKind::NumberOutOfRange(text) => (format!("invalid number `{text}`"), Some("the number is out of range")),
     }
-
-    fn value(&mut self) -> JResult<JNode> {
-        self.ws();
-        let offset = self.pos;
-        let Some(&c) = self.s.get(self.pos) else {
-            return Err((
-                offset,
-                "unexpected end of input, a value was expected".into(),
-            ));
-        };
-        if self.depth > 200 {
-            return Err((offset, "values are nested too deeply".into()));
-        }
-        let value = match c {
-            b'{' => {
-                self.pos += 1;
-                self.depth += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.s.get(self.pos) == Some(&b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        let key_offset = self.pos;
-                        if self.s.get(self.pos) != Some(&b'"') {
-                            return Err((self.pos, "an object key (a string) was expected".into()));
-                        }
-                        let key = self.string()?;
-                        self.ws();
-                        if self.s.get(self.pos) != Some(&b':') {
-                            return Err((self.pos, "`:` was expected after an object key".into()));
-                        }
-                        self.pos += 1;
-                        let v = self.value()?;
-                        members.push((key, key_offset, v));
-                        self.ws();
-                        match self.s.get(self.pos) {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err((self.pos, "`,` or `}` was expected".into())),
-                        }
-                    }
-                }
-                self.depth -= 1;
-                JValue::Object(members)
-            }
-            b'[' => {
-                self.pos += 1;
-                self.depth += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s.get(self.pos) == Some(&b']') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        items.push(self.value()?);
-                        self.ws();
-                        match self.s.get(self.pos) {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err((self.pos, "`,` or `]` was expected".into())),
-                        }
-                    }
-                }
-                self.depth -= 1;
-                JValue::Array(items)
-            }
-            b'"' => JValue::String(self.string()?),
-            b't' if self.text[self.pos..].starts_with("true") => {
-                self.pos += 4;
-                JValue::Bool(true)
-            }
-            b'f' if self.text[self.pos..].starts_with("false") => {
-                self.pos += 5;
-                JValue::Bool(false)
-            }
-            b'n' if self.text[self.pos..].starts_with("null") => {
-                self.pos += 4;
-                JValue::Null
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = self.pos;
-                while self.pos < self.s.len()
-                    && matches!(
-                        self.s[self.pos],
-                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
-                    )
-                {
-                    self.pos += 1;
-                }
-                let n = &self.text[start..self.pos];
-                if n.parse::<f64>().is_err() {
-                    return Err((start, format!("invalid number `{n}`")));
-                }
-                JValue::Number(n.to_string())
-            }
-            _ => {
-                let ch = self.text[self.pos..].chars().next().unwrap_or(' ');
-                return Err((self.pos, format!("unexpected character `{ch}`")));
-            }
-        };
-        Ok(JNode { offset, value })
-    }
-
-    fn string(&mut self) -> JResult<String> {
-        let start = self.pos;
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let Some(&c) = self.s.get(self.pos) else {
-                return Err((start, "unterminated string".into()));
-            };
-            match c {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
-                b'\\' => {
-                    let esc = self.s.get(self.pos + 1).copied();
-                    self.pos += 2;
-                    match esc {
-                        Some(b'"') => out.push('"'),
-                        Some(b'\\') => out.push('\\'),
-                        Some(b'/') => out.push('/'),
-                        Some(b'b') => out.push('\u{8}'),
-                        Some(b'f') => out.push('\u{c}'),
-                        Some(b'n') => out.push('\n'),
-                        Some(b'r') => out.push('\r'),
-                        Some(b't') => out.push('\t'),
-                        Some(b'u') => {
-                            let hex = |r: &mut Self| -> JResult<u32> {
-                                let h = r
-                                    .text
-                                    .get(r.pos..r.pos + 4)
-                                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                                    .ok_or((r.pos, "invalid `\\u` escape".to_string()))?;
-                                r.pos += 4;
-                                Ok(h)
-                            };
-                            let mut cp = hex(self)?;
-                            if (0xD800..0xDC00).contains(&cp)
-                                && self.text[self.pos..].starts_with("\\u")
-                            {
-                                self.pos += 2;
-                                let lo = hex(self)?;
-                                cp = 0x10000
-                                    + ((cp - 0xD800) << 10)
-                                    + (lo.wrapping_sub(0xDC00) & 0x3FF);
-                            }
-                            out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
-                        }
-                        _ => return Err((self.pos - 1, "invalid escape in a string".into())),
-                    }
-                }
-                _ => {
-                    let ch = self.text[self.pos..].chars().next().unwrap_or(' ');
-                    if (ch as u32) < 0x20 {
-                        return Err((self.pos, "control character in a string".into()));
-                    }
-                    out.push(ch);
-                    self.pos += ch.len_utf8();
-                }
-            }
-        }
-    }
-}
-
-/// Reads JSON text with offsets. The error is `(offset, message)`.
-pub fn read_json(text: &str) -> Result<JNode, (usize, String)> {
-    let mut r = Reader {
-        s: text.as_bytes(),
-        text,
-        pos: 0,
-        depth: 0,
-    };
-    let v = r.value()?;
-    r.ws();
-    if r.pos < text.len() {
-        return Err((r.pos, "unexpected text after the JSON value".into()));
-    }
-    Ok(v)
 }
 
 /// Which nested keys of a body are blocks, and their label counts.
@@ -291,38 +158,42 @@ struct Conv<'a> {
 }
 
 impl Conv<'_> {
-    fn loc(&self, offset: usize) -> Location {
-        self.file.location(offset)
+    fn loc(&self, pos: Pos) -> Location {
+        Location {
+            file: self.file.name.clone(),
+            line: pos.line,
+            column: pos.column,
+        }
     }
 
-    fn err(&mut self, offset: usize, msg: impl Into<String>, hint: Option<&str>) {
+    fn err(&mut self, pos: Pos, msg: impl Into<String>, hint: Option<&str>) {
         let mut e = ConfigError::new(msg);
-        e.location = Some(self.loc(offset));
+        e.location = Some(self.loc(pos));
         e.hint = hint.map(str::to_string);
         self.errors.push(e);
     }
 
-    fn body(&mut self, node: &JNode, schema: Schema, what: &str) -> BodyAst {
+    fn body(&mut self, node: &Spanned, schema: Schema, what: &str) -> BodyAst {
         let mut out = BodyAst::default();
-        let JValue::Object(members) = &node.value else {
+        let Node::Object(members) = &node.node else {
             self.err(
-                node.offset,
+                node.pos,
                 format!("{what} must be a JSON object"),
                 Some("write the block's body as `{ \"key\": value, … }`"),
             );
             return out;
         };
-        for (key, key_offset, value) in members {
+        for (key, key_pos, value) in members {
             if key == "//" {
                 continue;
             }
             if let Some((labels, inner)) = schema.block(key) {
-                self.blocks(key, *key_offset, value, labels, inner, Vec::new(), &mut out);
+                self.blocks(key, *key_pos, value, labels, inner, Vec::new(), &mut out);
                 continue;
             }
             if out.attr(key).is_some() {
                 self.err(
-                    *key_offset,
+                    *key_pos,
                     format!("duplicate argument `{key}`"),
                     Some("each key may appear once in a JSON object"),
                 );
@@ -335,10 +206,10 @@ impl Conv<'_> {
             };
             out.attrs.push(Attr {
                 name: key.clone(),
-                key_location: self.loc(*key_offset),
+                key_location: self.loc(*key_pos),
                 value: Expr {
                     expr,
-                    location: self.loc(value.offset),
+                    location: self.loc(value.pos),
                 },
             });
         }
@@ -349,19 +220,19 @@ impl Conv<'_> {
     fn blocks(
         &mut self,
         ident: &str,
-        key_offset: usize,
-        node: &JNode,
+        key_pos: Pos,
+        node: &Spanned,
         labels_left: usize,
         schema: Schema,
         labels: Vec<String>,
         out: &mut BodyAst,
     ) {
         // An array holds several blocks (or several label objects).
-        if let JValue::Array(items) = &node.value {
+        if let Node::Array(items) = &node.node {
             for item in items {
                 self.blocks(
                     ident,
-                    key_offset,
+                    key_pos,
                     item,
                     labels_left,
                     schema,
@@ -376,52 +247,51 @@ impl Conv<'_> {
             out.blocks.push(BlockAst {
                 ident: ident.to_string(),
                 labels,
-                location: self.loc(key_offset),
+                location: self.loc(key_pos),
                 body,
             });
             return;
         }
-        let JValue::Object(members) = &node.value else {
+        let Node::Object(members) = &node.node else {
             self.err(
-                node.offset,
+                node.pos,
                 format!("a `{ident}` block needs {labels_left} more label(s) as object keys"),
                 Some("in JSON syntax, labels are nested object keys: `\"source\": {\"null\": {\"name\": { … }}}`"),
             );
             return;
         };
-        for (label, label_offset, value) in members {
+        for (label, label_pos, value) in members {
             if label == "//" {
                 continue;
             }
             let mut l = labels.clone();
             l.push(label.clone());
             let at = if labels_left == 1 {
-                *label_offset
+                *label_pos
             } else {
-                key_offset
+                key_pos
             };
             self.blocks(ident, at, value, labels_left - 1, schema, l, out);
         }
     }
 
-    fn expr(&mut self, node: &JNode) -> hcl::Expression {
-        match &node.value {
-            JValue::Null => hcl::Expression::Null,
-            JValue::Bool(b) => hcl::Expression::Bool(*b),
-            JValue::Number(n) => {
-                let num = if let Ok(i) = n.parse::<i64>() {
-                    hcl::Number::from(i)
-                } else {
-                    hcl::Number::from_f64(n.parse::<f64>().unwrap_or(0.0))
-                        .unwrap_or_else(|| hcl::Number::from(0))
+    fn expr(&mut self, node: &Spanned) -> hcl::Expression {
+        match &node.node {
+            Node::Null => hcl::Expression::Null,
+            Node::Bool(b) => hcl::Expression::Bool(*b),
+            Node::Number(n) => {
+                let num = match n.as_i64() {
+                    Some(i) => hcl::Number::from(i),
+                    None => hcl::Number::from_f64(n.as_f64().unwrap_or(0.0))
+                        .unwrap_or_else(|| hcl::Number::from(0)),
                 };
                 hcl::Expression::Number(num)
             }
-            JValue::String(s) => self.template(node.offset, s),
-            JValue::Array(items) => {
+            Node::String(s) => self.template(node.pos, s),
+            Node::Array(items) => {
                 hcl::Expression::Array(items.iter().map(|i| self.expr(i)).collect())
             }
-            JValue::Object(members) => {
+            Node::Object(members) => {
                 let mut o = hcl::Object::new();
                 for (k, _, v) in members {
                     if k == "//" {
@@ -435,7 +305,7 @@ impl Conv<'_> {
     }
 
     /// A JSON string is a template: `${…}` and `%{…}` are evaluated.
-    fn template(&mut self, offset: usize, s: &str) -> hcl::Expression {
+    fn template(&mut self, pos: Pos, s: &str) -> hcl::Expression {
         if !s.contains("${") && !s.contains("%{") {
             return hcl::Expression::String(s.to_string());
         }
@@ -445,7 +315,7 @@ impl Conv<'_> {
             ))),
             Err(e) => {
                 self.err(
-                    offset,
+                    pos,
                     format!(
                         "invalid template in a JSON string: {}",
                         first_line(&e.to_string())
@@ -458,10 +328,10 @@ impl Conv<'_> {
     }
 
     /// A variable's `type`: the string is a type expression.
-    fn type_expr(&mut self, node: &JNode) -> hcl::Expression {
-        let JValue::String(s) = &node.value else {
+    fn type_expr(&mut self, node: &Spanned) -> hcl::Expression {
+        let Node::String(s) = &node.node else {
             self.err(
-                node.offset,
+                node.pos,
                 "a variable's `type` must be a string holding a type expression",
                 Some("write `\"type\": \"list(string)\"`"),
             );
@@ -474,7 +344,7 @@ impl Conv<'_> {
             },
             Err(e) => {
                 self.err(
-                    node.offset,
+                    node.pos,
                     format!("invalid type expression `{s}`: {}", first_line(e.message())),
                     Some("types are `string`, `number`, `bool`, `list(T)`, `map(T)`, `object({…})`, …"),
                 );
@@ -500,10 +370,11 @@ pub fn parse_file(file: &SourceFile, text: &str) -> Result<BodyAst, ConfigErrors
         file,
         errors: ConfigErrors::new(),
     };
-    let node = match read_json(text) {
+    let node = match json::parse(text) {
         Ok(n) => n,
-        Err((offset, msg)) => {
-            conv.err(offset, format!("invalid JSON: {msg}"), None);
+        Err(e) => {
+            let (msg, hint) = syntax_message(&e.kind);
+            conv.err(e.pos, format!("invalid JSON: {msg}"), hint);
             return Err(conv.errors);
         }
     };
@@ -557,6 +428,107 @@ mod tests {
         assert!(e.0[0].message.starts_with("invalid JSON: "), "{e}");
         let e = parse("{\"source\": {\"null\": 5}}").unwrap_err();
         assert!(e.to_string().contains("1 more label"), "{e}");
+    }
+
+    /// The same syntax error reads in HCL's words here and in the legacy
+    /// templates' words there, at the same position: only the message
+    /// layer differs.
+    #[test]
+    fn syntax_errors_are_worded_after_hcl_at_the_shared_readers_position() {
+        for (text, message, hint, legacy) in [
+            (
+                "{\n  \"source\": {\n}",
+                "invalid JSON: `,` or `}` was expected",
+                Some("no closing brace was found for this JSON object"),
+                "expected `,` or `}` after an object entry, found the end of the file",
+            ),
+            (
+                "{\"a\": 1,\n}",
+                "invalid JSON: an object key (a string) was expected",
+                Some("JSON does not permit a trailing comma after the final property in an object"),
+                "expected a string key, found `}` (a trailing comma is not allowed in JSON)",
+            ),
+            (
+                "{\"locals\": {\"a\" = 1}}",
+                "invalid JSON: `:` was expected after an object key",
+                Some("JSON uses a colon as its name/value delimiter, not an equals sign"),
+                "expected `:` after the key `a`, found `=`",
+            ),
+            (
+                "[1, 2,]",
+                "invalid JSON: unexpected character `]`",
+                Some("JSON does not permit a trailing comma after the final value in an array"),
+                "expected a value, found `]` (a trailing comma is not allowed in JSON)",
+            ),
+            (
+                "{\"a\": [1}",
+                "invalid JSON: `,` or `]` was expected",
+                Some("a JSON array must be closed with a bracket, not a brace"),
+                "expected `,` or `]` after an array item, found `}`",
+            ),
+            (
+                "{\"a\": tru}",
+                "invalid JSON: unexpected character `t`",
+                Some("the JSON keywords are `true`, `false` and `null`"),
+                "expected a value, found `t`",
+            ),
+            (
+                "{} {}",
+                "invalid JSON: unexpected text after the JSON value",
+                Some("extra characters appear after the JSON value"),
+                "expected the end of the file after the top-level value, found `{`",
+            ),
+            (
+                "{\"a\": 1e999}",
+                "invalid JSON: invalid number `1e999`",
+                Some("the number is out of range"),
+                "number `1e999` is out of range",
+            ),
+            (
+                "{\"a\": \"x\\qy\"}",
+                "invalid JSON: invalid escape in a string",
+                Some("the escapes are `\\\"`, `\\\\`, `\\/`, `\\b`, `\\f`, `\\n`, `\\r`, `\\t` and `\\uXXXX`"),
+                "invalid escape `\\q` in a string",
+            ),
+            (
+                "  ",
+                "invalid JSON: unexpected end of input, a value was expected",
+                Some("the JSON data ends prematurely"),
+                "expected a JSON object, found an empty file",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            let shared = json::parse(text).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{e}");
+            let (got, loc) = (&e.0[0], e.0[0].location.as_ref().unwrap());
+            assert_eq!(got.message, message, "{text:?}");
+            assert_eq!(got.hint.as_deref(), hint, "{text:?}");
+            assert_eq!((loc.line, loc.column), (shared.pos.line, shared.pos.column));
+            assert_eq!(shared.kind.to_string(), legacy, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_value_and_a_byte_order_mark_is_tolerated() {
+        use hcl::eval::Evaluate;
+        let b =
+            parse("\u{feff}{\"locals\": {\"i\": -42, \"u\": 18446744073709551615, \"f\": 0.5}}")
+                .unwrap();
+        let attrs = &b.blocks[0].body.attrs;
+        let value = |i: usize| {
+            attrs[i]
+                .value
+                .expr
+                .evaluate(&hcl::eval::Context::new())
+                .unwrap()
+        };
+        assert_eq!(value(0), hcl::Value::from(-42));
+        assert_eq!(value(1), hcl::Value::from(18446744073709551615u64 as f64));
+        assert_eq!(value(2), hcl::Value::from(0.5));
+        assert_eq!(
+            (attrs[2].key_location.line, attrs[2].key_location.column),
+            (1, 50)
+        );
     }
 
     #[test]

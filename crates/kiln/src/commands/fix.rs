@@ -57,7 +57,7 @@ pub fn run(args: Vec<String>) -> u8 {
                 path.display(),
                 e.pos.line,
                 e.pos.column,
-                e.message
+                e.kind
             );
             return 1;
         }

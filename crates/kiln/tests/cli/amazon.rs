@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::sshd::{self, Sshd};
+use kiln_test::sshd::{self, Sshd};
 use serde_json::Value;
 
 use crate::support::*;
@@ -553,7 +553,7 @@ fn amazon_ebs_ctrl_c_leaves_nothing_behind() {
         .stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     let started = Instant::now();
-    while sshd::processes_matching(&format!("sleep {marker}")).is_empty() {
+    while kiln_test::procs::processes_matching(&format!("sleep {marker}")).is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the provisioner never started"
@@ -768,25 +768,9 @@ fn amazon_ebs_validate_reports_every_error() {
 
 /// Runs `kiln build -debug`, answering every pause.
 fn build_debug(d: &TestDir, t: &std::path::Path) -> Run {
-    use std::io::Write;
     let mut c = d.kiln(&["build", "-color=false", "-debug", t.to_str().unwrap()]);
-    c.env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&b"\n".repeat(200))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    c.env("AWS_EC2_METADATA_DISABLED", "true");
+    kiln_test::run_with_input(c, &b"\n".repeat(200))
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! report, and a JSON template and its hand-written HCL2 twin building the
 //! same files and manifest.
 
+use kiln_test::http::serve;
+
 use crate::support::*;
 
 /// Copies a fixture (file or directory) under `fixtures/hcl` into the test
@@ -212,45 +214,16 @@ fn json_and_twin_build_the_same_things(twin: &str) {
     assert_eq!(dh.read("hello.txt"), "hello world\n");
 }
 
-/// A loopback HTTP server answering every request with `body`; returns its
-/// URL and the requests it received.
-fn http_server(body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/version", l.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { return };
-            let mut buf = vec![0u8; 8192];
-            let mut req = Vec::new();
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = tx.send(String::from_utf8_lossy(&req).into_owned());
-        }
-    });
-    (url, rx)
-}
-
 #[test]
 fn data_sources_feed_locals_and_builds_and_secrets_stay_hidden() {
     let d = dir();
     let t = copy_hcl(&d, "valid/data.pkr.hcl");
-    let (url, requests) = http_server("1.4.2\n");
-    let url_var = format!("url={url}");
+    let server = serve("/version", "text/plain", "1.4.2\n");
+    let url_var = format!("url={}", server.url());
     let r = build(&d, &["-var", &url_var, "-var", "token=s3cr3t-t0ken", &t]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(d.read("data.txt"), "v1.4.2 200 text/plain\n");
-    let req = requests.recv().unwrap();
+    let req = &server.requests()[0];
     assert!(req.contains("Bearer s3cr3t-t0ken"), "{req}");
     assert!(r.stdout.contains("auth is <sensitive>"), "{}", r.stdout);
     assert!(!r.stdout.contains("s3cr3t-t0ken"), "{}", r.stdout);
@@ -278,24 +251,7 @@ fn dynamic_provisioners_operators_and_lazy_try() {
 
 /// Runs kiln in `d` with `input` on its standard input.
 fn kiln_stdin(d: &TestDir, args: &[&str], input: &str) -> Run {
-    use std::io::Write;
-    let mut c = d.kiln(args);
-    c.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    kiln_test::run_with_input(d.kiln(args), input.as_bytes())
 }
 
 #[test]

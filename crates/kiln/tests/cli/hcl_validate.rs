@@ -6,8 +6,7 @@
 //! does not read unless `-evaluate-datasources` is given, and the values
 //! given to variables, checked in the parse phase.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use kiln_test::http::serve;
 
 use crate::support::*;
 
@@ -251,36 +250,6 @@ fn duplicate_sources_fail_validate_but_not_syntax_only() {
     assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
 }
 
-/// A loopback HTTP server answering every request with `body`, counting
-/// the requests it receives.
-fn counting_server(body: &'static str) -> (String, Arc<AtomicUsize>) {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/release.json", l.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { return };
-            let mut buf = vec![0u8; 8192];
-            let mut req = Vec::new();
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            c.fetch_add(1, Ordering::SeqCst);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, count)
-}
-
 /// A port nothing listens on: one just released.
 fn closed_port_url() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -367,11 +336,15 @@ fn validate_reads_no_data_source_unless_told() {
     }
 
     // A server that counts: `validate` makes no request, the others one.
-    let (url, count) = counting_server("{\"version\": \"1.4.2\"}");
-    let url = format!("url={url}");
+    let server = serve(
+        "/release.json",
+        "application/json",
+        "{\"version\": \"1.4.2\"}",
+    );
+    let url = format!("url={}", server.url());
     let r = kiln(&d, &["validate", "-var", &url, "data.pkr.hcl"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(count.load(Ordering::SeqCst), 0, "validate made a request");
+    assert_eq!(server.requests().len(), 0, "validate made a request");
     let r = kiln(
         &d,
         &[
@@ -383,10 +356,10 @@ fn validate_reads_no_data_source_unless_told() {
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert_eq!(server.requests().len(), 1);
     let r = build(&d, &["-var", &url, "data.pkr.hcl"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert_eq!(server.requests().len(), 2);
     assert_eq!(d.read("out.txt"), "1.4.2 v-1.4.2\n");
     assert_eq!(d.read("tags.txt"), "box 1.4.2\n");
 }

@@ -25,9 +25,6 @@ mod qemu;
 mod secrets;
 mod signals;
 mod ssh;
-/// kiln-ssh's loopback OpenSSH harness, shared by the ssh and amazon tests.
-#[path = "../../../kiln-ssh/src/testing.rs"]
-mod sshd;
 mod support;
 mod terminal;
 mod validate;

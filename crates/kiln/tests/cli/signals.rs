@@ -4,27 +4,9 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use kiln_test::procs::processes_matching;
 
-fn processes_matching(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let state = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // Zombies (state Z) are dead; this container's init does not reap them.
-        let zombie = state
-            .rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'));
-        if cmd.contains(marker) && !zombie {
-            found.push(cmd);
-        }
-    }
-    found
-}
+use crate::support::*;
 
 #[test]
 fn sigint_cancels_every_build_and_leaves_nothing_running() {

@@ -1,6 +1,6 @@
 //! `kiln build` with the null builder and the SSH communicator against a
 //! real OpenSSH server on loopback (started per test, see
-//! `kiln_ssh::testing`): the shell and file provisioners, failure cleanup,
+//! `kiln_test::sshd`): the shell and file provisioners, failure cleanup,
 //! a reboot between provisioners, Ctrl-C, secrets, and the same templates
 //! through packer 1.6.6 compared by the files they leave on the target.
 
@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::sshd::{self, Sshd};
+use kiln_test::procs::processes_matching;
+use kiln_test::sshd::{self, Sshd};
 
 use crate::support::*;
 
@@ -284,7 +285,7 @@ fn ctrl_c_stops_the_remote_command_and_cleans_up() {
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     let started = Instant::now();
-    while sshd::processes_matching(&marker).is_empty() {
+    while processes_matching(&marker).is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the remote command never started"
@@ -305,7 +306,7 @@ fn ctrl_c_stops_the_remote_command_and_cleans_up() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(
-        sshd::processes_matching(&marker).is_empty(),
+        processes_matching(&marker).is_empty(),
         "the remote command survived Ctrl-C"
     );
     assert!(!remote.exists(), "the remote script was left behind");

@@ -2,7 +2,6 @@
 //! pseudo-terminal with `script`), `-debug` pauses and the breakpoint
 //! provisioner answered on stdin.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::support::*;
@@ -110,25 +109,12 @@ fn debug_pauses_between_steps_and_breakpoint_waits_for_enter() {
         r#"{"builders": [{"type": "null", "communicator": "none"}],
             "provisioners": [{"type": "breakpoint", "note": "look around"}, {"type": "shell-local", "inline": ["echo after"]}]}"#,
     );
-    let mut c = d.kiln(&["build", "-color=false", "-debug", t.to_str().unwrap()]);
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&b"\n".repeat(10))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = kiln_test::run_with_input(
+        d.kiln(&["build", "-color=false", "-debug", t.to_str().unwrap()]),
+        &b"\n".repeat(10),
     );
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 0, "{stdout}\n{}", out.stderr);
     assert!(
         stdout.contains("Pausing after run of step 'StepConnect'. Press enter to continue."),
         "{stdout}"

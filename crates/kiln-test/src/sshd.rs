@@ -1,7 +1,9 @@
-//! Test support: a private OpenSSH server on a loopback port, with its own
-//! sshd_config, host key, authorized_keys and client keys in a temporary
-//! directory. The machine's own sshd is never touched. Only std and
-//! `tempfile`, so integration tests can include this file with `#[path]`.
+//! A private OpenSSH server on a loopback port for the SSH tests, with its
+//! own sshd_config, host key, authorized_keys and client keys in a
+//! temporary directory. The machine's own sshd is never touched. Also an
+//! `ssh-agent` ([`Agent`]) and SOCKS5 proxies ([`Socks`]) for the
+//! communicator's agent and proxy tests. It starts OpenSSH's programs and
+//! knows nothing of kiln-ssh's types, so kiln-ssh's own tests can use it.
 //!
 //! Password tests need a user whose password is known: the harness creates
 //! the local user `kilnssh` (root only) and sets its password to
@@ -9,9 +11,8 @@
 //!
 //! Cleanup: dropping an [`Sshd`] kills the server and every session process
 //! it started (they leave its process group, so the process tree is
-//! walked), then removes the directory.
-
-#![allow(dead_code)]
+//! walked), then removes the directory; dropping an [`Agent`] or a
+//! [`Socks`] kills it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -247,7 +248,7 @@ impl Sshd {
     /// Kills the server and every session (a crash or reboot).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            kill_tree(c.id());
+            crate::procs::kill_tree(c.id());
             let _ = c.wait();
         }
     }
@@ -266,37 +267,6 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Kills `pid` and all its descendants with SIGKILL.
-pub fn kill_tree(pid: u32) {
-    let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-                continue;
-            };
-            if let Some((_, rest)) = stat.rsplit_once(')') {
-                if let Some(pp) = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
-                    children.entry(pp).or_default().push(p);
-                }
-            }
-        }
-    }
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        if let Some(c) = children.get(&all[i]) {
-            all.extend(c);
-        }
-        i += 1;
-    }
-    for p in all {
-        let _ = Command::new("kill").args(["-9", &p.to_string()]).output();
     }
 }
 
@@ -345,26 +315,6 @@ impl Drop for Agent {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Processes whose command line contains `marker` (zombies excluded).
-pub fn processes_matching(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let state = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit(')')
-            .next()
-            .is_some_and(|s| s.trim_start().starts_with('Z'));
-        if cmd.contains(marker) && !zombie {
-            found.push(cmd);
-        }
-    }
-    found
 }
 
 /// A SOCKS5 proxy on a free loopback port; killed on drop.

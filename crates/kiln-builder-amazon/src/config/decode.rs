@@ -1,0 +1,133 @@
+//! Decoding the amazon-ebs keys, section by section: each section's raw
+//! struct gets only its own keys, so each reports its own type errors;
+//! keys no section (nor the communicator) knows are reported once, with a
+//! suggestion from every section's keys. Pure; holds nothing.
+
+use std::cell::Cell;
+
+use kiln_sdk::config::{decode_lenient, struct_fields, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::PrepareContext;
+use serde::de::DeserializeOwned;
+
+use super::access::RawAccess;
+use super::block_devices::RawBlockDevices;
+use super::iam::RawIam;
+use super::image::RawImage;
+use super::image_options::RawImageOptions;
+use super::metadata::RawMetadataSection;
+use super::network::RawNetwork;
+use super::polling::RawPollingSection;
+use super::run::RawRun;
+use super::source::RawSource;
+use super::spot::RawSpot;
+use super::unsupported::RawUnsupported;
+
+/// Keys whose strings are rendered at run time, when the source AMI and
+/// region are known (`{{ .SourceAMIName }}`, `{{ .BuildRegion }}`).
+const RUN_TIME_KEYS: &[&str] = &[
+    "tags",
+    "run_tags",
+    "run_volume_tags",
+    "snapshot_tags",
+    "spot_tags",
+];
+
+/// Every section's keys as the template writes them.
+pub(super) struct Raws {
+    pub(super) unsupported: RawUnsupported,
+    pub(super) access: RawAccess,
+    pub(super) polling: RawPollingSection,
+    pub(super) source: RawSource,
+    pub(super) image: RawImage,
+    pub(super) options: RawImageOptions,
+    pub(super) block_devices: RawBlockDevices,
+    pub(super) network: RawNetwork,
+    pub(super) run: RawRun,
+    pub(super) spot: RawSpot,
+    pub(super) metadata: RawMetadataSection,
+    pub(super) iam: RawIam,
+}
+
+/// Decodes every section (interpolating with `cx`), collecting every
+/// error into `errors`; `None` when any section could not be decoded.
+pub(super) fn decode(
+    raw: &RawConfig,
+    cx: &PrepareContext,
+    errors: &mut ConfigErrors,
+) -> Option<Raws> {
+    let all: Vec<&str> = [
+        struct_fields::<RawUnsupported>(),
+        struct_fields::<RawAccess>(),
+        struct_fields::<RawPollingSection>(),
+        struct_fields::<RawSource>(),
+        struct_fields::<RawImage>(),
+        struct_fields::<RawImageOptions>(),
+        struct_fields::<RawBlockDevices>(),
+        struct_fields::<RawNetwork>(),
+        struct_fields::<RawRun>(),
+        struct_fields::<RawSpot>(),
+        struct_fields::<RawMetadataSection>(),
+        struct_fields::<RawIam>(),
+        kiln_ssh::field_names(),
+    ]
+    .concat();
+    let d = Decoder {
+        raw,
+        cx,
+        all: &all,
+        failed: Cell::new(false),
+    };
+    // The first section also gets the unknown keys, to report them once.
+    let raws = Raws {
+        unsupported: d.section(true, errors),
+        access: d.section(false, errors),
+        polling: d.section(false, errors),
+        source: d.section(false, errors),
+        image: d.section(false, errors),
+        options: d.section(false, errors),
+        block_devices: d.section(false, errors),
+        network: d.section(false, errors),
+        run: d.section(false, errors),
+        spot: d.section(false, errors),
+        metadata: d.section(false, errors),
+        iam: d.section(false, errors),
+    };
+    (!d.failed.get()).then_some(raws)
+}
+
+struct Decoder<'a> {
+    raw: &'a RawConfig,
+    cx: &'a PrepareContext,
+    all: &'a [&'a str],
+    /// Whether a section could not be decoded.
+    failed: Cell<bool>,
+}
+
+impl Decoder<'_> {
+    /// Decodes `T`'s keys (with `unknown`, also the keys nobody knows);
+    /// the default, and `failed` set, when they cannot be.
+    fn section<T: DeserializeOwned + Default>(
+        &self,
+        unknown: bool,
+        errors: &mut ConfigErrors,
+    ) -> T {
+        let fields = struct_fields::<T>();
+        let mut part = self.raw.clone();
+        part.values.retain(|k, _| {
+            fields.contains(&k.as_str()) || (unknown && !self.all.contains(&k.as_str()))
+        });
+        let (value, e) = decode_lenient::<T>(
+            &part,
+            &DecodeOptions {
+                interpolate: Some(&self.cx.interpolation),
+                skip_interpolation: RUN_TIME_KEYS,
+                extra_fields: self.all,
+            },
+        );
+        errors.0.extend(e.0);
+        value.unwrap_or_else(|| {
+            self.failed.set(true);
+            T::default()
+        })
+    }
+}
