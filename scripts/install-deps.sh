@@ -19,6 +19,8 @@
 #   openssl    - certificates for the TLS `DOCKER_HOST` test.
 #   dnsmasq-base - a DHCP server on the bridge of the qemu `net_bridge` test.
 #   tmux       - the terminal the live-view tests run kiln in.
+#   iproute2   - loopback in the private network namespace of the fake
+#                Alibaba Cloud API's packer run (fakes/alicloud).
 set -euo pipefail
 
 SUDO=""
@@ -53,6 +55,8 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# iproute2: `ip link set lo up` in the namespace of fakes/alicloud's packer run.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 
 # qemu-system-x86 must come from bookworm-backports: Debian 12's own 7.2
 # conflicts with the backported qemu-utils 10 the machine has.
@@ -85,6 +89,25 @@ if ! "$MOTO_VENV/bin/python" -c "from importlib.metadata import version as v; as
    || [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
   python3 -m venv "$MOTO_VENV"
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+# Alibaba's own Python SDKs, which prove the fake Alibaba Cloud API
+# (fakes/alicloud) faithful; the fake itself needs only the stdlib. The
+# tests look for the venv here (or in $KILN_ALICLOUD_VENV).
+ALICLOUD_VENV="${KILN_ALICLOUD_VENV:-$HOME/.cache/kiln/alicloud-venv}"
+ALICLOUD_PKGS=(
+  aliyun-python-sdk-core==2.16.1
+  aliyun-python-sdk-ecs==4.24.83
+  aliyun-python-sdk-vpc==3.0.48
+  alibabacloud-ecs20140526==7.11.8
+  alibabacloud-tea-openapi==0.4.6
+  oss2==2.19.1
+)
+alicloud_check="from importlib.metadata import version as v"
+for p in "${ALICLOUD_PKGS[@]}"; do alicloud_check+="; assert v('${p%%==*}') == '${p##*==}'"; done
+if ! "$ALICLOUD_VENV/bin/python" -c "$alicloud_check" >/dev/null 2>&1; then
+  python3 -m venv "$ALICLOUD_VENV"
+  "$ALICLOUD_VENV/bin/pip" install -q --disable-pip-version-check "${ALICLOUD_PKGS[@]}"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

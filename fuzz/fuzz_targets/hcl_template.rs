@@ -39,8 +39,9 @@ fuzz_target!(|data: &[u8]| {
                 _ => {}
             }
         }
-        let resolved =
-            types_variable::resolve(&vars, &[], &VariableInputs::default(), ".", &mut errors);
+        let given =
+            types_variable::collect_inputs(&vars, &[], &VariableInputs::default(), &mut errors);
+        let resolved = types_variable::resolve(&vars, &given, ".", &mut errors);
         let _ = types_locals::evaluate_all(
             &locals,
             &[],

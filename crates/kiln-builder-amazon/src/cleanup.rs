@@ -13,7 +13,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::operation::{
+    describe_images::DescribeImagesOutput, describe_instances::DescribeInstancesOutput,
+    describe_key_pairs::DescribeKeyPairsOutput,
+    describe_launch_templates::DescribeLaunchTemplatesOutput,
+    describe_security_groups::DescribeSecurityGroupsOutput,
+    describe_snapshots::DescribeSnapshotsOutput,
+    describe_spot_instance_requests::DescribeSpotInstanceRequestsOutput,
+    describe_volumes::DescribeVolumesOutput,
+};
+use aws_sdk_ec2::types::{
+    Filter, Image, Instance, KeyPairInfo, LaunchTemplate, SecurityGroup, Snapshot,
+    SpotInstanceRequest, Tag, Volume,
+};
 use kiln_cloud::{ApiError, CheckError, Poller, Status};
 use kiln_sdk::run_tags;
 use kiln_sdk::Ui;
@@ -361,9 +373,83 @@ fn iam_tagged(tags: &[aws_sdk_iam::types::Tag], run: &str) -> bool {
 /// only those have their tags read (one call each).
 const IAM_PREFIX: &str = "packer-";
 
-/// The ids an answer gave.
-fn owned(ids: Vec<Option<&str>>) -> Vec<String> {
-    ids.into_iter().flatten().map(str::to_string).collect()
+/// An item an EC2 listing returns: its tags and its id (the name, for a
+/// key pair).
+trait Listed {
+    fn item_tags(&self) -> &[Tag];
+    fn id(&self) -> Option<&str>;
+}
+
+/// An EC2 listing's answer: the items it lists.
+trait Answer {
+    type Item: Listed;
+    fn items(&self) -> Vec<&Self::Item>;
+}
+
+/// [`Answer`] and [`Listed`] for each listing kiln cleanup reads:
+/// `answer => item.id getter: |answer| its items`.
+macro_rules! listed {
+    ($($answer:ident => $item:ident . $id:ident : |$r:ident| $items:expr),* $(,)?) => {$(
+        impl Answer for $answer {
+            type Item = $item;
+            fn items(&self) -> Vec<&$item> {
+                let $r = self;
+                $items
+            }
+        }
+        impl Listed for $item {
+            fn item_tags(&self) -> &[Tag] {
+                self.tags()
+            }
+            fn id(&self) -> Option<&str> {
+                self.$id()
+            }
+        }
+    )*};
+}
+
+listed!(
+    DescribeInstancesOutput => Instance.instance_id:
+        |r| r.reservations().iter().flat_map(|r| r.instances()).collect(),
+    DescribeSpotInstanceRequestsOutput => SpotInstanceRequest.spot_instance_request_id:
+        |r| r.spot_instance_requests().iter().collect(),
+    DescribeLaunchTemplatesOutput => LaunchTemplate.launch_template_id:
+        |r| r.launch_templates().iter().collect(),
+    DescribeImagesOutput => Image.image_id: |r| r.images().iter().collect(),
+    DescribeSnapshotsOutput => Snapshot.snapshot_id: |r| r.snapshots().iter().collect(),
+    DescribeVolumesOutput => Volume.volume_id: |r| r.volumes().iter().collect(),
+    DescribeKeyPairsOutput => KeyPairInfo.key_name: |r| r.key_pairs().iter().collect(),
+    DescribeSecurityGroupsOutput => SecurityGroup.group_id:
+        |r| r.security_groups().iter().collect(),
+);
+
+/// A [`find`] that keeps every tagged item.
+fn all<T>(_: &T) -> bool {
+    true
+}
+
+/// One EC2 listing: `describe` sends the request with the run filter it
+/// is given; of the items of the answer, those that carry the run tag
+/// ([`tagged`]) and that `keep` lets by (it sees each tagged item once,
+/// and may note what a later kind needs) give their ids.
+async fn find<A, Fut>(
+    run: &str,
+    describe: impl FnOnce(Filter) -> Fut,
+    mut keep: impl FnMut(&A::Item) -> bool,
+) -> Result<Vec<String>, ApiError>
+where
+    A: Answer,
+    Fut: std::future::Future<Output = Result<A, ApiError>>,
+{
+    let answer = describe(run_filter(run)).await?;
+    Ok(answer
+        .items()
+        .into_iter()
+        .filter(|i| tagged(i.item_tags(), run))
+        .filter(|i| keep(i))
+        .filter_map(Listed::id)
+        .map(str::to_string)
+        .collect())
 }
 
 /// The ids (names, for key pairs and IAM) of the run's resources of
@@ -379,120 +465,69 @@ async fn list(
     match (kind, clients) {
         (Kind::Instance, Clients::Ec2(ec2)) => {
             let live = ["pending", "running", "stopping", "stopped", "shutting-down"];
-            let req = ec2.describe_instances().filters(run_filter(run)).filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .set_values(Some(live.map(String::from).to_vec()))
-                    .build(),
-            );
-            let r = ec2.send(req, |r| r.send()).await?;
-            Ok(owned(
-                r.reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .filter(|i| tagged(i.tags(), run))
-                    .map(|i| i.instance_id())
-                    .collect(),
-            ))
+            let state = Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(live.map(String::from).to_vec()))
+                .build();
+            let describe = |f| {
+                let req = ec2.describe_instances().filters(f).filters(state);
+                ec2.send(req, |r| r.send())
+            };
+            find(run, describe, all).await
         }
         (Kind::SpotRequest, Clients::Ec2(ec2)) => {
-            let req = ec2
-                .describe_spot_instance_requests()
-                .filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            Ok(owned(
-                r.spot_instance_requests()
-                    .iter()
-                    .filter(|s| tagged(s.tags(), run))
-                    .filter(|s| {
-                        !matches!(
-                            s.state().map(|s| s.as_str()),
-                            Some("cancelled") | Some("closed")
-                        )
-                    })
-                    .map(|s| s.spot_instance_request_id())
-                    .collect(),
-            ))
+            let describe = |f| {
+                let req = ec2.describe_spot_instance_requests().filters(f);
+                ec2.send(req, |r| r.send())
+            };
+            let open = |s: &SpotInstanceRequest| {
+                !matches!(
+                    s.state().map(|s| s.as_str()),
+                    Some("cancelled") | Some("closed")
+                )
+            };
+            find(run, describe, open).await
         }
         (Kind::LaunchTemplate, Clients::Ec2(ec2)) => {
-            let req = ec2.describe_launch_templates().filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            Ok(owned(
-                r.launch_templates()
-                    .iter()
-                    .filter(|t| tagged(t.tags(), run))
-                    .map(|t| t.launch_template_id())
-                    .collect(),
-            ))
+            let describe = |f| ec2.send(ec2.describe_launch_templates().filters(f), |r| r.send());
+            find(run, describe, all).await
         }
         (Kind::Ami, Clients::Ec2(ec2)) => {
-            let req = ec2
-                .describe_images()
-                .owners("self")
-                .filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            let images: Vec<_> = r
-                .images()
-                .iter()
-                .filter(|i| tagged(i.tags(), run))
-                .collect();
-            for im in &images {
-                carry
-                    .snapshots
-                    .extend(crate::step_create_ami::snapshots(im));
-            }
-            Ok(owned(images.iter().map(|i| i.image_id()).collect()))
+            let describe = |f| {
+                let req = ec2.describe_images().owners("self").filters(f);
+                ec2.send(req, |r| r.send())
+            };
+            let note = |im: &Image| {
+                let snapshots = crate::step_create_ami::snapshots(im);
+                carry.snapshots.extend(snapshots);
+                true
+            };
+            find(run, describe, note).await
         }
         (Kind::Snapshot, Clients::Ec2(ec2)) => {
-            let req = ec2
-                .describe_snapshots()
-                .owner_ids("self")
-                .filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            let mut all = std::mem::take(&mut carry.snapshots);
-            all.extend(
-                r.snapshots()
-                    .iter()
-                    .filter(|s| tagged(s.tags(), run))
-                    .filter_map(|s| s.snapshot_id().map(str::to_string)),
-            );
-            Ok(all.into_iter().collect())
+            let describe = |f| {
+                let req = ec2.describe_snapshots().owner_ids("self").filters(f);
+                ec2.send(req, |r| r.send())
+            };
+            let found = find(run, describe, all).await?;
+            let mut ids = std::mem::take(&mut carry.snapshots);
+            ids.extend(found);
+            Ok(ids.into_iter().collect())
         }
         (Kind::Volume, Clients::Ec2(ec2)) => {
             // Volumes left detached (a volume still attached went with its
             // instance, or is not the run's to delete).
-            let req = ec2.describe_volumes().filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            Ok(owned(
-                r.volumes()
-                    .iter()
-                    .filter(|v| tagged(v.tags(), run))
-                    .filter(|v| v.state().map(|s| s.as_str()) != Some("deleting"))
-                    .map(|v| v.volume_id())
-                    .collect(),
-            ))
+            let describe = |f| ec2.send(ec2.describe_volumes().filters(f), |r| r.send());
+            let live = |v: &Volume| v.state().map(|s| s.as_str()) != Some("deleting");
+            find(run, describe, live).await
         }
         (Kind::KeyPair, Clients::Ec2(ec2)) => {
-            let req = ec2.describe_key_pairs().filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            Ok(owned(
-                r.key_pairs()
-                    .iter()
-                    .filter(|k| tagged(k.tags(), run))
-                    .map(|k| k.key_name())
-                    .collect(),
-            ))
+            let describe = |f| ec2.send(ec2.describe_key_pairs().filters(f), |r| r.send());
+            find(run, describe, all).await
         }
         (Kind::SecurityGroup, Clients::Ec2(ec2)) => {
-            let req = ec2.describe_security_groups().filters(run_filter(run));
-            let r = ec2.send(req, |r| r.send()).await?;
-            Ok(owned(
-                r.security_groups()
-                    .iter()
-                    .filter(|g| tagged(g.tags(), run))
-                    .map(|g| g.group_id())
-                    .collect(),
-            ))
+            let describe = |f| ec2.send(ec2.describe_security_groups().filters(f), |r| r.send());
+            find(run, describe, all).await
         }
         (Kind::InstanceProfile, Clients::Iam(iam)) => {
             let r = iam.send(iam.list_instance_profiles(), |r| r.send()).await?;

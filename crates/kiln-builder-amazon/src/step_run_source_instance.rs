@@ -25,6 +25,7 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine;
 use kiln_cloud::steps::instance::{LaunchPlan, StepRunInstance};
+use kiln_sdk::generated;
 use kiln_sdk::step::StepError;
 use kiln_sdk::Ui;
 use kiln_ssh::CommunicatorConfig;
@@ -315,7 +316,7 @@ pub fn finish_launch(
         } else {
             s.host.clone()
         };
-        state.generated.insert("Host".into(), host);
+        state.generated.insert(generated::HOST.into(), host);
     }
     state.instance = Some(instance);
     Ok(())

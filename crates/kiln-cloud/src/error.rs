@@ -350,3 +350,44 @@ mod tests {
         assert_eq!(snippet("\n\n  first line  \nsecond", 5), "first…");
     }
 }
+
+/// Faults and failed calls for the crate's unit tests: one builder each.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::time::Duration;
+
+    use super::{ApiError, ErrorClass, Failure, Fault};
+
+    /// A fault of `class`: `Throttling: Rate exceeded`, a reset
+    /// connection, `InvalidParameterValue: no`.
+    pub(crate) fn fault(class: ErrorClass) -> Fault {
+        let failure = match class {
+            ErrorClass::Throttled => Failure::Service {
+                code: "Throttling".into(),
+                message: "Rate exceeded".into(),
+                status: Some(400),
+            },
+            ErrorClass::Transient => Failure::Reset,
+            ErrorClass::Permanent => Failure::Service {
+                code: "InvalidParameterValue".into(),
+                message: "no".into(),
+                status: Some(400),
+            },
+        };
+        Fault::new(failure, class)
+    }
+
+    /// `fault` as the error of a call to `action` of the fake service
+    /// (`Fake` at `http://fake.invalid`) after `attempts`.
+    pub(crate) fn api_error(action: &str, fault: Fault, attempts: u32) -> ApiError {
+        ApiError {
+            service: "Fake".into(),
+            action: action.into(),
+            endpoint: "http://fake.invalid".into(),
+            setting: None,
+            fault,
+            attempts,
+            elapsed: Duration::ZERO,
+        }
+    }
+}

@@ -201,30 +201,17 @@ impl Poller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{Failure, Fault};
+    use crate::error::testing;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    /// A failed look of `class` (three attempts when it was retried).
     fn api_error(class: ErrorClass) -> CheckError {
-        CheckError::Api(ApiError {
-            service: "EC2".into(),
-            action: "DescribeImages".into(),
-            endpoint: "http://test.invalid".into(),
-            setting: None,
-            fault: Fault::new(
-                Failure::Service {
-                    code: if class == ErrorClass::Permanent {
-                        "AuthFailure".into()
-                    } else {
-                        "RequestLimitExceeded".into()
-                    },
-                    message: "x".into(),
-                    status: Some(503),
-                },
-                class,
-            ),
-            attempts: if class == ErrorClass::Permanent { 1 } else { 3 },
-            elapsed: Duration::from_secs(1),
-        })
+        let attempts = if class == ErrorClass::Permanent { 1 } else { 3 };
+        CheckError::Api(testing::api_error(
+            "DescribeImages",
+            testing::fault(class),
+            attempts,
+        ))
     }
 
     fn poller() -> Poller {
@@ -302,40 +289,35 @@ mod tests {
             .await;
         assert_eq!(r, Ok("ami-1"));
 
-        let r: Result<(), _> = poller()
-            .wait(
-                "AMI (ami-1) to become ready",
-                &CancellationToken::new(),
-                || async { Err(api_error(ErrorClass::Permanent)) },
-            )
-            .await;
-        let e = r.unwrap_err().to_string();
+        // A look that always fails: a permanent error is returned, a
+        // failed resource fails the wait, throttling until the end times
+        // it out and says so.
+        let failing = |error: fn() -> CheckError| async move {
+            poller()
+                .wait(
+                    "AMI (ami-1) to become ready",
+                    &CancellationToken::new(),
+                    move || async move { Err::<Status<()>, _>(error()) },
+                )
+                .await
+        };
+        let e = failing(|| api_error(ErrorClass::Permanent))
+            .await
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
-            "error waiting for AMI (ami-1) to become ready: AuthFailure: x"
+            "error waiting for AMI (ami-1) to become ready: InvalidParameterValue: no"
         );
-
-        let r: Result<(), _> = poller()
-            .wait(
-                "AMI (ami-1) to become ready",
-                &CancellationToken::new(),
-                || async { Err(CheckError::from("the AMI is `failed`".to_string())) },
-            )
-            .await;
+        let r = failing(|| CheckError::from("the AMI is `failed`".to_string())).await;
         assert!(matches!(r, Err(PollError::Failed { .. })));
-
-        // Throttled until the end: the timeout says so.
-        let r: Result<(), _> = poller()
-            .wait(
-                "AMI (ami-1) to become ready",
-                &CancellationToken::new(),
-                || async { Err(api_error(ErrorClass::Throttled)) },
-            )
-            .await;
-        let e = r.unwrap_err().to_string();
+        let e = failing(|| api_error(ErrorClass::Throttled))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(
-                "it was still in an unknown state (the last check failed: RequestLimitExceeded: x"
+                "it was still in an unknown state (the last check failed: Throttling: Rate exceeded"
             ),
             "{e}"
         );

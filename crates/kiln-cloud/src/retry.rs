@@ -452,24 +452,8 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::testing::fault;
     use std::sync::atomic::{AtomicU32, Ordering};
-
-    fn fault(class: ErrorClass) -> Fault {
-        let failure = match class {
-            ErrorClass::Throttled => Failure::Service {
-                code: "Throttling".into(),
-                message: "Rate exceeded".into(),
-                status: Some(400),
-            },
-            ErrorClass::Transient => Failure::Reset,
-            ErrorClass::Permanent => Failure::Service {
-                code: "InvalidParameterValue".into(),
-                message: "no".into(),
-                status: Some(400),
-            },
-        };
-        Fault::new(failure, class)
-    }
 
     fn duplicate() -> Fault {
         Fault::new(

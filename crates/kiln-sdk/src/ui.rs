@@ -110,10 +110,146 @@ pub const REDACTED: &str = "<sensitive>";
 /// - never inside a protected text ([`Redactor::protect`]: the names of the
 ///   files kiln prints itself, such as the template's) that is longer than
 ///   the match, so `./freebsd-14.pkr.hcl` stays readable.
+///
+/// Matching is one pass of an Aho-Corasick automaton over each text, not one
+/// search per secret: a process with 1,000 builds holds tens of thousands of
+/// forms (each build's temporary key, line by line), and searching for each
+/// on every line made redaction 90% of kiln's CPU.
 #[derive(Clone, Default, Debug)]
 pub struct Redactor {
-    secrets: Arc<RwLock<Vec<String>>>,
+    secrets: Arc<RwLock<Secrets>>,
     protected: Arc<RwLock<Vec<String>>>,
+}
+
+/// The registered forms and the automata that find them. The automata hold
+/// each form's first [`PREFIX`] bytes only (forms that share them share a
+/// pattern) and a match is confirmed against the whole form, so their size
+/// does not grow with the length of the secrets (a key's lines). Patterns
+/// are matched by two automata: `sealed` over the first `sealed_len`
+/// patterns, rebuilt only when more than [`PENDING_PATTERNS`] have been added
+/// since, and `pending` over the rest, rebuilt on every addition (it stays
+/// small). So adding a build's secrets costs a small rebuild, and the large
+/// one happens once per [`PENDING_PATTERNS`] patterns, not once per build.
+#[derive(Default, Debug)]
+struct Secrets {
+    forms: Vec<String>,
+    /// Each pattern (a prefix) and the forms that start with it.
+    patterns: Vec<(String, Vec<usize>)>,
+    /// The pattern of each prefix.
+    index: std::collections::HashMap<String, usize>,
+    sealed: Matcher,
+    sealed_len: usize,
+    pending: Matcher,
+}
+
+/// The bytes of a form its pattern holds.
+const PREFIX: usize = 16;
+
+/// The patterns added since the last rebuild of the large automaton before it
+/// is rebuilt with them.
+const PENDING_PATTERNS: usize = 512;
+
+/// An automaton over a slice of the patterns (`offset` is the index of its
+/// first pattern), or none when there are no patterns (or the automaton could
+/// not be built, when its patterns are searched one by one).
+#[derive(Default, Debug)]
+struct Matcher {
+    automaton: Option<aho_corasick::AhoCorasick>,
+    offset: usize,
+    len: usize,
+}
+
+impl Matcher {
+    fn new(patterns: &[(String, Vec<usize>)], offset: usize) -> Matcher {
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .build(patterns.iter().map(|(p, _)| p))
+                .ok()
+        };
+        Matcher {
+            automaton,
+            offset,
+            len: patterns.len(),
+        }
+    }
+
+    /// Where this matcher's patterns occur in `text`, overlapping
+    /// occurrences included, as (pattern index, start).
+    fn find(&self, patterns: &[(String, Vec<usize>)], text: &str, out: &mut Vec<(usize, usize)>) {
+        match &self.automaton {
+            Some(ac) => out.extend(
+                ac.find_overlapping_iter(text)
+                    .map(|m| (self.offset + m.pattern().as_usize(), m.start())),
+            ),
+            None => {
+                let mine = &patterns[self.offset..self.offset + self.len];
+                for (i, (pattern, _)) in mine.iter().enumerate() {
+                    out.extend(
+                        text.match_indices(pattern.as_str())
+                            .map(|(start, _)| (self.offset + i, start)),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Secrets {
+    /// Adds `form` (unless known); true when it added a pattern (the
+    /// automata must be rebuilt).
+    fn insert(&mut self, form: String) -> bool {
+        let mut cut = form.len().min(PREFIX);
+        while !form.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let id = self.forms.len();
+        match self.index.get(&form[..cut]) {
+            Some(&p) => {
+                if self.patterns[p].1.iter().all(|&f| self.forms[f] != form) {
+                    self.patterns[p].1.push(id);
+                    self.forms.push(form);
+                }
+                false
+            }
+            None => {
+                self.index
+                    .insert(form[..cut].to_string(), self.patterns.len());
+                self.patterns.push((form[..cut].to_string(), vec![id]));
+                self.forms.push(form);
+                true
+            }
+        }
+    }
+
+    /// Rebuilds the automata after patterns were added.
+    fn rebuild(&mut self) {
+        if self.patterns.len() - self.sealed_len > PENDING_PATTERNS {
+            self.sealed = Matcher::new(&self.patterns, 0);
+            self.sealed_len = self.patterns.len();
+        }
+        self.pending = Matcher::new(&self.patterns[self.sealed_len..], self.sealed_len);
+    }
+
+    /// Every occurrence of every form in `text`, overlapping ones included,
+    /// as (form index, start, end).
+    fn find(&self, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut starts = Vec::new();
+        self.sealed.find(&self.patterns, text, &mut starts);
+        self.pending.find(&self.patterns, text, &mut starts);
+        let mut found = Vec::new();
+        for (p, start) in starts {
+            for &f in &self.patterns[p].1 {
+                let form = &self.forms[f];
+                if text[start..].starts_with(form.as_str()) {
+                    found.push((f, start, start + form.len()));
+                }
+            }
+        }
+        found
+    }
 }
 
 /// The longest secret that is matched only as a whole word.
@@ -187,8 +323,8 @@ impl Redactor {
 
     /// Registers a secret, with the forms it is commonly printed in (see
     /// [`secret_forms`]). Empty strings are ignored (they would match
-    /// everywhere). Longer secrets are replaced first so that a secret that
-    /// contains another is scrubbed whole.
+    /// everywhere). Every occurrence of every form is masked, overlapping
+    /// ones as one, so a secret that contains another is scrubbed whole.
     pub fn add(&self, secret: impl Into<String>) {
         let secret = secret.into();
         if secret.is_empty() {
@@ -197,13 +333,10 @@ impl Redactor {
         let mut secrets = self.secrets.write().unwrap_or_else(|e| e.into_inner());
         let mut added = false;
         for form in secret_forms(&secret) {
-            if !secrets.contains(&form) {
-                secrets.push(form);
-                added = true;
-            }
+            added |= secrets.insert(form);
         }
         if added {
-            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            secrets.rebuild();
         }
     }
 
@@ -226,23 +359,21 @@ impl Redactor {
     /// secrets are masked as one.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let found = secrets.find(text);
         let mut hits: Vec<(usize, usize)> = Vec::new();
         let mut shields: Option<Vec<(usize, usize)>> = None;
-        for secret in secrets.iter() {
-            for (start, _) in text.match_indices(secret.as_str()) {
-                let end = start + secret.len();
-                if looks_like_a_word(secret) && !whole_token(text, start, end) {
-                    continue;
-                }
-                let shields = shields.get_or_insert_with(|| self.protected_ranges(text));
-                if shields
-                    .iter()
-                    .any(|&(s, e)| s <= start && end <= e && e - s > end - start)
-                {
-                    continue;
-                }
-                hits.push((start, end));
+        for (form, start, end) in found {
+            if looks_like_a_word(&secrets.forms[form]) && !whole_token(text, start, end) {
+                continue;
             }
+            let shields = shields.get_or_insert_with(|| self.protected_ranges(text));
+            if shields
+                .iter()
+                .any(|&(s, e)| s <= start && end <= e && e - s > end - start)
+            {
+                continue;
+            }
+            hits.push((start, end));
         }
         if hits.is_empty() {
             return Cow::Borrowed(text);
@@ -281,7 +412,10 @@ impl Redactor {
 
     /// True when no secret is registered.
     pub fn is_empty(&self) -> bool {
-        self.secrets.read().map(|s| s.is_empty()).unwrap_or(true)
+        self.secrets
+            .read()
+            .map(|s| s.forms.is_empty())
+            .unwrap_or(true)
     }
 }
 
@@ -379,6 +513,54 @@ mod tests {
         r.add("");
         assert_eq!(r.redact("x abcdef y abc"), "x <sensitive> y <sensitive>");
         assert_eq!(r.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn secrets_that_share_a_long_prefix_are_each_masked_whole() {
+        let r = Redactor::new();
+        r.add("0123456789abcdef-first");
+        r.add("0123456789abcdef-second-one");
+        r.add("0123456789abcdef-first");
+        assert_eq!(
+            r.redact("a 0123456789abcdef-second-one b 0123456789abcdef-first c 0123456789abcdef-x"),
+            "a <sensitive> b <sensitive> c 0123456789abcdef-x"
+        );
+    }
+
+    #[test]
+    fn thousands_of_secrets_are_all_masked_across_both_automata() {
+        // More forms than one pending automaton holds, so that some are in
+        // the large automaton and some in the small one; every one of them,
+        // the first and the last added, is masked, and overlapping forms of
+        // different secrets are masked as one.
+        let r = Redactor::new();
+        let secrets: Vec<String> = (0..800)
+            .map(|i| format!("tok-{i:04}-{}", i * 7919))
+            .collect();
+        for s in &secrets {
+            r.add(s.clone());
+        }
+        {
+            let inner = r.secrets.read().unwrap();
+            assert!(inner.sealed_len > 0, "the large automaton holds some forms");
+            assert!(
+                inner.forms.len() > inner.sealed_len,
+                "the small one the rest"
+            );
+        }
+        for s in [&secrets[0], &secrets[400], &secrets[799]] {
+            assert_eq!(r.redact(&format!("[{s}]")), "[<sensitive>]");
+            assert_eq!(
+                r.redact(&format!("[{}]", s.to_uppercase())),
+                "[<sensitive>]"
+            );
+        }
+        r.add("0799-6");
+        assert_eq!(
+            r.redact(&format!("a {} b", secrets[799])),
+            "a <sensitive> b"
+        );
+        assert_eq!(r.redact("nothing"), "nothing");
     }
 
     #[test]

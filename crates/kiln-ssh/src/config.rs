@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kiln_sdk::config::{decode, decode_lenient, struct_fields, DecodeOptions};
-use kiln_sdk::duration::parse_go_duration;
 use kiln_sdk::{ConfigError, ConfigErrors, PrepareContext, RawConfig, Secret};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -318,34 +317,22 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         }
     }
 
-    let mut duration = |key: &str, value: &str, default: Duration| -> Duration {
-        if value.is_empty() {
-            return default;
-        }
-        match parse_go_duration(value) {
-            Ok(d) => d,
-            Err(e) => {
-                errors.push(ConfigError::at(key, e));
-                default
-            }
-        }
-    };
-    let timeout = duration("ssh_timeout", &f.ssh_timeout, DEFAULT_TIMEOUT);
-    let timeout = match duration("ssh_wait_timeout", &f.ssh_wait_timeout, Duration::ZERO) {
+    let timeout = errors.duration("ssh_timeout", &f.ssh_timeout, DEFAULT_TIMEOUT);
+    let timeout = match errors.duration("ssh_wait_timeout", &f.ssh_wait_timeout, Duration::ZERO) {
         Duration::ZERO => timeout,
         wait => wait,
     };
-    let pause_before_connecting = duration(
+    let pause_before_connecting = errors.duration(
         "pause_before_connecting",
         &f.pause_before_connecting,
         Duration::ZERO,
     );
-    let keep_alive_interval = duration(
+    let keep_alive_interval = errors.duration(
         "ssh_keep_alive_interval",
         &f.ssh_keep_alive_interval,
         Duration::from_secs(5),
     );
-    let read_write_timeout = duration(
+    let read_write_timeout = errors.duration(
         "ssh_read_write_timeout",
         &f.ssh_read_write_timeout,
         Duration::ZERO,

@@ -17,11 +17,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod alicloud_fake;
 pub mod comm;
 mod components;
 pub mod events;
 pub mod fault_proxy;
 pub mod http;
+pub mod moto;
 pub mod procs;
 pub mod sshd;
 

@@ -16,8 +16,8 @@ use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types::{Filter, Instance};
 use kiln_cloud::steps::instance::{
-    InstanceApi, InstanceState, InstanceWording, Launched, Line, Observed, Phase, StepStopInstance,
-    StopMode,
+    InstanceApi, InstanceState, InstanceWording, Launched, Observed, Phase, StepStopInstance,
+    StopMode, Text,
 };
 use kiln_cloud::{ApiError, CheckError};
 use kiln_sdk::step::StepError;
@@ -33,20 +33,20 @@ use crate::AmazonState;
 const WORDING: InstanceWording = InstanceWording {
     noun: "instance",
     cloud: "EC2",
-    launched: &[Line::Message("Instance ID: {id}")],
+    launched: &[Text::Message("Instance ID: {id}")],
     starting: &[],
     start_failed: "error starting instance: {error}",
-    waiting_running: &[Line::Say("Waiting for instance ({id}) to become ready...")],
+    waiting_running: &[Text::Say("Waiting for instance ({id}) to become ready...")],
     stopping: &[
-        Line::Say("Stopping the source instance..."),
-        Line::Message("Stopping instance"),
+        Text::Say("Stopping the source instance..."),
+        Text::Message("Stopping instance"),
     ],
     stop_failed: "error stopping instance: {error}",
-    stop_by_provisioner: &[Line::Say(
+    stop_by_provisioner: &[Text::Say(
         "Automatic instance stop disabled. Please stop instance manually.",
     )],
-    waiting_stopped: &[Line::Say("Waiting for the instance to stop...")],
-    terminating: &[Line::Say("Terminating the source AWS instance...")],
+    waiting_stopped: &[Text::Say("Waiting for the instance to stop...")],
+    terminating: &[Text::Say("Terminating the source AWS instance...")],
     terminate_failed: "Error terminating instance, may still be around: {error}",
 };
 

@@ -3,11 +3,8 @@
 //! keys no section (nor the communicator) knows are reported once, with a
 //! suggestion from every section's keys. Pure; holds nothing.
 
-use std::cell::Cell;
-
-use kiln_sdk::config::{decode_lenient, struct_fields, ConfigErrors, DecodeOptions, RawConfig};
+use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig, SectionDecoder};
 use kiln_sdk::PrepareContext;
-use serde::de::DeserializeOwned;
 
 use super::access::RawAccess;
 use super::block_devices::RawBlockDevices;
@@ -71,12 +68,7 @@ pub(super) fn decode(
         kiln_ssh::field_names(),
     ]
     .concat();
-    let d = Decoder {
-        raw,
-        cx,
-        all: &all,
-        failed: Cell::new(false),
-    };
+    let d = SectionDecoder::new(raw, &cx.interpolation, &all, RUN_TIME_KEYS);
     // The first section also gets the unknown keys, to report them once.
     let raws = Raws {
         unsupported: d.section(true, errors),
@@ -92,42 +84,5 @@ pub(super) fn decode(
         metadata: d.section(false, errors),
         iam: d.section(false, errors),
     };
-    (!d.failed.get()).then_some(raws)
-}
-
-struct Decoder<'a> {
-    raw: &'a RawConfig,
-    cx: &'a PrepareContext,
-    all: &'a [&'a str],
-    /// Whether a section could not be decoded.
-    failed: Cell<bool>,
-}
-
-impl Decoder<'_> {
-    /// Decodes `T`'s keys (with `unknown`, also the keys nobody knows);
-    /// the default, and `failed` set, when they cannot be.
-    fn section<T: DeserializeOwned + Default>(
-        &self,
-        unknown: bool,
-        errors: &mut ConfigErrors,
-    ) -> T {
-        let fields = struct_fields::<T>();
-        let mut part = self.raw.clone();
-        part.values.retain(|k, _| {
-            fields.contains(&k.as_str()) || (unknown && !self.all.contains(&k.as_str()))
-        });
-        let (value, e) = decode_lenient::<T>(
-            &part,
-            &DecodeOptions {
-                interpolate: Some(&self.cx.interpolation),
-                skip_interpolation: RUN_TIME_KEYS,
-                extra_fields: self.all,
-            },
-        );
-        errors.0.extend(e.0);
-        value.unwrap_or_else(|| {
-            self.failed.set(true);
-            T::default()
-        })
-    }
+    (!d.failed()).then_some(raws)
 }

@@ -7,7 +7,9 @@ use kiln_sdk::config::{ConfigError, ConfigErrors};
 use serde::Deserialize;
 
 use super::nonempty;
-use super::raw::{one_block, OneOrMany};
+use kiln_sdk::config::OneOrMany;
+
+use super::raw::one_block;
 
 /// The IAM keys as the template writes them.
 #[derive(Deserialize, Default)]

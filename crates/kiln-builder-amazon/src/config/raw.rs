@@ -57,29 +57,6 @@ pub(super) struct RawFilter {
     pub(super) filters: BTreeMap<String, String>,
 }
 
-/// A list of strings, or one string (Packer's weak decoding).
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Default for OneOrMany {
-    fn default() -> Self {
-        OneOrMany::Many(Vec::new())
-    }
-}
-
-impl OneOrMany {
-    pub(super) fn to_vec(&self) -> Vec<String> {
-        match self {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        }
-    }
-}
-
 /// Checks the template syntax of the tag map `key` (rendered at run
 /// time, when the source AMI and region are known).
 pub(super) fn check_tags(key: &str, tags: &BTreeMap<String, String>, errors: &mut ConfigErrors) {

@@ -10,7 +10,6 @@ use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_sdk::duration::parse_go_duration;
 use kiln_sdk::interpolate;
 
-use super::check::duration;
 use super::raw::Fields;
 use crate::bootcommand;
 
@@ -42,20 +41,14 @@ pub struct BootStep {
 /// Validates the boot keys.
 pub(super) fn prepare(f: &Fields, errors: &mut ConfigErrors) -> Boot {
     let wait = (!f.boot_wait.is_empty())
-        .then(|| duration(errors, "boot_wait", &f.boot_wait, Duration::from_secs(10)));
+        .then(|| errors.duration("boot_wait", &f.boot_wait, Duration::from_secs(10)));
     let default_interval = std::env::var("PACKER_KEY_INTERVAL")
         .ok()
         .and_then(|v| parse_go_duration(&v).ok())
         .unwrap_or(Duration::from_millis(100));
-    let key_interval = duration(
-        errors,
-        "boot_key_interval",
-        &f.boot_key_interval,
-        default_interval,
-    );
+    let key_interval = errors.duration("boot_key_interval", &f.boot_key_interval, default_interval);
     let keygroup_interval = (!f.boot_keygroup_interval.is_empty()).then(|| {
-        duration(
-            errors,
+        errors.duration(
             "boot_keygroup_interval",
             &f.boot_keygroup_interval,
             Duration::ZERO,

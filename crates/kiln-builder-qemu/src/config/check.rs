@@ -1,13 +1,12 @@
-//! The checks several sections share: a value from a fixed list, a Go
-//! duration with a default, a port range, and defaults for empty strings.
+//! The checks several sections share: a value from a fixed list, a port
+//! range, and defaults for empty strings (a Go duration with a default is
+//! [`ConfigErrors::duration`]).
 //! Each pushes its error and returns a usable value, so every section
 //! goes on and every error is collected. Pure; holds nothing.
 
 use std::ops::RangeInclusive;
-use std::time::Duration;
 
 use kiln_sdk::config::{ConfigError, ConfigErrors};
-use kiln_sdk::duration::parse_go_duration;
 
 /// `value`, or `default` when it is empty.
 pub(super) fn or(value: &str, default: &str) -> String {
@@ -35,25 +34,6 @@ pub(super) fn one_of(errors: &mut ConfigErrors, key: &str, value: &str, allowed:
             key,
             format!("`{key}` must be one of {list}, found `{value}`"),
         ));
-    }
-}
-
-/// A Go duration, `default` when empty or wrong.
-pub(super) fn duration(
-    errors: &mut ConfigErrors,
-    key: &str,
-    value: &str,
-    default: Duration,
-) -> Duration {
-    if value.is_empty() {
-        return default;
-    }
-    match parse_go_duration(value) {
-        Ok(d) => d,
-        Err(e) => {
-            errors.push(ConfigError::at(key, e));
-            default
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_ssh::CommunicatorConfig;
 
-use super::check::{duration, opt};
+use super::check::opt;
 use super::raw::Fields;
 
 /// How the VM is stopped, and where its monitor is.
@@ -28,8 +28,7 @@ pub(super) fn prepare(
     (output_directory, vm_name): (&Path, &str),
     errors: &mut ConfigErrors,
 ) -> Shutdown {
-    let timeout = duration(
-        errors,
+    let timeout = errors.duration(
         "shutdown_timeout",
         &f.shutdown_timeout,
         Duration::from_secs(300),

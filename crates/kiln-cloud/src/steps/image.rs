@@ -934,7 +934,7 @@ mod tests {
     use kiln_sdk::ui::RecordingUi;
 
     use super::*;
-    use crate::steps::testing::{context, service_error};
+    use crate::steps::testing::{context, service_error, FakeCalls, ALWAYS};
 
     /// An image in the fake cloud.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -965,7 +965,8 @@ mod tests {
         next: u32,
         images: BTreeMap<String, FakeImage>,
         snapshots: BTreeMap<String, FakeSnapshot>,
-        calls: Vec<String>,
+        /// The calls; fault point `delete {id}` fails deleting image `id`.
+        calls: FakeCalls,
         /// The create call makes the image, then fails (a lost reply).
         create_then_fail: bool,
         /// Copy calls into this region fail.
@@ -977,8 +978,6 @@ mod tests {
         /// Copies become available only once this many exist and each
         /// was looked at: waits one after another would never end.
         together: Option<usize>,
-        /// Deleting these images fails.
-        fail_delete: Vec<String>,
     }
 
     impl Cloud {
@@ -1016,7 +1015,7 @@ mod tests {
             self.cloud.lock().unwrap()
         }
         fn call(&self, c: String) {
-            self.cloud().calls.push(c);
+            self.cloud().calls.record(c);
         }
     }
 
@@ -1137,9 +1136,7 @@ mod tests {
         async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
             self.call(format!("delete {id}"));
             let mut c = self.cloud();
-            if c.fail_delete.iter().any(|f| f == id) {
-                return Err(service_error("DeleteImage", "InternalError"));
-            }
+            c.calls.fault(&format!("delete {id}"))?;
             c.images.remove(id);
             Ok(())
         }
@@ -1291,7 +1288,7 @@ mod tests {
         let c = state.cloud();
         assert_eq!(c.images["img-1"].state, "available");
         assert_eq!(c.snapshots["snap-1"].tags, state.run_tags);
-        assert_eq!(c.calls, ["create built", "tag snap-1"]);
+        assert_eq!(c.calls.calls(), ["create built", "tag snap-1"]);
         drop(c);
         assert_eq!(
             ui.lines(),
@@ -1332,9 +1329,9 @@ mod tests {
             "say: Deleting the image and related snapshots because of cancellation or error..."
         );
         // Cleaning up again does nothing.
-        let calls = state.cloud().calls.len();
+        let calls = state.cloud().calls.calls().len();
         step.cleanup(&failed(&ui), &mut state).await;
-        assert_eq!(state.cloud().calls.len(), calls);
+        assert_eq!(state.cloud().calls.calls().len(), calls);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1352,7 +1349,12 @@ mod tests {
             .is_err());
         step.cleanup(&failed(&ui), &mut state).await;
         assert_eq!(state.ids(), ["img-1"]);
-        assert!(!state.cloud().calls.iter().any(|c| c.starts_with("find")));
+        assert!(!state
+            .cloud()
+            .calls
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("find")));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1491,9 +1493,9 @@ mod tests {
                 .to_string()
         ));
         // Again: nothing more.
-        let calls = state.cloud().calls.len();
+        let calls = state.cloud().calls.calls().len();
         step.cleanup(&failed(&ui), &mut state).await;
-        assert_eq!(state.cloud().calls.len(), calls);
+        assert_eq!(state.cloud().calls.calls().len(), calls);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1708,7 +1710,11 @@ mod tests {
         let mut state = built(Cloud::default());
         let id = state.cloud().new_image("a", "built", true);
         state.record_image("a", &id);
-        state.cloud().fail_delete = vec![id.clone()];
+        let error = service_error("DeleteImage", "InternalError");
+        state
+            .cloud()
+            .calls
+            .fail(&format!("delete {id}"), ALWAYS, error);
         let api = |region: &str| state.image_api(region);
         let e = destroy_images(&state.images, api).await.unwrap_err();
         assert_eq!(

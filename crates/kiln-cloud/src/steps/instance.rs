@@ -28,7 +28,7 @@ use kiln_sdk::step::{Step, StepAction, StepContext, StepError};
 use kiln_sdk::Ui;
 use tokio_util::sync::CancellationToken;
 
-use super::wait_error;
+use super::{fill, wait_error};
 use crate::{ApiError, CheckError, Poller, Status};
 
 /// Where an instance is in its life, as the steps need to know it; each
@@ -75,10 +75,10 @@ pub struct Launched<I> {
 }
 
 /// A UI line of the cloud's wording; `{id}` stands for the instance's id.
-pub use super::Text as Line;
+pub use super::Text;
 
-fn show(lines: &[Line], ui: &dyn Ui, id: &str) {
-    super::show(lines, ui, &[("id", id)]);
+fn show(texts: &[Text], ui: &dyn Ui, id: &str) {
+    super::show(texts, ui, &[("id", id)]);
 }
 
 /// What the steps say, in each cloud's words (Packer's, for each cloud's
@@ -92,23 +92,23 @@ pub struct InstanceWording {
     /// The cloud's name, for "unknown to …" (`EC2`).
     pub cloud: &'static str,
     /// Once the create call returned the id.
-    pub launched: &'static [Line],
+    pub launched: &'static [Text],
     /// Before the start call (none where creating starts the instance).
-    pub starting: &'static [Line],
+    pub starting: &'static [Text],
     /// The run's error when the start call fails.
     pub start_failed: &'static str,
     /// Before waiting until it runs.
-    pub waiting_running: &'static [Line],
+    pub waiting_running: &'static [Text],
     /// Before the stop call.
-    pub stopping: &'static [Line],
+    pub stopping: &'static [Text],
     /// The run's error when the stop call fails.
     pub stop_failed: &'static str,
     /// When a provisioner is to stop the instance.
-    pub stop_by_provisioner: &'static [Line],
+    pub stop_by_provisioner: &'static [Text],
     /// Before waiting until it is stopped.
-    pub waiting_stopped: &'static [Line],
+    pub waiting_stopped: &'static [Text],
     /// Before the terminate call (cleanup).
-    pub terminating: &'static [Line],
+    pub terminating: &'static [Text],
     /// The UI error when the terminate call fails (cleanup).
     pub terminate_failed: &'static str,
 }
@@ -118,23 +118,19 @@ impl InstanceWording {
     pub const GENERIC: InstanceWording = InstanceWording {
         noun: "instance",
         cloud: "the cloud",
-        launched: &[Line::Message("Instance ID: {id}")],
-        starting: &[Line::Say("Starting instance: {id}")],
+        launched: &[Text::Message("Instance ID: {id}")],
+        starting: &[Text::Say("Starting instance: {id}")],
         start_failed: "error starting instance: {error}",
-        waiting_running: &[Line::Say("Waiting for instance ({id}) to become ready...")],
-        stopping: &[Line::Say("Stopping instance: {id}")],
+        waiting_running: &[Text::Say("Waiting for instance ({id}) to become ready...")],
+        stopping: &[Text::Say("Stopping instance: {id}")],
         stop_failed: "error stopping instance: {error}",
-        stop_by_provisioner: &[Line::Say(
+        stop_by_provisioner: &[Text::Say(
             "Automatic instance stop disabled. Please stop instance manually.",
         )],
-        waiting_stopped: &[Line::Say("Waiting for instance ({id}) to stop...")],
-        terminating: &[Line::Say("Terminating instance: {id}")],
+        waiting_stopped: &[Text::Say("Waiting for instance ({id}) to stop...")],
+        terminating: &[Text::Say("Terminating instance: {id}")],
         terminate_failed: "Error terminating instance `{id}`, may still be around: {error}",
     };
-
-    fn fill(template: &str, id: &str, error: &dyn std::fmt::Display) -> String {
-        super::fill(template, &[("id", id), ("error", &error.to_string())])
-    }
 }
 
 /// The cloud calls of the instance steps, implemented by each builder on
@@ -294,7 +290,10 @@ pub async fn terminate_and_wait<A: InstanceApi>(
     let w = api.wording();
     show(w.terminating, ui, id);
     if let Err(e) = api.terminate(id).await {
-        ui.error(&InstanceWording::fill(w.terminate_failed, id, &e));
+        ui.error(&fill(
+            w.terminate_failed,
+            &[("id", id), ("error", &e.to_string())],
+        ));
         return;
     }
     let noun = w.noun;
@@ -361,9 +360,12 @@ where
         show(w.launched, cx.ui, &id);
         if api.starts_separately() {
             show(w.starting, cx.ui, &id);
-            api.start(&id)
-                .await
-                .map_err(|e| StepError::msg(InstanceWording::fill(w.start_failed, &id, &e)))?;
+            api.start(&id).await.map_err(|e| {
+                StepError::msg(fill(
+                    w.start_failed,
+                    &[("id", &id), ("error", &e.to_string())],
+                ))
+            })?;
         }
         show(w.waiting_running, cx.ui, &id);
         let instance = wait_running(&api, &self.poller, &id, &cx.cancel).await?;
@@ -427,9 +429,12 @@ impl<S: InstanceState> Step<S> for StepStopInstance {
         match self.mode {
             StopMode::Api => {
                 show(w.stopping, cx.ui, &id);
-                api.stop(&id)
-                    .await
-                    .map_err(|e| StepError::msg(InstanceWording::fill(w.stop_failed, &id, &e)))?;
+                api.stop(&id).await.map_err(|e| {
+                    StepError::msg(fill(
+                        w.stop_failed,
+                        &[("id", &id), ("error", &e.to_string())],
+                    ))
+                })?;
             }
             StopMode::ByProvisioner => show(w.stop_by_provisioner, cx.ui, &id),
             StopMode::Skip => {}
@@ -449,7 +454,10 @@ mod tests {
     use kiln_sdk::ui::RecordingUi;
 
     use super::*;
-    use crate::{ErrorClass, Failure, Fault};
+    use crate::steps::testing::{refusal, FakeCalls, ALWAYS};
+
+    /// What the fake says when it refuses a call.
+    const REFUSED: &str = "refused by the fake";
 
     /// An instance of the fake cloud.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -462,18 +470,17 @@ mod tests {
     struct Cloud {
         instances: BTreeMap<String, (Phase, u32)>,
         next: u32,
-        calls: Vec<String>,
+        calls: FakeCalls,
         /// Creating leaves the instance stopped; `start` starts it.
         separate_start: bool,
         /// Where a starting instance ends up.
         boots_to: Phase,
         /// Looks before a transient phase moves on.
         delay: u32,
-        fail_start: bool,
-        fail_stop: bool,
-        fail_terminate: bool,
         /// Cancelled at this look.
         cancel_at: Option<(usize, CancellationToken)>,
+        /// What the steps say.
+        wording: &'static InstanceWording,
     }
 
     #[derive(Clone)]
@@ -484,14 +491,12 @@ mod tests {
             Fake(Arc::new(Mutex::new(Cloud {
                 instances: BTreeMap::new(),
                 next: 0,
-                calls: Vec::new(),
+                calls: FakeCalls::default(),
                 separate_start: false,
                 boots_to: Phase::Running,
                 delay: 2,
-                fail_start: false,
-                fail_stop: false,
-                fail_terminate: false,
                 cancel_at: None,
+                wording: &InstanceWording::GENERIC,
             })))
         }
         fn with(self, f: impl FnOnce(&mut Cloud)) -> Fake {
@@ -499,7 +504,7 @@ mod tests {
             self
         }
         fn calls(&self) -> Vec<String> {
-            self.0.lock().unwrap().calls.clone()
+            self.0.lock().unwrap().calls.calls()
         }
         fn phase(&self, id: &str) -> Option<Phase> {
             self.0.lock().unwrap().instances.get(id).map(|i| i.0)
@@ -508,25 +513,6 @@ mod tests {
             let mut c = self.0.lock().unwrap();
             let delay = c.delay;
             c.instances.insert(id.to_string(), (phase, delay));
-        }
-    }
-
-    fn api_error(action: &str, code: &str) -> ApiError {
-        ApiError {
-            service: "Fake".into(),
-            action: action.into(),
-            endpoint: "fake".into(),
-            setting: None,
-            fault: Fault::new(
-                Failure::Service {
-                    code: code.into(),
-                    message: "refused by the fake".into(),
-                    status: Some(400),
-                },
-                ErrorClass::Permanent,
-            ),
-            attempts: 1,
-            elapsed: Duration::ZERO,
         }
     }
 
@@ -555,7 +541,7 @@ mod tests {
             let mut c = self.0.lock().unwrap();
             c.next += 1;
             let id = format!("i-{}", c.next);
-            c.calls.push(format!("create {launch}"));
+            c.calls.record(format!("create {launch}"));
             let phase = if c.separate_start {
                 Phase::Stopped
             } else {
@@ -574,10 +560,8 @@ mod tests {
 
         async fn start(&self, id: &str) -> Result<(), ApiError> {
             let mut c = self.0.lock().unwrap();
-            c.calls.push(format!("start {id}"));
-            if c.fail_start {
-                return Err(api_error("StartInstance", "IncorrectInstanceStatus"));
-            }
+            c.calls.record(format!("start {id}"));
+            c.calls.fault("start")?;
             let delay = c.delay;
             c.instances.insert(id.to_string(), (Phase::Starting, delay));
             Ok(())
@@ -587,10 +571,14 @@ mod tests {
             self.0.lock().unwrap().separate_start
         }
 
+        fn wording(&self) -> &InstanceWording {
+            self.0.lock().unwrap().wording
+        }
+
         async fn observe(&self, id: &str) -> Result<Option<Observed<Vm>>, CheckError> {
             let mut c = self.0.lock().unwrap();
-            c.calls.push(format!("observe {id}"));
-            let looks = c.calls.iter().filter(|l| l.starts_with("observe")).count();
+            c.calls.record(format!("observe {id}"));
+            let looks = c.calls.count("observe");
             if let Some((at, token)) = &c.cancel_at {
                 if *at == looks {
                     token.cancel();
@@ -625,10 +613,8 @@ mod tests {
 
         async fn stop(&self, id: &str) -> Result<(), ApiError> {
             let mut c = self.0.lock().unwrap();
-            c.calls.push(format!("stop {id}"));
-            if c.fail_stop {
-                return Err(api_error("StopInstances", "IncorrectInstanceState"));
-            }
+            c.calls.record(format!("stop {id}"));
+            c.calls.fault("stop")?;
             let delay = c.delay;
             c.instances.insert(id.to_string(), (Phase::Stopping, delay));
             Ok(())
@@ -636,10 +622,8 @@ mod tests {
 
         async fn terminate(&self, id: &str) -> Result<(), ApiError> {
             let mut c = self.0.lock().unwrap();
-            c.calls.push(format!("terminate {id}"));
-            if c.fail_terminate {
-                return Err(api_error("TerminateInstances", "UnauthorizedOperation"));
-            }
+            c.calls.record(format!("terminate {id}"));
+            c.calls.fault("terminate")?;
             let delay = c.delay;
             if let Some(i) = c.instances.get_mut(id) {
                 if i.0 != Phase::Terminated {
@@ -762,7 +746,11 @@ mod tests {
     async fn a_start_that_fails_after_the_create_still_terminates() {
         let fake = Fake::new().with(|c| {
             c.separate_start = true;
-            c.fail_start = true;
+            c.calls.fail(
+                "start",
+                ALWAYS,
+                refusal("StartInstance", "IncorrectInstanceStatus", REFUSED),
+            );
         });
         let mut state = St::new(&fake);
         let mut step = run_step(false);
@@ -881,7 +869,13 @@ mod tests {
         assert_eq!(fake.phase("i-1"), Some(Phase::Terminated));
         assert!(!ui.lines().iter().any(|l| l.starts_with("error")));
 
-        let fake = Fake::new().with(|c| c.fail_terminate = true);
+        let fake = Fake::new().with(|c| {
+            c.calls.fail(
+                "terminate",
+                ALWAYS,
+                refusal("TerminateInstances", "UnauthorizedOperation", REFUSED),
+            )
+        });
         fake.set("i-1", Phase::Running);
         let ui = RecordingUi::default();
         terminate_and_wait(&fake, &poller(), "i-1", &ui, &token).await;
@@ -988,7 +982,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stop_failures_say_what_failed() {
-        let fake = Fake::new().with(|c| c.fail_stop = true);
+        let fake = Fake::new().with(|c| {
+            c.calls.fail(
+                "stop",
+                ALWAYS,
+                refusal("StopInstances", "IncorrectInstanceState", REFUSED),
+            )
+        });
         let mut state = stopped_state(&fake);
         let ui = RecordingUi::default();
         let mut step = StepStopInstance::new("StepStopInstance", StopMode::Api, poller());
@@ -1037,37 +1037,15 @@ mod tests {
         const EC2: InstanceWording = InstanceWording {
             noun: "instance",
             cloud: "EC2",
-            terminating: &[Line::Say("Terminating the source AWS instance...")],
+            terminating: &[Text::Say("Terminating the source AWS instance...")],
             ..InstanceWording::GENERIC
         };
-        struct Worded(Fake);
-        #[async_trait]
-        impl InstanceApi for Worded {
-            type Launch = String;
-            type Instance = Vm;
-            async fn create(
-                &self,
-                l: &String,
-                c: &CancellationToken,
-            ) -> Result<Launched<Vm>, StepError> {
-                self.0.create(l, c).await
-            }
-            async fn observe(&self, id: &str) -> Result<Option<Observed<Vm>>, CheckError> {
-                self.0.observe(id).await
-            }
-            async fn stop(&self, id: &str) -> Result<(), ApiError> {
-                self.0.stop(id).await
-            }
-            async fn terminate(&self, id: &str) -> Result<(), ApiError> {
-                self.0.terminate(id).await
-            }
-            fn wording(&self) -> &InstanceWording {
-                &EC2
-            }
-        }
-        let fake = Fake::new().with(|c| c.delay = 100_000);
+        let fake = Fake::new().with(|c| {
+            c.delay = 100_000;
+            c.wording = &EC2;
+        });
         let ui = RecordingUi::default();
-        let api = Worded(fake.clone());
+        let api = fake.clone();
         let mut short = poller();
         short.timeout = Duration::from_secs(5);
         let e = wait_running(&api, &short, "i-7", &CancellationToken::new())

@@ -264,33 +264,28 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::steps::testing::{context, service_error};
-
-    /// How the fake's import misbehaves.
-    #[derive(Default, Clone, Copy, PartialEq)]
-    enum Import {
-        #[default]
-        Works,
-        /// Imports the key pair, then the reply is lost for good.
-        CreatesThenFails,
-    }
+    use crate::steps::testing::{context, service_error, FakeCalls, ALWAYS};
 
     /// A key pair in the fake cloud: its public key and tags.
     type KeyPair = (String, Vec<(String, String)>);
 
-    /// An in-memory cloud: its key pairs (name → public key, tags) and
-    /// every call made.
+    /// An in-memory cloud: its key pairs (name → public key, tags),
+    /// every call made and the failures to answer with (`imported`: the
+    /// key pair is imported, then the reply is lost; `delete`).
     #[derive(Default)]
     struct Fake {
         keys: Mutex<BTreeMap<String, KeyPair>>,
-        calls: Mutex<Vec<String>>,
-        import: Import,
-        delete_fails: bool,
+        calls: FakeCalls,
     }
 
     impl Fake {
         fn calls(&self) -> Vec<String> {
-            self.calls.lock().unwrap().clone()
+            self.calls.calls()
+        }
+        fn failing(point: &str, action: &str, code: &str) -> Fake {
+            let fake = Fake::default();
+            fake.calls.fail(point, ALWAYS, service_error(action, code));
+            fake
         }
         fn keys(&self) -> Vec<String> {
             self.keys.lock().unwrap().keys().cloned().collect()
@@ -305,21 +300,16 @@ mod tests {
             public_key: &str,
             tags: &[(String, String)],
         ) -> Result<(), ApiError> {
-            self.calls.lock().unwrap().push(format!("import {name}"));
+            self.calls.record(format!("import {name}"));
             self.keys
                 .lock()
                 .unwrap()
                 .insert(name.into(), (public_key.into(), tags.to_vec()));
-            match self.import {
-                Import::Works => Ok(()),
-                Import::CreatesThenFails => Err(service_error("ImportKeyPair", "RequestTimeout")),
-            }
+            self.calls.fault("imported")
         }
         async fn delete_key_pair(&self, name: &str) -> Result<(), ApiError> {
-            self.calls.lock().unwrap().push(format!("delete {name}"));
-            if self.delete_fails {
-                return Err(service_error("DeleteKeyPair", "AccessDenied"));
-            }
+            self.calls.record(format!("delete {name}"));
+            self.calls.fault("delete")?;
             self.keys.lock().unwrap().remove(name);
             Ok(())
         }
@@ -418,10 +408,7 @@ mod tests {
     async fn an_import_that_creates_then_fails_is_still_cleaned_up() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake {
-            import: Import::CreatesThenFails,
-            ..Fake::default()
-        });
+        let mut st = state(Fake::failing("imported", "ImportKeyPair", "RequestTimeout"));
         let mut step = StepKeyPair::new(temporary("packer_k2"), None);
         let e = step.run(&cx, &mut st).await.unwrap_err();
         assert_eq!(
@@ -438,10 +425,7 @@ mod tests {
     async fn a_failed_delete_is_reported_with_the_name_to_delete_by_hand() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake {
-            delete_fails: true,
-            ..Fake::default()
-        });
+        let mut st = state(Fake::failing("delete", "DeleteKeyPair", "AccessDenied"));
         let mut step = StepKeyPair::new(temporary("packer_k3"), None);
         step.run(&cx, &mut st).await.unwrap();
         step.cleanup(&cx, &mut st).await;

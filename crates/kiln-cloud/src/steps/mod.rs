@@ -36,34 +36,39 @@ pub fn wait_error<E: std::fmt::Display>(e: crate::PollError<E>) -> kiln_sdk::ste
     }
 }
 
-/// One line a step shows, worded by the cloud's `…Api` implementation
-/// (Packer's `ui.Say` or `ui.Message`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
-    /// A step-level line (`==> build: …`).
-    Say(String),
-    /// A detail line (`    build: …`).
-    Message(String),
-}
-
-impl Line {
-    /// Shows the line on `ui`.
-    pub fn show(&self, ui: &dyn kiln_sdk::Ui) {
-        match self {
-            Line::Say(s) => ui.say(s),
-            Line::Message(s) => ui.message(s),
-        }
-    }
+/// One line a step shows (Packer's `ui.Say` or `ui.Message`), in the
+/// cloud's wording: `S` is its text, a `String` once worded (what an
+/// `…Api` implementation returns), or a template ([`Text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<S = String> {
+    /// A step-level line (`==> build: …`, [`kiln_sdk::Ui::say`]).
+    Say(S),
+    /// A detail line (`    build: …`, [`kiln_sdk::Ui::message`]).
+    Message(S),
 }
 
 /// A UI line of a cloud's wording (Packer's, per cloud): a template whose
 /// `{name}` placeholders each family fills (`{id}`, `{region}`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Text {
-    /// A headline ([`kiln_sdk::Ui::say`]).
-    Say(&'static str),
-    /// A detail ([`kiln_sdk::Ui::message`]).
-    Message(&'static str),
+pub type Text = Line<&'static str>;
+
+impl<S: AsRef<str>> Line<S> {
+    /// Shows the line on `ui`.
+    pub fn show(&self, ui: &dyn kiln_sdk::Ui) {
+        match self {
+            Line::Say(s) => ui.say(s.as_ref()),
+            Line::Message(s) => ui.message(s.as_ref()),
+        }
+    }
+}
+
+impl Text {
+    /// The line with each `{name}` of `values` replaced ([`fill`]).
+    pub fn fill(&self, values: &[(&str, &str)]) -> Line {
+        match self {
+            Line::Say(t) => Line::Say(fill(t, values)),
+            Line::Message(t) => Line::Message(fill(t, values)),
+        }
+    }
 }
 
 /// `template` with each `{name}` of `values` replaced, in one pass (a
@@ -100,23 +105,22 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 /// Shows `texts` on `ui`, each filled with `values`.
 pub fn show(texts: &[Text], ui: &dyn kiln_sdk::Ui, values: &[(&str, &str)]) {
     for t in texts {
-        match t {
-            Text::Say(s) => ui.say(&fill(s, values)),
-            Text::Message(s) => ui.message(&fill(s, values)),
-        }
+        t.fill(values).show(ui);
     }
 }
 
 /// Test support shared by every family's unit tests: a step context over
-/// a recording UI, and the errors an in-memory fake cloud answers with.
+/// a recording UI, the errors an in-memory fake cloud answers with, and
+/// its call log with the failures to inject ([`testing::FakeCalls`]).
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::time::Duration;
+    use std::sync::Mutex;
 
     use kiln_sdk::step::StepContext;
     use kiln_sdk::ui::RecordingUi;
     use tokio_util::sync::CancellationToken;
 
+    use crate::error::testing::api_error;
     use crate::{ApiError, ErrorClass, Failure, Fault};
 
     /// A step context showing on `ui`, cancelled through `cancel`.
@@ -131,21 +135,83 @@ pub(crate) mod testing {
     /// The error a fake cloud answers with: the service's `code`, not
     /// retryable.
     pub(crate) fn service_error(action: &str, code: &str) -> ApiError {
-        ApiError {
-            service: "Fake".into(),
-            action: action.into(),
-            endpoint: "http://fake.invalid".into(),
-            setting: None,
-            fault: Fault::new(
-                Failure::Service {
-                    code: code.into(),
-                    message: format!("{action} failed"),
-                    status: Some(400),
-                },
-                ErrorClass::Permanent,
-            ),
-            attempts: 1,
-            elapsed: Duration::ZERO,
+        refusal(action, code, &format!("{action} failed"))
+    }
+
+    /// [`service_error`] with the service's own `message`.
+    pub(crate) fn refusal(action: &str, code: &str, message: &str) -> ApiError {
+        let failure = Failure::Service {
+            code: code.into(),
+            message: message.into(),
+            status: Some(400),
+        };
+        api_error(action, Fault::new(failure, ErrorClass::Permanent), 1)
+    }
+
+    /// A fake cloud's call log and the failures it is to answer with:
+    /// each fake records its calls (`stop i-1`) and, at each fault point
+    /// (a name it checks at one place: `stop`, `create vpc`), answers
+    /// with the error injected there, if any.
+    #[derive(Default)]
+    pub(crate) struct FakeCalls(Mutex<Log>);
+
+    #[derive(Default)]
+    struct Log {
+        calls: Vec<String>,
+        /// Fault point, how many more times it fails, the error.
+        faults: Vec<(String, u32, ApiError)>,
+    }
+
+    impl FakeCalls {
+        /// Every call recorded so far, in order.
+        pub(crate) fn calls(&self) -> Vec<String> {
+            self.log().calls.clone()
+        }
+
+        /// Records `call` (its name, then its arguments).
+        pub(crate) fn record(&self, call: impl Into<String>) {
+            self.log().calls.push(call.into());
+        }
+
+        /// How many calls recorded so far start with `name`.
+        pub(crate) fn count(&self, name: &str) -> usize {
+            self.log()
+                .calls
+                .iter()
+                .filter(|c| c.starts_with(name))
+                .count()
+        }
+
+        /// Makes fault point `point` answer with `error` the next `times`
+        /// times it is reached ([`ALWAYS`]: every time).
+        pub(crate) fn fail(&self, point: &str, times: u32, error: ApiError) {
+            self.log().faults.push((point.into(), times, error));
+        }
+
+        /// The error injected at `point`, if one is due (one fewer left).
+        #[allow(clippy::result_large_err)]
+        pub(crate) fn fault(&self, point: &str) -> Result<(), ApiError> {
+            let mut log = self.log();
+            let due = log
+                .faults
+                .iter_mut()
+                .find(|(p, left, _)| p == point && *left > 0);
+            match due {
+                Some((_, left, error)) => {
+                    if *left != ALWAYS {
+                        *left -= 1;
+                    }
+                    Err(error.clone())
+                }
+                None => Ok(()),
+            }
+        }
+
+        fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+            self.0.lock().unwrap()
         }
     }
+
+    /// [`FakeCalls::fail`] every time.
+    pub(crate) const ALWAYS: u32 = u32::MAX;
 }

@@ -777,7 +777,7 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::steps::testing::{context, service_error};
+    use crate::steps::testing::{context, service_error, FakeCalls, ALWAYS};
 
     /// One resource of the fake cloud.
     #[derive(Debug, Clone)]
@@ -791,22 +791,16 @@ mod tests {
         pending: u32,
     }
 
-    /// The fake cloud's contents, its call log and how it misbehaves.
+    /// The fake cloud's contents, its call log and how it misbehaves: its
+    /// fault points are `create {kind}` (nothing made), `created {kind}`
+    /// (made, then the reply lost), `authorize` (as if the new group
+    /// were not visible), `authorized` (the rule added, then the reply
+    /// lost) and `delete` (in use).
     #[derive(Default)]
     struct Cloud {
         next: u32,
         resources: BTreeMap<String, Resource>,
-        calls: Vec<String>,
-        /// The kind whose create makes the resource, then fails.
-        create_then_fail: Option<&'static str>,
-        /// The kind whose create fails without making anything.
-        create_fails: Option<&'static str>,
-        /// Authorize calls that add the rule, then fail (reply lost).
-        authorize_lost: u32,
-        /// Authorize calls that fail as if the new group were not visible.
-        authorize_fails: u32,
-        /// Delete calls that fail as "in use".
-        delete_in_use: u32,
+        calls: FakeCalls,
         /// Status checks before a new resource is available.
         pending: u32,
     }
@@ -822,11 +816,15 @@ mod tests {
             f(&mut c);
             Fake(Mutex::new(c))
         }
+        /// A fake whose fault `point` fails `times` times with `code`.
+        fn failing(point: &str, times: u32, action: &str, code: &str) -> Fake {
+            Fake::with(|c| c.calls.fail(point, times, service_error(action, code)))
+        }
         fn cloud(&self) -> std::sync::MutexGuard<'_, Cloud> {
             self.0.lock().unwrap()
         }
         fn calls(&self) -> Vec<String> {
-            self.cloud().calls.clone()
+            self.cloud().calls.calls()
         }
         fn ids(&self, kind: &str) -> Vec<String> {
             let c = self.cloud();
@@ -858,10 +856,8 @@ mod tests {
             tags: &[(String, String)],
         ) -> Result<String, ApiError> {
             let mut c = self.cloud();
-            c.calls.push(format!("create {kind} {name}"));
-            if c.create_fails == Some(kind) {
-                return Err(service_error("Create", "QuotaExceeded"));
-            }
+            c.calls.record(format!("create {kind} {name}"));
+            c.calls.fault(&format!("create {kind}"))?;
             c.next += 1;
             let id = format!("{kind}-{}", c.next);
             let pending = c.pending;
@@ -876,14 +872,12 @@ mod tests {
                     pending,
                 },
             );
-            if c.create_then_fail == Some(kind) {
-                return Err(service_error("Create", "RequestTimeout"));
-            }
+            c.calls.fault(&format!("created {kind}"))?;
             Ok(id)
         }
         fn find(&self, kind: &str, name: &str) -> Option<String> {
-            let mut c = self.cloud();
-            c.calls.push(format!("find {kind} {name}"));
+            let c = self.cloud();
+            c.calls.record(format!("find {kind} {name}"));
             c.resources
                 .iter()
                 .find(|(_, r)| r.kind == kind && r.name == name)
@@ -891,17 +885,14 @@ mod tests {
         }
         fn delete(&self, kind: &str, id: &str) -> Result<(), ApiError> {
             let mut c = self.cloud();
-            c.calls.push(format!("delete {id}"));
+            c.calls.record(format!("delete {id}"));
             if c.resources
                 .values()
                 .any(|r| r.parent.as_deref() == Some(id))
             {
                 return Err(service_error("Delete", "DependencyViolation"));
             }
-            if c.delete_in_use > 0 {
-                c.delete_in_use -= 1;
-                return Err(service_error("Delete", "DependencyViolation"));
-            }
+            c.calls.fault("delete")?;
             assert!(c.resources.get(id).is_none_or(|r| r.kind == kind));
             c.resources.remove(id);
             Ok(())
@@ -957,7 +948,7 @@ mod tests {
             id: &str,
         ) -> Result<Status<()>, CheckError> {
             let mut c = self.cloud();
-            c.calls.push(format!("status {id}"));
+            c.calls.record(format!("status {id}"));
             let r = c
                 .resources
                 .get_mut(id)
@@ -1023,13 +1014,9 @@ mod tests {
         ) -> Result<(), ApiError> {
             let mut c = self.cloud();
             c.calls
-                .push(format!("authorize {id} attempt {}", attempt.0));
-            if c.authorize_fails > 0 {
-                c.authorize_fails -= 1;
-                return Err(service_error("Authorize", "InvalidGroup.NotFound"));
-            }
-            let lost = c.authorize_lost > 0;
-            c.authorize_lost = c.authorize_lost.saturating_sub(1);
+                .record(format!("authorize {id} attempt {}", attempt.0));
+            c.calls.fault("authorize")?;
+            let lost = c.calls.fault("authorized");
             let group = c.resources.get_mut(id).expect("authorize a missing group");
             if group.rules.contains(rule) {
                 return if attempt.is_retry() {
@@ -1039,10 +1026,7 @@ mod tests {
                 };
             }
             group.rules.push(rule.clone());
-            if lost {
-                return Err(service_error("Authorize", "RequestTimeout"));
-            }
-            Ok(())
+            lost
         }
         async fn delete_security_group(&self, id: &str) -> Result<(), ApiError> {
             self.delete("sg", id)
@@ -1172,7 +1156,12 @@ mod tests {
     async fn a_group_created_by_a_failing_call_is_found_by_name_and_deleted() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.create_then_fail = Some("sg")));
+        let mut st = state(Fake::failing(
+            "created sg",
+            ALWAYS,
+            "Create",
+            "RequestTimeout",
+        ));
         let mut step = temporary_group();
         let e = step.run(&cx, &mut st).await.unwrap_err();
         assert_eq!(
@@ -1189,7 +1178,12 @@ mod tests {
     async fn a_create_that_made_nothing_leaves_cleanup_silent() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.create_fails = Some("sg")));
+        let mut st = state(Fake::failing(
+            "create sg",
+            ALWAYS,
+            "Create",
+            "QuotaExceeded",
+        ));
         let mut step = temporary_group();
         step.run(&cx, &mut st).await.unwrap_err();
         step.cleanup(&cx, &mut st).await;
@@ -1201,7 +1195,12 @@ mod tests {
     async fn a_rule_added_by_a_lost_attempt_is_success_on_the_retry() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.authorize_lost = 1));
+        let mut st = state(Fake::failing(
+            "authorized",
+            1,
+            "Authorize",
+            "RequestTimeout",
+        ));
         let mut step = temporary_group();
         step.run(&cx, &mut st).await.unwrap();
         assert_eq!(st.api.cloud().resources["sg-1"].rules, [rule()]);
@@ -1215,7 +1214,12 @@ mod tests {
     async fn authorizing_gives_up_after_five_attempts_and_cleanup_deletes_the_group() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.authorize_fails = 100));
+        let mut st = state(Fake::failing(
+            "authorize",
+            100,
+            "Authorize",
+            "InvalidGroup.NotFound",
+        ));
         let mut step = temporary_group();
         let e = step.run(&cx, &mut st).await.unwrap_err();
         assert_eq!(
@@ -1242,7 +1246,12 @@ mod tests {
         let ui = RecordingUi::default();
         let cancel = CancellationToken::new();
         let cx = context(&ui, &cancel);
-        let mut st = state(Fake::with(|c| c.authorize_fails = 100));
+        let mut st = state(Fake::failing(
+            "authorize",
+            100,
+            "Authorize",
+            "InvalidGroup.NotFound",
+        ));
         let mut step = temporary_group();
         cancel.cancel();
         let e = step.run(&cx, &mut st).await.unwrap_err();
@@ -1264,7 +1273,7 @@ mod tests {
     async fn cleanup_retries_while_the_group_is_in_use_then_reports_it() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.delete_in_use = 3));
+        let mut st = state(Fake::failing("delete", 3, "Delete", "DependencyViolation"));
         let mut step = temporary_group();
         step.run(&cx, &mut st).await.unwrap();
         step.cleanup(&cx, &mut st).await;
@@ -1281,7 +1290,12 @@ mod tests {
 
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.delete_in_use = 100));
+        let mut st = state(Fake::failing(
+            "delete",
+            100,
+            "Delete",
+            "DependencyViolation",
+        ));
         let mut step = temporary_group();
         step.run(&cx, &mut st).await.unwrap();
         step.cleanup(&cx, &mut st).await;
@@ -1457,7 +1471,12 @@ mod tests {
     async fn a_subnet_created_by_a_failing_call_is_found_and_both_are_deleted() {
         let ui = RecordingUi::default();
         let cx = context(&ui, &CancellationToken::new());
-        let mut st = state(Fake::with(|c| c.create_then_fail = Some("subnet")));
+        let mut st = state(Fake::failing(
+            "created subnet",
+            ALWAYS,
+            "Create",
+            "RequestTimeout",
+        ));
         let mut step = StepNetwork::new(temporary_network(), poller());
         let e = step.run(&cx, &mut st).await.unwrap_err();
         assert_eq!(
@@ -1501,7 +1520,11 @@ mod tests {
         let mut st = state(Fake::default());
         let mut step = StepNetwork::new(temporary_network(), poller());
         step.run(&cx, &mut st).await.unwrap();
-        st.api.cloud().delete_in_use = 100;
+        st.api.cloud().calls.fail(
+            "delete",
+            100,
+            service_error("Delete", "DependencyViolation"),
+        );
         step.cleanup(&cx, &mut st).await;
         let lines = ui.lines();
         assert_eq!(

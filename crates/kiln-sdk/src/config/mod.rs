@@ -12,6 +12,7 @@ mod weak;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -169,6 +170,17 @@ impl ConfigErrors {
         } else {
             Err(self)
         }
+    }
+    /// The Go duration `value` of setting `key` (`5m`), `default` when
+    /// empty; one that does not parse is recorded and `default` used.
+    pub fn duration(&mut self, key: &str, value: &str, default: Duration) -> Duration {
+        if value.is_empty() {
+            return default;
+        }
+        crate::duration::parse_go_duration(value).unwrap_or_else(|e| {
+            self.push(ConfigError::at(key, e));
+            default
+        })
     }
     /// Fills in the location of each error from `raw`'s spans.
     pub fn locate(mut self, raw: &RawConfig) -> Self {
@@ -340,6 +352,107 @@ pub fn decode<T: DeserializeOwned>(
     match decode_lenient(raw, opts) {
         (Some(v), errors) if errors.is_empty() => Ok(v),
         (_, errors) => Err(errors),
+    }
+}
+
+/// A list of strings or one string, as Packer's weak decoding accepts for
+/// list keys (`"action": "s3:*"` or `["s3:*"]`).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One string.
+    One(String),
+    /// A list.
+    Many(Vec<String>),
+}
+
+impl Default for OneOrMany {
+    fn default() -> Self {
+        OneOrMany::Many(Vec::new())
+    }
+}
+
+impl OneOrMany {
+    /// The strings, in order.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+
+    /// The non-empty strings, in order.
+    pub fn non_empty(&self) -> Vec<String> {
+        self.to_vec()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Decodes a component's keys section by section (a builder's access,
+/// source, network… structs): each section gets only its own keys, so each
+/// reports its own type errors, and the section asked with `unknown` also
+/// gets the keys no section knows (`all` is every section's keys, and the
+/// communicator's), so they are reported once, with a suggestion from all
+/// of them. Pure; holds nothing.
+pub struct SectionDecoder<'a> {
+    raw: &'a RawConfig,
+    interpolate: &'a Context,
+    all: &'a [&'a str],
+    skip_interpolation: &'a [&'a str],
+    failed: std::cell::Cell<bool>,
+}
+
+impl<'a> SectionDecoder<'a> {
+    /// A decoder of `raw`, interpolating with `interpolate` except the keys
+    /// in `skip_interpolation` (rendered by the component at run time).
+    pub fn new(
+        raw: &'a RawConfig,
+        interpolate: &'a Context,
+        all: &'a [&'a str],
+        skip_interpolation: &'a [&'a str],
+    ) -> Self {
+        SectionDecoder {
+            raw,
+            interpolate,
+            all,
+            skip_interpolation,
+            failed: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Decodes `T`'s keys (with `unknown`, also the keys nobody knows),
+    /// adding every problem to `errors`; `T::default()` when they cannot be
+    /// decoded at all, and [`SectionDecoder::failed`] is then true.
+    pub fn section<T: DeserializeOwned + Default>(
+        &self,
+        unknown: bool,
+        errors: &mut ConfigErrors,
+    ) -> T {
+        let fields = struct_fields::<T>();
+        let mut part = self.raw.clone();
+        part.values.retain(|k, _| {
+            fields.contains(&k.as_str()) || (unknown && !self.all.contains(&k.as_str()))
+        });
+        let (value, e) = decode_lenient::<T>(
+            &part,
+            &DecodeOptions {
+                interpolate: Some(self.interpolate),
+                skip_interpolation: self.skip_interpolation,
+                extra_fields: self.all,
+            },
+        );
+        errors.0.extend(e.0);
+        value.unwrap_or_else(|| {
+            self.failed.set(true);
+            T::default()
+        })
+    }
+
+    /// Whether a section could not be decoded.
+    pub fn failed(&self) -> bool {
+        self.failed.get()
     }
 }
 

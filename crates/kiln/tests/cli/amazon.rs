@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kiln_test::moto;
 use kiln_test::sshd::{self, Sshd};
 use serde_json::Value;
 
@@ -70,18 +71,6 @@ def ec2(region="us-east-1"):
     return client("ec2", region)
 def iam():
     return client("iam")
-def leftovers(region="us-east-1"):
-    c = ec2(region)
-    return {
-        "key_pairs": [k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith("packer_")],
-        "security_groups": [g["GroupName"] for g in c.describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith("packer_")],
-        "instances": [i["InstanceId"] for r in c.describe_instances()["Reservations"] for i in r["Instances"]
-                      if i["State"]["Name"] not in ("terminated", "shutting-down")],
-        "amis": [im["ImageId"] for im in c.describe_images(Owners=["self"])["Images"] if im["Name"].startswith("kiln test")],
-        "launch_templates": [t["LaunchTemplateName"] for t in c.describe_launch_templates()["LaunchTemplates"]],
-        "instance_profiles": [p["InstanceProfileName"] for p in iam().list_instance_profiles()["InstanceProfiles"] if p["InstanceProfileName"].startswith("packer-")],
-        "roles": [r["RoleName"] for r in iam().list_roles()["Roles"] if r["RoleName"].startswith("packer-")],
-    }
 "#;
 
 impl Moto {
@@ -156,11 +145,13 @@ impl Moto {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
-    /// A Python script using boto3 against this server (`PRELUDE` + `code`).
+    /// A Python script using boto3 against this server (`PRELUDE`, the
+    /// inventory [`moto::LEFTOVERS_PY`], then `code`).
     fn script(&self, code: &str) -> String {
         format!(
-            "import warnings\nwarnings.filterwarnings('ignore')\n{}\n{code}",
-            PRELUDE.replace("%ENDPOINT%", &self.endpoint())
+            "import warnings\nwarnings.filterwarnings('ignore')\n{}{}\n{code}",
+            PRELUDE.replace("%ENDPOINT%", &self.endpoint()),
+            moto::LEFTOVERS_PY
         )
     }
 
@@ -378,8 +369,7 @@ fn mask_ids(line: &str) -> String {
 }
 
 pub(crate) fn assert_clean(m: &Moto) {
-    let l = m.leftovers();
-    for k in [
+    let kinds = [
         "key_pairs",
         "security_groups",
         "instances",
@@ -387,9 +377,8 @@ pub(crate) fn assert_clean(m: &Moto) {
         "launch_templates",
         "instance_profiles",
         "roles",
-    ] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k} in moto: {l}");
-    }
+    ];
+    moto::assert_none_left(&m.leftovers(), &kinds);
 }
 
 #[test]
@@ -472,10 +461,7 @@ print(json.dumps(out))
     assert_eq!(artifact_id, ids.join(","));
     assert_eq!(manifest["builds"][0]["builder_type"], "amazon-ebs");
     // Temporary resources are gone; the instance was terminated.
-    let l = m.leftovers();
-    for k in ["key_pairs", "security_groups", "instances"] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
     // The instance carried the run tags.
     let tagged = m.py(
         r#"print(json.dumps([{t["Key"]: t["Value"] for t in i.get("Tags", []) if t["Key"] != "kiln:run"} for r in ec2().describe_instances(Filters=[{"Name": "tag:Purpose", "Values": ["kiln-test"]}])["Reservations"] for i in r["Instances"]]))"#,
@@ -837,10 +823,7 @@ fn amazon_ebs_clears_the_temporary_key_from_authorized_keys() {
     // The image's authorized_keys keeps the other keys only.
     assert_eq!(after, format!("{kept}\n"));
     assert!(!home.join(".ssh/authorized_keys.bak").exists());
-    let l = m.leftovers();
-    for k in ["key_pairs", "security_groups", "instances"] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
 }
 
 #[test]
@@ -896,10 +879,7 @@ print("KEY=" + json.dumps({"mode": mode, "header": open(pem).readline().strip(),
     assert_eq!(key["matches"].as_array().unwrap().len(), 1, "{key}");
     // Cleanup deleted it with the key pair.
     assert!(!d.path().join("ec2_amazon-ebs.pem").exists());
-    let l = m.leftovers();
-    for k in ["key_pairs", "security_groups", "instances"] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
 }
 
 #[test]
@@ -986,10 +966,7 @@ print(json.dumps({"vpc": vpc, "subnet": sub, "sg": sg, "other": other}))
         "{}",
         r.stderr
     );
-    let l = m.leftovers();
-    for k in ["key_pairs", "security_groups", "instances"] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
 }
 
 #[test]
@@ -1058,16 +1035,14 @@ print("IAM=" + json.dumps({"profile": p["InstanceProfileName"], "arn": p["Arn"],
         assert!(r.stdout.contains(&want), "missing {want:?}:\n{}", r.stdout);
     }
     // The role and profile are gone; the AMI stays.
-    let l = m.leftovers();
-    for k in [
+    let kinds = [
         "key_pairs",
         "security_groups",
         "instances",
         "instance_profiles",
         "roles",
-    ] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    ];
+    moto::assert_none_left(&m.leftovers(), &kinds);
 
     // `iam_instance_profile` must exist (unless `skip_profile_validation`)…
     let running = m.probe(
@@ -1238,15 +1213,14 @@ print(json.dumps({"instances": [{"type": i["InstanceType"], "lifecycle": i.get("
         "{inst}"
     );
     // The launch template is deleted; the AMI stays.
-    let l = m.leftovers();
-    for k in [
+    let kinds = [
         "key_pairs",
         "security_groups",
         "instances",
         "launch_templates",
-    ] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    ];
+    let l = m.leftovers();
+    moto::assert_none_left(&l, &kinds);
     assert_eq!(l["amis"].as_array().unwrap().len(), 1, "{l}");
 }
 
@@ -1293,9 +1267,7 @@ fn amazon_ebs_insecure_skip_tls_verify_accepts_a_self_signed_endpoint() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("AMIs were created:"), "{}", r.stdout);
     let l = m.leftovers();
-    for k in ["key_pairs", "security_groups", "instances"] {
-        assert_eq!(l[k], serde_json::json!([]), "leftover {k}: {l}");
-    }
+    moto::assert_none_left(&l, moto::TEMPORARY);
     assert_eq!(l["amis"].as_array().unwrap().len(), 1, "{l}");
 }
 

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kiln_test::moto;
 use serde_json::Value;
 
 use crate::amazon::{builder, Moto};
@@ -211,7 +212,7 @@ print("{{}}")"#
 
     // Nothing of the run is left, counted through the EC2 and IAM APIs.
     let after = tagged(&m, &uuid);
-    for kind in [
+    let kinds = [
         "instances",
         "volumes",
         "key_pairs",
@@ -219,20 +220,17 @@ print("{{}}")"#
         "amis",
         "roles",
         "instance_profiles",
-    ] {
-        assert_eq!(after[kind], serde_json::json!([]), "{kind} left: {after}");
-    }
-    let l = m.leftovers();
-    for kind in [
+    ];
+    moto::assert_none_left(&after, &kinds);
+    let kinds = [
         "key_pairs",
         "security_groups",
         "instances",
         "amis",
         "instance_profiles",
         "roles",
-    ] {
-        assert_eq!(l[kind], serde_json::json!([]), "leftover {kind}: {l}");
-    }
+    ];
+    moto::assert_none_left(&m.leftovers(), &kinds);
     let snaps_after = m.py(
         r#"print(json.dumps([s["SnapshotId"] for s in ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"]]))"#,
     );

@@ -35,24 +35,6 @@ fn base_image() -> PathBuf {
     )
 }
 
-/// Pids of qemu processes whose command line mentions `needle`.
-fn qemu_processes(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains("qemu-system") && cmd.contains(needle) {
-                found.push(format!("{name}: {cmd}"));
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn qemu_validate_collects_every_error() {
     let d = dir();
@@ -106,7 +88,8 @@ fn qemu_failing_provisioner_cleans_up() {
         r.stdout
     );
     assert!(!out.exists(), "the output directory was left behind");
-    let left = qemu_processes(&out.display().to_string());
+    let mut left = kiln_test::procs::processes_matching(&out.display().to_string());
+    left.retain(|cmd| cmd.contains("qemu-system"));
     assert!(left.is_empty(), "qemu left running: {left:?}");
 }
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs Debian's packer 1.6.6 (its built-in alicloud-ecs builder) through a
+# whole build against the FAKE Alibaba Cloud API, to prove the fake is good
+# enough for a real Alibaba client.
+#
+# Everything runs in a private network and mount namespace (`unshare -mn`):
+# only `lo` exists there, /etc/hosts is bind-mounted to send Alibaba's
+# endpoint host names to 127.0.0.1, the fake listens on 80 and 443 (its CA
+# in SSL_CERT_FILE), and a private sshd plays the instance: its
+# AuthorizedKeysCommand asks the fake for the public keys of the key pairs
+# attached to running instances, so packer's temporary key pair is what lets
+# it in. Parallel runs do not collide: each has its own namespace.
+#
+# Usage: packer_build.sh OUTDIR
+#   OUTDIR gets packer.log (PACKER_LOG=1), packer.out, requests.json,
+#   resources.json, actions.txt (the normalised action sequence; compare
+#   with packer-1.6.6-actions.txt) and fake.err.
+# Environment: KILN_ALICLOUD_VENV (the venv scripts/install-deps.sh makes),
+#   KILN_TEST_PACKER (default /usr/bin/packer), ALICLOUD_FAKE_TIME_SCALE
+#   (default 0.01).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+fake="$here/../alicloud_fake.py"
+
+if [ "${1:-}" != "--inside" ]; then
+  [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+  mkdir -p "$1"
+  out="$(cd "$1" && pwd)"
+  exec unshare -mn -- "$0" --inside "$out"
+fi
+out="$2"
+
+venv="${KILN_ALICLOUD_VENV:-$HOME/.cache/kiln/alicloud-venv}"
+py="$venv/bin/python"
+packer="${KILN_TEST_PACKER:-/usr/bin/packer}"
+[ -x "$py" ] || { echo "error: no venv python at \`$py\`: run scripts/install-deps.sh" >&2; exit 1; }
+[ -x "$packer" ] || { echo "error: no packer at \`$packer\`: run scripts/install-deps.sh" >&2; exit 1; }
+
+ip link set lo up
+work="$(mktemp -d /tmp/kiln-alicloud-packer.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Endpoint host names -> loopback, for this namespace only.
+{ echo "127.0.0.1 localhost"; "$py" "$fake" hosts; } > "$work/hosts"
+mount --bind "$work/hosts" /etc/hosts
+
+export ALICLOUD_FAKE_KEYS="LTAIfakeaccesskey:packer-fidelity-secret"
+"$py" "$fake" --http-port 80 --https-port 443 --state-dir "$work/fake" --port-file "$work/ports.json" \
+  --time-scale "${ALICLOUD_FAKE_TIME_SCALE:-0.01}" --public-ip 127.0.0.1 \
+  > "$out/fake.out" 2> "$out/fake.err" &
+pids+=($!)
+for _ in $(seq 1 200); do [ -s "$work/ports.json" ] && break; sleep 0.05; done
+[ -s "$work/ports.json" ] || { echo "error: the fake did not start" >&2; cat "$out/fake.err" >&2; exit 1; }
+
+# The instance: a private sshd on 127.0.0.1:2222.
+mkdir -p /run/sshd "$work/ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host_key"
+cat > "$work/ssh/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port 2222
+HostKey $work/ssh/host_key
+PidFile $work/ssh/sshd.pid
+AuthorizedKeysFile none
+AuthorizedKeysCommand /usr/bin/python3 $fake authorized-keys http://127.0.0.1:80
+AuthorizedKeysCommandUser root
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+EOF
+/usr/sbin/sshd -D -e -f "$work/ssh/sshd_config" 2> "$out/sshd.log" &
+pids+=($!)
+
+export SSL_CERT_FILE="$work/fake/ca.pem"
+export ALICLOUD_ACCESS_KEY="LTAIfakeaccesskey" ALICLOUD_SECRET_KEY="packer-fidelity-secret"
+export CHECKPOINT_DISABLE=1 PACKER_LOG=1 PACKER_LOG_PATH="$out/packer.log"
+export PACKER_CACHE_DIR="$work/packer-cache" HOME="$work/home"
+mkdir -p "$HOME"
+unset ALICLOUD_REGION SECURITY_TOKEN
+rc=0
+(cd "$work" && "$packer" build -color=false "$here/packer-template.json") > "$out/packer.out" 2>&1 || rc=$?
+
+fetch() { "$py" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1"; }
+fetch http://127.0.0.1:80/_fake/requests > "$out/requests.json"
+fetch http://127.0.0.1:80/_fake/resources > "$out/resources.json"
+"$py" "$here/normalize_actions.py" "$out/requests.json" > "$out/actions.txt"
+echo "packer exited $rc"
+exit "$rc"
