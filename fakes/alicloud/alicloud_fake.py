@@ -1437,11 +1437,13 @@ class Handler(BaseHTTPRequestHandler):
     # RPC --------------------------------------------------------------------
     def _error(self, e, host, action="", svc="", params=None, sig=""):
         rid = str(uuid.uuid4()).upper()
+        # Logged before the reply goes out: the client's next request must
+        # not be logged before this one.
+        self._record(svc, action, params or {}, e.status, e.code, {}, sig)
         self._json(e.status, {
             "RequestId": rid, "HostId": host, "Code": e.code, "Message": e.message,
             "Recommend": f"https://api.aliyun.com/troubleshoot?q={e.code}&product={(svc or 'ecs').capitalize()}&requestId={rid}",
         }, headers={"x-acs-request-id": rid})
-        self._record(svc, action, params or {}, e.status, e.code, {}, sig)
 
     def _record(self, svc, action, params, status, code, resp, sig):
         """Logs one request: action, region (for Location: the region asked
@@ -1492,8 +1494,8 @@ class Handler(BaseHTTPRequestHandler):
         rid = str(uuid.uuid4()).upper()
         resp = {"RequestId": rid}
         resp.update(out)
-        self._json(200, resp, headers={"x-acs-request-id": rid})
         self._record(svc, action, params, 200, None, out, sig)
+        self._json(200, resp, headers={"x-acs-request-id": rid})
 
     def _secret(self, ak):
         secret = self.st.cfg.keys.get(ak)

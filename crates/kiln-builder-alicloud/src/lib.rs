@@ -1,9 +1,528 @@
-//! The `alicloud-ecs` builder (Packer's `builder/alicloud/ecs`), in
-//! progress: its typed configuration ([`config`]: Packer 1.6.6's keys, one
-//! section a file, every error at once) and Alibaba's signed RPC client
-//! ([`client`]: signature v1, endpoints, error replies mapped onto
-//! kiln-cloud's retry policy). The build steps on kiln-cloud's toolkit and
-//! the registry entry come next (issue 17). Holds nothing to clean up.
+//! The `alicloud-ecs` builder (Packer's `builder/alicloud/ecs`): launches
+//! an ECS instance from a source image in a temporary VPC, vSwitch and
+//! security group, reaches it through an EIP (or a public or private IP),
+//! provisions it over SSH, stops it and makes a custom image of it,
+//! tagged, copied to other regions and shared.
+//!
+//! [`config`] holds Packer 1.6.6's keys; [`client`] signs and sends the
+//! RPC calls under kiln-cloud's retry policy; [`cloud`] implements
+//! kiln-cloud's generic step traits on the client; `steps` holds the
+//! steps that are Alibaba's own. A build is Packer's list of steps over a
+//! typed [`AlicloudState`]; cleanup runs in reverse on success, failure
+//! and Ctrl-C: it releases the EIP, deletes the instance (and waits),
+//! the security group, vSwitch, VPC and key pair, and on failure the
+//! images already made. The key pair, security group and instance carry
+//! kiln's run tags.
 
+mod artifact;
 pub mod client;
+pub mod cloud;
 pub mod config;
+mod steps;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiln_cloud::steps::image::{
+    CopyTarget, ImageChange, StepCopyImage, StepCreateImage, StepShareImage, StepTagImage,
+};
+use kiln_cloud::steps::instance::{StepStopInstance, StopMode};
+use kiln_cloud::steps::key_pair::{KeyPairPlan, StepKeyPair};
+use kiln_cloud::steps::network::{
+    IngressRule, NetworkPlan, SecurityGroupPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork,
+    TemporarySubnet,
+};
+use kiln_cloud::Poller;
+use kiln_sdk::communicator::{Communicator, NoCommunicator};
+use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_sdk::config::{ConfigErrors, RawConfig};
+use kiln_sdk::generated;
+use kiln_sdk::step::{Runner, Step};
+use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
+use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+
+pub use artifact::{AlicloudArtifact, BUILDER_ID};
+pub use config::Config;
+
+use cloud::image::{CopyRequest, SharePermission};
+use cloud::Ecs;
+use config::{SecurityGroup, StopInstance, VSwitch, Vpc};
+
+/// Registers the `alicloud-ecs` builder type.
+pub struct AlicloudEcsBuilderFactory;
+
+impl BuilderFactory for AlicloudEcsBuilderFactory {
+    fn name(&self) -> &'static str {
+        "alicloud-ecs"
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+        let mut config = config::prepare(raw, cx)?;
+        rsa_by_default(&mut config, raw);
+        let mut p = Prepared::new(Box::new(AlicloudEcsBuilder {
+            config: Arc::new(config),
+            redactor: cx.redactor.clone(),
+            build_name: cx.build_name.clone(),
+        }) as Box<dyn Builder>);
+        p.generated = kiln_ssh::GENERATED_DATA_KEYS
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        Ok(p)
+    }
+}
+
+/// The temporary key pair is RSA (2048 bits) unless the template asks for
+/// a type: ECS's `ImportKeyPair` takes RSA keys, not ed25519 ones (kiln's
+/// default elsewhere), and RSA is Packer 1.6.6's default.
+fn rsa_by_default(config: &mut Config, raw: &RawConfig) {
+    let asked = ["temporary_key_pair_type", "ssh_temporary_key_pair_type"]
+        .iter()
+        .any(|k| raw.values.get(*k).is_some_and(|v| v.as_str() != Some("")));
+    if let CommunicatorConfig::Ssh(s) = &mut config.communicator {
+        if !asked {
+            s.temporary_key_pair = kiln_ssh::KeyPairType::Rsa(2048);
+        }
+    }
+}
+
+/// A prepared alicloud-ecs builder.
+pub struct AlicloudEcsBuilder {
+    config: Arc<Config>,
+    redactor: kiln_sdk::ui::Redactor,
+    /// For `-debug`'s `ecs_<build name>.pem` and the run tags.
+    build_name: String,
+}
+
+impl AlicloudEcsBuilder {
+    /// The validated config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// The builder's step state. Each step records what it created *before*
+/// the call that may fail after creating it, so cleanup finds it.
+pub struct AlicloudState {
+    /// The ECS client of the build region.
+    pub ecs: Ecs,
+    /// The source image's id.
+    pub source_image: Option<String>,
+    /// The key pair attached to the instance.
+    pub key_pair_name: Option<String>,
+    /// The VPC, vSwitch and security group the instance is in.
+    pub vpc_id: Option<String>,
+    /// See `vpc_id`.
+    pub vswitch_id: Option<String>,
+    /// See `vpc_id`.
+    pub security_group_id: Option<String>,
+    /// The instance.
+    pub instance_id: Option<String>,
+    /// The address the communicator connects to.
+    pub ssh_host: Option<String>,
+    /// The connection.
+    pub communicator: Option<Arc<SshCommunicator>>,
+    /// Generated data for provisioners.
+    pub generated: BTreeMap<String, String>,
+    /// Images made, by region.
+    pub images: BTreeMap<String, String>,
+    /// Their snapshots, by region.
+    pub snapshots: BTreeMap<String, Vec<String>>,
+    /// The run tags (`kiln:run`, `kiln:build`) of the temporary key
+    /// pair, security group and instance.
+    pub run_tags: Vec<(String, String)>,
+}
+
+impl SshState for AlicloudState {
+    fn ssh_host(&self) -> Option<String> {
+        self.ssh_host.clone()
+    }
+    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
+        self.communicator = communicator;
+    }
+}
+
+impl HasCommunicator for AlicloudState {
+    fn communicator(&self) -> Arc<dyn Communicator> {
+        match &self.communicator {
+            Some(c) => c.clone(),
+            None => Arc::new(NoCommunicator),
+        }
+    }
+    fn generated(&self) -> GeneratedData {
+        Arc::new(self.generated.clone())
+    }
+}
+
+/// Why the build cannot start: a setting kiln takes at `validate` (as
+/// Packer does) but does not build with yet. Checked before any API call.
+fn unsupported(c: &Config) -> Option<String> {
+    let hint = "\n  hint: see docs/builders/alicloud-ecs.md for what kiln's alicloud-ecs builder does not do yet";
+    let what = if c.image_encrypted == Some(true) {
+        "`image_encrypted`"
+    } else if c.image_ignore_data_disks {
+        "`image_ignore_data_disks`"
+    } else if c.force_delete.instances {
+        "`image_force_delete_instances`"
+    } else if matches!(
+        (&c.network.vpc, &c.network.vswitch),
+        (Vpc::Create { .. }, VSwitch::Existing(_))
+    ) {
+        "`vswitch_id` without `vpc_id`"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{what} is not supported by kiln's alicloud-ecs builder yet{hint}"
+    ))
+}
+
+/// A temporary resource's name (`packer_<uuid>`, as Packer names them).
+fn temporary_name() -> String {
+    format!("packer_{}", uuid::Uuid::new_v4())
+}
+
+/// How long instances, VPCs, vSwitches and EIPs may take (Packer's
+/// `ALICLOUD_DEFAULT_TIMEOUT`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+fn poller(timeout: Duration) -> Poller {
+    Poller::new(timeout, Duration::from_secs(1))
+}
+
+#[async_trait]
+impl Builder for AlicloudEcsBuilder {
+    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+        let c = &self.config;
+        if let Some(reason) = unsupported(c) {
+            return Err(BuildError::msg(reason));
+        }
+        let client = client::Client::ecs(&c.access).map_err(BuildError::msg)?;
+        let ecs = Ecs {
+            client,
+            instance_type: c.instance_type.clone(),
+            force_stop: matches!(c.stop_instance, StopInstance::Api { force: true }),
+        };
+
+        let kiln_cloud::steps::key_pair::SshLogin {
+            ssh,
+            plan,
+            generated: data,
+        } = kiln_cloud::steps::key_pair::SshLogin::decide(
+            &c.communicator,
+            c.ssh_keypair_name.as_deref(),
+            temporary_name,
+            &self.redactor,
+            &cx.run_uuid.to_string(),
+        )
+        .map_err(BuildError::msg)?;
+        let port = ssh.as_ref().map(|s| s.port).unwrap_or(22);
+
+        let mut state = AlicloudState {
+            ecs,
+            source_image: None,
+            key_pair_name: None,
+            vpc_id: None,
+            vswitch_id: None,
+            security_group_id: None,
+            instance_id: None,
+            ssh_host: None,
+            communicator: None,
+            generated: data,
+            images: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
+        };
+
+        let short = poller(DEFAULT_TIMEOUT);
+        let image_poller = poller(c.wait_snapshot_ready_timeout);
+        let debug_key = cx
+            .debug
+            .then(|| std::path::PathBuf::from(format!("ecs_{}.pem", self.build_name)));
+        let steps = self.steps(
+            plan,
+            debug_key,
+            port,
+            &short,
+            &image_poller,
+            ssh.map(Arc::new),
+            &cx,
+        );
+        let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        if state.images.is_empty() {
+            return Ok(None);
+        }
+        // Secrets stay out of artifacts (and so out of manifests).
+        let mut data = state.generated.clone();
+        data.remove(generated::SSH_PRIVATE_KEY);
+        data.remove(generated::PASSWORD);
+        Ok(Some(Arc::new(AlicloudArtifact {
+            images: state.images.clone(),
+            ecs: state.ecs.clone(),
+            generated: data,
+        })))
+    }
+}
+
+impl AlicloudEcsBuilder {
+    /// Packer 1.6.6's step list.
+    #[allow(clippy::too_many_arguments)]
+    fn steps(
+        &self,
+        plan: KeyPairPlan,
+        debug_key: Option<std::path::PathBuf>,
+        port: u16,
+        short: &Poller,
+        image_poller: &Poller,
+        ssh: Option<Arc<kiln_ssh::SshConfig>>,
+        cx: &BuildContext<'_>,
+    ) -> Vec<Box<dyn Step<AlicloudState>>> {
+        let c = &self.config;
+        let network = match (&c.network.vpc, &c.network.vswitch) {
+            (Vpc::Existing(vpc), VSwitch::Existing(vsw)) => NetworkPlan::Given {
+                network: vpc.clone(),
+                subnet: vsw.clone(),
+            },
+            (Vpc::Existing(vpc), VSwitch::Create { name, cidr_block }) => {
+                NetworkPlan::TemporarySubnet {
+                    network: vpc.clone(),
+                    subnet: TemporarySubnet {
+                        name: name.clone().unwrap_or_else(temporary_name),
+                        cidr: cidr_block.clone(),
+                        zone: c.zone_id.clone(),
+                    },
+                }
+            }
+            (Vpc::Create { name, cidr_block }, vswitch) => {
+                let subnet_cidr = match vswitch {
+                    VSwitch::Create { cidr_block, .. } => cidr_block.clone(),
+                    VSwitch::Existing(_) => config::DEFAULT_VSWITCH_CIDR.to_string(),
+                };
+                let subnet_name = match vswitch {
+                    VSwitch::Create { name, .. } => name.clone(),
+                    VSwitch::Existing(_) => None,
+                };
+                NetworkPlan::Temporary {
+                    network: TemporaryNetwork {
+                        name: name.clone().unwrap_or_else(temporary_name),
+                        cidr: cidr_block
+                            .clone()
+                            .unwrap_or_else(|| cloud::network::DEFAULT_VPC_CIDR.to_string()),
+                    },
+                    subnet: TemporarySubnet {
+                        name: subnet_name.unwrap_or_else(temporary_name),
+                        cidr: subnet_cidr,
+                        zone: c.zone_id.clone(),
+                    },
+                }
+            }
+        };
+        let group = match &c.network.security_group {
+            SecurityGroup::Existing(id) => SecurityGroupPlan::Given(vec![id.clone()]),
+            SecurityGroup::Create { name } => SecurityGroupPlan::Temporary {
+                name: name.clone().unwrap_or_else(temporary_name),
+                rule: IngressRule {
+                    port,
+                    cidrs: vec!["0.0.0.0/0".into()],
+                },
+            },
+        };
+        let address = if c.ssh_private_ip {
+            steps::AddressPlan::Private
+        } else if c.associate_public_ip_address {
+            steps::AddressPlan::PublicIp
+        } else {
+            steps::AddressPlan::Eip
+        };
+        let mut steps: Vec<Box<dyn Step<AlicloudState>>> = vec![
+            Box::new(steps::StepPreValidate { config: c.clone() }),
+            Box::new(steps::StepCheckSourceImage { config: c.clone() }),
+            Box::new(StepKeyPair::new(plan, debug_key)),
+            Box::new(StepNetwork::new(network, short.clone())),
+            Box::new(StepSecurityGroup::new(group)),
+            Box::new(steps::StepCreateInstance {
+                config: c.clone(),
+                poller: short.clone(),
+                created: None,
+            }),
+            Box::new(steps::StepConfigAddress {
+                plan: address,
+                charge_type: c.internet_charge_type.map(|t| t.as_str()),
+                bandwidth: c.internet_max_bandwidth_out,
+                poller: short.clone(),
+                allocated: None,
+            }),
+            Box::new(steps::StepAttachKeyPair::default()),
+            Box::new(steps::StepStartInstance {
+                poller: short.clone(),
+            }),
+        ];
+        if let Some(s) = &ssh {
+            steps.push(Box::new(StepConnect::new(s.clone())));
+        }
+        steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
+        if let Some(s) = &ssh {
+            steps.push(Box::new(StepCleanupTempKeys::new(s.clone())));
+        }
+        let stop = match c.stop_instance {
+            StopInstance::Api { .. } => StopMode::Api,
+            StopInstance::ByProvisioner => StopMode::ByProvisioner,
+        };
+        let copies = c
+            .image_copies
+            .iter()
+            .map(|copy| CopyTarget {
+                region: copy.region.clone(),
+                request: CopyRequest {
+                    name: copy.name.clone().unwrap_or_else(|| c.image_name.clone()),
+                    description: c.image_description.clone(),
+                },
+            })
+            .collect();
+        // Packer calls `ModifyImageSharePermission` in every region, even
+        // with no accounts to add or remove.
+        let share = vec![ImageChange::Attribute(SharePermission {
+            add: c.image_share_accounts.clone(),
+            remove: c.image_unshare_accounts.clone(),
+        })];
+        steps.extend([
+            Box::new(StepStopInstance::new(
+                "stepStopAlicloudInstance",
+                stop,
+                short.clone(),
+            )) as Box<dyn Step<AlicloudState>>,
+            Box::new(steps::StepDeleteImages { config: c.clone() }),
+            Box::new(StepCreateImage::new(
+                "stepCreateAlicloudImage",
+                steps::CreateImagePlan { config: c.clone() },
+                image_poller.clone(),
+            )),
+            Box::new(StepTagImage::new(
+                "stepCreateTags",
+                steps::ImageTagPlan { config: c.clone() },
+            )),
+            Box::new(StepCopyImage::new(
+                "stepRegionCopyAlicloudImage",
+                copies,
+                image_poller.clone(),
+            )),
+            Box::new(StepShareImage::new(
+                "stepShareAlicloudImage",
+                share,
+                Default::default(),
+            )),
+        ]);
+        steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: serde_json::Value) -> Config {
+        let mut v = serde_json::json!({
+            "access_key": "ak", "secret_key": "sk", "region": "cn-beijing",
+            "image_name": "img", "source_image": "centos", "instance_type": "ecs.n1.tiny",
+            "ssh_username": "root"
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        config::prepare_with_env(
+            &RawConfig::from_value(v),
+            &kiln_test::prepare_cx("alicloud-ecs"),
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn settings_not_built_yet_stop_the_build_before_any_call() {
+        assert_eq!(unsupported(&config(serde_json::json!({}))), None);
+        for (extra, what) in [
+            (
+                serde_json::json!({"image_encrypted": true}),
+                "`image_encrypted`",
+            ),
+            (
+                serde_json::json!({"image_ignore_data_disks": true}),
+                "`image_ignore_data_disks`",
+            ),
+            (
+                serde_json::json!({"image_force_delete_instances": true}),
+                "`image_force_delete_instances`",
+            ),
+            (
+                serde_json::json!({"vswitch_id": "vsw-1"}),
+                "`vswitch_id` without `vpc_id`",
+            ),
+        ] {
+            let e = unsupported(&config(extra)).expect(what);
+            assert!(
+                e.starts_with(&format!(
+                    "{what} is not supported by kiln's alicloud-ecs builder yet"
+                )),
+                "{e}"
+            );
+        }
+        let both = serde_json::json!({"vswitch_id": "vsw-1", "vpc_id": "vpc-1"});
+        assert_eq!(unsupported(&config(both)), None);
+    }
+
+    #[test]
+    fn the_temporary_key_pair_is_rsa_unless_the_template_asks() {
+        let raw = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "access_key": "ak", "secret_key": "sk", "region": "cn-beijing",
+                "image_name": "img", "source_image": "centos",
+                "instance_type": "ecs.n1.tiny", "ssh_username": "root"
+            });
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            RawConfig::from_value(v)
+        };
+        let kind = |extra: serde_json::Value| {
+            let r = raw(extra);
+            let mut c =
+                config::prepare_with_env(&r, &kiln_test::prepare_cx("alicloud-ecs"), &|_| None)
+                    .unwrap();
+            rsa_by_default(&mut c, &r);
+            match &c.communicator {
+                CommunicatorConfig::Ssh(s) => s.temporary_key_pair,
+                CommunicatorConfig::None => unreachable!(),
+            }
+        };
+        use kiln_ssh::KeyPairType;
+        assert_eq!(kind(serde_json::json!({})), KeyPairType::Rsa(2048));
+        assert_eq!(
+            kind(serde_json::json!({"temporary_key_pair_type": "ed25519"})),
+            KeyPairType::Ed25519
+        );
+        assert_eq!(
+            kind(
+                serde_json::json!({"temporary_key_pair_type": "rsa", "temporary_key_pair_bits": 4096})
+            ),
+            KeyPairType::Rsa(4096)
+        );
+    }
+
+    #[test]
+    fn the_instance_carries_the_templates_run_tags_and_kilns() {
+        let template = BTreeMap::from([("team".to_string(), "web".to_string())]);
+        let kiln = [("kiln:run".to_string(), "r".to_string())];
+        let tags = steps::instance_tags(&template, &kiln);
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags["team"], "web");
+        assert_eq!(tags["kiln:run"], "r");
+    }
+}

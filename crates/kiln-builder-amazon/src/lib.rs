@@ -201,60 +201,18 @@ impl Builder for AmazonEbsBuilder {
 
         // Packer's prepare-time rule: a temporary key pair unless the
         // template names a key pair, a private key or a password.
-        let mut ssh = match &c.communicator {
-            CommunicatorConfig::Ssh(s) => Some((**s).clone()),
-            CommunicatorConfig::None => None,
-        };
-        let plan = KeyPairPlan::decide(
-            ssh.as_ref(),
+        let kiln_cloud::steps::key_pair::SshLogin {
+            ssh,
+            plan,
+            generated: data,
+        } = kiln_cloud::steps::key_pair::SshLogin::decide(
+            &c.communicator,
             c.ssh_keypair_name.as_deref(),
             client::temporary_name,
             &self.redactor,
+            &cx.run_uuid.to_string(),
         )
         .map_err(BuildError::msg)?;
-        let mut data = BTreeMap::from([
-            (
-                generated::PACKER_RUN_UUID.to_string(),
-                cx.run_uuid.to_string(),
-            ),
-            (
-                generated::CONN_TYPE.to_string(),
-                c.communicator.kind().to_string(),
-            ),
-        ]);
-        if let Some(s) = ssh.as_mut() {
-            let (public, private) = match &plan {
-                KeyPairPlan::Temporary { key, .. } => (
-                    key.public_openssh.clone(),
-                    key.private_openssh.expose().clone(),
-                ),
-                _ => (
-                    String::new(),
-                    s.credentials
-                        .private_key
-                        .as_ref()
-                        .map(|k| k.pem.expose().clone())
-                        .unwrap_or_default(),
-                ),
-            };
-            if let KeyPairPlan::Temporary { key, .. } = &plan {
-                s.credentials.temporary_key = Some(Secret::new(Arc::new(key.private.clone())));
-            }
-            data.extend([
-                (generated::PORT.to_string(), s.port.to_string()),
-                (generated::USER.to_string(), s.credentials.username.clone()),
-                (
-                    generated::PASSWORD.to_string(),
-                    s.credentials
-                        .password
-                        .as_ref()
-                        .map(|p| p.expose().clone())
-                        .unwrap_or_default(),
-                ),
-                (generated::SSH_PUBLIC_KEY.to_string(), public),
-                (generated::SSH_PRIVATE_KEY.to_string(), private),
-            ]);
-        }
 
         let mut state = AmazonState {
             sdk,

@@ -11,6 +11,7 @@ use kiln_sdk::{
 /// Every built-in builder type.
 pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
     vec![
+        Box::new(kiln_builder_alicloud::AlicloudEcsBuilderFactory),
         Box::new(kiln_builder_amazon::AmazonEbsBuilderFactory),
         Box::new(kiln_builder_docker::DockerBuilderFactory),
         Box::new(kiln_builder_file::FileBuilderFactory),
@@ -68,7 +69,14 @@ mod tests {
         }
         assert_eq!(
             r.builder_names(),
-            ["amazon-ebs", "docker", "file", "null", "qemu"]
+            [
+                "alicloud-ecs",
+                "amazon-ebs",
+                "docker",
+                "file",
+                "null",
+                "qemu"
+            ]
         );
         assert_eq!(r.data_source_names(), ["null", "http"]);
         for p in ["breakpoint", "shell-local", "sleep"] {

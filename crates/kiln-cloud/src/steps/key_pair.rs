@@ -87,6 +87,85 @@ impl KeyPairPlan {
     }
 }
 
+/// The SSH login a cloud build uses, decided once before its steps run:
+/// the communicator's settings (with the temporary key filled in), the
+/// key pair plan, and the generated data that Packer's builders publish
+/// for it (`PackerRunUUID`, `ConnType`, `SSHPublicKey`, …).
+pub struct SshLogin {
+    /// The SSH settings; `None` for `communicator: none`.
+    pub ssh: Option<SshConfig>,
+    /// How the instance is logged in to.
+    pub plan: KeyPairPlan,
+    /// The build's generated data so far.
+    pub generated: std::collections::BTreeMap<String, String>,
+}
+
+impl SshLogin {
+    /// Decides the plan ([`KeyPairPlan::decide`]) for `communicator` and
+    /// fills in the generated data of Packer's cloud builders.
+    pub fn decide(
+        communicator: &kiln_ssh::CommunicatorConfig,
+        keypair_name: Option<&str>,
+        temporary_name: impl FnOnce() -> String,
+        redactor: &Redactor,
+        run_uuid: &str,
+    ) -> Result<SshLogin, KeyPairError> {
+        use kiln_sdk::generated;
+        let mut ssh = match communicator {
+            kiln_ssh::CommunicatorConfig::Ssh(s) => Some((**s).clone()),
+            kiln_ssh::CommunicatorConfig::None => None,
+        };
+        let plan = KeyPairPlan::decide(ssh.as_ref(), keypair_name, temporary_name, redactor)?;
+        let mut data = std::collections::BTreeMap::from([
+            (generated::PACKER_RUN_UUID.to_string(), run_uuid.to_string()),
+            (
+                generated::CONN_TYPE.to_string(),
+                communicator.kind().to_string(),
+            ),
+        ]);
+        if let Some(s) = ssh.as_mut() {
+            let (public, private) = match &plan {
+                KeyPairPlan::Temporary { key, .. } => (
+                    key.public_openssh.clone(),
+                    key.private_openssh.expose().clone(),
+                ),
+                _ => (
+                    String::new(),
+                    s.credentials
+                        .private_key
+                        .as_ref()
+                        .map(|k| k.pem.expose().clone())
+                        .unwrap_or_default(),
+                ),
+            };
+            if let KeyPairPlan::Temporary { key, .. } = &plan {
+                s.credentials.temporary_key = Some(kiln_sdk::Secret::new(std::sync::Arc::new(
+                    key.private.clone(),
+                )));
+            }
+            data.extend([
+                (generated::PORT.to_string(), s.port.to_string()),
+                (generated::USER.to_string(), s.credentials.username.clone()),
+                (
+                    generated::PASSWORD.to_string(),
+                    s.credentials
+                        .password
+                        .as_ref()
+                        .map(|p| p.expose().clone())
+                        .unwrap_or_default(),
+                ),
+                (generated::SSH_PUBLIC_KEY.to_string(), public),
+                (generated::SSH_PRIVATE_KEY.to_string(), private),
+            ]);
+        }
+        Ok(SshLogin {
+            ssh,
+            plan,
+            generated: data,
+        })
+    }
+}
+
 /// What the key pair step shows a line for; the cloud words it
 /// ([`KeyPairApi::line`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 //! manifests. `corpus` checks the verdicts on the real-world template
 //! corpus in `tests/corpus/` against its index (and packer 1.6.6 for JSON).
 
+mod alicloud;
 mod amazon;
 mod amazon_faults;
 mod build;
