@@ -15,7 +15,8 @@ EIPs Associating -> InUse, ...) after realistic delays multiplied by a time
 scale (`--time-scale 0.01` makes a 60 s image take 0.6 s).
 
 Admin endpoints (not Alibaba's): GET /_fake/resources, GET /_fake/requests,
-POST /_fake/reset, GET|POST /_fake/config, GET /_fake/authorized_keys.
+POST /_fake/reset, GET|POST /_fake/config, GET /_fake/delays,
+GET /_fake/authorized_keys.
 
 Run `alicloud_fake.py --help`; README.md beside this file says more.
 """
@@ -110,6 +111,7 @@ CENTRAL_ENDPOINT_REGIONS = {"cn-qingdao", "cn-beijing", "cn-hangzhou", "cn-shang
 STS_VERSION = "2015-04-01"
 MAX_SKEW = 15 * 60
 IMPORT_ROLE = "AliyunECSImageImportDefaultRole"
+IMPORT_POLICY = "AliyunECSImageImportRolePolicy"
 
 
 class ApiError(Exception):
@@ -236,7 +238,7 @@ class State:
                         "Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow",
                                        "Principal": {"Service": ["ecs.aliyuncs.com"]}}],
                         "Version": "1"}),
-                    "policies": ["AliyunECSImageImportRolePolicy"], "_next": [],
+                    "policies": [IMPORT_POLICY], "_next": [],
                 }
 
     # Delays ---------------------------------------------------------------
@@ -334,6 +336,11 @@ class Api:
             raise ApiError(404, "InvalidRegionId.NotFound", f"The specified RegionId `{r}` does not exist.")
         return r
 
+    @staticmethod
+    def _tagged(res, p):
+        """Whether `res` carries every `Tag.N` filter of the request."""
+        return all(res["tags"].get(k) == v for k, v in tags_from(p).items())
+
     def need(self, p, name):
         v = p.get(name)
         if v in (None, ""):
@@ -405,7 +412,8 @@ class Api:
             "ResourceGroupId": "", "Tags": tag_view(im["tags"]),
             "DiskDeviceMappings": {"DiskDeviceMapping": [
                 {"SnapshotId": d["SnapshotId"], "Size": str(d["Size"]), "Device": d["Device"], "Type": d["Type"],
-                 "Format": "", "ImportOSSBucket": "", "ImportOSSObject": "", "Progress": "100%"}
+                 "Format": d.get("Format", ""), "ImportOSSBucket": d.get("ImportOSSBucket", ""),
+                 "ImportOSSObject": d.get("ImportOSSObject", ""), "Progress": "100%"}
                 for d in im["disks"]]},
         }
 
@@ -415,11 +423,12 @@ class Api:
             raise ApiError(404, "InvalidImageId.NotFound", f"The specified ImageId `{iid}` does not exist.")
         return im
 
-    def new_snapshot(self, region, disk_id, size, kind):
+    def new_snapshot(self, region, disk_id, size, kind, disk_type="system", usage="image", encrypted=False):
         sid = rand_id("s-")
         s = {"SnapshotId": sid, "RegionId": region, "Status": "progressing", "Progress": "0%",
-             "SourceDiskId": disk_id, "SourceDiskSize": str(size), "SourceDiskType": "system",
-             "Usage": "image", "CreationTime": iso_secs(), "SnapshotName": "", "tags": {}, "_next": []}
+             "SourceDiskId": disk_id, "SourceDiskSize": str(size), "SourceDiskType": disk_type,
+             "Usage": usage, "CreationTime": iso_secs(), "SnapshotName": "", "Encrypted": encrypted,
+             "tags": {}, "_next": []}
         self.st.res["snapshot"][sid] = s
         self.st.later(s, kind, {"Status": "accomplished", "Progress": "100%"})
         return s
@@ -527,7 +536,7 @@ class Api:
         items = [{"KeyPairName": k["KeyPairName"], "KeyPairFingerPrint": k["KeyPairFingerPrint"],
                   "CreationTime": k["CreationTime"], "Tags": tag_view(k["tags"]), "ResourceGroupId": ""}
                  for (kr, kn), k in sorted(self.st.res["key_pair"].items())
-                 if kr == r and (not name or kn == name)]
+                 if kr == r and (not name or kn == name) and self._tagged(k, p)]
         return paginate(items, p, "KeyPairs", "KeyPair")
 
     def DeleteKeyPairs(self, p, svc):
@@ -726,6 +735,8 @@ class Api:
                 continue
             if p.get("SecurityGroupName") and g["SecurityGroupName"] != p["SecurityGroupName"]:
                 continue
+            if not self._tagged(g, p):
+                continue
             items.append({
                 "SecurityGroupId": g["SecurityGroupId"], "SecurityGroupName": g["SecurityGroupName"],
                 "Description": g["Description"], "VpcId": g["VpcId"], "CreationTime": g["CreationTime"],
@@ -790,6 +801,18 @@ class Api:
                                         "Type": "system", "Size": size, "Device": "/dev/xvda",
                                         "Category": p.get("SystemDisk.Category") or "cloud_efficiency",
                                         "Status": "In_use", "tags": {}, "_next": []}
+            data_disks = []
+            k = 1
+            while f"DataDisk.{k}.Size" in p or f"DataDisk.{k}.Category" in p or f"DataDisk.{k}.SnapshotId" in p:
+                ddid = rand_id("d-")
+                self.st.res["disk"][ddid] = {
+                    "DiskId": ddid, "RegionId": r, "ZoneId": zone, "InstanceId": iid, "Type": "data",
+                    "Size": int(p.get(f"DataDisk.{k}.Size") or 20),
+                    "Device": p.get(f"DataDisk.{k}.Device") or f"/dev/xvd{chr(ord('a') + k)}",
+                    "Category": p.get(f"DataDisk.{k}.Category") or "cloud_efficiency",
+                    "Status": "In_use", "tags": {}, "_next": []}
+                data_disks.append(ddid)
+                k += 1
             c, m = INSTANCE_TYPES[itype]
             inst = {
                 "InstanceId": iid, "RegionId": r, "ZoneId": zone, "InstanceType": itype, "Cpu": c,
@@ -803,7 +826,7 @@ class Api:
                 "PrivateIp": self.cfg.private_ip or f"172.16.0.{n}", "CreationTime": iso_now(),
                 "SerialNumber": str(uuid.uuid4()), "EniId": rand_id("eni-"),
                 "Mac": "00:16:3e:%02x:%02x:%02x" % (random.randrange(256), random.randrange(256), random.randrange(256)),
-                "SystemDiskId": did, "KeyPairName": p.get("KeyPairName", ""), "UserData": p.get("UserData", ""),
+                "SystemDiskId": did, "DataDiskIds": data_disks, "KeyPairName": p.get("KeyPairName", ""), "UserData": p.get("UserData", ""),
                 "tags": tags_from(p), "_next": [],
             }
             self.st.res["instance"][iid] = inst
@@ -823,6 +846,8 @@ class Api:
             if p.get("VpcId") and i["VpcId"] != p["VpcId"]:
                 continue
             if p.get("InstanceName") and i["InstanceName"] != p["InstanceName"]:
+                continue
+            if not self._tagged(i, p):
                 continue
             items.append(self.instance_view(i))
         return paginate(items, p, "Instances", "Instance")
@@ -881,7 +906,9 @@ class Api:
             e = self.st.res["eip"][i["EipId"]]
             e.update({"Status": "Available", "InstanceId": "", "InstanceType": ""})
             e["_next"] = []
-        self.st.res["disk"].pop(i["SystemDiskId"], None)
+        # Data disks go with the instance too (the fake has no detached disks).
+        for did in [i["SystemDiskId"]] + i.get("DataDiskIds", []):
+            self.st.res["disk"].pop(did, None)
         del self.st.res["instance"][iid]
 
     def ModifyInstanceAttribute(self, p, svc):
@@ -999,6 +1026,11 @@ class Api:
 
     def CreateImage(self, p, svc):
         r = self.region(p)
+        # A retry with the same ClientToken answers the first call, before
+        # any check: the image it made holds the name now.
+        done = self.st.tokens.get(("CreateImage", p.get("ClientToken")))
+        if p.get("ClientToken") and done is not None:
+            return done
         name = p.get("ImageName") or ""
         if name and name in self.self_image_names(r):
             raise ApiError(400, "InvalidImageName.Duplicated", "The specified Image name has already been used.")
@@ -1015,10 +1047,16 @@ class Api:
 
         def make():
             snap = src_snap
+            data = []
             if snap is None:
                 snap = self.new_snapshot(r, i["SystemDiskId"], size, "image_create")
+                # An image of an instance holds a snapshot of each of its disks.
+                for did in i.get("DataDiskIds", []):
+                    d = self.st.res["disk"][did]
+                    s = self.new_snapshot(r, did, d["Size"], "image_create", disk_type="data")
+                    data.append({"SnapshotId": s["SnapshotId"], "Size": d["Size"], "Device": d["Device"], "Type": "data"})
             im = self.new_image(r, name or rand_id("image-", 8), size, osinfo, "image_create",
-                                [{"SnapshotId": snap["SnapshotId"], "Size": size, "Device": "/dev/xvda", "Type": "system"}],
+                                [{"SnapshotId": snap["SnapshotId"], "Size": size, "Device": "/dev/xvda", "Type": "system"}] + data,
                                 desc=p.get("Description", ""), version=p.get("ImageVersion", ""))
             im["tags"].update(tags_from(p))
             im["SourceInstanceId"] = p.get("InstanceId", "")
@@ -1048,10 +1086,14 @@ class Api:
         name = p.get("DestinationImageName") or src["ImageName"]
         if name in self.self_image_names(dest):
             raise ApiError(400, "InvalidImageName.Duplicated", "The specified Image name has already been used.")
-        snap = self.new_snapshot(dest, "", src["Size"], "image_copy")
+        # `Encrypted=true` makes an encrypted copy (in the same region too:
+        # Alibaba's way to encrypt an image).
+        encrypted = p.get("Encrypted", "false").lower() == "true"
+        snap = self.new_snapshot(dest, "", src["Size"], "image_copy", encrypted=encrypted)
         im = self.new_image(dest, name, src["Size"], (src["OSName"], src["Platform"]), "image_copy",
                             [{"SnapshotId": snap["SnapshotId"], "Size": src["Size"], "Device": "/dev/xvda", "Type": "system"}],
                             desc=p.get("DestinationDescription", src["Description"]), copied=True)
+        im["Encrypted"] = encrypted
         im["Status"] = "Waiting"
         im["_next"].insert(0, (time.time() + DELAYS["image_copy"] * self.cfg.time_scale * 0.1, {"Status": "Creating"}))
         im["tags"].update(tags_from(p))
@@ -1107,8 +1149,10 @@ class Api:
                 continue
             if p.get("Status") and p["Status"] != "all" and s["Status"] != p["Status"]:
                 continue
+            if not self._tagged(s, p):
+                continue
             items.append({k: s[k] for k in ("SnapshotId", "Status", "Progress", "SourceDiskId", "SourceDiskSize",
-                                             "SourceDiskType", "Usage", "CreationTime", "SnapshotName")}
+                                             "SourceDiskType", "Usage", "CreationTime", "SnapshotName", "Encrypted")}
                          | {"Tags": tag_view(s["tags"]), "RegionId": r})
         return paginate(items, p, "Snapshots", "Snapshot")
 
@@ -1129,13 +1173,32 @@ class Api:
                   "Status": d["Status"], "Tags": tag_view(d["tags"])}
                  for d in self.st.res["disk"].values()
                  if d["RegionId"] == r and (ids is None or d["DiskId"] in ids)
-                 and (not p.get("InstanceId") or d["InstanceId"] == p["InstanceId"])]
+                 and (not p.get("InstanceId") or d["InstanceId"] == p["InstanceId"])
+                 and p.get("DiskType", "all") in ("all", d["Type"])]
         return paginate(items, p, "Disks", "Disk")
+
+    def CreateSnapshot(self, p, svc):
+        did = self.need(p, "DiskId")
+        d = self.st.res["disk"].get(did)
+        if d is None or (p.get("RegionId") and d["RegionId"] != p["RegionId"]):
+            raise ApiError(404, "InvalidDiskId.NotFound", f"The specified DiskId `{did}` does not exist.")
+        i = self.st.res["instance"].get(d["InstanceId"])
+        if i is not None and i["Status"] not in ("Running", "Stopped"):
+            raise self._wrong_state()
+
+        def make():
+            s = self.new_snapshot(d["RegionId"], did, d["Size"], "snapshot", disk_type=d["Type"], usage="none")
+            s["SnapshotName"] = p.get("SnapshotName", "")
+            s["tags"].update(tags_from(p))
+            return {"SnapshotId": s["SnapshotId"]}
+        return self.idem(p, "CreateSnapshot", make)
 
     def ImportImage(self, p, svc):
         r = self.region(p)
         role = p.get("RoleName") or IMPORT_ROLE
-        if role not in self.st.res["role"]:
+        # ECS reads OSS as the role: it must exist and carry the import policy.
+        held = self.st.res["role"].get(role)
+        if held is None or IMPORT_POLICY not in held["policies"]:
             raise ApiError(403, "NoSetRoletoECSServiceAcount", "The ECS service account has no role to read OSS; authorize `AliyunECSImageImportDefaultRole`.")
         name = p.get("ImageName") or rand_id("import-", 8)
         if name in self.self_image_names(r):
@@ -1153,13 +1216,17 @@ class Api:
             size = int(p.get(f"DiskDeviceMapping.{i}.DiskImageSize") or p.get(f"DiskDeviceMapping.{i}.DiskImSize") or 40)
             snap = self.new_snapshot(r, "", size, "image_import")
             disks.append({"SnapshotId": snap["SnapshotId"], "Size": size, "Device": p.get(f"DiskDeviceMapping.{i}.Device") or "/dev/xvda",
-                          "Type": "system" if i == 1 else "data"})
+                          "Type": "system" if i == 1 else "data", "Format": p.get(f"DiskDeviceMapping.{i}.Format", ""),
+                          "ImportOSSBucket": bucket, "ImportOSSObject": obj})
             i += 1
         if not disks:
             raise ApiError(400, "MissingDiskDeviceMapping", "DiskDeviceMapping is mandatory for this action.")
         im = self.new_image(r, name, disks[0]["Size"], (p.get("OSType") or "linux", p.get("Platform") or "Others Linux"),
                             "image_import", disks, desc=p.get("Description", ""))
         im["Status"] = "Waiting"
+        im["OSType"] = p.get("OSType") or "linux"
+        im["Architecture"] = p.get("Architecture") or "x86_64"
+        im["tags"].update(tags_from(p))
         tid = "t-" + rand_id("", 16)
         self.st.res["task"][tid] = {"TaskId": tid, "RegionId": r, "TaskAction": "ImportImage", "ImageId": im["ImageId"],
                                     "TaskStatus": "Processing", "_next": []}
@@ -1290,6 +1357,14 @@ class Api:
         role["policies"].append(name)
         return {}
 
+    def UpdateRole(self, p, svc):
+        role = self.st.res["role"].get(self.need(p, "RoleName"))
+        if role is None:
+            raise ApiError(404, "EntityNotExist.Role", f"The role not exists: {p['RoleName']}.")
+        if p.get("NewAssumeRolePolicyDocument"):
+            role["AssumeRolePolicyDocument"] = p["NewAssumeRolePolicyDocument"]
+        return {"Role": {k: role[k] for k in ("RoleName", "RoleId", "Arn", "AssumeRolePolicyDocument")}}
+
     def GetCallerIdentity(self, p, svc):
         return {"AccountId": OWNER_ID, "UserId": OWNER_ID, "Arn": f"acs:ram::{OWNER_ID}:root", "IdentityType": "Account",
                 "PrincipalId": OWNER_ID}
@@ -1301,7 +1376,7 @@ VPC_ACTIONS = {
     "DescribeVSwitches", "DeleteVSwitch", "AllocateEipAddress", "DescribeEipAddresses", "AssociateEipAddress",
     "UnassociateEipAddress", "ReleaseEipAddress", "TagResources", "UntagResources", "ListTagResources",
 }
-RAM_ACTIONS = {"GetRole", "CreateRole", "ListPoliciesForRole", "AttachPolicyToRole"}
+RAM_ACTIONS = {"GetRole", "CreateRole", "UpdateRole", "ListPoliciesForRole", "AttachPolicyToRole"}
 STS_ACTIONS = {"GetCallerIdentity"}
 LOCATION_ACTIONS = {"DescribeEndpoints"}
 ECS_ACTIONS = {
@@ -1316,6 +1391,7 @@ VERSION_SERVICE = {v: k for k, v in SERVICE_VERSIONS.items()}
 ID_KEYS = ("InstanceId", "InstanceIds", "ImageId", "VpcId", "VSwitchId", "SecurityGroupId", "AllocationId",
            "KeyPairName", "KeyPairNames", "SnapshotId", "SnapshotIds", "DestinationRegionId", "ResourceId",
            "ResourceId.1", "RoleName")
+METADATA_CREDENTIALS = "/latest/meta-data/ram/security-credentials/"
 COMMON_PARAMS = {"Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp",
                  "AccessKeyId", "Format", "Version", "Action", "RegionId"}
 SECRET_PARAMS = {"Password", "UserData", "SecurityToken"}
@@ -1327,6 +1403,10 @@ RESPONSE_ID_KEYS = ("InstanceId", "ImageId", "VpcId", "VSwitchId", "SecurityGrou
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle on, a kept-alive
+    # connection's body waits for the client's delayed ACK (~40 ms a
+    # request), a cost Alibaba's endpoints do not have.
+    disable_nagle_algorithm = True
     server_version = "Tengine"
     st: State = None  # set by main
     api: Api = None
@@ -1391,6 +1471,8 @@ class Handler(BaseHTTPRequestHandler):
             url = urlsplit(self.path)
             if url.path.startswith("/_fake/"):
                 return self._admin(url)
+            if url.path.startswith(METADATA_CREDENTIALS):
+                return self._metadata(url.path[len(METADATA_CREDENTIALS):])
             body = self._body()
             svc = self._service_from_host()
             auth = self.headers.get("Authorization") or ""
@@ -1399,6 +1481,23 @@ class Handler(BaseHTTPRequestHandler):
             self._rpc(url, body, svc)
         except BrokenPipeError:
             pass
+
+    def _metadata(self, role):
+        """The ECS metadata service's RAM role credentials (what an instance
+        with that role attached reads at 100.100.100.200): a role the fake's
+        RAM holds gets the first accepted key and an STS token; the list
+        (`…/security-credentials/`) names every role."""
+        self._body()
+        with self.st.lock:
+            roles = sorted(self.st.res["role"])
+        if not role:
+            return self._send(200, "\n".join(roles), ctype="text/plain")
+        if role not in roles:
+            return self._send(404, "<html><body>404 Not Found</body></html>", ctype="text/html")
+        ak, sk = next(iter(self.st.cfg.keys.items()))
+        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        return self._json(200, {"AccessKeyId": ak, "AccessKeySecret": sk, "SecurityToken": f"fake-sts-token-{role}",
+                                "Expiration": expiration, "LastUpdated": iso_secs(), "Code": "Success"})
 
     def _admin(self, url):
         st = self.st
@@ -1421,6 +1520,11 @@ class Handler(BaseHTTPRequestHandler):
                             setattr(st.cfg, k, upd[k])
                 return self._json(200, {"time_scale": st.cfg.time_scale, "public_ip": st.cfg.public_ip,
                                         "private_ip": st.cfg.private_ip, "access_key_ids": sorted(st.cfg.keys)})
+            if url.path == "/_fake/delays":
+                # The realistic delays (seconds, before the time scale) and
+                # the regions, for benchmarks that compute a floor.
+                return self._json(200, {"time_scale": st.cfg.time_scale, "delays": DELAYS,
+                                        "regions": list(REGIONS)})
             if url.path == "/_fake/authorized_keys":
                 # The keys an instance's cloud-init would install: the key
                 # pairs attached to running instances (`?all=1`: every key).
@@ -1631,6 +1735,8 @@ class Oss:
             if "location" in q:
                 return "GetBucketLocation"
             return {"PUT": "PutBucket", "DELETE": "DeleteBucket", "GET": "ListObjects", "HEAD": "GetBucketInfo"}.get(m, m)
+        if "tagging" in q:
+            return {"PUT": "PutObjectTagging", "GET": "GetObjectTagging", "DELETE": "DeleteObjectTagging"}.get(m, m)
         if "uploads" in q and m == "POST":
             return "InitiateMultipartUpload"
         if "uploadId" in q:
@@ -1642,6 +1748,10 @@ class Oss:
                 return "AbortMultipartUpload"
             return "ListParts"
         return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(m, m)
+
+    def tagging(self):
+        """The object tags of `x-oss-tagging` (`k=v&k2=v2`, URL-encoded)."""
+        return dict(parse_qsl(self.h.headers.get("x-oss-tagging") or "", keep_blank_values=True))
 
     def check_sig(self, bucket, key, query):
         auth = self.h.headers.get("Authorization") or ""
@@ -1709,7 +1819,8 @@ class Oss:
                 raise ApiError(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
             etag = hashlib.md5(body).hexdigest().upper()
             res["object"][(bucket, key)] = {"Data": body, "ETag": etag, "LastModified": iso_secs().replace("Z", ".000Z"),
-                                            "ContentType": self.h.headers.get("Content-Type", "application/octet-stream"), "_next": []}
+                                            "ContentType": self.h.headers.get("Content-Type", "application/octet-stream"),
+                                            "Tags": self.tagging(), "_next": []}
             return self.ok(headers={"ETag": f"\"{etag}\"", "x-oss-hash-crc64ecma": str(crc64(body))})
         if action in ("GetObject", "HeadObject"):
             o = res["object"].get((bucket, key))
@@ -1727,12 +1838,27 @@ class Oss:
                 self.h.end_headers()
                 return None
             return self.ok(o["Data"], ctype=o["ContentType"], headers=hdrs)
+        if action in ("GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"):
+            o = res["object"].get((bucket, key))
+            if o is None:
+                raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
+            if action == "DeleteObjectTagging":
+                o["Tags"] = {}
+                return self.ok(status=204)
+            if action == "PutObjectTagging":
+                import re
+                pairs = re.findall(r"<Tag>\s*<Key>(.*?)</Key>\s*<Value>(.*?)</Value>\s*</Tag>", body.decode())
+                o["Tags"] = dict(pairs)
+                return self.ok()
+            tags = "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in o.get("Tags", {}).items())
+            return self.ok(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Tagging><TagSet>{tags}</TagSet></Tagging>")
         if action == "DeleteObject":
             res["object"].pop((bucket, key), None)
             return self.ok(status=204)
         if action == "InitiateMultipartUpload":
             uid = uuid.uuid4().hex.upper()
-            res["multipart"][uid] = {"Bucket": bucket, "Key": key, "parts": {}, "Initiated": iso_secs(), "_next": []}
+            res["multipart"][uid] = {"Bucket": bucket, "Key": key, "parts": {}, "Initiated": iso_secs(),
+                                     "Tags": self.tagging(), "_next": []}
             return self.ok(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><InitiateMultipartUploadResult><Bucket>{bucket}</Bucket>"
                            f"<Key>{key}</Key><UploadId>{uid}</UploadId></InitiateMultipartUploadResult>")
         up = res["multipart"].get(q.get("uploadId", ""))
@@ -1764,7 +1890,7 @@ class Oss:
             data = b"".join(up["parts"][n][0] for n in listed)
             etag = hashlib.md5(data).hexdigest().upper() + f"-{len(listed)}"
             res["object"][(bucket, key)] = {"Data": data, "ETag": etag, "LastModified": iso_secs().replace("Z", ".000Z"),
-                                            "ContentType": "application/octet-stream", "_next": []}
+                                            "ContentType": "application/octet-stream", "Tags": up["Tags"], "_next": []}
             del res["multipart"][q["uploadId"]]
             return self.ok(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResult><Location>{bucket}/{key}</Location>"
                            f"<Bucket>{bucket}</Bucket><Key>{key}</Key><ETag>\"{etag}\"</ETag></CompleteMultipartUploadResult>",
@@ -1803,7 +1929,7 @@ def resources_view(st):
                 continue
             row = {k: v for k, v in r.items() if not k.startswith("_") and k not in ("Data", "parts", "PublicKey")}
             if kind == "object":
-                row = {"Bucket": key[0], "Key": key[1], "Size": len(r["Data"]), "ETag": r["ETag"]}
+                row = {"Bucket": key[0], "Key": key[1], "Size": len(r["Data"]), "ETag": r["ETag"], "Tags": r.get("Tags", {})}
             if kind == "multipart":
                 row = {"UploadId": key, "Bucket": r["Bucket"], "Key": r["Key"], "Parts": sorted(r["parts"])}
             if kind == "image":

@@ -18,6 +18,7 @@
 mod endpoint;
 mod fault;
 mod profile;
+mod ram_role;
 mod sign;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,8 @@ use kiln_sdk::Secret;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use fault::{reply_fault, transport_fault};
+use fault::reply_fault;
+pub use fault::transport_fault;
 
 pub use endpoint::{endpoint, host, Product};
 pub use sign::{canonical_query, percent_encode, signature, string_to_sign, Params};
@@ -64,6 +66,16 @@ pub enum ClientError {
         /// Why.
         message: String,
     },
+    /// `ram_role_name`'s credentials could not be read.
+    #[error("cannot get the credentials of the RAM role `{role}` from the ECS metadata service at `{endpoint}`: {message}\n  hint: `ram_role_name` works on an ECS instance with that role attached; elsewhere set `access_key` and `secret_key` (or `ALICLOUD_ACCESS_KEY` and `ALICLOUD_SECRET_KEY`)")]
+    RamRole {
+        /// The role.
+        role: String,
+        /// The metadata endpoint.
+        endpoint: String,
+        /// Why.
+        message: String,
+    },
     /// The HTTP client could not be built (TLS set-up).
     #[error("cannot set up the HTTP client for {service}: {message}")]
     Http {
@@ -74,7 +86,19 @@ pub enum ClientError {
     },
 }
 
-/// The AccessKey of `access`'s credentials.
+/// The AccessKey of `access`'s credentials, `ram_role_name`'s read from
+/// the ECS metadata service ([`ram_role::ram_role_key`]).
+pub async fn resolve_access_key(access: &AccessConfig) -> Result<AccessKey, ClientError> {
+    match &access.credentials {
+        Credentials::EcsRamRole(role) => {
+            ram_role::ram_role_key(&access.metadata_endpoint, role).await
+        }
+        _ => access_key(access),
+    }
+}
+
+/// The AccessKey of `access`'s credentials that need no call (not
+/// `ram_role_name`'s: see [`resolve_access_key`]).
 pub fn access_key(access: &AccessConfig) -> Result<AccessKey, ClientError> {
     match &access.credentials {
         Credentials::Keys {
@@ -146,10 +170,19 @@ impl Client {
 
     /// The ECS client of the template's region and endpoint.
     pub fn ecs(access: &AccessConfig) -> Result<Client, ClientError> {
+        Client::ecs_with(access, access_key(access)?)
+    }
+
+    /// The same with any credentials, `ram_role_name`'s too.
+    pub async fn ecs_resolved(access: &AccessConfig) -> Result<Client, ClientError> {
+        Client::ecs_with(access, resolve_access_key(access).await?)
+    }
+
+    fn ecs_with(access: &AccessConfig, key: AccessKey) -> Result<Client, ClientError> {
         Client::new(
             Product::Ecs,
             &access.region,
-            access_key(access)?,
+            key,
             access.custom_endpoint_ecs.as_deref(),
             RetryPolicy::default(),
             Timeouts::from_env(),

@@ -11,10 +11,14 @@
 //! typed [`AlicloudState`]; cleanup runs in reverse on success, failure
 //! and Ctrl-C: it releases the EIP, deletes the instance (and waits),
 //! the security group, vSwitch, VPC and key pair, and on failure the
-//! images already made. The key pair, security group and instance carry
-//! kiln's run tags.
+//! images already made. The key pair, security group, instance, images
+//! and the system-disk snapshot carry kiln's run tags (the VPC and
+//! vSwitch in their description), so that [`cleanup`] (`kiln cleanup`)
+//! finds what a killed build left; a successful build takes them off its
+//! images.
 
 mod artifact;
+pub mod cleanup;
 pub mod client;
 pub mod cloud;
 pub mod config;
@@ -41,7 +45,7 @@ use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
-use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
+use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
 use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{AlicloudArtifact, BUILDER_ID};
@@ -135,6 +139,9 @@ pub struct AlicloudState {
     pub images: BTreeMap<String, String>,
     /// Their snapshots, by region.
     pub snapshots: BTreeMap<String, Vec<String>>,
+    /// With `image_ignore_data_disks`: the snapshot of the system disk the
+    /// image is made of.
+    pub system_snapshot: Option<String>,
     /// The run tags (`kiln:run`, `kiln:build`) of the temporary key
     /// pair, security group and instance.
     pub run_tags: Vec<(String, String)>,
@@ -161,27 +168,35 @@ impl HasCommunicator for AlicloudState {
     }
 }
 
-/// Why the build cannot start: a setting kiln takes at `validate` (as
-/// Packer does) but does not build with yet. Checked before any API call.
-fn unsupported(c: &Config) -> Option<String> {
-    let hint = "\n  hint: see docs/builders/alicloud-ecs.md for what kiln's alicloud-ecs builder does not do yet";
-    let what = if c.image_encrypted == Some(true) {
-        "`image_encrypted`"
-    } else if c.image_ignore_data_disks {
-        "`image_ignore_data_disks`"
-    } else if c.force_delete.instances {
-        "`image_force_delete_instances`"
-    } else if matches!(
-        (&c.network.vpc, &c.network.vswitch),
-        (Vpc::Create { .. }, VSwitch::Existing(_))
-    ) {
-        "`vswitch_id` without `vpc_id`"
-    } else {
-        return None;
+/// The image's copies: one per `image_copy_regions` entry, and with
+/// `image_encrypted` one more into the build region (named `image_name`)
+/// that replaces the temporary unencrypted image, every copy encrypted
+/// (Packer's way). Each carries the run tags until the build succeeds.
+fn copy_targets(c: &Config, run_tags: &[(String, String)]) -> Vec<CopyTarget<CopyRequest>> {
+    let encrypted = c.image_encrypted == Some(true);
+    let copy = |region: &str, name: String| CopyTarget {
+        region: region.to_string(),
+        request: CopyRequest {
+            name,
+            description: c.image_description.clone(),
+            encrypted,
+            run_tags: run_tags.to_vec(),
+        },
     };
-    Some(format!(
-        "{what} is not supported by kiln's alicloud-ecs builder yet{hint}"
-    ))
+    let mut copies: Vec<_> = c
+        .image_copies
+        .iter()
+        .map(|x| {
+            copy(
+                &x.region,
+                x.name.clone().unwrap_or_else(|| c.image_name.clone()),
+            )
+        })
+        .collect();
+    if encrypted {
+        copies.push(copy(&c.access.region, c.image_name.clone()));
+    }
+    copies
 }
 
 /// A temporary resource's name (`packer_<uuid>`, as Packer names them).
@@ -201,10 +216,9 @@ fn poller(timeout: Duration) -> Poller {
 impl Builder for AlicloudEcsBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
         let c = &self.config;
-        if let Some(reason) = unsupported(c) {
-            return Err(BuildError::msg(reason));
-        }
-        let client = client::Client::ecs(&c.access).map_err(BuildError::msg)?;
+        let client = client::Client::ecs_resolved(&c.access)
+            .await
+            .map_err(BuildError::msg)?;
         let ecs = Ecs {
             client,
             instance_type: c.instance_type.clone(),
@@ -215,13 +229,14 @@ impl Builder for AlicloudEcsBuilder {
             ssh,
             plan,
             generated: data,
-        } = kiln_cloud::steps::key_pair::SshLogin::decide(
+        } = kiln_cloud::steps::key_pair::SshLogin::decide_off_thread(
             &c.communicator,
             c.ssh_keypair_name.as_deref(),
             temporary_name,
             &self.redactor,
-            &cx.run_uuid.to_string(),
+            cx.run_uuid,
         )
+        .await
         .map_err(BuildError::msg)?;
         let port = ssh.as_ref().map(|s| s.port).unwrap_or(22);
 
@@ -238,6 +253,7 @@ impl Builder for AlicloudEcsBuilder {
             generated: data,
             images: BTreeMap::new(),
             snapshots: BTreeMap::new(),
+            system_snapshot: None,
             run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
         };
 
@@ -246,7 +262,9 @@ impl Builder for AlicloudEcsBuilder {
         let debug_key = cx
             .debug
             .then(|| std::path::PathBuf::from(format!("ecs_{}.pem", self.build_name)));
+        let run_tags = state.run_tags.clone();
         let steps = self.steps(
+            &run_tags,
             plan,
             debug_key,
             port,
@@ -260,6 +278,9 @@ impl Builder for AlicloudEcsBuilder {
         if state.images.is_empty() {
             return Ok(None);
         }
+        // The images are the artifact now: `kiln cleanup` of this run must
+        // leave them.
+        cloud::image::release(&state, cx.ui.as_ref()).await;
         // Secrets stay out of artifacts (and so out of manifests).
         let mut data = state.generated.clone();
         data.remove(generated::SSH_PRIVATE_KEY);
@@ -277,6 +298,7 @@ impl AlicloudEcsBuilder {
     #[allow(clippy::too_many_arguments)]
     fn steps(
         &self,
+        run_tags: &[(String, String)],
         plan: KeyPairPlan,
         debug_key: Option<std::path::PathBuf>,
         port: u16,
@@ -286,44 +308,49 @@ impl AlicloudEcsBuilder {
         cx: &BuildContext<'_>,
     ) -> Vec<Box<dyn Step<AlicloudState>>> {
         let c = &self.config;
-        let network = match (&c.network.vpc, &c.network.vswitch) {
-            (Vpc::Existing(vpc), VSwitch::Existing(vsw)) => NetworkPlan::Given {
+        let network = |plan| -> Box<dyn Step<AlicloudState>> {
+            Box::new(StepNetwork::new(plan, short.clone()))
+        };
+        let network_step: Box<dyn Step<AlicloudState>> = match (&c.network.vpc, &c.network.vswitch)
+        {
+            (Vpc::Existing(vpc), VSwitch::Existing(vsw)) => network(NetworkPlan::Given {
                 network: vpc.clone(),
                 subnet: vsw.clone(),
-            },
+            }),
+            // The vSwitch's VPC is looked up first.
+            (Vpc::Create { .. }, VSwitch::Existing(vsw)) => Box::new(steps::StepVSwitchVpc {
+                vswitch: vsw.clone(),
+                poller: short.clone(),
+            }),
             (Vpc::Existing(vpc), VSwitch::Create { name, cidr_block }) => {
-                NetworkPlan::TemporarySubnet {
+                network(NetworkPlan::TemporarySubnet {
                     network: vpc.clone(),
                     subnet: TemporarySubnet {
                         name: name.clone().unwrap_or_else(temporary_name),
                         cidr: cidr_block.clone(),
                         zone: c.zone_id.clone(),
                     },
-                }
+                })
             }
-            (Vpc::Create { name, cidr_block }, vswitch) => {
-                let subnet_cidr = match vswitch {
-                    VSwitch::Create { cidr_block, .. } => cidr_block.clone(),
-                    VSwitch::Existing(_) => config::DEFAULT_VSWITCH_CIDR.to_string(),
-                };
-                let subnet_name = match vswitch {
-                    VSwitch::Create { name, .. } => name.clone(),
-                    VSwitch::Existing(_) => None,
-                };
-                NetworkPlan::Temporary {
-                    network: TemporaryNetwork {
-                        name: name.clone().unwrap_or_else(temporary_name),
-                        cidr: cidr_block
-                            .clone()
-                            .unwrap_or_else(|| cloud::network::DEFAULT_VPC_CIDR.to_string()),
-                    },
-                    subnet: TemporarySubnet {
-                        name: subnet_name.unwrap_or_else(temporary_name),
-                        cidr: subnet_cidr,
-                        zone: c.zone_id.clone(),
-                    },
-                }
-            }
+            (
+                Vpc::Create { name, cidr_block },
+                VSwitch::Create {
+                    name: subnet_name,
+                    cidr_block: subnet_cidr,
+                },
+            ) => network(NetworkPlan::Temporary {
+                network: TemporaryNetwork {
+                    name: name.clone().unwrap_or_else(temporary_name),
+                    cidr: cidr_block
+                        .clone()
+                        .unwrap_or_else(|| cloud::network::DEFAULT_VPC_CIDR.to_string()),
+                },
+                subnet: TemporarySubnet {
+                    name: subnet_name.clone().unwrap_or_else(temporary_name),
+                    cidr: subnet_cidr.clone(),
+                    zone: c.zone_id.clone(),
+                },
+            }),
         };
         let group = match &c.network.security_group {
             SecurityGroup::Existing(id) => SecurityGroupPlan::Given(vec![id.clone()]),
@@ -346,7 +373,7 @@ impl AlicloudEcsBuilder {
             Box::new(steps::StepPreValidate { config: c.clone() }),
             Box::new(steps::StepCheckSourceImage { config: c.clone() }),
             Box::new(StepKeyPair::new(plan, debug_key)),
-            Box::new(StepNetwork::new(network, short.clone())),
+            network_step,
             Box::new(StepSecurityGroup::new(group)),
             Box::new(steps::StepCreateInstance {
                 config: c.clone(),
@@ -376,17 +403,8 @@ impl AlicloudEcsBuilder {
             StopInstance::Api { .. } => StopMode::Api,
             StopInstance::ByProvisioner => StopMode::ByProvisioner,
         };
-        let copies = c
-            .image_copies
-            .iter()
-            .map(|copy| CopyTarget {
-                region: copy.region.clone(),
-                request: CopyRequest {
-                    name: copy.name.clone().unwrap_or_else(|| c.image_name.clone()),
-                    description: c.image_description.clone(),
-                },
-            })
-            .collect();
+        let encrypted = c.image_encrypted == Some(true);
+        let copies = copy_targets(c, run_tags);
         // Packer calls `ModifyImageSharePermission` in every region, even
         // with no accounts to add or remove.
         let share = vec![ImageChange::Attribute(SharePermission {
@@ -400,26 +418,39 @@ impl AlicloudEcsBuilder {
                 short.clone(),
             )) as Box<dyn Step<AlicloudState>>,
             Box::new(steps::StepDeleteImages { config: c.clone() }),
-            Box::new(StepCreateImage::new(
-                "stepCreateAlicloudImage",
-                steps::CreateImagePlan { config: c.clone() },
-                image_poller.clone(),
-            )),
-            Box::new(StepTagImage::new(
-                "stepCreateTags",
-                steps::ImageTagPlan { config: c.clone() },
-            )),
-            Box::new(StepCopyImage::new(
-                "stepRegionCopyAlicloudImage",
-                copies,
-                image_poller.clone(),
-            )),
-            Box::new(StepShareImage::new(
-                "stepShareAlicloudImage",
-                share,
-                Default::default(),
-            )),
         ]);
+        if c.image_ignore_data_disks {
+            steps.push(Box::new(steps::StepCreateSnapshot {
+                poller: image_poller.clone(),
+                created: None,
+            }));
+        }
+        steps.push(Box::new(StepCreateImage::new(
+            "stepCreateAlicloudImage",
+            steps::CreateImagePlan { config: c.clone() },
+            image_poller.clone(),
+        )));
+        let tag: Box<dyn Step<AlicloudState>> = Box::new(StepTagImage::new(
+            "stepCreateTags",
+            steps::ImageTagPlan { config: c.clone() },
+        ));
+        let copy: Box<dyn Step<AlicloudState>> = Box::new(StepCopyImage::new(
+            "stepRegionCopyAlicloudImage",
+            copies,
+            image_poller.clone(),
+        ));
+        // Packer tags before copying; an encrypted build's image is the
+        // copy, so kiln tags after copying there (the copies too).
+        if encrypted {
+            steps.extend([copy, tag]);
+        } else {
+            steps.extend([tag, copy]);
+        }
+        steps.push(Box::new(StepShareImage::new(
+            "stepShareAlicloudImage",
+            share,
+            Default::default(),
+        )));
         steps
     }
 }
@@ -446,36 +477,37 @@ mod tests {
     }
 
     #[test]
-    fn settings_not_built_yet_stop_the_build_before_any_call() {
-        assert_eq!(unsupported(&config(serde_json::json!({}))), None);
-        for (extra, what) in [
-            (
-                serde_json::json!({"image_encrypted": true}),
-                "`image_encrypted`",
-            ),
-            (
-                serde_json::json!({"image_ignore_data_disks": true}),
-                "`image_ignore_data_disks`",
-            ),
-            (
-                serde_json::json!({"image_force_delete_instances": true}),
-                "`image_force_delete_instances`",
-            ),
-            (
-                serde_json::json!({"vswitch_id": "vsw-1"}),
-                "`vswitch_id` without `vpc_id`",
-            ),
-        ] {
-            let e = unsupported(&config(extra)).expect(what);
-            assert!(
-                e.starts_with(&format!(
-                    "{what} is not supported by kiln's alicloud-ecs builder yet"
-                )),
-                "{e}"
-            );
-        }
-        let both = serde_json::json!({"vswitch_id": "vsw-1", "vpc_id": "vpc-1"});
-        assert_eq!(unsupported(&config(both)), None);
+    fn an_encrypted_image_is_an_encrypted_copy_in_the_build_region_too() {
+        let tags = [("kiln:run".to_string(), "r".to_string())];
+        let plain = config(serde_json::json!({"image_copy_regions": ["cn-shanghai"]}));
+        let t = copy_targets(&plain, &tags);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].region, "cn-shanghai");
+        assert!(!t[0].request.encrypted);
+        assert_eq!(t[0].request.run_tags, tags);
+        // `false` is Packer's "set": kiln makes no same-region copy for it
+        // (Packer's would fail on the duplicate name).
+        let off = config(serde_json::json!({"image_encrypted": false}));
+        assert!(copy_targets(&off, &tags).is_empty());
+        let on = config(serde_json::json!({
+            "image_encrypted": true, "image_copy_regions": ["cn-shanghai"],
+            "image_copy_names": ["other"]
+        }));
+        let t = copy_targets(&on, &tags);
+        let regions: Vec<(&str, &str, bool)> = t
+            .iter()
+            .map(|x| {
+                (
+                    x.region.as_str(),
+                    x.request.name.as_str(),
+                    x.request.encrypted,
+                )
+            })
+            .collect();
+        assert_eq!(
+            regions,
+            [("cn-shanghai", "other", true), ("cn-beijing", "img", true)]
+        );
     }
 
     #[test]

@@ -47,8 +47,8 @@ use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::{HasCommunicator, StepProvision};
-use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
-use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
+use kiln_ssh::{SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{destroy_amis, AmiArtifact, BUILDER_ID};
 pub use config::Config;
@@ -205,13 +205,14 @@ impl Builder for AmazonEbsBuilder {
             ssh,
             plan,
             generated: data,
-        } = kiln_cloud::steps::key_pair::SshLogin::decide(
+        } = kiln_cloud::steps::key_pair::SshLogin::decide_off_thread(
             &c.communicator,
             c.ssh_keypair_name.as_deref(),
             client::temporary_name,
             &self.redactor,
-            &cx.run_uuid.to_string(),
+            cx.run_uuid,
         )
+        .await
         .map_err(BuildError::msg)?;
 
         let mut state = AmazonState {

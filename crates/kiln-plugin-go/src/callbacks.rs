@@ -1,6 +1,7 @@
 //! What kiln serves to a plugin during a call, and the plugin's objects as
 //! kiln traits:
-//! - the `Ui` service (to kiln's [`Ui`]),
+//! - the `Ui` service (to kiln's [`Ui`], progress trackers included:
+//!   [`UiServer`]),
 //! - the `Communicator` service (to kiln's [`Communicator`]), for Go
 //!   provisioners,
 //! - the `Artifact` service (to a kiln [`Artifact`]), for Go
@@ -8,13 +9,15 @@
 //! - [`RemoteCommunicator`] and [`RemoteArtifact`]: a Go builder's
 //!   communicator and a Go component's artifact behind kiln's traits.
 //!
-//! Stores: the remote objects keep their RPC stream (and the plugin
-//! connection) open; dropping them closes the stream.
+//! Stores: the open progress trackers of a call's `Ui` service; the remote
+//! objects keep their RPC stream (and the plugin connection) open;
+//! dropping them closes the stream.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -53,49 +56,144 @@ pub fn error_message(v: &Value) -> Option<String> {
     }
 }
 
-/// Serves a `Ui.*` call. `None` when `method` is not a Ui method.
-pub async fn ui_call(ui: &dyn Ui, method: &str, body: &Value) -> Option<Result<Value, String>> {
-    let (service, name) = method.split_once('.')?;
-    if !service.starts_with("Ui") {
-        return None;
+/// kiln's side of a call's `Ui` service: Packer's `Ui` RPC methods
+/// (`Say`, `Message`, `Error`, `Machine`, `Ask`) on kiln's [`Ui`], and the
+/// progress trackers of `Ui.TrackProgress` (Packer's `rpc/ui_progress_tracking.go`):
+/// `Ui.NewTrackProgress` (`Src`, `TotalSize`, `CurrentSize`) opens one and
+/// answers its id; the plugin then calls `Ui<ID>.Add` with the bytes of
+/// each read and `Ui<ID>.Close`. Each is shown as [`Ui::progress`]
+/// labelled with `Src` (the file's name, for the file provisioner).
+/// Stores the open trackers; one per call served.
+pub struct UiServer<'a> {
+    ui: &'a dyn Ui,
+    trackers: Mutex<Trackers>,
+}
+
+/// The open progress trackers, by id, and the number of the next.
+#[derive(Default)]
+struct Trackers {
+    opened: u64,
+    open: HashMap<String, Tracker>,
+}
+
+/// One transfer a plugin tracks.
+struct Tracker {
+    label: String,
+    done: u64,
+    total: u64,
+}
+
+impl<'a> UiServer<'a> {
+    /// Serves `ui`.
+    pub fn new(ui: &'a dyn Ui) -> Self {
+        UiServer {
+            ui,
+            trackers: Mutex::default(),
+        }
     }
-    let text = || {
-        body.as_str()
-            .unwrap_or("")
-            .trim_end_matches('\n')
-            .to_string()
-    };
-    Some(match (service, name) {
-        ("Ui", "Say") => {
-            ui.say(&text());
-            Ok(Value::Nil)
+
+    fn trackers(&self) -> std::sync::MutexGuard<'_, Trackers> {
+        self.trackers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves a `Ui.*` (or tracker `Ui<ID>.*`) call. `None` when `method`
+    /// is not one.
+    pub async fn call(&self, method: &str, body: &Value) -> Option<Result<Value, String>> {
+        let (service, name) = method.split_once('.')?;
+        let tracker = service.strip_prefix("Ui")?;
+        let ui = self.ui;
+        let text = || {
+            body.as_str()
+                .unwrap_or("")
+                .trim_end_matches('\n')
+                .to_string()
+        };
+        Some(match (tracker, name) {
+            ("", "Say") => {
+                ui.say(&text());
+                Ok(Value::Nil)
+            }
+            ("", "Message") => {
+                ui.message(&text());
+                Ok(Value::Nil)
+            }
+            ("", "Error") => {
+                ui.error(&text());
+                Ok(Value::Nil)
+            }
+            ("", "Machine") => {
+                let category = body.get("Category").and_then(Value::as_str).unwrap_or("");
+                let args = body.get("Args").map(Value::strings).unwrap_or_default();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                ui.machine(category, &args);
+                Ok(Value::Nil)
+            }
+            ("", "Ask") => ui
+                .ask(&text())
+                .await
+                .map(Value::Str)
+                .map_err(|e| e.to_string()),
+            ("", "NewTrackProgress") => Ok(Value::Str(self.open(body))),
+            (id, "Add") => {
+                self.add(id, body.as_u64().unwrap_or(0));
+                Ok(Value::Nil)
+            }
+            (id, "Close") => {
+                self.close(id);
+                Ok(Value::Nil)
+            }
+            _ => Err(format!("rpc: can't find method {method}")),
+        })
+    }
+
+    /// Opens a tracker for `Ui.NewTrackProgress`'s parameters; returns its
+    /// id (no `.`, so that `Ui<ID>.Add` splits as Go's net/rpc splits it).
+    fn open(&self, body: &Value) -> String {
+        let size = |key: &str| {
+            body.get(key)
+                .and_then(Value::as_i64)
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let mut t = self.trackers();
+        t.opened += 1;
+        let id = format!("Progress{}", t.opened);
+        t.open.insert(
+            id.clone(),
+            Tracker {
+                label: body.get("Src").and_then(Value::as_str).unwrap_or("").into(),
+                done: size("CurrentSize"),
+                total: size("TotalSize"),
+            },
+        );
+        id
+    }
+
+    /// `n` more bytes read through tracker `id`. A read of nothing (the
+    /// end of the file) shows nothing, so an empty file draws no bar.
+    fn add(&self, id: &str, n: u64) {
+        let (label, done, total) = {
+            let mut t = self.trackers();
+            let Some(tr) = t.open.get_mut(id) else { return };
+            if n == 0 {
+                return;
+            }
+            tr.done += n;
+            (tr.label.clone(), tr.done, tr.total)
+        };
+        self.ui.progress(&label, done, total);
+    }
+
+    /// Tracker `id`'s transfer ended: its bar goes, even short of its
+    /// total (a failed upload) or with no total known.
+    fn close(&self, id: &str) {
+        let Some(tr) = self.trackers().open.remove(id) else {
+            return;
+        };
+        if tr.done > 0 && (tr.total == 0 || tr.done < tr.total) {
+            self.ui.progress(&tr.label, tr.done, tr.done);
         }
-        ("Ui", "Message") => {
-            ui.message(&text());
-            Ok(Value::Nil)
-        }
-        ("Ui", "Error") => {
-            ui.error(&text());
-            Ok(Value::Nil)
-        }
-        ("Ui", "Machine") => {
-            let category = body.get("Category").and_then(Value::as_str).unwrap_or("");
-            let args = body.get("Args").map(Value::strings).unwrap_or_default();
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ui.machine(category, &args);
-            Ok(Value::Nil)
-        }
-        ("Ui", "Ask") => ui
-            .ask(&text())
-            .await
-            .map(Value::Str)
-            .map_err(|e| e.to_string()),
-        // Progress bars: kiln shows none for plugins; the tracker id is
-        // empty, so the plugin then calls `Ui.Add` / `Ui.Close`.
-        ("Ui", "NewTrackProgress") => Ok(Value::str("")),
-        (_, "Add" | "Close") => Ok(Value::Nil),
-        _ => Err(format!("rpc: can't find method {method}")),
-    })
+    }
 }
 
 /// Work a served call leaves running after its reply: a started command,
@@ -647,5 +745,97 @@ impl Artifact for RemoteArtifact {
             None => Ok(()),
             Some(m) => Err(err(m)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_test::live_ui::{Live, LiveRecordingUi};
+
+    fn progress(label: &str, done: u64, total: u64) -> Live {
+        Live::Progress {
+            label: label.into(),
+            done,
+            total,
+        }
+    }
+
+    /// Opens a tracker as Packer's `Ui.TrackProgress` does; its id.
+    async fn track(s: &UiServer<'_>, src: &str, current: i64, total: i64) -> String {
+        let body = Value::map([
+            ("Src", Value::str(src)),
+            ("TotalSize", Value::Int(total)),
+            ("CurrentSize", Value::Int(current)),
+        ]);
+        match s.call("Ui.NewTrackProgress", &body).await {
+            Some(Ok(Value::Str(id))) => id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn trackers_become_kiln_progress() {
+        let ui = LiveRecordingUi::default();
+        let s = UiServer::new(&ui);
+        let a = track(&s, "a.txt", 0, 10).await;
+        let b = track(&s, "b.iso", 0, 0).await;
+        let c = track(&s, "c.img", 4, 8).await;
+        assert_ne!(a, b);
+        assert!(!a.contains('.') && !b.contains('.'), "{a} {b}");
+        for (id, n) in [(&a, 4), (&b, 5), (&a, 0), (&a, 6), (&c, 2)] {
+            let r = s.call(&format!("Ui{id}.Add"), &Value::UInt(n)).await;
+            assert!(matches!(r, Some(Ok(Value::Nil))), "{r:?}");
+        }
+        for id in [&a, &b, &c, &"Progress99".to_string()] {
+            let r = s.call(&format!("Ui{id}.Close"), &Value::Nil).await;
+            assert!(matches!(r, Some(Ok(Value::Nil))), "{r:?}");
+        }
+        // A closed tracker's reads show nothing.
+        s.call(&format!("Ui{a}.Add"), &Value::UInt(1)).await;
+        assert_eq!(
+            ui.live(),
+            [
+                progress("a.txt", 4, 10),
+                progress("b.iso", 5, 0),
+                progress("a.txt", 10, 10),
+                progress("c.img", 6, 8),
+                // Closing ends the bars of a transfer of unknown size and
+                // of one that stopped short.
+                progress("b.iso", 5, 5),
+                progress("c.img", 6, 6),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn ui_lines_and_unknown_methods() {
+        let ui = LiveRecordingUi::default();
+        let s = UiServer::new(&ui);
+        s.call("Ui.Say", &Value::str("hello\n")).await;
+        s.call("Ui.Message", &Value::str("detail")).await;
+        s.call("Ui.Error", &Value::str("bad")).await;
+        let machine = Value::map([
+            ("Category", Value::str("artifact")),
+            (
+                "Args",
+                Value::Array(vec![Value::str("0"), Value::str("id")]),
+            ),
+        ]);
+        s.call("Ui.Machine", &machine).await;
+        assert_eq!(
+            ui.lines(),
+            [
+                "say: hello",
+                "message: detail",
+                "error: bad",
+                "machine: artifact,0,id"
+            ]
+        );
+        assert!(matches!(
+            s.call("Ui.Flash", &Value::Nil).await,
+            Some(Err(_))
+        ));
+        assert!(s.call("Communicator.Start", &Value::Nil).await.is_none());
     }
 }

@@ -25,8 +25,8 @@ use kiln_sdk::{
 use tokio_util::sync::CancellationToken;
 
 use crate::callbacks::{
-    artifact_call, communicator_call, error_message, ui_call, DeferredWork, RemoteArtifact,
-    RemoteCommunicator,
+    artifact_call, communicator_call, error_message, DeferredWork, RemoteArtifact,
+    RemoteCommunicator, UiServer,
 };
 use crate::cty;
 use crate::msgpack::Value;
@@ -348,13 +348,14 @@ impl Builder for GoBuilder {
         let id = conn.broker.next_id();
         let hook_cancel = cx.cancel.child_token();
         let ui = cx.ui.clone();
+        let ui_server = &UiServer::new(cx.ui.as_ref());
         let hook = cx.hook.clone();
         let handler = |method: String, body: Value| {
             let ui = ui.clone();
             let hook = hook.clone();
             let hook_cancel = hook_cancel.clone();
             async move {
-                if let Some(r) = ui_call(ui.as_ref(), &method, &body).await {
+                if let Some(r) = ui_server.call(&method, &body).await {
                     return r;
                 }
                 match method.as_str() {
@@ -441,6 +442,7 @@ impl Provisioner for GoProvisioner {
         let conn = &self.conn;
         let id = conn.broker.next_id();
         let ui = cx.ui;
+        let ui_server = &UiServer::new(ui);
         let broker = &conn.broker;
         // Commands started for the plugin run here, after their `Start`
         // has replied (see `callbacks::serve_start`).
@@ -448,7 +450,7 @@ impl Provisioner for GoProvisioner {
         let handler = |method: String, body: Value| {
             let deferred = deferred.clone();
             async move {
-                if let Some(r) = ui_call(ui, &method, &body).await {
+                if let Some(r) = ui_server.call(&method, &body).await {
                     return r;
                 }
                 if let Some(r) =
@@ -519,10 +521,10 @@ impl PostProcessor for GoPostProcessor {
     ) -> Result<PostProcessed, BuildError> {
         let conn = &self.conn;
         let id = conn.broker.next_id();
-        let ui = cx.ui;
+        let ui_server = &UiServer::new(cx.ui);
         let artifact = input.as_ref();
         let handler = |method: String, body: Value| async move {
-            if let Some(r) = ui_call(ui, &method, &body).await {
+            if let Some(r) = ui_server.call(&method, &body).await {
                 return r;
             }
             if let Some(r) = artifact_call(artifact, &method, &body).await {

@@ -26,10 +26,19 @@ pub const MAGIC_VALUE: &str = "kiln-plugin-protocol";
 /// runs, and the host asks it for no data source.
 pub const CAP_DATA_SOURCE: &str = "data-source";
 
+/// The capability of showing what a component is doing and how far a
+/// transfer is: `ui` notifications of kind `activity` and `progress`
+/// (kiln-sdk's `Ui::activity` and `Ui::progress`, the live view's step
+/// detail and progress bar). Offered by the host; a plugin sends those
+/// kinds only to a host that offered it, since a host older than it shows
+/// a `ui` kind it does not know as a plain message line.
+pub const CAP_UI_PROGRESS: &str = "ui.progress";
+
 /// What the host can do for a plugin, offered in the handshake.
 pub const HOST_CAPABILITIES: &[&str] = &[
     "ui",
     "ui.ask",
+    CAP_UI_PROGRESS,
     "communicator",
     "hook",
     "cancel",

@@ -1,15 +1,17 @@
 //! The pieces both sides share: a [`Communicator`] that forwards every call
 //! over the connection ([`CommProxy`]), the code that serves those calls
-//! with a real communicator ([`serve_comm`]), and UI lines as messages
-//! ([`UiProxy`], [`show_ui`]), and what a side serves during its own call
-//! ([`Services`]). File contents never travel inside messages:
-//! plugins run on the same machine as kiln, so uploads and downloads name
-//! local (temporary) files, which keeps transfers streaming. Holds only
-//! temporary files, removed when each call ends.
+//! with a real communicator ([`serve_comm`]), and UI lines, activity and
+//! progress as messages ([`UiProxy`], [`show_ui`]), and what a side serves
+//! during its own call ([`Services`]). File contents never travel inside
+//! messages: plugins run on the same machine as kiln, so uploads and
+//! downloads name local (temporary) files, which keeps transfers streaming. Holds only
+//! temporary files, removed when each call ends, and when a UI proxy last
+//! sent progress.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use kiln_sdk::communicator::NoCommunicator;
@@ -24,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::peer::{Callbacks, NoCallbacks, Peer};
-use crate::protocol::WireError;
+use crate::protocol::{WireError, CAP_UI_PROGRESS};
 
 /// A communicator on the other side of the connection.
 pub struct CommProxy {
@@ -328,24 +330,82 @@ pub async fn serve_comm(
     Some(r)
 }
 
+/// Whether a [`UiProxy`] sends `activity` and `progress` to the host: only
+/// when the host offered [`CAP_UI_PROGRESS`] in the handshake (an older
+/// host would print them as message lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressLines {
+    /// The host shows them.
+    Forward,
+    /// The host does not know them: they are dropped.
+    Drop,
+}
+
+impl ProgressLines {
+    /// What a host offering `capabilities` is sent.
+    pub fn for_host(capabilities: &[String]) -> Self {
+        if capabilities.iter().any(|c| c == CAP_UI_PROGRESS) {
+            ProgressLines::Forward
+        } else {
+            ProgressLines::Drop
+        }
+    }
+}
+
+/// The shortest time between two `progress` notifications of an unfinished
+/// transfer: components report every chunk read, and one message per chunk
+/// would cost more than the transfer. A transfer's first report, its last
+/// (`done >= total`) and a new label are always sent.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
 /// The UI of a plugin component: every line goes to the host as a `ui`
-/// notification, scrubbed of the plugin's secrets first.
+/// notification, scrubbed of the plugin's secrets first. Stores when it
+/// last sent a `progress` notification, and for which label.
 pub struct UiProxy {
-    /// The connection.
-    pub peer: Peer,
-    /// The host's call the lines belong to.
-    pub call: u64,
-    /// The plugin's secrets.
-    pub redactor: Redactor,
+    peer: Peer,
+    call: u64,
+    redactor: Redactor,
+    progress: ProgressLines,
+    last_progress: Mutex<Option<(Instant, String)>>,
 }
 
 impl UiProxy {
+    /// The UI of the host's call `call` on `peer`, scrubbing `redactor`'s
+    /// secrets; `progress` says whether the host shows activity and
+    /// progress.
+    pub fn new(peer: Peer, call: u64, redactor: Redactor, progress: ProgressLines) -> Self {
+        UiProxy {
+            peer,
+            call,
+            redactor,
+            progress,
+            last_progress: Mutex::new(None),
+        }
+    }
+
+    fn send(&self, params: Value) {
+        self.peer.notify("ui", params, Some(self.call));
+    }
+
     fn line(&self, kind: &str, message: &str) {
-        self.peer.notify(
-            "ui",
-            json!({ "kind": kind, "message": self.redactor.redact(message) }),
-            Some(self.call),
-        );
+        self.send(json!({ "kind": kind, "message": self.redactor.redact(message) }));
+    }
+
+    /// Whether a `progress` report of `label` is sent now (see
+    /// [`PROGRESS_INTERVAL`]), noting it when it is.
+    fn progress_due(&self, label: &str, finished: bool) -> bool {
+        let mut last = self.last_progress.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let due = match &*last {
+            None => true,
+            Some((at, l)) => l != label || now.duration_since(*at) >= PROGRESS_INTERVAL,
+        };
+        if finished {
+            *last = None;
+        } else if due {
+            *last = Some((now, label.to_string()));
+        }
+        finished || due
     }
 }
 
@@ -365,14 +425,32 @@ impl Ui for UiProxy {
             .iter()
             .map(|a| self.redactor.redact(a).into_owned())
             .collect();
-        self.peer.notify(
-            "ui",
-            json!({ "kind": "machine", "message": kind, "args": args }),
-            Some(self.call),
-        );
+        self.send(json!({ "kind": "machine", "message": kind, "args": args }));
     }
     fn step_started(&self, step: &str) {
         self.line("step", step)
+    }
+    fn activity(&self, what: Option<&str>) {
+        if self.progress == ProgressLines::Drop {
+            return;
+        }
+        // The host's live view drops the bar with the activity.
+        *self.last_progress.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let what = what.map(|w| self.redactor.redact(w).into_owned());
+        self.send(json!({ "kind": "activity", "message": what }));
+    }
+    fn progress(&self, label: &str, done: u64, total: u64) {
+        if self.progress == ProgressLines::Drop
+            || !self.progress_due(label, total > 0 && done >= total)
+        {
+            return;
+        }
+        self.send(json!({
+            "kind": "progress",
+            "label": self.redactor.redact(label),
+            "done": done,
+            "total": total,
+        }));
     }
     async fn ask(&self, question: &str) -> Result<String, UiError> {
         let r = self
@@ -493,7 +571,9 @@ pub(crate) fn object_strings(o: &Map<String, Value>) -> BTreeMap<String, String>
         .collect()
 }
 
-/// Shows a `ui` notification on the host's UI.
+/// Shows a `ui` notification on the host's UI. A kind this kiln does not
+/// know (one a later capability adds, which a plugin should not have sent
+/// it) is ignored rather than shown as a message line.
 pub fn show_ui(ui: &dyn Ui, params: &Value) {
     let message = params["message"].as_str().unwrap_or_default();
     match params["kind"].as_str() {
@@ -505,7 +585,14 @@ pub fn show_ui(ui: &dyn Ui, params: &Value) {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             ui.machine(message, &args)
         }
-        _ => ui.message(message),
+        Some("activity") => ui.activity(params["message"].as_str()),
+        Some("progress") => ui.progress(
+            params["label"].as_str().unwrap_or_default(),
+            params["done"].as_u64().unwrap_or(0),
+            params["total"].as_u64().unwrap_or(0),
+        ),
+        Some("message") | None => ui.message(message),
+        Some(_) => {}
     }
 }
 
@@ -516,4 +603,160 @@ pub async fn serve_ask(ui: &dyn Ui, params: &Value) -> Result<Value, WireError> 
         .await
         .map(|a| json!({ "answer": a }))
         .map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_test::live_ui::{Live, LiveRecordingUi};
+
+    /// A writer whose bytes a test reads back.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Written {
+        /// The params of every message written.
+        fn params(&self) -> Vec<Value> {
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let m: Value = serde_json::from_str(l).unwrap();
+                    assert_eq!(m["method"], "ui", "{m}");
+                    assert_eq!(m["call"], 7, "{m}");
+                    m["params"].clone()
+                })
+                .collect()
+        }
+    }
+
+    /// A UI proxy for call 7 whose messages land in the returned buffer;
+    /// `s3cr3t-token` is one of the plugin's secrets.
+    fn proxy(progress: ProgressLines) -> (UiProxy, Written) {
+        let out = Written::default();
+        let (peer, _incoming) = Peer::start(
+            "test",
+            Box::new(std::io::empty()),
+            Box::new(out.clone()),
+            Box::new(|| "closed".into()),
+        )
+        .unwrap();
+        let redactor = Redactor::new();
+        redactor.add("s3cr3t-token");
+        (UiProxy::new(peer, 7, redactor, progress), out)
+    }
+
+    #[test]
+    fn activity_and_progress_go_only_to_a_host_that_offered_them() {
+        assert_eq!(
+            ProgressLines::for_host(&["ui".into(), CAP_UI_PROGRESS.into()]),
+            ProgressLines::Forward
+        );
+        assert_eq!(
+            ProgressLines::for_host(&["ui".into(), "ui.ask".into()]),
+            ProgressLines::Drop
+        );
+        let (ui, out) = proxy(ProgressLines::Drop);
+        ui.activity(Some("sha256 1/1"));
+        ui.progress("sha256", 1, 2);
+        ui.progress("sha256", 2, 2);
+        ui.say("done");
+        assert_eq!(out.params(), [json!({ "kind": "say", "message": "done" })]);
+
+        let (ui, out) = proxy(ProgressLines::Forward);
+        ui.activity(Some("upload of s3cr3t-token 1/1"));
+        ui.progress("s3cr3t-token", 0, 10);
+        ui.activity(None);
+        assert_eq!(
+            out.params(),
+            [
+                json!({ "kind": "activity", "message": "upload of <sensitive> 1/1" }),
+                json!({ "kind": "progress", "label": "<sensitive>", "done": 0, "total": 10 }),
+                json!({ "kind": "activity", "message": null }),
+            ]
+        );
+    }
+
+    #[test]
+    fn progress_is_thinned_but_starts_ends_and_new_labels_always_go() {
+        let (ui, out) = proxy(ProgressLines::Forward);
+        // Far quicker than PROGRESS_INTERVAL: the first report, a new
+        // label and the finished transfer are sent, the rest of the
+        // chunks are not.
+        for done in 0..=1000 {
+            ui.progress("a", done, 1000);
+        }
+        ui.progress("b", 5, 0);
+        ui.progress("b", 6, 0);
+        let sent: Vec<(String, u64)> = out
+            .params()
+            .iter()
+            .map(|p| {
+                (
+                    p["label"].as_str().unwrap().to_string(),
+                    p["done"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(sent.first(), Some(&("a".to_string(), 0)), "{sent:?}");
+        assert!(sent.contains(&("a".to_string(), 1000)), "{sent:?}");
+        assert!(sent.contains(&("b".to_string(), 5)), "{sent:?}");
+        assert!(sent.len() < 100, "{} of 1003 reports were sent", sent.len());
+        // A report after the interval goes.
+        std::thread::sleep(PROGRESS_INTERVAL);
+        ui.progress("b", 7, 0);
+        assert_eq!(out.params().last().unwrap()["done"], 7);
+    }
+
+    #[test]
+    fn the_host_shows_every_kind_and_ignores_kinds_it_does_not_know() {
+        let ui = LiveRecordingUi::default();
+        for params in [
+            json!({ "kind": "say", "message": "s" }),
+            json!({ "kind": "message", "message": "m" }),
+            json!({ "message": "no kind" }),
+            json!({ "kind": "error", "message": "e" }),
+            json!({ "kind": "step", "message": "StepX" }),
+            json!({ "kind": "machine", "message": "artifact", "args": ["0", "id"] }),
+            json!({ "kind": "activity", "message": "sha256 2/3" }),
+            json!({ "kind": "progress", "label": "upload", "done": 5, "total": 9 }),
+            json!({ "kind": "activity", "message": null }),
+            json!({ "kind": "hologram", "message": "from a later kiln" }),
+        ] {
+            show_ui(&ui, &params);
+        }
+        assert_eq!(
+            ui.lines(),
+            [
+                "say: s",
+                "message: m",
+                "message: no kind",
+                "error: e",
+                "step: StepX",
+                "machine: artifact,0,id",
+            ]
+        );
+        assert_eq!(
+            ui.live(),
+            [
+                Live::Activity(Some("sha256 2/3".into())),
+                Live::Progress {
+                    label: "upload".into(),
+                    done: 5,
+                    total: 9
+                },
+                Live::Activity(None),
+            ]
+        );
+    }
 }

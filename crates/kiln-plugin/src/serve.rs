@@ -1,9 +1,10 @@
 //! The plugin author's side: [`serve`] turns a set of components written
 //! against kiln-sdk's traits — exactly like built-in ones — into a plugin
-//! binary that speaks kiln's plugin protocol on stdin/stdout. It keeps the
-//! one component instance the host prepared, the cancellation token of
-//! every call in progress, and the last artifact made (for
-//! `artifact.destroy`). It ends when the host closes stdin.
+//! binary that speaks kiln's plugin protocol on stdin/stdout. It keeps what
+//! the host offered in the handshake, the one component instance the host
+//! prepared, the cancellation token of every call in progress, and the
+//! last artifact made (for `artifact.destroy`). It ends when the host
+//! closes stdin.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ use crate::protocol::{
     PrepareResult, RunResult, WireArtifact, WireConfigError, WireContext, WireError, MAGIC_ENV,
     MAGIC_VALUE, PLUGIN_CAPABILITIES, PROTOCOL_MAX, PROTOCOL_MIN,
 };
-use crate::proxy::{object_strings, string_map, CommProxy, Services, UiProxy};
+use crate::proxy::{object_strings, string_map, CommProxy, ProgressLines, Services, UiProxy};
 
 /// What a plugin binary serves.
 #[derive(Default)]
@@ -141,6 +142,8 @@ enum Instance {
 
 #[derive(Default)]
 struct State {
+    /// What the host offered in the handshake.
+    host_capabilities: Vec<String>,
     instance: Option<(Instance, WireContext, Redactor)>,
     cancels: HashMap<u64, CancellationToken>,
     last_artifact: Option<Arc<dyn Artifact>>,
@@ -176,7 +179,7 @@ async fn run(components: Arc<Components>) -> Result<(), String> {
                 id, method, params, ..
             } => {
                 let reply = match method.as_str() {
-                    "handshake" => Some(handshake(&components, params)),
+                    "handshake" => Some(handshake(&components, &state, params)),
                     "prepare" => Some(prepare(&components, &state, params)),
                     "run" | "provision" | "post-process" | "execute" | "artifact.destroy" => {
                         let token = CancellationToken::new();
@@ -214,9 +217,10 @@ async fn run(components: Arc<Components>) -> Result<(), String> {
     Ok(())
 }
 
-fn handshake(c: &Components, params: Value) -> Result<Value, WireError> {
+fn handshake(c: &Components, state: &Shared, params: Value) -> Result<Value, WireError> {
     let h: HandshakeParams = serde_json::from_value(params)
         .map_err(|e| WireError::new("failed", format!("bad handshake: {e}")))?;
+    lock(state).host_capabilities = h.capabilities;
     let protocol = protocol::negotiate(
         (h.protocol_min, h.protocol_max),
         (PROTOCOL_MIN, PROTOCOL_MAX),
@@ -401,18 +405,15 @@ async fn call(
         }
         return Ok(Value::Null);
     }
-    let (instance, wire, redactor) = {
+    let (instance, wire, redactor, progress) = {
         let st = lock(state);
         let Some((i, w, r)) = &st.instance else {
             return Err(WireError::new("failed", "`prepare` was not called"));
         };
-        (i.clone(), w.clone(), r.clone())
+        let progress = ProgressLines::for_host(&st.host_capabilities);
+        (i.clone(), w.clone(), r.clone(), progress)
     };
-    let ui = Arc::new(UiProxy {
-        peer: peer.clone(),
-        call: id,
-        redactor: redactor.clone(),
-    });
+    let ui = Arc::new(UiProxy::new(peer.clone(), id, redactor.clone(), progress));
     let on_error = wire.on_error.parse().unwrap_or_default();
     match (method, instance) {
         ("run", Instance::Builder(b)) => {

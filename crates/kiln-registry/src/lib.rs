@@ -29,6 +29,9 @@ pub fn provisioners() -> Vec<Box<dyn ProvisionerFactory>> {
 pub fn post_processors() -> Vec<Box<dyn PostProcessorFactory>> {
     let mut v = kiln_post_processors::factories();
     v.extend(kiln_post_processors_docker::factories());
+    v.push(Box::new(
+        kiln_post_processor_alicloud_import::AlicloudImportFactory,
+    ));
     v.push(kiln_shell_local::post_processor_factory());
     v
 }
@@ -83,6 +86,7 @@ mod tests {
             assert!(r.provisioner(p).is_some(), "missing provisioner {p}");
         }
         for p in [
+            "alicloud-import",
             "artifice",
             "checksum",
             "compress",

@@ -191,6 +191,13 @@ fn minimal_config(kind: &str, name: &str) -> Option<serde_json::Value> {
         ("provisioners", "file") => json!({ "source": "Cargo.toml", "destination": "/tmp/x" }),
         ("provisioners", "shell" | "shell-local") => json!({ "inline": ["true"] }),
         ("provisioners", "sleep") => json!({ "duration": "1s" }),
+        ("post-processors", "alicloud-import") => json!({
+            "region": "cn-beijing",
+            "access_key": "LTAIEXAMPLE",
+            "secret_key": "secret-key-value",
+            "oss_bucket_name": "kiln-registry-test",
+            "image_name": "kiln-registry-test",
+        }),
         ("post-processors", "artifice") => json!({ "files": ["out.txt"] }),
         ("post-processors", "checksum" | "manifest" | "docker-push") => json!({}),
         ("post-processors", "compress") => json!({ "output": "out.tar.gz" }),

@@ -445,8 +445,8 @@ fn check_replace(
 
 fn build_template(input: &str, ctx: &Context, budget: &Budget) -> gotmpl::Result<Template> {
     let vars = ctx.user_variables.clone();
-    let build_name = ctx.build_name.clone().unwrap_or_default();
-    let build_type = ctx.build_type.clone().unwrap_or_default();
+    let build_name = ctx.build_name.clone();
+    let build_type = ctx.build_type.clone();
     let template_dir = ctx.template_dir.clone().unwrap_or_default();
     let enable_env = ctx.enable_env;
     let generated = ctx.generated.clone();
@@ -472,11 +472,15 @@ fn build_template(input: &str, ctx: &Context, budget: &Budget) -> gotmpl::Result
             let k = arg_str(args, 0, "env")?;
             Ok(str_value(std::env::var(k).unwrap_or_default()))
         })
-        .metered(budget, "build_name", move |_| {
-            Ok(str_value(build_name.as_str()))
+        // Packer: "build_name not available" where no build is known
+        // (variable defaults, the console's JSON mode).
+        .metered(budget, "build_name", move |_| match &build_name {
+            Some(n) => Ok(str_value(n.as_str())),
+            None => Err(TemplateError::Exec("build_name not available".into())),
         })
-        .metered(budget, "build_type", move |_| {
-            Ok(str_value(build_type.as_str()))
+        .metered(budget, "build_type", move |_| match &build_type {
+            Some(t) => Ok(str_value(t.as_str())),
+            None => Err(TemplateError::Exec("build_type not available".into())),
         })
         .metered(budget, "template_dir", move |_| {
             Ok(str_value(template_dir.as_str()))

@@ -62,6 +62,9 @@ pub struct Options {
     pub private_ip: Option<String>,
     /// Also serve HTTPS.
     pub https: bool,
+    /// Start without the RAM role `AliyunECSImageImportDefaultRole`
+    /// (`--no-import-role`).
+    pub no_import_role: bool,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
             public_ip: "127.0.0.1".into(),
             private_ip: None,
             https: true,
+            no_import_role: false,
         }
     }
 }
@@ -134,6 +138,9 @@ impl AlicloudFake {
             .args(["--public-ip", &opts.public_ip]);
         if let Some(ip) = &opts.private_ip {
             c.args(["--private-ip", ip]);
+        }
+        if opts.no_import_role {
+            c.arg("--no-import-role");
         }
         // The key goes through the environment, never the command line.
         c.env("ALICLOUD_FAKE_KEYS", format!("{ACCESS_KEY}:{secret}"))
@@ -248,6 +255,34 @@ impl AlicloudFake {
             .unwrap_or_default()
     }
 
+    /// The request log as the fake keeps it (with each request's
+    /// parameters, secrets masked), oldest first.
+    pub fn request_log(&self) -> Value {
+        self.admin("GET", "/_fake/requests", "")
+    }
+
+    /// The request log normalised by `fidelity/normalize_actions.py`, as
+    /// packer 1.6.6's recorded sequences are: one `service Action region`
+    /// line per call (` -> Code` when it failed), polls collapsed.
+    pub fn normalized_actions(&self) -> Vec<String> {
+        let file = tempfile::NamedTempFile::new().expect("a temporary file for the log");
+        std::fs::write(file.path(), self.request_log().to_string()).expect("write the log");
+        let out = Command::new(python())
+            .arg(fake_dir().join("fidelity/normalize_actions.py"))
+            .arg(file.path())
+            .output()
+            .expect("run normalize_actions.py");
+        assert!(
+            out.status.success(),
+            "normalize_actions.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
     /// The request log, oldest first.
     pub fn requests(&self) -> Vec<ApiRequest> {
         parse_requests(&self.admin("GET", "/_fake/requests", ""))
@@ -323,6 +358,18 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<Stri
         return Err(std::io::Error::other(format!("status `{status}`: {rest}")));
     }
     Ok(rest.to_string())
+}
+
+/// A recorded action sequence of packer 1.6.6, `fidelity/<name>` (as
+/// [`AlicloudFake::normalized_actions`] gives them; `#` lines left out).
+pub fn recorded_actions(name: &str) -> Vec<String> {
+    let path = fake_dir().join("fidelity").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The fake's `/_fake/requests` JSON as [`ApiRequest`]s.

@@ -8,8 +8,9 @@
 //! [`fault_proxy`] puts a fault-injecting HTTP proxy between kiln and a
 //! cloud endpoint. [`sshd`] runs a private OpenSSH server on loopback for
 //! the SSH tests; [`http`] a one-shot HTTP server; [`comm`] runs commands
-//! through a communicator and collects their output; [`procs`] finds and
-//! kills processes. [`prepare_cx`],
+//! through a communicator and collects their output; [`live_ui`] records
+//! what a component shows on the UI, activity and progress included;
+//! [`procs`] finds and kills processes. [`prepare_cx`],
 //! [`build_cx`] and [`data_source_cx`] are the contexts component tests
 //! prepare with; [`provision_locally`] runs a provisioner without a
 //! machine.
@@ -23,8 +24,10 @@ mod components;
 pub mod events;
 pub mod fault_proxy;
 pub mod http;
+pub mod live_ui;
 pub mod moto;
 pub mod procs;
+pub mod secrets;
 pub mod sshd;
 
 pub use components::{build_cx, data_source_cx, prepare_cx, provision_locally};
@@ -176,14 +179,16 @@ pub fn require_packer() -> PathBuf {
 /// Runs a command to completion. A run that asked for `-events=json` has
 /// every line of its output checked against the events schema.
 pub fn run(mut c: Command) -> Run {
+    let started = std::time::SystemTime::now();
     let out = c.output().unwrap_or_else(|e| panic!("run {c:?}: {e}"));
-    finish(&c, out)
+    finish(&c, out, started)
 }
 
 /// Like [`run`], with `input` written to the command's stdin (which is
 /// then closed): answers to prompts and pauses, or lines for `console`.
 pub fn run_with_input(mut c: Command, input: &[u8]) -> Run {
     use std::io::Write;
+    let started = std::time::SystemTime::now();
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -194,12 +199,13 @@ pub fn run_with_input(mut c: Command, input: &[u8]) -> Run {
     let out = child
         .wait_with_output()
         .unwrap_or_else(|e| panic!("wait for {c:?}: {e}"));
-    finish(&c, out)
+    finish(&c, out, started)
 }
 
 /// The [`Run`] of `c` that ended with `out`; checks its events when it
-/// asked for `-events=json`.
-fn finish(c: &Command, out: std::process::Output) -> Run {
+/// asked for `-events=json`, and that no sensitive value leaked
+/// ([`secrets::check_run`]).
+fn finish(c: &Command, out: std::process::Output, started: std::time::SystemTime) -> Run {
     let r = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -208,6 +214,7 @@ fn finish(c: &Command, out: std::process::Output) -> Run {
     if asks_for_json_events(c) {
         events::check(&r.stdout);
     }
+    secrets::check_run(c, &r.stdout, &r.stderr, started);
     r
 }
 

@@ -154,14 +154,7 @@ fn packer_1_6_6_builds_against_the_fake() {
     );
 
     // The action sequence is the recorded one.
-    let want: Vec<String> = std::fs::read_to_string(
-        alicloud_fake::fake_dir().join("fidelity/packer-1.6.6-actions.txt"),
-    )
-    .unwrap()
-    .lines()
-    .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    .map(String::from)
-    .collect();
+    let want = alicloud_fake::recorded_actions("packer-1.6.6-actions.txt");
     let got: Vec<String> = read("actions.txt").lines().map(String::from).collect();
     assert_eq!(
         got, want,
@@ -221,4 +214,71 @@ fn packer_1_6_6_builds_against_the_fake() {
         .iter()
         .filter(|r| r.service == "ecs")
         .all(|r| r.host == "ecs.aliyuncs.com" && r.signature == "v1"));
+}
+
+/// Runs `fidelity/packer_import.sh` (packer 1.6.6's alicloud-import after
+/// a file build) with `args`; checks it imported one image, deleted its
+/// upload, and made the calls of the fixture `fixture`.
+fn packer_imports_against_the_fake(packer: &std::path::Path, args: &[&str], fixture: &str) {
+    let _ = alicloud_fake::venv();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(alicloud_fake::fake_dir().join("fidelity/packer_import.sh"))
+        .arg(out_dir.path())
+        .args(args)
+        .env("KILN_TEST_PACKER", packer)
+        .output()
+        .expect("run fidelity/packer_import.sh");
+    let read = |n: &str| std::fs::read_to_string(out_dir.path().join(n)).unwrap_or_default();
+    let packer_out = read("packer.out");
+    assert!(
+        out.status.success(),
+        "the packer import failed: {}\n{}\n--- packer ---\n{packer_out}\n--- fake ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        read("fake.err")
+    );
+    let want = alicloud_fake::recorded_actions(fixture);
+    let got: Vec<String> = read("actions.txt").lines().map(String::from).collect();
+    assert_eq!(
+        got, want,
+        "packer's action sequence changed (fixture: fakes/alicloud/fidelity/{fixture})"
+    );
+    let res: Value = serde_json::from_str(&read("resources.json")).expect("resources.json");
+    let images = res["image"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{res:#}");
+    assert_eq!(images[0]["Status"], "Available");
+    assert_eq!(images[0]["disks"][0]["ImportOSSObject"], "disk-disk.raw");
+    assert!(
+        packer_out.contains(&format!(
+            "cn-hangzhou: {}",
+            images[0]["ImageId"].as_str().unwrap()
+        )),
+        "{packer_out}"
+    );
+    assert_eq!(
+        res["object"],
+        serde_json::json!([]),
+        "packer left its upload"
+    );
+}
+
+#[test]
+fn packer_1_6_6_imports_against_the_fake() {
+    let Some(packer) = kiln_test::packer_or_skip("the alicloud-import fidelity run") else {
+        return;
+    };
+    packer_imports_against_the_fake(&packer, &[], "packer-1.6.6-import-actions.txt");
+}
+
+/// Packer sleeps a minute after creating the role: this one is slow.
+#[test]
+fn packer_1_6_6_creates_the_import_role_against_the_fake() {
+    let Some(packer) = kiln_test::packer_or_skip("the alicloud-import role fidelity run") else {
+        return;
+    };
+    packer_imports_against_the_fake(
+        &packer,
+        &["--no-import-role"],
+        "packer-1.6.6-import-role-actions.txt",
+    );
 }

@@ -37,7 +37,6 @@ packer="${KILN_TEST_PACKER:-/usr/bin/packer}"
 [ -x "$py" ] || { echo "error: no venv python at \`$py\`: run scripts/install-deps.sh" >&2; exit 1; }
 [ -x "$packer" ] || { echo "error: no packer at \`$packer\`: run scripts/install-deps.sh" >&2; exit 1; }
 
-ip link set lo up
 work="$(mktemp -d /tmp/kiln-alicloud-packer.XXXXXX)"
 pids=()
 cleanup() {
@@ -47,45 +46,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Endpoint host names -> loopback, for this namespace only.
-{ echo "127.0.0.1 localhost"; "$py" "$fake" hosts; } > "$work/hosts"
-mount --bind "$work/hosts" /etc/hosts
+# lo, /etc/hosts, the fake on 80/443, the sshd on 2222, SSL_CERT_FILE and
+# the access key.
+. "$here/namespace.inc.sh"
+alicloud_namespace_up "${ALICLOUD_FAKE_TIME_SCALE:-0.01}"
 
-export ALICLOUD_FAKE_KEYS="LTAIfakeaccesskey:packer-fidelity-secret"
-"$py" "$fake" --http-port 80 --https-port 443 --state-dir "$work/fake" --port-file "$work/ports.json" \
-  --time-scale "${ALICLOUD_FAKE_TIME_SCALE:-0.01}" --public-ip 127.0.0.1 \
-  > "$out/fake.out" 2> "$out/fake.err" &
-pids+=($!)
-for _ in $(seq 1 200); do [ -s "$work/ports.json" ] && break; sleep 0.05; done
-[ -s "$work/ports.json" ] || { echo "error: the fake did not start" >&2; cat "$out/fake.err" >&2; exit 1; }
-
-# The instance: a private sshd on 127.0.0.1:2222.
-mkdir -p /run/sshd "$work/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host_key"
-cat > "$work/ssh/sshd_config" <<EOF
-ListenAddress 127.0.0.1
-Port 2222
-HostKey $work/ssh/host_key
-PidFile $work/ssh/sshd.pid
-AuthorizedKeysFile none
-AuthorizedKeysCommand /usr/bin/python3 $fake authorized-keys http://127.0.0.1:80
-AuthorizedKeysCommandUser root
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-Subsystem sftp internal-sftp
-EOF
-/usr/sbin/sshd -D -e -f "$work/ssh/sshd_config" 2> "$out/sshd.log" &
-pids+=($!)
-
-export SSL_CERT_FILE="$work/fake/ca.pem"
-export ALICLOUD_ACCESS_KEY="LTAIfakeaccesskey" ALICLOUD_SECRET_KEY="packer-fidelity-secret"
 export CHECKPOINT_DISABLE=1 PACKER_LOG=1 PACKER_LOG_PATH="$out/packer.log"
 export PACKER_CACHE_DIR="$work/packer-cache" HOME="$work/home"
 mkdir -p "$HOME"
-unset ALICLOUD_REGION SECURITY_TOKEN
 rc=0
 (cd "$work" && "$packer" build -color=false "$here/packer-template.json") > "$out/packer.out" 2>&1 || rc=$?
 

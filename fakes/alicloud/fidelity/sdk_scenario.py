@@ -36,7 +36,8 @@ from aliyunsdkcore.request import CommonRequest  # noqa: E402
 from aliyunsdkcore.utils import parameter_helper  # noqa: E402
 from aliyunsdkecs.request.v20140526 import (  # noqa: E402
     AttachKeyPairRequest, AuthorizeSecurityGroupRequest, CopyImageRequest, CreateImageRequest,
-    CreateInstanceRequest, CreateKeyPairRequest, CreateSecurityGroupRequest, DeleteImageRequest,
+    CreateInstanceRequest, CreateKeyPairRequest, CreateSecurityGroupRequest, CreateSnapshotRequest,
+    DeleteImageRequest, DescribeDisksRequest, DescribeKeyPairsRequest,
     DeleteInstanceRequest, DeleteKeyPairsRequest, DeleteSecurityGroupRequest, DeleteSnapshotRequest,
     DescribeImageSharePermissionRequest, DescribeImagesRequest, DescribeInstancesRequest,
     DescribeRegionsRequest, DescribeSecurityGroupsRequest, DescribeSnapshotsRequest, DescribeZonesRequest,
@@ -225,7 +226,9 @@ def build_flow():
 
     img = call(CreateImageRequest, InstanceId=iid, ImageName=IMAGE_NAME, Description="kiln sdk scenario")["ImageId"]
     seen = []
-    wait("image Available", lambda: seen.append(image(img, REGION)["Progress"]) or image(img, REGION)["Status"] == "Available")
+    # One look per poll: the progress seen last is the Available image's.
+    wait("image Available",
+         lambda: (lambda im: seen.append(im["Progress"]) or im["Status"] == "Available")(image(img, REGION)))
     check("image progress is reported as a percentage", all(p.endswith("%") for p in seen) and seen[-1] == "100%", seen)
     expect_error("CreateImage with a used name", "InvalidImageName.Duplicated",
                  lambda: call(CreateImageRequest, InstanceId=iid, ImageName=IMAGE_NAME))
@@ -244,6 +247,8 @@ def build_flow():
     tagged = call(DescribeImagesRequest, ImageOwnerAlias="self", Tags=[{"Key": "kiln", "Value": "sdk"}])["Images"]["Image"]
     check("DescribeImages filters by tag", [i["ImageId"] for i in tagged] == [img])
 
+    snapshot_flow(iid, img)
+
     # Teardown of the temporaries, as a build's cleanup does.
     call(UnassociateEipAddressRequest, AllocationId=eip["AllocationId"], InstanceId=iid)
     wait("EIP Available again", lambda: call(DescribeEipAddressesRequest, AllocationId=eip["AllocationId"])["EipAddresses"]["EipAddress"][0]["Status"] == "Available")
@@ -255,6 +260,52 @@ def build_flow():
     call(DeleteVpcRequest, VpcId=vpc)
     check("no instance is left", call(DescribeInstancesRequest)["TotalCount"] == 0)
     return img, copied, snaps
+
+
+def snapshot_flow(iid, img):
+    """`image_ignore_data_disks`, `image_encrypted` and `kiln cleanup`'s
+    calls: the system disk's snapshot and an image of it alone, an
+    encrypted copy in the same region, and listings filtered by tag."""
+    run_tag = [{"Key": "kiln:run", "Value": "sdk-run"}]
+    disks = call(DescribeDisksRequest, InstanceId=iid, DiskType="system")["Disks"]["Disk"]
+    check("DescribeDisks finds the system disk alone", len(disks) == 1 and disks[0]["Type"] == "system", disks)
+    check("DescribeDisks of data disks is empty",
+          call(DescribeDisksRequest, InstanceId=iid, DiskType="data")["Disks"]["Disk"] == [])
+    token = f"kiln-snap-{time.time()}"
+    snap = call(CreateSnapshotRequest, DiskId=disks[0]["DiskId"], ClientToken=token, Tags=run_tag)["SnapshotId"]
+    again = call(CreateSnapshotRequest, DiskId=disks[0]["DiskId"], ClientToken=token, Tags=run_tag)["SnapshotId"]
+    check("CreateSnapshot is idempotent on ClientToken", snap == again, (snap, again))
+
+    def snapshot(sid, region=REGION):
+        found = call(DescribeSnapshotsRequest, region=region, SnapshotIds=json.dumps([sid]))["Snapshots"]["Snapshot"]
+        return found[0] if found else None
+    wait("snapshot accomplished", lambda: snapshot(snap)["Status"] == "accomplished")
+    check("the snapshot is of the system disk", snapshot(snap)["SourceDiskType"] == "system")
+    tagged = call(DescribeSnapshotsRequest, Tags=run_tag)["Snapshots"]["Snapshot"]
+    check("DescribeSnapshots filters by tag", [x["SnapshotId"] for x in tagged] == [snap], tagged)
+    call(TagResourcesRequest, ResourceType="instance", ResourceIds=[iid], Tags=run_tag)
+    found = call(DescribeInstancesRequest, Tags=run_tag)["Instances"]["Instance"]
+    check("DescribeInstances filters by tag", [i["InstanceId"] for i in found] == [iid])
+    check("DescribeInstances with another tag finds nothing",
+          call(DescribeInstancesRequest, Tags=[{"Key": "kiln:run", "Value": "other"}])["Instances"]["Instance"] == [])
+    check("DescribeKeyPairs with a tag no key pair has finds nothing",
+          call(DescribeKeyPairsRequest, Tags=run_tag)["KeyPairs"]["KeyPair"] == [])
+
+    from_snap = call(CreateImageRequest, SnapshotId=snap, ImageName=IMAGE_NAME + "-system")["ImageId"]
+    wait("image of the snapshot Available", lambda: image(from_snap, REGION)["Status"] == "Available")
+    maps = image(from_snap, REGION)["DiskDeviceMappings"]["DiskDeviceMapping"]
+    check("the image of a snapshot is made of it alone", [m["SnapshotId"] for m in maps] == [snap], maps)
+    enc = call(CopyImageRequest, ImageId=img, DestinationRegionId=REGION, DestinationImageName=IMAGE_NAME + "-enc",
+               Encrypted=True)["ImageId"]
+    wait("encrypted copy Available", lambda: image(enc, REGION)["Status"] == "Available")
+    enc_snaps = [m["SnapshotId"] for m in image(enc, REGION)["DiskDeviceMappings"]["DiskDeviceMapping"]]
+    check("the same-region copy's snapshot is encrypted", snapshot(enc_snaps[0])["Encrypted"] is True)
+    check("the source image's snapshot is not",
+          snapshot(image(img, REGION)["DiskDeviceMappings"]["DiskDeviceMapping"][0]["SnapshotId"])["Encrypted"] is False)
+    for i, sids in ((from_snap, [snap]), (enc, enc_snaps)):
+        call(DeleteImageRequest, ImageId=i)
+        for sid in sids:
+            call(DeleteSnapshotRequest, SnapshotId=sid)
 
 
 def tea_flow(img, copied, snaps):
@@ -332,10 +383,20 @@ def import_flow():
     bucket = oss2.Bucket(oss2.Auth(AK, SK), ENDPOINT, "kiln-import-bucket")
     bucket.create_bucket()
     check("oss2 bucket exists after create", bucket.bucket_exists() if hasattr(bucket, "bucket_exists") else True)
-    bucket.put_object("disk.raw", b"x" * 4096)
+    bucket.put_object("disk.raw", b"x" * 4096, headers={"x-oss-tagging": "kiln%3Arun=r-1&team=kiln"})
     check("oss2 get_object returns the bytes", bucket.get_object("disk.raw").read() == b"x" * 4096)
+    held = [o for o in admin("/_fake/resources")["object"] if o["Key"] == "disk.raw"]
+    check("oss2 put_object's x-oss-tagging tags the object", held and held[0]["Tags"] == {"kiln:run": "r-1", "team": "kiln"},
+          json.dumps(held))
+    got = bucket.get_object_tagging("disk.raw")
+    check("oss2 get_object_tagging reads the tags", got.tag_set.tagging_rule == {"kiln:run": "r-1", "team": "kiln"},
+          str(got.tag_set.tagging_rule))
+    bucket.delete_object_tagging("disk.raw")
+    check("oss2 delete_object_tagging clears them, the object stays",
+          bucket.get_object_tagging("disk.raw").tag_set.tagging_rule == {}
+          and bucket.get_object("disk.raw").read() == b"x" * 4096)
     key = "big.qcow2"
-    up = bucket.init_multipart_upload(key).upload_id
+    up = bucket.init_multipart_upload(key, headers={"x-oss-tagging": "kiln%3Arun=r-2"}).upload_id
     parts = []
     for n, chunk in enumerate([b"a" * 100 * 1024, b"b" * 100 * 1024, b"c" * 10], start=1):
         r = bucket.upload_part(key, up, n, chunk)
@@ -343,6 +404,9 @@ def import_flow():
     bucket.complete_multipart_upload(key, up, parts)
     meta = bucket.head_object(key)
     check("oss2 multipart upload assembles the parts", meta.content_length == 200 * 1024 + 10)
+    held = [o for o in admin("/_fake/resources")["object"] if o["Key"] == key]
+    check("oss2 init_multipart_upload's x-oss-tagging tags the object", held and held[0]["Tags"] == {"kiln:run": "r-2"},
+          json.dumps(held))
     bad = oss2.Bucket(oss2.Auth(AK, SK + "x"), ENDPOINT, "kiln-import-bucket")
     try:
         bad.get_object("disk.raw")
@@ -350,11 +414,35 @@ def import_flow():
     except oss2.exceptions.ServerError as e:
         check("oss2 with a wrong secret -> SignatureDoesNotMatch", e.code == "SignatureDoesNotMatch", e.code)
 
+    # A role of its own: without the import policy, ECS cannot read OSS as it.
+    mapping = [{"OSSBucket": "kiln-import-bucket", "OSSObject": key, "DiskImageSize": "40", "Format": "QCOW2"}]
+    policy = json.dumps({"Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow",
+                                        "Principal": {"Service": ["ecs.aliyuncs.com"]}}], "Version": "1"})
+    made = common("CreateRole", "2015-05-01", region=None, RoleName="KilnScenarioImportRole",
+                  AssumeRolePolicyDocument=policy)
+    check("RAM CreateRole makes the role", made["Role"]["RoleName"] == "KilnScenarioImportRole")
+    expect_error("ImportImage as a role without the import policy", "NoSetRoletoECSServiceAcount",
+                 lambda: call(ImportImageRequest, region=IMPORT_REGION, ImageName="kiln-no-policy",
+                              RoleName="KilnScenarioImportRole", DiskDeviceMappings=mapping), 403)
+    listed = common("ListPoliciesForRole", "2015-05-01", region=None, RoleName="KilnScenarioImportRole")
+    check("RAM ListPoliciesForRole of a new role is empty", listed["Policies"]["Policy"] == [])
+    common("AttachPolicyToRole", "2015-05-01", region=None, RoleName="KilnScenarioImportRole",
+           PolicyName="AliyunECSImageImportRolePolicy", PolicyType="System")
+    updated = common("UpdateRole", "2015-05-01", region=None, RoleName="KilnScenarioImportRole",
+                     NewAssumeRolePolicyDocument=policy)
+    check("RAM UpdateRole answers the role", updated["Role"]["AssumeRolePolicyDocument"] == policy)
     out = call(ImportImageRequest, region=IMPORT_REGION, ImageName="kiln-imported", OSType="linux", Platform="Others Linux",
-               Architecture="x86_64", DiskDeviceMappings=[{"OSSBucket": "kiln-import-bucket", "OSSObject": key,
-                                                            "DiskImageSize": "40", "Format": "QCOW2"}])
+               Architecture="x86_64", RoleName="KilnScenarioImportRole", DiskDeviceMappings=mapping,
+               Tags=[{"Key": "kiln:run", "Value": "r-3"}])
     imported = out["ImageId"]
     check("ImportImage returns an image and a task", imported.startswith("m-") and out["TaskId"])
+    disk = image(imported, IMPORT_REGION)["DiskDeviceMappings"]["DiskDeviceMapping"][0]
+    check("DescribeImages shows the import's disk mapping",
+          (disk["ImportOSSBucket"], disk["ImportOSSObject"], disk["Format"], disk["Size"])
+          == ("kiln-import-bucket", key, "QCOW2", "40"), json.dumps(disk))
+    tags = image(imported, IMPORT_REGION)["Tags"]["Tag"]
+    check("ImportImage's Tag.N tags the image", [(t["TagKey"], t["TagValue"]) for t in tags] == [("kiln:run", "r-3")],
+          json.dumps(tags))
     wait("imported image Available", lambda: image(imported, IMPORT_REGION)["Status"] == "Available")
     snaps = [d["SnapshotId"] for d in image(imported, IMPORT_REGION)["DiskDeviceMappings"]["DiskDeviceMapping"]]
     call(DeleteImageRequest, region=IMPORT_REGION, ImageId=imported)

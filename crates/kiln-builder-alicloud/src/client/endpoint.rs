@@ -5,7 +5,8 @@
 //! (`services/<product>/endpoint.go`: `ecs-cn-hangzhou.aliyuncs.com` for
 //! the older Chinese and US regions, `ecs.aliyuncs.com` for some finance
 //! and government ones), then the regional rule
-//! `<product>.<region>.aliyuncs.com`. Pure; holds nothing.
+//! `<product>.<region>.aliyuncs.com`; RAM has one global endpoint,
+//! `ram.aliyuncs.com`. Pure; holds nothing.
 
 /// An Alibaba Cloud product the builder calls, with its API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,10 @@ pub enum Product {
     Ecs,
     /// Virtual Private Cloud, API `2016-04-28`.
     Vpc,
+    /// Resource Access Management, API `2015-05-01`: one global endpoint,
+    /// `ram.aliyuncs.com` (the alicloud-import post-processor's import
+    /// role).
+    Ram,
 }
 
 impl Product {
@@ -23,6 +28,7 @@ impl Product {
         match self {
             Product::Ecs => "ECS",
             Product::Vpc => "VPC",
+            Product::Ram => "RAM",
         }
     }
 
@@ -31,6 +37,7 @@ impl Product {
         match self {
             Product::Ecs => "ecs",
             Product::Vpc => "vpc",
+            Product::Ram => "ram",
         }
     }
 
@@ -39,6 +46,7 @@ impl Product {
         match self {
             Product::Ecs => "2014-05-26",
             Product::Vpc => "2016-04-28",
+            Product::Ram => "2015-05-01",
         }
     }
 
@@ -47,6 +55,7 @@ impl Product {
         match self {
             Product::Ecs => Some("custom_endpoint_ecs"),
             Product::Vpc => None,
+            Product::Ram => Some("custom_endpoint_ram"),
         }
     }
 
@@ -55,6 +64,7 @@ impl Product {
         match self {
             Product::Ecs => ECS_ENDPOINTS,
             Product::Vpc => VPC_ENDPOINTS,
+            Product::Ram => &[],
         }
     }
 }
@@ -70,6 +80,9 @@ pub fn endpoint(product: Product, region: &str, custom: Option<&str>) -> String 
 
 /// The host of `product` in `region`, without a custom endpoint.
 pub fn host(product: Product, region: &str) -> String {
+    if product == Product::Ram {
+        return "ram.aliyuncs.com".to_string();
+    }
     match product.map().iter().find(|(r, _)| *r == region) {
         Some((_, host)) => host.to_string(),
         None => format!("{}.{region}.aliyuncs.com", product.code()),

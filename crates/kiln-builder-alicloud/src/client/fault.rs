@@ -94,7 +94,7 @@ pub(super) fn reply_fault(client: &Client, action: &str, status: u16, body: &[u8
 
 /// The [`Fault`] of a request that got no (complete) reply; never with
 /// the URL, which carries the security token.
-pub(super) fn transport_fault(e: &reqwest::Error) -> Fault {
+pub fn transport_fault(e: &reqwest::Error) -> Fault {
     let text = chain(e);
     let failure = if e.is_timeout() {
         if e.is_connect() {

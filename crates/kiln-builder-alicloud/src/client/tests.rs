@@ -480,6 +480,7 @@ fn access(credentials: crate::config::Credentials, file: Option<&std::path::Path
         skip_region_validation: false,
         skip_image_validation: false,
         custom_endpoint_ecs: None,
+        metadata_endpoint: crate::config::METADATA_ENDPOINT.into(),
     }
 }
 
@@ -600,6 +601,97 @@ async fn a_lost_delete_reply_then_not_found_is_done_and_a_lost_create_is_adopted
     assert_eq!(seen.len(), 2);
     assert!(
         seen.iter().all(|l| query(l)["ClientToken"] == "t-1"),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn ram_role_credentials_come_from_the_metadata_service() {
+    use crate::config::Credentials::EcsRamRole;
+    let fake = kiln_test::alicloud_fake::AlicloudFake::start();
+    let mut a = access(EcsRamRole("AliyunECSImageImportDefaultRole".into()), None);
+    a.metadata_endpoint = fake.endpoint();
+    let key = super::resolve_access_key(&a).await.unwrap();
+    assert_eq!(key.id, fake.access_key());
+    assert_eq!(key.secret.expose(), fake.secret_key());
+    assert!(key
+        .security_token
+        .as_ref()
+        .is_some_and(|t| t.expose().starts_with("fake-sts-token-")));
+    // The key signs calls the fake accepts.
+    a.custom_endpoint_ecs = Some(fake.endpoint());
+    let client = Client::ecs_resolved(&a).await.unwrap();
+    let reply: serde_json::Value = client
+        .call("DescribeRegions", &Params::new(), None)
+        .await
+        .unwrap();
+    assert!(reply["Regions"]["Region"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty()));
+
+    // A role the instance does not have, and no metadata service at all.
+    a.credentials = EcsRamRole("not-attached".into());
+    let e = super::resolve_access_key(&a).await.unwrap_err().to_string();
+    assert!(
+        e.contains("RAM role `not-attached`") && e.contains("HTTP 404"),
+        "{e}"
+    );
+    assert!(
+        e.contains("hint: `ram_role_name` works on an ECS instance"),
+        "{e}"
+    );
+    a.metadata_endpoint = "http://127.0.0.1:9".into();
+    let e = super::resolve_access_key(&a).await.unwrap_err().to_string();
+    assert!(e.contains("no answer"), "{e}");
+}
+
+#[tokio::test]
+async fn a_create_image_refused_for_its_own_name_after_a_lost_reply_adopts_the_image() {
+    use kiln_cloud::steps::image::{ImageApi, NewImage};
+    // The first attempt's reply is lost (503); the retry is refused for
+    // the name the first attempt took; the image of that name with the
+    // build's run tags is the one made.
+    let (url, seen) = scripted(vec![
+        (
+            503,
+            r#"{"RequestId":"r-1","Code":"ServiceUnavailable","Message":"busy"}"#,
+        ),
+        (
+            400,
+            r#"{"RequestId":"r-2","Code":"InvalidImageName.Duplicated","Message":"The specified Image name has already been used."}"#,
+        ),
+        (
+            200,
+            r#"{"RequestId":"r-3","TotalCount":1,"Images":{"Image":[{"ImageId":"m-made","ImageName":"img","Status":"Creating"}]}}"#,
+        ),
+    ]);
+    let ecs = crate::cloud::Ecs {
+        client: client_at(&url, None),
+        instance_type: "ecs.n1.tiny".into(),
+        force_stop: false,
+    };
+    let image = NewImage {
+        name: "img".to_string(),
+        request: Params::new()
+            .set("InstanceId", "i-1")
+            .set("ImageName", "img")
+            .tags(
+                "Tag",
+                &[("kiln:run".to_string(), "r1".to_string())]
+                    .into_iter()
+                    .collect(),
+            ),
+    };
+    let id = ImageApi::create(&ecs, &image, &tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(id, "m-made");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[2].contains("Action=DescribeImages"), "{seen:?}");
+    // The look is by name and run tags.
+    assert!(
+        seen[2].contains("Tag.1.Key=kiln%3Arun") && seen[2].contains("Tag.1.Value=r1"),
         "{seen:?}"
     );
 }

@@ -45,6 +45,11 @@ pub struct CopyRequest {
     pub name: String,
     /// The image's description.
     pub description: Option<String>,
+    /// `image_encrypted`: an encrypted copy (`Encrypted=true`).
+    pub encrypted: bool,
+    /// The run tags the copy carries until the build succeeds, so that
+    /// `kiln cleanup` finds a copy a killed build left.
+    pub run_tags: Vec<(String, String)>,
 }
 
 /// Packer's alicloud wording for the image steps.
@@ -63,7 +68,10 @@ pub const WORDING: ImageWording = ImageWording {
     copying_to: &[Text::Message("Copying to: {region}")],
     waiting_copies: &[Text::Message("Waiting for all copies to complete...")],
     copy_wait_failed: "Error waiting for image ({id}) in region ({region}): {error}",
-    replacing: &[Text::Say("Deleting the source image and its snapshots...")],
+    // The only copy into the build region is the encrypted one.
+    replacing: &[Text::Say(
+        "Deleting temporary image {id} and related snapshots after finishing encryption...",
+    )],
     deleting_copies: &[Text::Say(
         "Deleting copied images and snapshots because of cancellation or error...",
     )],
@@ -118,11 +126,44 @@ impl ImageApi for Ecs {
         image: &NewImage<Params>,
         _cancel: &CancellationToken,
     ) -> Result<String, StepError> {
+        // ECS honours the token; should a retry after a lost reply still
+        // be refused for the name the first attempt took, the image of
+        // that name carrying the same run tags is this build's.
         let params = image.request.clone().set("ClientToken", client_token());
-        let find = || async { Ok(None) };
+        let find = || async {
+            let mut tags = Params::new();
+            for i in 1.. {
+                let (key, value) = (format!("Tag.{i}.Key"), format!("Tag.{i}.Value"));
+                let Some(k) = params.get(&key) else {
+                    break;
+                };
+                tags = tags
+                    .set(&key, k)
+                    .set(&value, params.get(&value).unwrap_or(""));
+            }
+            if tags.get("Tag.1.Key").is_none() {
+                return Ok(None);
+            }
+            let found = self
+                .describe_images(
+                    tags.set("ImageName", image.name.as_str())
+                        .set("ImageOwnerAlias", "self"),
+                )
+                .await?;
+            Ok(found
+                .into_iter()
+                .find(|i| text(i, "ImageName") == image.name)
+                .map(|i| serde_json::json!({ "ImageId": text(&i, "ImageId") })))
+        };
         let reply: Value = self
             .client
-            .create("CreateImage", &params, &[], false, find)
+            .create(
+                "CreateImage",
+                &params,
+                &["InvalidImageName.Duplicated"],
+                false,
+                find,
+            )
             .await
             .map_err(|e| StepError::msg(format!("Error creating image: {e}")))?;
         match text(&reply, "ImageId") {
@@ -161,7 +202,9 @@ impl ImageApi for Ecs {
             .set("ImageId", source)
             .set("DestinationRegionId", target.region.as_str())
             .set("DestinationImageName", target.request.name.as_str())
-            .opt("DestinationDescription", target.request.description.clone());
+            .opt("DestinationDescription", target.request.description.clone())
+            .opt("Encrypted", target.request.encrypted.then_some("true"))
+            .tags("Tag", &tag_map(&target.request.run_tags));
         let reply = self.call("CopyImage", &params).await.map_err(|e| {
             StepError::msg(format!(
                 "Error copying images to region `{}`: {e}",
@@ -257,6 +300,42 @@ impl ImageApi for Ecs {
     }
 }
 
+/// Takes the run tags off a successful build's images, in every region,
+/// and off the system disk's snapshot it was made of (with
+/// `image_ignore_data_disks`), so that a `kiln cleanup` of the run leaves
+/// the artifact alone. A failure is reported, not fatal: the artifact
+/// stands.
+pub async fn release(state: &AlicloudState, ui: &dyn Ui) {
+    let keys: Vec<&str> = state.run_tags.iter().map(|(k, _)| k.as_str()).collect();
+    if keys.is_empty() {
+        return;
+    }
+    let build = state.ecs.region().to_string();
+    for (region, id) in &state.images {
+        let ecs = state.ecs.for_region(region);
+        let mut targets = vec![("image", id.clone())];
+        if *region == build {
+            targets.extend(
+                state
+                    .system_snapshot
+                    .iter()
+                    .map(|s| ("snapshot", s.clone())),
+            );
+        }
+        for (kind, id) in targets {
+            let params = Params::new()
+                .set("ResourceType", kind)
+                .list("ResourceId", &[id.as_str()])
+                .list("TagKey", &keys);
+            if let Err(e) = ecs.call("UntagResources", &params).await {
+                ui.error(&format!(
+                    "error removing the run tags from {kind} `{id}` in {region} (`kiln cleanup -run` of this run would delete it): {e}"
+                ));
+            }
+        }
+    }
+}
+
 impl ImageState for AlicloudState {
     type Api = Ecs;
     fn build_region(&self) -> String {
@@ -266,9 +345,10 @@ impl ImageState for AlicloudState {
         self.ecs.for_region(region)
     }
     fn run_tags(&self) -> &[(String, String)] {
-        // The images and their snapshots are the artifact: they do not
-        // carry the run tags, so a `kiln cleanup` of the run never deletes
-        // them (the steps delete them when the build fails).
+        // The images carry the run tags from their create and copy calls
+        // (`kiln cleanup` finds their snapshots through them), and lose
+        // them when the build succeeds ([`release`]); the generic steps add
+        // none.
         &[]
     }
     fn images(&self) -> std::collections::BTreeMap<String, String> {

@@ -31,6 +31,30 @@ pub struct Ecs {
 }
 
 impl Ecs {
+    /// The ECS client of `region` with `key`, through `endpoint` (a URL)
+    /// when given, under the default retry policy and timeouts; for
+    /// callers outside a build (`kiln cleanup`, tests), which launch
+    /// nothing.
+    pub fn connect(
+        region: &str,
+        key: crate::client::AccessKey,
+        endpoint: Option<&str>,
+    ) -> Result<Ecs, crate::client::ClientError> {
+        let client = Client::new(
+            crate::client::Product::Ecs,
+            region,
+            key,
+            endpoint,
+            kiln_cloud::RetryPolicy::default(),
+            kiln_cloud::Timeouts::from_env(),
+        )?;
+        Ok(Ecs {
+            client,
+            instance_type: String::new(),
+            force_stop: true,
+        })
+    }
+
     /// The same, in `region` (region copies).
     pub fn for_region(&self, region: &str) -> Ecs {
         Ecs {
@@ -71,6 +95,35 @@ impl Ecs {
 /// create whose reply was lost is not made twice.
 pub fn client_token() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// The `Description` of what cannot carry tags (the VPC and vSwitch on
+/// ECS's 2014-05-26 API): the run tags as `kiln:run=<uuid> kiln:build=<name>`
+/// (`None` without run tags). [`described_run`] reads it back.
+pub fn run_description(tags: &[(String, String)]) -> Option<String> {
+    if tags.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<&(String, String)> = tags.iter().collect();
+    // `kiln:run` first: the build name may hold spaces.
+    sorted.sort_by_key(|(k, _)| k != kiln_sdk::run_tags::RUN);
+    Some(
+        sorted
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// The run a [`run_description`] names, if `description` is one.
+pub fn described_run(description: &str) -> Option<&str> {
+    description
+        .split_whitespace()
+        .next()?
+        .strip_prefix(kiln_sdk::run_tags::RUN)?
+        .strip_prefix('=')
+        .filter(|r| !r.is_empty())
 }
 
 /// `tags` as the `Tag.N.Key` map.

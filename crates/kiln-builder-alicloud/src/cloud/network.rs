@@ -6,8 +6,10 @@
 //! all egress and the communicator's port in, `DeleteSecurityGroup`), on
 //! the ECS API as Packer 1.6.6 calls them; creates carry a `ClientToken`.
 //! ECS's 2014-05-26 `CreateVpc` and `CreateVSwitch` take no tags: the VPC
-//! and vSwitch are named instead. Packer's alicloud wording. Holds
-//! nothing; the steps' cleanups delete what they made.
+//! and vSwitch carry the run tags in their `Description` instead
+//! ([`super::run_description`]), where `kiln cleanup` finds them. Packer's
+//! alicloud wording. Holds nothing; the steps' cleanups delete what they
+//! made.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +46,17 @@ impl Ecs {
         };
         let reply = self.call(action, &params.set("PageSize", "50")).await?;
         Ok(items(&reply, outer, inner).to_vec())
+    }
+
+    /// The VPC of vSwitch `id` (`None`: ECS does not know the vSwitch).
+    pub async fn vswitch_vpc(&self, id: &str) -> Result<Option<String>, ApiError> {
+        let found = self
+            .describe_network(NetworkResource::Subnet, Params::new().set("VSwitchId", id))
+            .await?;
+        Ok(found
+            .iter()
+            .find(|v| text(v, "VSwitchId") == id)
+            .map(|v| text(v, "VpcId").to_string()))
     }
 
     /// The zone for the temporary vSwitch: the first of the region's zones
@@ -113,11 +126,12 @@ impl NetworkApi for Ecs {
     async fn create_network(
         &self,
         spec: &TemporaryNetwork,
-        _tags: &[(String, String)],
+        tags: &[(String, String)],
     ) -> Result<String, ApiError> {
         let params = Params::new()
             .set("CidrBlock", spec.cidr.as_str())
             .set("VpcName", spec.name.as_str())
+            .opt("Description", super::run_description(tags))
             .set("ClientToken", client_token());
         let find = || async { Ok(None) };
         let reply: Value = self
@@ -131,7 +145,7 @@ impl NetworkApi for Ecs {
         &self,
         network: &str,
         spec: &TemporarySubnet,
-        _tags: &[(String, String)],
+        tags: &[(String, String)],
     ) -> Result<String, ApiError> {
         let zone = match &spec.zone {
             Some(z) => z.clone(),
@@ -142,6 +156,7 @@ impl NetworkApi for Ecs {
             .set("ZoneId", zone)
             .set("CidrBlock", spec.cidr.as_str())
             .set("VSwitchName", spec.name.as_str())
+            .opt("Description", super::run_description(tags))
             .set("ClientToken", client_token());
         let find = || async { Ok(None) };
         let reply: Value = self

@@ -72,7 +72,14 @@ pub struct AccessConfig {
     pub skip_image_validation: bool,
     /// `custom_endpoint_ecs`, as a URL (`https://` added to a bare host).
     pub custom_endpoint_ecs: Option<String>,
+    /// The ECS metadata service `ram_role_name`'s credentials come from:
+    /// [`METADATA_ENDPOINT`], or `KILN_ALICLOUD_METADATA_ENDPOINT` (tests,
+    /// proxies).
+    pub metadata_endpoint: String,
 }
+
+/// The ECS metadata service every instance reaches.
+pub const METADATA_ENDPOINT: &str = "http://100.100.100.200";
 
 /// Validates the access keys; `env` reads an environment variable.
 pub(super) fn prepare(
@@ -143,5 +150,7 @@ pub(super) fn prepare(
         skip_region_validation: r.skip_region_validation,
         skip_image_validation: r.skip_image_validation,
         custom_endpoint_ecs,
+        metadata_endpoint: env("KILN_ALICLOUD_METADATA_ENDPOINT")
+            .unwrap_or_else(|| METADATA_ENDPOINT.to_string()),
     }
 }

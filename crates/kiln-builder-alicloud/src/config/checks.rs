@@ -8,7 +8,7 @@ use kiln_sdk::config::{did_you_mean, ConfigError, ConfigErrors};
 
 /// Parses `value` of `key` as one of `choices` (exact spelling, as the ECS
 /// API takes it), suggesting the nearest one when it is not.
-pub(super) fn choice<T: Copy>(
+pub fn choice<T: Copy>(
     key: &str,
     value: &str,
     choices: &[(&str, T)],
@@ -53,11 +53,7 @@ pub(super) fn check_cidr(key: &str, value: &str, errors: &mut ConfigErrors) {
 
 /// Checks that no tag of the map `key` has an empty key (ECS rejects
 /// `Tag.N.Key=`).
-pub(super) fn check_tag_keys(
-    key: &str,
-    tags: &BTreeMap<String, String>,
-    errors: &mut ConfigErrors,
-) {
+pub fn check_tag_keys(key: &str, tags: &BTreeMap<String, String>, errors: &mut ConfigErrors) {
     if tags.keys().any(String::is_empty) {
         errors.push(ConfigError::at(
             key,
@@ -69,7 +65,7 @@ pub(super) fn check_tag_keys(
 /// A custom endpoint as a URL: a bare host (`ecs.example.com[:port]`, as
 /// the Alibaba SDK takes it) gets `https://`; otherwise an http or https
 /// URL without a path.
-pub(super) fn endpoint_url(key: &str, value: &str, errors: &mut ConfigErrors) -> Option<String> {
+pub fn endpoint_url(key: &str, value: &str, errors: &mut ConfigErrors) -> Option<String> {
     let url = if value.contains("://") {
         value.trim_end_matches('/').to_string()
     } else {

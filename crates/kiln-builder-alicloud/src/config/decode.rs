@@ -25,14 +25,9 @@ pub(super) struct Raws {
     pub(super) image: RawImage,
 }
 
-/// Decodes every section (interpolating with `cx`), collecting every
-/// error into `errors`; `None` when any section could not be decoded.
-pub(super) fn decode(
-    raw: &RawConfig,
-    cx: &PrepareContext,
-    errors: &mut ConfigErrors,
-) -> Option<Raws> {
-    let all: Vec<&str> = [
+/// Every section's keys and the communicator's.
+pub(super) fn all_keys() -> Vec<&'static str> {
+    [
         struct_fields::<RawAccess>(),
         struct_fields::<RawSource>(),
         struct_fields::<RawRun>(),
@@ -42,7 +37,17 @@ pub(super) fn decode(
         struct_fields::<RawImage>(),
         kiln_ssh::field_names(),
     ]
-    .concat();
+    .concat()
+}
+
+/// Decodes every section (interpolating with `cx`), collecting every
+/// error into `errors`; `None` when any section could not be decoded.
+pub(super) fn decode(
+    raw: &RawConfig,
+    cx: &PrepareContext,
+    errors: &mut ConfigErrors,
+) -> Option<Raws> {
+    let all = all_keys();
     let d = SectionDecoder::new(raw, &cx.interpolation, &all, &[]);
     // The first section also gets the unknown keys, to report them once.
     let raws = Raws {

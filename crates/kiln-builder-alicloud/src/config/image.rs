@@ -52,7 +52,8 @@ pub struct ForceDelete {
     pub images: bool,
     /// `image_force_delete_snapshots` (or `-force`): and their snapshots.
     pub snapshots: bool,
-    /// `image_force_delete_instances`: and the instances using them.
+    /// `image_force_delete_instances`: accepted and, as in Packer 1.6.6
+    /// (whose steps never read it), without effect.
     pub instances: bool,
 }
 

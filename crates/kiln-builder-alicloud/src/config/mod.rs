@@ -38,7 +38,8 @@ use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::PrepareContext;
 use kiln_ssh::CommunicatorConfig;
 
-pub use access::{AccessConfig, Credentials};
+pub use access::{AccessConfig, Credentials, METADATA_ENDPOINT};
+pub use checks::{check_tag_keys, choice, endpoint_url};
 pub use disks::{Disk, DiskCategory};
 pub use image::{check_image_name, ForceDelete, ImageCopy};
 pub use internet::{InternetChargeType, SecurityEnhancement};
@@ -82,16 +83,7 @@ pub fn prepare_with_env(
 
     let e = &mut errors;
     let access = access::prepare(&r.access, env, e);
-    if let Credentials::Keys {
-        secret_key,
-        security_token,
-        ..
-    } = &access.credentials
-    {
-        for s in std::iter::once(secret_key).chain(security_token) {
-            cx.redactor.add(s.expose().clone());
-        }
-    }
+    redact_credentials(&access, cx);
     let sections = typed::Sections {
         access,
         source: source::prepare(&r.source, e),
@@ -113,4 +105,48 @@ pub fn prepare_with_env(
     } else {
         Err(errors.locate(raw))
     }
+}
+
+/// Registers the secret key and the security token of `access` with the
+/// redactor, so that no output shows them.
+fn redact_credentials(access: &AccessConfig, cx: &PrepareContext) {
+    if let Credentials::Keys {
+        secret_key,
+        security_token,
+        ..
+    } = &access.credentials
+    {
+        for s in std::iter::once(secret_key).chain(security_token) {
+            cx.redactor.add(s.expose().clone());
+        }
+    }
+}
+
+/// Every key the alicloud-ecs builder accepts: its sections' and the
+/// communicator's. Packer's alicloud-import post-processor embeds the
+/// builder's config, so it accepts them all.
+pub fn builder_keys() -> Vec<&'static str> {
+    decode::all_keys()
+}
+
+/// The access section's keys (`access_key`, `region`, …).
+pub fn access_keys() -> &'static [&'static str] {
+    kiln_sdk::config::struct_fields::<access::RawAccess>()
+}
+
+/// The access section alone, decoded from `d` (which reports unknown keys
+/// when `unknown`) and validated with `env` for the environment, its
+/// secrets registered with the redactor: for the alicloud-import
+/// post-processor, whose config embeds this section as Packer's does.
+pub fn prepare_access(
+    d: &kiln_sdk::config::SectionDecoder<'_>,
+    unknown: bool,
+    cx: &PrepareContext,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut ConfigErrors,
+) -> AccessConfig {
+    let raw: access::RawAccess = d.section(unknown, errors);
+    let access = access::prepare(&raw, env, errors);
+    redact_credentials(&access, cx);
+    access
 }

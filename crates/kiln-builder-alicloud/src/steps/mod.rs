@@ -8,7 +8,10 @@
 //! cleanup releases the EIP), attach the key pair ([`StepAttachKeyPair`];
 //! its cleanup detaches it), start it ([`StepStartInstance`]), and with
 //! `image_force_delete` delete the images of the same name
-//! ([`StepDeleteImages`]); plus the image and tag plans of the generic
+//! ([`StepDeleteImages`]), with `image_ignore_data_disks` snapshot the
+//! system disk ([`StepCreateSnapshot`]; its cleanup deletes the snapshot
+//! on failure), and with `vswitch_id` alone find the vSwitch's VPC
+//! ([`StepVSwitchVpc`]); plus the image and tag plans of the generic
 //! image steps. Each records what it made before the call that may fail
 //! after making it.
 
@@ -18,7 +21,9 @@ mod create_instance;
 mod delete_images;
 mod image;
 mod pre_validate;
+mod snapshot;
 mod start_instance;
+mod vswitch_vpc;
 
 pub use address::{AddressPlan, StepConfigAddress};
 pub use attach_key_pair::StepAttachKeyPair;
@@ -28,4 +33,6 @@ pub use create_instance::StepCreateInstance;
 pub use delete_images::StepDeleteImages;
 pub use image::{CreateImagePlan, ImageTagPlan};
 pub use pre_validate::{StepCheckSourceImage, StepPreValidate};
+pub use snapshot::StepCreateSnapshot;
 pub use start_instance::StepStartInstance;
+pub use vswitch_vpc::StepVSwitchVpc;

@@ -101,6 +101,36 @@ pub struct SshLogin {
 }
 
 impl SshLogin {
+    /// [`SshLogin::decide`] on tokio's blocking pool: generating an RSA
+    /// key takes tens of milliseconds of CPU, which on the async workers
+    /// would hold up every other build's network calls (100 builds in one
+    /// process stalled for seconds before their first call).
+    pub async fn decide_off_thread(
+        communicator: &kiln_ssh::CommunicatorConfig,
+        keypair_name: Option<&str>,
+        temporary_name: fn() -> String,
+        redactor: &Redactor,
+        run_uuid: &str,
+    ) -> Result<SshLogin, KeyPairError> {
+        let (communicator, keypair_name, redactor, run_uuid) = (
+            communicator.clone(),
+            keypair_name.map(String::from),
+            redactor.clone(),
+            run_uuid.to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            SshLogin::decide(
+                &communicator,
+                keypair_name.as_deref(),
+                temporary_name,
+                &redactor,
+                &run_uuid,
+            )
+        })
+        .await
+        .expect("the key generation task panicked")
+    }
+
     /// Decides the plan ([`KeyPairPlan::decide`]) for `communicator` and
     /// fills in the generated data of Packer's cloud builders.
     pub fn decide(

@@ -13,6 +13,7 @@
 //! provisioners and post-processors, with `source.*` and `build.*` known
 //! there. Every problem is collected with its `file:line:column`.
 
+pub mod console;
 pub mod eval;
 pub mod json_syntax;
 pub mod parser;
@@ -1050,111 +1051,4 @@ pub fn hcl_repr(v: &Value) -> String {
 /// Used by tests and `inspect`: the variable map type.
 pub type ValueMap = Map<String, Value>;
 
-/// What `kiln console` evaluates expressions in: a template's variables,
-/// locals and data sources (evaluated once), and the names of the
-/// sensitive values.
-#[derive(Clone, Debug, Default)]
-pub struct ConsoleScope {
-    /// The scope expressions see.
-    pub scope: Scope,
-    /// Sensitive variables (`var.X`) and locals (`local.X`): a result that
-    /// refers to one is shown as `<sensitive>`.
-    pub sensitive: Vec<String>,
-}
-
-/// Evaluates a template's variables (with the values [`parse_with`]
-/// collected), locals and data sources for `kiln console`. With no
-/// template, the scope is empty (functions only).
-pub fn console_scope(t: Option<&HclTemplate>) -> (ConsoleScope, ConfigErrors) {
-    let mut errors = ConfigErrors::new();
-    let Some(t) = t else {
-        return (
-            ConsoleScope {
-                scope: Scope {
-                    vars: Some(Map::new()),
-                    locals: Some(Map::new()),
-                    data: Some(Map::new()),
-                    path_root: ".".into(),
-                    what: "the console",
-                    ..Scope::default()
-                },
-                sensitive: Vec::new(),
-            },
-            errors,
-        );
-    };
-    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errors);
-    let evaluated = types_locals::evaluate_all_with(
-        &t.locals,
-        &t.data,
-        &t.data_sources,
-        &resolved.values,
-        &resolved.sensitive,
-        &t.path_root,
-        &mut errors,
-    );
-    let mut sensitive: Vec<String> = resolved
-        .sensitive
-        .iter()
-        .map(|v| format!("var.{v}"))
-        .collect();
-    sensitive.extend(
-        evaluated
-            .sensitive_locals
-            .iter()
-            .map(|l| format!("local.{l}")),
-    );
-    (
-        ConsoleScope {
-            scope: Scope {
-                vars: Some(resolved.values),
-                locals: Some(evaluated.locals),
-                data: Some(evaluated.data),
-                path_root: t.path_root.clone(),
-                what: "the console",
-                ..Scope::default()
-            },
-            sensitive,
-        },
-        errors,
-    )
-}
-
-/// Parses and evaluates one console line. `Ok(None)` for a blank line; a
-/// result derived from a sensitive value comes back as `<sensitive>`.
-pub fn console_eval(cs: &ConsoleScope, line: &str) -> Result<Option<String>, ConfigError> {
-    let text = line.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let file = SourceFile::new("<console>".into(), &format!("x = {text}\n"));
-    let body = parser::parse_file(&file, &format!("x = {text}\n")).map_err(|mut e| {
-        let mut first = e.0.remove(0);
-        if let Some(l) = first.location.as_mut() {
-            l.column = l.column.saturating_sub(4).max(1);
-        }
-        first
-    })?;
-    let Some(attr) = body
-        .attrs
-        .first()
-        .filter(|_| body.attrs.len() == 1 && body.blocks.is_empty())
-    else {
-        return Err(ConfigError::new(format!("`{text}` is not one expression")));
-    };
-    let mut expr = attr.value.clone();
-    expr.location.column = expr.location.column.saturating_sub(4).max(1);
-    let v = cs.scope.eval(&expr)?;
-    let refs = eval::references(&expr.expr);
-    if refs.iter().any(|r| {
-        r.attr
-            .as_ref()
-            .is_some_and(|a| cs.sensitive.contains(&format!("{}.{a}", r.root)))
-    }) {
-        return Ok(Some(kiln_sdk::ui::REDACTED.to_string()));
-    }
-    Ok(Some(match &v {
-        Value::String(s) => s.clone(),
-        other => hcl_repr(other),
-    }))
-}
+pub use console::{console_eval, console_repr, console_scope, go_quote, ConsoleScope};

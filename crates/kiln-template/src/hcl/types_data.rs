@@ -322,7 +322,8 @@ mod tests {
     use super::*;
     use crate::hcl::parser::{parse_file, SourceFile};
     use kiln_sdk::config::ConfigError;
-    use std::io::{Read, Write};
+    use kiln_test::http::serve_once;
+    use kiln_test::sshd::free_port;
 
     /// The built-in data sources, as `kiln-registry` lists them, plus
     /// `extra`.
@@ -347,36 +348,9 @@ mod tests {
         (d, errors)
     }
 
-    /// A one-shot HTTP server on loopback answering `status` with `body`;
-    /// returns its URL and the request it received.
-    fn serve(status: u16, body: &'static str) -> (String, std::thread::JoinHandle<String>) {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/v", l.local_addr().unwrap());
-        let h = std::thread::spawn(move || {
-            let (mut s, _) = l.accept().unwrap();
-            let mut buf = vec![0u8; 8192];
-            let mut req = Vec::new();
-            loop {
-                let n = s.read(&mut buf).unwrap();
-                req.extend_from_slice(&buf[..n]);
-                if n == 0 || req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            write!(
-                s,
-                "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nX-Thing: a\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            String::from_utf8_lossy(&req).into_owned()
-        });
-        (url, h)
-    }
-
     #[test]
     fn http_reads_body_status_and_headers() {
-        let (url, h) = serve(200, "1.2.3");
+        let (url, h) = serve_once(200, "1.2.3");
         let (d, e) = decl(&format!(
             "data \"http\" \"v\" {{\n  url = \"{url}\"\n  request_headers = {{ Accept = \"text/plain\" }}\n}}\n"
         ));
@@ -394,13 +368,13 @@ mod tests {
         let j = eval::to_json(&v);
         assert_eq!(j["body"], "1.2.3");
         assert_eq!(j["status_code"], 200);
-        assert_eq!(j["response_headers"]["X-Thing"], "a");
+        assert_eq!(j["response_headers"]["X-Thing"], "a, b");
         assert_eq!(j["request_headers"]["Accept"], "text/plain");
     }
 
     #[test]
     fn http_errors_are_clear() {
-        let (url, h) = serve(404, "no");
+        let (url, h) = serve_once(404, "no");
         let (d, _) = decl(&format!("data \"http\" \"v\" {{\n  url = \"{url}\"\n}}\n"));
         let e = read(
             &d.unwrap(),
@@ -413,11 +387,7 @@ mod tests {
         h.join().unwrap();
         assert!(e.to_string().contains("answered with status 404"), "{e}");
         // Nothing listens on a port just released.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let (d, _) = decl(&format!(
             "data \"http\" \"v\" {{\n  url = \"http://127.0.0.1:{port}/\"\n}}\n"
         ));

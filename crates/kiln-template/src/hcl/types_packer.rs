@@ -20,7 +20,7 @@ use super::parser::{Attr, BlockAst};
 /// one of them is satisfied by kiln itself (`kiln init` installs nothing for
 /// it). A new builder family adds its plugin here; a test in the `kiln`
 /// crate checks every built-in builder's family is listed.
-pub const BUILTIN_PLUGINS: &[&str] = &["amazon", "docker", "qemu"];
+pub const BUILTIN_PLUGINS: &[&str] = &["alicloud", "amazon", "docker", "qemu"];
 
 /// The built-in plugin (an entry of [`BUILTIN_PLUGINS`]) a source names,
 /// if any: only HashiCorp's own `github.com/hashicorp/NAME`, not a fork.

@@ -1,7 +1,7 @@
 //! `kiln cleanup -run <uuid>`: finds what a killed kiln left behind (a
 //! SIGKILL runs no cleanup) through each cloud's own API, by the run tags
-//! every resource carries (`kiln:run` in AWS, the `kiln.run` label in
-//! Docker), and deletes it; `-dry-run` only lists it. The work is in the
+//! every resource carries (`kiln:run` in AWS and Alibaba Cloud, the
+//! `kiln.run` label in Docker), and deletes it; `-dry-run` only lists it. The work is in the
 //! builders' `cleanup` modules; this file picks the clouds and reports.
 
 use std::sync::Arc;
@@ -17,20 +17,26 @@ pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
 
   Deletes everything a kiln run created and left behind, for example after
   kiln was killed (SIGKILL) and could not clean up. Every resource kiln
-  creates carries the run's PACKER_RUN_UUID: the `kiln:run` tag in AWS, the
-  `kiln.run` label in Docker. Running it again finds nothing.
+  creates carries the run's PACKER_RUN_UUID: the `kiln:run` tag in AWS and
+  Alibaba Cloud, the `kiln.run` label in Docker. Running it again finds
+  nothing.
 
   AWS credentials come from the standard chain (AWS_ACCESS_KEY_ID and
   AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, instance metadata).
   AWS is searched when regions are given (-region, or AWS_REGION or
   AWS_DEFAULT_REGION); Docker (DOCKER_HOST) when its engine answers.
+  Alibaba Cloud is searched with -cloud=alicloud (in the -region regions,
+  else ALICLOUD_REGION), or by default when ALICLOUD_REGION is set, with
+  ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY (and ALICLOUD_SECURITY_TOKEN);
+  ALICLOUD_ECS_ENDPOINT replaces its ECS endpoint.
 
 Options:
 
   -run=UUID               The run to clean up (its PACKER_RUN_UUID). Required.
   -dry-run                List what would be deleted; delete nothing.
-  -cloud=amazon,docker    Only these clouds (comma-separated, repeatable).
-  -region=us-east-1,...   AWS regions to search (comma-separated, repeatable).
+  -cloud=amazon,docker    Only these clouds (comma-separated, repeatable):
+                          amazon, alicloud, docker.
+  -region=us-east-1,...   Regions to search (comma-separated, repeatable).
   -endpoint=URL           The EC2 and IAM endpoint URL (a private endpoint, moto).
 ";
 
@@ -43,7 +49,7 @@ pub const FLAGS: &[Flag] = &[
 ];
 
 /// The clouds `kiln cleanup` knows.
-const CLOUDS: &[&str] = &["amazon", "docker"];
+const CLOUDS: &[&str] = &["amazon", "alicloud", "docker"];
 
 /// Runs `kiln cleanup`.
 pub fn run(args: Vec<String>) -> u8 {
@@ -99,6 +105,18 @@ pub fn run(args: Vec<String>) -> u8 {
         );
     }
     let docker = clouds.is_empty() || explicit("docker");
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let alicloud_regions: Vec<String> = if explicit("alicloud") && !p.list("region").is_empty() {
+        p.list("region")
+    } else {
+        env("ALICLOUD_REGION").into_iter().collect()
+    };
+    let alicloud = explicit("alicloud") || (clouds.is_empty() && !alicloud_regions.is_empty());
+    if alicloud && alicloud_regions.is_empty() {
+        return usage_error(
+            "`-cloud=alicloud` needs the regions to search: `-region` or ALICLOUD_REGION",
+        );
+    }
     let endpoint = p.value("endpoint").map(str::to_string);
 
     let rt = match common::runtime() {
@@ -138,6 +156,32 @@ pub fn run(args: Vec<String>) -> u8 {
                 }
             }
         }
+        if alicloud {
+            use kiln_builder_alicloud::cleanup;
+            searched.push(format!("alicloud ({})", alicloud_regions.join(", ")));
+            let endpoint = env("ALICLOUD_ECS_ENDPOINT");
+            let result = match cleanup::access_key_from_env(&env) {
+                Ok(key) => {
+                    cleanup::find_and_delete(
+                        run,
+                        &alicloud_regions,
+                        key,
+                        endpoint.as_deref(),
+                        dry_run,
+                        ui.as_ref(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(n) => found += n,
+                Err(e) => {
+                    ui.error(&e.to_string());
+                    failed = true;
+                }
+            }
+        }
         if docker {
             match kiln_builder_docker::connect().await {
                 Ok(engine) => {
@@ -169,7 +213,7 @@ pub fn run(args: Vec<String>) -> u8 {
     });
     if searched.is_empty() && !failed {
         return usage_error(
-            "nothing to search: give `-region` (AWS) or make the docker engine reachable",
+            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), or make the docker engine reachable",
         );
     }
     let place = searched.join(" and ");

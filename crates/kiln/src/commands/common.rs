@@ -329,6 +329,27 @@ pub fn render_errors_redacted(
     text: Option<(&str, &str)>,
     redactor: &Redactor,
 ) -> String {
+    let n = errors.0.len();
+    format!(
+        "Error: {} {} found in the configuration:\n\n{}",
+        n,
+        if n == 1 {
+            "problem was"
+        } else {
+            "problems were"
+        },
+        render_error_list(errors, text, redactor)
+    )
+}
+
+/// The errors of [`render_errors_redacted`] without its heading, one
+/// after another with a blank line between them: each message, its
+/// location with the source line and a caret, and its hint.
+pub fn render_error_list(
+    errors: &ConfigErrors,
+    text: Option<(&str, &str)>,
+    redactor: &Redactor,
+) -> String {
     let clean = |s: &str| escape_controls(&redactor.redact(s));
     let mut files: HashMap<String, Option<Vec<String>>> = HashMap::new();
     if let Some((name, text)) = text {
@@ -338,18 +359,10 @@ pub fn render_errors_redacted(
         );
     }
     let mut out = String::new();
-    let n = errors.0.len();
-    out.push_str(&format!(
-        "Error: {} {} found in the configuration:\n",
-        n,
-        if n == 1 {
-            "problem was"
-        } else {
-            "problems were"
+    for (i, e) in errors.0.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
         }
-    ));
-    for e in &errors.0 {
-        out.push('\n');
         let msg = match &e.path {
             Some(p) => format!("`{p}`: {}", e.message),
             None => e.message.clone(),

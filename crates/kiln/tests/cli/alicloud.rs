@@ -132,8 +132,11 @@ fn packer_actions() -> Vec<String> {
 /// the image (this template has `tags`, packer's had none); it waits for
 /// the copy to be available before sharing it (`DescribeImages` in
 /// cn-shanghai), so a build that succeeds has usable images everywhere;
-/// and in cleanup it waits until the deleted instance is gone
-/// (`DescribeInstances`) before deleting its security group and network.
+/// in cleanup it waits until the deleted instance is gone
+/// (`DescribeInstances`) before deleting its security group and network;
+/// and once the build succeeded it takes the run tags off the images
+/// (`UntagResources` in each region), which `kiln cleanup` would
+/// otherwise find.
 fn expected_actions() -> Vec<String> {
     let mut want = Vec::new();
     for line in packer_actions() {
@@ -156,6 +159,8 @@ fn expected_actions() -> Vec<String> {
             _ => want.push(line),
         }
     }
+    want.push("ecs UntagResources cn-beijing".into());
+    want.push("ecs UntagResources cn-shanghai".into());
     want
 }
 
@@ -456,4 +461,667 @@ fn the_instance_is_reached_by_public_ip_or_private_ip_without_an_eip() {
         }
         assert_none_left(&fake.resources(), TEMPORARY);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Settings beyond the seed template, `kiln cleanup`, and the fault matrix.
+
+/// The builder's own ECS client on `fake` in `region`, to set the fake up
+/// and look at it as a user's tooling would.
+fn ecs(fake: &AlicloudFake, region: &str) -> kiln_builder_alicloud::cloud::Ecs {
+    let key = kiln_builder_alicloud::client::AccessKey {
+        id: fake.access_key().to_string(),
+        secret: kiln_sdk::Secret::new(fake.secret_key().to_string()),
+        security_token: None,
+    };
+    kiln_builder_alicloud::cloud::Ecs::connect(region, key, Some(&fake.endpoint())).unwrap()
+}
+
+/// Calls `action` with `params` on the fake in cn-beijing; the reply.
+fn call(fake: &AlicloudFake, action: &str, params: &[(&str, &str)]) -> Value {
+    let mut p = kiln_builder_alicloud::client::Params::new();
+    for (k, v) in params {
+        p = p.set(k, *v);
+    }
+    let e = ecs(fake, "cn-beijing");
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(e.call(action, &p))
+        .unwrap_or_else(|err| panic!("{action}: {err}"))
+}
+
+/// Waits until `kind`'s row `id` in the fake has `Status` = `want`.
+fn wait_status(fake: &AlicloudFake, kind: &str, key: &str, id: &str, want: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let res = fake.resources();
+        if rows(&res, kind)
+            .iter()
+            .any(|r| r[key] == id && r["Status"] == want)
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{kind} {id} never became {want}: {res:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_encrypted_image_replaces_a_temporary_one_in_every_region() {
+    let fake = AlicloudFake::start();
+    let sshd = fake.sshd();
+    let d = dir();
+    let mut t: Value =
+        serde_json::from_str(&template(&fake, fake.secret_key(), sshd.port)).unwrap();
+    t["builders"][0]["image_encrypted"] = Value::Bool(true);
+    // Accepted, and (as in Packer 1.6.6) without effect.
+    t["builders"][0]["image_force_delete_instances"] = Value::Bool(true);
+    let (r, all) = build(&d, &t.to_string());
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+    assert!(
+        all.contains("Creating temporary image for encryption: packer_"),
+        "{all}"
+    );
+    assert!(
+        all.contains("after finishing encryption..."),
+        "the temporary image is deleted: {all}"
+    );
+
+    // The images are the encrypted copies, named `image_name`, shared and
+    // (the build region's) tagged, without the run tags; the temporary
+    // image and its snapshot are gone.
+    let res = fake.resources();
+    let images = rows(&res, "image");
+    assert_eq!(images.len(), 2, "{res:#}");
+    for i in images {
+        assert_eq!(i["ImageName"], "kiln-alicloud-e2e", "{i:#}");
+        assert_eq!(i["Encrypted"], true, "{i:#}");
+        assert_eq!(i["shared"], serde_json::json!([SHARE_ACCOUNT]), "{i:#}");
+        assert!(i["tags"].get("kiln:run").is_none(), "{i:#}");
+    }
+    let beijing = images
+        .iter()
+        .find(|i| i["RegionId"] == "cn-beijing")
+        .unwrap();
+    assert_eq!(beijing["tags"]["team"], "kiln", "{beijing:#}");
+    let snapshots = rows(&res, "snapshot");
+    assert_eq!(snapshots.len(), 2, "{res:#}");
+    assert!(snapshots.iter().all(|s| s["Encrypted"] == true), "{res:#}");
+    assert_none_left(&res, TEMPORARY);
+
+    // Both copies come from the build region: one into it.
+    let mut copied: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|q| q.action == "CopyImage")
+        .map(|q| format!("{} -> {}", q.region, q.ids["DestinationRegionId"]))
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        ["cn-beijing -> cn-beijing", "cn-beijing -> cn-shanghai"]
+    );
+}
+
+#[test]
+fn image_ignore_data_disks_makes_the_image_of_the_system_disk_alone() {
+    let mut disks = Vec::new();
+    for ignore in [false, true] {
+        let fake = AlicloudFake::start();
+        let sshd = fake.sshd();
+        let d = dir();
+        let mut t: Value =
+            serde_json::from_str(&template(&fake, fake.secret_key(), sshd.port)).unwrap();
+        let b = &mut t["builders"][0];
+        b["image_disk_mappings"] =
+            serde_json::json!([{"disk_size": 40, "disk_category": "cloud_efficiency"}]);
+        b["image_ignore_data_disks"] = Value::Bool(ignore);
+        b.as_object_mut().unwrap().remove("image_copy_regions");
+        let (r, all) = build(&d, &t.to_string());
+        assert_eq!(r.code, 0, "{ignore}: {all}\n--- fake ---\n{}", fake.log());
+        let res = fake.resources();
+        let image = &rows(&res, "image")[0];
+        let mappings: Vec<String> = image["disks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Type"].as_str().unwrap().to_string())
+            .collect();
+        disks.push(mappings);
+        let snapshots = rows(&res, "snapshot");
+        let actions: Vec<String> = fake.requests().iter().map(|q| q.action.clone()).collect();
+        if ignore {
+            assert!(
+                all.contains("Creating snapshot from system disk d-"),
+                "{all}"
+            );
+            // The image is made of the snapshot the build took, which
+            // keeps no run tags once the build succeeded.
+            assert_eq!(snapshots.len(), 1, "{res:#}");
+            assert_eq!(image["disks"][0]["SnapshotId"], snapshots[0]["SnapshotId"]);
+            assert_eq!(snapshots[0]["SourceDiskType"], "system");
+            assert!(snapshots[0]["tags"].get("kiln:run").is_none(), "{res:#}");
+            assert!(
+                actions.contains(&"CreateSnapshot".to_string()),
+                "{actions:?}"
+            );
+        } else {
+            assert!(
+                !actions.contains(&"CreateSnapshot".to_string()),
+                "{actions:?}"
+            );
+        }
+        assert_none_left(&res, TEMPORARY);
+    }
+    assert_eq!(disks, [vec!["system", "data"], vec!["system"]]);
+}
+
+#[test]
+fn a_build_that_fails_after_the_system_snapshot_deletes_it() {
+    let fake = AlicloudFake::start();
+    let sshd = fake.sshd();
+    let d = dir();
+    let mut t: Value = serde_json::from_str(
+        &template(&fake, fake.secret_key(), sshd.port).replace(SHARE_ACCOUNT, "not-an-account"),
+    )
+    .unwrap();
+    t["builders"][0]["image_ignore_data_disks"] = Value::Bool(true);
+    let (r, all) = build(&d, &t.to_string());
+    assert_ne!(r.code, 0, "{all}");
+    let res = fake.resources();
+    assert_none_left(&res, TEMPORARY.into_iter().chain(["image", "snapshot"]));
+}
+
+#[test]
+fn a_build_in_an_existing_network_leaves_it_and_a_vswitch_alone_finds_its_vpc() {
+    let fake = AlicloudFake::start();
+    let sshd = fake.sshd();
+    let text = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    let vpc = text(
+        &call(
+            &fake,
+            "CreateVpc",
+            &[("CidrBlock", "172.16.0.0/16"), ("VpcName", "team-vpc")],
+        ),
+        "VpcId",
+    );
+    wait_status(&fake, "vpc", "VpcId", &vpc, "Available");
+    let vsw = text(
+        &call(
+            &fake,
+            "CreateVSwitch",
+            &[
+                ("VpcId", vpc.as_str()),
+                ("ZoneId", "cn-beijing-a"),
+                ("CidrBlock", "172.16.1.0/24"),
+            ],
+        ),
+        "VSwitchId",
+    );
+    wait_status(&fake, "vswitch", "VSwitchId", &vsw, "Available");
+    let sg = text(
+        &call(
+            &fake,
+            "CreateSecurityGroup",
+            &[("VpcId", vpc.as_str()), ("SecurityGroupName", "team-sg")],
+        ),
+        "SecurityGroupId",
+    );
+
+    let base: Value = serde_json::from_str(&template(&fake, fake.secret_key(), sshd.port)).unwrap();
+    let mut given = base.clone();
+    let b = &mut given["builders"][0];
+    b["vpc_id"] = vpc.clone().into();
+    b["vswitch_id"] = vsw.clone().into();
+    b["security_group_id"] = sg.clone().into();
+    b.as_object_mut().unwrap().remove("image_copy_regions");
+    let d = dir();
+    let (r, all) = build(&d, &given.to_string());
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+    assert!(all.contains("alicloud-ecs: hi"), "{all}");
+
+    // The vSwitch alone names the network: kiln finds its VPC. The
+    // credentials come from the instance's RAM role this time (the ECS
+    // metadata service, which the fake plays).
+    let mut alone = base;
+    let b = &mut alone["builders"][0];
+    b["vswitch_id"] = vsw.clone().into();
+    b["security_group_id"] = sg.clone().into();
+    b["image_name"] = "kiln-alicloud-vswitch".into();
+    b["ram_role_name"] = "AliyunECSImageImportDefaultRole".into();
+    let o = b.as_object_mut().unwrap();
+    for k in ["image_copy_regions", "access_key", "secret_key"] {
+        o.remove(k);
+    }
+    std::fs::write(d.path().join("alone.json"), alone.to_string()).unwrap();
+    let mut c = d.kiln(&["build", "alone.json"]);
+    c.env("KILN_ALICLOUD_METADATA_ENDPOINT", fake.endpoint())
+        .env_remove("ALICLOUD_ACCESS_KEY")
+        .env_remove("ALICLOUD_SECRET_KEY");
+    let r = run(c);
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+    assert!(
+        all.contains(&format!("Found vpc {vpc} of vswitch {vsw}")),
+        "{all}"
+    );
+    assert!(!all.contains(fake.secret_key()), "{all}");
+
+    // What the template named is still there, nothing else was made.
+    let res = fake.resources();
+    let ids = |kind: &str| -> Vec<String> { fake.ids(kind) };
+    assert_eq!(ids("vpc"), [vpc]);
+    assert_eq!(ids("vswitch"), [vsw]);
+    assert_eq!(ids("security_group"), [sg]);
+    assert_none_left(&res, ["instance", "disk", "key_pair", "eip"]);
+    assert_eq!(rows(&res, "image").len(), 2, "{res:#}");
+    let actions: Vec<String> = fake.requests().iter().map(|q| q.action.clone()).collect();
+    let made = |a: &str| actions.iter().filter(|x| *x == a).count();
+    // Only the set-up above.
+    assert_eq!(
+        (
+            made("CreateVpc"),
+            made("CreateVSwitch"),
+            made("CreateSecurityGroup")
+        ),
+        (1, 1, 1),
+        "{actions:?}"
+    );
+    for a in ["DeleteVpc", "DeleteVSwitch", "DeleteSecurityGroup"] {
+        assert_eq!(made(a), 0, "{a}: {actions:?}");
+    }
+}
+
+/// `kiln cleanup` with `args` against the fake.
+fn cleanup(d: &TestDir, fake: &AlicloudFake, args: &[&str]) -> Run {
+    let mut all = vec!["cleanup"];
+    all.extend_from_slice(args);
+    let mut c = d.kiln(&all);
+    c.env("ALICLOUD_ACCESS_KEY", fake.access_key())
+        .env("ALICLOUD_SECRET_KEY", fake.secret_key())
+        .env("ALICLOUD_ECS_ENDPOINT", fake.endpoint())
+        .env_remove("ALICLOUD_REGION")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION");
+    run(c)
+}
+
+#[test]
+fn cleanup_deletes_what_a_sigkilled_alicloud_build_left() {
+    let fake = AlicloudFake::start();
+    let sshd = fake.sshd();
+    let d = dir();
+    let marker = crate::cleanup::sleep_marker(7);
+    let mut t: Value =
+        serde_json::from_str(&template(&fake, fake.secret_key(), sshd.port)).unwrap();
+    t["builders"][0]["name"] = "killed".into();
+    t["builders"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("image_copy_regions");
+    let run_file = d.path().join("run.txt");
+    t["provisioners"] = serde_json::json!([{"type": "shell", "inline": [
+        format!("echo {{{{ build `PackerRunUUID` }}}} > {}", run_file.display()),
+        format!("sleep {marker}"),
+    ]}]);
+    let path = d.write("killed.json", &t.to_string());
+    let uuid = crate::cleanup::build_and_kill(&d, &path, &[], &marker);
+    assert_eq!(uuid.len(), 36, "not a UUID: {uuid}");
+
+    // What the killed build left: everything it makes before provisioning,
+    // each carrying the run (the VPC and vSwitch in their description).
+    let res = fake.resources();
+    for kind in TEMPORARY {
+        assert!(!rows(&res, kind).is_empty(), "no {kind}: {res:#}");
+    }
+    for kind in ["instance", "key_pair", "security_group"] {
+        assert_eq!(
+            rows(&res, kind)[0]["tags"]["kiln:run"],
+            uuid.as_str(),
+            "{kind}"
+        );
+        assert_eq!(
+            rows(&res, kind)[0]["tags"]["kiln:build"],
+            "killed",
+            "{kind}"
+        );
+    }
+    for kind in ["vpc", "vswitch"] {
+        assert_eq!(
+            rows(&res, kind)[0]["Description"],
+            format!("kiln:run={uuid} kiln:build=killed"),
+            "{kind}"
+        );
+    }
+    // As if the kill had come while the image and a system-disk snapshot
+    // were in the making: both tagged as the builder tags them.
+    let instance = rows(&res, "instance")[0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let disk = rows(&res, "instance")[0]["SystemDiskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run_tag = [("Tag.1.Key", "kiln:run"), ("Tag.1.Value", uuid.as_str())];
+    let mut p = vec![
+        ("InstanceId", instance.as_str()),
+        ("ImageName", "kiln-killed-image"),
+    ];
+    p.extend(run_tag);
+    call(&fake, "CreateImage", &p);
+    let mut p = vec![("DiskId", disk.as_str())];
+    p.extend(run_tag);
+    call(&fake, "CreateSnapshot", &p);
+    // Another run's resources are not this run's.
+    call(
+        &fake,
+        "CreateKeyPair",
+        &[
+            ("KeyPairName", "someone-else"),
+            ("Tag.1.Key", "kiln:run"),
+            ("Tag.1.Value", "another-run"),
+        ],
+    );
+
+    let args = [
+        "-run",
+        uuid.as_str(),
+        "-cloud=alicloud",
+        "-region=cn-beijing",
+    ];
+    let mut dry = args.to_vec();
+    dry.push("-dry-run");
+    let r = cleanup(&d, &fake, &dry);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Would delete instance i-"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(rows(&fake.resources(), "instance").len(), 1);
+
+    let r = cleanup(&d, &fake, &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for what in [
+        "Deleting instance i-",
+        "Deleting EIP eip-",
+        "Deleting image m-",
+        "Deleting snapshot s-",
+        "Deleting key pair packer_",
+        "Deleting security group sg-",
+        "Deleting vSwitch vsw-",
+        "Deleting VPC vpc-",
+    ] {
+        assert!(r.stdout.contains(what), "no `{what}` in:\n{}", r.stdout);
+    }
+    let res = fake.resources();
+    assert_none_left(
+        &res,
+        TEMPORARY
+            .into_iter()
+            .chain(["image", "snapshot"])
+            .filter(|k| *k != "key_pair"),
+    );
+    assert_eq!(fake.ids("key_pair"), ["someone-else"], "{res:#}");
+
+    // A second cleanup finds nothing.
+    let r = cleanup(&d, &fake, &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "Nothing of run `{uuid}` found in alicloud (cn-beijing)"
+        )),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn cleanup_leaves_the_images_of_a_successful_build() {
+    let fake = AlicloudFake::start();
+    let sshd = fake.sshd();
+    let d = dir();
+    let run_file = d.path().join("run.txt");
+    let t = template(&fake, fake.secret_key(), sshd.port).replace(
+        "\"echo hi\"",
+        &format!(
+            "\"echo {{{{ build `PackerRunUUID` }}}} > {}\"",
+            run_file.display()
+        ),
+    );
+    let (r, all) = build(&d, &t);
+    assert_eq!(r.code, 0, "{all}");
+    let uuid = std::fs::read_to_string(&run_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let r = cleanup(
+        &d,
+        &fake,
+        &[
+            "-run",
+            &uuid,
+            "-cloud",
+            "alicloud",
+            "-region",
+            "cn-beijing,cn-shanghai",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Nothing of run"), "{}", r.stdout);
+    assert_eq!(rows(&fake.resources(), "image").len(), 2);
+    assert_eq!(rows(&fake.resources(), "snapshot").len(), 2);
+}
+
+/// Alibaba's RPC API for the fault proxy: the action is `Action=` of the
+/// query; errors are Alibaba's JSON error body, throttling with `code`.
+struct Alibaba {
+    throttle: &'static str,
+}
+
+impl Alibaba {
+    fn reply(status: u16, code: &str, request_id: &str) -> kiln_test::fault_proxy::Reply {
+        kiln_test::fault_proxy::Reply {
+            status,
+            content_type: "application/json;charset=utf-8",
+            body: serde_json::json!({
+                "RequestId": request_id, "HostId": "ecs.aliyuncs.com", "Code": code,
+                "Message": format!("{code} (injected by the test's fault proxy)"),
+                "Recommend": "",
+            })
+            .to_string(),
+        }
+    }
+}
+
+impl kiln_test::fault_proxy::Dialect for Alibaba {
+    fn action(&self, r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
+        r.uri.query()?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == "Action" && !v.is_empty()).then(|| v.to_string())
+        })
+    }
+
+    fn throttled(&self, request_id: &str) -> kiln_test::fault_proxy::Reply {
+        // Alibaba answers `Throttling*` with 400, `ServiceUnavailable` 503.
+        let status = if self.throttle == "ServiceUnavailable" {
+            503
+        } else {
+            400
+        };
+        Alibaba::reply(status, self.throttle, request_id)
+    }
+
+    fn error(&self, status: u16, request_id: &str) -> kiln_test::fault_proxy::Reply {
+        let code = if status == 503 {
+            "ServiceUnavailable"
+        } else {
+            "InternalError"
+        };
+        Alibaba::reply(status, code, request_id)
+    }
+}
+
+/// A build without SSH through `endpoint` (the proxy): the network, the
+/// instance, an EIP and the image, nothing copied or shared.
+fn fault_template(fake: &AlicloudFake, endpoint: &str) -> String {
+    serde_json::json!({
+        "builders": [{
+            "type": "alicloud-ecs",
+            "access_key": fake.access_key(),
+            "secret_key": fake.secret_key(),
+            "region": "cn-beijing",
+            "custom_endpoint_ecs": endpoint,
+            "image_name": "kiln-alicloud-faults",
+            "source_image": SOURCE_IMAGE,
+            "instance_type": "ecs.n1.tiny",
+            "communicator": "none"
+        }]
+    })
+    .to_string()
+}
+
+/// One row of the fault matrix: `fault` on `action`, at most `limit`
+/// times (`None`: every time), with `throttle` as the throttling code.
+struct FaultCase {
+    action: &'static str,
+    fault: kiln_test::fault_proxy::Fault,
+    throttle: &'static str,
+    limit: Option<usize>,
+}
+
+/// Runs each case on its own fake and proxy: the build succeeds after
+/// retries, made exactly one image (a create retried with its
+/// `ClientToken` is not made twice) and left nothing else; or, when the
+/// fault does not stop, fails naming the call, and leaves nothing.
+fn fault_matrix(cases: Vec<FaultCase>) {
+    use kiln_test::fault_proxy::{FaultProxy, Rule};
+    for case in cases {
+        let label = format!("{:?} on {} ({})", case.fault, case.action, case.throttle);
+        let fake = AlicloudFake::start();
+        let mut rule = Rule::new(case.fault.clone()).on(&[case.action]);
+        if let Some(n) = case.limit {
+            rule = rule.limit(n);
+        }
+        let proxy = FaultProxy::start(
+            &fake.endpoint(),
+            Alibaba {
+                throttle: case.throttle,
+            },
+            7,
+            vec![rule],
+        )
+        .expect("start the fault proxy");
+        let d = dir();
+        let (r, all) = build(&d, &fault_template(&fake, &proxy.endpoint()));
+        assert!(
+            proxy.fired_on(case.action, case.fault.kind()) >= 1,
+            "{label}: the fault never fired\n{}",
+            proxy.summary()
+        );
+        let res = fake.resources();
+        assert_none_left(&res, TEMPORARY);
+        match case.limit {
+            Some(_) => {
+                assert_eq!(r.code, 0, "{label}: {all}\n{}", proxy.summary());
+                assert_eq!(rows(&res, "image").len(), 1, "{label}: {res:#}");
+                assert_eq!(rows(&res, "snapshot").len(), 1, "{label}: {res:#}");
+            }
+            None => {
+                assert_ne!(r.code, 0, "{label}: {all}");
+                assert!(
+                    all.contains(case.action) || all.contains("creating"),
+                    "{label}: the error names the call: {all}"
+                );
+                assert_none_left(&res, ["image", "snapshot"]);
+            }
+        }
+    }
+}
+
+/// The creating calls the matrix hits.
+const CREATES: [&str; 4] = [
+    "CreateInstance",
+    "CreateVpc",
+    "AllocateEipAddress",
+    "CreateImage",
+];
+
+#[test]
+fn alibabas_throttling_on_creating_calls_is_retried_and_leaves_nothing() {
+    use kiln_test::fault_proxy::Fault;
+    let mut cases = Vec::new();
+    for action in CREATES {
+        for throttle in ["Throttling", "Throttling.User", "ServiceUnavailable"] {
+            cases.push(FaultCase {
+                action,
+                fault: Fault::Throttle,
+                throttle,
+                limit: Some(2),
+            });
+        }
+    }
+    fault_matrix(cases);
+}
+
+#[test]
+fn errors_resets_and_lost_replies_on_creating_calls_leave_nothing() {
+    use kiln_test::fault_proxy::Fault;
+    let mut cases = Vec::new();
+    for action in CREATES {
+        for fault in [Fault::Status(500), Fault::Reset, Fault::LostReply] {
+            cases.push(FaultCase {
+                action,
+                fault,
+                throttle: "Throttling",
+                limit: Some(1),
+            });
+        }
+    }
+    // A fault that does not stop: the build gives up, clearly, and
+    // deletes what it made before.
+    cases.push(FaultCase {
+        action: "CreateInstance",
+        fault: Fault::Status(503),
+        throttle: "Throttling",
+        limit: None,
+    });
+    fault_matrix(cases);
+}
+
+#[test]
+fn cleanup_of_alicloud_needs_regions_and_credentials() {
+    let d = dir();
+    let mut c = d.kiln(&["cleanup", "-run", "r1", "-cloud=alicloud"]);
+    c.env_remove("ALICLOUD_REGION");
+    let r = run(c);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`-cloud=alicloud` needs the regions to search"),
+        "{}",
+        r.stderr
+    );
+    let mut c = d.kiln(&[
+        "cleanup",
+        "-run",
+        "r1",
+        "-cloud=alicloud",
+        "-region=cn-beijing",
+    ]);
+    c.env_remove("ALICLOUD_ACCESS_KEY")
+        .env_remove("ALICLOUD_SECRET_KEY");
+    let r = run(c);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    assert!(
+        all.contains(
+            "no Alibaba Cloud credentials: set ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY"
+        ),
+        "{all}"
+    );
 }

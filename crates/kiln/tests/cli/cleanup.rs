@@ -18,7 +18,7 @@ use crate::support::*;
 
 /// A `sleep` argument no other test uses, to find and end the orphaned
 /// provisioner after kiln is killed.
-fn sleep_marker(salt: u32) -> String {
+pub(crate) fn sleep_marker(salt: u32) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -27,7 +27,7 @@ fn sleep_marker(salt: u32) -> String {
 }
 
 /// Kills (SIGKILL) the processes whose command line contains `marker`.
-fn kill_matching(marker: &str) {
+pub(crate) fn kill_matching(marker: &str) {
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
@@ -44,7 +44,12 @@ fn kill_matching(marker: &str) {
 /// Starts `kiln build` on `template` with `env`, waits until the
 /// provisioner wrote the run's UUID to `run.txt` in `d`, then SIGKILLs kiln
 /// and the sleeping provisioner. Returns the UUID.
-fn build_and_kill(d: &TestDir, template: &Path, env: &[(&str, &str)], marker: &str) -> String {
+pub(crate) fn build_and_kill(
+    d: &TestDir,
+    template: &Path,
+    env: &[(&str, &str)],
+    marker: &str,
+) -> String {
     let mut c = d.kiln(&["build", "-color=false", template.to_str().unwrap()]);
     for (k, v) in env {
         c.env(k, v);

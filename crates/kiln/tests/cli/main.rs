@@ -6,11 +6,13 @@
 //! corpus in `tests/corpus/` against its index (and packer 1.6.6 for JSON).
 
 mod alicloud;
+mod alicloud_import;
 mod amazon;
 mod amazon_faults;
 mod build;
 mod cleanup;
 mod compat;
+mod console;
 mod corpus;
 mod docker;
 mod doctor;

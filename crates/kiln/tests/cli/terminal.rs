@@ -585,3 +585,47 @@ fn live_view_in_tmux_keeps_every_line_through_resizes() {
         &|p| assert_eq!(p.code, "0", "{}", p.raw),
     );
 }
+
+#[test]
+fn console_on_a_terminal_edits_lines_and_recalls_history() {
+    assert!(tmux_available());
+    let d = dir();
+    d.write(
+        "t.pkr.hcl",
+        "variable \"name\" { default = \"cli\" }\nlocals {\n  tags = { owner = \"me\", n = 2 }\n}\n",
+    );
+    let kiln = env!("CARGO_BIN_EXE_kiln");
+    let script = d.write(
+        "console.sh",
+        &format!(
+            "cd {}\n{kiln} console t.pkr.hcl\necho {SENTINEL}$?\n",
+            d.path().display()
+        ),
+    );
+    let t = Tmux::start(&d, "console", 80, &script);
+    let keys = |k: &[&str]| {
+        let mut args = vec!["send-keys", "-t", "k"];
+        args.extend_from_slice(k);
+        t.run(&args);
+    };
+    t.wait_until("the prompt", |h, _| h.contains("> "));
+    keys(&["upper(var.name)", "Enter"]);
+    t.wait_until("the first value", |h, _| h.contains("\nCLI\n"));
+    keys(&["local.tags", "Enter"]);
+    t.wait_until("the map", |h, _| h.contains("  \"owner\" = \"me\"\n}"));
+    // Line editing: three characters erased and retyped.
+    keys(&["var.nxx", "BSpace", "BSpace", "BSpace", "name", "Enter"]);
+    t.wait_until("the edited line's value", |h, _| h.contains("\ncli\n"));
+    // History: up three times recalls the first expression.
+    keys(&["Up", "Up", "Up", "Enter"]);
+    t.wait_until("the recalled value", |h, _| {
+        h.matches("\nCLI\n").count() == 2
+    });
+    // An error is reported and the console goes on.
+    keys(&["var.nope", "Enter"]);
+    t.wait_until("the error", |h, _| {
+        h.contains("undefined variable `var.nope`")
+    });
+    keys(&["C-d"]);
+    t.wait_until("the exit", |h, _| h.contains(&format!("{SENTINEL}1")));
+}

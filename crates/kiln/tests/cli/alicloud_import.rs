@@ -1,0 +1,507 @@
+//! `kiln build` with the `alicloud-import` post-processor against the FAKE
+//! Alibaba Cloud API (`fakes/alicloud`, started per test by
+//! `kiln_test::alicloud_fake`): the `file` builder writes a small disk
+//! image, and alicloud-import uploads it to OSS and imports it, with ECS,
+//! OSS and RAM all pointed at the fake (`custom_endpoint_ecs`,
+//! `custom_endpoint_oss`, `custom_endpoint_ram`). On 127.0.0.1 the fake's
+//! OSS is path-style and in `cn-hangzhou`, so the templates use that
+//! region, and a template in `cn-beijing` is a bucket in the wrong region.
+//! The tests check what the run left in the fake (`resources()`), the
+//! calls it made (`requests()`), and that packer 1.6.6's recorded call
+//! sequence for the same template (`fidelity/packer-1.6.6-import-actions.txt`)
+//! is kiln's but for the documented differences.
+
+use std::process::Command;
+
+use kiln_test::alicloud_fake::{self, AlicloudFake};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The bucket the templates upload to.
+const BUCKET: &str = "kiln-import-test";
+
+/// A file build writing `disk.raw`, then alicloud-import of it, with
+/// `extra` keys merged into the post-processor.
+fn template(fake: &AlicloudFake, secret: &str, extra: Value) -> String {
+    let mut pp = serde_json::json!({
+        "type": "alicloud-import",
+        "access_key": fake.access_key(),
+        "secret_key": secret,
+        "region": "cn-hangzhou",
+        "custom_endpoint_ecs": fake.endpoint(),
+        "custom_endpoint_oss": fake.endpoint(),
+        "custom_endpoint_ram": fake.endpoint(),
+        "oss_bucket_name": BUCKET,
+        "oss_key_name": "{{ build_name }}-disk.raw",
+        "image_name": "kiln-imported",
+        "image_description": "imported by kiln",
+        "image_os_type": "linux",
+        "image_platform": "Ubuntu",
+        "image_architecture": "x86_64",
+        "image_system_size": "20",
+        "format": "RAW",
+        "tags": {"team": "kiln"}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            pp.as_object_mut().unwrap().remove(k);
+        } else {
+            pp[k] = v.clone();
+        }
+    }
+    serde_json::json!({
+        "builders": [{"type": "file", "name": "disk", "target": "disk.raw", "content": "not really a disk, but bytes"}],
+        "post-processors": [pp]
+    })
+    .to_string()
+}
+
+/// Writes `template` in `d`, runs `kiln build` on it; the run with its
+/// stdout and stderr together.
+fn build(d: &TestDir, template: &str) -> (Run, String) {
+    std::fs::write(d.path().join("import.json"), template).unwrap();
+    let r = run(d.kiln(&["build", "import.json"]));
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    (r, all)
+}
+
+/// The rows of `kind` the fake holds.
+fn rows(res: &Value, kind: &str) -> Vec<Value> {
+    res[kind].as_array().cloned().unwrap_or_default()
+}
+
+/// The actions of the requests after the first `before`.
+fn actions_since(fake: &AlicloudFake, before: usize) -> Vec<String> {
+    fake.requests()[before..]
+        .iter()
+        .map(|q| q.action.clone())
+        .collect()
+}
+
+/// Where kiln's calls legitimately differ from packer's (each also in
+/// docs/post-processors/alicloud-import.md): kiln looks only at the
+/// account's own images (the same `DescribeImages`), takes the run tags
+/// off the imported image once it is available (`UntagResources`).
+fn expected_actions(packer: &[String]) -> Vec<String> {
+    let mut want: Vec<String> = Vec::new();
+    for line in packer {
+        if line == "oss DeleteObject cn-hangzhou" {
+            want.push("ecs UntagResources cn-hangzhou".into());
+        }
+        want.push(line.clone());
+    }
+    want
+}
+
+#[test]
+fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
+    let fake = AlicloudFake::start();
+    let d = dir();
+    let (r, all) = build(
+        &d,
+        &template(&fake, fake.secret_key(), serde_json::json!({})),
+    );
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+
+    // Packer 1.6.6's lines, in its order.
+    let key = "disk-disk.raw";
+    let endpoint = format!("{}/{BUCKET}", fake.endpoint());
+    let mut rest = r.stdout.as_str();
+    for line in [
+        "==> disk: Running post-processor: alicloud-import".to_string(),
+        format!("==> disk (alicloud-import): Rendered oss_key_name as {key}"),
+        "==> disk (alicloud-import): Looking for RAW or VHD in artifact".to_string(),
+        format!("==> disk (alicloud-import): Waiting for uploading file disk.raw to {endpoint}/{key}..."),
+        "==> disk (alicloud-import): Image file disk.raw has been uploaded to OSS".to_string(),
+        format!("==> disk (alicloud-import): Waiting for importing {endpoint}/{key} to alicloud..."),
+        "==> disk (alicloud-import): Importing created alicloud image ID m-".to_string(),
+        format!("    disk (alicloud-import): Deleting import source {endpoint}/{BUCKET}/{key}"),
+    ] {
+        match rest.find(&line) {
+            Some(at) => rest = &rest[at + line.len()..],
+            None => panic!("`{line}` missing or out of order:\n{}", r.stdout),
+        }
+    }
+
+    let res = fake.resources();
+    let images = rows(&res, "image");
+    assert_eq!(images.len(), 1, "{res:#}");
+    let image = &images[0];
+    let id = image["ImageId"].as_str().unwrap();
+    assert!(
+        all.contains(&format!(
+            "Alicloud images were created:\n\ncn-hangzhou: {id}"
+        )),
+        "{all}"
+    );
+    assert_eq!(image["Status"], "Available", "{image:#}");
+    assert_eq!(image["ImageName"], "kiln-imported");
+    assert_eq!(image["Description"], "imported by kiln");
+    assert_eq!(image["Platform"], "Ubuntu");
+    assert_eq!(image["OSType"], "linux");
+    assert_eq!(image["Architecture"], "x86_64");
+    let disk = &image["disks"][0];
+    assert_eq!(disk["ImportOSSBucket"], BUCKET, "{image:#}");
+    assert_eq!(disk["ImportOSSObject"], key, "{image:#}");
+    assert_eq!(disk["Format"], "RAW", "{image:#}");
+    assert_eq!(disk["Size"], 20, "{image:#}");
+    // The template's tags; the run tags were taken off once it was made.
+    assert_eq!(
+        image["tags"],
+        serde_json::json!({"team": "kiln"}),
+        "{image:#}"
+    );
+    let tagged = fake
+        .requests()
+        .into_iter()
+        .find(|q| q.action == "ImportImage")
+        .unwrap();
+    assert_eq!(tagged.code, None);
+    // The upload is gone; the bucket (made for it) stays, as in Packer.
+    assert!(rows(&res, "object").is_empty(), "{res:#}");
+    assert_eq!(rows(&res, "bucket").len(), 1, "{res:#}");
+    assert!(
+        !all.contains(fake.secret_key()),
+        "the secret was printed: {all}"
+    );
+
+    // The same calls as packer 1.6.6, but for the documented differences.
+    assert_eq!(
+        fake.normalized_actions(),
+        expected_actions(&alicloud_fake::recorded_actions(
+            "packer-1.6.6-import-actions.txt"
+        ))
+    );
+}
+
+#[test]
+fn the_upload_and_the_import_carry_the_run_tags() {
+    let fake = AlicloudFake::start();
+    let d = dir();
+    let (r, all) = build(
+        &d,
+        &template(
+            &fake,
+            fake.secret_key(),
+            serde_json::json!({"skip_clean": true}),
+        ),
+    );
+    assert_eq!(r.code, 0, "{all}");
+    // ImportImage and the upload named the run.
+    let log = fake.request_log();
+    let import = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["action"] == "ImportImage")
+        .unwrap();
+    let params = &import["params"];
+    let tag_keys: Vec<&str> = (1..=3)
+        .filter_map(|n| params[format!("Tag.{n}.Key")].as_str())
+        .collect();
+    assert_eq!(tag_keys, ["kiln:build", "kiln:run", "team"], "{import:#}");
+    // skip_clean: the object stays, its run tags taken off.
+    let res = fake.resources();
+    let objects = rows(&res, "object");
+    assert_eq!(objects.len(), 1, "{res:#}");
+    assert_eq!(objects[0]["Key"], "disk-disk.raw");
+    assert_eq!(objects[0]["Tags"], serde_json::json!({}), "{res:#}");
+    let oss: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|q| q.service == "oss")
+        .map(|q| q.action)
+        .collect();
+    assert_eq!(
+        oss,
+        [
+            "ListBuckets",
+            "PutBucket",
+            "PutObject",
+            "DeleteObjectTagging"
+        ]
+    );
+    assert!(!all.contains("Deleting import source"), "{all}");
+}
+
+#[test]
+fn a_missing_import_role_is_created_with_its_policy() {
+    let fake = AlicloudFake::start_with(&alicloud_fake::Options {
+        no_import_role: true,
+        ..Default::default()
+    });
+    let d = dir();
+    let (r, all) = build(
+        &d,
+        &template(&fake, fake.secret_key(), serde_json::json!({})),
+    );
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+    assert!(
+        all.contains("initialize ram role for importing image"),
+        "{all}"
+    );
+    let res = fake.resources();
+    let roles = rows(&res, "role");
+    assert_eq!(roles.len(), 1, "{res:#}");
+    assert_eq!(roles[0]["RoleName"], "AliyunECSImageImportDefaultRole");
+    assert_eq!(
+        roles[0]["policies"],
+        serde_json::json!(["AliyunECSImageImportRolePolicy"])
+    );
+    let doc: Value =
+        serde_json::from_str(roles[0]["AssumeRolePolicyDocument"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        doc["Statement"][0]["Principal"]["Service"][0],
+        "ecs.aliyuncs.com"
+    );
+    let calls: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|q| matches!(q.service.as_str(), "ram") || q.action == "ImportImage")
+        .map(|q| format!("{} {}", q.action, q.code.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "ImportImage NoSetRoletoECSServiceAcount",
+            "GetRole EntityNotExist.Role",
+            "CreateRole ",
+            "AttachPolicyToRole ",
+            "ImportImage ",
+        ]
+    );
+    assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
+    // packer 1.6.6 makes the same calls (and then sleeps a minute).
+    assert_eq!(
+        fake.normalized_actions(),
+        expected_actions(&alicloud_fake::recorded_actions(
+            "packer-1.6.6-import-role-actions.txt"
+        ))
+    );
+}
+
+#[test]
+fn a_failed_import_deletes_the_upload_and_the_bucket_it_made() {
+    let fake = AlicloudFake::start();
+    let d = dir();
+    // The fake's path-style OSS is in cn-hangzhou: the new bucket is not
+    // in the image's region, and ImportImage says so after the upload.
+    let (r, all) = build(
+        &d,
+        &template(
+            &fake,
+            fake.secret_key(),
+            serde_json::json!({"region": "cn-beijing"}),
+        ),
+    );
+    assert_ne!(r.code, 0, "{all}");
+    assert!(
+        all.contains("cannot start the import from")
+            && all.contains("InvalidOSSBucket.RegionMismatch"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Deleting the import source kiln-import-test/disk-disk.raw because of cancellation or error..."),
+        "{all}"
+    );
+    let res = fake.resources();
+    for kind in ["image", "object", "multipart", "bucket", "snapshot"] {
+        assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
+    }
+    assert!(!all.contains(fake.secret_key()), "{all}");
+}
+
+#[test]
+fn an_existing_image_or_a_bucket_elsewhere_fails_before_uploading() {
+    let fake = AlicloudFake::start();
+    let d = dir();
+    let (r, all) = build(
+        &d,
+        &template(&fake, fake.secret_key(), serde_json::json!({})),
+    );
+    assert_eq!(r.code, 0, "{all}");
+    let first = rows(&fake.resources(), "image")[0]["ImageId"].clone();
+
+    // The same name again: Packer's check, before anything is uploaded.
+    let before = fake.requests().len();
+    let (r, all) = build(
+        &d,
+        &template(&fake, fake.secret_key(), serde_json::json!({})),
+    );
+    assert_ne!(r.code, 0, "{all}");
+    assert!(
+        all.contains("an image named `kiln-imported` exists already in `cn-hangzhou`")
+            && all.contains("set `image_force_delete` to true"),
+        "{all}"
+    );
+    let after = actions_since(&fake, before);
+    assert_eq!(after, ["DescribeImages"]);
+
+    // With image_force_delete the old image goes, the new one comes.
+    let (r, all) = build(
+        &d,
+        &template(
+            &fake,
+            fake.secret_key(),
+            serde_json::json!({"image_force_delete": true}),
+        ),
+    );
+    assert_eq!(r.code, 0, "{all}");
+    let images = rows(&fake.resources(), "image");
+    assert_eq!(images.len(), 1);
+    assert_ne!(images[0]["ImageId"], first);
+
+    // The bucket is in cn-hangzhou; a template in cn-beijing stops at once.
+    let before = fake.requests().len();
+    let (r, all) = build(
+        &d,
+        &template(
+            &fake,
+            fake.secret_key(),
+            serde_json::json!({"region": "cn-beijing", "image_name": "kiln-elsewhere"}),
+        ),
+    );
+    assert_ne!(r.code, 0, "{all}");
+    assert!(
+        all.contains(
+            "the bucket `kiln-import-test` is in `cn-hangzhou`, not in `region` `cn-beijing`"
+        ),
+        "{all}"
+    );
+    let after = actions_since(&fake, before);
+    assert_eq!(after, ["DescribeImages", "ListBuckets"]);
+}
+
+#[test]
+fn wrong_credentials_fail_clearly_and_never_print_the_secret() {
+    let fake = AlicloudFake::start();
+    let d = dir();
+    let (r, all) = build(
+        &d,
+        &template(&fake, "not-the-secret-value", serde_json::json!({})),
+    );
+    assert_ne!(r.code, 0, "{all}");
+    assert!(all.contains("SignatureDoesNotMatch"), "{all}");
+    assert!(all.contains("check `access_key` and `secret_key`"), "{all}");
+    assert!(!all.contains("not-the-secret-value"), "{all}");
+    let res = fake.resources();
+    for kind in ["image", "object", "bucket"] {
+        assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
+    }
+}
+
+#[test]
+fn validate_reports_every_problem_and_warns_about_ignored_keys() {
+    let d = dir();
+    std::fs::write(
+        d.path().join("bad.json"),
+        r#"{
+  "builders": [{"type": "file", "target": "disk.raw", "content": "x"}],
+  "post-processors": [{
+    "type": "alicloud-import",
+    "region": "cn-hangzhou",
+    "access_key": "LTAIexample",
+    "secret_key": "example-secret",
+    "format": "iso",
+    "image_name": "kiln-imported"
+  }]
+}"#,
+    )
+    .unwrap();
+    let r = run(d.kiln(&["validate", "bad.json"]));
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    assert_ne!(r.code, 0, "{all}");
+    assert!(all.contains("`oss_bucket_name` must be set"), "{all}");
+    assert!(
+        all.contains("`format` must be `raw` or `vhd` or `qcow2`, found `iso`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("bad.json:8"),
+        "the error points at `format`: {all}"
+    );
+    assert!(!all.contains("example-secret"), "{all}");
+
+    std::fs::write(
+        d.path().join("ok.json"),
+        r#"{
+  "builders": [{"type": "file", "target": "disk.raw", "content": "x"}],
+  "post-processors": [{
+    "type": "alicloud-import",
+    "region": "cn-hangzhou",
+    "access_key": "LTAIexample",
+    "secret_key": "example-secret",
+    "oss_bucket_name": "kiln-images",
+    "image_name": "kiln-imported",
+    "instance_type": "ecs.n1.tiny"
+  }]
+}"#,
+    )
+    .unwrap();
+    let r = run(d.kiln(&["validate", "ok.json"]));
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{all}");
+    assert!(
+        all.contains("`instance_type` is ignored by alicloud-import"),
+        "{all}"
+    );
+}
+
+#[test]
+fn ctrl_c_while_importing_deletes_the_image_the_upload_and_the_bucket() {
+    let fake = AlicloudFake::start();
+    // A realistic import: five minutes, far longer than the test waits.
+    fake.set_time_scale(1.0);
+    let d = dir();
+    std::fs::write(
+        d.path().join("import.json"),
+        template(&fake, fake.secret_key(), serde_json::json!({})),
+    )
+    .unwrap();
+    let mut c = d.kiln(&["build", "import.json"]);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let res = loop {
+        let res = fake.resources();
+        if !rows(&res, "image").is_empty() {
+            break res;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the import never started: {}",
+            fake.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // While it runs, the image and the upload carry kiln's run tags.
+    let image = &rows(&res, "image")[0];
+    assert_eq!(image["Status"], "Waiting", "{image:#}");
+    assert_eq!(image["tags"]["kiln:build"], "disk", "{image:#}");
+    let object = &rows(&res, "object")[0];
+    assert_eq!(object["Tags"]["kiln:build"], "disk", "{object:#}");
+    assert_eq!(object["Tags"]["kiln:run"], image["tags"]["kiln:run"]);
+    let status = Command::new("kill")
+        .args(["-2", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Cleanly cancelled builds after being interrupted."),
+        "{all}"
+    );
+    assert!(all.contains("Deleting the imported image m-"), "{all}");
+    let res = fake.resources();
+    for kind in ["image", "snapshot", "object", "multipart", "bucket"] {
+        assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
+    }
+}
