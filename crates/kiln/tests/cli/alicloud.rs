@@ -409,18 +409,8 @@ fn ctrl_c_while_provisioning_cleans_up_everything() {
             "{kind}: {row:#}"
         );
     }
-    let status = Command::new("kill")
-        .args(["-2", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let all = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let (code, all) = interrupt(child);
+    assert_eq!(code, Some(1), "{all}");
     assert!(
         all.contains("Cleanly cancelled builds after being interrupted."),
         "{all}"

@@ -11,8 +11,6 @@
 //! sequence for the same template (`fidelity/packer-1.6.6-import-actions.txt`)
 //! is kiln's but for the documented differences.
 
-use std::process::Command;
-
 use kiln_test::alicloud_fake::{self, AlicloudFake};
 use serde_json::Value;
 
@@ -483,18 +481,8 @@ fn ctrl_c_while_importing_deletes_the_image_the_upload_and_the_bucket() {
     let object = &rows(&res, "object")[0];
     assert_eq!(object["Tags"]["kiln:build"], "disk", "{object:#}");
     assert_eq!(object["Tags"]["kiln:run"], image["tags"]["kiln:run"]);
-    let status = Command::new("kill")
-        .args(["-2", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let all = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    let (code, all) = interrupt(child);
+    assert_eq!(code, Some(1), "{all}");
     assert!(
         all.contains("Cleanly cancelled builds after being interrupted."),
         "{all}"

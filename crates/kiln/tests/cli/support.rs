@@ -43,3 +43,20 @@ pub fn fixtures(sub: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Presses Ctrl-C on a running kiln (SIGINT to `child`), waits for it to
+/// exit and returns its exit code and its stdout and stderr together.
+pub fn interrupt(child: std::process::Child) -> (Option<i32>, String) {
+    let status = std::process::Command::new("kill")
+        .args(["-2", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -2 failed");
+    let out = child.wait_with_output().expect("wait for kiln");
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), all)
+}
