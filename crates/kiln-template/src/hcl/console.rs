@@ -9,7 +9,7 @@ use kiln_sdk::config::{ConfigError, ConfigErrors};
 
 use super::eval::{self, Scope};
 use super::parser::{self, SourceFile};
-use super::{types_locals, types_variable, HclTemplate};
+use super::HclTemplate;
 
 /// What `kiln console` evaluates expressions in: a template's variables,
 /// locals and data sources (evaluated once), and the names of the
@@ -44,16 +44,7 @@ pub fn console_scope(t: Option<&HclTemplate>) -> (ConsoleScope, ConfigErrors) {
             errors,
         );
     };
-    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errors);
-    let evaluated = types_locals::evaluate_all_with(
-        &t.locals,
-        &t.data,
-        &t.data_sources,
-        &resolved.values,
-        &resolved.sensitive,
-        &t.path_root,
-        &mut errors,
-    );
+    let (resolved, evaluated) = super::variables_and_locals(t, &mut errors);
     let mut sensitive: Vec<String> = resolved
         .sensitive
         .iter()

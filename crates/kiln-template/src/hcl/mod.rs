@@ -372,13 +372,14 @@ pub fn load_hcl(
     (plan, errors)
 }
 
-/// Evaluates a parsed template into a [`BuildPlan`], with the variable
-/// values [`parse_with`] collected.
-pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan, ConfigErrors) {
-    let mut errors = ConfigErrors::new();
-    let mut warnings = t.warnings.clone();
-    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errors);
-    warnings.extend(resolved.warnings.iter().cloned());
+/// A template's variables resolved (with the values [`parse_with`]
+/// collected) and its locals and data sources evaluated over them: what
+/// `plan_hcl`, `inspect` and the console all start from.
+pub(crate) fn variables_and_locals(
+    t: &HclTemplate,
+    errors: &mut ConfigErrors,
+) -> (types_variable::ResolvedVariables, types_locals::Evaluated) {
+    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, errors);
     let evaluated = types_locals::evaluate_all_with(
         &t.locals,
         &t.data,
@@ -386,8 +387,18 @@ pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan
         &resolved.values,
         &resolved.sensitive,
         &t.path_root,
-        &mut errors,
+        errors,
     );
+    (resolved, evaluated)
+}
+
+/// Evaluates a parsed template into a [`BuildPlan`], with the variable
+/// values [`parse_with`] collected.
+pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan, ConfigErrors) {
+    let mut errors = ConfigErrors::new();
+    let mut warnings = t.warnings.clone();
+    let (resolved, evaluated) = variables_and_locals(t, &mut errors);
+    warnings.extend(resolved.warnings.iter().cloned());
     let locals = evaluated.locals.clone();
     warnings.extend(evaluated.warnings.iter().cloned());
 
@@ -970,16 +981,7 @@ pub struct Inspection {
 pub fn inspect(t: &HclTemplate) -> (Inspection, ConfigErrors) {
     let (plan, errors) = plan_hcl(t, &Filters::default(), Context::default());
     let mut errs = ConfigErrors::new();
-    let resolved = types_variable::resolve(&t.variables, &t.inputs, &t.path_root, &mut errs);
-    let evaluated = types_locals::evaluate_all_with(
-        &t.locals,
-        &t.data,
-        &t.data_sources,
-        &resolved.values,
-        &resolved.sensitive,
-        &t.path_root,
-        &mut errs,
-    );
+    let (resolved, evaluated) = variables_and_locals(t, &mut errs);
     let locals = evaluated.locals;
     let mut variables: Vec<(String, String, bool)> = t
         .variables
