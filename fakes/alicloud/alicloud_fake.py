@@ -696,33 +696,26 @@ class Api:
             return {"SecurityGroupId": gid}
         return self.idem(p, "CreateSecurityGroup", make)
 
-    def AuthorizeSecurityGroup(self, p, svc):
+    def _authorize(self, p, direction, cidr_key):
+        """One ingress or egress rule; the same rule twice is Alibaba's `InvalidPermission.Duplicate`."""
         r = self.region(p)
         g = self.get("security_group", self.need(p, "SecurityGroupId"), r, "SecurityGroup")
         proto = self.need(p, "IpProtocol").lower()
         if proto not in ("tcp", "udp", "icmp", "gre", "all", "icmpv6"):
             raise ApiError(400, "InvalidIpProtocol.Malformed", f"The specified IpProtocol `{proto}` is invalid.")
         rule = {"IpProtocol": proto.upper() if proto != "all" else "ALL", "PortRange": self.need(p, "PortRange"),
-                "SourceCidrIp": p.get("SourceCidrIp", ""), "Policy": p.get("Policy", "Accept"),
-                "NicType": p.get("NicType", "internet"), "Priority": p.get("Priority", "1"), "Direction": "ingress"}
+                cidr_key: p.get(cidr_key, ""), "Policy": p.get("Policy", "Accept"),
+                "NicType": p.get("NicType", "internet"), "Priority": p.get("Priority", "1"), "Direction": direction}
         if rule in g["rules"]:
             raise ApiError(400, "InvalidPermission.Duplicate", "The specified rule exists already.")
         g["rules"].append(rule)
         return {}
 
+    def AuthorizeSecurityGroup(self, p, svc):
+        return self._authorize(p, "ingress", "SourceCidrIp")
+
     def AuthorizeSecurityGroupEgress(self, p, svc):
-        r = self.region(p)
-        g = self.get("security_group", self.need(p, "SecurityGroupId"), r, "SecurityGroup")
-        proto = self.need(p, "IpProtocol").lower()
-        if proto not in ("tcp", "udp", "icmp", "gre", "all", "icmpv6"):
-            raise ApiError(400, "InvalidIpProtocol.Malformed", f"The specified IpProtocol `{proto}` is invalid.")
-        rule = {"IpProtocol": proto.upper() if proto != "all" else "ALL", "PortRange": self.need(p, "PortRange"),
-                "DestCidrIp": p.get("DestCidrIp", ""), "Policy": p.get("Policy", "Accept"),
-                "NicType": p.get("NicType", "internet"), "Priority": p.get("Priority", "1"), "Direction": "egress"}
-        if rule in g["rules"]:
-            raise ApiError(400, "InvalidPermission.Duplicate", "The specified rule exists already.")
-        g["rules"].append(rule)
-        return {}
+        return self._authorize(p, "egress", "DestCidrIp")
 
     def DescribeSecurityGroups(self, p, svc):
         r = self.region(p)
