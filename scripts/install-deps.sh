@@ -91,24 +91,41 @@ if ! "$MOTO_VENV/bin/python" -c "from importlib.metadata import version as v; as
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
-# Alibaba's own Python SDKs, which prove the fake Alibaba Cloud API
-# (fakes/alicloud) faithful; the fake itself needs only the stdlib. The
-# tests look for the venv here (or in $KILN_ALICLOUD_VENV).
-ALICLOUD_VENV="${KILN_ALICLOUD_VENV:-$HOME/.cache/kiln/alicloud-venv}"
-ALICLOUD_PKGS=(
-  aliyun-python-sdk-core==2.16.1
-  aliyun-python-sdk-ecs==4.24.83
-  aliyun-python-sdk-vpc==3.0.48
-  alibabacloud-ecs20140526==7.11.8
-  alibabacloud-tea-openapi==0.4.6
+# ensure_venv DIR PKG==VER...: a venv at DIR holding exactly these pins
+# (created or refreshed only when one of them is missing or differs).
+ensure_venv() {
+  local dir="$1"; shift
+  local check="from importlib.metadata import version as v" p
+  for p in "$@"; do check+="; assert v('${p%%==*}') == '${p##*==}'"; done
+  if ! "$dir/bin/python" -c "$check" >/dev/null 2>&1; then
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check "$@"
+  fi
+}
+
+# The vendors' own Python SDKs, which prove the fake cloud APIs (fakes/*)
+# faithful; the fakes themselves need only the stdlib. The tests look for
+# each venv here (or in $KILN_<CLOUD>_VENV).
+ensure_venv "${KILN_ALICLOUD_VENV:-$HOME/.cache/kiln/alicloud-venv}" \
+  aliyun-python-sdk-core==2.16.1 \
+  aliyun-python-sdk-ecs==4.24.83 \
+  aliyun-python-sdk-vpc==3.0.48 \
+  alibabacloud-ecs20140526==7.11.8 \
+  alibabacloud-tea-openapi==0.4.6 \
   oss2==2.19.1
-)
-alicloud_check="from importlib.metadata import version as v"
-for p in "${ALICLOUD_PKGS[@]}"; do alicloud_check+="; assert v('${p%%==*}') == '${p##*==}'"; done
-if ! "$ALICLOUD_VENV/bin/python" -c "$alicloud_check" >/dev/null 2>&1; then
-  python3 -m venv "$ALICLOUD_VENV"
-  "$ALICLOUD_VENV/bin/pip" install -q --disable-pip-version-check "${ALICLOUD_PKGS[@]}"
-fi
+ensure_venv "${KILN_TENCENTCLOUD_VENV:-$HOME/.cache/kiln/tencentcloud-venv}" \
+  tencentcloud-sdk-python-common==3.1.195 \
+  tencentcloud-sdk-python-cvm==3.1.178 \
+  tencentcloud-sdk-python-vpc==3.1.193
+ensure_venv "${KILN_UCLOUD_VENV:-$HOME/.cache/kiln/ucloud-venv}" \
+  ucloud-sdk-python3==0.11.150 \
+  ufile==3.2.11
+ensure_venv "${KILN_HUAWEICLOUD_VENV:-$HOME/.cache/kiln/huaweicloud-venv}" \
+  huaweicloudsdkcore==3.1.219 \
+  huaweicloudsdkecs==3.1.219 \
+  huaweicloudsdkims==3.1.219 \
+  huaweicloudsdkvpc==3.1.219 \
+  huaweicloudsdkeip==3.1.219
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install Rust (rustup) first" >&2
