@@ -30,6 +30,7 @@ import hmac
 import json
 import os
 import random
+import re
 import shutil
 import ssl
 import string
@@ -1727,6 +1728,8 @@ class Oss:
                 return "GetBucketInfo"
             if "location" in q:
                 return "GetBucketLocation"
+            if "tagging" in q:
+                return {"PUT": "PutBucketTags", "GET": "GetBucketTags", "DELETE": "DeleteBucketTags"}.get(m, m)
             return {"PUT": "PutBucket", "DELETE": "DeleteBucket", "GET": "ListObjects", "HEAD": "GetBucketInfo"}.get(m, m)
         if "tagging" in q:
             return {"PUT": "PutObjectTagging", "GET": "GetObjectTagging", "DELETE": "DeleteObjectTagging"}.get(m, m)
@@ -1791,6 +1794,20 @@ class Oss:
                 raise ApiError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.")
             del res["bucket"][bucket]
             return self.ok(status=204)
+        if action == "PutBucketTags":
+            tags = re.findall(r"<Tag>\s*<Key>(.*?)</Key>\s*<Value>(.*?)</Value>\s*</Tag>", body.decode("utf-8", "replace"), re.S)
+            if not tags and b"<Tagging>" not in body:
+                raise ApiError(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.")
+            if len(tags) > 20:
+                raise ApiError(400, "InvalidTagging", "The number of tags is larger than 20.")
+            b["Tags"] = dict(tags)
+            return self.ok()
+        if action == "GetBucketTags":
+            items = "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in sorted(b.get("Tags", {}).items()))
+            return self.ok(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Tagging><TagSet>{items}</TagSet></Tagging>")
+        if action == "DeleteBucketTags":
+            b["Tags"] = {}
+            return self.ok(status=204)
         if action in ("GetBucketInfo", "GetBucketLocation"):
             if action == "GetBucketLocation":
                 return self.ok(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><LocationConstraint>oss-{region}</LocationConstraint>")
@@ -1839,7 +1856,6 @@ class Oss:
                 o["Tags"] = {}
                 return self.ok(status=204)
             if action == "PutObjectTagging":
-                import re
                 pairs = re.findall(r"<Tag>\s*<Key>(.*?)</Key>\s*<Value>(.*?)</Value>\s*</Tag>", body.decode())
                 o["Tags"] = dict(pairs)
                 return self.ok()
@@ -1873,7 +1889,6 @@ class Oss:
             return self.ok(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListPartsResult><Bucket>{bucket}</Bucket><Key>{key}</Key>"
                            f"<UploadId>{q['uploadId']}</UploadId><IsTruncated>false</IsTruncated>{parts}</ListPartsResult>")
         if action == "CompleteMultipartUpload":
-            import re
             listed = [int(n) for n in re.findall(r"<PartNumber>(\d+)</PartNumber>", body.decode())]
             if not listed and self.h.headers.get("x-oss-complete-all") == "yes":
                 listed = sorted(up["parts"])

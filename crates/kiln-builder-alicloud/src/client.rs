@@ -178,7 +178,8 @@ impl Client {
         Client::ecs_with(access, resolve_access_key(access).await?)
     }
 
-    fn ecs_with(access: &AccessConfig, key: AccessKey) -> Result<Client, ClientError> {
+    /// The same with `key`, already resolved (by [`resolve_access_key`]).
+    pub fn ecs_with(access: &AccessConfig, key: AccessKey) -> Result<Client, ClientError> {
         Client::new(
             Product::Ecs,
             &access.region,

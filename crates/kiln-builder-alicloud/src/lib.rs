@@ -208,8 +208,12 @@ fn temporary_name() -> String {
 /// `ALICLOUD_DEFAULT_TIMEOUT`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// Waits track their own length (kiln-cloud's [`Poller::tracking`]): a
+/// VPC that takes a second is checked every 0.2 s, an image copy that
+/// takes ten minutes every 10 s, and neither is noticed late by more than
+/// about a sixteenth of its wait.
 fn poller(timeout: Duration) -> Poller {
-    Poller::new(timeout, Duration::from_secs(1))
+    Poller::tracking(timeout, Duration::from_millis(200), Duration::from_secs(10))
 }
 
 #[async_trait]

@@ -116,6 +116,19 @@ pub struct Poller {
     pub factor: f64,
     /// What sets the timeout, for the timeout message (`aws_polling`).
     pub hint: Option<String>,
+    /// When set, the share of the time waited so far to sleep between
+    /// checks (within `min_interval`..the grown interval); see the module
+    /// docs.
+    pub tracking: Option<Tracking>,
+}
+
+/// How a tracking poller ([`Poller::tracking`]) sizes its sleeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tracking {
+    /// The share of the time waited so far (`1/16`).
+    pub share: f64,
+    /// The shortest sleep.
+    pub min_interval: Duration,
 }
 
 impl Poller {
@@ -128,17 +141,43 @@ impl Poller {
             max_interval: interval * 2,
             factor: 1.5,
             hint: None,
+            tracking: None,
         }
     }
 
-    /// The sleep after check `n` (0 for the first): the grown interval,
-    /// less up to half of it at random.
-    pub fn delay(&self, n: u32) -> Duration {
+    /// A poller that waits at most `timeout` and sleeps a sixteenth of the
+    /// time waited so far between checks, at least `min_interval` and at
+    /// most `max_interval` (less up to half at random), so that it ends at
+    /// most about 6% after the resource became ready.
+    pub fn tracking(timeout: Duration, min_interval: Duration, max_interval: Duration) -> Poller {
+        Poller {
+            timeout,
+            interval: max_interval,
+            max_interval,
+            factor: 1.0,
+            hint: None,
+            tracking: Some(Tracking {
+                share: 1.0 / 16.0,
+                min_interval,
+            }),
+        }
+    }
+
+    /// The sleep after check `n` (0 for the first), `waited` into the
+    /// wait: the grown interval (or, tracking, the share of `waited`
+    /// within its bounds), less up to half of it at random.
+    pub fn delay(&self, n: u32, waited: Duration) -> Duration {
         let grown = self
             .interval
             .mul_f64(self.factor.max(1.0).powi(n.min(64) as i32))
             .min(self.max_interval.max(self.interval));
-        grown.mul_f64(rand::random_range(0.5..=1.0))
+        let base = match self.tracking {
+            Some(t) => waited
+                .mul_f64(t.share)
+                .clamp(t.min_interval.min(grown), grown),
+            None => grown,
+        };
+        base.mul_f64(rand::random_range(0.5..=1.0))
     }
 
     /// Waits until `check` says [`Status::Ready`]. `resource` names what is
@@ -181,7 +220,7 @@ impl Poller {
             if now >= deadline {
                 break;
             }
-            let sleep = self.delay(n).min(deadline - now);
+            let sleep = self.delay(n, now - started).min(deadline - now);
             tokio::select! {
                 _ = cancel.cancelled() => {
                     return Err(PollError::Cancelled { resource: resource.to_string() })
@@ -245,8 +284,61 @@ mod tests {
         assert!(waited <= Duration::from_secs(13), "{waited:?}");
         let p = poller();
         for k in 0..20 {
-            let d = p.delay(k);
+            let d = p.delay(k, Duration::from_secs(k.into()));
             assert!(d <= p.max_interval && d >= p.interval / 2, "{d:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tracking_poller_overshoots_by_a_share_of_the_wait() {
+        let p = Poller::tracking(
+            Duration::from_secs(3600),
+            Duration::from_millis(200),
+            Duration::from_secs(30),
+        );
+        // Sleeps: at least 0.1 s (half the shortest), a sixteenth of the
+        // time waited (less up to half), at most 30 s.
+        for (waited, lo, hi) in [
+            (0, 100, 200),
+            (8, 250, 500),
+            (160, 5_000, 10_000),
+            (3_600, 15_000, 30_000),
+        ] {
+            let d = p.delay(0, Duration::from_secs(waited));
+            assert!(
+                d >= Duration::from_millis(lo) && d <= Duration::from_millis(hi),
+                "{waited} s: {d:?}"
+            );
+        }
+        // Ready at 1 s and at 100 s: found within a sixteenth (plus the
+        // shortest interval) of that.
+        for ready in [1u64, 100] {
+            let started = Instant::now();
+            let ready_at = started + Duration::from_secs(ready);
+            let checks = AtomicU32::new(0);
+            p.wait(
+                "image (m-1) to become ready",
+                &CancellationToken::new(),
+                || {
+                    checks.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        Ok::<_, CheckError>(if Instant::now() >= ready_at {
+                            Status::Ready(())
+                        } else {
+                            Status::Pending("creating".into())
+                        })
+                    }
+                },
+            )
+            .await
+            .unwrap();
+            let over = started.elapsed() - Duration::from_secs(ready);
+            assert!(
+                over <= Duration::from_secs(ready) / 16 + Duration::from_millis(200),
+                "ready at {ready} s, found {over:?} later"
+            );
+            // And not by hammering: about 16·ln(100) checks past the floor.
+            assert!(checks.load(Ordering::SeqCst) < 120, "{checks:?}");
         }
     }
 

@@ -131,7 +131,7 @@ impl PostProcessor for AlicloudImport {
         input: Arc<dyn Artifact>,
     ) -> Result<PostProcessed, BuildError> {
         let c = &self.config;
-        let clients = self.clients().map_err(BuildError::msg)?;
+        let clients = self.clients().await.map_err(BuildError::msg)?;
         let mut created = Created::default();
         let run_tags = kiln_sdk::run_tags::RunTags::new(cx.run_uuid, cx.build_name).tags();
         let result = self
@@ -161,11 +161,14 @@ impl PostProcessor for AlicloudImport {
 }
 
 impl AlicloudImport {
-    /// The ECS, OSS and RAM clients of the config.
-    fn clients(&self) -> Result<Clients, String> {
+    /// The ECS, OSS and RAM clients of the config, all with the same
+    /// credentials (`ram_role_name`'s from the metadata service too).
+    async fn clients(&self) -> Result<Clients, String> {
         let c = &self.config;
-        let key = ecs_client::access_key(&c.access).map_err(|e| e.to_string())?;
-        let ecs = Client::ecs(&c.access).map_err(|e| e.to_string())?;
+        let key = ecs_client::resolve_access_key(&c.access)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ecs = Client::ecs_with(&c.access, key.clone()).map_err(|e| e.to_string())?;
         let ram = Client::new(
             Product::Ram,
             &c.access.region,
@@ -259,6 +262,13 @@ impl AlicloudImport {
                 cancellable(cancel, clients.oss.create_bucket(bucket))
                     .await?
                     .map_err(|e| format!("cannot query or create the bucket `{bucket}`: {e}"))?;
+                // kiln's run tags, so that what a killed run left can be
+                // found (taken off again once the import succeeds).
+                if !run_tags.is_empty() {
+                    cancellable(cancel, clients.oss.tag_bucket(bucket, run_tags))
+                        .await?
+                        .map_err(|e| format!("cannot tag the bucket `{bucket}`: {e}"))?;
+                }
             }
         }
 
@@ -379,6 +389,13 @@ impl AlicloudImport {
             "Importing created alicloud image ID {image} in region {region} Finished."
         ));
         release(ui, clients, &image, run_tags).await;
+        if let (Some(made), false) = (&created.bucket, run_tags.is_empty()) {
+            if let Err(e) = clients.oss.delete_bucket_tags(made).await {
+                ui.error(&format!(
+                    "cannot remove the run tags from the bucket `{made}` (`kiln cleanup -run` of this run would find it): {e}"
+                ));
+            }
+        }
         match c.source_object {
             SourceObject::Delete => {
                 ui.message(&format!("Deleting import source {endpoint}/{bucket}/{key}"));
@@ -504,7 +521,11 @@ async fn find_image(ecs: &Ecs, name: &str) -> Result<Option<Value>, ApiError> {
 
 /// Waits until `image` is available.
 async fn wait_available(ecs: &Ecs, image: &str, cancel: &CancellationToken) -> Result<(), Failed> {
-    let poller = Poller::new(IMPORT_TIMEOUT, Duration::from_secs(2));
+    let poller = Poller::tracking(
+        IMPORT_TIMEOUT,
+        Duration::from_millis(500),
+        Duration::from_secs(15),
+    );
     let waited = poller
         .wait(
             &format!("image `{image}` to be imported"),

@@ -388,6 +388,46 @@ impl Oss {
             .map(drop)
     }
 
+    /// Sets `tags` on the bucket `name` (PutBucketTags).
+    pub async fn tag_bucket(&self, name: &str, tags: &[(String, String)]) -> Result<(), ApiError> {
+        let items: String = tags
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                    escape(k),
+                    escape(v)
+                )
+            })
+            .collect();
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Tagging><TagSet>{items}</TagSet></Tagging>"
+        );
+        self.api
+            .call("PutBucketTags", None, |_| {
+                self.attempt(
+                    Method::PUT,
+                    name,
+                    "",
+                    "tagging",
+                    &[],
+                    Body::Text(body.clone()),
+                )
+            })
+            .await
+            .map(drop)
+    }
+
+    /// Takes the tags off the bucket `name` (DeleteBucketTags).
+    pub async fn delete_bucket_tags(&self, name: &str) -> Result<(), ApiError> {
+        self.api
+            .call("DeleteBucketTags", None, |_| {
+                self.attempt(Method::DELETE, name, "", "tagging", &[], Body::Empty)
+            })
+            .await
+            .map(drop)
+    }
+
     /// Takes the tags off `bucket`/`key` (DeleteObjectTagging).
     pub async fn delete_object_tags(&self, bucket: &str, key: &str) -> Result<(), ApiError> {
         self.api

@@ -383,6 +383,12 @@ def import_flow():
     bucket = oss2.Bucket(oss2.Auth(AK, SK), ENDPOINT, "kiln-import-bucket")
     bucket.create_bucket()
     check("oss2 bucket exists after create", bucket.bucket_exists() if hasattr(bucket, "bucket_exists") else True)
+    rule = oss2.models.TaggingRule()
+    rule.add("kiln:run", "r-1")
+    bucket.put_bucket_tagging(oss2.models.Tagging(rule))
+    check("oss2 put_bucket_tagging tags the bucket", bucket.get_bucket_tagging().tag_set.tagging_rule == {"kiln:run": "r-1"})
+    bucket.delete_bucket_tagging()
+    check("oss2 delete_bucket_tagging clears them", bucket.get_bucket_tagging().tag_set.tagging_rule == {})
     bucket.put_object("disk.raw", b"x" * 4096, headers={"x-oss-tagging": "kiln%3Arun=r-1&team=kiln"})
     check("oss2 get_object returns the bytes", bucket.get_object("disk.raw").read() == b"x" * 4096)
     held = [o for o in admin("/_fake/resources")["object"] if o["Key"] == "disk.raw"]

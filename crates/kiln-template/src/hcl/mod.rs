@@ -396,8 +396,22 @@ pub(crate) fn variables_and_locals(
 /// values [`parse_with`] collected.
 pub fn plan_hcl(t: &HclTemplate, filters: &Filters, base: Context) -> (BuildPlan, ConfigErrors) {
     let mut errors = ConfigErrors::new();
-    let mut warnings = t.warnings.clone();
     let (resolved, evaluated) = variables_and_locals(t, &mut errors);
+    plan_evaluated(t, filters, base, &resolved, &evaluated, errors)
+}
+
+/// [`plan_hcl`] over variables and locals already evaluated (with the
+/// `errors` that found), so that `inspect` evaluates them, and reads its
+/// data sources, once.
+fn plan_evaluated(
+    t: &HclTemplate,
+    filters: &Filters,
+    base: Context,
+    resolved: &types_variable::ResolvedVariables,
+    evaluated: &types_locals::Evaluated,
+    mut errors: ConfigErrors,
+) -> (BuildPlan, ConfigErrors) {
+    let mut warnings = t.warnings.clone();
     warnings.extend(resolved.warnings.iter().cloned());
     let locals = evaluated.locals.clone();
     warnings.extend(evaluated.warnings.iter().cloned());
@@ -979,10 +993,17 @@ pub struct Inspection {
 /// Summarises a template for `kiln inspect`, evaluating what it can, with
 /// the variable values [`parse_with`] collected.
 pub fn inspect(t: &HclTemplate) -> (Inspection, ConfigErrors) {
-    let (plan, errors) = plan_hcl(t, &Filters::default(), Context::default());
     let mut errs = ConfigErrors::new();
     let (resolved, evaluated) = variables_and_locals(t, &mut errs);
-    let locals = evaluated.locals;
+    let (plan, errors) = plan_evaluated(
+        t,
+        &Filters::default(),
+        Context::default(),
+        &resolved,
+        &evaluated,
+        errs,
+    );
+    let locals = &evaluated.locals;
     let mut variables: Vec<(String, String, bool)> = t
         .variables
         .iter()

@@ -419,6 +419,75 @@ fn ctrl_c_while_provisioning_cleans_up_everything() {
     assert_none_left(&res, TEMPORARY.into_iter().chain(["image"]));
 }
 
+/// Ctrl-C when each step of the full build (network, EIP, SSH, provision,
+/// image, copy, share, tags) starts, one build per step on one fake: kiln
+/// exits 1 and leaves nothing behind but images it reported as its
+/// artifact (a last step with nothing left to do can finish before the
+/// build notices), with their snapshots.
+#[test]
+fn ctrl_c_at_every_step_leaves_nothing_but_reported_images() {
+    let fake = AlicloudFake::start();
+    let sshd = fake.sshd();
+    let mut kept: Vec<String> = Vec::new();
+    let interrupted = ctrl_c_at_every_step(
+        40,
+        |n| {
+            let d = dir();
+            let t = template(&fake, fake.secret_key(), sshd.port)
+                .replace("kiln-alicloud-e2e", &format!("kiln-ctrl-c-{n}"));
+            std::fs::write(d.path().join("alicloud.json"), t).unwrap();
+            let mut c = d.kiln(&["build", "alicloud.json"]);
+            c.env("KILN_TEST_SIGNAL_AT_STEP", n.to_string());
+            let r = run(c);
+            (d, r)
+        },
+        |context, _, r| {
+            let res = fake.resources();
+            assert_none_left(&res, TEMPORARY);
+            for image in rows(&res, "image") {
+                let id = image["ImageId"].as_str().unwrap().to_string();
+                if !kept.contains(&id) {
+                    assert!(
+                        r.stdout.contains(&id),
+                        "{context}: `{id}` is neither deleted nor reported:\n{}\n{}",
+                        r.stdout,
+                        r.stderr
+                    );
+                    kept.push(id);
+                }
+            }
+            let snapshots_of_kept = rows(&res, "image")
+                .iter()
+                .flat_map(|i| i["disks"].as_array().cloned().unwrap_or_default())
+                .filter_map(|d| d["SnapshotId"].as_str().map(String::from))
+                .collect::<Vec<_>>();
+            for s in rows(&res, "snapshot") {
+                let id = s["SnapshotId"].as_str().unwrap();
+                assert!(
+                    snapshots_of_kept.iter().any(|k| k == id),
+                    "{context}: snapshot `{id}` left without its image: {res:#}"
+                );
+            }
+        },
+        |_, r| assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr),
+    );
+    for step in [
+        "network",
+        "securitygroup",
+        "eip",
+        "connect",
+        "provision",
+        "image",
+        "copy",
+        "share",
+    ] {
+        assert!(
+            interrupted.iter().any(|s| s.to_lowercase().contains(step)),
+            "{step} never interrupted: {interrupted:?}"
+        );
+    }
+}
+
 #[test]
 fn the_instance_is_reached_by_public_ip_or_private_ip_without_an_eip() {
     for (key, action) in [

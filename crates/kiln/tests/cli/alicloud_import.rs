@@ -86,8 +86,12 @@ fn expected_actions(packer: &[String]) -> Vec<String> {
     for line in packer {
         if line == "oss DeleteObject cn-hangzhou" {
             want.push("ecs UntagResources cn-hangzhou".into());
+            want.push("oss DeleteBucketTags cn-hangzhou".into());
         }
         want.push(line.clone());
+        if line == "oss PutBucket cn-hangzhou" {
+            want.push("oss PutBucketTags cn-hangzhou".into());
+        }
     }
     want
 }
@@ -173,6 +177,38 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
     );
 }
 
+/// With `ram_role_name` and no keys, the calls (ECS, OSS, RAM) are signed
+/// with the STS credentials of the instance's RAM role, read from the ECS
+/// metadata service (which the fake plays): with no other credentials, the
+/// import can only succeed with those.
+#[test]
+fn ram_role_credentials_sign_the_upload_and_the_import() {
+    let fake = AlicloudFake::start();
+    let d = dir();
+    let t = template(
+        &fake,
+        "",
+        serde_json::json!({
+            "access_key": null,
+            "secret_key": null,
+            "ram_role_name": "AliyunECSImageImportDefaultRole",
+        }),
+    );
+    std::fs::write(d.path().join("import.json"), t).unwrap();
+    let mut c = d.kiln(&["build", "import.json"]);
+    c.env("KILN_ALICLOUD_METADATA_ENDPOINT", fake.endpoint())
+        .env_remove("ALICLOUD_ACCESS_KEY")
+        .env_remove("ALICLOUD_SECRET_KEY");
+    let r = run(c);
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+    let res = fake.resources();
+    assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
+    assert!(rows(&res, "object").is_empty(), "{res:#}");
+    let reqs = fake.requests();
+    assert!(reqs.iter().any(|q| q.action == "ImportImage"), "{reqs:#?}");
+}
+
 #[test]
 fn the_upload_and_the_import_carry_the_run_tags() {
     let fake = AlicloudFake::start();
@@ -216,10 +252,16 @@ fn the_upload_and_the_import_carry_the_run_tags() {
         [
             "ListBuckets",
             "PutBucket",
+            "PutBucketTags",
             "PutObject",
+            "DeleteBucketTags",
             "DeleteObjectTagging"
         ]
     );
+    // The bucket it made carried the run tags until the import succeeded.
+    let buckets = rows(&res, "bucket");
+    assert_eq!(buckets.len(), 1, "{res:#}");
+    assert_eq!(buckets[0]["Tags"], serde_json::json!({}), "{res:#}");
     assert!(!all.contains("Deleting import source"), "{all}");
 }
 

@@ -32,3 +32,34 @@ fn fix_rewrites_old_templates() {
     assert_eq!(fixed["post-processors"][0]["output"], "m.json");
     insta::assert_snapshot!(r.stdout);
 }
+
+/// `kiln inspect` of an HCL2 template reads each data source once (its
+/// plan and its lists of variables and locals share one evaluation).
+#[test]
+fn inspect_reads_each_data_source_once() {
+    let server = kiln_test::http::serve("/version", "text/plain", "1.2.3");
+    let d = dir();
+    d.write(
+        "t.pkr.hcl",
+        &format!(
+            r#"data "http" "v" {{
+  url = "{}"
+}}
+locals {{
+  version = data.http.v.body
+}}
+source "null" "n" {{
+  communicator = "none"
+}}
+build {{
+  sources = ["source.null.n"]
+}}
+"#,
+            server.url()
+        ),
+    );
+    let r = kiln(&d, &["inspect", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("1.2.3"), "{}", r.stdout);
+    assert_eq!(server.requests().len(), 1, "{:#?}", server.requests());
+}

@@ -60,3 +60,48 @@ pub fn interrupt(child: std::process::Child) -> (Option<i32>, String) {
     );
     (out.status.code(), all)
 }
+
+/// Ctrl-C when each step of a build starts, one build per step: runs
+/// `build(n)` for n = 1, 2, … (it returns its test directory, or whatever
+/// the checks need, and its run; it must pass
+/// `KILN_TEST_SIGNAL_AT_STEP=n` to kiln, whose step runner then sends
+/// itself SIGINT as its n-th step starts) until a build completes before
+/// reaching its n-th step. Each interrupted build must exit 1 with
+/// "Cleanly cancelled builds after being interrupted."; then
+/// `check("SIGINT at step n (Step…)", &dir, &run)` checks what it left. The
+/// completing build is handed to `completed`. Returns the interrupted
+/// steps in order, each one asserted distinct: every step was interrupted
+/// once.
+pub fn ctrl_c_at_every_step<D>(
+    max: usize,
+    mut build: impl FnMut(usize) -> (D, Run),
+    mut check: impl FnMut(&str, &D, &Run),
+    completed: impl FnOnce(&D, &Run),
+) -> Vec<String> {
+    let mut interrupted: Vec<String> = Vec::new();
+    for n in 1..=max {
+        let (d, r) = build(n);
+        let Some(step) = r
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("kiln test hook: SIGINT at step "))
+        else {
+            // More steps asked for than the build has: it completed.
+            completed(&d, &r);
+            let distinct: std::collections::BTreeSet<&String> = interrupted.iter().collect();
+            assert_eq!(distinct.len(), interrupted.len(), "{interrupted:?}");
+            return interrupted;
+        };
+        let context = format!("SIGINT at step {n} ({step})");
+        assert_eq!(r.code, 1, "{context}\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout
+                .contains("Cleanly cancelled builds after being interrupted."),
+            "{context}\n{}",
+            r.stdout
+        );
+        check(&context, &d, &r);
+        interrupted.push(step.to_string());
+    }
+    panic!("the build still had steps after {max}: {interrupted:?}");
+}
