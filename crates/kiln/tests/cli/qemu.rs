@@ -395,6 +395,9 @@ fn qemu_http_cache_efi_floppy_extra_disk_and_tpm() {
     let url = format!("http://127.0.0.1:{}", server.port);
     d.write("hello.txt", "hello from floppy_files\n");
     let out = d.path().join("out-efi");
+    // The built disk goes on to alicloud-import, against the fake Alibaba
+    // Cloud API: a qemu build's output becomes an ECS image.
+    let fake = kiln_test::alicloud_fake::AlicloudFake::start();
     let template = |output: &Path| {
         serde_json::json!({
             "builders": [{
@@ -422,7 +425,16 @@ fn qemu_http_cache_efi_floppy_extra_disk_and_tpm() {
                     "echo GUEST-VDB-BYTES: $(( $(cat /sys/block/vdb/size) * 512 ))",
                     "echo GUEST-TPM: $(cat /sys/class/tpm/tpm0/tpm_version_major)"
                 ]}
-            ]
+            ],
+            "post-processors": [{
+                "type": "alicloud-import", "keep_input_artifact": true, "skip_clean": true,
+                "access_key": fake.access_key(), "secret_key": fake.secret_key(),
+                "region": "cn-hangzhou", "custom_endpoint_ecs": fake.endpoint(),
+                "custom_endpoint_oss": fake.endpoint(), "custom_endpoint_ram": fake.endpoint(),
+                "oss_bucket_name": "kiln-qemu", "oss_key_name": "qemu/vm.qcow2",
+                "image_name": "kiln-qemu-import", "image_os_type": "linux",
+                "image_platform": "Debian", "image_architecture": "x86_64", "format": "qcow2"
+            }]
         })
         .to_string()
     };
@@ -460,6 +472,20 @@ fn qemu_http_cache_efi_floppy_extra_disk_and_tpm() {
     files.sort();
     assert_eq!(files, ["efivars.fd", "vm.qcow2", "vm.qcow2-1"]);
     assert_eq!(server.count("/disk.qcow2"), 1);
+    // alicloud-import uploaded the system disk, whole, and imported it.
+    let res = fake.resources();
+    let objects = res["object"].as_array().unwrap();
+    assert_eq!(objects.len(), 1, "{res:#}");
+    assert_eq!(objects[0]["Key"], "qemu/vm.qcow2", "{res:#}");
+    let size = std::fs::metadata(out.join("vm.qcow2")).unwrap().len();
+    assert_eq!(objects[0]["Size"], size, "{res:#}");
+    let images = res["image"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{res:#}");
+    assert_eq!(images[0]["ImageName"], "kiln-qemu-import", "{res:#}");
+    assert_eq!(images[0]["Status"], "Available", "{res:#}");
+    assert_eq!(images[0]["disks"][0]["Format"], "QCOW2", "{res:#}");
+    let id = images[0]["ImageId"].as_str().unwrap();
+    assert!(r.stdout.contains(id), "{}", r.stdout);
     let cached: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
     assert_eq!(cached.len(), 1, "{cached:?}");
 
