@@ -977,12 +977,22 @@ fn cleanup_leaves_the_images_of_a_successful_build() {
 }
 
 /// Alibaba's RPC API for the fault proxy: the action is `Action=` of the
-/// query; errors are Alibaba's JSON error body, throttling with `code`.
-struct Alibaba {
-    throttle: &'static str,
+/// query (or, for OSS on the fake's path-style endpoint, the OSS operation
+/// of the method and path); errors are Alibaba's JSON error body,
+/// throttling with `code`.
+pub(crate) struct Alibaba {
+    pub(crate) throttle: &'static str,
 }
 
 impl Alibaba {
+    /// `Action=` of an RPC call's query.
+    fn rpc_action(r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
+        r.uri.query()?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == "Action" && !v.is_empty()).then(|| v.to_string())
+        })
+    }
+
     fn reply(status: u16, code: &str, request_id: &str) -> kiln_test::fault_proxy::Reply {
         kiln_test::fault_proxy::Reply {
             status,
@@ -999,9 +1009,18 @@ impl Alibaba {
 
 impl kiln_test::fault_proxy::Dialect for Alibaba {
     fn action(&self, r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
-        r.uri.query()?.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == "Action" && !v.is_empty()).then(|| v.to_string())
+        Alibaba::rpc_action(r).or_else(|| {
+            let path = r.uri.path().trim_start_matches('/');
+            let query = r.uri.query().unwrap_or("");
+            let object = path.split_once('/').is_some_and(|(_, k)| !k.is_empty());
+            let name = match (r.method.as_str(), object, query) {
+                ("PUT", true, "") => "PutObject",
+                ("PUT", true, q) if q.contains("uploadId") => "UploadPart",
+                ("DELETE", true, "") => "DeleteObject",
+                ("PUT", false, "") if !path.is_empty() => "PutBucket",
+                _ => return None,
+            };
+            Some(name.to_string())
         })
     }
 

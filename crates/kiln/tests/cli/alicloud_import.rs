@@ -535,3 +535,74 @@ fn ctrl_c_while_importing_deletes_the_image_the_upload_and_the_bucket() {
         assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
     }
 }
+
+/// The fault matrix of issue [3/10] on alicloud-import's calls, each case
+/// on its own fake behind the fault proxy (ECS and OSS through it): a
+/// fault that stops is retried and the import succeeds with one image and
+/// no upload left (a lost ImportImage reply adopts the image it made, a
+/// lost or reset PutObject is sent again); one that does not stop fails
+/// the build naming the call, with nothing left: no image, no upload, no
+/// bucket.
+#[test]
+fn faults_on_the_upload_and_the_import_are_retried_or_leave_nothing() {
+    use kiln_test::fault_proxy::{Fault, FaultProxy, Rule};
+    let cases: Vec<(&str, Fault, Option<usize>)> = vec![
+        ("ImportImage", Fault::Throttle, Some(2)),
+        ("ImportImage", Fault::Status(500), Some(2)),
+        ("ImportImage", Fault::LostReply, Some(1)),
+        ("PutObject", Fault::Reset, Some(1)),
+        ("PutObject", Fault::LostReply, Some(1)),
+        ("PutObject", Fault::Status(503), None),
+        ("ImportImage", Fault::Throttle, None),
+    ];
+    for (action, fault, limit) in cases {
+        let label = format!("{fault:?} on {action} ({limit:?} times)");
+        let fake = AlicloudFake::start();
+        let mut rule = Rule::new(fault.clone()).on(&[action]);
+        if let Some(n) = limit {
+            rule = rule.limit(n);
+        }
+        let proxy = FaultProxy::start(
+            &fake.endpoint(),
+            crate::alicloud::Alibaba {
+                throttle: "Throttling.User",
+            },
+            11,
+            vec![rule],
+        )
+        .expect("start the fault proxy");
+        let d = dir();
+        let t = template(
+            &fake,
+            fake.secret_key(),
+            serde_json::json!({
+                "custom_endpoint_ecs": proxy.endpoint(),
+                "custom_endpoint_oss": proxy.endpoint(),
+            }),
+        );
+        let (r, all) = build(&d, &t);
+        assert!(
+            proxy.fired_on(action, fault.kind()) >= 1,
+            "{label}: the fault never fired\n{}",
+            proxy.summary()
+        );
+        let res = fake.resources();
+        for kind in ["object", "multipart"] {
+            assert!(rows(&res, kind).is_empty(), "{label}: {kind} left: {res:#}");
+        }
+        if limit.is_some() {
+            assert_eq!(r.code, 0, "{label}: {all}\n{}", proxy.summary());
+            assert_eq!(rows(&res, "image").len(), 1, "{label}: {res:#}");
+        } else {
+            assert_ne!(r.code, 0, "{label}: {all}");
+            assert!(
+                all.contains(action),
+                "{label}: the error names the call: {all}"
+            );
+            for kind in ["image", "bucket", "snapshot"] {
+                assert!(rows(&res, kind).is_empty(), "{label}: {kind} left: {res:#}");
+            }
+        }
+        assert!(!all.contains(fake.secret_key()), "{label}: {all}");
+    }
+}
