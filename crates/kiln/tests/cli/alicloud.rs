@@ -1171,6 +1171,66 @@ fn errors_resets_and_lost_replies_on_creating_calls_leave_nothing() {
     fault_matrix(cases);
 }
 
+/// A server that reads a call and never answers: with short request
+/// timeouts, a CreateImage that hangs once is sent again and the build
+/// succeeds with one image; one that always hangs fails the build with an
+/// error that says the call timed out and names it, and the build deletes
+/// what it made.
+#[test]
+fn a_call_that_never_answers_times_out_and_is_retried_or_fails_clearly() {
+    use kiln_test::fault_proxy::{Fault, FaultKind, FaultProxy, Rule};
+    for limit in [Some(1), None] {
+        let fake = AlicloudFake::start();
+        let mut rule = Rule::new(Fault::Hang).on(&["CreateImage"]);
+        if let Some(n) = limit {
+            rule = rule.limit(n);
+        }
+        let proxy = FaultProxy::start(
+            &fake.endpoint(),
+            Alibaba {
+                throttle: "Throttling",
+            },
+            5,
+            vec![rule],
+        )
+        .expect("start the fault proxy");
+        let d = dir();
+        std::fs::write(
+            d.path().join("alicloud.json"),
+            fault_template(&fake, &proxy.endpoint()),
+        )
+        .unwrap();
+        let mut c = d.kiln(&["build", "alicloud.json"]);
+        c.env("KILN_CLOUD_CONNECT_TIMEOUT", "2")
+            .env("KILN_CLOUD_READ_TIMEOUT", "2");
+        let r = run(c);
+        let all = format!("{}\n{}", r.stdout, r.stderr);
+        assert!(
+            proxy.fired_on("CreateImage", FaultKind::Hang) >= 1,
+            "{}",
+            proxy.summary()
+        );
+        let res = fake.resources();
+        assert_none_left(&res, TEMPORARY);
+        match limit {
+            Some(_) => {
+                assert_eq!(r.code, 0, "{all}\n{}", proxy.summary());
+                assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
+            }
+            None => {
+                assert_eq!(r.code, 1, "{all}");
+                let lower = all.to_lowercase();
+                assert!(
+                    lower.contains("did not answer `createimage` in time"),
+                    "the error says the call timed out: {all}"
+                );
+                assert!(all.contains(&proxy.endpoint()), "names the endpoint: {all}");
+                assert_none_left(&res, ["image", "snapshot"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn cleanup_of_alicloud_needs_regions_and_credentials() {
     let d = dir();
