@@ -277,6 +277,62 @@ pub fn snippet(body: &str, max: usize) -> String {
     out
 }
 
+/// The [`Fault`] of a request that got no (complete) reply, from the HTTP
+/// client's error `e` (whether it `timeout` and whether it failed to
+/// `connect`, as the client says): refused, reset, timed out, DNS, TLS.
+/// Only `e`'s causes are told, never `e` itself, whose text carries the
+/// URL (and with it a query string's credentials).
+pub fn transport_fault(
+    e: &(dyn std::error::Error + 'static),
+    timeout: bool,
+    connect: bool,
+) -> Fault {
+    let mut parts = Vec::new();
+    let mut io_kind = None;
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        if let (None, Some(io)) = (io_kind, s.downcast_ref::<std::io::Error>()) {
+            io_kind = Some(io.kind());
+        }
+        source = s.source();
+    }
+    if parts.is_empty() {
+        parts.push("request failed".into());
+    }
+    let text = parts.join(": ");
+    let failure = if timeout {
+        if connect {
+            Failure::ConnectTimeout
+        } else {
+            Failure::ReadTimeout
+        }
+    } else if let Some(kind) = io_kind {
+        use std::io::ErrorKind::*;
+        match kind {
+            ConnectionRefused => Failure::Refused,
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => Failure::Reset,
+            TimedOut => Failure::ReadTimeout,
+            _ if connect => Failure::Other(text),
+            _ => Failure::Reset,
+        }
+    } else if text.contains("dns error") || text.contains("failed to lookup address") {
+        Failure::Dns(text)
+    } else if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
+        Failure::Tls(text)
+    } else if connect {
+        Failure::Other(text)
+    } else {
+        // The connection closed before the reply was complete.
+        Failure::Reset
+    };
+    let class = match &failure {
+        Failure::Other(_) => ErrorClass::Transient,
+        f => crate::retry::classify_failure(f),
+    };
+    Fault::new(failure, class)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

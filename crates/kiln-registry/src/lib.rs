@@ -15,8 +15,11 @@ pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
         Box::new(kiln_builder_amazon::AmazonEbsBuilderFactory),
         Box::new(kiln_builder_docker::DockerBuilderFactory),
         Box::new(kiln_builder_file::FileBuilderFactory),
+        Box::new(kiln_builder_huaweicloud::HuaweicloudEcsBuilderFactory),
         Box::new(kiln_builder_null::NullBuilderFactory),
         Box::new(kiln_builder_qemu::QemuBuilderFactory),
+        Box::new(kiln_builder_tencentcloud::TencentCloudCvmBuilderFactory),
+        Box::new(kiln_builder_ucloud::UcloudUhostBuilderFactory),
     ]
 }
 
@@ -31,6 +34,9 @@ pub fn post_processors() -> Vec<Box<dyn PostProcessorFactory>> {
     v.extend(kiln_post_processors_docker::factories());
     v.push(Box::new(
         kiln_post_processor_alicloud_import::AlicloudImportFactory,
+    ));
+    v.push(Box::new(
+        kiln_post_processor_ucloud_import::UcloudImportFactory,
     ));
     v.push(kiln_shell_local::post_processor_factory());
     v
@@ -77,8 +83,11 @@ mod tests {
                 "amazon-ebs",
                 "docker",
                 "file",
+                "huaweicloud-ecs",
                 "null",
-                "qemu"
+                "qemu",
+                "tencentcloud-cvm",
+                "ucloud-uhost"
             ]
         );
         assert_eq!(r.data_source_names(), ["null", "http"]);
@@ -96,6 +105,7 @@ mod tests {
             "docker-tag",
             "manifest",
             "shell-local",
+            "ucloud-import",
         ] {
             assert!(r.post_processor(p).is_some(), "missing post-processor {p}");
         }

@@ -22,13 +22,17 @@ pub mod alicloud_fake;
 pub mod comm;
 mod components;
 pub mod events;
+pub mod fake_server;
 pub mod fault_proxy;
 pub mod http;
+pub mod huaweicloud_fake;
 pub mod live_ui;
 pub mod moto;
 pub mod procs;
 pub mod secrets;
 pub mod sshd;
+pub mod tencentcloud_fake;
+pub mod ucloud_fake;
 
 pub use components::{build_cx, data_source_cx, prepare_cx, provision_locally};
 

@@ -16,14 +16,25 @@
 # ALICLOUD_SECRET_KEY are the key the fake accepts.
 #
 # Usage: alicloud_namespace_up TIME_SCALE [SSHD_CONFIG_LINES]
+#
+# `fake_namespace_up` is the cloud-neutral part (lo, /etc/hosts from the
+# fake's `hosts` subcommand, the fake on 80/443, the sshd, SSL_CERT_FILE),
+# for any fake with the same command line (fakes/tencentcloud uses it too);
+# the caller exports the fake's key variable before and its client's after.
 
 alicloud_namespace_up() {
+  export ALICLOUD_FAKE_KEYS="LTAIfakeaccesskey:packer-fidelity-secret"
+  fake_namespace_up "$@" || return 1
+  export ALICLOUD_ACCESS_KEY="LTAIfakeaccesskey" ALICLOUD_SECRET_KEY="packer-fidelity-secret"
+  unset ALICLOUD_REGION SECURITY_TOKEN
+}
+
+fake_namespace_up() {
   local scale="$1" sshd_extra="${2:-}"
   ip link set lo up
   { echo "127.0.0.1 localhost"; "$py" "$fake" hosts; } > "$work/hosts"
   mount --bind "$work/hosts" /etc/hosts
 
-  export ALICLOUD_FAKE_KEYS="LTAIfakeaccesskey:packer-fidelity-secret"
   "$py" "$fake" --http-port 80 --https-port 443 --state-dir "$work/fake" --port-file "$work/ports.json" \
     --time-scale "$scale" --public-ip 127.0.0.1 \
     > "$out/fake.out" 2> "$out/fake.err" &
@@ -53,6 +64,4 @@ EOF
   pids+=($!)
 
   export SSL_CERT_FILE="$work/fake/ca.pem"
-  export ALICLOUD_ACCESS_KEY="LTAIfakeaccesskey" ALICLOUD_SECRET_KEY="packer-fidelity-secret"
-  unset ALICLOUD_REGION SECURITY_TOKEN
 }

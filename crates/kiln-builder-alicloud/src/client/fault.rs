@@ -6,8 +6,6 @@
 //! No message carries the request's URL (it holds the security token).
 //! Pure; holds nothing.
 
-use std::error::Error as _;
-
 use kiln_cloud::error::snippet;
 use kiln_cloud::retry::{classify_failure, classify_reply};
 use kiln_cloud::{ErrorClass, Failure, Fault};
@@ -93,63 +91,8 @@ pub(super) fn reply_fault(client: &Client, action: &str, status: u16, body: &[u8
 }
 
 /// The [`Fault`] of a request that got no (complete) reply; never with
-/// the URL, which carries the security token.
+/// the URL, which carries the security token (kiln-cloud's
+/// [`kiln_cloud::error::transport_fault`]).
 pub fn transport_fault(e: &reqwest::Error) -> Fault {
-    let text = chain(e);
-    let failure = if e.is_timeout() {
-        if e.is_connect() {
-            Failure::ConnectTimeout
-        } else {
-            Failure::ReadTimeout
-        }
-    } else if let Some(kind) = io_kind(e) {
-        use std::io::ErrorKind::*;
-        match kind {
-            ConnectionRefused => Failure::Refused,
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => Failure::Reset,
-            TimedOut => Failure::ReadTimeout,
-            _ if e.is_connect() => Failure::Other(text),
-            _ => Failure::Reset,
-        }
-    } else if text.contains("dns error") || text.contains("failed to lookup address") {
-        Failure::Dns(text)
-    } else if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
-        Failure::Tls(text)
-    } else if e.is_connect() {
-        Failure::Other(text)
-    } else {
-        // The connection closed before the reply was complete.
-        Failure::Reset
-    };
-    let class = match &failure {
-        Failure::Other(_) => ErrorClass::Transient,
-        f => classify_failure(f),
-    };
-    Fault::new(failure, class)
-}
-
-/// The I/O error kind under `e`, if any.
-fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = s.source();
-    }
-    None
-}
-
-/// `e` and its causes, without the URL.
-fn chain(e: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    if parts.is_empty() {
-        parts.push("request failed".into());
-    }
-    parts.join(": ")
+    kiln_cloud::error::transport_fault(e, e.is_timeout(), e.is_connect())
 }

@@ -1,6 +1,6 @@
 //! `kiln cleanup -run <uuid>`: finds what a killed kiln left behind (a
 //! SIGKILL runs no cleanup) through each cloud's own API, by the run tags
-//! every resource carries (`kiln:run` in AWS and Alibaba Cloud, the
+//! every resource carries (`kiln:run` in AWS, Alibaba Cloud and Tencent Cloud, the
 //! `kiln.run` label in Docker), and deletes it; `-dry-run` only lists it. The work is in the
 //! builders' `cleanup` modules; this file picks the clouds and reports.
 
@@ -17,9 +17,9 @@ pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
 
   Deletes everything a kiln run created and left behind, for example after
   kiln was killed (SIGKILL) and could not clean up. Every resource kiln
-  creates carries the run's PACKER_RUN_UUID: the `kiln:run` tag in AWS and
-  Alibaba Cloud, the `kiln.run` label in Docker. Running it again finds
-  nothing.
+  creates carries the run's PACKER_RUN_UUID: the `kiln:run` tag in AWS,
+  Alibaba Cloud and Tencent Cloud, the `kiln.run` label in Docker. Running it
+  again finds nothing.
 
   AWS credentials come from the standard chain (AWS_ACCESS_KEY_ID and
   AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, instance metadata).
@@ -28,14 +28,18 @@ pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
   Alibaba Cloud is searched with -cloud=alicloud (in the -region regions,
   else ALICLOUD_REGION), or by default when ALICLOUD_REGION is set, with
   ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY (and ALICLOUD_SECURITY_TOKEN);
-  ALICLOUD_ECS_ENDPOINT replaces its ECS endpoint.
+  ALICLOUD_ECS_ENDPOINT replaces its ECS endpoint. Tencent Cloud is searched
+  with -cloud=tencentcloud (in the -region regions, else TENCENTCLOUD_REGION),
+  or by default when TENCENTCLOUD_REGION is set, with TENCENTCLOUD_SECRET_ID
+  and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SECURITY_TOKEN);
+  KILN_TENCENTCLOUD_ENDPOINT replaces its endpoints.
 
 Options:
 
   -run=UUID               The run to clean up (its PACKER_RUN_UUID). Required.
   -dry-run                List what would be deleted; delete nothing.
   -cloud=amazon,docker    Only these clouds (comma-separated, repeatable):
-                          amazon, alicloud, docker.
+                          amazon, alicloud, tencentcloud, docker.
   -region=us-east-1,...   Regions to search (comma-separated, repeatable).
   -endpoint=URL           The EC2 and IAM endpoint URL (a private endpoint, moto).
 ";
@@ -49,7 +53,7 @@ pub const FLAGS: &[Flag] = &[
 ];
 
 /// The clouds `kiln cleanup` knows.
-const CLOUDS: &[&str] = &["amazon", "alicloud", "docker"];
+const CLOUDS: &[&str] = &["amazon", "alicloud", "tencentcloud", "docker"];
 
 /// Runs `kiln cleanup`.
 pub fn run(args: Vec<String>) -> u8 {
@@ -117,6 +121,17 @@ pub fn run(args: Vec<String>) -> u8 {
             "`-cloud=alicloud` needs the regions to search: `-region` or ALICLOUD_REGION",
         );
     }
+    let tencent_regions: Vec<String> = if explicit("tencentcloud") && !p.list("region").is_empty() {
+        p.list("region")
+    } else {
+        env("TENCENTCLOUD_REGION").into_iter().collect()
+    };
+    let tencent = explicit("tencentcloud") || (clouds.is_empty() && !tencent_regions.is_empty());
+    if tencent && tencent_regions.is_empty() {
+        return usage_error(
+            "`-cloud=tencentcloud` needs the regions to search: `-region` or TENCENTCLOUD_REGION",
+        );
+    }
     let endpoint = p.value("endpoint").map(str::to_string);
 
     let rt = match common::runtime() {
@@ -182,6 +197,32 @@ pub fn run(args: Vec<String>) -> u8 {
                 }
             }
         }
+        if tencent {
+            use kiln_builder_tencentcloud::cleanup;
+            searched.push(format!("tencentcloud ({})", tencent_regions.join(", ")));
+            let endpoint = env("KILN_TENCENTCLOUD_ENDPOINT");
+            let result = match cleanup::credential_from_env(&env) {
+                Ok(credential) => {
+                    cleanup::find_and_delete(
+                        run,
+                        &tencent_regions,
+                        credential,
+                        endpoint.as_deref(),
+                        dry_run,
+                        ui.as_ref(),
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(n) => found += n,
+                Err(e) => {
+                    ui.error(&e.to_string());
+                    failed = true;
+                }
+            }
+        }
         if docker {
             match kiln_builder_docker::connect().await {
                 Ok(engine) => {
@@ -213,7 +254,7 @@ pub fn run(args: Vec<String>) -> u8 {
     });
     if searched.is_empty() && !failed {
         return usage_error(
-            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), or make the docker engine reachable",
+            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), `-cloud=tencentcloud` with `-region` or TENCENTCLOUD_REGION (Tencent Cloud), or make the docker engine reachable",
         );
     }
     let place = searched.join(" and ");

@@ -1,0 +1,227 @@
+//! `ImageApi` on [`Hw`]: IMS's `CreateImage` from the stopped server is a
+//! job, waited on here until it names the image (which carries the
+//! `image_tags` and the run tags; after a lost reply it is found by name
+//! and run tag); images are looked at with `ListImages` (`queued`,
+//! `saving`, `active`), deleted with Glance's `DELETE /v2/images/{id}`
+//! once IMS has finished making them (404: gone) and tagged with
+//! `AddImageTag`. Huawei images have no snapshots of their own, and
+//! copies to other regions are not part of the plugin: those calls do
+//! nothing or refuse. The lines are the plugin's.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiln_cloud::steps::image::{
+    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageStatus, ImageWording, NewImage, Sharing,
+    Text,
+};
+use kiln_cloud::steps::wait_error;
+use kiln_cloud::{ApiError, CheckError, PollError, Poller, Status};
+use kiln_sdk::step::StepError;
+use kiln_sdk::Ui;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::{text, wait_job, Hw};
+use crate::client::Call;
+use crate::config::Service;
+
+/// How long deleting an image waits for IMS to finish making it.
+const DELETE_WAIT: Duration = Duration::from_secs(600);
+
+/// The plugin's wording.
+pub const WORDING: ImageWording = ImageWording {
+    noun: "image",
+    cloud: "IMS",
+    created: &[Text::Message("Image: {id}")],
+    waiting: &[],
+    deleting_created: &[Text::Say("Deleting the image because of cancellation or error...")],
+    find_failed: "Error looking for the image `{name}` this build may have made, it may still be around: {error}",
+    ..ImageWording::GENERIC
+};
+
+/// The image request: `CreateImage`'s body, and how long its job may take.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The body (`name`, `instance_id`, `description`, `image_tags`, …).
+    pub body: Value,
+    /// Polls the job (`wait_image_ready_timeout`).
+    pub poller: Poller,
+}
+
+impl PartialEq for CreateRequest {
+    fn eq(&self, other: &Self) -> bool {
+        self.body == other.body
+    }
+}
+
+#[async_trait]
+impl ImageApi for Hw {
+    type Create = CreateRequest;
+    type Copy = ();
+    type Attribute = ();
+    type Image = Value;
+
+    async fn create(
+        &self,
+        image: &NewImage<CreateRequest>,
+        cancel: &CancellationToken,
+    ) -> Result<String, StepError> {
+        let c = &self.client;
+        let call = Call::post(
+            Service::Ims,
+            "CreateImage",
+            "/v2/cloudimages/action".into(),
+            image.request.body.clone(),
+        );
+        let job = c
+            .call(&call, Some(cancel))
+            .await
+            .map_err(|e| StepError::msg(format!("Error creating image: {e}")))?;
+        let job_id = text(&job, "job_id");
+        let done = wait_job(
+            c,
+            Service::Ims,
+            &job_id,
+            &format!("image `{}`", image.name),
+            &image.request.poller,
+            cancel,
+        )
+        .await
+        .map_err(wait_error)?;
+        done["entities"]["image_id"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| {
+                StepError::msg(format!(
+                    "Error extracting image id: the job `{job_id}` names none"
+                ))
+            })
+    }
+
+    async fn find_created(
+        &self,
+        name: &str,
+        run_tags: &[(String, String)],
+    ) -> Result<Option<String>, ApiError> {
+        let mut call =
+            Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into()).query("name", name);
+        if let Some((k, v)) = run_tags.first() {
+            call = call.query("tag", format!("{k}={v}"));
+        }
+        let v = self.client.call(&call, None).await?;
+        Ok(v["images"]
+            .as_array()
+            .and_then(|a| a.first())
+            .map(|i| text(i, "id")))
+    }
+
+    async fn copy(
+        &self,
+        _source_region: &str,
+        _source: &str,
+        _target: &CopyTarget<()>,
+        _cancel: &CancellationToken,
+    ) -> Result<String, StepError> {
+        Err(StepError::msg(
+            "copying images to other regions is not part of the huaweicloud-ecs builder",
+        ))
+    }
+
+    async fn describe(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into()).query("id", id);
+        let v = self.client.call(&call, None).await?;
+        Ok(v["images"].as_array().and_then(|a| a.first()).cloned())
+    }
+
+    fn status(&self, image: &Value) -> ImageStatus {
+        let state = text(image, "status");
+        let phase = match state.as_str() {
+            "active" => ImagePhase::Available,
+            "killed" | "deleted" => ImagePhase::Failed,
+            _ => ImagePhase::Pending,
+        };
+        ImageStatus {
+            phase,
+            state,
+            reason: None,
+        }
+    }
+
+    fn snapshots(&self, _image: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
+        // IMS refuses to delete an image it is still making (a build
+        // cancelled while the image's job ran): wait until it is made.
+        let made = Poller::tracking(
+            DELETE_WAIT,
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        )
+        .wait(
+            &format!("image ({id}) to be made before deleting it"),
+            &CancellationToken::new(),
+            || async move {
+                match self.describe(id).await? {
+                    Some(i) if self.status(&i).phase == ImagePhase::Pending => {
+                        Ok::<_, CheckError>(Status::Pending(text(&i, "status")))
+                    }
+                    _ => Ok(Status::Ready(())),
+                }
+            },
+        )
+        .await;
+        if let Err(PollError::Failed {
+            error: CheckError::Api(e),
+            ..
+        }) = made
+        {
+            return Err(e);
+        }
+        self.client
+            .delete(&Call::delete(
+                Service::Ims,
+                "GlanceDeleteImage",
+                format!("/v2/images/{id}"),
+            ))
+            .await
+    }
+
+    async fn delete_snapshot(&self, _id: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn modify_image(
+        &self,
+        _id: &str,
+        _change: &ImageChange<()>,
+        _ui: &dyn Ui,
+    ) -> Result<(), StepError> {
+        Ok(())
+    }
+
+    async fn share_snapshot(&self, _id: &str, _sharing: &Sharing) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> Result<(), ApiError> {
+        for id in ids {
+            for (k, v) in tags {
+                let call = Call::post(
+                    Service::Ims,
+                    "AddImageTag",
+                    self.client.path("/v2", &format!("/images/{id}/tags")),
+                    json!({"tag": {"key": k, "value": v}}),
+                );
+                self.client.call(&call, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn wording(&self) -> &ImageWording {
+        &WORDING
+    }
+}

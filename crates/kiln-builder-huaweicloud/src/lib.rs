@@ -1,0 +1,424 @@
+//! The `huaweicloud-ecs` builder (Huawei's `packer-plugin-huaweicloud`,
+//! `builder/ecs`): launches an ECS server from a source image in a
+//! temporary VPC, subnet and security group (or the user's), reaches it
+//! through an EIP (or its private address), provisions it over SSH, stops
+//! it and makes an IMS image of it, shared with `image_members`.
+//!
+//! [`config`] holds the plugin's keys; [`client`] signs (SDK-HMAC-SHA256)
+//! and sends the calls under kiln-cloud's retry policy; [`cloud`]
+//! implements kiln-cloud's generic step traits on the client; `steps`
+//! holds the steps that are Huawei's own. A build is the plugin's list of
+//! steps over a typed [`HuaweiState`]: availability zones, flavor, key
+//! pair, source image, network, security group, EIP, server, associate
+//! EIP, connect, provision, clean temporary keys, stop, create image,
+//! minimum disk, image members. Cleanup runs in reverse on success,
+//! failure and Ctrl-C: it deletes the server (and waits), the EIP it
+//! created, the security group, subnet and VPC it created and the key
+//! pair, and on failure the image. The VPC, subnet, security group, EIP,
+//! server and image carry kiln's run tags.
+
+mod artifact;
+pub mod client;
+pub mod cloud;
+pub mod config;
+mod steps;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kiln_cloud::steps::image::{ImageState, StepCreateImage};
+use kiln_cloud::steps::instance::{
+    InstanceState, Launched, StepRunInstance, StepStopInstance, StopMode,
+};
+use kiln_cloud::steps::key_pair::{KeyPairState, SshLogin, StepKeyPair};
+use kiln_cloud::steps::network::{
+    IngressRule, NetworkPlan, NetworkState, SecurityGroupPlan, SecurityGroupState, StepNetwork,
+    StepSecurityGroup, TemporaryNetwork, TemporarySubnet,
+};
+use kiln_cloud::{Poller, RetryPolicy};
+use kiln_sdk::communicator::{Communicator, NoCommunicator};
+use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_sdk::config::{ConfigErrors, RawConfig};
+use kiln_sdk::generated;
+use kiln_sdk::step::{Runner, Step};
+use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
+use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+use serde_json::Value;
+
+pub use artifact::{HuaweiArtifact, BUILDER_ID};
+pub use config::Config;
+
+use cloud::Hw;
+
+/// Registers the `huaweicloud-ecs` builder type.
+pub struct HuaweicloudEcsBuilderFactory;
+
+impl BuilderFactory for HuaweicloudEcsBuilderFactory {
+    fn name(&self) -> &'static str {
+        "huaweicloud-ecs"
+    }
+
+    fn prepare(
+        &self,
+        raw: &RawConfig,
+        cx: &PrepareContext,
+    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+        let mut config = config::prepare(raw, cx)?;
+        rsa_by_default(&mut config, raw);
+        let mut p = Prepared::new(Box::new(HuaweicloudEcsBuilder {
+            config: Arc::new(config),
+            redactor: cx.redactor.clone(),
+            build_name: cx.build_name.clone(),
+        }) as Box<dyn Builder>);
+        p.generated = kiln_ssh::GENERATED_DATA_KEYS
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        Ok(p)
+    }
+}
+
+/// The temporary key pair is RSA (2048 bits) unless the template asks for
+/// a type: Nova's key pair import takes RSA keys everywhere, and RSA is
+/// the plugin's (the cloud made its keys).
+fn rsa_by_default(config: &mut Config, raw: &RawConfig) {
+    let asked = ["temporary_key_pair_type", "ssh_temporary_key_pair_type"]
+        .iter()
+        .any(|k| raw.values.get(*k).is_some_and(|v| v.as_str() != Some("")));
+    if let CommunicatorConfig::Ssh(s) = &mut config.communicator {
+        if !asked {
+            s.temporary_key_pair = kiln_ssh::KeyPairType::Rsa(2048);
+        }
+    }
+}
+
+/// A prepared huaweicloud-ecs builder.
+pub struct HuaweicloudEcsBuilder {
+    config: Arc<Config>,
+    redactor: kiln_sdk::ui::Redactor,
+    /// For `-debug`'s `ecs_<build name>.pem` and the run tags.
+    build_name: String,
+}
+
+impl HuaweicloudEcsBuilder {
+    /// The validated config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// An EIP: its id and address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicIp {
+    /// Its id.
+    pub id: String,
+    /// Its address.
+    pub address: String,
+}
+
+/// The builder's step state. Each step records what it created *before*
+/// the call that may fail after creating it, so cleanup finds it.
+pub struct HuaweiState {
+    /// The client.
+    pub hw: Hw,
+    /// The availability zone.
+    pub availability_zone: Option<String>,
+    /// The flavor's id.
+    pub flavor_id: Option<String>,
+    /// The source image's id.
+    pub source_image: Option<String>,
+    /// The key pair the server is launched with.
+    pub key_pair_name: Option<String>,
+    /// The VPC.
+    pub vpc_id: Option<String>,
+    /// The subnets.
+    pub subnet_ids: Vec<String>,
+    /// The security groups.
+    pub security_group_ids: Vec<String>,
+    /// The EIP.
+    pub eip: Option<PublicIp>,
+    /// The server.
+    pub server_id: Option<String>,
+    /// The server's port the EIP is bound to.
+    pub port_id: Option<String>,
+    /// The address the communicator connects to.
+    pub ssh_host: Option<String>,
+    /// The connection.
+    pub communicator: Option<Arc<SshCommunicator>>,
+    /// Generated data for provisioners.
+    pub generated: BTreeMap<String, String>,
+    /// The image, by region (one).
+    pub images: BTreeMap<String, String>,
+    /// The run tags (`kiln:run`, `kiln:build`).
+    pub run_tags: Vec<(String, String)>,
+}
+
+impl SshState for HuaweiState {
+    fn ssh_host(&self) -> Option<String> {
+        self.ssh_host.clone()
+    }
+    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
+        self.communicator = communicator;
+    }
+}
+
+impl HasCommunicator for HuaweiState {
+    fn communicator(&self) -> Arc<dyn Communicator> {
+        match &self.communicator {
+            Some(c) => c.clone(),
+            None => Arc::new(NoCommunicator),
+        }
+    }
+    fn generated(&self) -> GeneratedData {
+        Arc::new(self.generated.clone())
+    }
+}
+
+impl KeyPairState for HuaweiState {
+    type Api = Hw;
+    fn key_pair_api(&self) -> &Hw {
+        &self.hw
+    }
+    fn run_tags(&self) -> &[(String, String)] {
+        &self.run_tags
+    }
+    fn set_key_pair_name(&mut self, name: String) {
+        self.key_pair_name = Some(name);
+    }
+}
+
+impl NetworkState for HuaweiState {
+    type Api = Hw;
+    fn network_api(&self) -> &Hw {
+        &self.hw
+    }
+    fn run_tags(&self) -> &[(String, String)] {
+        &self.run_tags
+    }
+    fn set_network(&mut self, id: String) {
+        self.vpc_id = Some(id);
+    }
+    fn set_subnet(&mut self, id: String) {
+        if !self.subnet_ids.contains(&id) {
+            self.subnet_ids.insert(0, id);
+        }
+    }
+}
+
+impl SecurityGroupState for HuaweiState {
+    type Api = Hw;
+    fn security_group_api(&self) -> &Hw {
+        &self.hw
+    }
+    fn run_tags(&self) -> &[(String, String)] {
+        &self.run_tags
+    }
+    fn network_id(&self) -> Option<String> {
+        self.vpc_id.clone()
+    }
+    fn set_security_group_ids(&mut self, ids: Vec<String>) {
+        self.security_group_ids = ids;
+    }
+}
+
+impl InstanceState for HuaweiState {
+    type Api = Hw;
+    fn instance_api(&self) -> Hw {
+        self.hw.clone()
+    }
+    fn record_instance(&mut self, launched: Launched<Value>) {
+        self.server_id = Some(launched.id);
+    }
+    fn instance_id(&self) -> Option<String> {
+        self.server_id.clone()
+    }
+}
+
+impl ImageState for HuaweiState {
+    type Api = Hw;
+    fn build_region(&self) -> String {
+        self.hw.client.region().to_string()
+    }
+    fn image_api(&self, _region: &str) -> Hw {
+        self.hw.clone()
+    }
+    fn run_tags(&self) -> &[(String, String)] {
+        &self.run_tags
+    }
+    fn images(&self) -> BTreeMap<String, String> {
+        self.images.clone()
+    }
+    fn record_image(&mut self, region: &str, id: &str) {
+        self.images.insert(region.to_string(), id.to_string());
+    }
+    fn snapshots(&self, _region: &str) -> Vec<String> {
+        Vec::new()
+    }
+    fn record_snapshots(&mut self, _region: &str, _snapshots: Vec<String>) {}
+    fn forget_image(&mut self, region: &str) {
+        self.images.remove(region);
+    }
+}
+
+/// A temporary resource's name (`packer_<uuid>`, as kiln names them for
+/// every cloud; the plugin's VPC and subnet are `vpc-packer-<random>`).
+fn temporary_name() -> String {
+    format!("packer_{}", uuid::Uuid::new_v4())
+}
+
+/// How long servers, VPCs, subnets and EIPs may take (the plugin's 10
+/// minutes for servers).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Waits track their own length (kiln-cloud's [`Poller::tracking`]).
+fn poller(timeout: Duration) -> Poller {
+    Poller::tracking(timeout, Duration::from_millis(200), Duration::from_secs(10))
+}
+
+#[async_trait]
+impl Builder for HuaweicloudEcsBuilder {
+    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+        let c = &self.config;
+        let client =
+            client::Client::new(&c.access, RetryPolicy::default()).map_err(BuildError::msg)?;
+        let SshLogin {
+            ssh,
+            plan,
+            generated: data,
+        } = SshLogin::decide_off_thread(
+            &c.communicator,
+            c.run.ssh_keypair_name.as_deref(),
+            temporary_name,
+            &self.redactor,
+            cx.run_uuid,
+        )
+        .await
+        .map_err(BuildError::msg)?;
+        let port = ssh.as_ref().map(|s| s.port).unwrap_or(22);
+        let mut state = HuaweiState {
+            hw: Hw { client },
+            availability_zone: None,
+            flavor_id: None,
+            source_image: None,
+            key_pair_name: None,
+            vpc_id: None,
+            subnet_ids: c.run.subnets.clone(),
+            security_group_ids: Vec::new(),
+            eip: None,
+            server_id: None,
+            port_id: None,
+            ssh_host: None,
+            communicator: None,
+            generated: data,
+            images: BTreeMap::new(),
+            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
+        };
+        let short = poller(DEFAULT_TIMEOUT);
+        let image_poller = poller(c.image.timeout);
+        let debug_key = cx
+            .debug
+            .then(|| std::path::PathBuf::from(format!("ecs_{}.pem", self.build_name)));
+        let ssh = ssh.map(Arc::new);
+
+        let network = match &c.run.vpc_id {
+            Some(vpc) => NetworkPlan::Given {
+                network: vpc.clone(),
+                subnet: c.run.subnets[0].clone(),
+            },
+            None => NetworkPlan::Temporary {
+                network: TemporaryNetwork {
+                    name: temporary_name(),
+                    cidr: cloud::network::VPC_CIDR.into(),
+                },
+                subnet: TemporarySubnet {
+                    name: temporary_name(),
+                    cidr: cloud::network::SUBNET_CIDR.into(),
+                    zone: None,
+                },
+            },
+        };
+        let group = if c.run.security_groups.is_empty() {
+            SecurityGroupPlan::Temporary {
+                name: temporary_name(),
+                rule: IngressRule {
+                    port,
+                    cidrs: vec!["0.0.0.0/0".into()],
+                },
+            }
+        } else {
+            SecurityGroupPlan::Given(c.run.security_groups.clone())
+        };
+        let mut steps: Vec<Box<dyn Step<HuaweiState>>> = vec![
+            Box::new(steps::StepLoadZones {
+                zone: c.run.availability_zone.clone(),
+                enterprise_project_id: c.run.enterprise_project_id.clone(),
+            }),
+            Box::new(steps::StepLoadFlavor {
+                flavor: c.run.flavor.clone(),
+            }),
+            Box::new(StepKeyPair::new(plan, debug_key)),
+            Box::new(steps::StepSourceImageInfo {
+                source: c.run.source_image.clone(),
+            }),
+            Box::new(StepNetwork::new(network, short.clone())),
+            Box::new(StepSecurityGroup::new(group)),
+            Box::new(steps::StepCreateEip {
+                plan: c.run.eip.clone(),
+                poller: short.clone(),
+                created: None,
+            }),
+            Box::new(StepRunInstance::new(
+                "StepRunSourceServer",
+                steps::LaunchPlan { config: c.clone() },
+                short.clone(),
+            )),
+            Box::new(steps::StepAssociateEip),
+        ];
+        if let Some(s) = &ssh {
+            steps.push(Box::new(StepConnect::new(s.clone())));
+        }
+        steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
+        if let Some(s) = &ssh {
+            steps.push(Box::new(StepCleanupTempKeys::new(s.clone())));
+        }
+        steps.push(Box::new(StepStopInstance::new(
+            "StepStopServer",
+            StopMode::Api,
+            short.clone(),
+        )));
+        steps.push(Box::new(StepCreateImage::new(
+            "stepCreateImage",
+            steps::ImagePlan {
+                config: c.clone(),
+                poller: image_poller.clone(),
+            },
+            image_poller.clone(),
+        )));
+        if let Some(min_disk) = c.image.min_disk {
+            steps.push(Box::new(steps::StepUpdateImageMinDisk { min_disk }));
+        }
+        steps.push(Box::new(steps::StepAddImageMembers {
+            members: c.image.members.clone(),
+            auto_accept: c.image.auto_accept_members,
+            poller: short.clone(),
+        }));
+
+        let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        if state.images.is_empty() {
+            return Ok(None);
+        }
+        // Secrets stay out of artifacts (and so out of manifests).
+        let mut data = state.generated.clone();
+        data.remove(generated::SSH_PRIVATE_KEY);
+        data.remove(generated::PASSWORD);
+        Ok(Some(Arc::new(HuaweiArtifact {
+            images: state.images.clone(),
+            hw: state.hw.clone(),
+            generated: data,
+        })))
+    }
+}

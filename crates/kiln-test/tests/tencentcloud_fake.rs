@@ -1,0 +1,223 @@
+//! Fidelity of the FAKE Tencent Cloud API (fakes/tencentcloud):
+//! tencentcloud-sdk-python runs a build's sequence and the rejections
+//! against it, and Debian's packer 1.6.6 runs a whole tencentcloud-cvm build
+//! against it. A change to the fake that breaks a real Tencent client, or
+//! changes what packer does, fails here.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::process::Command;
+
+use kiln_test::tencentcloud_fake::{self, Options, TencentcloudFake};
+use serde_json::Value;
+
+/// The kinds the fake holds that are not empty, with their rows.
+fn held(res: &Value) -> Vec<String> {
+    res.as_object()
+        .expect("resources is an object")
+        .iter()
+        .filter(|(_, v)| !v.as_array().unwrap().is_empty())
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect()
+}
+
+#[test]
+fn tencents_sdk_runs_a_build_sequence_against_the_fake() {
+    let fake = TencentcloudFake::start();
+    let out = Command::new(tencentcloud_fake::python())
+        .arg(tencentcloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
+        .arg(fake.endpoint())
+        .arg(fake.https_endpoint().expect("HTTPS is on"))
+        .arg(fake.ca_cert().expect("the fake's CA"))
+        .env("TENCENTCLOUD_SECRET_ID", fake.secret_id())
+        .env("TENCENTCLOUD_SECRET_KEY", fake.secret_key())
+        .output()
+        .expect("run the SDK scenario");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(" passed, 0 failed"),
+        "the SDK scenario failed:\n{stdout}\n{}\nfake: {}",
+        String::from_utf8_lossy(&out.stderr),
+        fake.log()
+    );
+    assert!(
+        stdout.contains("ok   a call over HTTPS, verified against the fake's CA"),
+        "the HTTPS check ran: {stdout}"
+    );
+    let reqs = fake.requests();
+    for (action, code) in [
+        ("DescribeZones", "AuthFailure.SignatureFailure"),
+        ("DescribeZones", "AuthFailure.SecretIdNotFound"),
+        ("DescribeZones", "AuthFailure.SignatureExpire"),
+        ("DescribeZones", "RequestLimitExceeded"),
+        (
+            "StopInstances",
+            "OperationDenied.InstanceOperationInProgress",
+        ),
+        ("CreateImage", "InvalidImageName.Duplicate"),
+        ("DeleteSecurityGroup", "ResourceInUse"),
+        ("DescribeZones", "UnsupportedRegion"),
+    ] {
+        assert!(
+            reqs.iter()
+                .any(|r| r.action == action && r.code.as_deref() == Some(code)),
+            "the log has no {action} -> {code}"
+        );
+    }
+    let run: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.action == "RunInstances" && r.code.is_none())
+        .collect();
+    assert!(
+        !run.is_empty() && run.iter().all(|r| r.ids["InstanceIds"].starts_with("ins-")),
+        "RunInstances is logged with the instance it made: {run:?}"
+    );
+    let services: BTreeSet<&str> = reqs.iter().map(|r| r.service.as_str()).collect();
+    assert_eq!(services, BTreeSet::from(["cvm", "vpc"]));
+    assert!(held(&fake.resources()).is_empty());
+}
+
+#[test]
+fn the_guard_reports_config_and_rejects_unsigned_requests() {
+    let fake = TencentcloudFake::start_with(&Options {
+        https: false,
+        ..Options::default()
+    });
+    assert!(fake.https_endpoint().is_none() && fake.ca_cert().is_none());
+    fake.set_time_scale(0.5);
+    assert_eq!(fake.config()["time_scale"].as_f64(), Some(0.5));
+    // An unsigned call: Tencent's HTTP 200 with an error body.
+    let mut s = std::net::TcpStream::connect(fake.host_port()).expect("connect to the fake");
+    let body = "{}";
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\nX-TC-Action: DescribeZones\r\nX-TC-Version: 2017-03-12\r\nX-TC-Region: ap-guangzhou\r\nX-TC-Timestamp: 1767225600\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{text}");
+    let v: Value = serde_json::from_str(body).expect("a JSON error body");
+    assert_eq!(
+        v["Response"]["Error"]["Code"], "AuthFailure.SignatureFailure",
+        "{v}"
+    );
+    assert!(v["Response"]["RequestId"].is_string(), "{v}");
+    assert!(v["Response"]["Error"]["Message"].is_string(), "{v}");
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(
+        reqs[0].code.as_deref(),
+        Some("AuthFailure.SignatureFailure")
+    );
+    fake.fail("RunInstances", "RequestLimitExceeded", 2);
+    assert_eq!(fake.faults_fired("RunInstances"), 0);
+    fake.reset();
+    assert!(fake.requests().is_empty());
+    assert!(held(&fake.resources()).is_empty());
+}
+
+#[test]
+fn the_fake_checks_the_shared_tc3_vector() {
+    // The vector tencentcloud-sdk-python's own signer computed
+    // (shared/reference/cloud-signing/sigvectors.json), through the fake's
+    // signer.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/cloud-signing/sigvectors.json");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read `{}`: {e}", path.display()));
+    let v: Value = serde_json::from_str(&text).expect("sigvectors.json");
+    let tc3 = &v["tencent_tc3"];
+    let out = Command::new(tencentcloud_fake::python())
+        .arg("-c")
+        .arg(
+            "import sys; sys.path.insert(0, sys.argv[1]); import tencentcloud_fake as f; \
+             print(f.tc3_signature(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]))",
+        )
+        .arg(tencentcloud_fake::fake_dir())
+        .arg(tc3["secret_key"].as_str().unwrap())
+        .arg(tc3["date"].as_str().unwrap())
+        .arg(tc3["service"].as_str().unwrap())
+        .arg(tc3["string_to_sign"].as_str().unwrap())
+        .output()
+        .expect("run the fake's signer");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        tc3["signature"].as_str().unwrap(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The ids of `kind` in the resources JSON the packer run dumped.
+fn ids(res: &Value, kind: &str, key: &str) -> BTreeSet<String> {
+    res[kind]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[key].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn packer_1_6_6_builds_against_the_fake() {
+    let packer = kiln_test::require_packer();
+    let _ = tencentcloud_fake::venv();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(tencentcloud_fake::fake_dir().join("fidelity/packer_build.sh"))
+        .arg(out_dir.path())
+        .env("KILN_TEST_PACKER", &packer)
+        .output()
+        .expect("run fidelity/packer_build.sh");
+    let read = |n: &str| std::fs::read_to_string(out_dir.path().join(n)).unwrap_or_default();
+    let packer_out = read("packer.out");
+    assert!(
+        out.status.success(),
+        "the packer build failed: {}\n{}\n--- packer ---\n{packer_out}\n--- fake ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        read("fake.err")
+    );
+    assert!(
+        packer_out.contains("tencentcloud-cvm: hi"),
+        "the provisioner ran over SSH: {packer_out}"
+    );
+
+    // The action sequence is the recorded one.
+    let want = tencentcloud_fake::recorded_actions("packer-1.6.6-actions.txt");
+    let got = tencentcloud_fake::without_retried(read("actions.txt").lines());
+    assert_eq!(
+        got, want,
+        "packer's action sequence changed (fixture: fakes/tencentcloud/fidelity/packer-1.6.6-actions.txt)"
+    );
+
+    // Nothing is left but the two images the build reported as its
+    // artifact.
+    let res: Value = serde_json::from_str(&read("resources.json")).expect("resources.json");
+    let artifact: BTreeSet<String> = packer_out
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("img-") && w.len() == 12 && *w != "img-pi0ii46r")
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        artifact.len(),
+        2,
+        "packer reported two images: {packer_out}"
+    );
+    assert_eq!(ids(&res, "image", "ImageId"), artifact);
+    for kind in ["instance", "vpc", "subnet", "security_group", "key_pair"] {
+        assert_eq!(res[kind], serde_json::json!([]), "packer left a {kind}");
+    }
+    // packer's calls went over HTTPS to Tencent's central host names,
+    // TC3-signed.
+    let log = kiln_test::alicloud_fake::parse_requests(
+        &serde_json::from_str(&read("requests.json")).unwrap(),
+    );
+    assert!(log.iter().all(|r| r.signature == "tc3"
+        && matches!(
+            r.host.as_str(),
+            "cvm.tencentcloudapi.com" | "vpc.tencentcloudapi.com"
+        )));
+}
