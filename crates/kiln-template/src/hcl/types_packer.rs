@@ -16,17 +16,37 @@ use super::eval::{self, at, located};
 use super::parser::{Attr, BlockAst};
 
 /// The Packer plugins whose components kiln has built in: a
-/// `required_plugins` entry with the source `github.com/hashicorp/NAME` for
-/// one of them is satisfied by kiln itself (`kiln init` installs nothing for
-/// it). A new builder family adds its plugin here; a test in the `kiln`
-/// crate checks every built-in builder's family is listed.
-pub const BUILTIN_PLUGINS: &[&str] = &["alicloud", "amazon", "docker", "qemu"];
+/// `required_plugins` entry with one of their sources is satisfied by kiln
+/// itself (`kiln init` installs nothing for it). A new builder family adds
+/// its plugin here; a test in the `kiln` crate checks every built-in
+/// builder's family is listed.
+pub const BUILTIN_PLUGINS: &[&str] = &[
+    "alicloud",
+    "amazon",
+    "docker",
+    "huaweicloud",
+    "qemu",
+    "tencentcloud",
+    "ucloud",
+];
+
+/// Where each of [`BUILTIN_PLUGINS`] is published: HashiCorp's own
+/// `github.com/hashicorp/NAME`, but for the vendors' plugins.
+const PLUGIN_SOURCES: &[(&str, &str)] = &[
+    ("huaweicloud", "github.com/huaweicloud/huaweicloud"),
+    ("ucloud", "github.com/ucloud/ucloud"),
+];
 
 /// The built-in plugin (an entry of [`BUILTIN_PLUGINS`]) a source names,
-/// if any: only HashiCorp's own `github.com/hashicorp/NAME`, not a fork.
+/// if any: only the plugin's own source (`github.com/hashicorp/NAME`, or
+/// the vendor's), not a fork.
 pub fn builtin_plugin(source: &str) -> Option<&'static str> {
-    let name = source.strip_prefix("github.com/hashicorp/")?;
-    BUILTIN_PLUGINS.iter().find(|b| **b == name).copied()
+    BUILTIN_PLUGINS.iter().copied().find(|name| {
+        match PLUGIN_SOURCES.iter().find(|(n, _)| n == name) {
+            Some((_, own)) => source == *own,
+            None => source.strip_prefix("github.com/hashicorp/") == Some(*name),
+        }
+    })
 }
 
 /// A well-formed `required_plugins` entry.
@@ -492,5 +512,15 @@ packer {
         assert_eq!(builtin_plugin("github.com/hashicorp/qemu"), Some("qemu"));
         assert_eq!(builtin_plugin("github.com/someone/qemu"), None);
         assert_eq!(builtin_plugin("github.com/hashicorp/vsphere"), None);
+        assert_eq!(
+            builtin_plugin("github.com/hashicorp/tencentcloud"),
+            Some("tencentcloud")
+        );
+        assert_eq!(builtin_plugin("github.com/ucloud/ucloud"), Some("ucloud"));
+        assert_eq!(builtin_plugin("github.com/hashicorp/ucloud"), None);
+        assert_eq!(
+            builtin_plugin("github.com/huaweicloud/huaweicloud"),
+            Some("huaweicloud")
+        );
     }
 }
