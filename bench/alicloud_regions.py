@@ -141,9 +141,10 @@ def cpu_of(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def stamped(argv, cwd, env, log, timeout):
+def stamped(argv, cwd, env, log, timeout, exclude=()):
     """bl.run_sampled, each output line written to `log` prefixed with the
-    seconds since the start (for the phase breakdown)."""
+    seconds since the start (for the phase breakdown); `exclude` as there
+    (children of ours that outlive the run, such as a fake)."""
     rd, wr = os.pipe()
     t0 = time.perf_counter()
 
@@ -155,7 +156,7 @@ def stamped(argv, cwd, env, log, timeout):
     th = threading.Thread(target=copy, daemon=True)
     th.start()
     with os.fdopen(wr, "wb") as out:
-        res = bl.run_sampled(argv, cwd, env, out, interval=0.05, timeout=timeout)
+        res = bl.run_sampled(argv, cwd, env, out, interval=0.05, timeout=timeout, exclude=exclude)
     th.join(30)
     return res
 

@@ -125,7 +125,8 @@ ensure_venv "${KILN_HUAWEICLOUD_VENV:-$HOME/.cache/kiln/huaweicloud-venv}" \
   huaweicloudsdkecs==3.1.219 \
   huaweicloudsdkims==3.1.219 \
   huaweicloudsdkvpc==3.1.219 \
-  huaweicloudsdkeip==3.1.219
+  huaweicloudsdkeip==3.1.219 \
+  huaweicloudsdkiam==3.1.219
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install Rust (rustup) first" >&2

@@ -21,7 +21,6 @@ GET /_fake/authorized_keys.
 Run `alicloud_fake.py --help`; README.md beside this file says more.
 """
 
-import argparse
 import base64
 import datetime as dt
 import email.utils
@@ -31,17 +30,14 @@ import json
 import os
 import random
 import re
-import shutil
-import ssl
 import string
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+import fake_server  # noqa: E402  (fakes/shared: what every fake does alike)
 
 # ---------------------------------------------------------------- catalogue
 
@@ -130,16 +126,14 @@ def not_found(kind, rid):
 
 
 def rand_id(prefix, n=20):
-    alphabet = string.ascii_lowercase + string.digits
-    return prefix + "".join(random.choice(alphabet) for _ in range(n))
+    return fake_server.rand_id(prefix, n)
 
 
 def iso_now(t=None):
     return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def iso_secs(t=None):
-    return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+iso_secs = fake_server.iso_time
 
 
 def pe(s):
@@ -196,13 +190,8 @@ def paginate(items, params, key, inner):
 # ---------------------------------------------------------------- state
 
 
-class State:
+class State(fake_server.State):
     """Everything the fake holds; one lock guards it all."""
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.lock = threading.RLock()
-        self.reset()
 
     def reset(self):
         with self.lock:
@@ -245,26 +234,7 @@ class State:
     # Delays ---------------------------------------------------------------
     def later(self, res, kind, updates):
         """Applies `updates` to `res` after the scaled delay of `kind`."""
-        due = time.time() + DELAYS[kind] * self.cfg.time_scale
-        res.setdefault("_next", []).append((due, updates))
-        res["_next"].sort(key=lambda x: x[0])
-        return due
-
-    def settle(self):
-        now = time.time()
-        for kind, table in self.res.items():
-            for r in list(table.values()):
-                nxt = r.get("_next")
-                while nxt and nxt[0][0] <= now:
-                    _, upd = nxt.pop(0)
-                    if callable(upd):
-                        upd(r)
-                    else:
-                        r.update(upd)
-
-    def next_ip(self):
-        self.ip_seq += 1
-        return self.ip_seq
+        return self.at(res, DELAYS[kind] * self.cfg.time_scale, updates)
 
 
 # ---------------------------------------------------------------- signatures
@@ -485,19 +455,6 @@ class Api:
         return {"InstanceTypes": {"InstanceType": out}}
 
     # Key pairs --------------------------------------------------------------
-    def _keygen(self):
-        d = tempfile.mkdtemp(prefix="alicloud-fake-key-")
-        try:
-            subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-C", "",
-                            "-f", os.path.join(d, "k")], check=True, stdout=subprocess.DEVNULL)
-            with open(os.path.join(d, "k")) as f:
-                priv = f.read()
-            with open(os.path.join(d, "k.pub")) as f:
-                pub = f.read().strip()
-            return priv, pub
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-
     def _fingerprint(self, pub):
         try:
             blob = base64.b64decode(pub.split()[1])
@@ -521,7 +478,7 @@ class Api:
         name = p.get("KeyPairName", "")
         if (r, name) in self.st.res["key_pair"]:
             raise ApiError(400, "KeyPair.AlreadyExist", "The key pair already exist.")
-        priv, pub = self._keygen()
+        priv, pub = fake_server.keygen()
         fp = self._add_key(r, name, pub, p)
         return {"KeyPairName": name, "KeyPairFingerPrint": fp, "PrivateKeyBody": priv, "KeyPairId": name}
 
@@ -1395,59 +1352,17 @@ RESPONSE_ID_KEYS = ("InstanceId", "ImageId", "VpcId", "VSwitchId", "SecurityGrou
 # ---------------------------------------------------------------- HTTP
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_server.Handler):
     # Headers and body go out in two writes: with Nagle on, a kept-alive
     # connection's body waits for the client's delayed ACK (~40 ms a
     # request), a cost Alibaba's endpoints do not have.
     disable_nagle_algorithm = True
     server_version = "Tengine"
-    st: State = None  # set by main
-    api: Api = None
+    content_type = "application/json;charset=utf-8"
+    log_name = "alicloud-fake"
+    delays = (DELAYS, REGIONS)
 
-    def log_message(self, fmt, *args):
-        if self.st.cfg.verbose:
-            sys.stderr.write("alicloud-fake: " + (fmt % args) + "\n")
-
-    # Plumbing ---------------------------------------------------------------
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def _send(self, status, body, ctype="application/json;charset=utf-8", headers=None):
-        data = body if isinstance(body, bytes) else body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _json(self, status, obj, headers=None):
-        self._send(status, json.dumps(obj, ensure_ascii=False), headers=headers)
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
-    def do_PUT(self):
-        self._dispatch()
-
-    def do_DELETE(self):
-        self._dispatch()
-
-    def do_HEAD(self):
-        self._dispatch()
-
-    def _scheme(self):
-        return "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-
-    def _host(self):
-        return (self.headers.get("Host") or "").split(":")[0].lower()
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = lambda self: self._dispatch()
 
     def _service_from_host(self):
         h = self._host()
@@ -1493,44 +1408,16 @@ class Handler(BaseHTTPRequestHandler):
         return self._json(200, {"AccessKeyId": ak, "AccessKeySecret": sk, "SecurityToken": f"fake-sts-token-{role}",
                                 "Expiration": expiration, "LastUpdated": iso_secs(), "Code": "Success"})
 
-    def _admin(self, url):
+    # Admin ------------------------------------------------------------------
+    def resources_view(self):
+        return resources_view(self.st)
+
+    def authorized_keys(self, everything):
+        # The key pairs attached to running instances.
         st = self.st
-        q = dict(parse_qsl(url.query))
-        body = self._body()
-        with st.lock:
-            st.settle()
-            if url.path == "/_fake/resources":
-                return self._json(200, resources_view(st))
-            if url.path == "/_fake/requests":
-                return self._json(200, st.log)
-            if url.path == "/_fake/reset" and self.command == "POST":
-                st.reset()
-                return self._json(200, {"ok": True})
-            if url.path == "/_fake/config":
-                if self.command == "POST" and body:
-                    upd = json.loads(body)
-                    for k in ("time_scale", "public_ip", "private_ip"):
-                        if k in upd:
-                            setattr(st.cfg, k, upd[k])
-                return self._json(200, {"time_scale": st.cfg.time_scale, "public_ip": st.cfg.public_ip,
-                                        "private_ip": st.cfg.private_ip, "access_key_ids": sorted(st.cfg.keys)})
-            if url.path == "/_fake/delays":
-                # The realistic delays (seconds, before the time scale) and
-                # the regions, for benchmarks that compute a floor.
-                return self._json(200, {"time_scale": st.cfg.time_scale, "delays": DELAYS,
-                                        "regions": list(REGIONS)})
-            if url.path == "/_fake/authorized_keys":
-                # The keys an instance's cloud-init would install: the key
-                # pairs attached to running instances (`?all=1`: every key).
-                keys = []
-                for (r, name), k in st.res["key_pair"].items():
-                    used = any(i.get("KeyPairName") == name and i["RegionId"] == r and i["Status"] == "Running"
-                               for i in st.res["instance"].values())
-                    if used or q.get("all"):
-                        f = k["PublicKey"].split()
-                        keys.append(f"{f[0]} {f[1]} {name}")
-                return self._send(200, "".join(k + "\n" for k in keys), ctype="text/plain")
-        self._json(404, {"Code": "NotFound", "Message": f"no admin endpoint `{url.path}`"})
+        return [(k["PublicKey"], name) for (r, name), k in st.res["key_pair"].items()
+                if everything or any(i.get("KeyPairName") == name and i["RegionId"] == r and i["Status"] == "Running"
+                                     for i in st.res["instance"].values())]
 
     # RPC --------------------------------------------------------------------
     def _error(self, e, host, action="", svc="", params=None, sig=""):
@@ -1961,119 +1848,22 @@ def endpoint_hosts(regions):
     return hosts
 
 
-def make_certs(d):
-    """A CA and a server certificate for every endpoint host, via openssl."""
-    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
-    ext = os.path.join(d, "server.ext")
-    sans = ",".join(f"DNS:{h}" for h in endpoint_hosts(REGIONS)) + ",IP:127.0.0.1"
-    with open(ext, "w") as f:
-        f.write(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=digitalSignature,keyEncipherment\n")
-    run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "7",
-        "-subj", "/CN=kiln FAKE Alibaba Cloud CA", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=aliyuncs.com")
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
-        "-days", "7", "-extfile", ext)
-    return ca, crt, key
-
-
 # ---------------------------------------------------------------- main
 
 
-class Config:
+class Config(fake_server.Config):
     def __init__(self, a):
-        self.time_scale = a.time_scale
-        self.public_ip = a.public_ip
-        self.private_ip = a.private_ip
-        self.verbose = a.verbose
+        super().__init__(a, fake_server.parse_keys("ALICLOUD_FAKE_KEYS", "LTAIfakeaccesskey",
+                                                   os.environ.get("ALICLOUD_FAKE_SECRET", "fakesecretkey")))
         self.import_role = not a.no_import_role
-        self.keys = {}
-        for pair in (os.environ.get("ALICLOUD_FAKE_KEYS") or "").split(","):
-            if ":" in pair:
-                ak, sk = pair.split(":", 1)
-                self.keys[ak.strip()] = sk.strip()
-        if not self.keys:
-            self.keys["LTAIfakeaccesskey"] = os.environ.get("ALICLOUD_FAKE_SECRET", "fakesecretkey")
-
-
-def authorized_keys_main(argv):
-    """`alicloud_fake.py authorized-keys URL`: for sshd's AuthorizedKeysCommand."""
-    import urllib.request
-    with urllib.request.urlopen(argv[0].rstrip("/") + "/_fake/authorized_keys", timeout=10) as r:
-        sys.stdout.write(r.read().decode())
 
 
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "authorized-keys":
-        return authorized_keys_main(sys.argv[2:])
-    if len(sys.argv) > 1 and sys.argv[1] == "hosts":
-        # An /etc/hosts that sends every endpoint host name to loopback.
-        for h in endpoint_hosts(REGIONS):
-            if "*" not in h and h != "localhost":
-                print(f"127.0.0.1 {h}")
-        return None
-    ap = argparse.ArgumentParser(description="A FAKE Alibaba Cloud API (ECS, VPC, OSS, RAM) for tests, on loopback.")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
-    ap.add_argument("--http-port", type=int, default=0, help="plain HTTP port (0: any free port, -1: none)")
-    ap.add_argument("--https-port", type=int, default=0, help="HTTPS port (0: any free port, -1: none)")
-    ap.add_argument("--state-dir", help="where the CA and certificates go (default: a new temp dir)")
-    ap.add_argument("--port-file", help="write {http, https, ca} as JSON here once listening")
-    ap.add_argument("--time-scale", type=float, default=float(os.environ.get("ALICLOUD_FAKE_TIME_SCALE", "1")),
-                    help="multiplies every realistic delay (0.01: a 60 s image takes 0.6 s)")
-    ap.add_argument("--public-ip", default="127.0.0.1", help="the address EIPs and public IPs get")
-    ap.add_argument("--private-ip", default="", help="the private address instances get (default 172.16.0.x)")
-    ap.add_argument("--no-import-role", action="store_true", help=f"start without the RAM role {IMPORT_ROLE}")
-    ap.add_argument("--exit-on-stdin-eof", action="store_true",
-                    help="exit when stdin closes (a test harness's guard dying closes it)")
-    ap.add_argument("--verbose", action="store_true")
-    a = ap.parse_args()
-    if not (a.host.startswith("127.") or a.host in ("::1", "localhost")):
-        ap.error("the fake listens on loopback only")
-    cfg = Config(a)
-    st = State(cfg)
-    Handler.st = st
-    Handler.api = Api(st)
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    ready = {"http": None, "https": None, "ca": None}
-    servers = []
-    if a.http_port >= 0:
-        s = ThreadingHTTPServer((a.host, a.http_port), Handler)
-        ready["http"] = s.server_address[1]
-        servers.append(s)
-    if a.https_port >= 0:
-        d = a.state_dir or tempfile.mkdtemp(prefix="alicloud-fake-")
-        os.makedirs(d, exist_ok=True)
-        ca, crt, key = make_certs(d)
-        s = ThreadingHTTPServer((a.host, a.https_port), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(crt, key)
-        # The handshake happens in the connection's thread, not the accept loop.
-        s.socket = ctx.wrap_socket(s.socket, server_side=True, do_handshake_on_connect=False)
-        ready["https"] = s.server_address[1]
-        ready["ca"] = ca
-        servers.append(s)
-    for s in servers[1:]:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    if a.exit_on_stdin_eof:
-        def watch():
-            while sys.stdin.buffer.read(4096):
-                pass
-            os._exit(0)
-        threading.Thread(target=watch, daemon=True).start()
-    line = json.dumps(ready)
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(line + "\n")
-        os.replace(tmp, a.port_file)
-    print(line, flush=True)
-    try:
-        servers[0].serve_forever()
-    except KeyboardInterrupt:
-        pass
+    fake_server.main(
+        "alicloud", "A FAKE Alibaba Cloud API (ECS, VPC, OSS, RAM) for tests, on loopback.", Handler,
+        lambda a: State(Config(a)), Api, endpoint_hosts(REGIONS), "kiln FAKE Alibaba Cloud CA", "aliyuncs.com",
+        more_arguments=lambda ap: ap.add_argument("--no-import-role", action="store_true",
+                                                  help=f"start without the RAM role {IMPORT_ROLE}"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A FAKE Huawei Cloud API server for kiln's tests (not Huawei's code).
 
-It answers the ECS, IMS, VPC and EIP calls that Huawei's packer plugin
+It answers the ECS, IMS, VPC, EIP and IAM calls that Huawei's packer plugin
 (`huaweicloud-ecs`) and Huawei's SDKs make, on loopback only, over plain
 HTTP and HTTPS (a CA generated at start). Every request must carry an
 SDK-HMAC-SHA256 signature (AK/SK, `X-Sdk-Date`, canonical request over the
@@ -10,7 +10,9 @@ gateway's `{"error_code", "error_msg"}` body (`APIGW.0301`, 401), and the
 services answer with their own bodies (ECS and IMS `{"error": {"code",
 "message"}}`, VPC and EIP `{"code", "message"}`).
 
-Servers move BUILD -> ACTIVE -> SHUTOFF, images queued -> saving -> active,
+Servers move BUILD -> ACTIVE -> SHUTOFF (their system and data volumes are
+`volume` resources, deleted with them when asked), images queued -> saving ->
+active (whole-ECS images need the CBR vault the fake seeds, `VAULT_ID`),
 VPCs CREATING -> OK, subnets UNKNOWN -> ACTIVE, EIPs PENDING_CREATE -> DOWN
 -> ACTIVE (bound), after realistic delays multiplied by a time scale.
 Creating, stopping and deleting servers, creating images and adding image
@@ -23,7 +25,6 @@ on named operations), GET /_fake/authorized_keys.
 Run `huaweicloud_fake.py --help`; README.md beside this file says more.
 """
 
-import argparse
 import base64
 import datetime as dt
 import hashlib
@@ -31,13 +32,10 @@ import hmac
 import ipaddress
 import json
 import os
-import ssl
 import string
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
@@ -64,7 +62,16 @@ PUBLIC_IMAGES = [
     ("8ce4a1b6-0d5a-4f49-b8ee-1d4b1b1c0003", "CentOS 7.9 64bit", "CentOS", "CentOS 7.9 64bit", 40),
     ("8ce4a1b6-0d5a-4f49-b8ee-1d4b1b1c0004", "Debian 11.1.0 64bit", "Debian", "Debian GNU/Linux 11.1.0 64bit", 40),
 ]
-VOLUME_TYPES = ["SAS", "SSD", "GPSSD", "ESSD", "SATA"]
+VOLUME_TYPES = ["SAS", "SSD", "GPSSD", "ESSD", "SATA", "GPSSD2", "ESSD2"]
+# A data disk image another project shared with every project (its owner
+# is not the caller's): `data_image_id` of a data volume. (id, name, GiB)
+DATA_IMAGE = ("5b0b6a7e-7c1e-4a55-9f0e-6d0c7a1d0d01", "kiln-shared-data-disk", 20)
+# The CBR server-backup vault every region holds: `vault_id` of a whole-ECS
+# image.
+VAULT_ID = "3c4a8e2f-1b6d-4f0e-9a7c-2e5d8b1f6a01"
+# The account (IAM domain) of every access key, whose projects are named as
+# the regions are.
+DOMAIN_ID = "9f3b2c1d0e4a4b6c8d7e5f4a3b2c1d0e"
 EIP_TYPES = ["5_bgp", "5_sbgp", "5_telcom", "5_union"]
 # Realistic durations in seconds, multiplied by the time scale.
 DELAYS = {
@@ -95,8 +102,7 @@ def rid():
     return str(uuid.uuid4())
 
 
-def iso_now(t=None):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t if t is not None else time.time()))
+iso_now = fake_server.iso_time
 
 
 # ---------------------------------------------------------------- signatures
@@ -129,16 +135,12 @@ def sign(secret, sts):
 
 # ---------------------------------------------------------------- state
 
-KINDS = ("server", "image", "job", "vpc", "subnet", "security_group", "security_group_rule", "keypair", "eip")
+KINDS = ("server", "volume", "image", "job", "vpc", "subnet", "security_group", "security_group_rule", "keypair",
+         "eip")
 
 
-class State:
+class State(fake_server.State):
     """Everything the fake holds; one lock guards it all."""
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.lock = threading.RLock()
-        self.reset()
 
     def reset(self):
         with self.lock:
@@ -158,38 +160,27 @@ class State:
                         "virtual_env_type": "FusionCompute", "_region": region, "_public": True,
                         "_members": {}, "_tags": {}, "_next": [],
                     }
+                did, dname, dsize = DATA_IMAGE
+                self.res["image"][did + "@" + region] = {
+                    "id": did, "name": dname, "status": "active", "visibility": "shared",
+                    "__imagetype": "shared", "__os_type": "", "__image_source_type": "uds",
+                    "virtual_env_type": "DataImage", "min_disk": dsize, "min_ram": 0, "disk_format": "zvhd2",
+                    "container_format": "bare", "created_at": "2022-06-01T00:00:00Z",
+                    "updated_at": "2022-06-01T00:00:00Z", "owner": "6f1d8c0b2a4e4c3d9b7a5e1f0c2d4b6a",
+                    "protected": False, "tags": [], "_region": region, "_public": True,
+                    "_members": {}, "_tags": {}, "_next": [],
+                }
 
     def later(self, res, kind, updates, extra=0.0):
         """Applies `updates` (a dict or a function) to `res` after the scaled
         delay of `kind`."""
-        due = time.time() + (DELAYS[kind] + extra) * self.cfg.time_scale
-        res.setdefault("_next", []).append((due, updates))
-        res["_next"].sort(key=lambda x: x[0])
-        return due
-
-    def settle(self):
-        now = time.time()
-        for table in self.res.values():
-            for r in list(table.values()):
-                nxt = r.get("_next")
-                while nxt and nxt[0][0] <= now:
-                    _, upd = nxt.pop(0)
-                    if callable(upd):
-                        upd(r)
-                    else:
-                        r.update(upd)
-        for kind, table in self.res.items():
-            for k in [k for k, r in table.items() if r.get("_gone")]:
-                del table[k]
-
-    def next_ip(self):
-        self.ip_seq += 1
-        return self.ip_seq
+        return self.at(res, (DELAYS[kind] + extra) * self.cfg.time_scale, updates)
 
 
 def public(r):
-    """A resource as Huawei shows it: the fake's own `_` fields left out."""
-    return {k: v for k, v in r.items() if not k.startswith("_")}
+    """A resource as Huawei shows it: the fake's own `_` fields left out,
+    Huawei's `__` ones (`__imagetype`, `__backup_id`) kept."""
+    return {k: v for k, v in r.items() if not k.startswith("_") or k.startswith("__")}
 
 
 # ---------------------------------------------------------------- the API
@@ -298,7 +289,7 @@ class Api:
         if s["flavorRef"] not in FLAVORS:
             raise ApiError(400, "Ecs.0039", f"Flavor {s['flavorRef']} could not be found.", "error")
         img = self.image(c.region, s["imageRef"])
-        if img is None or img["status"] != "active":
+        if img is None or img["status"] != "active" or img.get("virtual_env_type") == "DataImage":
             raise ApiError(400, "Ecs.0023", f"Image {s['imageRef']} could not be found or is not active.", "error")
         az = s.get("availability_zone") or c.region + ZONE_SUFFIXES[0]
         if az not in [c.region + x for x in ZONE_SUFFIXES]:
@@ -326,6 +317,7 @@ class Api:
         if size < img["min_disk"] or size > 1024:
             raise ApiError(400, "Ecs.0050", f"The system disk size {size} is smaller than the image's minimum "
                            f"{img['min_disk']} or larger than 1024.", "error")
+        data = self.data_volumes(c, s.get("data_volumes"))
         key_name = s.get("key_name") or ""
         if key_name and f"{c.region}/{key_name}" not in self.st.res["keypair"]:
             raise ApiError(400, "Ecs.0314", f"Keypair {key_name} not found.", "error")
@@ -360,8 +352,7 @@ class Api:
             "security_groups": [{"id": g["id"], "name": g["name"]} for g in sgs],
             "tags": [f"{k}={v}" if v else k for k, v in tags.items()],
             "created": iso_now(), "updated": iso_now(), "tenant_id": c.project, "user_id": c.user_id,
-            "os-extended-volumes:volumes_attached": [{"id": str(uuid.uuid4()), "delete_on_termination": "true",
-                                                       "bootIndex": "0", "device": "/dev/vda"}],
+            "os-extended-volumes:volumes_attached": [],
             "description": s.get("description", ""), "hostId": uuid.uuid4().hex,
             "_region": c.region, "_project": c.project, "_tags": tags, "_port": port, "_ip": ip,
             "_subnet": subnets[0]["id"], "_vpc": vpc["id"], "_root": {"type": rv["volumetype"], "size": size},
@@ -371,6 +362,8 @@ class Api:
             eip["port_id"] = port
             eip["private_ip_address"] = ip
         self.st.res["server"][sid] = server
+        for i, (vtype, vsize, image_id) in enumerate([(rv["volumetype"], size, img["id"])] + data):
+            self.attach_new_volume(c, server, az, i, vtype, vsize, image_id)
 
         def booted(r):
             if r.get("_deleted"):
@@ -391,6 +384,49 @@ class Api:
                           "job_type": "createSingleServer", "begin_time": iso_now(), "end_time": iso_now(),
                           "error_code": None, "fail_reason": None}]}, "server_create", extra=0.5)
         return 200, {"job_id": jid, "serverIds": [sid]}
+
+    def data_volumes(self, c, volumes):
+        """(type, GiB, data image id) of each of `data_volumes`, checked as
+        ECS checks them: a known type, 10 to 32768 GiB, a data disk image
+        the project sees no larger than the disk."""
+        out = []
+        bad = lambda m: ApiError(400, "Ecs.0005", m, "error")
+        if volumes is not None and not isinstance(volumes, list):
+            raise bad("request body is illegal: `data_volumes` must be a list.")
+        for i, v in enumerate(volumes or []):
+            if not isinstance(v, dict) or v.get("volumetype") not in VOLUME_TYPES:
+                raise bad(f"Invalid volume type `{(v or {}).get('volumetype')}` of data_volumes[{i}].")
+            size = v.get("size")
+            if not isinstance(size, int) or not 10 <= size <= 32768:
+                raise bad(f"The size of data_volumes[{i}] must be an integer from 10 to 32768.")
+            image_id = v.get("data_image_id") or None
+            if image_id:
+                di = self.image(c.region, image_id)
+                if di is None or di["status"] != "active" or di.get("virtual_env_type") != "DataImage":
+                    raise ApiError(400, "Ecs.0023", f"Data image {image_id} could not be found or is not an "
+                                   "active data disk image.", "error")
+                if size < di["min_disk"]:
+                    raise ApiError(400, "Ecs.0050", f"The size {size} of data_volumes[{i}] is smaller than the "
+                                   f"data image's minimum {di['min_disk']}.", "error")
+            out.append((v["volumetype"], size, image_id))
+        return out
+
+    def attach_new_volume(self, c, server, az, index, vtype, size, image_id):
+        """A new EVS volume attached to `server` (`index` 0: its system disk,
+        `/dev/vda`), in use by it."""
+        vid = str(uuid.uuid4())
+        device = "/dev/vd" + "abcdefghijklmnopqrstuvwxyz"[index]
+        self.st.res["volume"][vid] = {
+            "id": vid, "name": f"{server['name']}-volume-{index:04d}", "status": "in-use", "size": size,
+            "volume_type": vtype, "availability_zone": az, "bootable": "true" if index == 0 else "false",
+            "attachments": [{"server_id": server["id"], "device": device, "attachment_id": vid,
+                             "volume_id": vid, "attached_at": iso_now()}],
+            "volume_image_metadata": {"image_id": image_id} if image_id else {}, "multiattach": False,
+            "created_at": iso_now(), "_region": c.region, "_next": [],
+        }
+        server["os-extended-volumes:volumes_attached"].append({
+            "id": vid, "delete_on_termination": "true" if index == 0 else "false",
+            "bootIndex": "0" if index == 0 else None, "device": device})
 
     def server(self, c, sid):
         r = self.st.res["server"].get(sid)
@@ -448,11 +484,22 @@ class Api:
             raise ApiError(400, "Ecs.0005", "request body is illegal: `servers` is required.", "error")
         servers = [self.server(c, i) for i in ids]
         delete_eip = bool(body.get("delete_publicip"))
+        delete_volumes = bool(body.get("delete_volume"))
         for r in servers:
             r["OS-EXT-STS:task_state"] = "deleting"
 
-            def gone(r, delete_eip=delete_eip):
+            def gone(r, delete_eip=delete_eip, delete_volumes=delete_volumes):
                 r.update({"_deleted": True, "_gone": True, "status": "DELETED"})
+                # The system disk goes with the server; its data disks only
+                # with `delete_volume`, else they are detached.
+                for a in r["os-extended-volumes:volumes_attached"]:
+                    v = self.st.res["volume"].get(a["id"])
+                    if v is None:
+                        continue
+                    if delete_volumes or a["bootIndex"] == "0":
+                        v["_gone"] = True
+                    else:
+                        v.update({"status": "available", "attachments": []})
                 for e in self.st.res["eip"].values():
                     if e.get("port_id") == r["_port"]:
                         if delete_eip:
@@ -516,7 +563,24 @@ class Api:
         return 200, {"images": v["images"], "first": "/v2/images", "schema": "/v2/schemas/images"}
 
     def CreateImage(self, c):
+        return self.image_from_server(c, c.body or {}, "createImageByInstance", {})
+
+    def CreateWholeImage(self, c):
+        """A full-ECS image: every disk of the server, backed up into the
+        CBR vault `vault_id` (the backup outlives the image, as Huawei's
+        does)."""
         b = c.body or {}
+        vault = b.get("vault_id") or ""
+        if not vault and not b.get("backup_id"):
+            raise ApiError(400, "IMG.0001", "`vault_id` is required to create a full-ECS image from an ECS.",
+                           "error")
+        if vault and vault != VAULT_ID:
+            raise ApiError(400, "IMG.0229", f"The vault {vault} does not exist or is not a server backup vault.",
+                           "error")
+        return self.image_from_server(c, b, "createWholeImage", {
+            "__whole_image": "true", "__backup_id": str(uuid.uuid4()), "_vault": vault})
+
+    def image_from_server(self, c, b, job_type, extra):
         name = b.get("name") or ""
         if not name or len(name) > 128:
             raise ApiError(400, "IMG.0001", "The image name is invalid: 1 to 128 characters.", "error")
@@ -551,6 +615,7 @@ class Api:
             "enterprise_project_id": b.get("enterprise_project_id", "0"),
             "_region": c.region, "_public": False, "_members": {}, "_tags": tags, "_next": [],
         }
+        img.update(extra)
         self.st.res["image"][iid + "@" + c.region] = img
         srv["_imaging"] = True
         self.st.later(img, "image_create", {"status": "saving"}, extra=-DELAYS["image_create"] * 0.9)
@@ -560,7 +625,7 @@ class Api:
                 r.update({"status": "active", "updated_at": iso_now(), "size": 2147483648})
             srv.pop("_imaging", None)
         self.st.later(img, "image_create", active)
-        jid = self.new_job(c.region, c.project, "createImageByInstance", {"image_id": iid, "image_name": name},
+        jid = self.new_job(c.region, c.project, job_type, {"image_id": iid, "image_name": name},
                            "image_create", on_done=lambda j: not img.get("_deleted"), extra=0.1)
         return 200, {"job_id": jid}
 
@@ -642,7 +707,43 @@ class Api:
         r["_tags"][t["key"]] = t.get("value", "")
         return 204, None
 
+    def DeleteImageTag(self, c, iid, key):
+        r = self.own_image(c, iid)
+        if key not in r["_tags"]:
+            raise ApiError(404, "IMG.0027", f"The tag {key} of image {iid} does not exist.", "error")
+        del r["_tags"][key]
+        return 204, None
+
+    # IAM ---------------------------------------------------------------
+    def project_of(self, region):
+        """The project named `region` of the account: the fake's own project
+        for its default region."""
+        pid = self.st.cfg.project_id if region == self.st.cfg.region else \
+            hashlib.md5(f"{DOMAIN_ID}/{region}".encode()).hexdigest()
+        return {"id": pid, "name": region, "domain_id": DOMAIN_ID, "parent_id": DOMAIN_ID, "is_domain": False,
+                "enabled": True, "description": "",
+                "links": {"self": f"https://iam.myhuaweicloud.com/v3/projects/{pid}"}}
+
+    def KeystoneListProjects(self, c):
+        """The account's projects (one per region), filtered by `name`,
+        `domain_id`, `parent_id`, `enabled`, `is_domain`."""
+        out = []
+        for region in REGIONS:
+            p = self.project_of(region)
+            if any(k in c.q and str(p[k]).lower() != c.q[k].lower()
+                   for k in ("name", "domain_id", "parent_id", "enabled", "is_domain")):
+                continue
+            out.append(p)
+        return 200, {"projects": out, "links": {"self": "https://iam.myhuaweicloud.com/v3/projects",
+                                                "previous": None, "next": None}}
+
+    def KeystoneListAuthDomains(self, c):
+        return 200, {"domains": [{"id": DOMAIN_ID, "name": "kiln-fake-account", "enabled": True, "description": "",
+                                  "links": {"self": f"https://iam.myhuaweicloud.com/v3/domains/{DOMAIN_ID}"}}],
+                     "links": {"self": "https://iam.myhuaweicloud.com/v3/auth/domains"}}
+
     # VPC ---------------------------------------------------------------
+
     def vpc_err(self, status, code, msg):
         return ApiError(status, code, msg, "flat")
 
@@ -925,6 +1026,7 @@ ROUTES = [
     ("ecs", "GET", "/v1/{p}/jobs/{}", "ShowJob"),
     ("ims", "GET", "/v2/cloudimages", "ListImages"),
     ("ims", "POST", "/v2/cloudimages/action", "CreateImage"),
+    ("ims", "POST", "/v1/cloudimages/wholeimages/action", "CreateWholeImage"),
     ("ims", "PATCH", "/v2/cloudimages/{}", "GlanceUpdateImage"),
     ("ims", "POST", "/v1/cloudimages/members", "BatchAddMembers"),
     ("ims", "GET", "/v2/images", "GlanceListImages"),
@@ -934,6 +1036,7 @@ ROUTES = [
     ("ims", "GET", "/v2/images/{}/members", "GlanceListImageMembers"),
     ("ims", "GET", "/v2/{p}/images/{}/tags", "ListImageTags"),
     ("ims", "POST", "/v2/{p}/images/{}/tags", "AddImageTag"),
+    ("ims", "DELETE", "/v2/{p}/images/{}/tags/{}", "DeleteImageTag"),
     ("vpc", "POST", "/v1/{p}/vpcs", "CreateVpc"),
     ("vpc", "GET", "/v1/{p}/vpcs", "ListVpcs"),
     ("vpc", "GET", "/v1/{p}/vpcs/{}", "ShowVpc"),
@@ -955,6 +1058,8 @@ ROUTES = [
     ("eip", "GET", "/v1/{p}/publicips/{}", "ShowPublicip"),
     ("eip", "PUT", "/v1/{p}/publicips/{}", "UpdatePublicip"),
     ("eip", "DELETE", "/v1/{p}/publicips/{}", "DeletePublicip"),
+    ("iam", "GET", "/v3/projects", "KeystoneListProjects"),
+    ("iam", "GET", "/v3/auth/domains", "KeystoneListAuthDomains"),
 ]
 
 
@@ -1000,19 +1105,15 @@ class Call:
 ID_KEYS = ("job_id", "id", "image_id", "server_id")
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    st = None
-    api = None
+class Handler(fake_server.Handler):
+    config_settable = ("time_scale", "public_ip", "private_ip", "region")
+    config_shown = ("region", "project_id")
+    keys_name = "access_keys"
+    log_name = "huaweicloud-fake"
+    fault_defaults = {"code": "APIGW.0308", "status": 429, "message": None}
 
-    def log_message(self, fmt, *args):
-        if self.st.cfg.verbose:
-            sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
-
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
+    # Huawei's answers: no Content-Type on a 204, none but an empty body
+    # for `None`, JSON with ASCII escapes.
     def _send(self, status, body, ctype="application/json;charset=UTF-8", headers=None):
         data = body.encode() if isinstance(body, str) else (body or b"")
         self.send_response(status)
@@ -1029,9 +1130,6 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, "" if obj is None else json.dumps(obj), headers=headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = lambda self: self._dispatch()
-
-    def _host(self):
-        return (self.headers.get("Host") or "").split(":")[0].lower()
 
     def _region(self):
         """The region of the Host (`ecs.cn-north-4.myhuaweicloud.com`), else
@@ -1062,14 +1160,17 @@ class Handler(BaseHTTPRequestHandler):
             body = {"error": {"code": e.code, "message": e.message}}
         self._json(e.status, body, headers={"X-Request-Id": req_id})
 
-    def _record(self, svc, op, project, status, code, q, ids):
+    def _record(self, svc, op, project, status, code, q, ids, body=None):
+        # `query` and `body` (the JSON sent) let tests check what a call
+        # asked for.
         with self.st.lock:
             self.st.seq += 1
             self.st.log.append({"seq": self.st.seq, "time": iso_now(), "service": svc, "action": op,
                                 "region": self._region(), "project": project or "", "method": self.command,
                                 "path": urlsplit(self.path).path, "status": status, "code": code, "ids": ids,
+                                "query": q, "body": body,
                                 "host": self._host(),
-                                "scheme": "https" if isinstance(self.connection, ssl.SSLSocket) else "http"})
+                                "scheme": self._scheme()})
 
     def _authenticate(self, url, body):
         """Checks the SDK-HMAC-SHA256 signature; the access key's user id."""
@@ -1137,77 +1238,46 @@ class Handler(BaseHTTPRequestHandler):
                 ids[k] = out[k]
         if args:
             ids["arg"] = args[-1]
-        self._record(svc, op, project, status, None, {}, ids)
+        self._record(svc, op, project, status, None, q, ids, data)
         self._json(status, out, headers={"X-Request-Id": req_id})
 
     def _fault(self, op):
-        """The next injected fault for `op`, if any (POST /_fake/faults)."""
-        with self.st.lock:
-            for f in self.st.faults:
-                if f["action"] == op and f["count"] > 0:
-                    f["count"] -= 1
-                    f["fired"] += 1
-                    code = f["code"]
-                    style = "apigw" if code.startswith("APIGW.") else None
-                    return ApiError(f["status"], code, f.get("message") or f"{code} (injected by the fake)", style)
-        return None
+        """The next injected fault for `op` as an error, if any."""
+        f = fake_server.take_fault(self.st, op)
+        if f is None:
+            return None
+        code = f["code"]
+        style = "apigw" if code.startswith("APIGW.") else None
+        return ApiError(int(f["status"]), code, f.get("message") or f"{code} (injected by the fake)", style)
 
-    def _admin(self, url, body):
+    def resources_view(self):
+        # Public images and jobs left out; `region`, `tags` and image members
+        # shown.
+        out = {}
+        for kind, table in self.st.res.items():
+            rows = []
+            for r in table.values():
+                if r.get("_public") or (kind == "job"):
+                    continue
+                v = public(r)
+                v["region"] = r.get("_region")
+                if "_tags" in r:
+                    v["tags"] = r["_tags"]
+                if kind == "image":
+                    v["members"] = sorted(r["_members"])
+                rows.append(v)
+            out[kind] = rows
+        return out
+
+    def authorized_keys(self, everything):
+        # The key pairs of ACTIVE servers.
         st = self.st
-        q = dict(parse_qsl(url.query))
-        with st.lock:
-            st.settle()
-            if url.path == "/_fake/resources":
-                out = {}
-                for kind, table in st.res.items():
-                    rows = []
-                    for r in table.values():
-                        if r.get("_public") or (kind == "job"):
-                            continue
-                        v = public(r)
-                        v["region"] = r.get("_region")
-                        if "_tags" in r:
-                            v["tags"] = r["_tags"]
-                        if kind == "image":
-                            v["members"] = sorted(r["_members"])
-                        rows.append(v)
-                    out[kind] = rows
-                return self._json(200, out)
-            if url.path == "/_fake/requests":
-                return self._json(200, st.log)
-            if url.path == "/_fake/reset" and self.command == "POST":
-                st.reset()
-                return self._json(200, {"ok": True})
-            if url.path == "/_fake/config":
-                if self.command == "POST" and body:
-                    upd = json.loads(body)
-                    for k in ("time_scale", "public_ip", "private_ip", "region"):
-                        if k in upd:
-                            setattr(st.cfg, k, upd[k])
-                return self._json(200, {"time_scale": st.cfg.time_scale, "public_ip": st.cfg.public_ip,
-                                        "private_ip": st.cfg.private_ip, "region": st.cfg.region,
-                                        "project_id": st.cfg.project_id, "access_keys": sorted(st.cfg.keys)})
-            if url.path == "/_fake/faults":
-                if self.command == "POST" and body:
-                    f = json.loads(body)
-                    st.faults.append({"action": f["action"], "code": f.get("code", "APIGW.0308"),
-                                      "status": int(f.get("status", 429)), "count": int(f.get("count", 1)),
-                                      "message": f.get("message"), "fired": 0})
-                elif self.command == "DELETE":
-                    st.faults.clear()
-                return self._json(200, st.faults)
-            if url.path == "/_fake/authorized_keys":
-                # The keys an instance's cloud-init would install: the key
-                # pairs of ACTIVE servers (`?all=1`: every key).
-                keys = []
-                for r in st.res["keypair"].values():
-                    used = any(s["key_name"] == r["name"] and s["_region"] == r["_region"] and s["status"] == "ACTIVE"
-                               for s in st.res["server"].values())
-                    if used or q.get("all"):
-                        f = r["public_key"].split()
-                        keys.append(f"{f[0]} {f[1]} {r['name']}")
-                return self._send(200, "".join(k + "\n" for k in keys), ctype="text/plain")
-        self._json(404, {"error_code": "APIGW.0101", "error_msg": f"no admin endpoint `{url.path}`"})
+        return [(r["public_key"], r["name"]) for r in st.res["keypair"].values()
+                if everything or any(s["key_name"] == r["name"] and s["_region"] == r["_region"]
+                                     and s["status"] == "ACTIVE" for s in st.res["server"].values())]
+
+    def _admin_missing(self, path):
+        self._json(404, {"error_code": "APIGW.0101", "error_msg": f"no admin endpoint `{path}`"})
 
 
 def endpoint_hosts():
@@ -1220,40 +1290,24 @@ def endpoint_hosts():
 
 # ---------------------------------------------------------------- main
 
-class Config:
+class Config(fake_server.Config):
     def __init__(self, a):
-        self.time_scale = a.time_scale
-        self.public_ip = a.public_ip
-        self.private_ip = a.private_ip
+        super().__init__(a, fake_server.parse_keys("HUAWEICLOUD_FAKE_KEYS", "HWFAKEACCESSKEY0001",
+                                                   os.environ.get("HUAWEICLOUD_FAKE_SECRET", "fakesecretkey")))
         self.region = a.region
         self.project_id = a.project_id
-        self.verbose = a.verbose
-        self.keys = {}
-        for pair in (os.environ.get("HUAWEICLOUD_FAKE_KEYS") or "").split(","):
-            if ":" in pair:
-                ak, sk = pair.split(":", 1)
-                self.keys[ak.strip()] = sk.strip()
-        if not self.keys:
-            self.keys["HWFAKEACCESSKEY0001"] = os.environ.get("HUAWEICLOUD_FAKE_SECRET", "fakesecretkey")
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "authorized-keys":
-        return fake_server.authorized_keys_main(sys.argv[2:])
-    ap = argparse.ArgumentParser(description="A FAKE Huawei Cloud API (ECS, IMS, VPC, EIP) for tests, on loopback.")
-    fake_server.add_server_arguments(ap, "huaweicloud")
-    ap.add_argument("--time-scale", type=float, default=float(os.environ.get("HUAWEICLOUD_FAKE_TIME_SCALE", "1")),
-                    help="multiplies every realistic delay (0.01: a 120 s image takes 1.2 s)")
-    ap.add_argument("--public-ip", default="127.0.0.1", help="the address EIPs get (point it at a test sshd)")
-    ap.add_argument("--private-ip", default="", help="the private address servers get (default: from the subnet)")
+def more_arguments(ap):
     ap.add_argument("--region", default=DEFAULT_REGION, help="the region of requests whose Host names none")
     ap.add_argument("--project-id", default="0b0ff3a5fa804c0e8f1d7e5b2a9c4d61",
                     help="the project of calls whose path names none (IMS)")
-    a = ap.parse_args()
-    st = State(Config(a))
-    Handler.st = st
-    Handler.api = Api(st)
-    fake_server.serve(ap, a, Handler, endpoint_hosts(), "kiln FAKE Huawei Cloud CA")
+
+
+def main():
+    fake_server.main("huaweicloud", "A FAKE Huawei Cloud API (ECS, IMS, VPC, EIP) for tests, on loopback.", Handler,
+                     lambda a: State(Config(a)), Api, endpoint_hosts(), "kiln FAKE Huawei Cloud CA",
+                     more_arguments=more_arguments)
 
 
 if __name__ == "__main__":

@@ -21,24 +21,18 @@ GET|POST /_fake/faults, GET /_fake/authorized_keys.
 Run `tencentcloud_fake.py --help`; README.md beside this file says more.
 """
 
-import argparse
-import datetime as dt
 import hashlib
 import hmac
 import ipaddress
 import json
 import os
-import random
-import ssl
-import string
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+import fake_server  # noqa: E402  (fakes/shared: what every fake does alike)
 
 # ---------------------------------------------------------------- catalogue
 
@@ -84,11 +78,10 @@ class ApiError(Exception):
 
 
 def rand_id(prefix):
-    return prefix + "-" + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    return fake_server.rand_id(prefix + "-")
 
 
-def iso(t=None):
-    return dt.datetime.fromtimestamp(t if t is not None else time.time(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+iso = fake_server.iso_time
 
 
 def tags_of(items):
@@ -188,13 +181,8 @@ def page(items, p, default_limit=20):
 # ---------------------------------------------------------------- state
 
 
-class State:
+class State(fake_server.State):
     """Everything the fake holds; one lock guards it all."""
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.lock = threading.RLock()
-        self.reset()
 
     def reset(self):
         with self.lock:
@@ -217,28 +205,7 @@ class State:
 
     def later(self, res, kind, updates, after=0.0):
         """Applies `updates` to `res` `kind`'s scaled delay (plus `after`) from now."""
-        due = time.time() + after + DELAYS[kind] * self.cfg.time_scale
-        res.setdefault("_next", []).append((due, updates))
-        res["_next"].sort(key=lambda x: x[0])
-        return due - time.time()
-
-    def settle(self):
-        now = time.time()
-        for table in self.res.values():
-            for key, r in list(table.items()):
-                nxt = r.get("_next")
-                while nxt and nxt[0][0] <= now:
-                    _, upd = nxt.pop(0)
-                    if callable(upd):
-                        upd(r)
-                    else:
-                        r.update(upd)
-                if r.get("_gone"):
-                    del table[key]
-
-    def next_ip(self):
-        self.ip_seq += 1
-        return self.ip_seq
+        return self.at(res, after + DELAYS[kind] * self.cfg.time_scale, updates) - time.time()
 
 
 # ---------------------------------------------------------------- signature
@@ -322,22 +289,6 @@ class Api:
         return z
 
     # Key pairs ------------------------------------------------------------
-    def _keygen(self):
-        d = tempfile.mkdtemp(prefix="tc-fake-key-")
-        try:
-            path = os.path.join(d, "k")
-            subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", path],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            with open(path) as f:
-                priv = f.read()
-            with open(path + ".pub") as f:
-                pub = f.read().strip()
-            return priv, pub
-        finally:
-            for n in os.listdir(d):
-                os.unlink(os.path.join(d, n))
-            os.rmdir(d)
-
     def _new_key(self, region, p, pub):
         name = p.get("KeyName") or ""
         if not name:
@@ -369,7 +320,7 @@ class Api:
         return v
 
     def CreateKeyPair(self, region, p):
-        priv, pub = self._keygen()
+        priv, pub = fake_server.keygen()
         k = self._new_key(region, p, pub)
         return {"KeyPair": self.key_view(k, priv)}
 
@@ -995,45 +946,15 @@ GLOBAL_ACTIONS = {"DescribeRegions", "TagResources", "UnTagResources"}
 # ---------------------------------------------------------------- HTTP
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_server.Handler):
     disable_nagle_algorithm = True
     server_version = "tencentcloud-fake"
-    st: State = None  # set by main
-    api: Api = None
+    log_name = "tencentcloud-fake"
+    keys_name = "secret_ids"
+    delays = (DELAYS, REGIONS)
+    fault_defaults = {}
 
-    def log_message(self, fmt, *args):
-        if self.st.cfg.verbose:
-            sys.stderr.write("tencentcloud-fake: " + (fmt % args) + "\n")
-
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def _send(self, status, body, ctype="application/json", headers=None):
-        data = body if isinstance(body, bytes) else body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _json(self, status, obj):
-        self._send(status, json.dumps(obj, ensure_ascii=False))
-
-    def do_GET(self):
-        self._dispatch()
-
-    def do_POST(self):
-        self._dispatch()
-
-    def _scheme(self):
-        return "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-
-    def _host(self):
-        return (self.headers.get("Host") or "").split(":")[0].lower()
+    do_GET = do_POST = lambda self: self._dispatch()
 
     def _dispatch(self):
         try:
@@ -1045,48 +966,15 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # Admin ------------------------------------------------------------------
-    def _admin(self, url):
+    def resources_view(self):
+        return resources_view(self.st)
+
+    def authorized_keys(self, everything):
+        # The key pairs bound to running instances.
         st = self.st
-        q = dict(parse_qsl(url.query))
-        body = self._body()
-        with st.lock:
-            st.settle()
-            if url.path == "/_fake/resources":
-                return self._json(200, resources_view(st))
-            if url.path == "/_fake/requests":
-                return self._json(200, st.log)
-            if url.path == "/_fake/reset" and self.command == "POST":
-                st.reset()
-                return self._json(200, {"ok": True})
-            if url.path == "/_fake/config":
-                if self.command == "POST" and body:
-                    upd = json.loads(body)
-                    for k in ("time_scale", "public_ip", "private_ip"):
-                        if k in upd:
-                            setattr(st.cfg, k, upd[k])
-                return self._json(200, {"time_scale": st.cfg.time_scale, "public_ip": st.cfg.public_ip,
-                                        "private_ip": st.cfg.private_ip, "secret_ids": sorted(st.cfg.keys)})
-            if url.path == "/_fake/delays":
-                return self._json(200, {"time_scale": st.cfg.time_scale, "delays": DELAYS, "regions": list(REGIONS)})
-            if url.path == "/_fake/faults":
-                # Injected Tencent errors: {"action", "code", "count", "message"?};
-                # each matching request answers the code until count runs out.
-                if self.command == "POST" and body:
-                    f = json.loads(body)
-                    st.faults.append({"action": f["action"], "code": f["code"], "count": int(f.get("count", 1)),
-                                      "message": f.get("message", f"{f['code']} (injected by the fake's fault hook)"),
-                                      "fired": 0})
-                return self._json(200, st.faults)
-            if url.path == "/_fake/authorized_keys":
-                keys = []
-                for k in st.res["key_pair"].values():
-                    used = any(k["KeyId"] in i["KeyIds"] and i["InstanceState"] == "RUNNING"
-                               for i in st.res["instance"].values())
-                    if used or q.get("all"):
-                        f = k["PublicKey"].split()
-                        keys.append(f"{f[0]} {f[1]} {k['KeyName']}")
-                return self._send(200, "".join(k + "\n" for k in keys), ctype="text/plain")
-        self._json(404, {"Code": "NotFound", "Message": f"no admin endpoint `{url.path}`"})
+        return [(k["PublicKey"], k["KeyName"]) for k in st.res["key_pair"].values()
+                if everything or any(k["KeyId"] in i["KeyIds"] and i["InstanceState"] == "RUNNING"
+                                     for i in st.res["instance"].values())]
 
     # API --------------------------------------------------------------------
     def _record(self, svc, action, region, code, params, resp, sig):
@@ -1175,11 +1063,9 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError("UnsupportedRegion", f"The region `{region}` is not supported by `{svc}`.")
             params["_rid"] = rid
             with self.st.lock:
-                for f in self.st.faults:
-                    if f["action"] == action and f["count"] > 0:
-                        f["count"] -= 1
-                        f["fired"] += 1
-                        raise ApiError(f["code"], f["message"])
+                f = fake_server.take_fault(self.st, action)
+                if f:
+                    raise ApiError(f["code"], f.get("message") or f"{f['code']} (injected by the fake's fault hook)")
                 self.st.settle()
                 out = getattr(self.api, action)(region, params)
         except ApiError as e:
@@ -1250,117 +1136,27 @@ def endpoint_hosts(regions):
     return hosts
 
 
-def make_certs(d):
-    """A CA and a server certificate for every endpoint host, via openssl."""
-    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
-    ext = os.path.join(d, "server.ext")
-    sans = ",".join(f"DNS:{h}" for h in endpoint_hosts(REGIONS)) + ",IP:127.0.0.1"
-    with open(ext, "w") as f:
-        f.write(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=digitalSignature,keyEncipherment\n")
-
-    def run(*a):
-        subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "7",
-        "-subj", "/CN=kiln FAKE Tencent Cloud CA", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=tencentcloudapi.com")
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
-        "-days", "7", "-extfile", ext)
-    return ca, crt, key
-
-
 # ---------------------------------------------------------------- main
 
 
-class Config:
+class Config(fake_server.Config):
     def __init__(self, a):
-        self.time_scale = a.time_scale
-        self.public_ip = a.public_ip
-        self.private_ip = a.private_ip
-        self.verbose = a.verbose
-        # SecretId -> (SecretKey, token or None)
-        self.keys = {}
-        for entry in (os.environ.get("TENCENTCLOUD_FAKE_KEYS") or "").split(","):
-            parts = entry.strip().split(":")
-            if len(parts) >= 2:
-                self.keys[parts[0]] = (parts[1], parts[2] if len(parts) > 2 and parts[2] else None)
-        if not self.keys:
-            self.keys["AKIDfakesecretid"] = (os.environ.get("TENCENTCLOUD_FAKE_SECRET", "fakesecretkey"), None)
+        # SecretId -> (SecretKey, token or None), from `ID:KEY[:TOKEN]`.
+        keys = fake_server.parse_keys("TENCENTCLOUD_FAKE_KEYS", "AKIDfakesecretid",
+                                      os.environ.get("TENCENTCLOUD_FAKE_SECRET", "fakesecretkey"))
+        super().__init__(a, {k: key_and_token(v) for k, v in keys.items()})
 
 
-def authorized_keys_main(argv):
-    """`tencentcloud_fake.py authorized-keys URL`: for sshd's AuthorizedKeysCommand."""
-    import urllib.request
-    with urllib.request.urlopen(argv[0].rstrip("/") + "/_fake/authorized_keys", timeout=10) as r:
-        sys.stdout.write(r.read().decode())
+def key_and_token(v):
+    """`KEY[:TOKEN]` as (key, token or None)."""
+    key, _, token = v.partition(":")
+    return key, token.split(":")[0] or None
 
 
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "authorized-keys":
-        return authorized_keys_main(sys.argv[2:])
-    if len(sys.argv) > 1 and sys.argv[1] == "hosts":
-        for h in endpoint_hosts(REGIONS):
-            if h != "localhost":
-                print(f"127.0.0.1 {h}")
-        return None
-    ap = argparse.ArgumentParser(description="A FAKE Tencent Cloud API (CVM, VPC) for tests, on loopback.")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
-    ap.add_argument("--http-port", type=int, default=0, help="plain HTTP port (0: any free port, -1: none)")
-    ap.add_argument("--https-port", type=int, default=0, help="HTTPS port (0: any free port, -1: none)")
-    ap.add_argument("--state-dir", help="where the CA and certificates go (default: a new temp dir)")
-    ap.add_argument("--port-file", help="write {http, https, ca} as JSON here once listening")
-    ap.add_argument("--time-scale", type=float, default=float(os.environ.get("TENCENTCLOUD_FAKE_TIME_SCALE", "1")),
-                    help="multiplies every realistic delay (0.01: a 60 s image takes 0.6 s)")
-    ap.add_argument("--public-ip", default="127.0.0.1", help="the public address instances get")
-    ap.add_argument("--private-ip", default="", help="the private address instances get (default: from the subnet)")
-    ap.add_argument("--exit-on-stdin-eof", action="store_true",
-                    help="exit when stdin closes (a test harness's guard dying closes it)")
-    ap.add_argument("--verbose", action="store_true")
-    a = ap.parse_args()
-    if not (a.host.startswith("127.") or a.host in ("::1", "localhost")):
-        ap.error("the fake listens on loopback only")
-    st = State(Config(a))
-    Handler.st = st
-    Handler.api = Api(st)
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    ready = {"http": None, "https": None, "ca": None}
-    servers = []
-    if a.http_port >= 0:
-        s = ThreadingHTTPServer((a.host, a.http_port), Handler)
-        ready["http"] = s.server_address[1]
-        servers.append(s)
-    if a.https_port >= 0:
-        d = a.state_dir or tempfile.mkdtemp(prefix="tencentcloud-fake-")
-        os.makedirs(d, exist_ok=True)
-        ca, crt, key = make_certs(d)
-        s = ThreadingHTTPServer((a.host, a.https_port), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(crt, key)
-        s.socket = ctx.wrap_socket(s.socket, server_side=True, do_handshake_on_connect=False)
-        ready["https"] = s.server_address[1]
-        ready["ca"] = ca
-        servers.append(s)
-    for s in servers[1:]:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    if a.exit_on_stdin_eof:
-        def watch():
-            while sys.stdin.buffer.read(4096):
-                pass
-            os._exit(0)
-        threading.Thread(target=watch, daemon=True).start()
-    line = json.dumps(ready)
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(line + "\n")
-        os.replace(tmp, a.port_file)
-    print(line, flush=True)
-    try:
-        servers[0].serve_forever()
-    except KeyboardInterrupt:
-        pass
+    fake_server.main("tencentcloud", "A FAKE Tencent Cloud API (CVM, VPC) for tests, on loopback.", Handler,
+                     lambda a: State(Config(a)), Api, endpoint_hosts(REGIONS), "kiln FAKE Tencent Cloud CA",
+                     "tencentcloudapi.com")
 
 
 if __name__ == "__main__":

@@ -25,20 +25,18 @@ RetCodes), POST /_fake/seed_images, GET /_fake/delays.
 Run `ucloud_fake.py --help`; README.md beside this file says more.
 """
 
-import argparse
 import base64
 import hashlib
 import hmac
 import json
 import os
-import random
-import string
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared"))
+import fake_server  # noqa: E402  (fakes/shared: what every fake does alike)
 
 # ---------------------------------------------------------------- catalogue
 
@@ -119,8 +117,7 @@ class ApiError(Exception):
         self.message = message
 
 
-def rand_id(prefix, n=8):
-    return prefix + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
+rand_id = fake_server.rand_id
 
 
 def sign(private_key, params):
@@ -160,31 +157,20 @@ def page(items, params, default_limit):
 # ---------------------------------------------------------------- state
 
 
-class Config:
+class Config(fake_server.Config):
     def __init__(self, a):
-        self.time_scale = a.time_scale
-        self.public_ip = a.public_ip
-        self.private_ip = a.private_ip
-        self.keys = {}
-        for pair in filter(None, os.environ.get("UCLOUD_FAKE_KEYS", "").split(",")):
-            pub, priv = pair.split(":", 1)
-            self.keys[pub.strip()] = priv.strip()
-        if not self.keys:
-            self.keys["ucloudfakepublickey"] = os.environ.get("UCLOUD_FAKE_PRIVATE_KEY", "fakeprivatekey")
+        super().__init__(a, fake_server.parse_keys("UCLOUD_FAKE_KEYS", "ucloudfakepublickey",
+                                                   os.environ.get("UCLOUD_FAKE_PRIVATE_KEY", "fakeprivatekey")))
+        self.verbose = a.verbose or bool(os.environ.get("UCLOUD_FAKE_VERBOSE"))
 
 
-class State:
+class State(fake_server.State):
     """Everything the fake holds; one lock guards it all."""
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.lock = threading.RLock()
-        self.reset()
 
     def reset(self):
         self.log = []
         self.seq = 0
-        self.faults = []  # [action, code, times left]
+        self.faults = []
         self.res = {"uhost": {}, "image": {}, "eip": {}, "vpc": {}, "subnet": {}, "firewall": {},
                     "bucket": {}, "object": {}}
         n = 0
@@ -222,25 +208,9 @@ class State:
         return DELAYS[name] * self.cfg.time_scale
 
     def later(self, res, seconds, **updates):
-        """Schedules `updates` on `res` `seconds` from now."""
-        res.setdefault("_next", []).append((time.time() + seconds, updates))
-
-    def settle(self):
-        """Applies every scheduled change that is due, and drops resources
-        marked gone."""
-        now = time.time()
-        for kind, items in self.res.items():
-            for rid in list(items):
-                r = items[rid]
-                due = sorted((x for x in r.get("_next", []) if x[0] <= now), key=lambda x: x[0])
-                if not due:
-                    continue
-                r["_next"] = [x for x in r["_next"] if x[0] > now]
-                for _, upd in due:
-                    if upd.get("_gone"):
-                        del items[rid]
-                        break
-                    r.update(upd)
+        """Schedules `updates` on `res` `seconds` from now (`_gone=True`
+        drops it)."""
+        self.at(res, seconds, updates)
 
     def base_images(self, region):
         return [{"ImageId": i, "ImageName": name, "ImageDescription": "", "ImageType": "Base", "OsType": os_type,
@@ -679,38 +649,13 @@ def resources_view(st):
 # ---------------------------------------------------------------- HTTP
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    st = None
-    api = None
-
-    def log_message(self, fmt, *args):
-        if os.environ.get("UCLOUD_FAKE_VERBOSE"):
-            sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
-
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def _send(self, status, data, ctype="application/json", headers=None):
-        if isinstance(data, str):
-            data = data.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _json(self, status, obj, headers=None):
-        self._send(status, json.dumps(obj, ensure_ascii=False), headers=headers)
+class Handler(fake_server.Handler):
+    log_name = "ucloud-fake"
+    keys_name = "public_keys"
+    delays = (DELAYS, ZONES)
+    fault_defaults = {}
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = lambda self: self._dispatch()
-
-    def _host(self):
-        return (self.headers.get("Host") or "").split(":")[0].lower()
 
     def _dispatch(self):
         try:
@@ -726,43 +671,33 @@ class Handler(BaseHTTPRequestHandler):
         except BrokenPipeError:
             pass
 
-    def _admin(self, url):
+    def resources_view(self):
+        return resources_view(self.st)
+
+    def _admin_more(self, path, body):
         st = self.st
-        body = self._body()
-        with st.lock:
-            st.settle()
-            if url.path == "/_fake/resources":
-                return self._json(200, resources_view(st))
-            if url.path == "/_fake/requests":
-                return self._json(200, st.log)
-            if url.path == "/_fake/reset" and self.command == "POST":
-                st.reset()
-                return self._json(200, {"ok": True})
-            if url.path == "/_fake/config":
-                if self.command == "POST" and body:
-                    upd = json.loads(body)
-                    for k in ("time_scale", "public_ip", "private_ip"):
-                        if k in upd:
-                            setattr(st.cfg, k, upd[k])
-                return self._json(200, {"time_scale": st.cfg.time_scale, "public_ip": st.cfg.public_ip,
-                                        "private_ip": st.cfg.private_ip, "public_keys": sorted(st.cfg.keys)})
-            if url.path == "/_fake/fail" and self.command == "POST":
-                # {"action": "CreateUHostInstance", "code": 153, "times": 2}:
-                # the next `times` calls of `action` answer RetCode `code`.
-                f = json.loads(body)
-                st.faults.append([f["action"], int(f["code"]), int(f.get("times", 1))])
-                return self._json(200, {"faults": st.faults})
-            if url.path == "/_fake/seed_images" and self.command == "POST":
-                # {"region", "project", "count", "prefix"}: Available custom
-                # images (no UHost behind them), for paging tests.
-                f = json.loads(body)
-                made = [Api(st)._new_image(f.get("region", "cn-bj2"), f.get("project", DEFAULT_PROJECT),
-                                           f"{f.get('prefix', 'seed')}-{i:03d}", "", "Available", "Linux",
-                                           "CentOS 7.9 64位", 20, None)["ImageId"] for i in range(int(f.get("count", 1)))]
-                return self._json(200, {"ImageIds": made})
-            if url.path == "/_fake/delays":
-                return self._json(200, {"time_scale": st.cfg.time_scale, "delays": DELAYS, "regions": list(ZONES)})
-        self._json(404, {"RetCode": 404, "Message": f"no admin endpoint `{url.path}`"})
+        if path == "/_fake/fail" and self.command == "POST":
+            # {"action": "CreateUHostInstance", "code": 153, "times": 2}: the
+            # next `times` calls of `action` answer RetCode `code` (as
+            # /_fake/faults with `count`).
+            f = json.loads(body)
+            f["count"] = f.pop("times", 1)
+            self.add_fault(f)
+            self._json(200, {"faults": st.faults})
+            return True
+        if path == "/_fake/seed_images" and self.command == "POST":
+            # {"region", "project", "count", "prefix"}: Available custom
+            # images (no UHost behind them), for paging tests.
+            f = json.loads(body)
+            made = [Api(st)._new_image(f.get("region", "cn-bj2"), f.get("project", DEFAULT_PROJECT),
+                                       f"{f.get('prefix', 'seed')}-{i:03d}", "", "Available", "Linux",
+                                       "CentOS 7.9 64位", 20, None)["ImageId"] for i in range(int(f.get("count", 1)))]
+            self._json(200, {"ImageIds": made})
+            return True
+        return False
+
+    def _admin_missing(self, path):
+        self._json(404, {"RetCode": 404, "Message": f"no admin endpoint `{path}`"})
 
     def _record(self, service, action, params, code, resp):
         ids = {k: params[k] for k in ID_KEYS if params.get(k)}
@@ -811,10 +746,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._fail(action, E_ACTION, f"Action [{action}] not exist", params)
         with self.st.lock:
             self.st.settle()
-            due = next((f for f in self.st.faults if f[0] == action and f[2] > 0), None)
+            due = fake_server.take_fault(self.st, action)
             if due:
-                due[2] -= 1
-                code = due[1]
+                code = int(due["code"])
             else:
                 try:
                     resp = fn(params)
@@ -822,7 +756,7 @@ class Handler(BaseHTTPRequestHandler):
                 except ApiError as e:
                     code, message = e.code, e.message
         if due:
-            return self._fail(action, code, f"injected RetCode {code} (the fake's /_fake/fail)", params)
+            return self._fail(action, code, f"injected RetCode {code} (the fake's /_fake/faults)", params)
         if code:
             return self._fail(action, code, message, params)
         self._record(service_of(action), action, params, 0, resp)
@@ -901,43 +835,8 @@ def service_of(action):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="A FAKE UCloud API (UHost, VPC, UNet, UAccount, UFile) for tests, on loopback.")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback only)")
-    ap.add_argument("--http-port", "--port", dest="port", type=int, default=0, help="HTTP port (0: any free port)")
-    ap.add_argument("--state-dir", help="unused (the fake keeps no files; taken for kiln-test's FakeServer)")
-    ap.add_argument("--port-file", help="write {\"http\": port} as JSON here once listening")
-    ap.add_argument("--time-scale", type=float, default=float(os.environ.get("UCLOUD_FAKE_TIME_SCALE", "1")),
-                    help="multiplies every realistic delay (0.01: a 60 s image takes 0.6 s)")
-    ap.add_argument("--public-ip", default="127.0.0.1", help="the address EIPs get (point it at a test sshd)")
-    ap.add_argument("--private-ip", default="", help="the private address UHosts get (default 10.9.x.y)")
-    ap.add_argument("--exit-on-stdin-eof", action="store_true",
-                    help="exit when stdin closes (a test harness's guard dying closes it)")
-    a = ap.parse_args()
-    if not (a.host.startswith("127.") or a.host in ("::1", "localhost")):
-        ap.error("the fake listens on loopback only")
-    st = State(Config(a))
-    Handler.st = st
-    Handler.api = Api(st)
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer((a.host, a.port), Handler)
-    if a.exit_on_stdin_eof:
-        def watch():
-            while sys.stdin.buffer.read(4096):
-                pass
-            os._exit(0)
-        threading.Thread(target=watch, daemon=True).start()
-    line = json.dumps({"http": server.server_address[1]})
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(line + "\n")
-        os.replace(tmp, a.port_file)
-    print(line, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    fake_server.main("ucloud", "A FAKE UCloud API (UHost, VPC, UNet, UAccount, UFile) for tests, on loopback.",
+                     Handler, lambda a: State(Config(a)), Api, https=False)
 
 
 if __name__ == "__main__":

@@ -2,21 +2,21 @@
 //! made, by region. Id `region:image-id[,…]` sorted, builder id
 //! `alibaba.alicloud`, Packer's "Alicloud images were created:" text.
 //! `destroy` deletes every image (shared ones too) and its snapshots in
-//! every region, through kiln-cloud's generic [`destroy_images`]; what is
-//! gone already is no error. Stores ids and the client; nothing is held
-//! open.
+//! every region; what is gone already is no error. All of it is
+//! kiln-cloud's [`kiln_cloud::artifact`], in Packer's alicloud wording
+//! ([`STYLE`]). Stores ids and the client; nothing is held open.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use async_trait::async_trait;
-use kiln_cloud::steps::image::destroy_images;
-use kiln_sdk::artifact::{Artifact, ArtifactError};
+use kiln_cloud::artifact::Style;
 
 use crate::cloud::Ecs;
 
 /// Packer's builder id for alicloud-ecs.
 pub const BUILDER_ID: &str = "alibaba.alicloud";
+
+/// How the artifact reads: as Packer's alicloud builder writes it.
+const STYLE: Style = Style::by_region(BUILDER_ID, "Alicloud images were created:\n\n{}");
 
 /// See the module docs.
 #[derive(Clone, Debug)]
@@ -29,56 +29,15 @@ pub struct AlicloudArtifact {
     pub generated: BTreeMap<String, String>,
 }
 
-#[async_trait]
-impl Artifact for AlicloudArtifact {
-    fn builder_id(&self) -> &str {
-        BUILDER_ID
-    }
-    fn id(&self) -> String {
-        self.images
-            .iter()
-            .map(|(r, i)| format!("{r}:{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-    fn files(&self) -> Vec<PathBuf> {
-        Vec::new()
-    }
-    fn describe(&self) -> String {
-        let lines: Vec<String> = self
-            .images
-            .iter()
-            .map(|(r, i)| format!("{r}: {i}"))
-            .collect();
-        format!("Alicloud images were created:\n\n{}", lines.join("\n"))
-    }
-    fn state(&self, key: &str) -> Option<serde_json::Value> {
-        match key {
-            "generated_data" if !self.generated.is_empty() => {
-                Some(serde_json::json!(self.generated))
-            }
-            "atlas.artifact.metadata" => Some(serde_json::json!(self
-                .images
-                .iter()
-                .map(|(r, i)| (format!("region.{r}"), i.clone()))
-                .collect::<BTreeMap<_, _>>())),
-            _ => None,
-        }
-    }
-    async fn destroy(&self) -> Result<(), ArtifactError> {
-        destroy_images(&self.images, |region| self.ecs.for_region(region))
-            .await
-            .map_err(|e| ArtifactError {
-                id: self.id(),
-                message: e.to_string(),
-            })
-    }
-}
+kiln_cloud::impl_region_images_artifact!(AlicloudArtifact, STYLE, |a, region| a
+    .ecs
+    .for_region(region));
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::client::{AccessKey, Client, Product};
+    use kiln_sdk::Artifact;
 
     #[test]
     fn id_and_text_are_packers() {

@@ -19,10 +19,10 @@
 //! builder's client); what is gone already counts as deleted, so running
 //! it twice is harmless. Holds nothing.
 
-use std::time::Duration;
-
+use async_trait::async_trait;
 use kiln_cloud::steps::instance::InstanceApi;
-use kiln_cloud::{ApiError, CheckError, Poller, Status};
+use kiln_cloud::sweep::{self, RegionSweep, SweepFailed};
+use kiln_cloud::{ApiError, CheckError, Status};
 use kiln_sdk::run_tags;
 use kiln_sdk::{Secret, Ui};
 use serde_json::Value;
@@ -42,13 +42,8 @@ pub enum CleanupError {
     #[error("{0}")]
     Client(#[from] crate::client::ClientError),
     /// Some resources could not be listed or deleted; every other one was.
-    #[error("{} resource(s) of run `{run}` could not be cleaned up:\n  {}", .failures.len(), .failures.join("\n  "))]
-    Failed {
-        /// The run.
-        run: String,
-        /// What failed, one line each.
-        failures: Vec<String>,
-    },
+    #[error(transparent)]
+    Failed(#[from] SweepFailed),
 }
 
 /// The AccessKey from `ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY` and
@@ -172,44 +167,52 @@ pub async fn find_and_delete(
     dry_run: bool,
     ui: &dyn Ui,
 ) -> Result<usize, CleanupError> {
-    let mut failures = Vec::new();
-    let mut found = 0;
-    for region in regions {
-        let ecs = Ecs::connect(region, key.clone(), endpoint)?;
-        let mut carry = Carry::default();
-        for kind in KINDS {
-            let ids = match list(kind, &ecs, run, &mut carry).await {
-                Ok(ids) => ids,
-                Err(e) => {
-                    failures.push(format!("cannot list {}: {e} (in {region})", kind.plural()));
-                    continue;
-                }
-            };
-            found += ids.len();
-            let verb = if dry_run { "Would delete" } else { "Deleting" };
-            for id in &ids {
-                ui.say(&format!("{verb} {} {id} in {region}", kind.name()));
-            }
-            if dry_run {
-                continue;
-            }
-            for id in &ids {
-                if let Err(e) = delete(kind, &ecs, id).await {
-                    failures.push(format!(
-                        "cannot delete {} {id}: {e} (in {region})",
-                        kind.name()
-                    ));
-                }
-            }
-        }
-    }
-    if failures.is_empty() {
-        Ok(found)
-    } else {
-        Err(CleanupError::Failed {
-            run: run.to_string(),
-            failures,
+    let regions = regions
+        .iter()
+        .map(|r| {
+            let ecs = Ecs::connect(r, key.clone(), endpoint)?;
+            Ok((
+                r.clone(),
+                Region {
+                    ecs,
+                    carry: Carry::default(),
+                },
+            ))
         })
+        .collect::<Result<Vec<_>, CleanupError>>()?;
+    Ok(sweep::sweep(run, regions, dry_run, ui).await?)
+}
+
+/// One region of ECS, as kiln-cloud's [`sweep`] walks it.
+struct Region {
+    ecs: Ecs,
+    carry: Carry,
+}
+
+#[async_trait]
+impl RegionSweep for Region {
+    type Kind = Kind;
+
+    fn kinds(&self) -> Vec<Kind> {
+        KINDS.to_vec()
+    }
+
+    fn noun(&self, kind: Kind) -> &'static str {
+        kind.name()
+    }
+
+    fn plural(&self, kind: Kind) -> String {
+        kind.plural()
+    }
+
+    async fn list(&mut self, kind: Kind, run: &str) -> Result<Vec<String>, String> {
+        list(kind, &self.ecs, run, &mut self.carry)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, kind: Kind, id: &str) -> Result<(), String> {
+        delete(kind, &self.ecs, id).await
     }
 }
 
@@ -370,11 +373,6 @@ async fn list(
     })
 }
 
-/// How long a deletion waits for what still uses the resource.
-fn poller() -> Poller {
-    Poller::new(Duration::from_secs(600), Duration::from_secs(1))
-}
-
 /// Deletes one resource; gone already is done, "still in use" is tried
 /// again for a while.
 async fn delete(kind: Kind, ecs: &Ecs, id: &str) -> Result<(), String> {
@@ -406,45 +404,27 @@ async fn delete(kind: Kind, ecs: &Ecs, id: &str) -> Result<(), String> {
         Kind::Vpc => ("DeleteVpc", Params::new().set("VpcId", id)),
         Kind::Instance => unreachable!("deleted above"),
     };
-    let what = format!("{} {id} to be deletable", kind.name());
-    poller()
-        .wait(&what, &CancellationToken::new(), || {
-            let params = &params;
-            async move {
-                match ecs.delete(action, params, kind.not_found()).await {
-                    Ok(()) => Ok(Status::Ready(())),
-                    Err(e) if e.is(kind.busy()) => Ok(Status::Pending(e.to_string())),
-                    Err(e) => Err(CheckError::from(e)),
-                }
-            }
-        })
-        .await
-        .map_err(|e| e.to_string())
+    let what = format!("{} {id}", kind.name());
+    sweep::delete_when_free(&what, kind.busy(), || {
+        ecs.delete(action, &params, kind.not_found())
+    })
+    .await
 }
 
 /// Force-deletes instance `id` (ECS waits for one still being created)
 /// and waits until it is gone.
 async fn delete_instance(ecs: &Ecs, id: &str) -> Result<(), String> {
     ecs.terminate(id).await.map_err(|e| e.to_string())?;
-    poller()
-        .wait(
-            &format!("instance {id} to be deleted"),
-            &CancellationToken::new(),
-            || async move {
-                Ok::<_, CheckError>(match ecs.observe(id).await? {
-                    None => Status::Ready(()),
-                    Some(o) => Status::Pending(o.state),
-                })
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())
+    sweep::wait_gone(&format!("instance {id}"), || async move {
+        Ok(ecs.observe(id).await?.map(|o| o.state))
+    })
+    .await
 }
 
 /// Unbinds EIP `id` if it is still bound (its instance is deleted by
 /// now) and waits until it is available.
 async fn unbind_eip(ecs: &Ecs, id: &str) -> Result<(), String> {
-    poller()
+    sweep::poller()
         .wait(
             &format!("EIP {id} to be available"),
             &CancellationToken::new(),

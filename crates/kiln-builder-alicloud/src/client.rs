@@ -274,7 +274,7 @@ impl Client {
         params: &Params,
         duplicate: &[&str],
         look_first: bool,
-        mut find: L,
+        find: L,
     ) -> Result<T, ApiError>
     where
         T: DeserializeOwned,
@@ -288,10 +288,7 @@ impl Client {
                 duplicate,
                 look_first,
                 || self.attempt::<T>(action, params),
-                || {
-                    let found = find();
-                    async move { found.await.map_err(|e| e.fault) }
-                },
+                find,
             )
             .await
     }

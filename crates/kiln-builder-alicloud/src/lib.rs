@@ -29,24 +29,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kiln_cloud::builder::{poller, prepared, temporary_name, Setup};
 use kiln_cloud::steps::image::{
     CopyTarget, ImageChange, StepCopyImage, StepCreateImage, StepShareImage, StepTagImage,
 };
 use kiln_cloud::steps::instance::{StepStopInstance, StopMode};
-use kiln_cloud::steps::key_pair::{KeyPairPlan, StepKeyPair};
+use kiln_cloud::steps::key_pair::{rsa_by_default, KeyPairPlan, StepKeyPair};
 use kiln_cloud::steps::network::{
     IngressRule, NetworkPlan, SecurityGroupPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork,
     TemporarySubnet,
 };
 use kiln_cloud::Poller;
-use kiln_sdk::communicator::{Communicator, NoCommunicator};
-use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_sdk::component::{BuildContext, BuildError};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
-use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::steps::StepProvision;
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
-use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{AlicloudArtifact, BUILDER_ID};
 pub use config::Config;
@@ -69,46 +69,20 @@ impl BuilderFactory for AlicloudEcsBuilderFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
         let mut config = config::prepare(raw, cx)?;
-        rsa_by_default(&mut config, raw);
-        let mut p = Prepared::new(Box::new(AlicloudEcsBuilder {
-            config: Arc::new(config),
-            redactor: cx.redactor.clone(),
-            build_name: cx.build_name.clone(),
-        }) as Box<dyn Builder>);
-        p.generated = kiln_ssh::GENERATED_DATA_KEYS
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        Ok(p)
-    }
-}
-
-/// The temporary key pair is RSA (2048 bits) unless the template asks for
-/// a type: ECS's `ImportKeyPair` takes RSA keys, not ed25519 ones (kiln's
-/// default elsewhere), and RSA is Packer 1.6.6's default.
-fn rsa_by_default(config: &mut Config, raw: &RawConfig) {
-    let asked = ["temporary_key_pair_type", "ssh_temporary_key_pair_type"]
-        .iter()
-        .any(|k| raw.values.get(*k).is_some_and(|v| v.as_str() != Some("")));
-    if let CommunicatorConfig::Ssh(s) = &mut config.communicator {
-        if !asked {
-            s.temporary_key_pair = kiln_ssh::KeyPairType::Rsa(2048);
-        }
+        // ECS's `ImportKeyPair` takes RSA keys, not ed25519 ones (kiln's
+        // default elsewhere), and RSA is Packer 1.6.6's default.
+        rsa_by_default(&mut config.communicator, raw);
+        Ok(prepared(AlicloudEcsBuilder(Setup::new(config, cx)), &[]))
     }
 }
 
 /// A prepared alicloud-ecs builder.
-pub struct AlicloudEcsBuilder {
-    config: Arc<Config>,
-    redactor: kiln_sdk::ui::Redactor,
-    /// For `-debug`'s `ecs_<build name>.pem` and the run tags.
-    build_name: String,
-}
+pub struct AlicloudEcsBuilder(Setup<Config>);
 
 impl AlicloudEcsBuilder {
     /// The validated config.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.0.config
     }
 }
 
@@ -147,26 +121,7 @@ pub struct AlicloudState {
     pub run_tags: Vec<(String, String)>,
 }
 
-impl SshState for AlicloudState {
-    fn ssh_host(&self) -> Option<String> {
-        self.ssh_host.clone()
-    }
-    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
-        self.communicator = communicator;
-    }
-}
-
-impl HasCommunicator for AlicloudState {
-    fn communicator(&self) -> Arc<dyn Communicator> {
-        match &self.communicator {
-            Some(c) => c.clone(),
-            None => Arc::new(NoCommunicator),
-        }
-    }
-    fn generated(&self) -> GeneratedData {
-        Arc::new(self.generated.clone())
-    }
-}
+kiln_cloud::impl_ssh_state!(AlicloudState);
 
 /// The image's copies: one per `image_copy_regions` entry, and with
 /// `image_encrypted` one more into the build region (named `image_name`)
@@ -199,27 +154,14 @@ fn copy_targets(c: &Config, run_tags: &[(String, String)]) -> Vec<CopyTarget<Cop
     copies
 }
 
-/// A temporary resource's name (`packer_<uuid>`, as Packer names them).
-fn temporary_name() -> String {
-    format!("packer_{}", uuid::Uuid::new_v4())
-}
-
 /// How long instances, VPCs, vSwitches and EIPs may take (Packer's
 /// `ALICLOUD_DEFAULT_TIMEOUT`).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// Waits track their own length (kiln-cloud's [`Poller::tracking`]): a
-/// VPC that takes a second is checked every 0.2 s, an image copy that
-/// takes ten minutes every 10 s, and neither is noticed late by more than
-/// about a sixteenth of its wait.
-fn poller(timeout: Duration) -> Poller {
-    Poller::tracking(timeout, Duration::from_millis(200), Duration::from_secs(10))
-}
-
 #[async_trait]
 impl Builder for AlicloudEcsBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let c = &self.config;
+        let c = &self.0.config;
         let client = client::Client::ecs_resolved(&c.access)
             .await
             .map_err(BuildError::msg)?;
@@ -237,7 +179,7 @@ impl Builder for AlicloudEcsBuilder {
             &c.communicator,
             c.ssh_keypair_name.as_deref(),
             temporary_name,
-            &self.redactor,
+            &self.0.redactor,
             cx.run_uuid,
         )
         .await
@@ -258,14 +200,12 @@ impl Builder for AlicloudEcsBuilder {
             images: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             system_snapshot: None,
-            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
+            run_tags: self.0.run_tags(cx.run_uuid),
         };
 
         let short = poller(DEFAULT_TIMEOUT);
         let image_poller = poller(c.wait_snapshot_ready_timeout);
-        let debug_key = cx
-            .debug
-            .then(|| std::path::PathBuf::from(format!("ecs_{}.pem", self.build_name)));
+        let debug_key = self.0.debug_key(cx.debug, "ecs");
         let run_tags = state.run_tags.clone();
         let steps = self.steps(
             &run_tags,
@@ -311,7 +251,7 @@ impl AlicloudEcsBuilder {
         ssh: Option<Arc<kiln_ssh::SshConfig>>,
         cx: &BuildContext<'_>,
     ) -> Vec<Box<dyn Step<AlicloudState>>> {
-        let c = &self.config;
+        let c = &self.0.config;
         let network = |plan| -> Box<dyn Step<AlicloudState>> {
             Box::new(StepNetwork::new(plan, short.clone()))
         };
@@ -463,21 +403,18 @@ impl AlicloudEcsBuilder {
 mod tests {
     use super::*;
 
-    fn config(extra: serde_json::Value) -> Config {
-        let mut v = serde_json::json!({
+    fn raw(extra: serde_json::Value) -> RawConfig {
+        let base = serde_json::json!({
             "access_key": "ak", "secret_key": "sk", "region": "cn-beijing",
             "image_name": "img", "source_image": "centos", "instance_type": "ecs.n1.tiny",
             "ssh_username": "root"
         });
-        for (k, x) in extra.as_object().unwrap() {
-            v[k] = x.clone();
-        }
-        config::prepare_with_env(
-            &RawConfig::from_value(v),
-            &kiln_test::prepare_cx("alicloud-ecs"),
-            &|_| None,
-        )
-        .unwrap()
+        kiln_cloud::config::overlay(base, extra)
+    }
+
+    fn config(extra: serde_json::Value) -> Config {
+        let cx = kiln_test::prepare_cx("alicloud-ecs");
+        config::prepare_with_env(&raw(extra), &cx, &|_| None).unwrap()
     }
 
     #[test]
@@ -516,29 +453,18 @@ mod tests {
 
     #[test]
     fn the_temporary_key_pair_is_rsa_unless_the_template_asks() {
-        let raw = |extra: serde_json::Value| {
-            let mut v = serde_json::json!({
-                "access_key": "ak", "secret_key": "sk", "region": "cn-beijing",
-                "image_name": "img", "source_image": "centos",
-                "instance_type": "ecs.n1.tiny", "ssh_username": "root"
-            });
-            for (k, x) in extra.as_object().unwrap() {
-                v[k] = x.clone();
-            }
-            RawConfig::from_value(v)
-        };
         let kind = |extra: serde_json::Value| {
             let r = raw(extra);
             let mut c =
                 config::prepare_with_env(&r, &kiln_test::prepare_cx("alicloud-ecs"), &|_| None)
                     .unwrap();
-            rsa_by_default(&mut c, &r);
+            rsa_by_default(&mut c.communicator, &r);
             match &c.communicator {
                 CommunicatorConfig::Ssh(s) => s.temporary_key_pair,
                 CommunicatorConfig::None => unreachable!(),
             }
         };
-        use kiln_ssh::KeyPairType;
+        use kiln_ssh::{CommunicatorConfig, KeyPairType};
         assert_eq!(kind(serde_json::json!({})), KeyPairType::Rsa(2048));
         assert_eq!(
             kind(serde_json::json!({"temporary_key_pair_type": "ed25519"})),

@@ -349,7 +349,6 @@ impl<C> Aws<C> {
         L: FnMut() -> LFut,
         LFut: Future<Output = Result<Option<O>, ApiError>>,
     {
-        let mut find = find;
         self.api
             .create(
                 action::<B>(),
@@ -360,10 +359,7 @@ impl<C> Aws<C> {
                     let sent = send(req.clone());
                     async move { sent.await.map_err(|e| fault(&e)) }
                 },
-                || {
-                    let found = find();
-                    async move { found.await.map_err(|e| e.fault) }
-                },
+                find,
             )
             .await
     }

@@ -41,14 +41,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Image, Instance};
-use kiln_sdk::communicator::{Communicator, NoCommunicator};
-use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_cloud::builder::{prepared, Setup};
+use kiln_sdk::component::{BuildContext, BuildError};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
-use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::steps::StepProvision;
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
-use kiln_ssh::{SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{destroy_amis, AmiArtifact, BUILDER_ID};
 pub use config::Config;
@@ -76,33 +76,20 @@ impl BuilderFactory for AmazonEbsBuilderFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        let config = config::prepare(raw, cx)?;
-        let mut p = Prepared::new(Box::new(AmazonEbsBuilder {
-            config: Arc::new(config),
-            redactor: cx.redactor.clone(),
-            build_name: cx.build_name.clone(),
-        }) as Box<dyn Builder>);
-        p.generated = GENERATED_DATA_KEYS
-            .iter()
-            .chain(kiln_ssh::GENERATED_DATA_KEYS)
-            .map(|k| k.to_string())
-            .collect();
-        Ok(p)
+        Ok(prepared(
+            AmazonEbsBuilder(Setup::new(config::prepare(raw, cx)?, cx)),
+            GENERATED_DATA_KEYS,
+        ))
     }
 }
 
 /// A prepared amazon-ebs builder.
-pub struct AmazonEbsBuilder {
-    config: Arc<Config>,
-    redactor: kiln_sdk::ui::Redactor,
-    /// For `-debug`'s `ec2_<build name>.pem`.
-    build_name: String,
-}
+pub struct AmazonEbsBuilder(Setup<Config>);
 
 impl AmazonEbsBuilder {
     /// The validated config.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.0.config
     }
 }
 
@@ -163,26 +150,7 @@ impl AmazonState {
     }
 }
 
-impl SshState for AmazonState {
-    fn ssh_host(&self) -> Option<String> {
-        self.ssh_host.clone()
-    }
-    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
-        self.communicator = communicator;
-    }
-}
-
-impl HasCommunicator for AmazonState {
-    fn communicator(&self) -> Arc<dyn Communicator> {
-        match &self.communicator {
-            Some(c) => c.clone(),
-            None => Arc::new(NoCommunicator),
-        }
-    }
-    fn generated(&self) -> GeneratedData {
-        Arc::new(self.generated.clone())
-    }
-}
+kiln_cloud::impl_ssh_state!(AmazonState);
 
 /// How the instance is logged in to, decided before the run (Packer's
 /// `StepKeyPair` rules).
@@ -191,7 +159,7 @@ pub use kiln_cloud::steps::key_pair::KeyPairPlan;
 #[async_trait]
 impl Builder for AmazonEbsBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let c = &self.config;
+        let c = &self.0.config;
         if let Some(reason) = config::cannot_start(c) {
             return Err(BuildError::msg(reason));
         }
@@ -209,7 +177,7 @@ impl Builder for AmazonEbsBuilder {
             &c.communicator,
             c.ssh_keypair_name.as_deref(),
             client::temporary_name,
-            &self.redactor,
+            &self.0.redactor,
             cx.run_uuid,
         )
         .await
@@ -234,14 +202,12 @@ impl Builder for AmazonEbsBuilder {
             generated: data,
             amis: BTreeMap::new(),
             snapshots: BTreeMap::new(),
-            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
+            run_tags: self.0.run_tags(cx.run_uuid),
         };
 
         // Packer's `-debug`: the temporary private key, in the working
         // directory.
-        let debug_key = cx
-            .debug
-            .then(|| std::path::PathBuf::from(format!("ec2_{}.pem", self.build_name)));
+        let debug_key = self.0.debug_key(cx.debug, "ec2");
         let launch: Box<dyn Step<AmazonState>> = match c.market {
             config::Market::OnDemand => Box::new(step_run_source_instance::step(c.clone())),
             _ => Box::new(step_run_spot_instance::StepRunSpotInstance::new(c.clone())),

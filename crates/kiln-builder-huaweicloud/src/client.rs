@@ -1,6 +1,6 @@
-//! The Huawei Cloud API client: JSON calls to ECS, IMS, VPC and EIP, each
-//! signed with SDK-HMAC-SHA256 (`sign`) over `Host`, `X-Sdk-Date`,
-//! `X-Project-Id` and `Content-Type`, sent over reqwest (rustls) with
+//! The Huawei Cloud API client: JSON calls to ECS, IMS, VPC, EIP and IAM,
+//! each signed with SDK-HMAC-SHA256 (`sign`) over `Host`, `X-Sdk-Date`,
+//! `X-Project-Id` (not for IAM) and `Content-Type`, sent over reqwest (rustls) with
 //! kiln-cloud's request [`Timeouts`] to the service's endpoint
 //! ([`Endpoints`]).
 //!
@@ -238,9 +238,12 @@ impl Client {
         let mut headers = vec![
             ("content-type".to_string(), content_type.to_string()),
             ("host".to_string(), host),
-            ("x-project-id".to_string(), self.project_id.clone()),
-            ("x-sdk-date".to_string(), date.clone()),
         ];
+        // IAM is called with the account's (global) credentials: no project.
+        if call.service != Service::Iam {
+            headers.push(("x-project-id".to_string(), self.project_id.clone()));
+        }
+        headers.push(("x-sdk-date".to_string(), date.clone()));
         // As the SDK does, a body that is not JSON is signed as
         // `UNSIGNED-PAYLOAD`.
         let sts = if content_type == "application/json" {

@@ -8,9 +8,11 @@
 //! and sends the calls under kiln-cloud's retry policy; [`cloud`]
 //! implements kiln-cloud's generic step traits on the client; `steps`
 //! holds the steps that are Huawei's own. A build is the plugin's list of
-//! steps over a typed [`HuaweiState`]: availability zones, flavor, key
-//! pair, source image, network, security group, EIP, server, associate
-//! EIP, connect, provision, clean temporary keys, stop, create image,
+//! steps over a typed [`HuaweiState`] (its project looked up through IAM
+//! first when the template names none, [`project`]): availability zones,
+//! flavor, key pair, source image, data disks, network, security group,
+//! EIP, server (with its data disks), associate EIP, connect, provision,
+//! clean temporary keys, stop, create image (`system` or `full-ecs`),
 //! minimum disk, image members. Cleanup runs in reverse on success,
 //! failure and Ctrl-C: it deletes the server (and waits), the EIP it
 //! created, the security group, subnet and VPC it created and the key
@@ -18,9 +20,11 @@
 //! server and image carry kiln's run tags.
 
 mod artifact;
+pub mod cleanup;
 pub mod client;
 pub mod cloud;
 pub mod config;
+pub mod project;
 mod steps;
 
 use std::collections::BTreeMap;
@@ -28,24 +32,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kiln_cloud::builder::{poller, prepared, temporary_name, Setup};
 use kiln_cloud::steps::image::{ImageState, StepCreateImage};
 use kiln_cloud::steps::instance::{
     InstanceState, Launched, StepRunInstance, StepStopInstance, StopMode,
 };
-use kiln_cloud::steps::key_pair::{KeyPairState, SshLogin, StepKeyPair};
+use kiln_cloud::steps::key_pair::{rsa_by_default, KeyPairState, SshLogin, StepKeyPair};
 use kiln_cloud::steps::network::{
     IngressRule, NetworkPlan, NetworkState, SecurityGroupPlan, SecurityGroupState, StepNetwork,
     StepSecurityGroup, TemporaryNetwork, TemporarySubnet,
 };
-use kiln_cloud::{Poller, RetryPolicy};
-use kiln_sdk::communicator::{Communicator, NoCommunicator};
-use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_cloud::RetryPolicy;
+use kiln_sdk::component::{BuildContext, BuildError};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
-use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::steps::StepProvision;
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
-use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 use serde_json::Value;
 
 pub use artifact::{HuaweiArtifact, BUILDER_ID};
@@ -67,46 +71,20 @@ impl BuilderFactory for HuaweicloudEcsBuilderFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
         let mut config = config::prepare(raw, cx)?;
-        rsa_by_default(&mut config, raw);
-        let mut p = Prepared::new(Box::new(HuaweicloudEcsBuilder {
-            config: Arc::new(config),
-            redactor: cx.redactor.clone(),
-            build_name: cx.build_name.clone(),
-        }) as Box<dyn Builder>);
-        p.generated = kiln_ssh::GENERATED_DATA_KEYS
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        Ok(p)
-    }
-}
-
-/// The temporary key pair is RSA (2048 bits) unless the template asks for
-/// a type: Nova's key pair import takes RSA keys everywhere, and RSA is
-/// the plugin's (the cloud made its keys).
-fn rsa_by_default(config: &mut Config, raw: &RawConfig) {
-    let asked = ["temporary_key_pair_type", "ssh_temporary_key_pair_type"]
-        .iter()
-        .any(|k| raw.values.get(*k).is_some_and(|v| v.as_str() != Some("")));
-    if let CommunicatorConfig::Ssh(s) = &mut config.communicator {
-        if !asked {
-            s.temporary_key_pair = kiln_ssh::KeyPairType::Rsa(2048);
-        }
+        // Nova's key pair import takes RSA keys everywhere, and RSA is the
+        // plugin's (the cloud made its keys).
+        rsa_by_default(&mut config.communicator, raw);
+        Ok(prepared(HuaweicloudEcsBuilder(Setup::new(config, cx)), &[]))
     }
 }
 
 /// A prepared huaweicloud-ecs builder.
-pub struct HuaweicloudEcsBuilder {
-    config: Arc<Config>,
-    redactor: kiln_sdk::ui::Redactor,
-    /// For `-debug`'s `ecs_<build name>.pem` and the run tags.
-    build_name: String,
-}
+pub struct HuaweicloudEcsBuilder(Setup<Config>);
 
 impl HuaweicloudEcsBuilder {
     /// The validated config.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.0.config
     }
 }
 
@@ -130,6 +108,8 @@ pub struct HuaweiState {
     pub flavor_id: Option<String>,
     /// The source image's id.
     pub source_image: Option<String>,
+    /// `data_disks` as `CreatePostPaidServers`' `data_volumes`.
+    pub data_volumes: Vec<Value>,
     /// The key pair the server is launched with.
     pub key_pair_name: Option<String>,
     /// The VPC.
@@ -156,26 +136,7 @@ pub struct HuaweiState {
     pub run_tags: Vec<(String, String)>,
 }
 
-impl SshState for HuaweiState {
-    fn ssh_host(&self) -> Option<String> {
-        self.ssh_host.clone()
-    }
-    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
-        self.communicator = communicator;
-    }
-}
-
-impl HasCommunicator for HuaweiState {
-    fn communicator(&self) -> Arc<dyn Communicator> {
-        match &self.communicator {
-            Some(c) => c.clone(),
-            None => Arc::new(NoCommunicator),
-        }
-    }
-    fn generated(&self) -> GeneratedData {
-        Arc::new(self.generated.clone())
-    }
-}
+kiln_cloud::impl_ssh_state!(HuaweiState);
 
 impl KeyPairState for HuaweiState {
     type Api = Hw;
@@ -263,27 +224,19 @@ impl ImageState for HuaweiState {
     }
 }
 
-/// A temporary resource's name (`packer_<uuid>`, as kiln names them for
-/// every cloud; the plugin's VPC and subnet are `vpc-packer-<random>`).
-fn temporary_name() -> String {
-    format!("packer_{}", uuid::Uuid::new_v4())
-}
-
 /// How long servers, VPCs, subnets and EIPs may take (the plugin's 10
 /// minutes for servers).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Waits track their own length (kiln-cloud's [`Poller::tracking`]).
-fn poller(timeout: Duration) -> Poller {
-    Poller::tracking(timeout, Duration::from_millis(200), Duration::from_secs(10))
-}
-
 #[async_trait]
 impl Builder for HuaweicloudEcsBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let c = &self.config;
+        let c = &self.0.config;
+        let access = project::resolve(&c.access, RetryPolicy::default(), &cx.cancel)
+            .await
+            .map_err(BuildError::msg)?;
         let client =
-            client::Client::new(&c.access, RetryPolicy::default()).map_err(BuildError::msg)?;
+            client::Client::new(&access, RetryPolicy::default()).map_err(BuildError::msg)?;
         let SshLogin {
             ssh,
             plan,
@@ -292,7 +245,7 @@ impl Builder for HuaweicloudEcsBuilder {
             &c.communicator,
             c.run.ssh_keypair_name.as_deref(),
             temporary_name,
-            &self.redactor,
+            &self.0.redactor,
             cx.run_uuid,
         )
         .await
@@ -303,6 +256,7 @@ impl Builder for HuaweicloudEcsBuilder {
             availability_zone: None,
             flavor_id: None,
             source_image: None,
+            data_volumes: Vec::new(),
             key_pair_name: None,
             vpc_id: None,
             subnet_ids: c.run.subnets.clone(),
@@ -314,13 +268,11 @@ impl Builder for HuaweicloudEcsBuilder {
             communicator: None,
             generated: data,
             images: BTreeMap::new(),
-            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
+            run_tags: self.0.run_tags(cx.run_uuid),
         };
         let short = poller(DEFAULT_TIMEOUT);
         let image_poller = poller(c.image.timeout);
-        let debug_key = cx
-            .debug
-            .then(|| std::path::PathBuf::from(format!("ecs_{}.pem", self.build_name)));
+        let debug_key = self.0.debug_key(cx.debug, "ecs");
         let ssh = ssh.map(Arc::new);
 
         let network = match &c.run.vpc_id {
@@ -363,6 +315,13 @@ impl Builder for HuaweicloudEcsBuilder {
             Box::new(steps::StepSourceImageInfo {
                 source: c.run.source_image.clone(),
             }),
+        ];
+        if !c.run.data_disks.is_empty() {
+            steps.push(Box::new(steps::StepCheckVolumes {
+                disks: c.run.data_disks.clone(),
+            }));
+        }
+        steps.extend::<[Box<dyn Step<HuaweiState>>; 5]>([
             Box::new(StepNetwork::new(network, short.clone())),
             Box::new(StepSecurityGroup::new(group)),
             Box::new(steps::StepCreateEip {
@@ -376,7 +335,7 @@ impl Builder for HuaweicloudEcsBuilder {
                 short.clone(),
             )),
             Box::new(steps::StepAssociateEip),
-        ];
+        ]);
         if let Some(s) = &ssh {
             steps.push(Box::new(StepConnect::new(s.clone())));
         }
@@ -408,6 +367,7 @@ impl Builder for HuaweicloudEcsBuilder {
 
         let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
         runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        cleanup::release(&state.hw, &state.images, &state.run_tags, cx.ui.as_ref()).await;
         if state.images.is_empty() {
             return Ok(None);
         }

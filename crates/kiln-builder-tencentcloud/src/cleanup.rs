@@ -13,16 +13,15 @@
 //! what is gone already counts as deleted, so running it twice is
 //! harmless. Holds nothing.
 
-use std::time::Duration;
-
+use async_trait::async_trait;
 use kiln_cloud::steps::image::ImageApi;
 use kiln_cloud::steps::instance::InstanceApi;
 use kiln_cloud::steps::network::{NetworkApi, NetworkResource, SecurityGroupApi};
-use kiln_cloud::{ApiError, CheckError, Poller, Status};
+use kiln_cloud::sweep::{self, RegionSweep, SweepFailed};
+use kiln_cloud::ApiError;
 use kiln_sdk::run_tags;
 use kiln_sdk::{Secret, Ui};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::client::Credential;
 use crate::cloud::{items, text, Cvm};
@@ -37,13 +36,8 @@ pub enum CleanupError {
     #[error("{0}")]
     Client(#[from] crate::client::ClientError),
     /// Some resources could not be listed or deleted; every other one was.
-    #[error("{} resource(s) of run `{run}` could not be cleaned up:\n  {}", .failures.len(), .failures.join("\n  "))]
-    Failed {
-        /// The run.
-        run: String,
-        /// What failed, one line each.
-        failures: Vec<String>,
-    },
+    #[error(transparent)]
+    Failed(#[from] SweepFailed),
 }
 
 /// The credential from `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY`
@@ -151,78 +145,81 @@ fn tagged(item: &Value, tags_key: &str, run: &str) -> bool {
         .any(|t| text(t, "Key") == run_tags::RUN && text(t, "Value") == run)
 }
 
-/// The ids of `kind` in `cvm`'s region that carry `run`.
-async fn list(cvm: &Cvm, kind: Kind, run: &str) -> Result<Vec<String>, ApiError> {
-    let (_, action, on_cvm, set, id, tags) = kind.describe();
-    let body = json!({
-        "Filters": [{"Name": format!("tag:{}", run_tags::RUN), "Values": [run]}],
-        "Limit": 100,
-    });
-    let client = if on_cvm { &cvm.cvm } else { &cvm.vpc };
-    let reply = client.call(action, &body, None).await?;
-    Ok(items(&reply, set)
-        .iter()
-        .filter(|i| tagged(i, tags, run))
-        .map(|i| text(i, id).to_string())
-        .collect())
-}
+/// One region of CVM and VPC, as kiln-cloud's [`sweep`] walks it.
+struct Region(Cvm);
 
-/// Deletes `kind` `id`; what is gone already is deleted.
-async fn delete(cvm: &Cvm, kind: Kind, id: &str) -> Result<(), String> {
-    let e = |e: ApiError| e.to_string();
-    match kind {
-        Kind::Instance => {
-            cvm.terminate(id).await.map_err(e)?;
-            let poller = Poller::tracking(
-                Duration::from_secs(900),
-                Duration::from_millis(200),
-                Duration::from_secs(10),
-            );
-            poller
-                .wait(
-                    &format!("instance ({id}) to terminate"),
-                    &CancellationToken::new(),
-                    || async move {
-                        match cvm.observe(id).await? {
-                            None => Ok(Status::Ready(())),
-                            Some(o) => Ok::<_, CheckError>(Status::Pending(o.state)),
-                        }
-                    },
+#[async_trait]
+impl RegionSweep for Region {
+    type Kind = Kind;
+
+    fn kinds(&self) -> Vec<Kind> {
+        Kind::ALL.to_vec()
+    }
+
+    fn noun(&self, kind: Kind) -> &'static str {
+        kind.describe().0
+    }
+
+    /// The ids of `kind` in the region that carry `run`.
+    async fn list(&mut self, kind: Kind, run: &str) -> Result<Vec<String>, String> {
+        let (_, action, on_cvm, set, id, tags) = kind.describe();
+        let body = json!({
+            "Filters": [{"Name": format!("tag:{}", run_tags::RUN), "Values": [run]}],
+            "Limit": 100,
+        });
+        let cvm = &self.0;
+        let client = if on_cvm { &cvm.cvm } else { &cvm.vpc };
+        let reply = client
+            .call(action, &body, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(items(&reply, set)
+            .iter()
+            .filter(|i| tagged(i, tags, run))
+            .map(|i| text(i, id).to_string())
+            .collect())
+    }
+
+    async fn delete(&self, kind: Kind, id: &str) -> Result<(), String> {
+        let cvm = &self.0;
+        let e = |e: ApiError| e.to_string();
+        let busy = &["ResourceInUse"];
+        match kind {
+            Kind::Instance => {
+                cvm.terminate(id).await.map_err(e)?;
+                sweep::wait_gone(&format!("instance {id}"), || async move {
+                    Ok(cvm.observe(id).await?.map(|o| o.state))
+                })
+                .await
+            }
+            Kind::Image => cvm.delete_image(id).await.map_err(e),
+            Kind::KeyPair => cvm
+                .cvm
+                .delete(
+                    "DeleteKeyPairs",
+                    &json!({ "KeyIds": [id] }),
+                    &["InvalidKeyPairId.NotFound"],
                 )
                 .await
-                .map_err(|e| e.to_string())
-        }
-        Kind::Image => cvm.delete_image(id).await.map_err(e),
-        Kind::KeyPair => cvm
-            .cvm
-            .delete(
-                "DeleteKeyPairs",
-                &json!({ "KeyIds": [id] }),
-                &["InvalidKeyPairId.NotFound"],
-            )
-            .await
-            .map_err(e),
-        Kind::SecurityGroup => retry_in_use(|| cvm.delete_security_group(id)).await,
-        Kind::Subnet => retry_in_use(|| cvm.delete(NetworkResource::Subnet, id)).await,
-        Kind::Vpc => retry_in_use(|| cvm.delete(NetworkResource::Network, id)).await,
-    }
-}
-
-/// Calls `delete` until it succeeds or fails otherwise than with
-/// `ResourceInUse` (what was in it may still be going), a few times.
-async fn retry_in_use<F, Fut>(mut delete: F) -> Result<(), String>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ApiError>>,
-{
-    let mut n = 0u64;
-    loop {
-        match delete().await {
-            Err(e) if e.is(&["ResourceInUse"]) && n < 10 => {
-                n += 1;
-                tokio::time::sleep(Duration::from_millis(500 * n)).await;
+                .map_err(e),
+            Kind::SecurityGroup => {
+                sweep::delete_when_free(&format!("security group {id}"), busy, || {
+                    cvm.delete_security_group(id)
+                })
+                .await
             }
-            r => return r.map_err(|e| e.to_string()),
+            Kind::Subnet => {
+                sweep::delete_when_free(&format!("subnet {id}"), busy, || {
+                    cvm.delete(NetworkResource::Subnet, id)
+                })
+                .await
+            }
+            Kind::Vpc => {
+                sweep::delete_when_free(&format!("VPC {id}"), busy, || {
+                    cvm.delete(NetworkResource::Network, id)
+                })
+                .await
+            }
         }
     }
 }
@@ -238,38 +235,14 @@ pub async fn find_and_delete(
     dry_run: bool,
     ui: &dyn Ui,
 ) -> Result<usize, CleanupError> {
-    let mut found = 0;
-    let mut failures = Vec::new();
-    for region in regions {
-        let cvm = Cvm::new(region, "", credential.clone(), endpoint)?;
-        for kind in Kind::ALL {
-            let noun = kind.describe().0;
-            let ids = match list(&cvm, kind, run).await {
-                Ok(ids) => ids,
-                Err(e) => {
-                    failures.push(format!("listing {noun}s in `{region}`: {e}"));
-                    continue;
-                }
-            };
-            for id in ids {
-                found += 1;
-                if dry_run {
-                    ui.message(&format!("Would delete {noun} {id} ({region})"));
-                    continue;
-                }
-                ui.message(&format!("Deleting {noun} {id} ({region})"));
-                if let Err(e) = delete(&cvm, kind, &id).await {
-                    failures.push(format!("{noun} `{id}` in `{region}`: {e}"));
-                }
-            }
-        }
-    }
-    if failures.is_empty() {
-        Ok(found)
-    } else {
-        Err(CleanupError::Failed {
-            run: run.to_string(),
-            failures,
+    let regions = regions
+        .iter()
+        .map(|r| {
+            Ok((
+                r.clone(),
+                Region(Cvm::new(r, "", credential.clone(), endpoint)?),
+            ))
         })
-    }
+        .collect::<Result<Vec<_>, CleanupError>>()?;
+    Ok(sweep::sweep(run, regions, dry_run, ui).await?)
 }

@@ -28,24 +28,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kiln_cloud::builder::{poller, prepared, Setup};
 use kiln_cloud::steps::image::{
     CopyTarget, ImageChange, Sharing, StepCopyImage, StepCreateImage, StepShareImage,
 };
 use kiln_cloud::steps::instance::StepRunInstance;
-use kiln_cloud::steps::key_pair::{KeyPairPlan, SshLogin, StepKeyPair};
+use kiln_cloud::steps::key_pair::{rsa_by_default, KeyPairPlan, SshLogin, StepKeyPair};
 use kiln_cloud::steps::network::{
     IngressRule, NetworkPlan, SecurityGroupPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork,
     TemporarySubnet,
 };
-use kiln_cloud::Poller;
-use kiln_sdk::communicator::{Communicator, NoCommunicator};
-use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_sdk::component::{BuildContext, BuildError};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
-use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::steps::StepProvision;
 use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
-use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepCleanupTempKeys, StepConnect};
+use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{TencentArtifact, BUILDER_ID};
 pub use config::Config;
@@ -68,45 +67,22 @@ impl BuilderFactory for TencentCloudCvmBuilderFactory {
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
         let mut config = config::prepare(raw, cx)?;
-        rsa_by_default(&mut config, raw);
-        let mut p = Prepared::new(Box::new(TencentCloudCvmBuilder {
-            config: Arc::new(config),
-            redactor: cx.redactor.clone(),
-            build_name: cx.build_name.clone(),
-        }) as Box<dyn Builder>);
-        p.generated = kiln_ssh::GENERATED_DATA_KEYS
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        Ok(p)
-    }
-}
-
-/// The temporary key pair is RSA (2048 bits) unless the template asks for
-/// a type: CVM's `ImportKeyPair` takes RSA keys, and RSA is Packer's.
-fn rsa_by_default(config: &mut Config, raw: &RawConfig) {
-    let asked = ["temporary_key_pair_type", "ssh_temporary_key_pair_type"]
-        .iter()
-        .any(|k| raw.values.get(*k).is_some_and(|v| v.as_str() != Some("")));
-    if let CommunicatorConfig::Ssh(s) = &mut config.communicator {
-        if !asked {
-            s.temporary_key_pair = kiln_ssh::KeyPairType::Rsa(2048);
-        }
+        // CVM's `ImportKeyPair` takes RSA keys, and RSA is Packer's.
+        rsa_by_default(&mut config.communicator, raw);
+        Ok(prepared(
+            TencentCloudCvmBuilder(Setup::new(config, cx)),
+            &[],
+        ))
     }
 }
 
 /// A prepared tencentcloud-cvm builder.
-pub struct TencentCloudCvmBuilder {
-    config: Arc<Config>,
-    redactor: kiln_sdk::ui::Redactor,
-    /// For `-debug`'s `cvm_<build name>.pem` and the run tags.
-    build_name: String,
-}
+pub struct TencentCloudCvmBuilder(Setup<Config>);
 
 impl TencentCloudCvmBuilder {
     /// The validated config.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.0.config
     }
 }
 
@@ -145,26 +121,7 @@ pub struct TencentState {
     pub run_tags: Vec<(String, String)>,
 }
 
-impl SshState for TencentState {
-    fn ssh_host(&self) -> Option<String> {
-        self.ssh_host.clone()
-    }
-    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
-        self.communicator = communicator;
-    }
-}
-
-impl HasCommunicator for TencentState {
-    fn communicator(&self) -> Arc<dyn Communicator> {
-        match &self.communicator {
-            Some(c) => c.clone(),
-            None => Arc::new(NoCommunicator),
-        }
-    }
-    fn generated(&self) -> GeneratedData {
-        Arc::new(self.generated.clone())
-    }
-}
+kiln_cloud::impl_ssh_state!(TencentState);
 
 /// A temporary resource's name (`packer_<8 hex digits>`, as Packer names
 /// them: CVM key pair names take 25 characters, letters, digits and `_`).
@@ -177,15 +134,10 @@ const INSTANCE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// How long images and copies may take (Packer's 3600 s).
 const IMAGE_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Waits track their own length (kiln-cloud's [`Poller::tracking`]).
-fn poller(timeout: Duration) -> Poller {
-    Poller::tracking(timeout, Duration::from_millis(200), Duration::from_secs(10))
-}
-
 #[async_trait]
 impl Builder for TencentCloudCvmBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let c = &self.config;
+        let c = &self.0.config;
         let cvm = Cvm::connect(&c.access).map_err(BuildError::msg)?;
         let SshLogin {
             ssh,
@@ -195,7 +147,7 @@ impl Builder for TencentCloudCvmBuilder {
             &c.communicator,
             c.run.ssh_keypair_name.as_deref(),
             temporary_name,
-            &self.redactor,
+            &self.0.redactor,
             cx.run_uuid,
         )
         .await
@@ -222,11 +174,9 @@ impl Builder for TencentCloudCvmBuilder {
             communicator: None,
             generated: data,
             images: BTreeMap::new(),
-            run_tags: kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).tags(),
+            run_tags: self.0.run_tags(cx.run_uuid),
         };
-        let debug_key = cx
-            .debug
-            .then(|| std::path::PathBuf::from(format!("cvm_{}.pem", self.build_name)));
+        let debug_key = self.0.debug_key(cx.debug, "cvm");
         let mut steps: Vec<Box<dyn Step<TencentState>>> = vec![
             Box::new(steps::StepPreValidate { config: c.clone() }),
             Box::new(steps::StepCheckSourceImage { config: c.clone() }),

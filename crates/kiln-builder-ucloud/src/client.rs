@@ -194,7 +194,7 @@ impl Client {
         action: &str,
         p: &Params,
         cancel: Option<&CancellationToken>,
-        mut find: L,
+        find: L,
     ) -> Result<T, ApiError>
     where
         T: DeserializeOwned,
@@ -208,10 +208,7 @@ impl Client {
                 &[],
                 true,
                 || self.attempt::<T>(action, p),
-                || {
-                    let found = find();
-                    async move { found.await.map_err(|e| e.fault) }
-                },
+                find,
             )
             .await
     }

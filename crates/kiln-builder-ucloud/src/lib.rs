@@ -19,6 +19,7 @@
 //! create reply is adopted rather than leaked.
 
 mod artifact;
+pub mod cleanup;
 pub mod client;
 pub mod cloud;
 pub mod config;
@@ -29,18 +30,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kiln_cloud::builder::{poller, prepared, Setup};
 use kiln_cloud::steps::image::{CopyTarget, ImageState, StepCopyImage, StepCreateImage};
 use kiln_cloud::steps::instance::{
     InstanceState, Launched, StepRunInstance, StepStopInstance, StopMode,
 };
-use kiln_cloud::Poller;
-use kiln_sdk::communicator::{Communicator, NoCommunicator};
-use kiln_sdk::component::{BuildContext, BuildError, GeneratedData};
+use kiln_sdk::component::{BuildContext, BuildError};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::step::{Runner, Step};
-use kiln_sdk::steps::{HasCommunicator, StepProvision};
+use kiln_sdk::steps::StepProvision;
 use kiln_sdk::{generated, Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
-use kiln_ssh::{CommunicatorConfig, SshCommunicator, SshState, StepConnect};
+use kiln_ssh::{CommunicatorConfig, SshCommunicator, StepConnect};
 
 pub use artifact::{UcloudArtifact, BUILDER_ID};
 pub use config::Config;
@@ -61,29 +61,20 @@ impl BuilderFactory for UcloudUhostBuilderFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        let config = config::prepare(raw, cx)?;
-        let mut p = Prepared::new(Box::new(UcloudUhostBuilder {
-            config: Arc::new(config),
-            redactor: cx.redactor.clone(),
-        }) as Box<dyn Builder>);
-        p.generated = kiln_ssh::GENERATED_DATA_KEYS
-            .iter()
-            .map(|k| k.to_string())
-            .collect();
-        Ok(p)
+        Ok(prepared(
+            UcloudUhostBuilder(Setup::new(config::prepare(raw, cx)?, cx)),
+            &[],
+        ))
     }
 }
 
 /// A prepared ucloud-uhost builder.
-pub struct UcloudUhostBuilder {
-    config: Arc<Config>,
-    redactor: kiln_sdk::ui::Redactor,
-}
+pub struct UcloudUhostBuilder(Setup<Config>);
 
 impl UcloudUhostBuilder {
     /// The validated config.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.0.config
     }
 }
 
@@ -116,26 +107,7 @@ pub struct UcloudState {
     pub images: BTreeMap<String, String>,
 }
 
-impl SshState for UcloudState {
-    fn ssh_host(&self) -> Option<String> {
-        self.ssh_host.clone()
-    }
-    fn set_ssh_communicator(&mut self, communicator: Option<Arc<SshCommunicator>>) {
-        self.communicator = communicator;
-    }
-}
-
-impl HasCommunicator for UcloudState {
-    fn communicator(&self) -> Arc<dyn Communicator> {
-        match &self.communicator {
-            Some(c) => c.clone(),
-            None => Arc::new(NoCommunicator),
-        }
-    }
-    fn generated(&self) -> GeneratedData {
-        Arc::new(self.generated.clone())
-    }
-}
+kiln_cloud::impl_ssh_state!(UcloudState);
 
 impl InstanceState for UcloudState {
     type Api = Uhost;
@@ -223,11 +195,6 @@ fn make_password() -> String {
     format!("{letters}{special}{digits}")
 }
 
-/// Waits track their own length (kiln-cloud's [`Poller::tracking`]).
-fn poller(timeout: Duration) -> Poller {
-    Poller::tracking(timeout, Duration::from_millis(200), Duration::from_secs(10))
-}
-
 /// How long the UHost may take to run, stop and go (the plugin's 100
 /// tries of at most 6 s).
 const INSTANCE_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -235,7 +202,7 @@ const INSTANCE_TIMEOUT: Duration = Duration::from_secs(1800);
 #[async_trait]
 impl Builder for UcloudUhostBuilder {
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let c = &self.config;
+        let c = &self.0.config;
         let client = client::Client::new(&c.access).map_err(BuildError::msg)?;
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -256,7 +223,7 @@ impl Builder for UcloudUhostBuilder {
             .as_ref()
             .and_then(|s| s.credentials.password.clone())
             .unwrap_or_else(|| Secret::new(make_password()));
-        self.redactor.add(password.expose().clone());
+        self.0.redactor.add(password.expose().clone());
         if let Some(s) = &mut ssh {
             s.credentials.password = Some(password.clone());
         }
@@ -307,7 +274,7 @@ impl UcloudUhostBuilder {
         ssh: Option<Arc<kiln_ssh::SshConfig>>,
         cx: &BuildContext<'_>,
     ) -> Vec<Box<dyn Step<UcloudState>>> {
-        let c = &self.config;
+        let c = &self.0.config;
         let short = poller(INSTANCE_TIMEOUT);
         let image_poller = poller(c.image.wait_image_ready_timeout);
         let mut steps: Vec<Box<dyn Step<UcloudState>>> = vec![

@@ -113,6 +113,27 @@ impl Classify for Fault {
     }
 }
 
+/// What fails inside one attempt of a call (the `find` of
+/// [`crate::Api::create`]): a [`Fault`], or a whole call's [`ApiError`]
+/// when the lookup is made of the cloud's own (retried) calls, whose last
+/// fault counts.
+pub trait IntoFault {
+    /// The fault.
+    fn into_fault(self) -> Fault;
+}
+
+impl IntoFault for Fault {
+    fn into_fault(self) -> Fault {
+        self
+    }
+}
+
+impl IntoFault for ApiError {
+    fn into_fault(self) -> Fault {
+        self.fault
+    }
+}
+
 /// A failed API call, after the retry policy gave up or met a permanent
 /// error.
 #[derive(Debug, Clone, PartialEq, Eq)]

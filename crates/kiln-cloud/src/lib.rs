@@ -18,6 +18,15 @@
 //! - [`steps`]: the steps every cloud builder repeats (key pair, network,
 //!   security group, instance, image, region copies, sharing, tags),
 //!   generic over the cloud's client.
+//! - [`sweep`]: `kiln cleanup`'s search and deletion of what a killed
+//!   run left, kind by kind, with its messages and error report.
+//! - [`import`]: what the import post-processors share (cancellation,
+//!   upload progress, the artifact under their own builder id).
+//! - [`sign`]: the percent-encoding of the clouds' request signatures.
+//! - [`builder`], [`comm`], [`artifact`] and [`config`]: the wiring every
+//!   cloud builder repeats (prepare, temporary names, the waits' poller,
+//!   the connection in its state, the images-by-region artifact, template
+//!   values or their environment variables, section decoding).
 //! - [`batch`]: batching of the same kind of lookup across the builds of
 //!   one process ([`Batcher`]).
 //!
@@ -25,11 +34,18 @@
 //! into [`Fault`]s; everything else comes from here. Holds no resources
 //! and creates nothing, so there is nothing to clean up.
 
+pub mod artifact;
 pub mod batch;
+pub mod builder;
+pub mod comm;
+pub mod config;
 pub mod error;
+pub mod import;
 pub mod poll;
 pub mod retry;
+pub mod sign;
 pub mod steps;
+pub mod sweep;
 
 pub use batch::Batcher;
 pub use error::{ApiError, Classify, ErrorClass, Failure, Fault};

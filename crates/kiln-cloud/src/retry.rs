@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{ApiError, ErrorClass, Failure, Fault};
+use crate::error::{ApiError, ErrorClass, Failure, Fault, IntoFault};
 
 /// Each cloud's throttling error codes, in one place: a reply with one of
 /// these codes is [`ErrorClass::Throttled`]. A code ending in `*` stands
@@ -381,8 +381,10 @@ impl Api {
     /// have created the thing though its reply never came), and an error
     /// with one of `duplicate` codes on a retry adopts what `find` finds.
     /// A duplicate on the first attempt is the caller's error, as it is.
+    /// `find` answers a [`Fault`], or an [`ApiError`] when it is made of
+    /// the cloud's own (retried) calls: its last fault counts.
     #[allow(clippy::too_many_arguments)]
-    pub async fn create<T, C, CFut, L, LFut>(
+    pub async fn create<T, C, CFut, L, LFut, E>(
         &self,
         action: &str,
         cancel: Option<&CancellationToken>,
@@ -395,11 +397,16 @@ impl Api {
         C: FnMut() -> CFut,
         CFut: Future<Output = Result<T, Fault>>,
         L: FnMut() -> LFut,
-        LFut: Future<Output = Result<Option<T>, Fault>>,
+        LFut: Future<Output = Result<Option<T>, E>>,
+        E: IntoFault,
     {
         self.call(action, cancel, |attempt| {
             let retry = attempt.is_retry();
             // Futures do nothing until awaited: these cost nothing unused.
+            let mut find = || {
+                let found = find();
+                async move { found.await.map_err(IntoFault::into_fault) }
+            };
             let first = (retry && look_first).then(&mut find);
             let after = retry.then(&mut find);
             let created = create();
@@ -446,6 +453,19 @@ impl Api {
             }
         })
         .await
+    }
+}
+
+/// The outcome of a delete whose resource may be gone before its first
+/// attempt too (another build's cleanup, an earlier try): an error with
+/// one of `not_found` codes, on any attempt, means deleted.
+// The error is the one every API call returns by value; boxing it here
+// alone would only make callers unbox it.
+#[allow(clippy::result_large_err)]
+pub fn deleted<T>(result: Result<T, ApiError>, not_found: &[&str]) -> Result<(), ApiError> {
+    match result {
+        Err(e) if e.is(not_found) => Ok(()),
+        r => r.map(drop),
     }
 }
 
@@ -710,7 +730,7 @@ mod tests {
                     }
                     Err(duplicate())
                 },
-                || async { Ok(made.lock().unwrap().first().cloned()) },
+                || async { Ok::<_, Fault>(made.lock().unwrap().first().cloned()) },
             )
             .await;
         assert_eq!(r, Ok("sg-1".to_string()));
@@ -724,7 +744,7 @@ mod tests {
                 &["InvalidGroup.Duplicate"],
                 false,
                 || async { Err::<String, _>(duplicate()) },
-                || async { Ok(Some("sg-other".to_string())) },
+                || async { Ok::<_, Fault>(Some("sg-other".to_string())) },
             )
             .await
             .unwrap_err();
@@ -746,11 +766,35 @@ mod tests {
                     created.fetch_add(1, Ordering::SeqCst);
                     Err::<String, _>(fault(ErrorClass::Transient))
                 },
-                || async { Ok(Some("ami-1".to_string())) },
+                || async { Ok::<_, Fault>(Some("ami-1".to_string())) },
             )
             .await;
         assert_eq!(r, Ok("ami-1".to_string()));
         assert_eq!(created.load(Ordering::SeqCst), 1);
+
+        // A lookup made of the cloud's own calls fails with their error:
+        // its last fault is the attempt's.
+        let lost = api(5)
+            .call("DescribeImages", None, |_| async {
+                Err::<(), _>(fault(ErrorClass::Permanent))
+            })
+            .await
+            .unwrap_err();
+        let e = api(5)
+            .create(
+                "CreateImage",
+                None,
+                &[],
+                true,
+                || async { Err::<String, _>(fault(ErrorClass::Transient)) },
+                || {
+                    let lost = lost.clone();
+                    async move { Err::<Option<String>, _>(lost) }
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!((e.action.as_str(), &e.fault), ("CreateImage", &lost.fault));
     }
 
     #[tokio::test(start_paused = true)]
@@ -789,6 +833,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Some("InvalidKeyPair.NotFound"));
+        // Gone before the first attempt too is deleted; other errors stay.
+        let codes = &["InvalidKeyPair.NotFound"];
+        assert_eq!(deleted(Err::<(), _>(e.clone()), codes), Ok(()));
+        assert_eq!(deleted(Ok(Some(1)), codes), Ok(()));
+        assert_eq!(deleted(Err::<(), _>(e.clone()), &["Other"]), Err(e));
     }
 
     #[tokio::test(start_paused = true)]

@@ -25,7 +25,7 @@ pub mod role;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ use kiln_builder_alicloud::client::{self as ecs_client, Client, Params, Product}
 use kiln_builder_alicloud::cloud::image::ALL_STATUSES;
 use kiln_builder_alicloud::cloud::{items, text, Ecs};
 use kiln_builder_alicloud::AlicloudArtifact;
+use kiln_cloud::import::{cancellable, delete_imported, listed_files, with_progress, Failed};
 use kiln_cloud::poll::{CheckError, Status};
 use kiln_cloud::{ApiError, Poller, RetryPolicy, Timeouts};
 use kiln_sdk::component::{BuildError, KeepInput};
@@ -111,18 +112,6 @@ struct Clients {
     ram: Client,
 }
 
-/// Why a run failed, for the cleanup: cancelled or not.
-enum Failed {
-    Cancelled,
-    Error(String),
-}
-
-impl From<String> for Failed {
-    fn from(e: String) -> Self {
-        Failed::Error(e)
-    }
-}
-
 #[async_trait]
 impl PostProcessor for AlicloudImport {
     async fn post_process(
@@ -141,7 +130,7 @@ impl PostProcessor for AlicloudImport {
             Ok(image) => {
                 let images = BTreeMap::from([(c.access.region.clone(), image)]);
                 Ok(PostProcessed {
-                    artifact: Arc::new(ImportArtifact(AlicloudArtifact {
+                    artifact: Arc::new(artifact::imported(AlicloudArtifact {
                         images,
                         ecs: clients.ecs.clone(),
                         generated: BTreeMap::new(),
@@ -151,10 +140,7 @@ impl PostProcessor for AlicloudImport {
             }
             Err(failed) => {
                 undo(cx.ui, &clients, &created).await;
-                Err(match failed {
-                    Failed::Cancelled => BuildError::Cancelled,
-                    Failed::Error(e) => BuildError::msg(e),
-                })
+                Err(failed.into())
             }
         }
     }
@@ -490,18 +476,7 @@ pub fn pick_file(files: &[PathBuf]) -> Option<PathBuf> {
 
 /// The error when the artifact has no disk image.
 fn no_image_file(files: &[PathBuf]) -> String {
-    let listed = if files.is_empty() {
-        "it has no files".to_string()
-    } else {
-        format!(
-            "its files are `{}`",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join("`, `")
-        )
-    };
+    let listed = listed_files(files);
     format!("no vhd or raw file found in the artifact from the builder: {listed}\n  hint: alicloud-import takes a `.raw`, `.vhd` or `.qcow2` disk image (a qemu build's output, or `artifice`)")
 }
 
@@ -568,56 +543,12 @@ async fn wait_available(ecs: &Ecs, image: &str, cancel: &CancellationToken) -> R
     }
 }
 
-/// Runs `fut` unless `cancel` fires first.
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    fut: impl std::future::Future<Output = T>,
-) -> Result<T, Failed> {
-    tokio::select! {
-        _ = cancel.cancelled() => Err(Failed::Cancelled),
-        r = fut => Ok(r),
-    }
-}
-
-/// Runs the upload `fut`, reporting `progress` of `total` bytes through
-/// the UI twice a second, unless `cancel` fires first.
-async fn with_progress<T>(
-    ui: &dyn Ui,
-    cancel: &CancellationToken,
-    label: &str,
-    total: u64,
-    progress: &AtomicU64,
-    fut: impl std::future::Future<Output = T>,
-) -> Result<T, Failed> {
-    tokio::pin!(fut);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(Failed::Cancelled),
-            r = &mut fut => {
-                ui.progress(label, total, total);
-                return Ok(r);
-            }
-            _ = tick.tick() => ui.progress(label, progress.load(Ordering::Relaxed).min(total), total),
-        }
-    }
-}
-
 /// Deletes what a failed or cancelled run created, newest first; never
 /// cancelled itself. What cannot be deleted is said, with its id.
 async fn undo(ui: &dyn Ui, clients: &Clients, created: &Created) {
     if let Some(image) = &created.image {
-        ui.say(&format!(
-            "Deleting the imported image {image} because of cancellation or error..."
-        ));
-        let images = BTreeMap::from([(clients.ecs.region().to_string(), image.clone())]);
-        if let Err(e) =
-            kiln_cloud::steps::image::destroy_images(&images, |r| clients.ecs.for_region(r)).await
-        {
-            ui.error(&format!(
-                "cannot delete the imported image `{image}` (delete it yourself): {e}"
-            ));
-        }
+        let region = clients.ecs.region().to_string();
+        delete_imported(ui, region, image, |r| clients.ecs.for_region(r)).await;
     }
     if let Some(m) = &created.multipart {
         if let Err(e) = clients.oss.abort_multipart(m).await {

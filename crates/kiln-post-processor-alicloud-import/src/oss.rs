@@ -22,7 +22,8 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use kiln_builder_alicloud::client::{transport_fault, AccessKey};
 use kiln_cloud::error::snippet;
-use kiln_cloud::retry::{classify_failure, classify_reply};
+use kiln_cloud::retry::{classify_failure, classify_reply, deleted};
+use kiln_cloud::sign::{encode_path, percent_decode, percent_encode};
 use kiln_cloud::{Api, ApiError, ErrorClass, Failure, Fault, RetryPolicy, Timeouts};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -105,12 +106,13 @@ enum Body<'a> {
     /// Text (XML).
     Text(String),
     /// `len` bytes of the file at `path` from `offset`, counted in
-    /// `progress` and checked with `crc`.
+    /// `progress` and summed up in `crc`.
     File {
         path: &'a Path,
         offset: u64,
         len: u64,
         progress: &'a Arc<AtomicU64>,
+        crc: &'a Arc<std::sync::Mutex<Crc64>>,
     },
 }
 
@@ -181,7 +183,7 @@ impl Oss {
 
     /// The URL of `bucket`/`key` with `query` (already encoded).
     fn url(&self, bucket: &str, key: &str, query: &str) -> String {
-        let key = encode_key(key);
+        let key = encode_path(key);
         let mut url = match (&self.style, bucket) {
             (Style::VirtualHost { scheme, host }, "") => format!("{scheme}://{host}/"),
             (Style::Path { base }, "") => format!("{base}/"),
@@ -197,7 +199,7 @@ impl Oss {
     /// Finds the bucket `name` with ListBuckets (`prefix=name`), as the
     /// OSS SDK's `IsBucketExist` does.
     pub async fn find_bucket(&self, name: &str) -> Result<Option<Bucket>, ApiError> {
-        let query = format!("prefix={}&max-keys=1000", encode_query(name));
+        let query = format!("prefix={}&max-keys=1000", percent_encode(name));
         let reply = self
             .api
             .call("ListBuckets", None, |_| {
@@ -231,16 +233,12 @@ impl Oss {
 
     /// Deletes the bucket `name`; one already gone is done.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), ApiError> {
-        match self
+        let r = self
             .api
             .delete("DeleteBucket", None, &["NoSuchBucket"], || {
                 self.attempt(Method::DELETE, name, "", "", &[], Body::Empty)
-            })
-            .await
-        {
-            Err(e) if e.is(&["NoSuchBucket"]) => Ok(()),
-            r => r.map(drop),
-        }
+            });
+        deleted(r.await, &["NoSuchBucket"])
     }
 
     /// Uploads the file at `path` (`size` bytes) as `bucket`/`key` with
@@ -308,7 +306,10 @@ impl Oss {
         let mut number = 1u32;
         while offset < size {
             let len = plan.part_size.min(size - offset);
-            let query = format!("partNumber={number}&uploadId={}", encode_query(&upload_id));
+            let query = format!(
+                "partNumber={number}&uploadId={}",
+                percent_encode(&upload_id)
+            );
             let reply = self
                 .api
                 .call("UploadPart", None, |_| {
@@ -346,7 +347,7 @@ impl Oss {
                 ))
                 .collect::<String>()
         );
-        let query = format!("uploadId={}", encode_query(&upload_id));
+        let query = format!("uploadId={}", percent_encode(&upload_id));
         self.api
             .call("CompleteMultipartUpload", None, |_| {
                 self.attempt(
@@ -365,17 +366,13 @@ impl Oss {
 
     /// Aborts the multipart upload `m`; one already gone is done.
     pub async fn abort_multipart(&self, m: &Multipart) -> Result<(), ApiError> {
-        let query = format!("uploadId={}", encode_query(&m.upload_id));
-        match self
+        let query = format!("uploadId={}", percent_encode(&m.upload_id));
+        let r = self
             .api
             .delete("AbortMultipartUpload", None, &["NoSuchUpload"], || {
                 self.attempt(Method::DELETE, &m.bucket, &m.key, &query, &[], Body::Empty)
-            })
-            .await
-        {
-            Err(e) if e.is(&["NoSuchUpload"]) => Ok(()),
-            r => r.map(drop),
-        }
+            });
+        deleted(r.await, &["NoSuchUpload"])
     }
 
     /// Deletes `bucket`/`key` (OSS answers 204 for a key that is not there).
@@ -459,9 +456,10 @@ impl Oss {
             offset,
             len,
             progress,
+            crc: &crc,
         };
         let reply = self
-            .attempt_with_crc(Method::PUT, bucket, key, query, headers, body, Some(&crc))
+            .attempt(Method::PUT, bucket, key, query, headers, body)
             .await?;
         let ours = crc.lock().unwrap_or_else(|e| e.into_inner()).finish();
         if let Some(theirs) = reply
@@ -482,6 +480,7 @@ impl Oss {
         Ok(reply)
     }
 
+    /// One signed request.
     async fn attempt(
         &self,
         method: Method,
@@ -490,22 +489,6 @@ impl Oss {
         query: &str,
         headers: &[(&str, String)],
         body: Body<'_>,
-    ) -> Result<Reply, Fault> {
-        self.attempt_with_crc(method, bucket, key, query, headers, body, None)
-            .await
-    }
-
-    /// One signed request.
-    #[allow(clippy::too_many_arguments)]
-    async fn attempt_with_crc(
-        &self,
-        method: Method,
-        bucket: &str,
-        key: &str,
-        query: &str,
-        headers: &[(&str, String)],
-        body: Body<'_>,
-        crc: Option<&Arc<std::sync::Mutex<Crc64>>>,
     ) -> Result<Reply, Fault> {
         let date = chrono::Utc::now()
             .format("%a, %d %b %Y %H:%M:%S GMT")
@@ -527,7 +510,7 @@ impl Oss {
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_string(), decode_query(v))
+                (k.to_string(), percent_decode(v))
             })
             .collect();
         let sts = string_to_sign(
@@ -560,6 +543,7 @@ impl Oss {
                 offset,
                 len,
                 progress,
+                crc,
             } => {
                 let mut f = tokio::fs::File::open(path).await.map_err(|e| {
                     Fault::new(
@@ -576,14 +560,12 @@ impl Oss {
                         )
                     })?;
                 let progress = Arc::clone(progress);
-                let crc = crc.cloned();
+                let crc = Arc::clone(crc);
                 let stream = ReaderStream::with_capacity(f.take(len), 256 * 1024).map(
                     move |chunk: std::io::Result<bytes::Bytes>| {
                         if let Ok(c) = &chunk {
                             progress.fetch_add(c.len() as u64, Ordering::Relaxed);
-                            if let Some(crc) = &crc {
-                                crc.lock().unwrap_or_else(|e| e.into_inner()).update(c);
-                            }
+                            crc.lock().unwrap_or_else(|e| e.into_inner()).update(c);
                         }
                         chunk
                     },
@@ -655,41 +637,9 @@ impl Oss {
 /// `x-oss-tagging`: `k=v&k2=v2`, each part URL-encoded.
 pub fn tagging(tags: &[(String, String)]) -> String {
     tags.iter()
-        .map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
-fn encode_query(s: &str) -> String {
-    kiln_builder_alicloud::client::percent_encode(s)
-}
-
-/// Percent-encodes an object key for the path (`/` kept).
-fn encode_key(key: &str) -> String {
-    key.split('/')
-        .map(encode_query)
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Decodes `%XX` escapes.
-fn decode_query(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The text of the first `<name>…</name>` in `xml`.

@@ -20,7 +20,7 @@ pub mod ufile;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use async_trait::async_trait;
 use kiln_builder_ucloud::client::{params, Client};
 use kiln_builder_ucloud::cloud::Uhost;
 use kiln_builder_ucloud::UcloudArtifact;
+use kiln_cloud::import::{cancellable, delete_imported, listed_files, with_progress, Failed};
 use kiln_cloud::poll::{CheckError, Status};
 use kiln_cloud::Poller;
 use kiln_sdk::component::{BuildError, KeepInput};
@@ -85,18 +86,6 @@ struct Created {
     image: Option<String>,
 }
 
-/// Why a run failed, for the cleanup: cancelled or not.
-enum Failed {
-    Cancelled,
-    Error(String),
-}
-
-impl From<String> for Failed {
-    fn from(e: String) -> Self {
-        Failed::Error(e)
-    }
-}
-
 #[derive(Deserialize)]
 struct Imported {
     #[serde(rename = "ImageId", default)]
@@ -134,7 +123,7 @@ impl PostProcessor for UcloudImport {
             Ok(image) => {
                 let key = format!("{}:{}", c.access.project_id, c.access.region);
                 Ok(PostProcessed {
-                    artifact: Arc::new(ImportArtifact(UcloudArtifact {
+                    artifact: Arc::new(artifact::imported(UcloudArtifact {
                         images: BTreeMap::from([(key, image)]),
                         uhost,
                         generated: BTreeMap::new(),
@@ -151,10 +140,7 @@ impl PostProcessor for UcloudImport {
                     c.wait_image_ready_timeout,
                 )
                 .await;
-                Err(match failed {
-                    Failed::Cancelled => BuildError::Cancelled,
-                    Failed::Error(e) => BuildError::msg(e),
-                })
+                Err(failed.into())
             }
         }
     }
@@ -274,18 +260,7 @@ pub fn pick_file(files: &[PathBuf], format: &str) -> Option<PathBuf> {
 
 /// The error when the artifact has no `.<format>` file.
 fn no_image_file(files: &[PathBuf], format: &str) -> String {
-    let listed = if files.is_empty() {
-        "it has no files".to_string()
-    } else {
-        format!(
-            "its files are `{}`",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join("`, `")
-        )
-    };
+    let listed = listed_files(files);
     format!("No {format} image file found in artifact from builder: {listed}\n  hint: `format` is `{format}`: ucloud-import takes the artifact's first file ending in `.{format}`")
 }
 
@@ -322,41 +297,6 @@ async fn wait_available(
     }
 }
 
-/// Runs `fut` unless `cancel` fires first.
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    fut: impl std::future::Future<Output = T>,
-) -> Result<T, Failed> {
-    tokio::select! {
-        _ = cancel.cancelled() => Err(Failed::Cancelled),
-        r = fut => Ok(r),
-    }
-}
-
-/// Runs the upload `fut`, reporting `progress` of `total` bytes through
-/// the UI twice a second, unless `cancel` fires first.
-async fn with_progress<T>(
-    ui: &dyn Ui,
-    cancel: &CancellationToken,
-    label: &str,
-    total: u64,
-    progress: &AtomicU64,
-    fut: impl std::future::Future<Output = T>,
-) -> Result<T, Failed> {
-    tokio::pin!(fut);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(Failed::Cancelled),
-            r = &mut fut => {
-                ui.progress(label, total, total);
-                return Ok(r);
-            }
-            _ = tick.tick() => ui.progress(label, progress.load(Ordering::Relaxed).min(total), total),
-        }
-    }
-}
-
 /// Deletes what a failed or cancelled run created, newest first (an image
 /// still being imported once its import ended, `timeout` at most); never
 /// cancelled itself. What cannot be deleted is said, with its id.
@@ -388,17 +328,8 @@ async fn undo(
                 "cannot wait for the import of image `{image}` to end: {e}"
             ));
         }
-        ui.say(&format!(
-            "Deleting the imported image {image} because of cancellation or error..."
-        ));
         let key = format!("{}:{}", uhost.client.project(), uhost.client.region());
-        let images = BTreeMap::from([(key, image.clone())]);
-        if let Err(e) = kiln_cloud::steps::image::destroy_images(&images, |k| uhost.at_key(k)).await
-        {
-            ui.error(&format!(
-                "cannot delete the imported image `{image}` (delete it yourself): {e}"
-            ));
-        }
+        delete_imported(ui, key, image, |k| uhost.at_key(k)).await;
     }
     if let (Some(key), Some(u)) = (&created.object, ufile) {
         let bucket = u.bucket();

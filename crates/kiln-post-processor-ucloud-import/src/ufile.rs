@@ -14,14 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use futures_util::StreamExt;
-use hmac::{Hmac, KeyInit, Mac};
 use kiln_builder_ucloud::client::{params, Client};
 use kiln_cloud::error::{snippet, transport_fault};
+use kiln_cloud::sign::{encode_path, hmac_sha1_base64, percent_encode};
 use kiln_cloud::{Api, ApiError, ErrorClass, Failure, Fault, RetryPolicy, Timeouts};
 use serde_json::Value;
-use sha1::Sha1;
 use tokio_util::io::ReaderStream;
 
 /// The content type of every upload.
@@ -42,10 +40,7 @@ pub fn string_to_sign(
 
 /// The base64 HMAC-SHA1 of `text` with `private_key`.
 pub fn signature(private_key: &str, text: &str) -> String {
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(private_key.as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(text.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    hmac_sha1_base64(private_key.as_bytes(), text.as_bytes())
 }
 
 /// An existing bucket's UFile client.
@@ -156,8 +151,8 @@ impl Ufile {
             "http://{}/{}?UCloudPublicKey={}&Signature={}&Expires={expires}",
             self.domain,
             encode_path(key),
-            encode_query(public),
-            encode_query(&sig)
+            percent_encode(public),
+            percent_encode(&sig)
         )
     }
 
@@ -267,27 +262,6 @@ impl Ufile {
     }
 }
 
-/// `key` with each path segment percent-encoded (`/` kept).
-fn encode_path(key: &str) -> String {
-    key.split('/')
-        .map(encode_query)
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// `s` percent-encoded but for RFC 3986's unreserved characters.
-fn encode_query(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +275,5 @@ mod tests {
             signature("Jefe", "what do ya want for nothing?"),
             "7/zfauXrL6LSdBbV8YTfnCWafHk="
         );
-        assert_eq!(encode_path("a b/c+d.raw"), "a%20b/c%2Bd.raw");
     }
 }

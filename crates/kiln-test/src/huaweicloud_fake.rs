@@ -1,21 +1,30 @@
 //! The FAKE Huawei Cloud API (`fakes/huaweicloud/huaweicloud_fake.py`) for
 //! the huaweicloud tests, as moto is for amazon-ebs: [`HuaweicloudFake`]
 //! starts it on free loopback ports (plain HTTP and HTTPS with a CA it
-//! generates) through [`crate::fake_server::FakeServer`], and exposes the
-//! endpoint, the CA, the access key and secret it accepts, the project,
-//! [`HuaweicloudFake::resources`] (everything it holds, for leak checks),
-//! [`HuaweicloudFake::requests`] (the request log), the fault hook
-//! [`HuaweicloudFake::fail`] and an sshd that plays the server's cloud-init.
+//! generates) through [`crate::fake_server::FakeServer`], which it
+//! dereferences to (the endpoint, the CA, `resources` for leak checks, the
+//! request log, an sshd that plays the server's cloud-init), and adds the
+//! access key and secret it accepts, the project,
+//! [`HuaweicloudFake::requests`] (the request log parsed) and the fault
+//! hook [`HuaweicloudFake::fail`].
 //!
 //! The fake runs on the Python of the venv scripts/install-deps.sh makes
 //! (which also holds Huawei's SDKs for the fidelity scenario); a missing
 //! venv is a failure, never a skip.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 
-use crate::fake_server::FakeServer;
+use crate::fake_server::{log_entries, string_fields, text};
+
+/// How to start the fake.
+pub use crate::fake_server::Options;
+
+crate::fake_server::fake_cloud!(
+    HuaweicloudFake,
+    "huaweicloud",
+    "KILN_HUAWEICLOUD_VENV",
+    "Huawei Cloud"
+);
 
 /// The access key id the fake accepts.
 pub const ACCESS_KEY: &str = "HWFAKEKILNACCESSKEY1";
@@ -23,58 +32,11 @@ pub const ACCESS_KEY: &str = "HWFAKEKILNACCESSKEY1";
 pub const PROJECT_ID: &str = "0b0ff3a5fa804c0e8f1d7e5b2a9c4d61";
 /// The region of requests to `127.0.0.1` (the fake's default).
 pub const REGION: &str = "cn-north-4";
-
-/// `fakes/huaweicloud` in the repository.
-pub fn fake_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fakes/huaweicloud")
-}
-
-/// The venv scripts/install-deps.sh creates (`KILN_HUAWEICLOUD_VENV`, or
-/// `~/.cache/kiln/huaweicloud-venv`). Panics when it is missing: the
-/// huaweicloud tests never skip.
-pub fn venv() -> PathBuf {
-    let v = std::env::var_os("KILN_HUAWEICLOUD_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/kiln/huaweicloud-venv")
-        });
-    assert!(
-        v.join("bin/python").exists(),
-        "the Huawei Cloud venv is not installed in `{}`: run scripts/install-deps.sh",
-        v.display()
-    );
-    v
-}
-
-/// The venv's Python.
-pub fn python() -> PathBuf {
-    venv().join("bin/python")
-}
-
-/// How to start the fake.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Multiplies the fake's realistic delays (0.01: a 120 s image takes
-    /// 1.2 s).
-    pub time_scale: f64,
-    /// The address EIPs get (point it at a test sshd).
-    pub public_ip: String,
-    /// The private address servers get (default: from their subnet).
-    pub private_ip: Option<String>,
-    /// Also serve HTTPS.
-    pub https: bool,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            time_scale: 0.01,
-            public_ip: "127.0.0.1".into(),
-            private_ip: None,
-            https: true,
-        }
-    }
-}
+/// The CBR vault the fake holds in every region (`vault_id`).
+pub const VAULT_ID: &str = "3c4a8e2f-1b6d-4f0e-9a7c-2e5d8b1f6a01";
+/// The data disk image (20 GB) shared with every project
+/// (`data_disks[].data_image_id`).
+pub const DATA_IMAGE_ID: &str = "5b0b6a7e-7c1e-4a55-9f0e-6d0c7a1d0d01";
 
 /// One request the fake answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,64 +53,23 @@ pub struct ApiRequest {
     /// The id the call named (its last path argument) or made (`job_id`,
     /// `id`).
     pub ids: Vec<(String, String)>,
-}
-
-/// A running fake; killed on drop.
-pub struct HuaweicloudFake {
-    server: FakeServer,
-    secret: String,
+    /// The query parameters of a call that succeeded.
+    pub query: Vec<(String, String)>,
+    /// The JSON body of a call that succeeded (`null` for none).
+    pub body: Value,
 }
 
 impl HuaweicloudFake {
-    /// The fake with [`Options::default`].
-    pub fn start() -> HuaweicloudFake {
-        Self::start_with(&Options::default())
-    }
-
     /// The fake with `opts`, once it listens.
     pub fn start_with(opts: &Options) -> HuaweicloudFake {
         let secret = format!("kiln-hw-fake-secret-{}", std::process::id());
-        let mut args = vec![
-            "--https-port".to_string(),
-            if opts.https { "0" } else { "-1" }.to_string(),
-            "--time-scale".into(),
-            opts.time_scale.to_string(),
-            "--public-ip".into(),
-            opts.public_ip.clone(),
-            "--region".into(),
-            REGION.into(),
-            "--project-id".into(),
-            PROJECT_ID.into(),
-        ];
-        if let Some(ip) = &opts.private_ip {
-            args.extend(["--private-ip".to_string(), ip.clone()]);
-        }
-        let server = FakeServer::start(
-            "fake Huawei Cloud API",
-            &python(),
-            &fake_dir().join("huaweicloud_fake.py"),
+        let mut args = opts.args();
+        args.extend(["--region", REGION, "--project-id", PROJECT_ID].map(String::from));
+        let server = CLOUD.start(
             &args,
             &[("HUAWEICLOUD_FAKE_KEYS", format!("{ACCESS_KEY}:{secret}"))],
         );
         HuaweicloudFake { server, secret }
-    }
-
-    /// `http://127.0.0.1:<port>`: every service (ECS, IMS, VPC and EIP
-    /// paths do not overlap).
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.server.http_port())
-    }
-
-    /// `https://127.0.0.1:<port>` when HTTPS is on.
-    pub fn https_endpoint(&self) -> Option<String> {
-        self.server
-            .https_port()
-            .map(|p| format!("https://127.0.0.1:{p}"))
-    }
-
-    /// The CA certificate (PEM) that signed the HTTPS certificate.
-    pub fn ca_cert(&self) -> Option<PathBuf> {
-        self.server.ca_cert()
     }
 
     /// The access key id it accepts.
@@ -161,30 +82,9 @@ impl HuaweicloudFake {
         &self.secret
     }
 
-    /// What the fake wrote on stderr so far.
-    pub fn log(&self) -> String {
-        self.server.log()
-    }
-
-    /// Everything it holds, by kind (`server`, `image`, `vpc`, `subnet`,
-    /// `security_group`, `security_group_rule`, `keypair`, `eip`), each a
-    /// list of objects with `region` and `tags`; public images and jobs
-    /// are left out.
-    pub fn resources(&self) -> Value {
-        self.server.admin("GET", "/_fake/resources", "")
-    }
-
-    /// The rows of `kind` it holds.
-    pub fn rows(&self, kind: &str) -> Vec<Value> {
-        self.resources()[kind]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
     /// The request log, oldest first.
     pub fn requests(&self) -> Vec<ApiRequest> {
-        parse_requests(&self.server.admin("GET", "/_fake/requests", ""))
+        parse_requests(&self.request_log())
     }
 
     /// The operations it answered, oldest first (`Op` or `Op -> Code`).
@@ -201,77 +101,23 @@ impl HuaweicloudFake {
     /// The next `times` calls of `action` fail with `status` and `code`
     /// (the gateway's body for `APIGW.*` codes, the service's otherwise).
     pub fn fail(&self, action: &str, status: u16, code: &str, times: u32) {
-        self.server.admin(
-            "POST",
-            "/_fake/faults",
-            &serde_json::json!({"action": action, "status": status, "code": code, "count": times})
-                .to_string(),
+        self.server.inject_fault(
+            action,
+            times,
+            serde_json::json!({ "status": status, "code": code }),
         );
-    }
-
-    /// How often injected faults fired, by operation.
-    pub fn faults_fired(&self, action: &str) -> u64 {
-        self.server
-            .admin("GET", "/_fake/faults", "")
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|f| f["action"] == action)
-                    .map(|f| f["fired"].as_u64().unwrap_or(0))
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-
-    /// Sets the multiplier of the fake's delays.
-    pub fn set_time_scale(&self, scale: f64) {
-        let v = self.server.admin(
-            "POST",
-            "/_fake/config",
-            &serde_json::json!({ "time_scale": scale }).to_string(),
-        );
-        assert_eq!(v["time_scale"].as_f64(), Some(scale), "time scale: {v}");
-    }
-
-    /// Forgets every resource, request and fault.
-    pub fn reset(&self) {
-        self.server.admin("POST", "/_fake/reset", "");
-    }
-
-    /// An sshd playing the server's cloud-init: its
-    /// `AuthorizedKeysCommand` asks the fake for the public keys of the key
-    /// pairs of ACTIVE servers, so the temporary key pair a build creates
-    /// is what lets it in.
-    pub fn sshd(&self) -> crate::sshd::Sshd {
-        crate::sshd::Sshd::start_with(&format!(
-            "AuthorizedKeysCommand /usr/bin/python3 {} authorized-keys {}\nAuthorizedKeysCommandUser root",
-            fake_dir().join("huaweicloud_fake.py").display(),
-            self.endpoint()
-        ))
     }
 }
 
 /// The fake's `/_fake/requests` JSON as [`ApiRequest`]s.
 pub fn parse_requests(v: &Value) -> Vec<ApiRequest> {
-    let s = |r: &Value, k: &str| r[k].as_str().unwrap_or("").to_string();
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| ApiRequest {
-                    service: s(r, "service"),
-                    action: s(r, "action"),
-                    status: r["status"].as_u64().unwrap_or(0) as u16,
-                    code: r["code"].as_str().map(String::from),
-                    ids: r["ids"]
-                        .as_object()
-                        .map(|o| {
-                            o.iter()
-                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    log_entries(v, |r| ApiRequest {
+        service: text(r, "service"),
+        action: text(r, "action"),
+        status: r["status"].as_u64().unwrap_or(0) as u16,
+        code: r["code"].as_str().map(String::from),
+        ids: string_fields(&r["ids"]),
+        query: string_fields(&r["query"]),
+        body: r["body"].clone(),
+    })
 }

@@ -3,45 +3,32 @@
 //! runs a whole alicloud-ecs build against it. A change to the fake that
 //! breaks a real Alibaba client, or changes what packer does, fails here.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::process::Command;
 
 use kiln_test::alicloud_fake::{self, AlicloudFake, Options};
 use serde_json::Value;
+use support::{ids, PackerRun};
 
 /// What the build sequence leaves behind: nothing but the RAM role the fake
 /// starts with and finished import tasks.
 fn held(res: &Value) -> Vec<String> {
-    res.as_object()
-        .expect("resources is an object")
-        .iter()
-        .filter(|(k, v)| {
-            !matches!(k.as_str(), "role" | "task") && !v.as_array().unwrap().is_empty()
-        })
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect()
+    support::held(res, &["role", "task"])
 }
 
 #[test]
 fn alibaba_sdks_run_a_build_sequence_against_the_fake() {
     let fake = AlicloudFake::start();
-    let out = Command::new(alicloud_fake::python())
-        .arg(alicloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
+    let mut c = Command::new(alicloud_fake::python());
+    c.arg(alicloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
         .arg(fake.endpoint())
         .arg(fake.https_endpoint().expect("HTTPS is on"))
         .arg(fake.ca_cert().expect("the fake's CA"))
         .env("ALICLOUD_ACCESS_KEY", fake.access_key())
-        .env("ALICLOUD_SECRET_KEY", fake.secret_key())
-        .output()
-        .expect("run the SDK scenario");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains(" passed, 0 failed"),
-        "the SDK scenario failed:\n{stdout}\n{}\nfake: {}",
-        String::from_utf8_lossy(&out.stderr),
-        fake.log()
-    );
+        .env("ALICLOUD_SECRET_KEY", fake.secret_key());
+    let stdout = support::run_scenario(c, |o| o.contains(" passed, 0 failed"), || fake.log());
     let reqs = fake.requests();
     assert!(
         stdout.contains("ok   DescribeRegions over HTTPS"),
@@ -94,17 +81,12 @@ fn the_guard_reports_config_and_rejects_unsigned_requests() {
     fake.set_time_scale(0.5);
     assert_eq!(fake.config()["time_scale"].as_f64(), Some(0.5));
     // An unsigned call from an unknown key: Alibaba's 404 and error body.
-    let mut s = std::net::TcpStream::connect(fake.host_port()).expect("connect to the fake");
-    write!(
-        s,
-        "GET /?Action=DescribeRegions&Version=2014-05-26&AccessKeyId=LTAInobody&Signature=x&Timestamp=2026-01-01T00:00:00Z&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0&SignatureNonce=1 HTTP/1.1\r\nHost: ecs.aliyuncs.com\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(head.starts_with("HTTP/1.1 404 "), "{text}");
-    let v: Value = serde_json::from_str(body).expect("a JSON error body");
+    let (head, body) = support::raw_http(
+        &fake.host_port(),
+        "GET /?Action=DescribeRegions&Version=2014-05-26&AccessKeyId=LTAInobody&Signature=x&Timestamp=2026-01-01T00:00:00Z&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0&SignatureNonce=1 HTTP/1.1\r\nHost: ecs.aliyuncs.com\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}\n{body}");
+    let v: Value = serde_json::from_str(&body).expect("a JSON error body");
     assert_eq!(v["Code"], "InvalidAccessKeyId.NotFound");
     for k in ["RequestId", "HostId", "Message", "Recommend"] {
         assert!(v[k].is_string(), "error body without `{k}`: {v}");
@@ -117,37 +99,18 @@ fn the_guard_reports_config_and_rejects_unsigned_requests() {
     assert!(held(&fake.resources()).is_empty());
 }
 
-/// The ids of `kind` in the resources JSON the packer run dumped.
-fn ids(res: &Value, kind: &str, key: &str) -> BTreeSet<String> {
-    res[kind]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[key].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn packer_1_6_6_builds_against_the_fake() {
     let Some(packer) = kiln_test::packer_or_skip("the alicloud-ecs fidelity build") else {
         return;
     };
     let _ = alicloud_fake::venv();
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(alicloud_fake::fake_dir().join("fidelity/packer_build.sh"))
-        .arg(out_dir.path())
-        .env("KILN_TEST_PACKER", &packer)
-        .output()
-        .expect("run fidelity/packer_build.sh");
-    let read = |n: &str| std::fs::read_to_string(out_dir.path().join(n)).unwrap_or_default();
-    let packer_out = read("packer.out");
-    assert!(
-        out.status.success(),
-        "the packer build failed: {}\n{}\n--- packer ---\n{packer_out}\n--- fake ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        read("fake.err")
+    let run = PackerRun::run(
+        &alicloud_fake::fake_dir().join("fidelity/packer_build.sh"),
+        &packer,
+        &[],
     );
+    let packer_out = run.read("packer.out");
     assert!(
         packer_out.contains("alicloud-ecs: hi"),
         "the provisioner ran over SSH: {packer_out}"
@@ -155,7 +118,7 @@ fn packer_1_6_6_builds_against_the_fake() {
 
     // The action sequence is the recorded one.
     let want = alicloud_fake::recorded_actions("packer-1.6.6-actions.txt");
-    let got: Vec<String> = read("actions.txt").lines().map(String::from).collect();
+    let got: Vec<String> = run.read("actions.txt").lines().map(String::from).collect();
     assert_eq!(
         got, want,
         "packer's action sequence changed (fixture: fakes/alicloud/fidelity/packer-1.6.6-actions.txt)"
@@ -163,7 +126,7 @@ fn packer_1_6_6_builds_against_the_fake() {
 
     // Nothing is left but the two images (and their snapshots) the build
     // reported as its artifact.
-    let res: Value = serde_json::from_str(&read("resources.json")).expect("resources.json");
+    let res = run.resources();
     let artifact: BTreeSet<String> = packer_out
         .lines()
         .filter_map(|l| {
@@ -201,7 +164,7 @@ fn packer_1_6_6_builds_against_the_fake() {
     }
     // The build's requests were all answered; packer's ECS calls went over
     // plain HTTP to the central endpoint, Location over HTTPS.
-    let log = alicloud_fake::parse_requests(&serde_json::from_str(&read("requests.json")).unwrap());
+    let log = alicloud_fake::parse_requests(&run.requests());
     assert!(
         log.iter().all(|r| r.status == 200),
         "{:?}",
@@ -221,29 +184,19 @@ fn packer_1_6_6_builds_against_the_fake() {
 /// upload, and made the calls of the fixture `fixture`.
 fn packer_imports_against_the_fake(packer: &std::path::Path, args: &[&str], fixture: &str) {
     let _ = alicloud_fake::venv();
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(alicloud_fake::fake_dir().join("fidelity/packer_import.sh"))
-        .arg(out_dir.path())
-        .args(args)
-        .env("KILN_TEST_PACKER", packer)
-        .output()
-        .expect("run fidelity/packer_import.sh");
-    let read = |n: &str| std::fs::read_to_string(out_dir.path().join(n)).unwrap_or_default();
-    let packer_out = read("packer.out");
-    assert!(
-        out.status.success(),
-        "the packer import failed: {}\n{}\n--- packer ---\n{packer_out}\n--- fake ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        read("fake.err")
+    let run = PackerRun::run(
+        &alicloud_fake::fake_dir().join("fidelity/packer_import.sh"),
+        packer,
+        args,
     );
+    let packer_out = run.read("packer.out");
     let want = alicloud_fake::recorded_actions(fixture);
-    let got: Vec<String> = read("actions.txt").lines().map(String::from).collect();
+    let got: Vec<String> = run.read("actions.txt").lines().map(String::from).collect();
     assert_eq!(
         got, want,
         "packer's action sequence changed (fixture: fakes/alicloud/fidelity/{fixture})"
     );
-    let res: Value = serde_json::from_str(&read("resources.json")).expect("resources.json");
+    let res = run.resources();
     let images = res["image"].as_array().unwrap();
     assert_eq!(images.len(), 1, "{res:#}");
     assert_eq!(images[0]["Status"], "Available");

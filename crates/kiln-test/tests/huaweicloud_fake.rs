@@ -1,9 +1,12 @@
 //! Fidelity of the FAKE Huawei Cloud API (fakes/huaweicloud): Huawei's own
-//! Python SDKs (huaweicloudsdkecs, -ims, -vpc, -eip) sign and parse a whole
-//! `huaweicloud-ecs` build's calls, bad signatures and throttling against
-//! it, over HTTPS with the fake's CA. Debian's packer 1.6.6 has no
+//! Python SDKs (huaweicloudsdkecs, -ims, -vpc, -eip, -iam) sign and parse a
+//! whole `huaweicloud-ecs` build's calls (the project looked up through
+//! IAM, a server with data disks, a system and a full-ECS image), bad
+//! signatures and throttling against it, over HTTPS with the fake's CA. Debian's packer 1.6.6 has no
 //! huaweicloud builder, so the SDKs are the check: a change to the fake
 //! that breaks a real Huawei client fails here.
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -14,24 +17,19 @@ use kiln_test::huaweicloud_fake::{self, HuaweicloudFake};
 fn huaweis_sdks_run_a_whole_build_against_the_fake() {
     let fake = HuaweicloudFake::start();
     let ca = fake.ca_cert().expect("the fake's CA");
-    let out = Command::new(huaweicloud_fake::python())
-        .arg(huaweicloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
+    let mut c = Command::new(huaweicloud_fake::python());
+    c.arg(huaweicloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
         .args(["--endpoint", &fake.https_endpoint().expect("HTTPS")])
         .args(["--admin", &fake.endpoint()])
         .args(["--ak", fake.access_key()])
         .args(["--project", huaweicloud_fake::PROJECT_ID])
+        .args(["--region", huaweicloud_fake::REGION])
+        .args(["--vault", huaweicloud_fake::VAULT_ID])
+        .args(["--data-image", huaweicloud_fake::DATA_IMAGE_ID])
         .arg("--ca")
         .arg(&ca)
-        .env("HUAWEICLOUD_SK", fake.secret_key())
-        .output()
-        .expect("run the SDK scenario");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.trim_end().ends_with("scenario ok"),
-        "the SDK scenario failed:\n{stdout}\n{}\nfake: {}",
-        String::from_utf8_lossy(&out.stderr),
-        fake.log()
-    );
+        .env("HUAWEICLOUD_SK", fake.secret_key());
+    support::run_scenario(c, |o| o.trim_end().ends_with("scenario ok"), || fake.log());
     let reqs = fake.requests();
     let ok: BTreeSet<&str> = reqs
         .iter()
@@ -39,6 +37,8 @@ fn huaweis_sdks_run_a_whole_build_against_the_fake() {
         .map(|r| r.action.as_str())
         .collect();
     for action in [
+        "KeystoneListAuthDomains",
+        "KeystoneListProjects",
         "NovaListAvailabilityZones",
         "ListFlavors",
         "NovaCreateKeypair",
@@ -54,6 +54,7 @@ fn huaweis_sdks_run_a_whole_build_against_the_fake() {
         "UpdatePublicip",
         "BatchStopServers",
         "CreateImage",
+        "CreateWholeImage",
         "GlanceUpdateImage",
         "BatchAddMembers",
         "DeleteServers",
@@ -76,6 +77,9 @@ fn huaweis_sdks_run_a_whole_build_against_the_fake() {
         ("CreatePostPaidServers", "Ecs.0000"),
         ("NovaCreateKeypair", "Ecs.0317"),
         ("DeleteVpc", "VPC.0016"),
+        ("CreatePostPaidServers", "Ecs.0050"),
+        ("CreatePostPaidServers", "Ecs.0023"),
+        ("CreateWholeImage", "IMG.0229"),
     ] {
         assert!(
             failed.contains(&(action.to_string(), code.to_string())),
@@ -97,11 +101,7 @@ fn a_request_signed_with_another_secret_gets_the_gateways_401() {
     });
     // Unsigned: the gateway's body, not the service's.
     let err = kiln_test::fake_server::http(
-        fake.endpoint()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port"),
+        fake.http_port(),
         "GET",
         &format!("/v1/{}/vpcs", huaweicloud_fake::PROJECT_ID),
         "",

@@ -4,42 +4,31 @@
 //! against it. A change to the fake that breaks a real Tencent client, or
 //! changes what packer does, fails here.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::process::Command;
 
 use kiln_test::tencentcloud_fake::{self, Options, TencentcloudFake};
 use serde_json::Value;
+use support::{ids, PackerRun};
 
 /// The kinds the fake holds that are not empty, with their rows.
 fn held(res: &Value) -> Vec<String> {
-    res.as_object()
-        .expect("resources is an object")
-        .iter()
-        .filter(|(_, v)| !v.as_array().unwrap().is_empty())
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect()
+    support::held(res, &[])
 }
 
 #[test]
 fn tencents_sdk_runs_a_build_sequence_against_the_fake() {
     let fake = TencentcloudFake::start();
-    let out = Command::new(tencentcloud_fake::python())
-        .arg(tencentcloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
+    let mut c = Command::new(tencentcloud_fake::python());
+    c.arg(tencentcloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
         .arg(fake.endpoint())
         .arg(fake.https_endpoint().expect("HTTPS is on"))
         .arg(fake.ca_cert().expect("the fake's CA"))
         .env("TENCENTCLOUD_SECRET_ID", fake.secret_id())
-        .env("TENCENTCLOUD_SECRET_KEY", fake.secret_key())
-        .output()
-        .expect("run the SDK scenario");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains(" passed, 0 failed"),
-        "the SDK scenario failed:\n{stdout}\n{}\nfake: {}",
-        String::from_utf8_lossy(&out.stderr),
-        fake.log()
-    );
+        .env("TENCENTCLOUD_SECRET_KEY", fake.secret_key());
+    let stdout = support::run_scenario(c, |o| o.contains(" passed, 0 failed"), || fake.log());
     assert!(
         stdout.contains("ok   a call over HTTPS, verified against the fake's CA"),
         "the HTTPS check ran: {stdout}"
@@ -87,19 +76,16 @@ fn the_guard_reports_config_and_rejects_unsigned_requests() {
     fake.set_time_scale(0.5);
     assert_eq!(fake.config()["time_scale"].as_f64(), Some(0.5));
     // An unsigned call: Tencent's HTTP 200 with an error body.
-    let mut s = std::net::TcpStream::connect(fake.host_port()).expect("connect to the fake");
     let body = "{}";
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\nX-TC-Action: DescribeZones\r\nX-TC-Version: 2017-03-12\r\nX-TC-Region: ap-guangzhou\r\nX-TC-Timestamp: 1767225600\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(head.starts_with("HTTP/1.1 200 "), "{text}");
-    let v: Value = serde_json::from_str(body).expect("a JSON error body");
+    let (head, body) = support::raw_http(
+        &fake.host_port(),
+        &format!(
+            "POST / HTTP/1.1\r\nHost: cvm.tencentcloudapi.com\r\nContent-Type: application/json\r\nX-TC-Action: DescribeZones\r\nX-TC-Version: 2017-03-12\r\nX-TC-Region: ap-guangzhou\r\nX-TC-Timestamp: 1767225600\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}\n{body}");
+    let v: Value = serde_json::from_str(&body).expect("a JSON error body");
     assert_eq!(
         v["Response"]["Error"]["Code"], "AuthFailure.SignatureFailure",
         "{v}"
@@ -152,35 +138,16 @@ fn the_fake_checks_the_shared_tc3_vector() {
     );
 }
 
-/// The ids of `kind` in the resources JSON the packer run dumped.
-fn ids(res: &Value, kind: &str, key: &str) -> BTreeSet<String> {
-    res[kind]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[key].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn packer_1_6_6_builds_against_the_fake() {
     let packer = kiln_test::require_packer();
     let _ = tencentcloud_fake::venv();
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(tencentcloud_fake::fake_dir().join("fidelity/packer_build.sh"))
-        .arg(out_dir.path())
-        .env("KILN_TEST_PACKER", &packer)
-        .output()
-        .expect("run fidelity/packer_build.sh");
-    let read = |n: &str| std::fs::read_to_string(out_dir.path().join(n)).unwrap_or_default();
-    let packer_out = read("packer.out");
-    assert!(
-        out.status.success(),
-        "the packer build failed: {}\n{}\n--- packer ---\n{packer_out}\n--- fake ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        read("fake.err")
+    let run = PackerRun::run(
+        &tencentcloud_fake::fake_dir().join("fidelity/packer_build.sh"),
+        &packer,
+        &[],
     );
+    let packer_out = run.read("packer.out");
     assert!(
         packer_out.contains("tencentcloud-cvm: hi"),
         "the provisioner ran over SSH: {packer_out}"
@@ -188,7 +155,7 @@ fn packer_1_6_6_builds_against_the_fake() {
 
     // The action sequence is the recorded one.
     let want = tencentcloud_fake::recorded_actions("packer-1.6.6-actions.txt");
-    let got = tencentcloud_fake::without_retried(read("actions.txt").lines());
+    let got = tencentcloud_fake::without_retried(run.read("actions.txt").lines());
     assert_eq!(
         got, want,
         "packer's action sequence changed (fixture: fakes/tencentcloud/fidelity/packer-1.6.6-actions.txt)"
@@ -196,7 +163,7 @@ fn packer_1_6_6_builds_against_the_fake() {
 
     // Nothing is left but the two images the build reported as its
     // artifact.
-    let res: Value = serde_json::from_str(&read("resources.json")).expect("resources.json");
+    let res = run.resources();
     let artifact: BTreeSet<String> = packer_out
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .filter(|w| w.starts_with("img-") && w.len() == 12 && *w != "img-pi0ii46r")
@@ -213,9 +180,7 @@ fn packer_1_6_6_builds_against_the_fake() {
     }
     // packer's calls went over HTTPS to Tencent's central host names,
     // TC3-signed.
-    let log = kiln_test::alicloud_fake::parse_requests(
-        &serde_json::from_str(&read("requests.json")).unwrap(),
-    );
+    let log = kiln_test::alicloud_fake::parse_requests(&run.requests());
     assert!(log.iter().all(|r| r.signature == "tc3"
         && matches!(
             r.host.as_str(),

@@ -4,6 +4,8 @@
 //! Debian's packer 1.6.6 has no ucloud builder, so the SDKs are the check:
 //! a change to the fake that breaks a real UCloud client fails here.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -12,19 +14,15 @@ use kiln_test::ucloud_fake::{self, UcloudFake};
 #[test]
 fn ucloud_sdks_run_a_build_and_an_import_against_the_fake() {
     let fake = UcloudFake::start();
-    let out = Command::new(ucloud_fake::python())
-        .arg(ucloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
+    let mut c = Command::new(ucloud_fake::python());
+    c.arg(ucloud_fake::fake_dir().join("fidelity/sdk_scenario.py"))
         .arg(fake.endpoint())
         .arg(fake.public_key())
-        .env("UCLOUD_PRIVATE_KEY", fake.private_key())
-        .output()
-        .expect("run the SDK scenario");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("checks") && !stdout.contains("FAIL"),
-        "the SDK scenario failed:\n{stdout}\n{}\nfake: {}",
-        String::from_utf8_lossy(&out.stderr),
-        fake.log()
+        .env("UCLOUD_PRIVATE_KEY", fake.private_key());
+    support::run_scenario(
+        c,
+        |o| o.contains("checks") && !o.contains("FAIL"),
+        || fake.log(),
     );
     let reqs = fake.requests();
     let called: BTreeSet<&str> = reqs

@@ -22,44 +22,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fake="$here/../alicloud_fake.py"
+. "$here/../../shared/namespace.inc.sh"
 
-if [ "${1:-}" != "--inside" ]; then
-  [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
-  mkdir -p "$1"
-  out="$(cd "$1" && pwd)"
-  exec unshare -mn -- "$0" --inside "$out"
-fi
-out="$2"
-
-venv="${KILN_ALICLOUD_VENV:-$HOME/.cache/kiln/alicloud-venv}"
-py="$venv/bin/python"
-packer="${KILN_TEST_PACKER:-/usr/bin/packer}"
-[ -x "$py" ] || { echo "error: no venv python at \`$py\`: run scripts/install-deps.sh" >&2; exit 1; }
-[ -x "$packer" ] || { echo "error: no packer at \`$packer\`: run scripts/install-deps.sh" >&2; exit 1; }
-
-work="$(mktemp -d /tmp/kiln-alicloud-packer.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+fidelity_setup OUTDIR 1 "${KILN_ALICLOUD_VENV:-$HOME/.cache/kiln/alicloud-venv}" alicloud-packer "$@"
 
 # lo, /etc/hosts, the fake on 80/443, the sshd on 2222, SSL_CERT_FILE and
 # the access key.
-. "$here/namespace.inc.sh"
 alicloud_namespace_up "${ALICLOUD_FAKE_TIME_SCALE:-0.01}"
-
-export CHECKPOINT_DISABLE=1 PACKER_LOG=1 PACKER_LOG_PATH="$out/packer.log"
-export PACKER_CACHE_DIR="$work/packer-cache" HOME="$work/home"
-mkdir -p "$HOME"
-rc=0
-(cd "$work" && "$packer" build -color=false "$here/packer-template.json") > "$out/packer.out" 2>&1 || rc=$?
-
-fetch() { "$py" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1"; }
-fetch http://127.0.0.1:80/_fake/requests > "$out/requests.json"
-fetch http://127.0.0.1:80/_fake/resources > "$out/resources.json"
-"$py" "$here/normalize_actions.py" "$out/requests.json" > "$out/actions.txt"
-echo "packer exited $rc"
-exit "$rc"
+fidelity_packer "$here/packer-template.json"

@@ -28,6 +28,9 @@ import warnings
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+from checks import check, finish  # noqa: E402  (fakes/shared: a scenario's tally)
+
 warnings.filterwarnings("ignore")
 
 from aliyunsdkcore.acs_exception.exceptions import ServerException  # noqa: E402
@@ -59,19 +62,6 @@ REGION, COPY_REGION, IMPORT_REGION = "cn-beijing", "cn-shanghai", "cn-hangzhou"
 SOURCE_IMAGE = "centos_7_9_x64_20G_alibase_20200000.vhd"
 IMAGE_NAME = f"kiln-sdk-scenario-{int(time.time())}"
 SHARE_ACCOUNT = "1111222233334444"
-
-passed = 0
-failed = 0
-
-
-def check(what, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what} {detail}")
 
 
 def client(secret=SK, ak=AK, region=REGION):
@@ -489,8 +479,7 @@ def main():
     except Exception:
         traceback.print_exc()
         check("the scenario ran to the end", False)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Drives the FAKE Huawei Cloud API with Huawei's own Python SDK
-(huaweicloudsdkecs, huaweicloudsdkims, huaweicloudsdkvpc, huaweicloudsdkeip)
-through the calls of a whole `huaweicloud-ecs` build, in the plugin's
-order, plus bad signatures and throttling: the SDK signs every request and
+(huaweicloudsdkecs, huaweicloudsdkims, huaweicloudsdkvpc, huaweicloudsdkeip,
+huaweicloudsdkiam) through the calls of a whole `huaweicloud-ecs` build, in
+the plugin's order (the project looked up through IAM, a server with data
+disks, a system image and a full-ECS one), plus bad signatures and
+throttling: the SDK signs every request and
 parses every answer, so a fake that drifts from Huawei's wire format fails
 here.
 
@@ -20,13 +22,15 @@ import sys
 import time
 import urllib.request
 
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkecs.v2 import EcsClient
 from huaweicloudsdkecs.v2 import model as ecsm
 from huaweicloudsdkeip.v2 import EipClient
 from huaweicloudsdkeip.v2 import model as eipm
+from huaweicloudsdkiam.v3 import IamClient
+from huaweicloudsdkiam.v3 import model as iamm
 from huaweicloudsdkims.v2 import ImsClient
 from huaweicloudsdkims.v2 import model as imsm
 from huaweicloudsdkvpc.v2 import VpcClient
@@ -64,6 +68,17 @@ def clients(endpoint, ak, sk, project, ca):
     return build(EcsClient), build(ImsClient), build(VpcClient), build(EipClient)
 
 
+def iam_client(endpoint, ak, sk, ca, domain_id=None):
+    """IAM with the account's (global) credentials, as the plugin's
+    `getProjectID` makes it."""
+    cfg = HttpConfig.get_default_config()
+    cfg.retry_times = 0
+    if ca:
+        cfg.ssl_ca_cert = ca
+    cred = GlobalCredentials(ak, sk, domain_id).with_iam_endpoint(endpoint)
+    return IamClient.new_builder().with_http_config(cfg).with_credentials(cred).with_endpoint(endpoint).build()
+
+
 def admin(endpoint, path, body=None, method=None):
     # Admin calls go over plain HTTP only when the endpoint is; the Rust
     # test passes the HTTP admin URL separately.
@@ -91,6 +106,9 @@ def main():
     ap.add_argument("--ak", required=True)
     ap.add_argument("--project", required=True)
     ap.add_argument("--member", default="a" * 32)
+    ap.add_argument("--region", default="cn-north-4", help="the fake's default region (its project's name)")
+    ap.add_argument("--vault", required=True, help="the CBR vault the fake seeds")
+    ap.add_argument("--data-image", required=True, help="the shared data disk image the fake seeds")
     ap.add_argument("--ca")
     a = ap.parse_args()
     sk = os.environ["HUAWEICLOUD_SK"]
@@ -112,6 +130,17 @@ def main():
     expect_error(lambda: ecs.nova_list_availability_zones(ecsm.NovaListAvailabilityZonesRequest()), 429, "429")
     admin(a.admin, "/_fake/faults", {"action": "CreatePostPaidServers", "code": "Ecs.0000", "status": 500})
     step("throttling: 429")
+
+    # The plugin's AccessConfig.Prepare without `project_id`: the project
+    # named as the region, through IAM.
+    iam = iam_client(a.endpoint, a.ak, sk, a.ca)
+    projects = iam.keystone_list_projects(iamm.KeystoneListProjectsRequest(name=a.region)).projects
+    check([(p.id, p.name) for p in projects] == [(a.project, a.region)], f"projects named {a.region}: {projects}")
+    none = iam.keystone_list_projects(iamm.KeystoneListProjectsRequest(name="no-such-project")).projects
+    check(none == [], f"projects named no-such-project: {none}")
+    domains = iam.keystone_list_auth_domains(iamm.KeystoneListAuthDomainsRequest()).domains
+    check([d.id for d in domains] == [projects[0].domain_id], f"the account's domains: {domains}")
+    step(f"project {projects[0].id} of {a.region} (domain {projects[0].domain_id})")
 
     # StepLoadAZ, StepLoadFlavor.
     zones = ecs.nova_list_availability_zones(ecsm.NovaListAvailabilityZonesRequest()).availability_zone_info
@@ -170,6 +199,8 @@ def main():
         nics=[ecsm.PostPaidServerNic(subnet_id=sn.id)],
         security_groups=[ecsm.PostPaidServerSecurityGroup(id=sg.id)], availability_zone=az,
         root_volume=ecsm.PostPaidServerRootVolume(volumetype="SSD", size=40),
+        data_volumes=[ecsm.PostPaidServerDataVolume(volumetype="GPSSD", size=100),
+                      ecsm.PostPaidServerDataVolume(volumetype="SSD", size=20, data_image_id=a.data_image)],
         publicip=ecsm.PostPaidServerPublicip(id=ip.id), user_data="",
         server_tags=[ecsm.PostPaidServerTag(key="kiln-run", value="fidelity")],
         extendparam=ecsm.PostPaidServerExtendParam(charging_mode=0)))
@@ -178,6 +209,17 @@ def main():
         raise SystemExit("fidelity: the injected Ecs.0000 did not fire")
     except Exception as e:
         check(getattr(e, "status_code", 0) == 500 and getattr(e, "error_code", "") == "Ecs.0000", f"{e}")
+    # A data volume smaller than its data image, or of an unknown image.
+    small = ecsm.PostPaidServerDataVolume(volumetype="SSD", size=10, data_image_id=a.data_image)
+    bad_body = ecsm.CreatePostPaidServersRequestBody(server=ecsm.PostPaidServer(
+        name="packer-fidelity-bad", image_ref=source, flavor_ref="s6.small.1", vpcid=v.id,
+        nics=[ecsm.PostPaidServerNic(subnet_id=sn.id)], availability_zone=az,
+        root_volume=ecsm.PostPaidServerRootVolume(volumetype="SSD"), data_volumes=[small]))
+    expect_error(lambda: ecs.create_post_paid_servers(ecsm.CreatePostPaidServersRequest(body=bad_body)),
+                 400, "Ecs.0050")
+    small.size, small.data_image_id = 20, source
+    expect_error(lambda: ecs.create_post_paid_servers(ecsm.CreatePostPaidServersRequest(body=bad_body)),
+                 400, "Ecs.0023")
     created = ecs.create_post_paid_servers(ecsm.CreatePostPaidServersRequest(body=body))
 
     def job_status(client, jid):
@@ -187,7 +229,13 @@ def main():
     job = ecs.show_job(ecsm.ShowJobRequest(job_id=created.job_id))
     sid = job.entities.sub_jobs[0].entities.server_id
     check(sid == created.server_ids[0], "job's server id")
-    check(ecs.show_server(ecsm.ShowServerRequest(server_id=sid)).server.status == "ACTIVE", "server not ACTIVE")
+    server = ecs.show_server(ecsm.ShowServerRequest(server_id=sid)).server
+    check(server.status == "ACTIVE", "server not ACTIVE")
+    disks = [(v.device, v.boot_index) for v in server.os_extended_volumesvolumes_attached]
+    check(disks == [("/dev/vda", "0"), ("/dev/vdb", None), ("/dev/vdc", None)], f"volumes {disks}")
+    volumes = admin(a.admin, "/_fake/resources")["volume"]
+    check(sorted((x["size"], x["volume_type"]) for x in volumes) == [(20, "SSD"), (40, "SSD"), (100, "GPSSD")],
+          f"volumes {volumes}")
     nics = ecs.list_server_interfaces(ecsm.ListServerInterfacesRequest(server_id=sid)).interface_attachments
     port = nics[0].port_id
     check(nics[0].fixed_ips[0].ip_address.startswith("172.16.0."), "private ip")
@@ -229,6 +277,19 @@ def main():
     check([m.member_id for m in members] == [a.member], f"members {members}")
     step(f"image {image_id}")
 
+    # stepCreateImage with `image_type` `full-ecs`: every disk, backed up
+    # into the vault.
+    expect_error(lambda: ims.create_whole_image(imsm.CreateWholeImageRequest(body=imsm.CreateWholeImageRequestBody(
+        name="packer-fidelity-whole", instance_id=sid, vault_id="no-such-vault"))), 400, "IMG.0229")
+    cw = ims.create_whole_image(imsm.CreateWholeImageRequest(body=imsm.CreateWholeImageRequestBody(
+        name="packer-fidelity-whole", instance_id=sid, description="", vault_id=a.vault,
+        image_tags=[imsm.TagKeyValue(key="kiln-run", value="fidelity")])))
+    wait("whole image job", lambda: job_status(ims, cw.job_id), "SUCCESS")
+    whole_id = ims.show_job(imsm.ShowJobRequest(job_id=cw.job_id)).entities.image_id
+    whole = ims.list_images(imsm.ListImagesRequest(id=whole_id)).images
+    check(len(whole) == 1 and whole[0].status == "active" and whole[0].backup_id, f"whole {whole}")
+    step(f"whole image {whole_id}")
+
     # Cleanup in reverse: server, EIP, network, key pair; then the image.
     d = ecs.delete_servers(ecsm.DeleteServersRequest(body=ecsm.DeleteServersRequestBody(
         servers=[ecsm.ServerId(id=sid)], delete_volume=True, delete_publicip=False)))
@@ -242,6 +303,7 @@ def main():
     expect_error(lambda: vpc.show_vpc(vpcm.ShowVpcRequest(vpc_id=v.id)), 404, "VPC.0101")
     ecs.nova_delete_keypair(ecsm.NovaDeleteKeypairRequest(keypair_name="packer_fidelity"))
     ims.glance_delete_image(imsm.GlanceDeleteImageRequest(image_id=image_id))
+    ims.glance_delete_image(imsm.GlanceDeleteImageRequest(image_id=whole_id))
     left = admin(a.admin, "/_fake/resources")
     check(all(not rows for rows in left.values()), f"left behind: {left}")
     step("cleaned up")

@@ -28,6 +28,9 @@ from unittest import mock
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+from checks import check, finish  # noqa: E402  (fakes/shared: a scenario's tally)
+
 from tencentcloud.common import credential  # noqa: E402
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException  # noqa: E402
 from tencentcloud.common.profile.client_profile import ClientProfile  # noqa: E402
@@ -44,19 +47,6 @@ SOURCE_IMAGE = "img-pi0ii46r"
 IMAGE_NAME = f"kiln-sdk-scenario-{int(time.time())}"
 SHARE_ACCOUNT = "100022223333"
 TOKEN = f"kiln-sdk-{time.time()}"
-
-passed = 0
-failed = 0
-
-
-def check(what, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what} {detail}")
 
 
 def profile(endpoint=ENDPOINT, method="POST", ca=None):
@@ -277,8 +267,7 @@ def main():
             check(f"{getattr(step, '__name__', 'step')} ran", False, f"{e!r}\n{traceback.format_exc()}")
     log = admin("/_fake/requests")
     check("every request was TC3-signed", all(r["signature"] == "tc3" for r in log))
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! Alibaba Cloud's RPC request signing, signature version 1.0: the
-//! percent-encoding of its POP API (RFC 3986's unreserved characters kept,
-//! everything else `%XX` in upper case, a space as `%20`), the canonical
+//! percent-encoding of its POP API (kiln-cloud's: RFC 3986's unreserved
+//! characters kept, everything else `%XX` in upper case, a space as
+//! `%20`), the canonical
 //! query (parameters sorted by name), the string to sign
 //! (`GET&%2F&` + the encoded canonical query) and its HMAC-SHA1 with the
 //! AccessKey secret and `&`, in base64. [`Params`] holds an action's
@@ -9,24 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-
-/// Percent-encodes `s` as Alibaba's SDKs do: `A-Z a-z 0-9 - _ . ~` stay,
-/// every other byte of its UTF-8 is `%XX` (so a space is `%20`, `*` is
-/// `%2A`).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use kiln_cloud::sign::hmac_sha1_base64;
+/// Percent-encodes `s` as Alibaba's SDKs do (kiln-cloud's encoding).
+pub use kiln_cloud::sign::percent_encode;
 
 /// The canonical query of `params`: `name=value` pairs, both encoded,
 /// sorted by name, joined with `&`.
@@ -50,10 +36,7 @@ pub fn string_to_sign(method: &str, canonical: &str) -> String {
 /// The signature of `string_to_sign` with the AccessKey `secret`: base64
 /// of HMAC-SHA1 keyed with `secret` and `&`.
 pub fn signature(secret: &str, string_to_sign: &str) -> String {
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(format!("{secret}&").as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(string_to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    hmac_sha1_base64(format!("{secret}&").as_bytes(), string_to_sign.as_bytes())
 }
 
 /// The parameters of one API action, besides the common ones the client

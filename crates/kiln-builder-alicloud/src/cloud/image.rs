@@ -228,11 +228,7 @@ impl ImageApi for Ecs {
             "Creating" | "Waiting" | "" => ImagePhase::Pending,
             _ => ImagePhase::Failed,
         };
-        ImageStatus {
-            phase,
-            state,
-            reason: None,
-        }
+        ImageStatus::new(phase, state)
     }
 
     fn snapshots(&self, image: &Value) -> Vec<String> {

@@ -80,14 +80,8 @@ impl Ecs {
         params: &Params,
         not_found: &[&str],
     ) -> Result<(), ApiError> {
-        match self
-            .client
-            .delete::<Value>(action, params, not_found, None)
-            .await
-        {
-            Err(e) if e.is(not_found) => Ok(()),
-            r => r.map(drop),
-        }
+        let r = self.client.delete::<Value>(action, params, not_found, None);
+        kiln_cloud::retry::deleted(r.await, not_found)
     }
 }
 

@@ -251,6 +251,17 @@ impl Ecs {
             .await?;
         Ok(items(&reply, "SecurityGroups", "SecurityGroup").to_vec())
     }
+
+    /// The ids of the security groups `params` selects.
+    async fn group_ids(&self, params: Params) -> Result<Vec<String>, ApiError> {
+        let found = self.describe_groups(params).await?;
+        Ok(found.iter().map(group_id).collect())
+    }
+}
+
+/// A `DescribeSecurityGroups` entry's id.
+fn group_id(group: &Value) -> String {
+    text(group, "SecurityGroupId").to_string()
 }
 
 #[async_trait]
@@ -261,17 +272,8 @@ impl SecurityGroupApi for Ecs {
         network: Option<&str>,
     ) -> Result<Vec<String>, ApiError> {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let found = self
-            .describe_groups(
-                Params::new()
-                    .set("SecurityGroupIds", json_list(&refs))
-                    .opt("VpcId", network),
-            )
-            .await?;
-        Ok(found
-            .iter()
-            .map(|g| text(g, "SecurityGroupId").to_string())
-            .collect())
+        let params = Params::new().set("SecurityGroupIds", json_list(&refs));
+        self.group_ids(params.opt("VpcId", network)).await
     }
 
     async fn find_security_groups(
@@ -279,13 +281,8 @@ impl SecurityGroupApi for Ecs {
         filter: &BTreeMap<String, String>,
         network: Option<&str>,
     ) -> Result<Vec<String>, ApiError> {
-        let found = self
-            .describe_groups(Params::new().opt("VpcId", network).tags("Tag", filter))
-            .await?;
-        Ok(found
-            .iter()
-            .map(|g| text(g, "SecurityGroupId").to_string())
-            .collect())
+        self.group_ids(Params::new().opt("VpcId", network).tags("Tag", filter))
+            .await
     }
 
     async fn find_security_group(
@@ -303,7 +300,7 @@ impl SecurityGroupApi for Ecs {
         Ok(found
             .iter()
             .find(|g| text(g, "SecurityGroupName") == name)
-            .map(|g| text(g, "SecurityGroupId").to_string()))
+            .map(group_id))
     }
 
     async fn create_security_group(

@@ -7,12 +7,12 @@
 
 use std::path::PathBuf;
 
+use kiln_cloud::config::{nonempty, Env};
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_sdk::Secret;
 use serde::Deserialize;
 
 use super::checks::endpoint_url;
-use super::nonempty;
 
 /// The access keys as the template writes them.
 #[derive(Deserialize, Default)]
@@ -81,36 +81,23 @@ pub struct AccessConfig {
 /// The ECS metadata service every instance reaches.
 pub const METADATA_ENDPOINT: &str = "http://100.100.100.200";
 
-/// Validates the access keys; `env` reads an environment variable.
-pub(super) fn prepare(
-    r: &RawAccess,
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut ConfigErrors,
-) -> AccessConfig {
-    let env = |name: &str| env(name).filter(|v| !v.is_empty());
-    let access_key = nonempty(r.access_key.clone()).or_else(|| env("ALICLOUD_ACCESS_KEY"));
-    let secret_key = r
-        .secret_key
-        .clone()
-        .filter(|s| !s.expose().is_empty())
-        .or_else(|| env("ALICLOUD_SECRET_KEY").map(Secret::new));
-    let security_token = r
-        .security_token
-        .clone()
-        .filter(|s| !s.expose().is_empty())
-        .or_else(|| env("ALICLOUD_SECURITY_TOKEN").map(Secret::new))
-        .or_else(|| env("SECURITY_TOKEN").map(Secret::new));
-    let profile = nonempty(r.profile.clone()).or_else(|| env("ALICLOUD_PROFILE"));
+/// Validates the access keys, `env` filling in what the template leaves
+/// out.
+pub(super) fn prepare(r: &RawAccess, env: Env<'_>, errors: &mut ConfigErrors) -> AccessConfig {
+    let access_key = env.or_var(&r.access_key, "ALICLOUD_ACCESS_KEY");
+    let secret_key = env.secret_or_var(&r.secret_key, "ALICLOUD_SECRET_KEY");
+    let security_token = env
+        .secret_or_var(&r.security_token, "ALICLOUD_SECURITY_TOKEN")
+        .or_else(|| env.var("SECURITY_TOKEN").map(Secret::new));
+    let profile = env.or_var(&r.profile, "ALICLOUD_PROFILE");
     let ram_role_name = nonempty(r.ram_role_name.clone());
-    let region = nonempty(r.region.clone())
-        .or_else(|| env("ALICLOUD_REGION"))
-        .unwrap_or_default();
-    if region.is_empty() {
-        errors.push(ConfigError::at(
-            "region",
-            "a `region` must be specified in the template or as `ALICLOUD_REGION` in the environment",
-        ));
-    }
+    let region = env.required(
+        "region",
+        &r.region,
+        "ALICLOUD_REGION",
+        "a `region` must be specified in the template or as `ALICLOUD_REGION` in the environment",
+        errors,
+    );
 
     let credentials = match (access_key, secret_key) {
         (Some(access_key), Some(secret_key)) => Some(Credentials::Keys {
@@ -143,14 +130,18 @@ pub(super) fn prepare(
         // Unset only when an error was reported.
         credentials: credentials.unwrap_or(Credentials::Profile(String::new())),
         profile,
-        shared_credentials_file: nonempty(r.shared_credentials_file.clone())
-            .or_else(|| env("ALICLOUD_SHARED_CREDENTIALS_FILE"))
+        shared_credentials_file: env
+            .or_var(
+                &r.shared_credentials_file,
+                "ALICLOUD_SHARED_CREDENTIALS_FILE",
+            )
             .map(PathBuf::from),
         ram_role_name,
         skip_region_validation: r.skip_region_validation,
         skip_image_validation: r.skip_image_validation,
         custom_endpoint_ecs,
-        metadata_endpoint: env("KILN_ALICLOUD_METADATA_ENDPOINT")
+        metadata_endpoint: env
+            .var("KILN_ALICLOUD_METADATA_ENDPOINT")
             .unwrap_or_else(|| METADATA_ENDPOINT.to_string()),
     }
 }

@@ -3,8 +3,8 @@
 //! keys no section (nor the communicator) knows are reported once, with a
 //! suggestion from every section's keys. Pure; holds nothing.
 
-use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig, SectionDecoder};
-use kiln_sdk::PrepareContext;
+use kiln_cloud::config::{builder_keys, Template};
+use kiln_sdk::config::struct_fields;
 
 use super::access::RawAccess;
 use super::disks::RawDisks;
@@ -27,7 +27,7 @@ pub(super) struct Raws {
 
 /// Every section's keys and the communicator's.
 pub(super) fn all_keys() -> Vec<&'static str> {
-    [
+    builder_keys(&[
         struct_fields::<RawAccess>(),
         struct_fields::<RawSource>(),
         struct_fields::<RawRun>(),
@@ -35,29 +35,21 @@ pub(super) fn all_keys() -> Vec<&'static str> {
         struct_fields::<RawNetwork>(),
         struct_fields::<RawDisks>(),
         struct_fields::<RawImage>(),
-        kiln_ssh::field_names(),
-    ]
-    .concat()
+    ])
 }
 
-/// Decodes every section (interpolating with `cx`), collecting every
-/// error into `errors`; `None` when any section could not be decoded.
-pub(super) fn decode(
-    raw: &RawConfig,
-    cx: &PrepareContext,
-    errors: &mut ConfigErrors,
-) -> Option<Raws> {
-    let all = all_keys();
-    let d = SectionDecoder::new(raw, &cx.interpolation, &all, &[]);
-    // The first section also gets the unknown keys, to report them once.
-    let raws = Raws {
-        access: d.section(true, errors),
-        source: d.section(false, errors),
-        run: d.section(false, errors),
-        internet: d.section(false, errors),
-        network: d.section(false, errors),
-        disks: d.section(false, errors),
-        image: d.section(false, errors),
-    };
-    (!d.failed()).then_some(raws)
+/// Decodes every section of `t` (whose keys are [`all_keys`]), the
+/// access section first (it also gets the unknown keys), collecting every
+/// error; `t.communicator()` then says whether any section could not be
+/// decoded.
+pub(super) fn decode(t: &mut Template<'_>) -> Raws {
+    Raws {
+        access: t.section(),
+        source: t.section(),
+        run: t.section(),
+        internet: t.section(),
+        network: t.section(),
+        disks: t.section(),
+        image: t.section(),
+    }
 }

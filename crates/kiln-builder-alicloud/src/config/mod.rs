@@ -34,9 +34,9 @@ mod tests;
 mod tests_packer;
 mod typed;
 
+use kiln_cloud::config::{nonempty, process_env, Env, Template};
 use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::PrepareContext;
-use kiln_ssh::CommunicatorConfig;
 
 pub use access::{AccessConfig, Credentials, METADATA_ENDPOINT};
 pub use checks::{check_tag_keys, choice, endpoint_url};
@@ -48,14 +48,10 @@ pub use run::{StopInstance, DEFAULT_SNAPSHOT_TIMEOUT};
 pub use source::SourceImage;
 pub use typed::Config;
 
-fn nonempty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
 /// Decodes and validates with the process environment (`ALICLOUD_*`);
 /// collects every error.
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
-    prepare_with_env(raw, cx, &|name| std::env::var(name).ok())
+    prepare_with_env(raw, cx, &process_env)
 }
 
 /// [`prepare`] with `env` for the environment variables.
@@ -64,25 +60,12 @@ pub fn prepare_with_env(
     cx: &PrepareContext,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let r = decode::decode(raw, cx, &mut errors);
-    let communicator = kiln_ssh::prepare(raw, cx);
-    let Some(r) = r else {
-        errors
-            .0
-            .extend(communicator.err().into_iter().flat_map(|e| e.0));
-        return Err(errors.locate(raw));
-    };
-    let communicator = match communicator {
-        Ok(c) => c,
-        Err(e) => {
-            errors.0.extend(e.0);
-            CommunicatorConfig::None
-        }
-    };
+    let mut t = Template::new(raw, cx, decode::all_keys());
+    let r = decode::decode(&mut t);
+    let communicator = t.communicator()?;
 
-    let e = &mut errors;
-    let access = access::prepare(&r.access, env, e);
+    let e = &mut t.errors;
+    let access = access::prepare(&r.access, Env::new(env), e);
     redact_credentials(&access, cx);
     let sections = typed::Sections {
         access,
@@ -99,12 +82,7 @@ pub fn prepare_with_env(
         tags: r.image.tags,
         snapshot_tags: r.image.snapshot_tags,
     };
-    let config = Config::gather(sections, passed, communicator);
-    if errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(errors.locate(raw))
-    }
+    t.finish(Config::gather(sections, passed, communicator))
 }
 
 /// Registers the secret key and the security token of `access` with the
@@ -146,7 +124,7 @@ pub fn prepare_access(
     errors: &mut ConfigErrors,
 ) -> AccessConfig {
     let raw: access::RawAccess = d.section(unknown, errors);
-    let access = access::prepare(&raw, env, errors);
+    let access = access::prepare(&raw, Env::new(env), errors);
     redact_credentials(&access, cx);
     access
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kiln_cloud::config::check_keypair_name;
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_ssh::CommunicatorConfig;
 use serde::Deserialize;
@@ -78,15 +79,7 @@ pub(super) fn prepare(
         }
     }
     let ssh_keypair_name = nonempty(r.ssh_keypair_name.clone());
-    if let CommunicatorConfig::Ssh(c) = communicator {
-        if ssh_keypair_name.is_some() && c.credentials.private_key.is_none() && !c.credentials.agent
-        {
-            errors.push(ConfigError::at(
-                "ssh_private_key_file",
-                "`ssh_keypair_name` needs `ssh_private_key_file` or `ssh_agent_auth`: kiln cannot log in with a key pair whose private key it does not have",
-            ));
-        }
-    }
+    check_keypair_name(ssh_keypair_name.as_deref(), communicator, errors);
     check_tag_keys("run_tags", &r.run_tags, errors);
 
     Run {

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
 use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
+use kiln_cloud::retry::deleted;
 use kiln_cloud::steps::network::{
     IngressRule, SecurityGroupApi, SecurityGroupPlan, SecurityGroupState,
 };
@@ -168,10 +169,7 @@ impl SecurityGroupApi for Ec2 {
     async fn delete_security_group(&self, id: &str) -> Result<(), ApiError> {
         let ec2: &aws_sdk_ec2::Client = self;
         let req = ec2.delete_security_group().group_id(id);
-        match self.delete(req, |r| r.send(), NOT_FOUND).await {
-            Err(e) if e.is(NOT_FOUND) => Ok(()),
-            r => r.map(drop),
-        }
+        deleted(self.delete(req, |r| r.send(), NOT_FOUND).await, NOT_FOUND)
     }
 }
 

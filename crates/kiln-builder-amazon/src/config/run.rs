@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use kiln_cloud::config::check_keypair_name;
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_ssh::CommunicatorConfig;
 use serde::Deserialize;
@@ -113,15 +114,8 @@ pub(super) fn prepare(
             ));
         }
     }
-    if let CommunicatorConfig::Ssh(c) = communicator {
-        let keypair = nonempty(r.ssh_keypair_name.clone());
-        if keypair.is_some() && c.credentials.private_key.is_none() && !c.credentials.agent {
-            errors.push(ConfigError::at(
-                "ssh_private_key_file",
-                "`ssh_keypair_name` needs `ssh_private_key_file` or `ssh_agent_auth`: kiln cannot log in with a key pair whose private key it does not have",
-            ));
-        }
-    }
+    let keypair = nonempty(r.ssh_keypair_name.clone());
+    check_keypair_name(keypair.as_deref(), communicator, errors);
 
     check_tags("run_tags", &r.run_tags, errors);
     check_tags("run_volume_tags", &r.run_volume_tags, errors);

@@ -3,52 +3,16 @@
 //! (method, the path's segments encoded with a trailing `/`, the sorted
 //! encoded query, the signed headers lower-cased and trimmed, their names,
 //! the payload's SHA-256), hashed into `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hash>`
-//! and signed with the secret key. Pure; holds nothing.
+//! and signed with the secret key. The encoding and hashes are
+//! kiln-cloud's ([`kiln_cloud::sign`]). Pure; holds nothing.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use kiln_cloud::sign::{hmac_sha256, percent_decode, percent_encode, sha256_hex};
 
 /// The algorithm's name, the first word of the `Authorization` header.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
-/// `s` percent-encoded as the SDK's `quote(s, safe='~')` does: every byte
-/// but ASCII letters, digits and `-_.~`.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `s` percent-decoded (`%2F` to `/`); malformed escapes stay as they are.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The canonical URI of `path`: each segment decoded then encoded, with a
-/// trailing `/`.
+/// The canonical URI of `path`: each segment decoded then encoded (as the
+/// SDK's `quote(s, safe='~')`), with a trailing `/`.
 pub fn canonical_uri(path: &str) -> String {
     let p = percent_decode(path)
         .split('/')
@@ -86,7 +50,7 @@ pub fn string_to_sign(
     body: &[u8],
     date: &str,
 ) -> String {
-    let payload = hex::encode(Sha256::digest(body));
+    let payload = sha256_hex(body);
     string_to_sign_with(method, path, query, headers, &payload, date)
 }
 
@@ -126,10 +90,7 @@ fn string_to_sign_with(
         names.join(";"),
         payload,
     );
-    format!(
-        "{ALGORITHM}\n{date}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    )
+    format!("{ALGORITHM}\n{date}\n{}", sha256_hex(canonical.as_bytes()))
 }
 
 /// The `Authorization` header of a request signed with `access_key` and
@@ -140,9 +101,7 @@ pub fn authorization(
     headers: &[(String, String)],
     sts: &str,
 ) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-    mac.update(sts.as_bytes());
-    let signature = hex::encode(mac.finalize().into_bytes());
+    let signature = hex::encode(hmac_sha256(secret.as_bytes(), sts.as_bytes()));
     let mut names: Vec<String> = headers
         .iter()
         .map(|(k, _)| k.to_ascii_lowercase())

@@ -1,5 +1,5 @@
-//! `ImageApi` on [`Hw`]: IMS's `CreateImage` from the stopped server is a
-//! job, waited on here until it names the image (which carries the
+//! `ImageApi` on [`Hw`]: IMS's `CreateImage` (or `CreateWholeImage`, a
+//! full-ECS image through a CBR vault) from the stopped server is a job, waited on here until it names the image (which carries the
 //! `image_tags` and the run tags; after a lost reply it is found by name
 //! and run tag); images are looked at with `ListImages` (`queued`,
 //! `saving`, `active`), deleted with Glance's `DELETE /v2/images/{id}`
@@ -12,13 +12,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kiln_cloud::steps::image::{
-    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageStatus, ImageWording, NewImage, Sharing,
-    Text,
+    wait_available, CopyTarget, ImageApi, ImagePhase, ImageStatus, ImageWording, NewImage, Text,
 };
 use kiln_cloud::steps::wait_error;
 use kiln_cloud::{ApiError, CheckError, PollError, Poller, Status};
 use kiln_sdk::step::StepError;
-use kiln_sdk::Ui;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -45,13 +43,19 @@ pub const WORDING: ImageWording = ImageWording {
 pub struct CreateRequest {
     /// The body (`name`, `instance_id`, `description`, `image_tags`, …).
     pub body: Value,
+    /// A full-ECS image (`image_type` `full-ecs`): `CreateWholeImage`
+    /// (`/v1/cloudimages/wholeimages/action`, with `vault_id`) instead.
+    pub whole: bool,
+    /// The run tags (also in `image_tags`): after a lost reply, the image
+    /// the first attempt started is the one of this name that carries them.
+    pub run_tags: Vec<(String, String)>,
     /// Polls the job (`wait_image_ready_timeout`).
     pub poller: Poller,
 }
 
 impl PartialEq for CreateRequest {
     fn eq(&self, other: &Self) -> bool {
-        self.body == other.body
+        self.body == other.body && self.whole == other.whole
     }
 }
 
@@ -68,17 +72,34 @@ impl ImageApi for Hw {
         cancel: &CancellationToken,
     ) -> Result<String, StepError> {
         let c = &self.client;
-        let call = Call::post(
-            Service::Ims,
-            "CreateImage",
-            "/v2/cloudimages/action".into(),
-            image.request.body.clone(),
-        );
-        let job = c
-            .call(&call, Some(cancel))
+        let (op, path) = if image.request.whole {
+            ("CreateWholeImage", "/v1/cloudimages/wholeimages/action")
+        } else {
+            ("CreateImage", "/v2/cloudimages/action")
+        };
+        let call = Call::post(Service::Ims, op, path.into(), image.request.body.clone());
+        let wanted = (image.name.as_str(), image.request.run_tags.as_slice());
+        // A retry after a lost reply would start a second image (or be
+        // refused while the first is made): the image the first attempt
+        // started is adopted instead, when the run tags can tell it.
+        let started = c
+            .create(&call, || async move {
+                if wanted.1.is_empty() {
+                    return Ok(None);
+                }
+                let found = self
+                    .find_created(wanted.0, wanted.1)
+                    .await
+                    .map_err(|e| e.fault)?;
+                Ok(found.map(|id| json!({ "adopted": id })))
+            })
             .await
             .map_err(|e| StepError::msg(format!("Error creating image: {e}")))?;
-        let job_id = text(&job, "job_id");
+        if let Some(id) = started["adopted"].as_str() {
+            wait_available(self, &image.request.poller, id, cancel).await?;
+            return Ok(id.to_string());
+        }
+        let job_id = text(&started, "job_id");
         let done = wait_job(
             c,
             Service::Ims,
@@ -141,15 +162,7 @@ impl ImageApi for Hw {
             "killed" | "deleted" => ImagePhase::Failed,
             _ => ImagePhase::Pending,
         };
-        ImageStatus {
-            phase,
-            state,
-            reason: None,
-        }
-    }
-
-    fn snapshots(&self, _image: &Value) -> Vec<String> {
-        Vec::new()
+        ImageStatus::new(phase, state)
     }
 
     async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
@@ -187,23 +200,6 @@ impl ImageApi for Hw {
                 format!("/v2/images/{id}"),
             ))
             .await
-    }
-
-    async fn delete_snapshot(&self, _id: &str) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    async fn modify_image(
-        &self,
-        _id: &str,
-        _change: &ImageChange<()>,
-        _ui: &dyn Ui,
-    ) -> Result<(), StepError> {
-        Ok(())
-    }
-
-    async fn share_snapshot(&self, _id: &str, _sharing: &Sharing) -> Result<(), ApiError> {
-        Ok(())
     }
 
     async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> Result<(), ApiError> {

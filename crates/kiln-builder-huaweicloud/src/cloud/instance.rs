@@ -7,6 +7,7 @@
 //! gone). The lines are the plugin's.
 
 use async_trait::async_trait;
+use kiln_cloud::steps::call_error;
 use kiln_cloud::steps::instance::{InstanceApi, InstanceWording, Launched, Observed, Phase, Text};
 use kiln_cloud::{ApiError, CheckError};
 use kiln_sdk::step::StepError;
@@ -94,11 +95,8 @@ impl InstanceApi for Hw {
                     .map(|s| json!({"serverIds": [s["id"]]})))
             })
             .await;
-        if cancel.is_cancelled() && created.is_err() {
-            return Err(StepError::Cancelled);
-        }
-        let v =
-            created.map_err(|e| StepError::msg(format!("error launching source server: {e}")))?;
+        let v = created
+            .map_err(|e| call_error(cancel, format!("error launching source server: {e}")))?;
         let id = v["serverIds"][0]
             .as_str()
             .ok_or_else(|| StepError::msg(format!("ECS returned no server id: {v}")))?;

@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use kiln_cloud::config::Env;
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_sdk::Secret;
 use serde::Deserialize;
-
-use super::nonempty;
 
 /// The access keys as the template writes them.
 #[derive(Deserialize, Default)]
@@ -37,11 +36,20 @@ pub enum Service {
     Vpc,
     /// Elastic IP.
     Eip,
+    /// Identity and Access Management: the project looked up by name when
+    /// `project_id` is not given.
+    Iam,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 4] = [Service::Ecs, Service::Ims, Service::Vpc, Service::Eip];
+    pub const ALL: [Service; 5] = [
+        Service::Ecs,
+        Service::Ims,
+        Service::Vpc,
+        Service::Eip,
+        Service::Iam,
+    ];
 
     /// Its host name label and `endpoints` key (`ecs`).
     pub fn key(self) -> &'static str {
@@ -50,6 +58,7 @@ impl Service {
             Service::Ims => "ims",
             Service::Vpc => "vpc",
             Service::Eip => "eip",
+            Service::Iam => "iam",
         }
     }
 
@@ -60,6 +69,7 @@ impl Service {
             Service::Ims => "IMS",
             Service::Vpc => "VPC",
             Service::Eip => "EIP",
+            Service::Iam => "IAM",
         }
     }
 }
@@ -101,7 +111,8 @@ pub struct AccessConfig {
     pub secret_key: Option<Secret<String>>,
     /// `region` (or `HW_REGION_NAME`).
     pub region: String,
-    /// `project_id` (or `HW_PROJECT_ID`).
+    /// `project_id` (or `HW_PROJECT_ID`); empty: looked up through IAM by
+    /// `project_name` when the build starts, as the plugin does.
     pub project_id: String,
     /// `project_name` (or `HW_PROJECT_NAME`, else the region).
     pub project_name: String,
@@ -116,20 +127,12 @@ pub struct AccessConfig {
 /// The plugin's default identity endpoint.
 pub const DEFAULT_AUTH_URL: &str = "https://iam.myhuaweicloud.com:443/v3";
 
-/// Validates the access keys; `env` reads an environment variable.
-pub(super) fn prepare(
-    r: &RawAccess,
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut ConfigErrors,
-) -> AccessConfig {
-    let env = |name: &str| env(name).filter(|v| !v.is_empty());
-    let access_key = nonempty(r.access_key.clone()).or_else(|| env("HW_ACCESS_KEY"));
-    let secret_key = r
-        .secret_key
-        .clone()
-        .filter(|s| !s.expose().is_empty())
-        .or_else(|| env("HW_SECRET_KEY").map(Secret::new));
-    let region = nonempty(r.region.clone()).or_else(|| env("HW_REGION_NAME"));
+/// Validates the access keys, `env` filling in what the template leaves
+/// out.
+pub(super) fn prepare(r: &RawAccess, env: Env<'_>, errors: &mut ConfigErrors) -> AccessConfig {
+    let access_key = env.or_var(&r.access_key, "HW_ACCESS_KEY");
+    let secret_key = env.secret_or_var(&r.secret_key, "HW_SECRET_KEY");
+    let region = env.or_var(&r.region, "HW_REGION_NAME");
     for (key, var, missing) in [
         ("access_key", "HW_ACCESS_KEY", access_key.is_none()),
         ("secret_key", "HW_SECRET_KEY", secret_key.is_none()),
@@ -143,15 +146,9 @@ pub(super) fn prepare(
         }
     }
     let region = region.unwrap_or_default();
-    let project_id = nonempty(r.project_id.clone())
-        .or_else(|| env("HW_PROJECT_ID"))
+    let project_id = env
+        .or_var(&r.project_id, "HW_PROJECT_ID")
         .unwrap_or_default();
-    if project_id.is_empty() {
-        errors.push(ConfigError::at(
-            "project_id",
-            "`project_id` must be set in the template or as `HW_PROJECT_ID` in the environment\n  hint: kiln does not look the project up by `project_name` through IAM yet; the console's \"My Credentials\" page lists each region's project ID",
-        ));
-    }
     let mut custom = BTreeMap::new();
     for (k, v) in &r.endpoints {
         match Service::ALL.iter().find(|s| s.key() == k) {
@@ -164,20 +161,26 @@ pub(super) fn prepare(
             )),
             None => errors.push(ConfigError::at(
                 "endpoints",
-                format!("unknown service `{k}`: expected `ecs`, `ims`, `vpc` or `eip`"),
+                format!("unknown service `{k}`: expected `ecs`, `ims`, `vpc`, `eip` or `iam`"),
             )),
         }
     }
+    let auth_url = env
+        .or_var(&r.auth_url, "HW_AUTH_URL")
+        .unwrap_or_else(|| DEFAULT_AUTH_URL.to_string());
+    // IAM is where `auth_url` points (its `/v3` is the calls' own).
+    custom.entry(Service::Iam).or_insert_with(|| {
+        let base = auth_url.trim_end_matches('/');
+        base.strip_suffix("/v3").unwrap_or(base).to_string()
+    });
     AccessConfig {
         access_key: access_key.unwrap_or_default(),
         secret_key,
-        project_name: nonempty(r.project_name.clone())
-            .or_else(|| env("HW_PROJECT_NAME"))
+        project_name: env
+            .or_var(&r.project_name, "HW_PROJECT_NAME")
             .unwrap_or_else(|| region.clone()),
         project_id,
-        auth_url: nonempty(r.auth_url.clone())
-            .or_else(|| env("HW_AUTH_URL"))
-            .unwrap_or_else(|| DEFAULT_AUTH_URL.to_string()),
+        auth_url,
         insecure: r.insecure,
         endpoints: Endpoints::of(&region, &custom),
         region,

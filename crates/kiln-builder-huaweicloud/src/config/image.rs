@@ -1,5 +1,5 @@
 //! The image section (the plugin's `ImageConfig`): `image_name`,
-//! `image_description`, `image_type`, `image_tags`, `image_members`,
+//! `image_description`, `image_type` (`system` or `full-ecs`), `image_tags`, `image_members`,
 //! `image_auto_accept_members`, `wait_image_ready_timeout`, and the older
 //! plugin's `image_min_disk`. Pure; holds nothing.
 
@@ -25,11 +25,26 @@ pub(super) struct RawImage {
     image_min_disk: u32,
 }
 
+/// What the image holds (`image_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageType {
+    /// `system` (the default): the system disk, IMS's `CreateImage`.
+    System,
+    /// `full-ecs`: every disk of the server, backed up into the CBR vault
+    /// `vault_id`, IMS's `CreateWholeImage`.
+    FullEcs,
+}
+
+/// The `image_type`s of the plugin.
+pub const IMAGE_TYPES: &[&str] = &["system", "data-disk", "system-data", "full-ecs"];
+
 /// The validated image keys.
 #[derive(Debug, Clone)]
 pub struct ImageConfig {
     /// `image_name`.
     pub name: String,
+    /// `image_type`.
+    pub kind: ImageType,
     /// `image_description`.
     pub description: String,
     /// `image_tags`.
@@ -56,14 +71,24 @@ pub(super) fn prepare(r: &RawImage, errors: &mut ConfigErrors) -> ImageConfig {
             "`image_name` must be specified",
         ));
     }
-    if let Some(t) = nonempty(r.image_type.clone()) {
-        if t != "system" {
+    let kind = match nonempty(r.image_type.clone()).as_deref() {
+        None | Some("system") => ImageType::System,
+        Some("full-ecs") => ImageType::FullEcs,
+        Some(t) => {
             errors.push(ConfigError::at(
                 "image_type",
-                format!("`image_type` `{t}` is not supported by kiln's huaweicloud-ecs builder yet: only `system`"),
+                if IMAGE_TYPES.contains(&t) {
+                    format!("`image_type` `{t}` is not supported by kiln's huaweicloud-ecs builder yet: `system` or `full-ecs`")
+                } else {
+                    format!(
+                        "unknown `image_type` `{t}`: expected one of {}",
+                        IMAGE_TYPES.join(", ")
+                    )
+                },
             ));
+            ImageType::System
         }
-    }
+    };
     let timeout = errors.duration(
         "wait_image_ready_timeout",
         r.wait_image_ready_timeout.as_deref().unwrap_or(""),
@@ -88,6 +113,7 @@ pub(super) fn prepare(r: &RawImage, errors: &mut ConfigErrors) -> ImageConfig {
     }
     ImageConfig {
         name,
+        kind,
         description: r.image_description.clone().unwrap_or_default(),
         tags: r.image_tags.clone(),
         members: r.image_members.clone(),

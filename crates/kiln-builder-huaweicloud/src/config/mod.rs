@@ -15,13 +15,14 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig, SectionDecoder};
+use kiln_cloud::config::{nonempty, process_env, Env, Template};
+use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig};
 use kiln_sdk::PrepareContext;
 use kiln_ssh::CommunicatorConfig;
 
-pub use access::{AccessConfig, Endpoints, Service};
-pub use image::ImageConfig;
-pub use run::{Eip, RunConfig, SourceImage};
+pub use access::{AccessConfig, Endpoints, Service, DEFAULT_AUTH_URL};
+pub use image::{ImageConfig, ImageType};
+pub use run::{DataDisk, DataDiskSource, Eip, RunConfig, SourceImage};
 
 /// The validated configuration the steps read.
 #[derive(Debug, Clone)]
@@ -36,25 +37,19 @@ pub struct Config {
     pub communicator: CommunicatorConfig,
 }
 
-fn nonempty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
 /// Decodes and validates with the process environment (`HW_*`); collects
 /// every error.
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
-    prepare_with_env(raw, cx, &|name| std::env::var(name).ok())
+    prepare_with_env(raw, cx, &process_env)
 }
 
 /// Every key the builder accepts: its sections' and the communicator's.
 pub fn builder_keys() -> Vec<&'static str> {
-    [
+    kiln_cloud::config::builder_keys(&[
         struct_fields::<access::RawAccess>(),
         struct_fields::<run::RawRun>(),
         struct_fields::<image::RawImage>(),
-        kiln_ssh::field_names(),
-    ]
-    .concat()
+    ])
 }
 
 /// [`prepare`] with `env` for the environment variables.
@@ -63,38 +58,29 @@ pub fn prepare_with_env(
     cx: &PrepareContext,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let all = builder_keys();
-    let d = SectionDecoder::new(raw, &cx.interpolation, &all, &[]);
-    // The first section also gets the unknown keys, to report them once.
-    let raw_access: access::RawAccess = d.section(true, &mut errors);
-    let raw_run: run::RawRun = d.section(false, &mut errors);
-    let raw_image: image::RawImage = d.section(false, &mut errors);
-    let decoded = !d.failed();
-    let communicator = match kiln_ssh::prepare(raw, cx) {
-        Ok(c) => c,
-        Err(e) => {
-            errors.0.extend(e.0);
-            CommunicatorConfig::None
-        }
-    };
-    if !decoded {
-        return Err(errors.locate(raw));
-    }
-    let access = access::prepare(&raw_access, env, &mut errors);
+    let mut t = Template::new(raw, cx, builder_keys());
+    let raw_access: access::RawAccess = t.section();
+    let raw_run: run::RawRun = t.section();
+    let raw_image: image::RawImage = t.section();
+    let communicator = t.communicator()?;
+    let errors = &mut t.errors;
+    let env = Env::new(env);
+    let access = access::prepare(&raw_access, env, errors);
     if let Some(sk) = &access.secret_key {
         cx.redactor.add(sk.expose().clone());
     }
-    let run = run::prepare(&raw_run, &communicator, env, &mut errors);
-    let image = image::prepare(&raw_image, &mut errors);
-    if errors.is_empty() {
-        Ok(Config {
-            access,
-            run,
-            image,
-            communicator,
-        })
-    } else {
-        Err(errors.locate(raw))
+    let run = run::prepare(&raw_run, &communicator, env, errors);
+    let image = image::prepare(&raw_image, errors);
+    if image.kind == ImageType::FullEcs && run.vault_id.is_none() {
+        errors.push(kiln_sdk::config::ConfigError::at(
+            "vault_id",
+            "`vault_id` must be specified when `image_type` is `full-ecs`",
+        ));
     }
+    t.finish(Config {
+        access,
+        run,
+        image,
+        communicator,
+    })
 }

@@ -1,13 +1,14 @@
 //! The run section (the plugin's `RunConfig`): the flavor, zone, source
 //! image (`source_image`, `source_image_name` or `source_image_filter`),
 //! network (`vpc_id`, `subnets`, `security_groups`), EIP (`floating_ip`,
-//! `reuse_ips`, `eip_type`, `eip_bandwidth_size`), root volume, user data,
-//! metadata and billing keys, with `HW_ENTERPRISE_PROJECT_ID`. Pure; holds
-//! nothing.
+//! `reuse_ips`, `eip_type`, `eip_bandwidth_size`), root volume, data disks
+//! (`data_disks`), user data, metadata and billing keys, with
+//! `HW_ENTERPRISE_PROJECT_ID`. Pure; holds nothing.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use kiln_cloud::config::{keypair_lacks_private_key, Env};
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_ssh::CommunicatorConfig;
 use serde::Deserialize;
@@ -30,6 +31,17 @@ struct RawFilterOptions {
     owner: String,
     visibility: String,
     tag: String,
+}
+
+/// One of `data_disks` as the template writes it.
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawDataDisk {
+    volume_type: Option<String>,
+    volume_size: u32,
+    data_image_id: Option<String>,
+    snapshot_id: Option<String>,
+    volume_id: Option<String>,
 }
 
 /// The run keys as the template writes them.
@@ -58,7 +70,7 @@ pub(super) struct RawRun {
     spot_maximum_price: Option<String>,
     volume_type: Option<String>,
     volume_size: u32,
-    data_disks: Vec<serde_json::Value>,
+    data_disks: Vec<RawDataDisk>,
     vault_id: Option<String>,
     config_drive: bool,
     ssh_keypair_name: Option<String>,
@@ -78,6 +90,24 @@ pub enum SourceImage {
         /// `most_recent`: take the newest of several.
         most_recent: bool,
     },
+}
+
+/// A data disk the server is created with (`data_disks`), deleted with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDisk {
+    /// `volume_type` (default `SSD`).
+    pub volume_type: String,
+    /// What it is made from.
+    pub source: DataDiskSource,
+}
+
+/// What a data disk is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataDiskSource {
+    /// `volume_size`: an empty disk of that many GB.
+    Size(u32),
+    /// `data_image_id`: a data disk image, the disk its minimum size.
+    Image(String),
 }
 
 /// Which EIP the server is reached through.
@@ -135,6 +165,8 @@ pub struct RunConfig {
     pub volume_type: String,
     /// `volume_size` GB (`None`: the image's minimum).
     pub volume_size: Option<u32>,
+    /// `data_disks`.
+    pub data_disks: Vec<DataDisk>,
     /// `vault_id`.
     pub vault_id: Option<String>,
     /// `config_drive`.
@@ -150,7 +182,7 @@ pub const VOLUME_TYPES: &[&str] = &["SAS", "SSD", "GPSSD", "ESSD", "SATA", "GPSS
 pub(super) fn prepare(
     r: &RawRun,
     communicator: &CommunicatorConfig,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
     errors: &mut ConfigErrors,
 ) -> RunConfig {
     let err =
@@ -160,15 +192,12 @@ pub(super) fn prepare(
         err(errors, "flavor", "a `flavor` must be specified".into());
     }
     let ssh_keypair_name = nonempty(r.ssh_keypair_name.clone());
-    if let CommunicatorConfig::Ssh(s) = communicator {
-        if ssh_keypair_name.is_some() && s.credentials.private_key.is_none() && !s.credentials.agent
-        {
-            err(
-                errors,
-                "ssh_keypair_name",
-                "an `ssh_private_key_file` must be provided or `ssh_agent_auth` enabled when `ssh_keypair_name` is specified".into(),
-            );
-        }
+    if keypair_lacks_private_key(ssh_keypair_name.as_deref(), communicator) {
+        err(
+            errors,
+            "ssh_keypair_name",
+            "an `ssh_private_key_file` must be provided or `ssh_agent_auth` enabled when `ssh_keypair_name` is specified".into(),
+        );
     }
     let f = &r.source_image_filter.filters;
     let filter_empty = f.name.is_empty() && f.owner.is_empty() && f.visibility.is_empty();
@@ -285,13 +314,12 @@ pub(super) fn prepare(
             ),
         );
     }
-    if !r.data_disks.is_empty() {
-        err(
-            errors,
-            "data_disks",
-            "`data_disks` is not supported by kiln's huaweicloud-ecs builder yet".into(),
-        );
-    }
+    let data_disks = r
+        .data_disks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| data_disk(i, d, errors))
+        .collect();
     if let Some(p) = nonempty(r.user_data_file.clone()) {
         if !std::path::Path::new(&p).is_file() {
             err(
@@ -303,8 +331,7 @@ pub(super) fn prepare(
     }
     RunConfig {
         flavor,
-        enterprise_project_id: nonempty(r.enterprise_project_id.clone())
-            .or_else(|| env("HW_ENTERPRISE_PROJECT_ID").filter(|v| !v.is_empty())),
+        enterprise_project_id: env.or_var(&r.enterprise_project_id, "HW_ENTERPRISE_PROJECT_ID"),
         availability_zone: nonempty(r.availability_zone.clone()),
         source_image,
         eip,
@@ -326,8 +353,74 @@ pub(super) fn prepare(
             .then(|| nonempty(r.spot_maximum_price.clone())),
         volume_type,
         volume_size: (r.volume_size != 0).then_some(r.volume_size),
+        data_disks,
         vault_id: nonempty(r.vault_id.clone()),
         config_drive: r.config_drive,
         ssh_keypair_name,
     }
+}
+
+/// The sizes of data disk ECS takes, GB.
+const DATA_DISK_SIZES: std::ops::RangeInclusive<u32> = 10..=32768;
+
+/// `data_disks[i]` checked as the plugin's `StepCheckVolumes` checks it
+/// (one of `volume_size`, `volume_id`, `snapshot_id` and `data_image_id`),
+/// at `validate` rather than at run time; `None` after an error.
+fn data_disk(i: usize, d: &RawDataDisk, errors: &mut ConfigErrors) -> Option<DataDisk> {
+    const KEYS: &str = "`volume_size`, `volume_id`, `snapshot_id` or `data_image_id`";
+    let at = format!("data_disks[{i}]");
+    let given: Vec<&str> = [
+        ("volume_size", d.volume_size != 0),
+        ("volume_id", nonempty(d.volume_id.clone()).is_some()),
+        ("snapshot_id", nonempty(d.snapshot_id.clone()).is_some()),
+        ("data_image_id", nonempty(d.data_image_id.clone()).is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    let volume_type = nonempty(d.volume_type.clone()).unwrap_or_else(|| "SSD".into());
+    let mut ok = true;
+    let mut fail = |m: String| {
+        errors.push(ConfigError::at(&at, format!("`{at}`: {m}")));
+        ok = false;
+    };
+    if !VOLUME_TYPES.contains(&volume_type.as_str()) {
+        fail(format!(
+            "unknown `volume_type` `{volume_type}`: expected one of {}",
+            VOLUME_TYPES.join(", ")
+        ));
+    }
+    let source = match given.as_slice() {
+        [] => {
+            fail(format!("one of {KEYS} must be specified"));
+            None
+        }
+        ["volume_size"] if !DATA_DISK_SIZES.contains(&d.volume_size) => {
+            fail(format!(
+                "`volume_size` must be from 10 to 32768 GB, not {}",
+                d.volume_size
+            ));
+            None
+        }
+        ["volume_size"] => Some(DataDiskSource::Size(d.volume_size)),
+        ["data_image_id"] => nonempty(d.data_image_id.clone()).map(DataDiskSource::Image),
+        [k @ ("volume_id" | "snapshot_id")] => {
+            fail(format!(
+                "`{k}` is not supported by kiln's huaweicloud-ecs builder yet: `volume_size` or `data_image_id`"
+            ));
+            None
+        }
+        many => {
+            let many = many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
+            fail(format!(
+                "only one of {KEYS} can be specified, but {} were specified",
+                many.join(", ")
+            ));
+            None
+        }
+    };
+    source.filter(|_| ok).map(|source| DataDisk {
+        volume_type,
+        source,
+    })
 }

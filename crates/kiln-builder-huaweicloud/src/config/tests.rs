@@ -1,20 +1,14 @@
 //! The config's rules, as the plugin's `Prepare` has them, every error at
 //! once, and the `HW_*` environment variables.
 
+use kiln_cloud::config::env_of;
 use kiln_sdk::config::RawConfig;
 
 use super::*;
 
 fn prepare(v: serde_json::Value, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    prepare_with_env(
-        &RawConfig::from_value(v),
-        &kiln_test::prepare_cx("huaweicloud-ecs"),
-        &move |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
-    )
+    let cx = kiln_test::prepare_cx("huaweicloud-ecs");
+    prepare_with_env(&RawConfig::from_value(v), &cx, &env_of(env))
 }
 
 fn base() -> serde_json::Value {
@@ -67,7 +61,6 @@ fn every_error_is_reported_at_once() {
         "`access_key` must be set",
         "`secret_key` must be set",
         "`region` must be set",
-        "`project_id` must be set",
         "a `flavor` must be specified",
         "only a `source_image` or a `source_image_name`",
         "`subnets` must be empty if the `vpc_id` was not specified",
@@ -146,5 +139,107 @@ fn eips_filters_and_networks_follow_the_plugin() {
     assert!(
         text.contains("`subnets` must be specified with `vpc_id`"),
         "{text}"
+    );
+}
+
+#[test]
+fn without_project_id_the_project_is_looked_up_by_name_through_auth_url() {
+    let mut v = base();
+    v.as_object_mut().unwrap().remove("project_id");
+    let c = prepare(v.clone(), &[]).unwrap();
+    assert_eq!(c.access.project_id, "");
+    assert_eq!(c.access.project_name, "cn-north-4");
+    assert_eq!(
+        c.access.endpoints.get(Service::Iam),
+        "https://iam.myhuaweicloud.com:443"
+    );
+    v["project_name"] = "cn-north-4_dev".into();
+    v["auth_url"] = "https://iam.example.internal/v3/".into();
+    let c = prepare(v.clone(), &[]).unwrap();
+    assert_eq!(c.access.project_name, "cn-north-4_dev");
+    assert_eq!(
+        c.access.endpoints.get(Service::Iam),
+        "https://iam.example.internal"
+    );
+    v["endpoints"] = serde_json::json!({"iam": "http://127.0.0.1:9"});
+    let c = prepare(v, &[("HW_PROJECT_NAME", "ignored")]).unwrap();
+    assert_eq!(c.access.endpoints.get(Service::Iam), "http://127.0.0.1:9");
+    assert_eq!(c.access.project_name, "cn-north-4_dev");
+}
+
+#[test]
+fn data_disks_follow_the_plugins_rules() {
+    let mut v = base();
+    v["data_disks"] = serde_json::json!([
+        {"volume_size": 100, "volume_type": "GPSSD"},
+        {"data_image_id": "img-1"}
+    ]);
+    let c = prepare(v.clone(), &[]).unwrap();
+    assert_eq!(
+        c.run.data_disks,
+        vec![
+            DataDisk {
+                volume_type: "GPSSD".into(),
+                source: DataDiskSource::Size(100)
+            },
+            DataDisk {
+                volume_type: "SSD".into(),
+                source: DataDiskSource::Image("img-1".into())
+            },
+        ]
+    );
+    v["data_disks"] = serde_json::json!([
+        {},
+        {"volume_size": 10, "data_image_id": "img-1"},
+        {"volume_size": 5},
+        {"volume_size": 10, "volume_type": "FAST"},
+        {"snapshot_id": "snap-1"}
+    ]);
+    let text = messages(prepare(v, &[]).unwrap_err());
+    for want in [
+        "`data_disks[0]`: one of `volume_size`, `volume_id`, `snapshot_id` or `data_image_id` must be specified",
+        "`data_disks[1]`: only one of `volume_size`, `volume_id`, `snapshot_id` or `data_image_id` can be specified, but `volume_size`, `data_image_id` were specified",
+        "`data_disks[2]`: `volume_size` must be from 10 to 32768 GB, not 5",
+        "`data_disks[3]`: unknown `volume_type` `FAST`",
+        "`data_disks[4]`: `snapshot_id` is not supported by kiln's huaweicloud-ecs builder yet",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+    let mut v = base();
+    v["data_disks"] = serde_json::json!([{"volume_size": 10, "size": 10}]);
+    assert_rejected(v, "size");
+}
+
+/// Fails unless `v` is rejected with an error saying `want`.
+fn assert_rejected(v: serde_json::Value, want: &str) {
+    let text = messages(prepare(v, &[]).unwrap_err());
+    assert!(text.contains(want), "missing `{want}` in:\n{text}");
+}
+
+#[test]
+fn image_types_are_the_plugins_and_full_ecs_needs_a_vault() {
+    let mut v = base();
+    assert_eq!(
+        prepare(v.clone(), &[]).unwrap().image.kind,
+        ImageType::System
+    );
+    v["image_type"] = "full-ecs".into();
+    assert_rejected(
+        v.clone(),
+        "`vault_id` must be specified when `image_type` is `full-ecs`",
+    );
+    v["vault_id"] = "vault-1".into();
+    let c = prepare(v.clone(), &[]).unwrap();
+    assert_eq!(c.image.kind, ImageType::FullEcs);
+    assert_eq!(c.run.vault_id.as_deref(), Some("vault-1"));
+    v["image_type"] = "system-data".into();
+    assert_rejected(
+        v.clone(),
+        "`image_type` `system-data` is not supported by kiln's huaweicloud-ecs builder yet: `system` or `full-ecs`",
+    );
+    v["image_type"] = "whole".into();
+    assert_rejected(
+        v,
+        "unknown `image_type` `whole`: expected one of system, data-disk, system-data, full-ecs",
     );
 }

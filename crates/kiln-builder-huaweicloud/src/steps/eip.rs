@@ -101,6 +101,13 @@ impl Step<HuaweiState> for StepCreateEip {
             }
             Eip::Create { kind, bandwidth } => {
                 cx.ui.say("Creating EIP ...");
+                // The plugin's bandwidth name, made unique: after a lost
+                // reply the EIP is found by it (its run tag comes after).
+                let bandwidth_name = format!(
+                    "packer_eip_bandwidth_{}_{}",
+                    chrono::Utc::now().timestamp(),
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                );
                 let call = Call::post(
                     Service::Eip,
                     "CreatePublicip",
@@ -108,15 +115,23 @@ impl Step<HuaweiState> for StepCreateEip {
                     json!({
                         "publicip": {"type": kind},
                         "bandwidth": {
-                            "name": format!("packer_eip_bandwidth_{}", chrono::Utc::now().timestamp()),
+                            "name": bandwidth_name,
                             "size": bandwidth, "share_type": "PER", "charge_mode": "traffic",
                         },
                     }),
                 );
-                // Not retried after a lost reply: an EIP has no name to find
-                // it by (its run tag comes after), and a second one costs.
+                let list = Call::get(Service::Eip, "ListPublicips", c.path("/v1", "/publicips"));
+                let (list, wanted, client) = (&list, bandwidth_name.as_str(), &c);
                 let v = c
-                    .call(&call, Some(&cx.cancel))
+                    .create(&call, || async move {
+                        let found = client.call(list, None).await.map_err(|e| e.fault)?;
+                        Ok(found["publicips"]
+                            .as_array()
+                            .and_then(|all| {
+                                all.iter().find(|p| text(p, "bandwidth_name") == wanted)
+                            })
+                            .map(|p| json!({ "publicip": p })))
+                    })
                     .await
                     .map_err(|e| StepError::msg(format!("error creating EIP: {e}")))?;
                 let ip = public_ip(&v["publicip"]);

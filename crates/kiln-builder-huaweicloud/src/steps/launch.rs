@@ -1,10 +1,11 @@
 //! The builder's halves of kiln-cloud's generic instance and image steps:
 //! [`LaunchPlan`] builds `CreatePostPaidServers`' `server` (the plugin's
 //! `StepRunSourceServer`: image, flavor, zone, VPC and subnets, security
-//! groups, root volume, EIP, key pair, base64 user data, metadata, spot
-//! and enterprise project, the run tags as `server_tags`) and records the
-//! running server's port and address; [`ImagePlan`] builds IMS's
-//! `CreateImage` (the plugin's `stepCreateImage`, with `image_tags` and
+//! groups, root volume, data volumes, EIP, key pair, base64 user data,
+//! metadata, spot and enterprise project, the run tags as `server_tags`)
+//! and records the running server's port and address; [`ImagePlan`] builds
+//! IMS's `CreateImage`, or `CreateWholeImage` with the `vault_id` for a
+//! `full-ecs` image (the plugin's `stepCreateImage`, with `image_tags` and
 //! the run tags). Neither creates anything itself.
 
 use base64::Engine as _;
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::cloud::image::CreateRequest;
 use crate::cloud::{tag_list, text};
-use crate::config::Config;
+use crate::config::{Config, ImageType};
 use crate::HuaweiState;
 
 /// See the module docs.
@@ -89,6 +90,9 @@ impl instance::LaunchPlan<HuaweiState> for LaunchPlan {
         if let Some(eip) = &state.eip {
             server["publicip"] = json!({"id": eip.id});
         }
+        if !state.data_volumes.is_empty() {
+            server["data_volumes"] = json!(state.data_volumes);
+        }
         if !user_data.is_empty() {
             server["user_data"] =
                 json!(base64::engine::general_purpose::STANDARD.encode(user_data));
@@ -153,6 +157,10 @@ impl image::ImagePlan<HuaweiState> for ImagePlan {
         if let Some(id) = &self.config.run.enterprise_project_id {
             body["enterprise_project_id"] = json!(id);
         }
+        let whole = i.kind == ImageType::FullEcs;
+        if whole {
+            body["vault_id"] = json!(self.config.run.vault_id);
+        }
         ui.say(&format!(
             "Waiting for image {} to become available ...",
             i.name
@@ -161,6 +169,8 @@ impl image::ImagePlan<HuaweiState> for ImagePlan {
             name: i.name.clone(),
             request: CreateRequest {
                 body,
+                whole,
+                run_tags: state.run_tags.clone(),
                 poller: self.poller.clone(),
             },
         })

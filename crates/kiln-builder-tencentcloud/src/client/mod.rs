@@ -16,6 +16,7 @@
 mod fault;
 pub mod sign;
 
+use kiln_cloud::retry::deleted;
 use kiln_cloud::{Api, ApiError, RetryPolicy, Timeouts};
 use kiln_sdk::Secret;
 use serde_json::Value;
@@ -254,7 +255,7 @@ impl Client {
         body: &Value,
         duplicate: &[&str],
         look_first: bool,
-        mut find: L,
+        find: L,
     ) -> Result<Value, ApiError>
     where
         L: FnMut() -> LFut,
@@ -267,10 +268,7 @@ impl Client {
                 duplicate,
                 look_first,
                 || self.attempt(action, body),
-                || {
-                    let found = find();
-                    async move { found.await.map_err(|e| e.fault) }
-                },
+                find,
             )
             .await
     }
@@ -282,14 +280,10 @@ impl Client {
         body: &Value,
         not_found: &[&str],
     ) -> Result<(), ApiError> {
-        match self
+        let r = self
             .api
-            .delete(action, None, not_found, || self.attempt(action, body))
-            .await
-        {
-            Err(e) if e.is(not_found) => Ok(()),
-            r => r.map(drop),
-        }
+            .delete(action, None, not_found, || self.attempt(action, body));
+        deleted(r.await, not_found)
     }
 
     /// One attempt of `action`.

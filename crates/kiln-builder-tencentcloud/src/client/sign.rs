@@ -6,24 +6,14 @@
 //! the signature (HMAC-SHA256 under a key derived from `TC3<secret>`,
 //! the date, the service and `tc3_request`). Checked against the vector
 //! tencentcloud-sdk-python computed (shared/reference/cloud-signing).
-//! Pure; holds nothing.
+//! The hashes are kiln-cloud's ([`kiln_cloud::sign`]). Pure; holds nothing.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use kiln_cloud::sign::hmac_sha256 as hmac;
+/// The SHA-256 of `data`, in lowercase hex.
+pub use kiln_cloud::sign::sha256_hex;
 
 /// The content type every call is sent with (JSON bodies, as the SDKs).
 pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// The SHA-256 of `data`, in lowercase hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
 
 /// The canonical request of a POST of `body` to `host`.
 pub fn canonical_request(host: &str, body: &[u8]) -> String {

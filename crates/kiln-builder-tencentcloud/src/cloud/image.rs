@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kiln_cloud::steps::image::{
     CopyTarget, ImageApi, ImageChange, ImagePhase, ImageState, ImageStatus, ImageWording, NewImage,
-    Sharing, Text,
+    Text,
 };
 use kiln_cloud::ApiError;
 use kiln_sdk::step::StepError;
@@ -227,15 +227,7 @@ impl ImageApi for Cvm {
             "CREATEFAILED" | "IMPORTFAILED" | "SYNC_FAILED" => ImagePhase::Failed,
             _ => ImagePhase::Pending,
         };
-        ImageStatus {
-            phase,
-            state,
-            reason: None,
-        }
-    }
-
-    fn snapshots(&self, _image: &Value) -> Vec<String> {
-        Vec::new()
+        ImageStatus::new(phase, state)
     }
 
     async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
@@ -255,10 +247,6 @@ impl ImageApi for Cvm {
                 r => return r,
             }
         }
-    }
-
-    async fn delete_snapshot(&self, _id: &str) -> Result<(), ApiError> {
-        Ok(())
     }
 
     async fn modify_image(
@@ -283,10 +271,6 @@ impl ImageApi for Cvm {
             .await
             .map_err(|e| StepError::msg(format!("share image failed: {e}")))?;
         ui.message("Image shared");
-        Ok(())
-    }
-
-    async fn share_snapshot(&self, _id: &str, _sharing: &Sharing) -> Result<(), ApiError> {
         Ok(())
     }
 
@@ -331,10 +315,6 @@ impl ImageState for TencentState {
     fn record_image(&mut self, region: &str, id: &str) {
         self.images.insert(region.to_string(), id.to_string());
     }
-    fn snapshots(&self, _region: &str) -> Vec<String> {
-        Vec::new()
-    }
-    fn record_snapshots(&mut self, _region: &str, _snapshots: Vec<String>) {}
     fn forget_image(&mut self, region: &str) {
         self.images.remove(region);
     }

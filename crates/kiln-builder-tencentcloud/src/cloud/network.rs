@@ -55,10 +55,13 @@ impl Cvm {
         }
     }
 
-    /// The groups `body` describes.
-    async fn describe_groups(&self, body: Value) -> Result<Vec<Value>, ApiError> {
+    /// The ids of the groups `body` describes.
+    async fn group_ids(&self, body: Value) -> Result<Vec<String>, ApiError> {
         match self.vpc.call("DescribeSecurityGroups", &body, None).await {
-            Ok(reply) => Ok(items(&reply, "SecurityGroupSet").to_vec()),
+            Ok(reply) => Ok(items(&reply, "SecurityGroupSet")
+                .iter()
+                .map(|g| text(g, "SecurityGroupId").to_string())
+                .collect()),
             Err(e) if e.is(NOT_FOUND) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
@@ -199,13 +202,7 @@ impl SecurityGroupApi for Cvm {
         ids: &[String],
         _network: Option<&str>,
     ) -> Result<Vec<String>, ApiError> {
-        let found = self
-            .describe_groups(json!({ "SecurityGroupIds": ids }))
-            .await?;
-        Ok(found
-            .iter()
-            .map(|g| text(g, "SecurityGroupId").to_string())
-            .collect())
+        self.group_ids(json!({ "SecurityGroupIds": ids })).await
     }
 
     async fn find_security_groups(
@@ -217,11 +214,7 @@ impl SecurityGroupApi for Cvm {
             .iter()
             .map(|(k, v)| json!({"Name": k, "Values": [v]}))
             .collect();
-        let found = self.describe_groups(json!({ "Filters": filters })).await?;
-        Ok(found
-            .iter()
-            .map(|g| text(g, "SecurityGroupId").to_string())
-            .collect())
+        self.group_ids(json!({ "Filters": filters })).await
     }
 
     async fn find_security_group(
@@ -229,14 +222,8 @@ impl SecurityGroupApi for Cvm {
         name: &str,
         _network: Option<&str>,
     ) -> Result<Option<String>, ApiError> {
-        let found = self
-            .describe_groups(
-                json!({"Filters": [{"Name": "security-group-name", "Values": [name]}]}),
-            )
-            .await?;
-        Ok(found
-            .first()
-            .map(|g| text(g, "SecurityGroupId").to_string()))
+        let by_name = json!({"Filters": [{"Name": "security-group-name", "Values": [name]}]});
+        Ok(self.group_ids(by_name).await?.into_iter().next())
     }
 
     async fn create_security_group(

@@ -6,11 +6,10 @@
 //! `KILN_TENCENTCLOUD_ENDPOINT` (one URL for every service: tests, proxies).
 //! Pure: the environment comes in as a lookup function; holds nothing.
 
+use kiln_cloud::config::{nonempty, Env};
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_sdk::Secret;
 use serde::Deserialize;
-
-use super::nonempty;
 
 /// The access keys as the template writes them.
 #[derive(Deserialize, Default)]
@@ -77,39 +76,26 @@ pub fn known_region(region: &str) -> bool {
     REGIONS.contains(&region)
 }
 
-/// Validates the access keys; `env` reads an environment variable.
-pub(super) fn prepare(
-    r: &RawAccess,
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut ConfigErrors,
-) -> AccessConfig {
-    let env = |name: &str| env(name).filter(|v| !v.is_empty());
-    let secret_id = nonempty(r.secret_id.clone()).or_else(|| env("TENCENTCLOUD_SECRET_ID"));
-    let secret_key = r
-        .secret_key
-        .clone()
-        .filter(|s| !s.expose().is_empty())
-        .or_else(|| env("TENCENTCLOUD_SECRET_KEY").map(Secret::new));
-    let security_token = r
-        .security_token
-        .clone()
-        .filter(|s| !s.expose().is_empty())
-        .or_else(|| env("TENCENTCLOUD_SECURITY_TOKEN").map(Secret::new));
+/// Validates the access keys, `env` filling in what the template leaves
+/// out.
+pub(super) fn prepare(r: &RawAccess, env: Env<'_>, errors: &mut ConfigErrors) -> AccessConfig {
+    let secret_id = env.or_var(&r.secret_id, "TENCENTCLOUD_SECRET_ID");
+    let secret_key = env.secret_or_var(&r.secret_key, "TENCENTCLOUD_SECRET_KEY");
+    let security_token = env.secret_or_var(&r.security_token, "TENCENTCLOUD_SECURITY_TOKEN");
     if secret_id.is_none() || secret_key.is_none() {
         errors.push(ConfigError::at(
             "secret_id",
             "parameter secret_id and secret_key must be set (or `TENCENTCLOUD_SECRET_ID` and `TENCENTCLOUD_SECRET_KEY` in the environment)",
         ));
     }
-    let region = nonempty(r.region.clone())
-        .or_else(|| env("TENCENTCLOUD_REGION"))
-        .unwrap_or_default();
-    if region.is_empty() {
-        errors.push(ConfigError::at(
-            "region",
-            "a `region` must be specified in the template or as `TENCENTCLOUD_REGION` in the environment",
-        ));
-    } else if !r.skip_region_validation && !known_region(&region) {
+    let region = env.required(
+        "region",
+        &r.region,
+        "TENCENTCLOUD_REGION",
+        "a `region` must be specified in the template or as `TENCENTCLOUD_REGION` in the environment",
+        errors,
+    );
+    if !region.is_empty() && !r.skip_region_validation && !known_region(&region) {
         errors.push(
             ConfigError::at("region", format!("unknown region: `{region}`")).with_hint(
                 "set `skip_region_validation` to use a region Packer 1.6.6 does not list",
@@ -127,6 +113,8 @@ pub(super) fn prepare(
         region,
         zone,
         skip_region_validation: r.skip_region_validation,
-        endpoint: env("KILN_TENCENTCLOUD_ENDPOINT").map(|e| e.trim_end_matches('/').to_string()),
+        endpoint: env
+            .var("KILN_TENCENTCLOUD_ENDPOINT")
+            .map(|e| e.trim_end_matches('/').to_string()),
     }
 }

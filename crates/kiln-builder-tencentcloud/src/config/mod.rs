@@ -21,7 +21,8 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig, SectionDecoder};
+use kiln_cloud::config::{nonempty, process_env, Env, Template};
+use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig};
 use kiln_sdk::PrepareContext;
 use kiln_ssh::CommunicatorConfig;
 
@@ -31,10 +32,6 @@ pub use network::{
     NetworkConfig, SecurityGroup, Subnet, Vpc, DEFAULT_SUBNET_CIDR, DEFAULT_VPC_CIDR,
 };
 pub use run::{is_resource_id, DataDisk, RunConfig, SourceImage, DISK_TYPES};
-
-fn nonempty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
 
 /// The validated configuration the steps read.
 #[derive(Debug, Clone)]
@@ -53,20 +50,18 @@ pub struct Config {
 
 /// Every key the builder accepts: its sections' and the communicator's.
 pub fn builder_keys() -> Vec<&'static str> {
-    [
+    kiln_cloud::config::builder_keys(&[
         struct_fields::<access::RawAccess>(),
         struct_fields::<image::RawImage>(),
         struct_fields::<run::RawRun>(),
         struct_fields::<network::RawNetwork>(),
-        kiln_ssh::field_names(),
-    ]
-    .concat()
+    ])
 }
 
 /// Decodes and validates with the process environment (`TENCENTCLOUD_*`);
 /// collects every error.
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
-    prepare_with_env(raw, cx, &|name| std::env::var(name).ok())
+    prepare_with_env(raw, cx, &process_env)
 }
 
 /// [`prepare`] with `env` for the environment variables.
@@ -75,26 +70,14 @@ pub fn prepare_with_env(
     cx: &PrepareContext,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let all = builder_keys();
-    let d = SectionDecoder::new(raw, &cx.interpolation, &all, &[]);
-    // The first section also gets the unknown keys, to report them once.
-    let raw_access: access::RawAccess = d.section(true, &mut errors);
-    let raw_image: image::RawImage = d.section(false, &mut errors);
-    let raw_run: run::RawRun = d.section(false, &mut errors);
-    let raw_network: network::RawNetwork = d.section(false, &mut errors);
-    let communicator = kiln_ssh::prepare(raw, cx);
-    let communicator = match communicator {
-        Ok(c) => c,
-        Err(e) => {
-            errors.0.extend(e.0);
-            CommunicatorConfig::None
-        }
-    };
-    if d.failed() {
-        return Err(errors.locate(raw));
-    }
-    let access = access::prepare(&raw_access, env, &mut errors);
+    let mut t = Template::new(raw, cx, builder_keys());
+    let raw_access: access::RawAccess = t.section();
+    let raw_image: image::RawImage = t.section();
+    let raw_run: run::RawRun = t.section();
+    let raw_network: network::RawNetwork = t.section();
+    let communicator = t.communicator()?;
+    let errors = &mut t.errors;
+    let access = access::prepare(&raw_access, Env::new(env), errors);
     for s in std::iter::once(&access.secret_key).chain(&access.security_token) {
         if !s.expose().is_empty() {
             cx.redactor.add(s.expose().clone());
@@ -104,16 +87,15 @@ pub fn prepare_with_env(
         &raw_image,
         &access.region,
         access.skip_region_validation,
-        &mut errors,
+        errors,
     );
-    let run = run::prepare(&raw_run, &communicator, &mut errors);
-    let network = network::prepare(&raw_network, &mut errors);
-    let config = Config {
+    let run = run::prepare(&raw_run, &communicator, errors);
+    let network = network::prepare(&raw_network, errors);
+    t.finish(Config {
         access,
         image,
         run,
         network,
         communicator,
-    };
-    errors.into_result(config).map_err(|e| e.locate(raw))
+    })
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use kiln_cloud::config::check_keypair_name;
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_ssh::CommunicatorConfig;
 use serde::Deserialize;
@@ -157,15 +158,7 @@ pub(super) fn prepare(
     errors: &mut ConfigErrors,
 ) -> RunConfig {
     let ssh_keypair_name = nonempty(r.ssh_keypair_name.clone());
-    if let CommunicatorConfig::Ssh(c) = communicator {
-        if ssh_keypair_name.is_some() && c.credentials.private_key.is_none() && !c.credentials.agent
-        {
-            errors.push(ConfigError::at(
-                "ssh_private_key_file",
-                "`ssh_keypair_name` needs `ssh_private_key_file` or `ssh_agent_auth`: kiln cannot log in with a key pair whose private key it does not have",
-            ));
-        }
-    }
+    check_keypair_name(ssh_keypair_name.as_deref(), communicator, errors);
     let source_image = match (
         nonempty(r.source_image_id.clone()),
         nonempty(r.source_image_name.clone()),

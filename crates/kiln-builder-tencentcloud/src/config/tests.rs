@@ -1,37 +1,24 @@
 //! The config's rules: Packer 1.6.6's keys, defaults and errors (each
 //! message checked against `packer validate`'s), all errors at once.
 
+use kiln_cloud::config::{env_of, overlay};
 use kiln_sdk::config::RawConfig;
 
 use super::*;
 
 fn raw(extra: serde_json::Value) -> RawConfig {
-    let mut v = serde_json::json!({
+    let base = serde_json::json!({
         "secret_id": "AKID", "secret_key": "sk", "region": "ap-guangzhou",
         "zone": "ap-guangzhou-3", "instance_type": "S5.MEDIUM2",
         "source_image_id": "img-pi0ii46r", "image_name": "kiln", "ssh_username": "root"
     });
-    for (k, x) in extra.as_object().unwrap() {
-        if x.is_null() {
-            v.as_object_mut().unwrap().remove(k);
-        } else {
-            v[k] = x.clone();
-        }
-    }
-    RawConfig::from_value(v)
+    overlay(base, extra)
 }
 
 fn prepare_env(extra: serde_json::Value, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    prepare_with_env(
-        &raw(extra),
-        &kiln_test::prepare_cx("tencentcloud-cvm"),
-        &move |n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
-    )
-    .map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+    let cx = kiln_test::prepare_cx("tencentcloud-cvm");
+    prepare_with_env(&raw(extra), &cx, &env_of(env))
+        .map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
 }
 
 fn prepare(extra: serde_json::Value) -> Result<Config, Vec<String>> {

@@ -19,24 +19,11 @@ pub struct StepCheckSourceImage {
     pub config: Arc<Config>,
 }
 
-/// Whether `name` matches `pattern`, as kiln reads `source_image_name`:
-/// a literal found anywhere in the name, `^` and `$` anchoring it (the
-/// regular expressions Packer takes beyond that are not supported).
-pub fn name_matches(pattern: &str, name: &str) -> bool {
-    let (start, rest) = match pattern.strip_prefix('^') {
-        Some(r) => (true, r),
-        None => (false, pattern),
-    };
-    let (end, literal) = match rest.strip_suffix('$') {
-        Some(r) => (true, r),
-        None => (false, rest),
-    };
-    match (start, end) {
-        (true, true) => name == literal,
-        (true, false) => name.starts_with(literal),
-        (false, true) => name.ends_with(literal),
-        (false, false) => name.contains(literal),
-    }
+/// `source_image_name` as Packer reads it: a regular expression (Go's
+/// RE2 syntax, which the `regex` crate shares) found anywhere in an
+/// image's name unless anchored. `prepare` has checked that it compiles.
+pub fn name_pattern(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(pattern)
 }
 
 #[async_trait]
@@ -69,12 +56,22 @@ impl Step<TencentState> for StepCheckSourceImage {
             .call("DescribeImages", &body, Some(&cx.cancel))
             .await
             .map_err(|e| StepError::msg(format!("Failed to get source image info: {e}")))?;
-        let found = items(&reply, "ImageSet")
-            .iter()
-            .find(|i| match &run.source_image {
-                SourceImage::Id(id) => text(i, "ImageId") == id,
-                SourceImage::Name(p) => name_matches(p, text(i, "ImageName")),
-            });
+        let pattern = match &run.source_image {
+            SourceImage::Id(_) => None,
+            SourceImage::Name(p) => Some(name_pattern(p).map_err(|e| {
+                StepError::msg(format!(
+                    "`source_image_name` `{p}` is not a regular expression: {e}"
+                ))
+            })?),
+        };
+        let found =
+            items(&reply, "ImageSet")
+                .iter()
+                .find(|i| match (&run.source_image, &pattern) {
+                    (_, Some(p)) => p.is_match(text(i, "ImageName")),
+                    (SourceImage::Id(id), None) => text(i, "ImageId") == id,
+                    (SourceImage::Name(_), None) => false,
+                });
         let Some(image) = found else {
             return Err(StepError::msg(format!(
                 "No image found under current instance_type(`{}`) restriction: `{shown}`",
@@ -91,15 +88,22 @@ impl Step<TencentState> for StepCheckSourceImage {
 
 #[cfg(test)]
 mod tests {
-    use super::name_matches;
+    use super::name_pattern;
 
     #[test]
-    fn names_match_as_literals_with_anchors() {
-        assert!(name_matches("Ubuntu", "Ubuntu Server 20.04"));
-        assert!(name_matches("^Ubuntu Server", "Ubuntu Server 20.04"));
-        assert!(!name_matches("^Server", "Ubuntu Server 20.04"));
-        assert!(name_matches("20.04$", "Ubuntu Server 20.04"));
-        assert!(name_matches("^CentOS 7.6$", "CentOS 7.6"));
-        assert!(!name_matches("^CentOS 7$", "CentOS 7.6"));
+    fn names_match_as_packer_reads_them_regular_expressions() {
+        let m = |p: &str, n: &str| name_pattern(p).unwrap().is_match(n);
+        assert!(m("Ubuntu", "Ubuntu Server 20.04"));
+        assert!(m("^Ubuntu Server", "Ubuntu Server 20.04"));
+        assert!(!m("^Server", "Ubuntu Server 20.04"));
+        assert!(m("20\\.04$", "Ubuntu Server 20.04"));
+        assert!(m("^CentOS 7\\.[0-9]+ 64", "CentOS 7.6 64位"));
+        assert!(!m("^CentOS 7$", "CentOS 7.6"));
+        assert!(m("(?i)^ubuntu", "Ubuntu Server"));
+        assert!(m(
+            "TencentOS Server [23]\\.\\d",
+            "TencentOS Server 3.1 (TK4)"
+        ));
+        assert!(name_pattern("CentOS (7").is_err());
     }
 }

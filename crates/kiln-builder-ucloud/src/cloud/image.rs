@@ -9,13 +9,12 @@
 //! the plugin's artifact names its images. Holds nothing.
 
 use async_trait::async_trait;
+use kiln_cloud::steps::call_error;
 use kiln_cloud::steps::image::{
-    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageStatus, ImageWording, NewImage, Sharing,
-    Text,
+    CopyTarget, ImageApi, ImagePhase, ImageStatus, ImageWording, NewImage, Text,
 };
 use kiln_cloud::ApiError;
 use kiln_sdk::step::StepError;
-use kiln_sdk::Ui;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -129,13 +128,7 @@ impl ImageApi for Uhost {
                     .map(|image_id| Created { image_id }))
             })
             .await
-            .map_err(|e| {
-                if cancel.is_cancelled() {
-                    StepError::Cancelled
-                } else {
-                    StepError::msg(format!("Error on creating image: {e}"))
-                }
-            })?;
+            .map_err(|e| call_error(cancel, format!("Error on creating image: {e}")))?;
         Ok(created.image_id)
     }
 
@@ -176,13 +169,9 @@ impl ImageApi for Uhost {
             })
             .await
             .map_err(|e| {
-                if cancel.is_cancelled() {
-                    StepError::Cancelled
-                } else {
-                    StepError::msg(format!(
-                        "Error on copying image \"{source}\" to {project}:{region}: {e}"
-                    ))
-                }
+                let message =
+                    format!("Error on copying image \"{source}\" to {project}:{region}: {e}");
+                call_error(cancel, message)
             })?;
         Ok(copied.target_image_id)
     }
@@ -197,15 +186,7 @@ impl ImageApi for Uhost {
             "Making" | "Copying" | "Importing" | "Creating" => ImagePhase::Pending,
             _ => ImagePhase::Failed,
         };
-        ImageStatus {
-            phase,
-            state: image.state.clone(),
-            reason: None,
-        }
-    }
-
-    fn snapshots(&self, _image: &Image) -> Vec<String> {
-        Vec::new()
+        ImageStatus::new(phase, image.state.as_str())
     }
 
     async fn delete_image(&self, id: &str) -> Result<(), ApiError> {
@@ -216,23 +197,6 @@ impl ImageApi for Uhost {
                 &["8011"],
             )
             .await
-    }
-
-    async fn delete_snapshot(&self, _id: &str) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    async fn modify_image(
-        &self,
-        _id: &str,
-        _change: &ImageChange<()>,
-        _ui: &dyn Ui,
-    ) -> Result<(), StepError> {
-        Ok(())
-    }
-
-    async fn share_snapshot(&self, _id: &str, _sharing: &Sharing) -> Result<(), ApiError> {
-        Ok(())
     }
 
     async fn tag(&self, _ids: &[String], _tags: &[(String, String)]) -> Result<(), ApiError> {

@@ -6,6 +6,7 @@
 //! releasing its EIP and disks). The plugin's wording. Holds nothing.
 
 use async_trait::async_trait;
+use kiln_cloud::steps::call_error;
 use kiln_cloud::steps::instance::{InstanceApi, InstanceWording, Launched, Observed, Phase, Text};
 use kiln_cloud::{ApiError, CheckError, Poller, Status};
 use kiln_sdk::step::StepError;
@@ -75,13 +76,7 @@ impl InstanceApi for Uhost {
                 }))
             })
             .await
-            .map_err(|e| {
-                if cancel.is_cancelled() {
-                    StepError::Cancelled
-                } else {
-                    StepError::msg(format!("Error on creating instance: {e}"))
-                }
-            })?;
+            .map_err(|e| call_error(cancel, format!("Error on creating instance: {e}")))?;
         let id = created.uhost_ids.into_iter().next().ok_or_else(|| {
             StepError::msg("Error on creating instance: UCloud returned no UHost id")
         })?;

@@ -6,11 +6,10 @@
 
 use std::path::PathBuf;
 
+use kiln_cloud::config::{nonempty, Env};
 use kiln_sdk::config::{ConfigError, ConfigErrors};
 use kiln_sdk::Secret;
 use serde::Deserialize;
-
-use super::nonempty;
 
 /// UCloud's API endpoint (the plugin's default `base_url`).
 pub const DEFAULT_BASE_URL: &str = "https://api.ucloud.cn";
@@ -59,38 +58,26 @@ pub struct AccessConfig {
     pub shared_credentials_file: Option<PathBuf>,
 }
 
-/// Validates the access keys; `env` reads an environment variable.
-pub(super) fn prepare(
-    r: &RawAccess,
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut ConfigErrors,
-) -> AccessConfig {
-    let env = |name: &str| env(name).filter(|v| !v.is_empty());
-    let public_key = nonempty(r.public_key.clone()).or_else(|| env("UCLOUD_PUBLIC_KEY"));
-    let private_key = r
-        .private_key
-        .clone()
-        .filter(|s| !s.expose().is_empty())
-        .or_else(|| env("UCLOUD_PRIVATE_KEY").map(Secret::new));
-    let profile = nonempty(r.profile.clone()).or_else(|| env("UCLOUD_PROFILE"));
-    let region = nonempty(r.region.clone())
-        .or_else(|| env("UCLOUD_REGION"))
-        .unwrap_or_default();
-    if region.is_empty() {
-        errors.push(ConfigError::at(
-            "region",
-            "a `region` must be set in the template or as `UCLOUD_REGION` in the environment",
-        ));
-    }
-    let project_id = nonempty(r.project_id.clone())
-        .or_else(|| env("UCLOUD_PROJECT_ID"))
-        .unwrap_or_default();
-    if project_id.is_empty() {
-        errors.push(ConfigError::at(
-            "project_id",
-            "a `project_id` must be set in the template or as `UCLOUD_PROJECT_ID` in the environment",
-        ));
-    }
+/// Validates the access keys, `env` filling in what the template leaves
+/// out.
+pub(super) fn prepare(r: &RawAccess, env: Env<'_>, errors: &mut ConfigErrors) -> AccessConfig {
+    let public_key = env.or_var(&r.public_key, "UCLOUD_PUBLIC_KEY");
+    let private_key = env.secret_or_var(&r.private_key, "UCLOUD_PRIVATE_KEY");
+    let profile = env.or_var(&r.profile, "UCLOUD_PROFILE");
+    let region = env.required(
+        "region",
+        &r.region,
+        "UCLOUD_REGION",
+        "a `region` must be set in the template or as `UCLOUD_REGION` in the environment",
+        errors,
+    );
+    let project_id = env.required(
+        "project_id",
+        &r.project_id,
+        "UCLOUD_PROJECT_ID",
+        "a `project_id` must be set in the template or as `UCLOUD_PROJECT_ID` in the environment",
+        errors,
+    );
     let credentials = match (public_key, private_key, profile) {
         (Some(public_key), Some(private_key), _) => Some(Credentials::Keys {
             public_key,
@@ -126,8 +113,8 @@ pub(super) fn prepare(
         base_url,
         // Unset only when an error was reported.
         credentials: credentials.unwrap_or(Credentials::Profile(String::new())),
-        shared_credentials_file: nonempty(r.shared_credentials_file.clone())
-            .or_else(|| env("UCLOUD_SHARED_CREDENTIAL_FILE"))
+        shared_credentials_file: env
+            .or_var(&r.shared_credentials_file, "UCLOUD_SHARED_CREDENTIAL_FILE")
             .map(PathBuf::from),
     }
 }

@@ -17,6 +17,7 @@ mod run;
 #[cfg(test)]
 mod tests;
 
+use kiln_cloud::config::{nonempty, process_env, Env, Template};
 use kiln_sdk::config::{struct_fields, ConfigErrors, RawConfig, SectionDecoder};
 use kiln_sdk::PrepareContext;
 use kiln_ssh::CommunicatorConfig;
@@ -24,10 +25,6 @@ use kiln_ssh::CommunicatorConfig;
 pub use access::{AccessConfig, Credentials, DEFAULT_BASE_URL};
 pub use image::{valid_image_name, ImageConfig, ImageCopy, DEFAULT_IMAGE_TIMEOUT};
 pub use run::{parse_instance_type, password_problems, BootDiskType, InstanceType, RunConfig};
-
-fn nonempty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
 
 /// The validated configuration the steps read.
 #[derive(Debug, Clone)]
@@ -44,13 +41,11 @@ pub struct Config {
 
 /// Every key the builder takes (its sections' and the communicator's).
 pub fn builder_keys() -> Vec<&'static str> {
-    [
+    kiln_cloud::config::builder_keys(&[
         struct_fields::<access::RawAccess>(),
         struct_fields::<image::RawImage>(),
         struct_fields::<run::RawRun>(),
-        kiln_ssh::field_names(),
-    ]
-    .concat()
+    ])
 }
 
 /// The access section's keys (for components that take only it, as the
@@ -71,7 +66,7 @@ pub fn prepare_access(
 ) -> AccessConfig {
     let raw: access::RawAccess = d.section(unknown, errors);
     redact_private_key(&raw, cx);
-    let access = access::prepare(&raw, env, errors);
+    let access = access::prepare(&raw, Env::new(env), errors);
     if let Credentials::Keys { private_key, .. } = &access.credentials {
         cx.redactor.add(private_key.expose().clone());
     }
@@ -89,7 +84,7 @@ fn redact_private_key(raw: &access::RawAccess, cx: &PrepareContext) {
 
 /// Decodes and validates `raw`, reporting every problem at once.
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
-    prepare_with_env(raw, cx, &|name| std::env::var(name).ok())
+    prepare_with_env(raw, cx, &process_env)
 }
 
 /// [`prepare`] with the environment read through `env`.
@@ -98,25 +93,13 @@ pub fn prepare_with_env(
     cx: &PrepareContext,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let mut errors = ConfigErrors::new();
-    let all = builder_keys();
-    let d = SectionDecoder::new(raw, &cx.interpolation, &all, &[]);
-    // The first section also gets the unknown keys, to report them once.
-    let raw_access: access::RawAccess = d.section(true, &mut errors);
+    let mut t = Template::new(raw, cx, builder_keys());
+    let raw_access: access::RawAccess = t.section();
     redact_private_key(&raw_access, cx);
-    let raw_image: image::RawImage = d.section(false, &mut errors);
-    let raw_run: run::RawRun = d.section(false, &mut errors);
-    let communicator = match kiln_ssh::prepare(raw, cx) {
-        Ok(c) => c,
-        Err(e) => {
-            errors.0.extend(e.0);
-            CommunicatorConfig::None
-        }
-    };
-    if d.failed() {
-        return Err(errors.locate(raw));
-    }
-    let access = access::prepare(&raw_access, env, &mut errors);
+    let raw_image: image::RawImage = t.section();
+    let raw_run: run::RawRun = t.section();
+    let communicator = t.communicator()?;
+    let access = access::prepare(&raw_access, Env::new(env), &mut t.errors);
     if let Credentials::Keys { private_key, .. } = &access.credentials {
         cx.redactor.add(private_key.expose().clone());
     }
@@ -124,16 +107,12 @@ pub fn prepare_with_env(
         CommunicatorConfig::Ssh(s) => s.credentials.password.as_ref().map(|p| p.expose().clone()),
         CommunicatorConfig::None => None,
     };
-    let image = image::prepare(&raw_image, &mut errors);
-    let run = run::prepare(&raw_run, password.as_deref(), &mut errors);
-    if errors.is_empty() {
-        Ok(Config {
-            access,
-            image,
-            run,
-            communicator,
-        })
-    } else {
-        Err(errors.locate(raw))
-    }
+    let image = image::prepare(&raw_image, &mut t.errors);
+    let run = run::prepare(&raw_run, password.as_deref(), &mut t.errors);
+    t.finish(Config {
+        access,
+        image,
+        run,
+        communicator,
+    })
 }

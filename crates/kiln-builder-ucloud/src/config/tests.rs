@@ -1,25 +1,19 @@
 //! The configuration's checks, each error reported with the others.
 
+use kiln_cloud::config::overlay;
 use kiln_sdk::config::RawConfig;
 use serde_json::json;
 
 use super::*;
 
 fn raw(extra: serde_json::Value) -> RawConfig {
-    let mut v = json!({
+    let base = json!({
         "public_key": "pub", "private_key": "priv", "project_id": "org-kiln",
         "region": "cn-bj2", "availability_zone": "cn-bj2-02",
         "source_image_id": "uimage-centos79", "instance_type": "n-basic-2",
         "image_name": "kiln-img", "ssh_username": "root"
     });
-    for (k, x) in extra.as_object().unwrap() {
-        if x.is_null() {
-            v.as_object_mut().unwrap().remove(k);
-        } else {
-            v[k] = x.clone();
-        }
-    }
-    RawConfig::from_value(v)
+    overlay(base, extra)
 }
 
 fn prepare(extra: serde_json::Value) -> Result<Config, Vec<String>> {

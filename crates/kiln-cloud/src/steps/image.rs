@@ -73,6 +73,18 @@ pub struct ImageStatus {
     pub reason: Option<String>,
 }
 
+impl ImageStatus {
+    /// An image in `phase`, in the cloud's words `state`, with no reason
+    /// given.
+    pub fn new(phase: ImagePhase, state: impl Into<String>) -> ImageStatus {
+        ImageStatus {
+            phase,
+            state: state.into(),
+            reason: None,
+        }
+    }
+}
+
 /// Who an image or a snapshot is shared with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sharing {
@@ -290,28 +302,41 @@ pub trait ImageApi: Clone + Send + Sync + 'static {
     /// Where `image` is in its life.
     fn status(&self, image: &Self::Image) -> ImageStatus;
 
-    /// The snapshots `image` is made of.
-    fn snapshots(&self, image: &Self::Image) -> Vec<String>;
+    /// The snapshots `image` is made of; by default none (a cloud whose
+    /// images own their snapshots, as CVM's, UCloud's and IMS's).
+    fn snapshots(&self, _image: &Self::Image) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Deletes (deregisters) image `id`; one the cloud does not know is
     /// deleted already (not an error).
     async fn delete_image(&self, id: &str) -> Result<(), ApiError>;
 
     /// Deletes snapshot `id`; one the cloud does not know is deleted
-    /// already.
-    async fn delete_snapshot(&self, id: &str) -> Result<(), ApiError>;
+    /// already. By default nothing: there are none apart from the images
+    /// ([`ImageApi::snapshots`]).
+    async fn delete_snapshot(&self, _id: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
 
     /// Applies `change` to image `id`, saying the cloud's detail lines on
-    /// `ui`. The error is the step's, in the cloud's words.
+    /// `ui`. The error is the step's, in the cloud's words. By default
+    /// nothing, for a cloud whose builder offers no image attributes or
+    /// sharing (its config has none to ask for).
     async fn modify_image(
         &self,
-        id: &str,
-        change: &ImageChange<Self::Attribute>,
-        ui: &dyn Ui,
-    ) -> Result<(), StepError>;
+        _id: &str,
+        _change: &ImageChange<Self::Attribute>,
+        _ui: &dyn Ui,
+    ) -> Result<(), StepError> {
+        Ok(())
+    }
 
-    /// Shares snapshot `id`.
-    async fn share_snapshot(&self, id: &str, sharing: &Sharing) -> Result<(), ApiError>;
+    /// Shares snapshot `id`. By default nothing: a cloud without separate
+    /// snapshots, or one that shares them with the image.
+    async fn share_snapshot(&self, _id: &str, _sharing: &Sharing) -> Result<(), ApiError> {
+        Ok(())
+    }
 
     /// Tags the resources `ids` with `tags`.
     async fn tag(&self, ids: &[String], tags: &[(String, String)]) -> Result<(), ApiError>;
@@ -337,10 +362,14 @@ pub trait ImageState: Send {
     fn images(&self) -> BTreeMap<String, String>;
     /// Records image `id` in `region`.
     fn record_image(&mut self, region: &str, id: &str);
-    /// The snapshots of the image in `region`.
-    fn snapshots(&self, region: &str) -> Vec<String>;
-    /// Records the snapshots of the image in `region`.
-    fn record_snapshots(&mut self, region: &str, snapshots: Vec<String>);
+    /// The snapshots of the image in `region`; by default none (a cloud
+    /// whose images own their snapshots, [`ImageApi::snapshots`]).
+    fn snapshots(&self, _region: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// Records the snapshots of the image in `region`; by default
+    /// nothing (see [`ImageState::snapshots`]).
+    fn record_snapshots(&mut self, _region: &str, _snapshots: Vec<String>) {}
     /// Forgets the image in `region` and its snapshots (deleted).
     fn forget_image(&mut self, region: &str);
 }

@@ -196,6 +196,25 @@ impl SshLogin {
     }
 }
 
+/// Makes the temporary key pair RSA (2048 bits) unless the template asks
+/// for a type (`temporary_key_pair_type` or `ssh_temporary_key_pair_type`,
+/// non-empty): the clouds whose key pair import takes RSA keys only
+/// (ECS, CVM, Nova) call it after preparing `communicator` from `raw`, and
+/// RSA is their Packer builders' default (kiln's elsewhere is ed25519).
+pub fn rsa_by_default(
+    communicator: &mut kiln_ssh::CommunicatorConfig,
+    raw: &kiln_sdk::config::RawConfig,
+) {
+    let asked = ["temporary_key_pair_type", "ssh_temporary_key_pair_type"]
+        .iter()
+        .any(|k| raw.values.get(*k).is_some_and(|v| v.as_str() != Some("")));
+    if let kiln_ssh::CommunicatorConfig::Ssh(s) = communicator {
+        if !asked {
+            s.temporary_key_pair = KeyPairType::Rsa(2048);
+        }
+    }
+}
+
 /// What the key pair step shows a line for; the cloud words it
 /// ([`KeyPairApi::line`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

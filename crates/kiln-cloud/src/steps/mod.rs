@@ -36,6 +36,20 @@ pub fn wait_error<E: std::fmt::Display>(e: crate::PollError<E>) -> kiln_sdk::ste
     }
 }
 
+/// A failed cloud call as a step's error: cancellation when the build was
+/// cancelled meanwhile (the call gave up because of it), else `message`
+/// (the cloud's wording of the failure).
+pub fn call_error(
+    cancel: &tokio_util::sync::CancellationToken,
+    message: impl std::fmt::Display,
+) -> kiln_sdk::step::StepError {
+    if cancel.is_cancelled() {
+        kiln_sdk::step::StepError::Cancelled
+    } else {
+        kiln_sdk::step::StepError::msg(message)
+    }
+}
+
 /// One line a step shows (Packer's `ui.Say` or `ui.Message`), in the
 /// cloud's wording: `S` is its text, a `String` once worded (what an
 /// `…Api` implementation returns), or a template ([`Text`]).

@@ -5,9 +5,7 @@
 //! and `Authorization: OSS <AccessKeyId>:<base64 HMAC-SHA1>`. Pure; holds
 //! nothing.
 
-use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
+use kiln_cloud::sign::hmac_sha1_base64;
 
 /// The query parameters that are part of the signed resource (OSS's
 /// sub-resources; others, such as `prefix`, are not signed).
@@ -93,9 +91,6 @@ pub fn string_to_sign(
 /// The `Authorization` header of `string_to_sign` signed with the
 /// AccessKey `id` and `secret`.
 pub fn authorization(id: &str, secret: &str, string_to_sign: &str) -> String {
-    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(string_to_sign.as_bytes());
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let sig = hmac_sha1_base64(secret.as_bytes(), string_to_sign.as_bytes());
     format!("OSS {id}:{sig}")
 }

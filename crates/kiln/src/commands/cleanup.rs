@@ -1,8 +1,10 @@
 //! `kiln cleanup -run <uuid>`: finds what a killed kiln left behind (a
 //! SIGKILL runs no cleanup) through each cloud's own API, by the run tags
-//! every resource carries (`kiln:run` in AWS, Alibaba Cloud and Tencent Cloud, the
-//! `kiln.run` label in Docker), and deletes it; `-dry-run` only lists it. The work is in the
-//! builders' `cleanup` modules; this file picks the clouds and reports.
+//! every resource carries (`kiln:run` in AWS, Alibaba Cloud, Tencent Cloud and
+//! Huawei Cloud, the `kiln-<run>` business group in UCloud, the `kiln.run`
+//! label in Docker), and deletes it; `-dry-run` only lists it. The work is
+//! in the builders' `cleanup` modules (on kiln-cloud's sweep); this file
+//! picks the clouds and reports.
 
 use std::sync::Arc;
 
@@ -18,8 +20,9 @@ pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
   Deletes everything a kiln run created and left behind, for example after
   kiln was killed (SIGKILL) and could not clean up. Every resource kiln
   creates carries the run's PACKER_RUN_UUID: the `kiln:run` tag in AWS,
-  Alibaba Cloud and Tencent Cloud, the `kiln.run` label in Docker. Running it
-  again finds nothing.
+  Alibaba Cloud, Tencent Cloud and Huawei Cloud, the `kiln-<run>` business
+  group in UCloud, the `kiln.run` label in Docker. Running it again finds
+  nothing.
 
   AWS credentials come from the standard chain (AWS_ACCESS_KEY_ID and
   AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the shared files, instance metadata).
@@ -32,14 +35,22 @@ pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
   with -cloud=tencentcloud (in the -region regions, else TENCENTCLOUD_REGION),
   or by default when TENCENTCLOUD_REGION is set, with TENCENTCLOUD_SECRET_ID
   and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SECURITY_TOKEN);
-  KILN_TENCENTCLOUD_ENDPOINT replaces its endpoints.
+  KILN_TENCENTCLOUD_ENDPOINT replaces its endpoints. UCloud is searched with
+  -cloud=ucloud (in the -region regions, else UCLOUD_REGION), or by default
+  when UCLOUD_REGION is set, with UCLOUD_PUBLIC_KEY, UCLOUD_PRIVATE_KEY and
+  UCLOUD_PROJECT_ID; KILN_UCLOUD_BASE_URL replaces its API's URL. Huawei
+  Cloud is searched with -cloud=huaweicloud (in one region: -region or
+  HW_REGION_NAME), or by default when HW_REGION_NAME is set, with
+  HW_ACCESS_KEY, HW_SECRET_KEY and HW_PROJECT_ID (that region's project);
+  KILN_HUAWEICLOUD_ENDPOINT replaces every service's endpoint.
 
 Options:
 
   -run=UUID               The run to clean up (its PACKER_RUN_UUID). Required.
   -dry-run                List what would be deleted; delete nothing.
   -cloud=amazon,docker    Only these clouds (comma-separated, repeatable):
-                          amazon, alicloud, tencentcloud, docker.
+                          amazon, alicloud, tencentcloud, ucloud,
+                          huaweicloud, docker.
   -region=us-east-1,...   Regions to search (comma-separated, repeatable).
   -endpoint=URL           The EC2 and IAM endpoint URL (a private endpoint, moto).
 ";
@@ -53,7 +64,74 @@ pub const FLAGS: &[Flag] = &[
 ];
 
 /// The clouds `kiln cleanup` knows.
-const CLOUDS: &[&str] = &["amazon", "alicloud", "tencentcloud", "docker"];
+const CLOUDS: &[&str] = &[
+    "amazon",
+    "alicloud",
+    "tencentcloud",
+    "ucloud",
+    "huaweicloud",
+    "docker",
+];
+
+/// The clouds searched in the regions `-region` names, or else in the one
+/// their environment variable names (which also selects them when no
+/// `-cloud` is given).
+const REGIONAL: [(&str, &str); 4] = [
+    ("alicloud", "ALICLOUD_REGION"),
+    ("tencentcloud", "TENCENTCLOUD_REGION"),
+    ("ucloud", "UCLOUD_REGION"),
+    ("huaweicloud", "HW_REGION_NAME"),
+];
+
+/// Cleans run `run` up in `regions` of `cloud` (one of [`REGIONAL`]), with
+/// the credentials and endpoint its environment variables give; how many
+/// resources were found.
+async fn clean_regional(
+    cloud: &str,
+    run: &str,
+    regions: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    dry_run: bool,
+    ui: &dyn Ui,
+) -> Result<usize, String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    match cloud {
+        "alicloud" => {
+            use kiln_builder_alicloud::cleanup;
+            let key = cleanup::access_key_from_env(env).map_err(|x| e(&x))?;
+            let endpoint = env("ALICLOUD_ECS_ENDPOINT");
+            cleanup::find_and_delete(run, regions, key, endpoint.as_deref(), dry_run, ui)
+                .await
+                .map_err(|x| e(&x))
+        }
+        "tencentcloud" => {
+            use kiln_builder_tencentcloud::cleanup;
+            let credential = cleanup::credential_from_env(env).map_err(|x| e(&x))?;
+            let endpoint = env("KILN_TENCENTCLOUD_ENDPOINT");
+            cleanup::find_and_delete(run, regions, credential, endpoint.as_deref(), dry_run, ui)
+                .await
+                .map_err(|x| e(&x))
+        }
+        "ucloud" => {
+            use kiln_builder_ucloud::cleanup;
+            let base_url = env("KILN_UCLOUD_BASE_URL");
+            let access = cleanup::access_from_env(env, base_url.as_deref()).map_err(|x| e(&x))?;
+            cleanup::find_and_delete(run, regions, &access, dry_run, ui)
+                .await
+                .map_err(|x| e(&x))
+        }
+        _ => {
+            use kiln_builder_huaweicloud::cleanup;
+            let endpoint = env("KILN_HUAWEICLOUD_ENDPOINT");
+            let region = regions.first().map(String::as_str).unwrap_or_default();
+            let access =
+                cleanup::access_from_env(env, region, endpoint.as_deref()).map_err(|x| e(&x))?;
+            cleanup::find_and_delete(run, &access, dry_run, ui)
+                .await
+                .map_err(|x| e(&x))
+        }
+    }
+}
 
 /// Runs `kiln cleanup`.
 pub fn run(args: Vec<String>) -> u8 {
@@ -110,27 +188,29 @@ pub fn run(args: Vec<String>) -> u8 {
     }
     let docker = clouds.is_empty() || explicit("docker");
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let alicloud_regions: Vec<String> = if explicit("alicloud") && !p.list("region").is_empty() {
-        p.list("region")
-    } else {
-        env("ALICLOUD_REGION").into_iter().collect()
-    };
-    let alicloud = explicit("alicloud") || (clouds.is_empty() && !alicloud_regions.is_empty());
-    if alicloud && alicloud_regions.is_empty() {
-        return usage_error(
-            "`-cloud=alicloud` needs the regions to search: `-region` or ALICLOUD_REGION",
-        );
-    }
-    let tencent_regions: Vec<String> = if explicit("tencentcloud") && !p.list("region").is_empty() {
-        p.list("region")
-    } else {
-        env("TENCENTCLOUD_REGION").into_iter().collect()
-    };
-    let tencent = explicit("tencentcloud") || (clouds.is_empty() && !tencent_regions.is_empty());
-    if tencent && tencent_regions.is_empty() {
-        return usage_error(
-            "`-cloud=tencentcloud` needs the regions to search: `-region` or TENCENTCLOUD_REGION",
-        );
+    // The clouds searched by region, each with the regions to search:
+    // `-region` when the cloud is asked for by name, else its variable.
+    let mut regional = Vec::new();
+    for (cloud, var) in REGIONAL {
+        let regions: Vec<String> = if explicit(cloud) && !p.list("region").is_empty() {
+            p.list("region")
+        } else {
+            env(var).into_iter().collect()
+        };
+        if !(explicit(cloud) || (clouds.is_empty() && !regions.is_empty())) {
+            continue;
+        }
+        if regions.is_empty() {
+            return usage_error(&format!(
+                "`-cloud={cloud}` needs the regions to search: `-region` or {var}"
+            ));
+        }
+        if cloud == "huaweicloud" && regions.len() > 1 {
+            return usage_error(
+                "`-cloud=huaweicloud` searches one region at a time: a Huawei Cloud project (HW_PROJECT_ID) belongs to one region",
+            );
+        }
+        regional.push((cloud, regions));
     }
     let endpoint = p.value("endpoint").map(str::to_string);
 
@@ -171,54 +251,12 @@ pub fn run(args: Vec<String>) -> u8 {
                 }
             }
         }
-        if alicloud {
-            use kiln_builder_alicloud::cleanup;
-            searched.push(format!("alicloud ({})", alicloud_regions.join(", ")));
-            let endpoint = env("ALICLOUD_ECS_ENDPOINT");
-            let result = match cleanup::access_key_from_env(&env) {
-                Ok(key) => {
-                    cleanup::find_and_delete(
-                        run,
-                        &alicloud_regions,
-                        key,
-                        endpoint.as_deref(),
-                        dry_run,
-                        ui.as_ref(),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
-            match result {
+        for (cloud, regions) in &regional {
+            searched.push(format!("{cloud} ({})", regions.join(", ")));
+            match clean_regional(cloud, run, regions, &env, dry_run, ui.as_ref()).await {
                 Ok(n) => found += n,
                 Err(e) => {
-                    ui.error(&e.to_string());
-                    failed = true;
-                }
-            }
-        }
-        if tencent {
-            use kiln_builder_tencentcloud::cleanup;
-            searched.push(format!("tencentcloud ({})", tencent_regions.join(", ")));
-            let endpoint = env("KILN_TENCENTCLOUD_ENDPOINT");
-            let result = match cleanup::credential_from_env(&env) {
-                Ok(credential) => {
-                    cleanup::find_and_delete(
-                        run,
-                        &tencent_regions,
-                        credential,
-                        endpoint.as_deref(),
-                        dry_run,
-                        ui.as_ref(),
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(n) => found += n,
-                Err(e) => {
-                    ui.error(&e.to_string());
+                    ui.error(&e);
                     failed = true;
                 }
             }
@@ -254,7 +292,7 @@ pub fn run(args: Vec<String>) -> u8 {
     });
     if searched.is_empty() && !failed {
         return usage_error(
-            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), `-cloud=tencentcloud` with `-region` or TENCENTCLOUD_REGION (Tencent Cloud), or make the docker engine reachable",
+            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), `-cloud=tencentcloud` with `-region` or TENCENTCLOUD_REGION (Tencent Cloud), `-cloud=ucloud` with `-region` or UCLOUD_REGION (UCloud), `-cloud=huaweicloud` with `-region` or HW_REGION_NAME (Huawei Cloud), or make the docker engine reachable",
         );
     }
     let place = searched.join(" and ");

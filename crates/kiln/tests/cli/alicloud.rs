@@ -51,11 +51,6 @@ fn template(fake: &AlicloudFake, secret: &str, port: u16) -> String {
     .to_string()
 }
 
-/// The rows of `kind` the fake holds.
-fn rows<'a>(res: &'a Value, kind: &str) -> &'a [Value] {
-    res[kind].as_array().map(Vec::as_slice).unwrap_or(&[])
-}
-
 /// What a build makes for itself and must delete, whatever its outcome.
 const TEMPORARY: [&str; 7] = [
     "instance",
@@ -67,20 +62,10 @@ const TEMPORARY: [&str; 7] = [
     "eip",
 ];
 
-/// Fails unless the fake holds no row of any of `kinds`.
-fn assert_none_left<'a>(res: &Value, kinds: impl IntoIterator<Item = &'a str>) {
-    for kind in kinds {
-        assert!(rows(res, kind).is_empty(), "{kind} left: {res:#}");
-    }
-}
-
 /// Writes `template` as `alicloud.json` in `d`, runs `kiln build` on it,
 /// and returns the result with its stdout and stderr together.
 fn build(d: &TestDir, template: &str) -> (Run, String) {
-    std::fs::write(d.path().join("alicloud.json"), template).unwrap();
-    let r = run(d.kiln(&["build", "alicloud.json"]));
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    (r, all)
+    run_both(kiln_on(d, "alicloud.json", template, &["build"]))
 }
 
 /// The fake's request log, normalised by `fidelity/normalize_actions.py`
@@ -170,48 +155,41 @@ fn a_build_copies_shares_and_tags_the_image_and_leaves_nothing_else() {
     let sshd = fake.sshd();
     let d = dir();
     let (r, all) = build(&d, &template(&fake, fake.secret_key(), sshd.port));
-    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
-    assert!(
-        all.contains("alicloud-ecs: hi"),
-        "the provisioner ran over SSH: {all}"
-    );
+    assert_provisioned(&r, &all, "alicloud-ecs: hi", &fake.log());
 
     // Packer 1.6.6's lines, in its order.
-    let mut rest = r.stdout.as_str();
-    for line in [
-        "==> alicloud-ecs: Prevalidating source region and copied regions...",
-        "==> alicloud-ecs: Prevalidating image name...",
-        "    alicloud-ecs: Found image ID: centos_7_9_x64_20G_alibase_20200000.vhd",
-        "==> alicloud-ecs: Creating temporary keypair: packer_",
-        "==> alicloud-ecs: Creating vpc...",
-        "    alicloud-ecs: Created vpc: vpc-",
-        "==> alicloud-ecs: Creating vswitch...",
-        "    alicloud-ecs: Created vswitch: vsw-",
-        "==> alicloud-ecs: Creating security group...",
-        "    alicloud-ecs: Created security group: sg-",
-        "==> alicloud-ecs: Creating instance...",
-        "    alicloud-ecs: Created instance: i-",
-        "==> alicloud-ecs: Allocating eip...",
-        "    alicloud-ecs: Allocated eip: 127.0.0.1",
-        "    alicloud-ecs: Attach keypair packer_",
-        "==> alicloud-ecs: Starting instance: i-",
-        "    alicloud-ecs: hi",
-        "==> alicloud-ecs: Stopping instance: i-",
-        "==> alicloud-ecs: Waiting instance stopped: i-",
-        "==> alicloud-ecs: Creating image: kiln-alicloud-e2e",
-        "    alicloud-ecs: Detach keypair packer_",
-        "==> alicloud-ecs: Cleaning up 'EIP'",
-        "==> alicloud-ecs: Cleaning up 'instance'",
-        "==> alicloud-ecs: Cleaning up 'security group'",
-        "==> alicloud-ecs: Cleaning up 'vSwitch'",
-        "==> alicloud-ecs: Cleaning up 'VPC'",
-        "==> alicloud-ecs: Deleting temporary keypair...",
-    ] {
-        match rest.find(line) {
-            Some(at) => rest = &rest[at + line.len()..],
-            None => panic!("`{line}` missing or out of order:\n{}", r.stdout),
-        }
-    }
+    assert_in_order(
+        &r.stdout,
+        [
+            "==> alicloud-ecs: Prevalidating source region and copied regions...",
+            "==> alicloud-ecs: Prevalidating image name...",
+            "    alicloud-ecs: Found image ID: centos_7_9_x64_20G_alibase_20200000.vhd",
+            "==> alicloud-ecs: Creating temporary keypair: packer_",
+            "==> alicloud-ecs: Creating vpc...",
+            "    alicloud-ecs: Created vpc: vpc-",
+            "==> alicloud-ecs: Creating vswitch...",
+            "    alicloud-ecs: Created vswitch: vsw-",
+            "==> alicloud-ecs: Creating security group...",
+            "    alicloud-ecs: Created security group: sg-",
+            "==> alicloud-ecs: Creating instance...",
+            "    alicloud-ecs: Created instance: i-",
+            "==> alicloud-ecs: Allocating eip...",
+            "    alicloud-ecs: Allocated eip: 127.0.0.1",
+            "    alicloud-ecs: Attach keypair packer_",
+            "==> alicloud-ecs: Starting instance: i-",
+            "    alicloud-ecs: hi",
+            "==> alicloud-ecs: Stopping instance: i-",
+            "==> alicloud-ecs: Waiting instance stopped: i-",
+            "==> alicloud-ecs: Creating image: kiln-alicloud-e2e",
+            "    alicloud-ecs: Detach keypair packer_",
+            "==> alicloud-ecs: Cleaning up 'EIP'",
+            "==> alicloud-ecs: Cleaning up 'instance'",
+            "==> alicloud-ecs: Cleaning up 'security group'",
+            "==> alicloud-ecs: Cleaning up 'vSwitch'",
+            "==> alicloud-ecs: Cleaning up 'VPC'",
+            "==> alicloud-ecs: Deleting temporary keypair...",
+        ],
+    );
 
     // The images, in both regions, are the artifact.
     let res = fake.resources();
@@ -266,15 +244,12 @@ fn wrong_credentials_fail_clearly_and_create_nothing() {
     let fake = AlicloudFake::start();
     let d = dir();
     let (r, all) = build(&d, &template(&fake, "not-the-secret", 22));
-    assert_ne!(r.code, 0, "{all}");
-    assert!(all.contains("SignatureDoesNotMatch"), "{all}");
-    assert!(
-        all.contains("check `access_key` and `secret_key`"),
-        "the error says what to check: {all}"
-    );
-    assert!(
-        !all.contains("not-the-secret"),
-        "the secret was printed: {all}"
+    assert_bad_credentials(
+        &r,
+        &all,
+        "SignatureDoesNotMatch",
+        "`access_key` and `secret_key`",
+        "not-the-secret",
     );
     let res = fake.resources();
     assert_none_left(&res, TEMPORARY.into_iter().chain(["image"]));
@@ -286,21 +261,12 @@ fn wrong_credentials_fail_clearly_and_create_nothing() {
 fn the_secret_key_appears_nowhere_in_the_output() {
     let fake = AlicloudFake::start();
     let sshd = fake.sshd();
-    let d = dir();
-    std::fs::write(
-        d.path().join("alicloud.json"),
-        template(&fake, fake.secret_key(), sshd.port),
-    )
-    .unwrap();
-    let mut c = d.kiln(&["build", "-machine-readable", "alicloud.json"]);
-    c.env("PACKER_LOG", "1");
-    let r = run(c);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    assert_eq!(r.code, 0, "{all}");
-    assert!(!fake.secret_key().is_empty());
-    assert!(
-        !all.contains(fake.secret_key()),
-        "the secret key was printed: {all}"
+    assert_logged_build_hides(
+        &dir(),
+        "alicloud.json",
+        &template(&fake, fake.secret_key(), sshd.port),
+        &[],
+        fake.secret_key(),
     );
 }
 
@@ -382,20 +348,12 @@ fn ctrl_c_while_provisioning_cleans_up_everything() {
         "\"echo hi\"",
         &format!("\"touch {}\", \"sleep 120\"", marker.display()),
     );
-    std::fs::write(d.path().join("alicloud.json"), t).unwrap();
-    let mut c = d.kiln(&["build", "alicloud.json"]);
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
-    let started = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "the provisioner never started: {}",
-            fake.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (child, ()) = spawn_until(
+        kiln_on(&d, "alicloud.json", &t, &["build"]),
+        "the provisioner",
+        || marker.exists().then_some(()),
+        || fake.log(),
+    );
     // While it runs, what the build made carries kiln's run tags, so
     // `kiln cleanup` can find it after a SIGKILL.
     let res = fake.resources();
@@ -409,12 +367,7 @@ fn ctrl_c_while_provisioning_cleans_up_everything() {
             "{kind}: {row:#}"
         );
     }
-    let (code, all) = interrupt(child);
-    assert_eq!(code, Some(1), "{all}");
-    assert!(
-        all.contains("Cleanly cancelled builds after being interrupted."),
-        "{all}"
-    );
+    interrupt_cleanly(child);
     let res = fake.resources();
     assert_none_left(&res, TEMPORARY.into_iter().chain(["image"]));
 }
@@ -435,8 +388,7 @@ fn ctrl_c_at_every_step_leaves_nothing_but_reported_images() {
             let d = dir();
             let t = template(&fake, fake.secret_key(), sshd.port)
                 .replace("kiln-alicloud-e2e", &format!("kiln-ctrl-c-{n}"));
-            std::fs::write(d.path().join("alicloud.json"), t).unwrap();
-            let mut c = d.kiln(&["build", "alicloud.json"]);
+            let mut c = kiln_on(&d, "alicloud.json", &t, &["build"]);
             c.env("KILN_TEST_SIGNAL_AT_STEP", n.to_string());
             let r = run(c);
             (d, r)
@@ -471,21 +423,19 @@ fn ctrl_c_at_every_step_leaves_nothing_but_reported_images() {
         },
         |_, r| assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr),
     );
-    for step in [
-        "network",
-        "securitygroup",
-        "eip",
-        "connect",
-        "provision",
-        "image",
-        "copy",
-        "share",
-    ] {
-        assert!(
-            interrupted.iter().any(|s| s.to_lowercase().contains(step)),
-            "{step} never interrupted: {interrupted:?}"
-        );
-    }
+    assert_interrupted_at(
+        &interrupted,
+        &[
+            "network",
+            "securitygroup",
+            "eip",
+            "connect",
+            "provision",
+            "image",
+            "copy",
+            "share",
+        ],
+    );
 }
 
 #[test]
@@ -755,13 +705,11 @@ fn a_build_in_an_existing_network_leaves_it_and_a_vswitch_alone_finds_its_vpc() 
     for k in ["image_copy_regions", "access_key", "secret_key"] {
         o.remove(k);
     }
-    std::fs::write(d.path().join("alone.json"), alone.to_string()).unwrap();
-    let mut c = d.kiln(&["build", "alone.json"]);
+    let mut c = kiln_on(&d, "alone.json", &alone.to_string(), &["build"]);
     c.env("KILN_ALICLOUD_METADATA_ENDPOINT", fake.endpoint())
         .env_remove("ALICLOUD_ACCESS_KEY")
         .env_remove("ALICLOUD_SECRET_KEY");
-    let r = run(c);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
+    let (r, all) = run_both(c);
     assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
     assert!(
         all.contains(&format!("Found vpc {vpc} of vswitch {vsw}")),
@@ -796,16 +744,15 @@ fn a_build_in_an_existing_network_leaves_it_and_a_vswitch_alone_finds_its_vpc() 
 
 /// `kiln cleanup` with `args` against the fake.
 fn cleanup(d: &TestDir, fake: &AlicloudFake, args: &[&str]) -> Run {
-    let mut all = vec!["cleanup"];
-    all.extend_from_slice(args);
-    let mut c = d.kiln(&all);
-    c.env("ALICLOUD_ACCESS_KEY", fake.access_key())
-        .env("ALICLOUD_SECRET_KEY", fake.secret_key())
-        .env("ALICLOUD_ECS_ENDPOINT", fake.endpoint())
-        .env_remove("ALICLOUD_REGION")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION");
-    run(c)
+    kiln_cleanup(
+        d,
+        args,
+        &[
+            ("ALICLOUD_ACCESS_KEY", fake.access_key()),
+            ("ALICLOUD_SECRET_KEY", fake.secret_key()),
+            ("ALICLOUD_ECS_ENDPOINT", &fake.endpoint()),
+        ],
+    )
 }
 
 #[test]
@@ -929,14 +876,7 @@ fn cleanup_deletes_what_a_sigkilled_alicloud_build_left() {
 
     // A second cleanup finds nothing.
     let r = cleanup(&d, &fake, &args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains(&format!(
-            "Nothing of run `{uuid}` found in alicloud (cn-beijing)"
-        )),
-        "{}",
-        r.stdout
-    );
+    assert_cleanup_found_nothing(&r, &uuid, "alicloud (cn-beijing)");
 }
 
 #[test]
@@ -954,24 +894,9 @@ fn cleanup_leaves_the_images_of_a_successful_build() {
     );
     let (r, all) = build(&d, &t);
     assert_eq!(r.code, 0, "{all}");
-    let uuid = std::fs::read_to_string(&run_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let r = cleanup(
-        &d,
-        &fake,
-        &[
-            "-run",
-            &uuid,
-            "-cloud",
-            "alicloud",
-            "-region",
-            "cn-beijing,cn-shanghai",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("Nothing of run"), "{}", r.stdout);
+    assert_cleanup_leaves_a_success(&run_file, "alicloud", "cn-beijing,cn-shanghai", |args| {
+        cleanup(&d, &fake, args)
+    });
     assert_eq!(rows(&fake.resources(), "image").len(), 2);
     assert_eq!(rows(&fake.resources(), "snapshot").len(), 2);
 }
@@ -979,68 +904,50 @@ fn cleanup_leaves_the_images_of_a_successful_build() {
 /// Alibaba's RPC API for the fault proxy: the action is `Action=` of the
 /// query (or, for OSS on the fake's path-style endpoint, the OSS operation
 /// of the method and path); errors are Alibaba's JSON error body,
-/// throttling with `code`.
-pub(crate) struct Alibaba {
-    pub(crate) throttle: &'static str,
-}
-
-impl Alibaba {
-    /// `Action=` of an RPC call's query.
-    fn rpc_action(r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
-        r.uri.query()?.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == "Action" && !v.is_empty()).then(|| v.to_string())
-        })
-    }
-
-    fn reply(status: u16, code: &str, request_id: &str) -> kiln_test::fault_proxy::Reply {
-        kiln_test::fault_proxy::Reply {
-            status,
-            content_type: "application/json;charset=utf-8",
-            body: serde_json::json!({
+/// throttling with `throttle` (HTTP 400 for `Throttling*`, 503 for
+/// `ServiceUnavailable`, as Alibaba answers them).
+pub(crate) fn alibaba(throttle: &str) -> JsonApi {
+    JsonApi {
+        action: |r| {
+            r.uri
+                .query()
+                .and_then(|q| form_value(q, "Action"))
+                .or_else(|| {
+                    let path = r.uri.path().trim_start_matches('/');
+                    let query = r.uri.query().unwrap_or("");
+                    let object = path.split_once('/').is_some_and(|(_, k)| !k.is_empty());
+                    let name = match (r.method.as_str(), object, query) {
+                        ("PUT", true, "") => "PutObject",
+                        ("PUT", true, q) if q.contains("uploadId") => "UploadPart",
+                        ("DELETE", true, "") => "DeleteObject",
+                        ("PUT", false, "") if !path.is_empty() => "PutBucket",
+                        _ => return None,
+                    };
+                    Some(name.to_string())
+                })
+        },
+        throttle: (
+            if throttle == "ServiceUnavailable" {
+                503
+            } else {
+                400
+            },
+            throttle.to_string(),
+        ),
+        error: |status| {
+            if status == 503 {
+                "ServiceUnavailable"
+            } else {
+                "InternalError"
+            }
+        },
+        body: |code, message, request_id| {
+            serde_json::json!({
                 "RequestId": request_id, "HostId": "ecs.aliyuncs.com", "Code": code,
-                "Message": format!("{code} (injected by the test's fault proxy)"),
-                "Recommend": "",
+                "Message": message, "Recommend": "",
             })
-            .to_string(),
-        }
-    }
-}
-
-impl kiln_test::fault_proxy::Dialect for Alibaba {
-    fn action(&self, r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
-        Alibaba::rpc_action(r).or_else(|| {
-            let path = r.uri.path().trim_start_matches('/');
-            let query = r.uri.query().unwrap_or("");
-            let object = path.split_once('/').is_some_and(|(_, k)| !k.is_empty());
-            let name = match (r.method.as_str(), object, query) {
-                ("PUT", true, "") => "PutObject",
-                ("PUT", true, q) if q.contains("uploadId") => "UploadPart",
-                ("DELETE", true, "") => "DeleteObject",
-                ("PUT", false, "") if !path.is_empty() => "PutBucket",
-                _ => return None,
-            };
-            Some(name.to_string())
-        })
-    }
-
-    fn throttled(&self, request_id: &str) -> kiln_test::fault_proxy::Reply {
-        // Alibaba answers `Throttling*` with 400, `ServiceUnavailable` 503.
-        let status = if self.throttle == "ServiceUnavailable" {
-            503
-        } else {
-            400
-        };
-        Alibaba::reply(status, self.throttle, request_id)
-    }
-
-    fn error(&self, status: u16, request_id: &str) -> kiln_test::fault_proxy::Reply {
-        let code = if status == 503 {
-            "ServiceUnavailable"
-        } else {
-            "InternalError"
-        };
-        Alibaba::reply(status, code, request_id)
+        },
+        content_type: "application/json;charset=utf-8",
     }
 }
 
@@ -1063,63 +970,68 @@ fn fault_template(fake: &AlicloudFake, endpoint: &str) -> String {
     .to_string()
 }
 
-/// One row of the fault matrix: `fault` on `action`, at most `limit`
-/// times (`None`: every time), with `throttle` as the throttling code.
-struct FaultCase {
-    action: &'static str,
-    fault: kiln_test::fault_proxy::Fault,
-    throttle: &'static str,
-    limit: Option<usize>,
+/// The fault matrix on Alibaba: each case on its own fake and proxy, the
+/// build without SSH; one that succeeds made exactly one image and its
+/// snapshot (a create retried with its `ClientToken` is not made twice).
+/// With `short_timeouts`, a call that hangs times out after 2 s.
+struct Faults {
+    short_timeouts: bool,
 }
 
-/// Runs each case on its own fake and proxy: the build succeeds after
-/// retries, made exactly one image (a create retried with its
-/// `ClientToken` is not made twice) and left nothing else; or, when the
-/// fault does not stop, fails naming the call, and leaves nothing.
-fn fault_matrix(cases: Vec<FaultCase>) {
-    use kiln_test::fault_proxy::{FaultProxy, Rule};
-    for case in cases {
-        let label = format!("{:?} on {} ({})", case.fault, case.action, case.throttle);
+impl FaultCloud for Faults {
+    type Fake = AlicloudFake;
+    const TEMPORARY: &'static [&'static str] = &TEMPORARY;
+    const BUILT: &'static [(&'static str, usize)] = &[("image", 1), ("snapshot", 1)];
+
+    fn start(&self) -> (AlicloudFake, String) {
         let fake = AlicloudFake::start();
-        let mut rule = Rule::new(case.fault.clone()).on(&[case.action]);
-        if let Some(n) = case.limit {
-            rule = rule.limit(n);
-        }
-        let proxy = FaultProxy::start(
-            &fake.endpoint(),
-            Alibaba {
-                throttle: case.throttle,
-            },
-            7,
-            vec![rule],
-        )
-        .expect("start the fault proxy");
-        let d = dir();
-        let (r, all) = build(&d, &fault_template(&fake, &proxy.endpoint()));
-        assert!(
-            proxy.fired_on(case.action, case.fault.kind()) >= 1,
-            "{label}: the fault never fired\n{}",
-            proxy.summary()
-        );
-        let res = fake.resources();
-        assert_none_left(&res, TEMPORARY);
-        match case.limit {
-            Some(_) => {
-                assert_eq!(r.code, 0, "{label}: {all}\n{}", proxy.summary());
-                assert_eq!(rows(&res, "image").len(), 1, "{label}: {res:#}");
-                assert_eq!(rows(&res, "snapshot").len(), 1, "{label}: {res:#}");
-            }
-            None => {
-                assert_ne!(r.code, 0, "{label}: {all}");
-                assert!(
-                    all.contains(case.action) || all.contains("creating"),
-                    "{label}: the error names the call: {all}"
-                );
-                assert_none_left(&res, ["image", "snapshot"]);
-            }
+        let endpoint = fake.endpoint();
+        (fake, endpoint)
+    }
+
+    fn seed(&self) -> u64 {
+        if self.short_timeouts {
+            5
+        } else {
+            7
         }
     }
+
+    fn dialect(&self, throttle: &'static str) -> JsonApi {
+        alibaba(throttle)
+    }
+
+    fn build(&self, fake: &AlicloudFake, d: &TestDir, endpoint: &str) -> (Run, String) {
+        let mut c = kiln_on(
+            d,
+            "alicloud.json",
+            &fault_template(fake, endpoint),
+            &["build"],
+        );
+        if self.short_timeouts {
+            c.env("KILN_CLOUD_CONNECT_TIMEOUT", "2")
+                .env("KILN_CLOUD_READ_TIMEOUT", "2");
+        }
+        run_both(c)
+    }
+
+    fn resources(&self, fake: &AlicloudFake) -> Value {
+        fake.resources()
+    }
+
+    fn secret<'a>(&self, fake: &'a AlicloudFake) -> &'a str {
+        fake.secret_key()
+    }
+
+    fn names_the_call(&self, action: &str, all: &str) -> bool {
+        all.contains(action) || all.contains("creating")
+    }
 }
+
+/// The fault matrix with the default timeouts.
+const FAULTS: Faults = Faults {
+    short_timeouts: false,
+};
 
 /// The creating calls the matrix hits.
 const CREATES: [&str; 4] = [
@@ -1131,44 +1043,22 @@ const CREATES: [&str; 4] = [
 
 #[test]
 fn alibabas_throttling_on_creating_calls_is_retried_and_leaves_nothing() {
-    use kiln_test::fault_proxy::Fault;
-    let mut cases = Vec::new();
-    for action in CREATES {
-        for throttle in ["Throttling", "Throttling.User", "ServiceUnavailable"] {
-            cases.push(FaultCase {
-                action,
-                fault: Fault::Throttle,
-                throttle,
-                limit: Some(2),
-            });
-        }
-    }
-    fault_matrix(cases);
+    let throttles = ["Throttling", "Throttling.User", "ServiceUnavailable"];
+    fault_matrix(&FAULTS, FaultCase::throttling(&CREATES, &throttles));
 }
 
 #[test]
 fn errors_resets_and_lost_replies_on_creating_calls_leave_nothing() {
-    use kiln_test::fault_proxy::Fault;
-    let mut cases = Vec::new();
-    for action in CREATES {
-        for fault in [Fault::Status(500), Fault::Reset, Fault::LostReply] {
-            cases.push(FaultCase {
-                action,
-                fault,
-                throttle: "Throttling",
-                limit: Some(1),
-            });
-        }
-    }
+    let mut cases = FaultCase::transient(&CREATES, "Throttling");
     // A fault that does not stop: the build gives up, clearly, and
     // deletes what it made before.
     cases.push(FaultCase {
         action: "CreateInstance",
-        fault: Fault::Status(503),
+        fault: kiln_test::fault_proxy::Fault::Status(503),
         throttle: "Throttling",
         limit: None,
     });
-    fault_matrix(cases);
+    fault_matrix(&FAULTS, cases);
 }
 
 /// A server that reads a call and never answers: with short request
@@ -1178,55 +1068,37 @@ fn errors_resets_and_lost_replies_on_creating_calls_leave_nothing() {
 /// what it made.
 #[test]
 fn a_call_that_never_answers_times_out_and_is_retried_or_fails_clearly() {
-    use kiln_test::fault_proxy::{Fault, FaultKind, FaultProxy, Rule};
+    use kiln_test::fault_proxy::Fault;
     for limit in [Some(1), None] {
-        let fake = AlicloudFake::start();
-        let mut rule = Rule::new(Fault::Hang).on(&["CreateImage"]);
-        if let Some(n) = limit {
-            rule = rule.limit(n);
-        }
-        let proxy = FaultProxy::start(
-            &fake.endpoint(),
-            Alibaba {
-                throttle: "Throttling",
+        let case = FaultCase {
+            action: "CreateImage",
+            fault: Fault::Hang,
+            throttle: "Throttling",
+            limit,
+        };
+        let hung = fault_case(
+            &Faults {
+                short_timeouts: true,
             },
-            5,
-            vec![rule],
-        )
-        .expect("start the fault proxy");
-        let d = dir();
-        std::fs::write(
-            d.path().join("alicloud.json"),
-            fault_template(&fake, &proxy.endpoint()),
-        )
-        .unwrap();
-        let mut c = d.kiln(&["build", "alicloud.json"]);
-        c.env("KILN_CLOUD_CONNECT_TIMEOUT", "2")
-            .env("KILN_CLOUD_READ_TIMEOUT", "2");
-        let r = run(c);
-        let all = format!("{}\n{}", r.stdout, r.stderr);
-        assert!(
-            proxy.fired_on("CreateImage", FaultKind::Hang) >= 1,
-            "{}",
-            proxy.summary()
+            &case,
         );
-        let res = fake.resources();
-        assert_none_left(&res, TEMPORARY);
-        match limit {
-            Some(_) => {
-                assert_eq!(r.code, 0, "{all}\n{}", proxy.summary());
-                assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
-            }
-            None => {
-                assert_eq!(r.code, 1, "{all}");
-                let lower = all.to_lowercase();
-                assert!(
-                    lower.contains("did not answer `createimage` in time"),
-                    "the error says the call timed out: {all}"
-                );
-                assert!(all.contains(&proxy.endpoint()), "names the endpoint: {all}");
-                assert_none_left(&res, ["image", "snapshot"]);
-            }
+        let res = hung.fake.resources();
+        let all = &hung.all;
+        if limit.is_some() {
+            assert_eq!(hung.run.code, 0, "{all}\n{}", hung.proxy.summary());
+            assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
+        } else {
+            assert_eq!(hung.run.code, 1, "{all}");
+            let lower = all.to_lowercase();
+            assert!(
+                lower.contains("did not answer `createimage` in time"),
+                "the error says the call timed out: {all}"
+            );
+            assert!(
+                all.contains(&hung.proxy.endpoint()),
+                "names the endpoint: {all}"
+            );
+            assert_none_left(&res, ["image", "snapshot"]);
         }
     }
 }
@@ -1253,9 +1125,8 @@ fn cleanup_of_alicloud_needs_regions_and_credentials() {
     ]);
     c.env_remove("ALICLOUD_ACCESS_KEY")
         .env_remove("ALICLOUD_SECRET_KEY");
-    let r = run(c);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
+    let (r, all) = run_both(c);
+    assert_eq!(r.code, 1, "{all}");
     assert!(
         all.contains(
             "no Alibaba Cloud credentials: set ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY"

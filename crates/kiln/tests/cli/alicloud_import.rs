@@ -22,7 +22,7 @@ const BUCKET: &str = "kiln-import-test";
 /// A file build writing `disk.raw`, then alicloud-import of it, with
 /// `extra` keys merged into the post-processor.
 fn template(fake: &AlicloudFake, secret: &str, extra: Value) -> String {
-    let mut pp = serde_json::json!({
+    let pp = serde_json::json!({
         "type": "alicloud-import",
         "access_key": fake.access_key(),
         "secret_key": secret,
@@ -41,32 +41,13 @@ fn template(fake: &AlicloudFake, secret: &str, extra: Value) -> String {
         "format": "RAW",
         "tags": {"team": "kiln"}
     });
-    for (k, v) in extra.as_object().unwrap() {
-        if v.is_null() {
-            pp.as_object_mut().unwrap().remove(k);
-        } else {
-            pp[k] = v.clone();
-        }
-    }
-    serde_json::json!({
-        "builders": [{"type": "file", "name": "disk", "target": "disk.raw", "content": "not really a disk, but bytes"}],
-        "post-processors": [pp]
-    })
-    .to_string()
+    file_then(pp, extra)
 }
 
 /// Writes `template` in `d`, runs `kiln build` on it; the run with its
 /// stdout and stderr together.
 fn build(d: &TestDir, template: &str) -> (Run, String) {
-    std::fs::write(d.path().join("import.json"), template).unwrap();
-    let r = run(d.kiln(&["build", "import.json"]));
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    (r, all)
-}
-
-/// The rows of `kind` the fake holds.
-fn rows(res: &Value, kind: &str) -> Vec<Value> {
-    res[kind].as_array().cloned().unwrap_or_default()
+    run_both(kiln_on(d, "import.json", template, &["build"]))
 }
 
 /// The actions of the requests after the first `before`.
@@ -75,6 +56,11 @@ fn actions_since(fake: &AlicloudFake, before: usize) -> Vec<String> {
         .iter()
         .map(|q| q.action.clone())
         .collect()
+}
+
+/// `kiln build` in `d` of the template with `extra` and the right secret.
+fn import(d: &TestDir, fake: &AlicloudFake, extra: Value) -> (Run, String) {
+    build(d, &template(fake, fake.secret_key(), extra))
 }
 
 /// Where kiln's calls legitimately differ from packer's (each also in
@@ -96,21 +82,28 @@ fn expected_actions(packer: &[String]) -> Vec<String> {
     want
 }
 
+/// Fails unless the fake's calls are packer 1.6.6's recorded sequence
+/// `recorded` (in `fidelity/`) but for the documented differences.
+fn assert_packers_calls(fake: &AlicloudFake, recorded: &str) {
+    assert_eq!(
+        fake.normalized_actions(),
+        expected_actions(&alicloud_fake::recorded_actions(recorded))
+    );
+}
+
 #[test]
 fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
     let fake = AlicloudFake::start();
     let d = dir();
-    let (r, all) = build(
-        &d,
-        &template(&fake, fake.secret_key(), serde_json::json!({})),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({}));
     assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
 
     // Packer 1.6.6's lines, in its order.
     let key = "disk-disk.raw";
     let endpoint = format!("{}/{BUCKET}", fake.endpoint());
-    let mut rest = r.stdout.as_str();
-    for line in [
+    assert_in_order(
+        &r.stdout,
+        [
         "==> disk: Running post-processor: alicloud-import".to_string(),
         format!("==> disk (alicloud-import): Rendered oss_key_name as {key}"),
         "==> disk (alicloud-import): Looking for RAW or VHD in artifact".to_string(),
@@ -119,12 +112,8 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
         format!("==> disk (alicloud-import): Waiting for importing {endpoint}/{key} to alicloud..."),
         "==> disk (alicloud-import): Importing created alicloud image ID m-".to_string(),
         format!("    disk (alicloud-import): Deleting import source {endpoint}/{BUCKET}/{key}"),
-    ] {
-        match rest.find(&line) {
-            Some(at) => rest = &rest[at + line.len()..],
-            None => panic!("`{line}` missing or out of order:\n{}", r.stdout),
-        }
-    }
+        ],
+    );
 
     let res = fake.resources();
     let images = rows(&res, "image");
@@ -169,12 +158,7 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
     );
 
     // The same calls as packer 1.6.6, but for the documented differences.
-    assert_eq!(
-        fake.normalized_actions(),
-        expected_actions(&alicloud_fake::recorded_actions(
-            "packer-1.6.6-import-actions.txt"
-        ))
-    );
+    assert_packers_calls(&fake, "packer-1.6.6-import-actions.txt");
 }
 
 /// With `ram_role_name` and no keys, the calls (ECS, OSS, RAM) are signed
@@ -194,13 +178,11 @@ fn ram_role_credentials_sign_the_upload_and_the_import() {
             "ram_role_name": "AliyunECSImageImportDefaultRole",
         }),
     );
-    std::fs::write(d.path().join("import.json"), t).unwrap();
-    let mut c = d.kiln(&["build", "import.json"]);
+    let mut c = kiln_on(&d, "import.json", &t, &["build"]);
     c.env("KILN_ALICLOUD_METADATA_ENDPOINT", fake.endpoint())
         .env_remove("ALICLOUD_ACCESS_KEY")
         .env_remove("ALICLOUD_SECRET_KEY");
-    let r = run(c);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
+    let (r, all) = run_both(c);
     assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
     let res = fake.resources();
     assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
@@ -213,14 +195,7 @@ fn ram_role_credentials_sign_the_upload_and_the_import() {
 fn the_upload_and_the_import_carry_the_run_tags() {
     let fake = AlicloudFake::start();
     let d = dir();
-    let (r, all) = build(
-        &d,
-        &template(
-            &fake,
-            fake.secret_key(),
-            serde_json::json!({"skip_clean": true}),
-        ),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({"skip_clean": true}));
     assert_eq!(r.code, 0, "{all}");
     // ImportImage and the upload named the run.
     let log = fake.request_log();
@@ -272,10 +247,7 @@ fn a_missing_import_role_is_created_with_its_policy() {
         ..Default::default()
     });
     let d = dir();
-    let (r, all) = build(
-        &d,
-        &template(&fake, fake.secret_key(), serde_json::json!({})),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({}));
     assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
     assert!(
         all.contains("initialize ram role for importing image"),
@@ -313,12 +285,7 @@ fn a_missing_import_role_is_created_with_its_policy() {
     );
     assert_eq!(rows(&res, "image").len(), 1, "{res:#}");
     // packer 1.6.6 makes the same calls (and then sleeps a minute).
-    assert_eq!(
-        fake.normalized_actions(),
-        expected_actions(&alicloud_fake::recorded_actions(
-            "packer-1.6.6-import-role-actions.txt"
-        ))
-    );
+    assert_packers_calls(&fake, "packer-1.6.6-import-role-actions.txt");
 }
 
 #[test]
@@ -327,14 +294,7 @@ fn a_failed_import_deletes_the_upload_and_the_bucket_it_made() {
     let d = dir();
     // The fake's path-style OSS is in cn-hangzhou: the new bucket is not
     // in the image's region, and ImportImage says so after the upload.
-    let (r, all) = build(
-        &d,
-        &template(
-            &fake,
-            fake.secret_key(),
-            serde_json::json!({"region": "cn-beijing"}),
-        ),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({"region": "cn-beijing"}));
     assert_ne!(r.code, 0, "{all}");
     assert!(
         all.contains("cannot start the import from")
@@ -345,10 +305,10 @@ fn a_failed_import_deletes_the_upload_and_the_bucket_it_made() {
         all.contains("Deleting the import source kiln-import-test/disk-disk.raw because of cancellation or error..."),
         "{all}"
     );
-    let res = fake.resources();
-    for kind in ["image", "object", "multipart", "bucket", "snapshot"] {
-        assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
-    }
+    assert_none_left(
+        &fake.resources(),
+        ["image", "object", "multipart", "bucket", "snapshot"],
+    );
     assert!(!all.contains(fake.secret_key()), "{all}");
 }
 
@@ -356,19 +316,13 @@ fn a_failed_import_deletes_the_upload_and_the_bucket_it_made() {
 fn an_existing_image_or_a_bucket_elsewhere_fails_before_uploading() {
     let fake = AlicloudFake::start();
     let d = dir();
-    let (r, all) = build(
-        &d,
-        &template(&fake, fake.secret_key(), serde_json::json!({})),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({}));
     assert_eq!(r.code, 0, "{all}");
     let first = rows(&fake.resources(), "image")[0]["ImageId"].clone();
 
     // The same name again: Packer's check, before anything is uploaded.
     let before = fake.requests().len();
-    let (r, all) = build(
-        &d,
-        &template(&fake, fake.secret_key(), serde_json::json!({})),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({}));
     assert_ne!(r.code, 0, "{all}");
     assert!(
         all.contains("an image named `kiln-imported` exists already in `cn-hangzhou`")
@@ -379,28 +333,19 @@ fn an_existing_image_or_a_bucket_elsewhere_fails_before_uploading() {
     assert_eq!(after, ["DescribeImages"]);
 
     // With image_force_delete the old image goes, the new one comes.
-    let (r, all) = build(
-        &d,
-        &template(
-            &fake,
-            fake.secret_key(),
-            serde_json::json!({"image_force_delete": true}),
-        ),
-    );
+    let (r, all) = import(&d, &fake, serde_json::json!({"image_force_delete": true}));
     assert_eq!(r.code, 0, "{all}");
-    let images = rows(&fake.resources(), "image");
+    let res = fake.resources();
+    let images = rows(&res, "image");
     assert_eq!(images.len(), 1);
     assert_ne!(images[0]["ImageId"], first);
 
     // The bucket is in cn-hangzhou; a template in cn-beijing stops at once.
     let before = fake.requests().len();
-    let (r, all) = build(
+    let (r, all) = import(
         &d,
-        &template(
-            &fake,
-            fake.secret_key(),
-            serde_json::json!({"region": "cn-beijing", "image_name": "kiln-elsewhere"}),
-        ),
+        &fake,
+        serde_json::json!({"region": "cn-beijing", "image_name": "kiln-elsewhere"}),
     );
     assert_ne!(r.code, 0, "{all}");
     assert!(
@@ -421,14 +366,14 @@ fn wrong_credentials_fail_clearly_and_never_print_the_secret() {
         &d,
         &template(&fake, "not-the-secret-value", serde_json::json!({})),
     );
-    assert_ne!(r.code, 0, "{all}");
-    assert!(all.contains("SignatureDoesNotMatch"), "{all}");
-    assert!(all.contains("check `access_key` and `secret_key`"), "{all}");
-    assert!(!all.contains("not-the-secret-value"), "{all}");
-    let res = fake.resources();
-    for kind in ["image", "object", "bucket"] {
-        assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
-    }
+    assert_bad_credentials(
+        &r,
+        &all,
+        "SignatureDoesNotMatch",
+        "`access_key` and `secret_key`",
+        "not-the-secret-value",
+    );
+    assert_none_left(&fake.resources(), ["image", "object", "bucket"]);
 }
 
 #[test]
@@ -449,8 +394,7 @@ fn validate_reports_every_problem_and_warns_about_ignored_keys() {
 }"#,
     )
     .unwrap();
-    let r = run(d.kiln(&["validate", "bad.json"]));
-    let all = format!("{}\n{}", r.stdout, r.stderr);
+    let (r, all) = run_both(d.kiln(&["validate", "bad.json"]));
     assert_ne!(r.code, 0, "{all}");
     assert!(all.contains("`oss_bucket_name` must be set"), "{all}");
     assert!(
@@ -479,8 +423,7 @@ fn validate_reports_every_problem_and_warns_about_ignored_keys() {
 }"#,
     )
     .unwrap();
-    let r = run(d.kiln(&["validate", "ok.json"]));
-    let all = format!("{}\n{}", r.stdout, r.stderr);
+    let (r, all) = run_both(d.kiln(&["validate", "ok.json"]));
     assert_eq!(r.code, 0, "{all}");
     assert!(
         all.contains("`instance_type` is ignored by alicloud-import"),
@@ -494,28 +437,13 @@ fn ctrl_c_while_importing_deletes_the_image_the_upload_and_the_bucket() {
     // A realistic import: five minutes, far longer than the test waits.
     fake.set_time_scale(1.0);
     let d = dir();
-    std::fs::write(
-        d.path().join("import.json"),
-        template(&fake, fake.secret_key(), serde_json::json!({})),
-    )
-    .unwrap();
-    let mut c = d.kiln(&["build", "import.json"]);
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
-    let started = std::time::Instant::now();
-    let res = loop {
-        let res = fake.resources();
-        if !rows(&res, "image").is_empty() {
-            break res;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "the import never started: {}",
-            fake.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let t = template(&fake, fake.secret_key(), serde_json::json!({}));
+    let (child, res) = spawn_until(
+        kiln_on(&d, "import.json", &t, &["build"]),
+        "the import",
+        || Some(fake.resources()).filter(|res| !rows(res, "image").is_empty()),
+        || fake.log(),
+    );
     // While it runs, the image and the upload carry kiln's run tags.
     let image = &rows(&res, "image")[0];
     assert_eq!(image["Status"], "Waiting", "{image:#}");
@@ -523,30 +451,67 @@ fn ctrl_c_while_importing_deletes_the_image_the_upload_and_the_bucket() {
     let object = &rows(&res, "object")[0];
     assert_eq!(object["Tags"]["kiln:build"], "disk", "{object:#}");
     assert_eq!(object["Tags"]["kiln:run"], image["tags"]["kiln:run"]);
-    let (code, all) = interrupt(child);
-    assert_eq!(code, Some(1), "{all}");
-    assert!(
-        all.contains("Cleanly cancelled builds after being interrupted."),
-        "{all}"
-    );
+    let all = interrupt_cleanly(child);
     assert!(all.contains("Deleting the imported image m-"), "{all}");
-    let res = fake.resources();
-    for kind in ["image", "snapshot", "object", "multipart", "bucket"] {
-        assert!(rows(&res, kind).is_empty(), "{kind} left: {res:#}");
+    assert_none_left(
+        &fake.resources(),
+        ["image", "snapshot", "object", "multipart", "bucket"],
+    );
+}
+
+/// The fault matrix on alicloud-import: each case on its own fake behind
+/// the fault proxy (ECS and OSS through it); no upload is ever left, an
+/// import that succeeded made one image, and one that failed left no
+/// bucket either.
+struct Faults;
+
+impl FaultCloud for Faults {
+    type Fake = AlicloudFake;
+    const TEMPORARY: &'static [&'static str] = &["object", "multipart"];
+    const BUILT: &'static [(&'static str, usize)] = &[("image", 1)];
+    const FAILED_ALSO: &'static [&'static str] = &["bucket", "snapshot"];
+
+    fn start(&self) -> (AlicloudFake, String) {
+        let fake = AlicloudFake::start();
+        let endpoint = fake.endpoint();
+        (fake, endpoint)
+    }
+
+    fn seed(&self) -> u64 {
+        11
+    }
+
+    fn dialect(&self, throttle: &'static str) -> JsonApi {
+        crate::alicloud::alibaba(throttle)
+    }
+
+    fn build(&self, fake: &AlicloudFake, d: &TestDir, endpoint: &str) -> (Run, String) {
+        let extra = serde_json::json!({
+            "custom_endpoint_ecs": endpoint,
+            "custom_endpoint_oss": endpoint,
+        });
+        build(d, &template(fake, fake.secret_key(), extra))
+    }
+
+    fn resources(&self, fake: &AlicloudFake) -> Value {
+        fake.resources()
+    }
+
+    fn secret<'a>(&self, fake: &'a AlicloudFake) -> &'a str {
+        fake.secret_key()
     }
 }
 
-/// The fault matrix of issue [3/10] on alicloud-import's calls, each case
-/// on its own fake behind the fault proxy (ECS and OSS through it): a
-/// fault that stops is retried and the import succeeds with one image and
-/// no upload left (a lost ImportImage reply adopts the image it made, a
-/// lost or reset PutObject is sent again); one that does not stop fails
-/// the build naming the call, with nothing left: no image, no upload, no
+/// The fault matrix of issue [3/10] on alicloud-import's calls: a fault
+/// that stops is retried and the import succeeds with one image and no
+/// upload left (a lost ImportImage reply adopts the image it made, a lost
+/// or reset PutObject is sent again); one that does not stop fails the
+/// build naming the call, with nothing left: no image, no upload, no
 /// bucket.
 #[test]
 fn faults_on_the_upload_and_the_import_are_retried_or_leave_nothing() {
-    use kiln_test::fault_proxy::{Fault, FaultProxy, Rule};
-    let cases: Vec<(&str, Fault, Option<usize>)> = vec![
+    use kiln_test::fault_proxy::Fault;
+    let cases = [
         ("ImportImage", Fault::Throttle, Some(2)),
         ("ImportImage", Fault::Status(500), Some(2)),
         ("ImportImage", Fault::LostReply, Some(1)),
@@ -555,54 +520,14 @@ fn faults_on_the_upload_and_the_import_are_retried_or_leave_nothing() {
         ("PutObject", Fault::Status(503), None),
         ("ImportImage", Fault::Throttle, None),
     ];
-    for (action, fault, limit) in cases {
-        let label = format!("{fault:?} on {action} ({limit:?} times)");
-        let fake = AlicloudFake::start();
-        let mut rule = Rule::new(fault.clone()).on(&[action]);
-        if let Some(n) = limit {
-            rule = rule.limit(n);
-        }
-        let proxy = FaultProxy::start(
-            &fake.endpoint(),
-            crate::alicloud::Alibaba {
-                throttle: "Throttling.User",
-            },
-            11,
-            vec![rule],
-        )
-        .expect("start the fault proxy");
-        let d = dir();
-        let t = template(
-            &fake,
-            fake.secret_key(),
-            serde_json::json!({
-                "custom_endpoint_ecs": proxy.endpoint(),
-                "custom_endpoint_oss": proxy.endpoint(),
-            }),
-        );
-        let (r, all) = build(&d, &t);
-        assert!(
-            proxy.fired_on(action, fault.kind()) >= 1,
-            "{label}: the fault never fired\n{}",
-            proxy.summary()
-        );
-        let res = fake.resources();
-        for kind in ["object", "multipart"] {
-            assert!(rows(&res, kind).is_empty(), "{label}: {kind} left: {res:#}");
-        }
-        if limit.is_some() {
-            assert_eq!(r.code, 0, "{label}: {all}\n{}", proxy.summary());
-            assert_eq!(rows(&res, "image").len(), 1, "{label}: {res:#}");
-        } else {
-            assert_ne!(r.code, 0, "{label}: {all}");
-            assert!(
-                all.contains(action),
-                "{label}: the error names the call: {all}"
-            );
-            for kind in ["image", "bucket", "snapshot"] {
-                assert!(rows(&res, kind).is_empty(), "{label}: {kind} left: {res:#}");
-            }
-        }
-        assert!(!all.contains(fake.secret_key()), "{label}: {all}");
-    }
+    let cases = cases
+        .into_iter()
+        .map(|(action, fault, limit)| FaultCase {
+            action,
+            fault,
+            throttle: "Throttling.User",
+            limit,
+        })
+        .collect();
+    fault_matrix(&Faults, cases);
 }

@@ -372,3 +372,219 @@ fn cleanup_removes_the_container_of_a_sigkilled_docker_build() {
         r.stdout
     );
 }
+
+/// `kiln cleanup` of `cloud` with `env` (credentials and endpoint), every
+/// variable that would select another cloud removed.
+fn cleanup_cloud(d: &TestDir, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut all = vec!["cleanup"];
+    all.extend_from_slice(args);
+    let mut c = d.kiln(&all);
+    for k in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "ALICLOUD_REGION",
+        "TENCENTCLOUD_REGION",
+        "UCLOUD_REGION",
+        "HW_REGION_NAME",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(c)
+}
+
+/// A `shell-local` provisioner that writes the run's UUID to `run.txt`,
+/// then sleeps `marker` seconds (or not at all, for `None`).
+fn run_file_provisioner(marker: Option<&str>) -> Value {
+    let mut inline = vec![serde_json::json!(
+        "echo {{ build `PackerRunUUID` }} > run.txt"
+    )];
+    if let Some(m) = marker {
+        inline.push(format!("sleep {m}").into());
+    }
+    serde_json::json!([{"type": "shell-local", "inline": inline}])
+}
+
+/// Runs cleanup twice with `args`: the first deletes `n` resources, the
+/// second finds nothing; `place` is how the last line names the search.
+fn cleanup_twice(
+    d: &TestDir,
+    env: &[(&str, &str)],
+    args: &[&str],
+    uuid: &str,
+    n: usize,
+    place: &str,
+) {
+    let r = cleanup_cloud(d, env, args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{n} resource(s) of run `{uuid}` found in {place} and deleted"
+        )),
+        "{}",
+        r.stdout
+    );
+    let r = cleanup_cloud(d, env, args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("Nothing of run `{uuid}` found in {place}")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn cleanup_deletes_the_uhost_a_sigkilled_ucloud_build_left() {
+    use kiln_test::ucloud_fake::{UcloudFake, PROJECT};
+    let fake = UcloudFake::start();
+    let d = dir();
+    let marker = sleep_marker(3);
+    let builder = |name: &str, image: &str| {
+        serde_json::json!({
+            "type": "ucloud-uhost", "name": name,
+            "public_key": fake.public_key(), "private_key": fake.private_key(),
+            "project_id": PROJECT, "region": "cn-bj2", "availability_zone": "cn-bj2-02",
+            "base_url": fake.endpoint(), "source_image_id": "uimage-centos79",
+            "instance_type": "n-basic-1", "image_name": image, "communicator": "none"
+        })
+    };
+    let t = serde_json::json!({
+        "builders": [builder("killed", "kiln-killed")],
+        "provisioners": run_file_provisioner(Some(&marker)),
+    });
+    let path = d.write("t.json", &t.to_string());
+    let uuid = build_and_kill(&d, &path, &[], &marker);
+    let res = fake.resources();
+    let hosts = res["uhost"].as_array().unwrap();
+    assert_eq!(hosts.len(), 1, "{res:#}");
+    assert_eq!(hosts[0]["Tag"], format!("kiln-{uuid}"), "{res:#}");
+    assert_eq!(res["eip"].as_array().unwrap().len(), 1, "{res:#}");
+
+    let endpoint = fake.endpoint();
+    let env = [
+        ("UCLOUD_PUBLIC_KEY", fake.public_key()),
+        ("UCLOUD_PRIVATE_KEY", fake.private_key()),
+        ("UCLOUD_PROJECT_ID", PROJECT),
+        ("KILN_UCLOUD_BASE_URL", endpoint.as_str()),
+    ];
+    // A dry run lists it and deletes nothing.
+    let args = [
+        "-run",
+        &uuid,
+        "-cloud",
+        "ucloud",
+        "-region",
+        "cn-bj2,cn-sh2",
+    ];
+    let r = cleanup_cloud(&d, &env, &[&args[..], &["-dry-run"]].concat());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("Would delete UHost uhost-"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(fake.resources()["uhost"].as_array().unwrap().len(), 1);
+
+    cleanup_twice(&d, &env, &args, &uuid, 1, "ucloud (cn-bj2, cn-sh2)");
+    let res = fake.resources();
+    for kind in ["uhost", "eip"] {
+        assert_eq!(res[kind], serde_json::json!([]), "{kind}: {res:#}");
+    }
+    // Nothing ever reached the private key.
+    let r = cleanup_cloud(&d, &env, &args);
+    assert!(!r.stdout.contains(fake.private_key()) && !r.stderr.contains(fake.private_key()));
+}
+
+#[test]
+fn cleanup_deletes_what_a_sigkilled_huaweicloud_build_left_but_not_a_finished_image() {
+    use kiln_test::huaweicloud_fake::{HuaweicloudFake, PROJECT_ID};
+    let fake = HuaweicloudFake::start();
+    let d = dir();
+    let e = fake.endpoint();
+    let builder = |name: &str, image: &str| {
+        serde_json::json!({
+            "type": "huaweicloud-ecs", "name": name,
+            "access_key": fake.access_key(), "secret_key": fake.secret_key(),
+            "region": "cn-north-4", "project_id": PROJECT_ID,
+            "endpoints": {"ecs": e, "ims": e, "vpc": e, "eip": e},
+            "flavor": "s6.small.1", "source_image_name": "Ubuntu 22.04 server 64bit",
+            "image_name": image, "eip_type": "5_bgp", "eip_bandwidth_size": 5,
+            "communicator": "none"
+        })
+    };
+    let env = [
+        ("HW_ACCESS_KEY", fake.access_key()),
+        ("HW_SECRET_KEY", fake.secret_key()),
+        ("HW_PROJECT_ID", PROJECT_ID),
+        ("KILN_HUAWEICLOUD_ENDPOINT", e.as_str()),
+    ];
+
+    // A finished build: its image is the artifact, not the run's to delete.
+    let t = serde_json::json!({
+        "builders": [builder("kept", "kiln-kept")],
+        "provisioners": run_file_provisioner(None),
+    });
+    let (r, all) = run_both(kiln_on(&d, "kept.json", &t.to_string(), &["build"]));
+    assert_eq!(r.code, 0, "{all}");
+    let kept_run = d.read("run.txt").trim().to_string();
+    let args = [
+        "-run",
+        &kept_run,
+        "-cloud",
+        "huaweicloud",
+        "-region",
+        "cn-north-4",
+    ];
+    let r = cleanup_cloud(&d, &env, &args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Nothing of run"), "{}", r.stdout);
+    let images = |res: &Value| {
+        res["image"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["__imagetype"] == "private")
+            .count()
+    };
+    assert_eq!(images(&fake.resources()), 1);
+
+    // A killed one leaves its server, EIP, VPC, subnet and security group.
+    std::fs::remove_file(d.path().join("run.txt")).unwrap();
+    let marker = sleep_marker(4);
+    let t = serde_json::json!({
+        "builders": [builder("killed", "kiln-killed")],
+        "provisioners": run_file_provisioner(Some(&marker)),
+    });
+    let path = d.write("t.json", &t.to_string());
+    let uuid = build_and_kill(&d, &path, &[], &marker);
+    let res = fake.resources();
+    for kind in ["server", "eip", "vpc", "subnet", "security_group"] {
+        assert_eq!(res[kind].as_array().unwrap().len(), 1, "{kind}: {res:#}");
+    }
+    let args = [
+        "-run",
+        &uuid,
+        "-cloud",
+        "huaweicloud",
+        "-region",
+        "cn-north-4",
+    ];
+    cleanup_twice(&d, &env, &args, &uuid, 5, "huaweicloud (cn-north-4)");
+    let res = fake.resources();
+    for kind in ["server", "eip", "vpc", "subnet", "security_group"] {
+        assert_eq!(res[kind], serde_json::json!([]), "{kind}: {res:#}");
+    }
+    assert_eq!(images(&res), 1, "the finished build's image stays");
+
+    // One region at a time: a project belongs to one.
+    let r = cleanup_cloud(
+        &d,
+        &env,
+        &["-run", &uuid, "-cloud", "huaweicloud", "-region", "a,b"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("one region at a time"), "{}", r.stderr);
+}

@@ -49,28 +49,29 @@ fn template(fake: &TencentcloudFake, secret: &str, port: u16) -> Value {
     })
 }
 
-/// The rows of `kind` the fake holds.
-fn rows<'a>(res: &'a Value, kind: &str) -> &'a [Value] {
-    res[kind].as_array().map(Vec::as_slice).unwrap_or(&[])
-}
-
-/// Fails unless the fake holds no row of any of `kinds`.
-fn assert_none_left<'a>(res: &Value, kinds: impl IntoIterator<Item = &'a str>) {
-    for kind in kinds {
-        assert!(rows(res, kind).is_empty(), "{kind} left: {res:#}");
-    }
-}
-
 /// Writes `template` as `tencentcloud.json` in `d`, runs `kiln build` on it
 /// with the API at `endpoint`, and returns the result with its stdout and
 /// stderr together.
 fn build(d: &TestDir, template: &Value, endpoint: &str) -> (Run, String) {
-    std::fs::write(d.path().join("tencentcloud.json"), template.to_string()).unwrap();
-    let mut c = d.kiln(&["build", "tencentcloud.json"]);
+    let mut c = kiln_on(d, "tencentcloud.json", &template.to_string(), &["build"]);
     c.env("KILN_TENCENTCLOUD_ENDPOINT", endpoint);
-    let r = run(c);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    (r, all)
+    run_both(c)
+}
+
+/// kiln's own CVM client on `fake`, to set the fake up as a user's
+/// tooling would.
+fn cvm(fake: &TencentcloudFake) -> kiln_builder_tencentcloud::cloud::Cvm {
+    kiln_builder_tencentcloud::cloud::Cvm::new(
+        "ap-guangzhou",
+        "ap-guangzhou-3",
+        kiln_builder_tencentcloud::client::Credential {
+            secret_id: fake.secret_id().into(),
+            secret_key: kiln_sdk::Secret::new(fake.secret_key().into()),
+            token: None,
+        },
+        Some(&fake.endpoint()),
+    )
+    .unwrap()
 }
 
 /// packer 1.6.6's recorded sequence for the seed template (as
@@ -122,52 +123,45 @@ fn a_build_provisions_over_ssh_shares_copies_and_leaves_only_the_images() {
         &template(&fake, fake.secret_key(), sshd.port),
         &fake.endpoint(),
     );
-    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
-    assert!(
-        all.contains("tencentcloud-cvm: hi"),
-        "the provisioner ran over SSH: {all}"
-    );
+    assert_provisioned(&r, &all, "tencentcloud-cvm: hi", &fake.log());
 
     // Packer 1.6.6's lines (fidelity/packer-1.6.6-output.txt), in its order.
-    let mut rest = r.stdout.as_str();
-    for line in [
-        "==> tencentcloud-cvm: Trying to check image name: kiln-tencentcloud-e2e...",
-        "    tencentcloud-cvm: Image name: useable",
-        "==> tencentcloud-cvm: Trying to check source image: img-pi0ii46r...",
-        "    tencentcloud-cvm: Image found: Ubuntu Server 18.04.1 LTS 64位",
-        "==> tencentcloud-cvm: Trying to create a new keypair: packer_",
-        "    tencentcloud-cvm: Keypair created: skey-",
-        "==> tencentcloud-cvm: Trying to create a new vpc...",
-        "    tencentcloud-cvm: Vpc created: vpc-",
-        "==> tencentcloud-cvm: Trying to create a new subnet...",
-        "    tencentcloud-cvm: Subnet created: subnet-",
-        "==> tencentcloud-cvm: Trying to create a new securitygroup...",
-        "    tencentcloud-cvm: Securitygroup created: sg-",
-        "==> tencentcloud-cvm: Trying to create securitygroup polices...",
-        "==> tencentcloud-cvm: Trying to create a new instance...",
-        "    tencentcloud-cvm: Waiting for instance ready",
-        "    tencentcloud-cvm: Instance created: ins-",
-        "    tencentcloud-cvm: hi",
-        "==> tencentcloud-cvm: Trying to detach keypair: skey-",
-        "    tencentcloud-cvm: Waiting for keypair detached",
-        "    tencentcloud-cvm: Keypair detached",
-        "==> tencentcloud-cvm: Trying to create a new image: kiln-tencentcloud-e2e...",
-        "    tencentcloud-cvm: Waiting for image ready",
-        "==> tencentcloud-cvm: Trying to share image to: 100022223333...",
-        "    tencentcloud-cvm: Image shared",
-        "==> tencentcloud-cvm: Trying to copy image to: ap-shanghai...",
-        "    tencentcloud-cvm: Waiting for image ready",
-        "==> tencentcloud-cvm: Cleaning up instance...",
-        "==> tencentcloud-cvm: Cleaning up securitygroup...",
-        "==> tencentcloud-cvm: Cleaning up subnet...",
-        "==> tencentcloud-cvm: Cleaning up vpc...",
-        "==> tencentcloud-cvm: Cleaning up keypair...",
-    ] {
-        match rest.find(line) {
-            Some(at) => rest = &rest[at + line.len()..],
-            None => panic!("`{line}` missing or out of order:\n{}", r.stdout),
-        }
-    }
+    assert_in_order(
+        &r.stdout,
+        [
+            "==> tencentcloud-cvm: Trying to check image name: kiln-tencentcloud-e2e...",
+            "    tencentcloud-cvm: Image name: useable",
+            "==> tencentcloud-cvm: Trying to check source image: img-pi0ii46r...",
+            "    tencentcloud-cvm: Image found: Ubuntu Server 18.04.1 LTS 64位",
+            "==> tencentcloud-cvm: Trying to create a new keypair: packer_",
+            "    tencentcloud-cvm: Keypair created: skey-",
+            "==> tencentcloud-cvm: Trying to create a new vpc...",
+            "    tencentcloud-cvm: Vpc created: vpc-",
+            "==> tencentcloud-cvm: Trying to create a new subnet...",
+            "    tencentcloud-cvm: Subnet created: subnet-",
+            "==> tencentcloud-cvm: Trying to create a new securitygroup...",
+            "    tencentcloud-cvm: Securitygroup created: sg-",
+            "==> tencentcloud-cvm: Trying to create securitygroup polices...",
+            "==> tencentcloud-cvm: Trying to create a new instance...",
+            "    tencentcloud-cvm: Waiting for instance ready",
+            "    tencentcloud-cvm: Instance created: ins-",
+            "    tencentcloud-cvm: hi",
+            "==> tencentcloud-cvm: Trying to detach keypair: skey-",
+            "    tencentcloud-cvm: Waiting for keypair detached",
+            "    tencentcloud-cvm: Keypair detached",
+            "==> tencentcloud-cvm: Trying to create a new image: kiln-tencentcloud-e2e...",
+            "    tencentcloud-cvm: Waiting for image ready",
+            "==> tencentcloud-cvm: Trying to share image to: 100022223333...",
+            "    tencentcloud-cvm: Image shared",
+            "==> tencentcloud-cvm: Trying to copy image to: ap-shanghai...",
+            "    tencentcloud-cvm: Waiting for image ready",
+            "==> tencentcloud-cvm: Cleaning up instance...",
+            "==> tencentcloud-cvm: Cleaning up securitygroup...",
+            "==> tencentcloud-cvm: Cleaning up subnet...",
+            "==> tencentcloud-cvm: Cleaning up vpc...",
+            "==> tencentcloud-cvm: Cleaning up keypair...",
+        ],
+    );
 
     // The images, in both regions, are the artifact: shared (the build
     // region's), without kiln's run tags.
@@ -233,15 +227,12 @@ fn wrong_credentials_fail_clearly_create_nothing_and_print_no_secret() {
         &template(&fake, "not-the-secret-key", 22),
         &fake.endpoint(),
     );
-    assert_ne!(r.code, 0, "{all}");
-    assert!(all.contains("AuthFailure.SignatureFailure"), "{all}");
-    assert!(
-        all.contains("check `secret_id` and `secret_key`"),
-        "the error says what to check: {all}"
-    );
-    assert!(
-        !all.contains("not-the-secret-key"),
-        "the secret was printed: {all}"
+    assert_bad_credentials(
+        &r,
+        &all,
+        "AuthFailure.SignatureFailure",
+        "`secret_id` and `secret_key`",
+        "not-the-secret-key",
     );
     assert_none_left(&fake.resources(), TEMPORARY.into_iter().chain(["image"]));
     let actions: Vec<String> = fake.requests().iter().map(|q| q.action.clone()).collect();
@@ -252,21 +243,12 @@ fn wrong_credentials_fail_clearly_create_nothing_and_print_no_secret() {
 fn the_secret_key_appears_nowhere_in_the_output() {
     let fake = TencentcloudFake::start();
     let sshd = fake.sshd();
-    let d = dir();
-    std::fs::write(
-        d.path().join("tencentcloud.json"),
-        template(&fake, fake.secret_key(), sshd.port).to_string(),
-    )
-    .unwrap();
-    let mut c = d.kiln(&["build", "-machine-readable", "tencentcloud.json"]);
-    c.env("PACKER_LOG", "1")
-        .env("KILN_TENCENTCLOUD_ENDPOINT", fake.endpoint());
-    let r = run(c);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    assert_eq!(r.code, 0, "{all}");
-    assert!(
-        !all.contains(fake.secret_key()),
-        "the secret key was printed: {all}"
+    assert_logged_build_hides(
+        &dir(),
+        "tencentcloud.json",
+        &template(&fake, fake.secret_key(), sshd.port).to_string(),
+        &[("KILN_TENCENTCLOUD_ENDPOINT", &fake.endpoint())],
+        fake.secret_key(),
     );
 }
 
@@ -304,17 +286,7 @@ fn an_existing_vpc_and_subnet_are_used_and_left_alone() {
     let sshd = fake.sshd();
     // The user's VPC and subnet, made through kiln's own client.
     let d = dir();
-    let vpc = kiln_builder_tencentcloud::cloud::Cvm::new(
-        "ap-guangzhou",
-        "ap-guangzhou-3",
-        kiln_builder_tencentcloud::client::Credential {
-            secret_id: fake.secret_id().into(),
-            secret_key: kiln_sdk::Secret::new(fake.secret_key().into()),
-            token: None,
-        },
-        Some(&fake.endpoint()),
-    )
-    .unwrap();
+    let vpc = cvm(&fake);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (vpc_id, subnet_id) = rt.block_on(async {
         use kiln_builder_tencentcloud::cloud::network::{
@@ -367,38 +339,23 @@ fn an_existing_vpc_and_subnet_are_used_and_left_alone() {
 /// Tencent's API for the fault proxy: the action is the `X-TC-Action`
 /// header; errors are Tencent's `{"Response": {"Error": …}}` body, HTTP
 /// 200 for throttling (as Tencent answers), the status for 5xx.
-struct Tencent {
-    throttle: &'static str,
-}
-
-impl Tencent {
-    fn reply(status: u16, code: &str, request_id: &str) -> kiln_test::fault_proxy::Reply {
-        kiln_test::fault_proxy::Reply {
-            status,
-            content_type: "application/json",
-            body: serde_json::json!({"Response": {
-                "Error": {"Code": code, "Message": format!("{code} (injected by the test's fault proxy)")},
+fn tencent(throttle: &str) -> JsonApi {
+    JsonApi {
+        action: |r| {
+            r.headers
+                .get("x-tc-action")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        },
+        throttle: (200, throttle.to_string()),
+        error: |_| "InternalError",
+        body: |code, message, request_id| {
+            serde_json::json!({"Response": {
+                "Error": {"Code": code, "Message": message},
                 "RequestId": request_id,
             }})
-            .to_string(),
-        }
-    }
-}
-
-impl kiln_test::fault_proxy::Dialect for Tencent {
-    fn action(&self, r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
-        r.headers
-            .get("x-tc-action")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from)
-    }
-
-    fn throttled(&self, request_id: &str) -> kiln_test::fault_proxy::Reply {
-        Tencent::reply(200, self.throttle, request_id)
-    }
-
-    fn error(&self, status: u16, request_id: &str) -> kiln_test::fault_proxy::Reply {
-        Tencent::reply(status, "InternalError", request_id)
+        },
+        content_type: "application/json",
     }
 }
 
@@ -420,64 +377,35 @@ fn fault_template(fake: &TencentcloudFake) -> Value {
     })
 }
 
-/// One row of the fault matrix: `fault` on `action`, at most `limit`
-/// times (`None`: every time), with `throttle` as the throttling code.
-struct FaultCase {
-    action: &'static str,
-    fault: kiln_test::fault_proxy::Fault,
-    throttle: &'static str,
-    limit: Option<usize>,
-}
+/// The fault matrix on Tencent: each case on its own fake and proxy, the
+/// build without SSH; one that succeeds made exactly one image.
+struct Faults;
 
-/// Runs each case on its own fake and proxy: the build succeeds after
-/// retries, made exactly one image (a create retried is not made twice)
-/// and left nothing else; or, when the fault does not stop, fails naming
-/// the call, and leaves nothing.
-fn fault_matrix(cases: Vec<FaultCase>) {
-    use kiln_test::fault_proxy::{FaultProxy, Rule};
-    for case in cases {
-        let label = format!("{:?} on {} ({})", case.fault, case.action, case.throttle);
+impl FaultCloud for Faults {
+    type Fake = TencentcloudFake;
+    const TEMPORARY: &'static [&'static str] = &TEMPORARY;
+    const BUILT: &'static [(&'static str, usize)] = &[("image", 1)];
+
+    fn start(&self) -> (TencentcloudFake, String) {
         let fake = TencentcloudFake::start();
-        let mut rule = Rule::new(case.fault.clone()).on(&[case.action]);
-        if let Some(n) = case.limit {
-            rule = rule.limit(n);
-        }
-        let proxy = FaultProxy::start(
-            &fake.endpoint(),
-            Tencent {
-                throttle: case.throttle,
-            },
-            7,
-            vec![rule],
-        )
-        .expect("start the fault proxy");
-        let d = dir();
-        let (r, all) = build(&d, &fault_template(&fake), &proxy.endpoint());
-        assert!(
-            proxy.fired_on(case.action, case.fault.kind()) >= 1,
-            "{label}: the fault never fired\n{}",
-            proxy.summary()
-        );
-        let res = fake.resources();
-        assert_none_left(&res, TEMPORARY);
-        match case.limit {
-            Some(_) => {
-                assert_eq!(r.code, 0, "{label}: {all}\n{}", proxy.summary());
-                assert_eq!(rows(&res, "image").len(), 1, "{label}: {res:#}");
-            }
-            None => {
-                assert_ne!(r.code, 0, "{label}: {all}");
-                assert!(
-                    all.contains(case.action),
-                    "{label}: the error names the call: {all}"
-                );
-                assert_none_left(&res, ["image"]);
-            }
-        }
-        assert!(
-            !all.contains(fake.secret_key()),
-            "{label}: the secret was printed"
-        );
+        let endpoint = fake.endpoint();
+        (fake, endpoint)
+    }
+
+    fn dialect(&self, throttle: &'static str) -> JsonApi {
+        tencent(throttle)
+    }
+
+    fn build(&self, fake: &TencentcloudFake, d: &TestDir, endpoint: &str) -> (Run, String) {
+        build(d, &fault_template(fake), endpoint)
+    }
+
+    fn resources(&self, fake: &TencentcloudFake) -> Value {
+        fake.resources()
+    }
+
+    fn secret<'a>(&self, fake: &'a TencentcloudFake) -> &'a str {
+        fake.secret_key()
     }
 }
 
@@ -492,47 +420,25 @@ const CREATES: [&str; 5] = [
 
 #[test]
 fn tencents_throttling_on_creating_calls_is_retried_and_leaves_nothing() {
-    use kiln_test::fault_proxy::Fault;
-    let mut cases = Vec::new();
-    for action in CREATES {
-        for throttle in [
-            "RequestLimitExceeded",
-            "RequestLimitExceeded.UinLimitExceeded",
-        ] {
-            cases.push(FaultCase {
-                action,
-                fault: Fault::Throttle,
-                throttle,
-                limit: Some(2),
-            });
-        }
-    }
-    fault_matrix(cases);
+    let throttles = [
+        "RequestLimitExceeded",
+        "RequestLimitExceeded.UinLimitExceeded",
+    ];
+    fault_matrix(&Faults, FaultCase::throttling(&CREATES, &throttles));
 }
 
 #[test]
 fn errors_resets_and_lost_replies_on_creating_calls_leave_nothing() {
-    use kiln_test::fault_proxy::Fault;
-    let mut cases = Vec::new();
-    for action in CREATES {
-        for fault in [Fault::Status(500), Fault::Reset, Fault::LostReply] {
-            cases.push(FaultCase {
-                action,
-                fault,
-                throttle: "RequestLimitExceeded",
-                limit: Some(1),
-            });
-        }
-    }
+    let mut cases = FaultCase::transient(&CREATES, "RequestLimitExceeded");
     // A fault that does not stop: the build gives up, clearly, and
     // cleans up.
     cases.push(FaultCase {
         action: "CreateImage",
-        fault: Fault::Status(503),
+        fault: kiln_test::fault_proxy::Fault::Status(503),
         throttle: "RequestLimitExceeded",
         limit: None,
     });
-    fault_matrix(cases);
+    fault_matrix(&Faults, cases);
 }
 
 #[test]
@@ -555,17 +461,15 @@ fn the_fakes_own_fault_hook_throttles_the_detach_and_the_build_still_succeeds() 
 
 /// `kiln cleanup` with `args` against the fake.
 fn cleanup(d: &TestDir, fake: &TencentcloudFake, args: &[&str]) -> Run {
-    let mut all = vec!["cleanup"];
-    all.extend_from_slice(args);
-    let mut c = d.kiln(&all);
-    c.env("TENCENTCLOUD_SECRET_ID", fake.secret_id())
-        .env("TENCENTCLOUD_SECRET_KEY", fake.secret_key())
-        .env("KILN_TENCENTCLOUD_ENDPOINT", fake.endpoint())
-        .env_remove("TENCENTCLOUD_REGION")
-        .env_remove("ALICLOUD_REGION")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION");
-    run(c)
+    kiln_cleanup(
+        d,
+        args,
+        &[
+            ("TENCENTCLOUD_SECRET_ID", fake.secret_id()),
+            ("TENCENTCLOUD_SECRET_KEY", fake.secret_key()),
+            ("KILN_TENCENTCLOUD_ENDPOINT", &fake.endpoint()),
+        ],
+    )
 }
 
 #[test]
@@ -601,17 +505,7 @@ fn cleanup_deletes_what_a_sigkilled_tencentcloud_build_left_and_nothing_else() {
         assert_eq!(r[0]["Tags"]["kiln:run"], uuid.as_str(), "{kind}: {res:#}");
     }
     // Another run's VPC is not this run's.
-    let other = kiln_builder_tencentcloud::cloud::Cvm::new(
-        "ap-guangzhou",
-        "ap-guangzhou-3",
-        kiln_builder_tencentcloud::client::Credential {
-            secret_id: fake.secret_id().into(),
-            secret_key: kiln_sdk::Secret::new(fake.secret_key().into()),
-            token: None,
-        },
-        Some(&fake.endpoint()),
-    )
-    .unwrap();
+    let other = cvm(&fake);
     let other_vpc = tokio::runtime::Runtime::new().unwrap().block_on(async {
         use kiln_builder_tencentcloud::cloud::network::{NetworkApi, TemporaryNetwork};
         other
@@ -635,14 +529,7 @@ fn cleanup_deletes_what_a_sigkilled_tencentcloud_build_left_and_nothing_else() {
         "ap-guangzhou",
     ];
     let r = cleanup(&d, &fake, &args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains(&format!(
-            "5 resource(s) of run `{uuid}` found in tencentcloud (ap-guangzhou) and deleted"
-        )),
-        "{}",
-        r.stdout
-    );
+    assert_cleanup_deleted(&r, 5, &uuid, "tencentcloud (ap-guangzhou)");
     let res = fake.resources();
     assert_none_left(&res, ["instance", "subnet", "security_group", "key_pair"]);
     let vpcs: Vec<&str> = rows(&res, "vpc")
@@ -653,14 +540,7 @@ fn cleanup_deletes_what_a_sigkilled_tencentcloud_build_left_and_nothing_else() {
 
     // A second cleanup finds nothing.
     let r = cleanup(&d, &fake, &args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains(&format!(
-            "Nothing of run `{uuid}` found in tencentcloud (ap-guangzhou)"
-        )),
-        "{}",
-        r.stdout
-    );
+    assert_cleanup_found_nothing(&r, &uuid, "tencentcloud (ap-guangzhou)");
 }
 
 #[test]
@@ -676,23 +556,11 @@ fn cleanup_leaves_the_images_of_a_successful_tencentcloud_build() {
     )]);
     let (r, all) = build(&d, &t, &fake.endpoint());
     assert_eq!(r.code, 0, "{all}");
-    let uuid = std::fs::read_to_string(&run_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let r = cleanup(
-        &d,
-        &fake,
-        &[
-            "-run",
-            &uuid,
-            "-cloud",
-            "tencentcloud",
-            "-region",
-            "ap-guangzhou,ap-shanghai",
-        ],
+    assert_cleanup_leaves_a_success(
+        &run_file,
+        "tencentcloud",
+        "ap-guangzhou,ap-shanghai",
+        |args| cleanup(&d, &fake, args),
     );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("Nothing of run"), "{}", r.stdout);
     assert_eq!(rows(&fake.resources(), "image").len(), 2);
 }

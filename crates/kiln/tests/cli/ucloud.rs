@@ -71,26 +71,16 @@ fn bare_template(fake: &UcloudFake, base_url: &str) -> Value {
 
 /// Writes `template` as `ucloud.json` in `d`, runs `kiln build` on it,
 /// and returns the result with its stdout and stderr together.
-fn build(d: &TestDir, template: &Value, extra: &[&str]) -> (Run, String) {
-    std::fs::write(d.path().join("ucloud.json"), template.to_string()).unwrap();
-    let mut args = vec!["build"];
-    args.extend(extra);
-    args.push("ucloud.json");
-    let r = run(d.kiln(&args));
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    (r, all)
+fn build(d: &TestDir, template: &Value) -> (Run, String) {
+    run_both(kiln_on(d, "ucloud.json", &template.to_string(), &["build"]))
 }
 
-/// Fails unless the fake holds no UHost and no EIP (what a build makes for
-/// itself and must delete whatever its outcome).
+/// What a build makes for itself and must delete, whatever its outcome.
+const TEMPORARY: [&str; 2] = ["uhost", "eip"];
+
+/// Fails unless the fake holds no UHost and no EIP.
 fn assert_no_instance_left(fake: &UcloudFake) {
-    let res = fake.resources();
-    for kind in ["uhost", "eip"] {
-        assert!(
-            res[kind].as_array().is_none_or(|a| a.is_empty()),
-            "{kind} left: {res:#}"
-        );
-    }
+    assert_none_left(&fake.resources(), TEMPORARY);
 }
 
 /// The images the fake holds, as `(project, region, name, state)`.
@@ -119,38 +109,31 @@ fn a_build_provisions_over_ssh_copies_to_projects_and_regions_and_leaves_only_im
     let sshd = sshd::Sshd::start();
     let d = dir();
     let t = template(&fake, &fake.endpoint(), fake.private_key(), sshd.port);
-    let (r, all) = build(&d, &t, &[]);
-    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
-    assert!(
-        all.contains("ucloud-uhost: hi from kilnssh"),
-        "the provisioner ran over SSH: {all}"
-    );
+    let (r, all) = build(&d, &t);
+    assert_provisioned(&r, &all, "ucloud-uhost: hi from kilnssh", &fake.log());
 
     // The plugin's lines, in its order.
-    let mut rest = r.stdout.as_str();
-    for line in [
-        "==> ucloud-uhost: Validating project_id and copied project_ids...",
-        "==> ucloud-uhost: Validating region and copied regions...",
-        "==> ucloud-uhost: Validating availability_zone...",
-        "==> ucloud-uhost: Querying source image id...",
-        "==> ucloud-uhost: Trying to use default vpc...",
-        "==> ucloud-uhost: Trying to use default subnet...",
-        "==> ucloud-uhost: Trying to use default security group...",
-        "==> ucloud-uhost: Creating Instance...",
-        "    ucloud-uhost: Waiting for instance \"uhost-",
-        "ucloud-uhost: hi from kilnssh",
-        "==> ucloud-uhost: Stopping instance \"uhost-",
-        "==> ucloud-uhost: Creating image kiln-ucloud-e2e...",
-        "    ucloud-uhost: Waiting for the created image \"uimage-",
-        "==> ucloud-uhost: Copying images from \"uimage-",
-        "    ucloud-uhost: Waiting for the copied images to become available...",
-        "==> ucloud-uhost: Deleting instance...",
-    ] {
-        match rest.find(line) {
-            Some(at) => rest = &rest[at + line.len()..],
-            None => panic!("`{line}` missing or out of order:\n{}", r.stdout),
-        }
-    }
+    assert_in_order(
+        &r.stdout,
+        [
+            "==> ucloud-uhost: Validating project_id and copied project_ids...",
+            "==> ucloud-uhost: Validating region and copied regions...",
+            "==> ucloud-uhost: Validating availability_zone...",
+            "==> ucloud-uhost: Querying source image id...",
+            "==> ucloud-uhost: Trying to use default vpc...",
+            "==> ucloud-uhost: Trying to use default subnet...",
+            "==> ucloud-uhost: Trying to use default security group...",
+            "==> ucloud-uhost: Creating Instance...",
+            "    ucloud-uhost: Waiting for instance \"uhost-",
+            "ucloud-uhost: hi from kilnssh",
+            "==> ucloud-uhost: Stopping instance \"uhost-",
+            "==> ucloud-uhost: Creating image kiln-ucloud-e2e...",
+            "    ucloud-uhost: Waiting for the created image \"uimage-",
+            "==> ucloud-uhost: Copying images from \"uimage-",
+            "    ucloud-uhost: Waiting for the copied images to become available...",
+            "==> ucloud-uhost: Deleting instance...",
+        ],
+    );
 
     // Three images, each Available where it belongs, are the artifact.
     let imgs = images(&fake);
@@ -253,7 +236,7 @@ fn a_zone_without_the_boot_disk_type_fails_before_anything_is_made() {
     let d = dir();
     let mut t = bare_template(&fake, &fake.endpoint());
     t["builders"][0]["availability_zone"] = "cn-bj2-04".into();
-    let (r, all) = build(&d, &t, &[]);
+    let (r, all) = build(&d, &t);
     assert_ne!(r.code, 0, "{all}");
     assert!(
         all.contains("the availability zone `cn-bj2-04` does not offer `boot_disk_type` `cloud_ssd`: it offers `cloud_rssd`, `local_normal`"),
@@ -267,7 +250,7 @@ fn a_zone_without_the_boot_disk_type_fails_before_anything_is_made() {
 
     // A type the zone offers builds there.
     t["builders"][0]["boot_disk_type"] = "cloud_rssd".into();
-    let (r, all) = build(&d, &t, &[]);
+    let (r, all) = build(&d, &t);
     assert_eq!(r.code, 0, "{all}");
     let create = fake
         .requests()
@@ -284,7 +267,7 @@ fn a_local_boot_disk_is_waited_for_before_connecting() {
     let d = dir();
     let mut t = bare_template(&fake, &fake.endpoint());
     t["builders"][0]["boot_disk_type"] = "local_normal".into();
-    let (r, all) = build(&d, &t, &[]);
+    let (r, all) = build(&d, &t);
     assert_eq!(r.code, 0, "{all}");
     assert!(
         all.contains("Warning: It takes around 10 mins for boot disk initialization when `boot_disk_type` is \"local_normal\""),
@@ -306,7 +289,7 @@ fn image_lookups_page_past_the_first_page() {
     // first attempt made, past those 130, and adopt it.
     let proxy = FaultProxy::start(
         &fake.endpoint(),
-        Ucloud { throttle: 153 },
+        ucloud("153"),
         11,
         vec![Rule::new(Fault::LostReply)
             .on(&["CreateCustomImage"])
@@ -314,7 +297,7 @@ fn image_lookups_page_past_the_first_page() {
     )
     .expect("start the fault proxy");
     let d = dir();
-    let (r, all) = build(&d, &bare_template(&fake, &proxy.endpoint()), &[]);
+    let (r, all) = build(&d, &bare_template(&fake, &proxy.endpoint()));
     assert_eq!(r.code, 0, "{all}\n{}", proxy.summary());
     assert_eq!(
         proxy.fired_on("CreateCustomImage", Fault::LostReply.kind()),
@@ -351,16 +334,13 @@ fn wrong_credentials_fail_clearly_and_create_nothing() {
     let fake = UcloudFake::start();
     let d = dir();
     let t = template(&fake, &fake.endpoint(), "not-the-private-key", 22);
-    let (r, all) = build(&d, &t, &[]);
-    assert_ne!(r.code, 0, "{all}");
-    assert!(all.contains("Signature VerifyAC Error"), "{all}");
-    assert!(
-        all.contains("check `public_key` and `private_key`"),
-        "{all}"
-    );
-    assert!(
-        !all.contains("not-the-private-key"),
-        "the key was printed: {all}"
+    let (r, all) = build(&d, &t);
+    assert_bad_credentials(
+        &r,
+        &all,
+        "Signature VerifyAC Error",
+        "`public_key` and `private_key`",
+        "not-the-private-key",
     );
     assert_eq!(fake.actions(), ["GetProjectList -> 170"]);
 }
@@ -373,7 +353,7 @@ fn a_failing_provisioner_deletes_the_uhost_its_eip_and_no_image_is_made() {
     let d = dir();
     let mut t = template(&fake, &fake.endpoint(), fake.private_key(), sshd.port);
     t["provisioners"][0]["inline"] = serde_json::json!(["exit 3"]);
-    let (r, all) = build(&d, &t, &[]);
+    let (r, all) = build(&d, &t);
     assert_ne!(r.code, 0, "{all}");
     assert!(all.contains("Deleting instance..."), "{all}");
     assert_no_instance_left(&fake);
@@ -387,7 +367,7 @@ fn a_copy_into_an_unknown_project_fails_in_pre_validation() {
     let mut t = bare_template(&fake, &fake.endpoint());
     t["builders"][0]["image_copy_to_mappings"] =
         serde_json::json!([{"project_id": "org-nope", "region": "nowhere"}]);
-    let (r, all) = build(&d, &t, &[]);
+    let (r, all) = build(&d, &t);
     assert_ne!(r.code, 0, "{all}");
     assert!(all.contains("got `org-nope`"), "{all}");
     assert_eq!(fake.actions(), ["GetProjectList"]);
@@ -400,11 +380,14 @@ fn the_private_key_and_the_password_appear_nowhere() {
     let mut t = bare_template(&fake, &fake.endpoint());
     t["builders"][0]["ssh_password"] = "Kiln-secret-pw9".into();
     t["post-processors"] = serde_json::json!([{"type": "manifest", "output": "manifest.json"}]);
-    std::fs::write(d.path().join("ucloud.json"), t.to_string()).unwrap();
-    let mut c = d.kiln(&["build", "-machine-readable", "ucloud.json"]);
+    let mut c = kiln_on(
+        &d,
+        "ucloud.json",
+        &t.to_string(),
+        &["build", "-machine-readable"],
+    );
     c.env("PACKER_LOG", "1");
-    let r = run(c);
-    let all = format!("{}\n{}", r.stdout, r.stderr);
+    let (r, all) = run_both(c);
     assert_eq!(r.code, 0, "{all}");
     let manifest = std::fs::read_to_string(d.path().join("manifest.json")).unwrap();
     assert!(
@@ -419,99 +402,62 @@ fn the_private_key_and_the_password_appear_nowhere() {
 
 /// UCloud's API for the fault proxy: the action is `Action=` of the form
 /// body; errors are UCloud's `{"RetCode", "Action", "Message"}`, with HTTP
-/// 200 for a RetCode (throttling is RetCode `throttle`).
-struct Ucloud {
-    throttle: i64,
-}
-
-impl Ucloud {
-    fn reply(status: u16, code: i64) -> kiln_test::fault_proxy::Reply {
-        kiln_test::fault_proxy::Reply {
-            status,
-            content_type: "application/json",
-            body: serde_json::json!({
-                "RetCode": code, "Action": "Response",
+/// 200 for a RetCode (throttling is RetCode `throttle`, 5xx RetCode 150).
+fn ucloud(throttle: &str) -> JsonApi {
+    JsonApi {
+        action: |r| {
+            let body = String::from_utf8_lossy(r.body);
+            form_value(&body, "Action").or_else(|| form_value(r.uri.query()?, "Action"))
+        },
+        throttle: (200, throttle.to_string()),
+        error: |_| "150",
+        body: |code, _, _| {
+            serde_json::json!({
+                "RetCode": code.parse::<i64>().expect("a RetCode"), "Action": "Response",
                 "Message": format!("RetCode {code} (injected by the test's fault proxy)"),
             })
-            .to_string(),
-        }
+        },
+        content_type: "application/json",
     }
 }
 
-impl kiln_test::fault_proxy::Dialect for Ucloud {
-    fn action(&self, r: &kiln_test::fault_proxy::RequestView<'_>) -> Option<String> {
-        let body = String::from_utf8_lossy(r.body);
-        let query = r.uri.query().unwrap_or("");
-        body.split('&').chain(query.split('&')).find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == "Action" && !v.is_empty()).then(|| v.to_string())
-        })
-    }
+/// The fault matrix on UCloud: each case on its own fake and proxy, the
+/// build without SSH and with one copy; one that succeeds made exactly
+/// two images, and no case leaves a UHost or an EIP.
+struct Faults;
 
-    fn throttled(&self, _request_id: &str) -> kiln_test::fault_proxy::Reply {
-        Ucloud::reply(200, self.throttle)
-    }
+impl FaultCloud for Faults {
+    type Fake = UcloudFake;
+    const TEMPORARY: &'static [&'static str] = &TEMPORARY;
+    const BUILT: &'static [(&'static str, usize)] = &[("image", 2)];
 
-    fn error(&self, status: u16, _request_id: &str) -> kiln_test::fault_proxy::Reply {
-        Ucloud::reply(status, 150)
-    }
-}
-
-/// One row of the fault matrix: `fault` on `action`, at most `limit`
-/// times (`None`: every time), with `throttle` as the throttling RetCode.
-struct FaultCase {
-    action: &'static str,
-    fault: kiln_test::fault_proxy::Fault,
-    throttle: i64,
-    limit: Option<usize>,
-}
-
-/// Runs each case on its own fake and proxy: the build succeeds after
-/// retries, made exactly one image and left no UHost or EIP; or, when
-/// the fault does not stop, fails naming the call, and leaves nothing.
-fn fault_matrix(cases: Vec<FaultCase>) {
-    use kiln_test::fault_proxy::{FaultProxy, Rule};
-    for case in cases {
-        let label = format!("{:?} on {} ({})", case.fault, case.action, case.throttle);
+    fn start(&self) -> (UcloudFake, String) {
         let fake = UcloudFake::start();
-        let mut rule = Rule::new(case.fault.clone()).on(&[case.action]);
-        if let Some(n) = case.limit {
-            rule = rule.limit(n);
-        }
-        let proxy = FaultProxy::start(
-            &fake.endpoint(),
-            Ucloud {
-                throttle: case.throttle,
-            },
-            7,
-            vec![rule],
-        )
-        .expect("start the fault proxy");
-        let d = dir();
-        let mut t = bare_template(&fake, &proxy.endpoint());
+        let endpoint = fake.endpoint();
+        (fake, endpoint)
+    }
+
+    fn dialect(&self, throttle: &'static str) -> JsonApi {
+        ucloud(throttle)
+    }
+
+    fn build(&self, fake: &UcloudFake, d: &TestDir, endpoint: &str) -> (Run, String) {
+        let mut t = bare_template(fake, endpoint);
         t["builders"][0]["image_copy_to_mappings"] =
             serde_json::json!([{"project_id": OTHER_PROJECT, "region": "cn-sh2"}]);
-        let (r, all) = build(&d, &t, &[]);
-        assert!(
-            proxy.fired_on(case.action, case.fault.kind()) >= 1,
-            "{label}: the fault never fired\n{}",
-            proxy.summary()
-        );
-        assert_no_instance_left(&fake);
-        match case.limit {
-            Some(_) => {
-                assert_eq!(r.code, 0, "{label}: {all}\n{}", proxy.summary());
-                assert_eq!(images(&fake).len(), 2, "{label}: {:?}", images(&fake));
-            }
-            None => {
-                assert_ne!(r.code, 0, "{label}: {all}");
-                assert!(
-                    all.contains(case.action) || all.contains("creating"),
-                    "{label}: the error names the call: {all}"
-                );
-                assert!(images(&fake).is_empty(), "{label}: {:?}", images(&fake));
-            }
-        }
+        build(d, &t)
+    }
+
+    fn resources(&self, fake: &UcloudFake) -> Value {
+        fake.resources()
+    }
+
+    fn secret<'a>(&self, fake: &'a UcloudFake) -> &'a str {
+        fake.private_key()
+    }
+
+    fn names_the_call(&self, action: &str, all: &str) -> bool {
+        all.contains(action) || all.contains("creating")
     }
 }
 
@@ -525,42 +471,19 @@ const CALLS: [&str; 4] = [
 
 #[test]
 fn uclouds_throttling_on_the_main_calls_is_retried_and_leaves_nothing() {
-    use kiln_test::fault_proxy::Fault;
-    let mut cases = Vec::new();
-    for action in CALLS {
-        for throttle in [153, 150] {
-            cases.push(FaultCase {
-                action,
-                fault: Fault::Throttle,
-                throttle,
-                limit: Some(2),
-            });
-        }
-    }
-    fault_matrix(cases);
+    fault_matrix(&Faults, FaultCase::throttling(&CALLS, &["153", "150"]));
 }
 
 #[test]
 fn errors_resets_and_lost_replies_on_the_main_calls_leave_nothing() {
-    use kiln_test::fault_proxy::Fault;
-    let mut cases = Vec::new();
-    for action in CALLS {
-        for fault in [Fault::Status(500), Fault::Reset, Fault::LostReply] {
-            cases.push(FaultCase {
-                action,
-                fault,
-                throttle: 153,
-                limit: Some(1),
-            });
-        }
-    }
+    let mut cases = FaultCase::transient(&CALLS, "153");
     // A fault that does not stop: the build gives up, clearly, and
     // leaves nothing.
     cases.push(FaultCase {
         action: "CreateUHostInstance",
-        fault: Fault::Throttle,
-        throttle: 153,
+        fault: kiln_test::fault_proxy::Fault::Throttle,
+        throttle: "153",
         limit: None,
     });
-    fault_matrix(cases);
+    fault_matrix(&Faults, cases);
 }

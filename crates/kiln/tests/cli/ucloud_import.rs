@@ -52,7 +52,7 @@ assert reply["RetCode"] == 0, reply
 /// A file build writing `disk.raw`, then ucloud-import of it, with
 /// `extra` keys merged into the post-processor (`null` removes one).
 fn template(fake: &UcloudFake, private_key: &str, extra: Value) -> String {
-    let mut pp = serde_json::json!({
+    let pp = serde_json::json!({
         "type": "ucloud-import",
         "public_key": fake.public_key(),
         "private_key": private_key,
@@ -69,27 +69,28 @@ fn template(fake: &UcloudFake, private_key: &str, extra: Value) -> String {
         "format": "raw",
         "wait_image_ready_timeout": 120
     });
-    for (k, v) in extra.as_object().unwrap() {
-        if v.is_null() {
-            pp.as_object_mut().unwrap().remove(k);
-        } else {
-            pp[k] = v.clone();
-        }
-    }
-    serde_json::json!({
-        "builders": [{"type": "file", "name": "disk", "target": "disk.raw", "content": "not really a disk, but bytes"}],
-        "post-processors": [pp]
-    })
-    .to_string()
+    file_then(pp, extra)
 }
 
-/// Writes `template` in `d`, runs `kiln <verb>` on it; the run with its
+/// Writes `template` in `d`, runs `kiln build` on it; the run with its
 /// stdout and stderr together.
-fn kiln_on(d: &TestDir, verb: &str, template: &str) -> (Run, String) {
-    std::fs::write(d.path().join("import.json"), template).unwrap();
-    let r = run(d.kiln(&[verb, "import.json"]));
-    let all = format!("{}\n{}", r.stdout, r.stderr);
-    (r, all)
+fn build(d: &TestDir, template: &str) -> (Run, String) {
+    run_both(kiln_on(d, "import.json", template, &["build"]))
+}
+
+/// `kiln build` of the seed template in a new directory.
+fn import(fake: &UcloudFake) -> (Run, String) {
+    build(
+        &dir(),
+        &template(fake, fake.private_key(), serde_json::json!({})),
+    )
+}
+
+/// The fake, with [`BUCKET`] made.
+fn fake_with_bucket() -> UcloudFake {
+    let fake = UcloudFake::start();
+    create_bucket(&fake, BUCKET);
+    fake
 }
 
 /// The custom images the fake holds (its base images are left out).
@@ -102,20 +103,15 @@ fn images(fake: &UcloudFake) -> Vec<Value> {
 
 #[test]
 fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
-    let fake = UcloudFake::start();
-    create_bucket(&fake, BUCKET);
-    let d = dir();
-    let (r, all) = kiln_on(
-        &d,
-        "build",
-        &template(&fake, fake.private_key(), serde_json::json!({})),
-    );
+    let fake = fake_with_bucket();
+    let (r, all) = import(&fake);
     assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
 
     // The plugin's lines, in its order.
     let key = "disk-disk.raw";
-    let mut rest = r.stdout.as_str();
-    for line in [
+    assert_in_order(
+        &r.stdout,
+        [
         "==> disk: Running post-processor: ucloud-import".to_string(),
         format!("    disk (ucloud-import): Rendered ufile_key_name as {key}"),
         "    disk (ucloud-import): Looking for image in artifact".to_string(),
@@ -125,12 +121,8 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
         "==> disk (ucloud-import): Importing created ucloud image \"uimage-".to_string(),
         "in region \"cn-bj2\" Complete.".to_string(),
         format!("    disk (ucloud-import): Deleting import source UFile: {BUCKET}/{key}"),
-    ] {
-        match rest.find(&line) {
-            Some(at) => rest = &rest[at + line.len()..],
-            None => panic!("`{line}` missing or out of order:\n{}", r.stdout),
-        }
-    }
+        ],
+    );
 
     let imgs = images(&fake);
     assert_eq!(imgs.len(), 1, "{imgs:#?}");
@@ -172,12 +164,10 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
 
 #[test]
 fn skip_clean_keeps_the_uploaded_object() {
-    let fake = UcloudFake::start();
-    create_bucket(&fake, BUCKET);
+    let fake = fake_with_bucket();
     let d = dir();
-    let (r, all) = kiln_on(
+    let (r, all) = build(
         &d,
-        "build",
         &template(
             &fake,
             fake.private_key(),
@@ -200,15 +190,9 @@ fn skip_clean_keeps_the_uploaded_object() {
 
 #[test]
 fn a_failed_import_deletes_the_upload() {
-    let fake = UcloudFake::start();
-    create_bucket(&fake, BUCKET);
+    let fake = fake_with_bucket();
     fake.fail("ImportCustomImage", 230, 1);
-    let d = dir();
-    let (r, all) = kiln_on(
-        &d,
-        "build",
-        &template(&fake, fake.private_key(), serde_json::json!({})),
-    );
+    let (r, all) = import(&fake);
     assert_ne!(r.code, 0, "{all}");
     assert!(
         all.contains(&format!(
@@ -231,12 +215,7 @@ fn a_failed_import_deletes_the_upload() {
 #[test]
 fn a_missing_bucket_fails_before_anything_is_uploaded() {
     let fake = UcloudFake::start();
-    let d = dir();
-    let (r, all) = kiln_on(
-        &d,
-        "build",
-        &template(&fake, fake.private_key(), serde_json::json!({})),
-    );
+    let (r, all) = import(&fake);
     assert_ne!(r.code, 0, "{all}");
     assert!(
         all.contains(&format!("the bucket `{BUCKET}` does not exist")),
@@ -247,18 +226,17 @@ fn a_missing_bucket_fails_before_anything_is_uploaded() {
 
 #[test]
 fn bad_credentials_fail_clearly_and_never_print_the_private_key() {
-    let fake = UcloudFake::start();
-    create_bucket(&fake, BUCKET);
+    let fake = fake_with_bucket();
     let wrong = "kiln-wrong-private-key-value";
     let d = dir();
-    let (r, all) = kiln_on(&d, "build", &template(&fake, wrong, serde_json::json!({})));
-    assert_ne!(r.code, 0, "{all}");
-    assert!(all.contains("Signature VerifyAC Error"), "{all}");
-    assert!(
-        all.contains("check `public_key` and `private_key`"),
-        "{all}"
+    let (r, all) = build(&d, &template(&fake, wrong, serde_json::json!({})));
+    assert_bad_credentials(
+        &r,
+        &all,
+        "Signature VerifyAC Error",
+        "`public_key` and `private_key`",
+        wrong,
     );
-    assert!(!all.contains(wrong), "the private key was printed: {all}");
     assert!(fake.rows("object").is_empty());
     assert!(images(&fake).is_empty());
 }
@@ -278,7 +256,7 @@ fn validate_reports_every_problem_at_once() {
         }]
     })
     .to_string();
-    let (r, all) = kiln_on(&d, "validate", &t);
+    let (r, all) = run_both(kiln_on(&d, "import.json", &t, &["validate"]));
     assert_ne!(r.code, 0, "{all}");
     for want in [
         "`region`",
@@ -298,42 +276,22 @@ fn validate_reports_every_problem_at_once() {
 
 #[test]
 fn ctrl_c_while_importing_deletes_the_image_and_the_upload() {
-    let fake = UcloudFake::start();
-    create_bucket(&fake, BUCKET);
+    let fake = fake_with_bucket();
     // An import of about ten seconds (the fake's 300 scaled): long enough
     // to press Ctrl-C while it runs. UCloud refuses to delete an image
     // still being made, so kiln waits for the import to end, then deletes.
     fake.set_time_scale(0.03);
     let d = dir();
-    std::fs::write(
-        d.path().join("import.json"),
-        template(&fake, fake.private_key(), serde_json::json!({})),
-    )
-    .unwrap();
-    let mut c = d.kiln(&["build", "import.json"]);
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
-    let started = std::time::Instant::now();
-    let image = loop {
-        if let Some(i) = images(&fake).into_iter().next() {
-            break i;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "the import never started: {}",
-            fake.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let t = template(&fake, fake.private_key(), serde_json::json!({}));
+    let (child, image) = spawn_until(
+        kiln_on(&d, "import.json", &t, &["build"]),
+        "the import",
+        || images(&fake).into_iter().next(),
+        || fake.log(),
+    );
     assert_eq!(image["State"], "Making", "{image:#}");
     assert_eq!(fake.rows("object").len(), 1);
-    let (code, all) = interrupt(child);
-    assert_eq!(code, Some(1), "{all}");
-    assert!(
-        all.contains("Cleanly cancelled builds after being interrupted."),
-        "{all}"
-    );
+    let all = interrupt_cleanly(child);
     assert!(all.contains("Deleting the imported image uimage-"), "{all}");
     assert!(images(&fake).is_empty(), "{:#}", fake.resources());
     assert!(fake.rows("object").is_empty(), "{:#}", fake.resources());
