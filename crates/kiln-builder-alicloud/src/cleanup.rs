@@ -21,7 +21,7 @@
 
 use async_trait::async_trait;
 use kiln_cloud::steps::instance::InstanceApi;
-use kiln_cloud::sweep::{self, RegionSweep, SweepFailed};
+use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_cloud::{ApiError, CheckError, Status};
 use kiln_sdk::run_tags;
 use kiln_sdk::{Secret, Ui};
@@ -33,18 +33,13 @@ use crate::cloud::image::ALL_STATUSES;
 use crate::cloud::{described_run, items, json_list, text, Ecs};
 
 /// Why a cleanup did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum CleanupError {
-    /// No credentials in the environment.
-    #[error("no Alibaba Cloud credentials: set ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY (and ALICLOUD_SECURITY_TOKEN for STS credentials)")]
-    NoCredentials,
-    /// The client could not be made.
-    #[error("{0}")]
-    Client(#[from] crate::client::ClientError),
-    /// Some resources could not be listed or deleted; every other one was.
-    #[error(transparent)]
-    Failed(#[from] SweepFailed),
-}
+pub type CleanupError = kiln_cloud::sweep::CleanupError<crate::client::ClientError>;
+
+/// No credentials in the environment.
+const NO_CREDENTIALS: CleanupError = CleanupError::NoCredentials {
+    cloud: "Alibaba Cloud",
+    needed: "ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY (and ALICLOUD_SECURITY_TOKEN for STS credentials)",
+};
 
 /// The AccessKey from `ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY` and
 /// `ALICLOUD_SECURITY_TOKEN`, as `env` reads them.
@@ -58,7 +53,7 @@ pub fn access_key_from_env(
             secret: Secret::new(secret),
             security_token: get("ALICLOUD_SECURITY_TOKEN").map(Secret::new),
         }),
-        _ => Err(CleanupError::NoCredentials),
+        _ => Err(NO_CREDENTIALS),
     }
 }
 
@@ -170,7 +165,7 @@ pub async fn find_and_delete(
     let regions = regions
         .iter()
         .map(|r| {
-            let ecs = Ecs::connect(r, key.clone(), endpoint)?;
+            let ecs = Ecs::connect(r, key.clone(), endpoint).map_err(CleanupError::Client)?;
             Ok((
                 r.clone(),
                 Region {
@@ -514,7 +509,7 @@ mod tests {
         assert_eq!(k.security_token, None);
         assert!(matches!(
             access_key_from_env(&env(&[("ALICLOUD_ACCESS_KEY", "ak")])),
-            Err(CleanupError::NoCredentials)
+            Err(CleanupError::NoCredentials { .. })
         ));
     }
 }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kiln_cloud::builder::{poller, prepared, temporary_name, Setup};
+use kiln_cloud::builder::{poller, temporary_name};
 use kiln_cloud::steps::image::{
     CopyTarget, ImageChange, StepCopyImage, StepCreateImage, StepShareImage, StepTagImage,
 };
@@ -41,11 +41,9 @@ use kiln_cloud::steps::network::{
 };
 use kiln_cloud::Poller;
 use kiln_sdk::component::{BuildContext, BuildError};
-use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::StepProvision;
-use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
+use kiln_sdk::{Artifact, Builder};
 use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{AlicloudArtifact, BUILDER_ID};
@@ -55,34 +53,19 @@ use cloud::image::{CopyRequest, SharePermission};
 use cloud::Ecs;
 use config::{SecurityGroup, StopInstance, VSwitch, Vpc};
 
-/// Registers the `alicloud-ecs` builder type.
-pub struct AlicloudEcsBuilderFactory;
-
-impl BuilderFactory for AlicloudEcsBuilderFactory {
-    fn name(&self) -> &'static str {
-        "alicloud-ecs"
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+kiln_cloud::cloud_builder! {
+    /// Registers the `alicloud-ecs` builder type.
+    factory AlicloudEcsBuilderFactory;
+    /// A prepared alicloud-ecs builder.
+    builder AlicloudEcsBuilder(Config);
+    name "alicloud-ecs";
+    generated &[];
+    // ECS's `ImportKeyPair` takes RSA keys, not ed25519 ones (kiln's
+    // default elsewhere), and RSA is Packer 1.6.6's default.
+    prepare |raw, cx| {
         let mut config = config::prepare(raw, cx)?;
-        // ECS's `ImportKeyPair` takes RSA keys, not ed25519 ones (kiln's
-        // default elsewhere), and RSA is Packer 1.6.6's default.
         rsa_by_default(&mut config.communicator, raw);
-        Ok(prepared(AlicloudEcsBuilder(Setup::new(config, cx)), &[]))
-    }
-}
-
-/// A prepared alicloud-ecs builder.
-pub struct AlicloudEcsBuilder(Setup<Config>);
-
-impl AlicloudEcsBuilder {
-    /// The validated config.
-    pub fn config(&self) -> &Config {
-        &self.0.config
+        config
     }
 }
 
@@ -226,9 +209,7 @@ impl Builder for AlicloudEcsBuilder {
         // leave them.
         cloud::image::release(&state, cx.ui.as_ref()).await;
         // Secrets stay out of artifacts (and so out of manifests).
-        let mut data = state.generated.clone();
-        data.remove(generated::SSH_PRIVATE_KEY);
-        data.remove(generated::PASSWORD);
+        let data = kiln_cloud::builder::artifact_data(&state.generated);
         Ok(Some(Arc::new(AlicloudArtifact {
             images: state.images.clone(),
             ecs: state.ecs.clone(),
@@ -402,6 +383,7 @@ impl AlicloudEcsBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_sdk::config::RawConfig;
 
     fn raw(extra: serde_json::Value) -> RawConfig {
         let base = serde_json::json!({

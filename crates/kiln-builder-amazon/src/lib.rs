@@ -41,13 +41,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Image, Instance};
-use kiln_cloud::builder::{prepared, Setup};
 use kiln_sdk::component::{BuildContext, BuildError};
-use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::StepProvision;
-use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
+use kiln_sdk::{Artifact, Builder};
 use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{destroy_amis, AmiArtifact, BUILDER_ID};
@@ -63,34 +61,14 @@ pub const GENERATED_DATA_KEYS: &[&str] = &[
     generated::SOURCE_AMI_OWNER_NAME,
 ];
 
-/// Registers the `amazon-ebs` builder type.
-pub struct AmazonEbsBuilderFactory;
-
-impl BuilderFactory for AmazonEbsBuilderFactory {
-    fn name(&self) -> &'static str {
-        "amazon-ebs"
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        Ok(prepared(
-            AmazonEbsBuilder(Setup::new(config::prepare(raw, cx)?, cx)),
-            GENERATED_DATA_KEYS,
-        ))
-    }
-}
-
-/// A prepared amazon-ebs builder.
-pub struct AmazonEbsBuilder(Setup<Config>);
-
-impl AmazonEbsBuilder {
-    /// The validated config.
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
+kiln_cloud::cloud_builder! {
+    /// Registers the `amazon-ebs` builder type.
+    factory AmazonEbsBuilderFactory;
+    /// A prepared amazon-ebs builder.
+    builder AmazonEbsBuilder(Config);
+    name "amazon-ebs";
+    generated GENERATED_DATA_KEYS;
+    prepare |raw, cx| config::prepare(raw, cx)?
 }
 
 /// The builder's step state. Each step records what it created *before*
@@ -258,9 +236,7 @@ impl Builder for AmazonEbsBuilder {
         // run must not find them.
         cleanup::release(&state, cx.ui.as_ref()).await;
         // Secrets stay out of artifacts (and so out of manifests).
-        let mut data = state.generated.clone();
-        data.remove(generated::SSH_PRIVATE_KEY);
-        data.remove(generated::PASSWORD);
+        let data = kiln_cloud::builder::artifact_data(&state.generated);
         Ok(Some(Arc::new(AmiArtifact {
             amis: state.amis.clone(),
             sdk: state.sdk.clone(),

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use kiln_cloud::steps::image::ImageApi;
 use kiln_cloud::steps::instance::InstanceApi;
 use kiln_cloud::steps::network::{NetworkApi, NetworkResource, SecurityGroupApi};
-use kiln_cloud::sweep::{self, RegionSweep, SweepFailed};
+use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_cloud::{ApiError, RetryPolicy};
 use kiln_sdk::run_tags;
 use kiln_sdk::{Secret, Ui};
@@ -34,18 +34,13 @@ use crate::cloud::{text, Hw};
 use crate::config::{AccessConfig, Endpoints, Service, DEFAULT_AUTH_URL};
 
 /// Why a cleanup did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum CleanupError {
-    /// No credentials in the environment.
-    #[error("no Huawei Cloud credentials: set HW_ACCESS_KEY, HW_SECRET_KEY and HW_PROJECT_ID (the project of the region searched)")]
-    NoCredentials,
-    /// The client could not be made.
-    #[error("{0}")]
-    Client(#[from] ClientError),
-    /// Some resources could not be listed or deleted; every other one was.
-    #[error(transparent)]
-    Failed(#[from] SweepFailed),
-}
+pub type CleanupError = kiln_cloud::sweep::CleanupError<ClientError>;
+
+/// No credentials in the environment.
+const NO_CREDENTIALS: CleanupError = CleanupError::NoCredentials {
+    cloud: "Huawei Cloud",
+    needed: "HW_ACCESS_KEY, HW_SECRET_KEY and HW_PROJECT_ID (the project of the region searched)",
+};
 
 /// The access of `HW_ACCESS_KEY`, `HW_SECRET_KEY` and `HW_PROJECT_ID` in
 /// `region`, as `env` reads them, with every service at `endpoint` when
@@ -61,7 +56,7 @@ pub fn access_from_env(
         get("HW_SECRET_KEY"),
         get("HW_PROJECT_ID"),
     ) else {
-        return Err(CleanupError::NoCredentials);
+        return Err(NO_CREDENTIALS);
     };
     let custom: BTreeMap<Service, String> = endpoint
         .map(|e| Service::ALL.iter().map(|s| (*s, e.to_string())).collect())
@@ -323,7 +318,7 @@ pub async fn find_and_delete(
     dry_run: bool,
     ui: &dyn Ui,
 ) -> Result<usize, CleanupError> {
-    let client = Client::new(access, RetryPolicy::default())?;
+    let client = Client::new(access, RetryPolicy::default()).map_err(CleanupError::Client)?;
     let regions = vec![(access.region.clone(), Region(Hw { client }))];
     Ok(sweep::sweep(run, regions, dry_run, ui).await?)
 }
@@ -378,7 +373,7 @@ mod tests {
                 "r",
                 None
             ),
-            Err(CleanupError::NoCredentials)
+            Err(CleanupError::NoCredentials { .. })
         ));
     }
 }

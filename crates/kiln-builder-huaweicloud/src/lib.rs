@@ -32,23 +32,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kiln_cloud::builder::{poller, prepared, temporary_name, Setup};
-use kiln_cloud::steps::image::{ImageState, StepCreateImage};
-use kiln_cloud::steps::instance::{
-    InstanceState, Launched, StepRunInstance, StepStopInstance, StopMode,
-};
-use kiln_cloud::steps::key_pair::{rsa_by_default, KeyPairState, SshLogin, StepKeyPair};
+use kiln_cloud::builder::{poller, temporary_name};
+use kiln_cloud::steps::image::StepCreateImage;
+use kiln_cloud::steps::instance::{StepRunInstance, StepStopInstance, StopMode};
+use kiln_cloud::steps::key_pair::{rsa_by_default, SshLogin, StepKeyPair};
 use kiln_cloud::steps::network::{
-    IngressRule, NetworkPlan, NetworkState, SecurityGroupPlan, SecurityGroupState, StepNetwork,
-    StepSecurityGroup, TemporaryNetwork, TemporarySubnet,
+    IngressRule, NetworkPlan, NetworkState, SecurityGroupPlan, StepNetwork, StepSecurityGroup,
+    TemporaryNetwork, TemporarySubnet,
 };
 use kiln_cloud::RetryPolicy;
 use kiln_sdk::component::{BuildContext, BuildError};
-use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::StepProvision;
-use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
+use kiln_sdk::{Artifact, Builder};
 use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 use serde_json::Value;
 
@@ -57,34 +53,19 @@ pub use config::Config;
 
 use cloud::Hw;
 
-/// Registers the `huaweicloud-ecs` builder type.
-pub struct HuaweicloudEcsBuilderFactory;
-
-impl BuilderFactory for HuaweicloudEcsBuilderFactory {
-    fn name(&self) -> &'static str {
-        "huaweicloud-ecs"
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+kiln_cloud::cloud_builder! {
+    /// Registers the `huaweicloud-ecs` builder type.
+    factory HuaweicloudEcsBuilderFactory;
+    /// A prepared huaweicloud-ecs builder.
+    builder HuaweicloudEcsBuilder(Config);
+    name "huaweicloud-ecs";
+    generated &[];
+    // Nova's key pair import takes RSA keys everywhere, and RSA is the
+    // plugin's (the cloud made its keys).
+    prepare |raw, cx| {
         let mut config = config::prepare(raw, cx)?;
-        // Nova's key pair import takes RSA keys everywhere, and RSA is the
-        // plugin's (the cloud made its keys).
         rsa_by_default(&mut config.communicator, raw);
-        Ok(prepared(HuaweicloudEcsBuilder(Setup::new(config, cx)), &[]))
-    }
-}
-
-/// A prepared huaweicloud-ecs builder.
-pub struct HuaweicloudEcsBuilder(Setup<Config>);
-
-impl HuaweicloudEcsBuilder {
-    /// The validated config.
-    pub fn config(&self) -> &Config {
-        &self.0.config
+        config
     }
 }
 
@@ -138,18 +119,7 @@ pub struct HuaweiState {
 
 kiln_cloud::impl_ssh_state!(HuaweiState);
 
-impl KeyPairState for HuaweiState {
-    type Api = Hw;
-    fn key_pair_api(&self) -> &Hw {
-        &self.hw
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn set_key_pair_name(&mut self, name: String) {
-        self.key_pair_name = Some(name);
-    }
-}
+kiln_cloud::impl_key_pair_state!(HuaweiState, hw: Hw);
 
 impl NetworkState for HuaweiState {
     type Api = Hw;
@@ -169,37 +139,11 @@ impl NetworkState for HuaweiState {
     }
 }
 
-impl SecurityGroupState for HuaweiState {
-    type Api = Hw;
-    fn security_group_api(&self) -> &Hw {
-        &self.hw
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn network_id(&self) -> Option<String> {
-        self.vpc_id.clone()
-    }
-    fn set_security_group_ids(&mut self, ids: Vec<String>) {
-        self.security_group_ids = ids;
-    }
-}
+kiln_cloud::impl_security_group_state!(HuaweiState, hw: Hw, network: vpc_id, groups: security_group_ids);
 
-impl InstanceState for HuaweiState {
-    type Api = Hw;
-    fn instance_api(&self) -> Hw {
-        self.hw.clone()
-    }
-    fn record_instance(&mut self, launched: Launched<Value>) {
-        self.server_id = Some(launched.id);
-    }
-    fn instance_id(&self) -> Option<String> {
-        self.server_id.clone()
-    }
-}
+kiln_cloud::impl_instance_state!(HuaweiState, hw: Hw, instance: server_id);
 
-impl ImageState for HuaweiState {
-    type Api = Hw;
+kiln_cloud::impl_image_state!(HuaweiState, Hw, {
     fn build_region(&self) -> String {
         self.hw.client.region().to_string()
     }
@@ -209,20 +153,7 @@ impl ImageState for HuaweiState {
     fn run_tags(&self) -> &[(String, String)] {
         &self.run_tags
     }
-    fn images(&self) -> BTreeMap<String, String> {
-        self.images.clone()
-    }
-    fn record_image(&mut self, region: &str, id: &str) {
-        self.images.insert(region.to_string(), id.to_string());
-    }
-    fn snapshots(&self, _region: &str) -> Vec<String> {
-        Vec::new()
-    }
-    fn record_snapshots(&mut self, _region: &str, _snapshots: Vec<String>) {}
-    fn forget_image(&mut self, region: &str) {
-        self.images.remove(region);
-    }
-}
+});
 
 /// How long servers, VPCs, subnets and EIPs may take (the plugin's 10
 /// minutes for servers).
@@ -372,9 +303,7 @@ impl Builder for HuaweicloudEcsBuilder {
             return Ok(None);
         }
         // Secrets stay out of artifacts (and so out of manifests).
-        let mut data = state.generated.clone();
-        data.remove(generated::SSH_PRIVATE_KEY);
-        data.remove(generated::PASSWORD);
+        let data = kiln_cloud::builder::artifact_data(&state.generated);
         Ok(Some(Arc::new(HuaweiArtifact {
             images: state.images.clone(),
             hw: state.hw.clone(),

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use kiln_cloud::steps::image::ImageApi;
 use kiln_cloud::steps::instance::InstanceApi;
 use kiln_cloud::steps::network::{NetworkApi, NetworkResource, SecurityGroupApi};
-use kiln_cloud::sweep::{self, RegionSweep, SweepFailed};
+use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_cloud::ApiError;
 use kiln_sdk::run_tags;
 use kiln_sdk::{Secret, Ui};
@@ -27,18 +27,13 @@ use crate::client::Credential;
 use crate::cloud::{items, text, Cvm};
 
 /// Why a cleanup did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum CleanupError {
-    /// No credentials in the environment.
-    #[error("no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SECURITY_TOKEN for temporary credentials)")]
-    NoCredentials,
-    /// The client could not be made.
-    #[error("{0}")]
-    Client(#[from] crate::client::ClientError),
-    /// Some resources could not be listed or deleted; every other one was.
-    #[error(transparent)]
-    Failed(#[from] SweepFailed),
-}
+pub type CleanupError = kiln_cloud::sweep::CleanupError<crate::client::ClientError>;
+
+/// No credentials in the environment.
+const NO_CREDENTIALS: CleanupError = CleanupError::NoCredentials {
+    cloud: "Tencent Cloud",
+    needed: "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SECURITY_TOKEN for temporary credentials)",
+};
 
 /// The credential from `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY`
 /// and `TENCENTCLOUD_SECURITY_TOKEN`, as `env` reads them.
@@ -55,7 +50,7 @@ pub fn credential_from_env(
             secret_key: Secret::new(key),
             token: get("TENCENTCLOUD_SECURITY_TOKEN").map(Secret::new),
         }),
-        _ => Err(CleanupError::NoCredentials),
+        _ => Err(NO_CREDENTIALS),
     }
 }
 
@@ -240,7 +235,9 @@ pub async fn find_and_delete(
         .map(|r| {
             Ok((
                 r.clone(),
-                Region(Cvm::new(r, "", credential.clone(), endpoint)?),
+                Region(
+                    Cvm::new(r, "", credential.clone(), endpoint).map_err(CleanupError::Client)?,
+                ),
             ))
         })
         .collect::<Result<Vec<_>, CleanupError>>()?;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kiln_cloud::builder::{poller, prepared, Setup};
+use kiln_cloud::builder::poller;
 use kiln_cloud::steps::image::{
     CopyTarget, ImageChange, Sharing, StepCopyImage, StepCreateImage, StepShareImage,
 };
@@ -39,11 +39,9 @@ use kiln_cloud::steps::network::{
     TemporarySubnet,
 };
 use kiln_sdk::component::{BuildContext, BuildError};
-use kiln_sdk::config::{ConfigErrors, RawConfig};
-use kiln_sdk::generated;
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::StepProvision;
-use kiln_sdk::{Artifact, Builder, BuilderFactory, PrepareContext, Prepared};
+use kiln_sdk::{Artifact, Builder};
 use kiln_ssh::{SshCommunicator, StepCleanupTempKeys, StepConnect};
 
 pub use artifact::{TencentArtifact, BUILDER_ID};
@@ -53,36 +51,18 @@ use cloud::image::CopyRequest;
 use cloud::Cvm;
 use config::{SecurityGroup, Subnet, Vpc};
 
-/// Registers the `tencentcloud-cvm` builder type.
-pub struct TencentCloudCvmBuilderFactory;
-
-impl BuilderFactory for TencentCloudCvmBuilderFactory {
-    fn name(&self) -> &'static str {
-        "tencentcloud-cvm"
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
+kiln_cloud::cloud_builder! {
+    /// Registers the `tencentcloud-cvm` builder type.
+    factory TencentCloudCvmBuilderFactory;
+    /// A prepared tencentcloud-cvm builder.
+    builder TencentCloudCvmBuilder(Config);
+    name "tencentcloud-cvm";
+    generated &[];
+    // CVM's `ImportKeyPair` takes RSA keys, and RSA is Packer's.
+    prepare |raw, cx| {
         let mut config = config::prepare(raw, cx)?;
-        // CVM's `ImportKeyPair` takes RSA keys, and RSA is Packer's.
         rsa_by_default(&mut config.communicator, raw);
-        Ok(prepared(
-            TencentCloudCvmBuilder(Setup::new(config, cx)),
-            &[],
-        ))
-    }
-}
-
-/// A prepared tencentcloud-cvm builder.
-pub struct TencentCloudCvmBuilder(Setup<Config>);
-
-impl TencentCloudCvmBuilder {
-    /// The validated config.
-    pub fn config(&self) -> &Config {
-        &self.0.config
+        config
     }
 }
 
@@ -250,9 +230,7 @@ impl Builder for TencentCloudCvmBuilder {
         // leave them.
         cloud::image::release(&state, cx.ui.as_ref()).await;
         // Secrets stay out of artifacts (and so out of manifests).
-        let mut data = state.generated.clone();
-        data.remove(generated::SSH_PRIVATE_KEY);
-        data.remove(generated::PASSWORD);
+        let data = kiln_cloud::builder::artifact_data(&state.generated);
         Ok(Some(Arc::new(TencentArtifact {
             images: state.images.clone(),
             cvm: state.cvm.clone(),

@@ -14,7 +14,7 @@
 
 use async_trait::async_trait;
 use kiln_cloud::steps::instance::InstanceApi;
-use kiln_cloud::sweep::{self, RegionSweep, SweepFailed};
+use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_sdk::{Secret, Ui};
 
 use crate::client::{Client, ClientError};
@@ -22,18 +22,13 @@ use crate::cloud::Uhost;
 use crate::config::{AccessConfig, Credentials, DEFAULT_BASE_URL};
 
 /// Why a cleanup did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum CleanupError {
-    /// No credentials in the environment.
-    #[error("no UCloud credentials: set UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY (and UCLOUD_PROJECT_ID for a project other than the default one)")]
-    NoCredentials,
-    /// The client could not be made.
-    #[error("{0}")]
-    Client(#[from] ClientError),
-    /// Some resources could not be listed or deleted; every other one was.
-    #[error(transparent)]
-    Failed(#[from] SweepFailed),
-}
+pub type CleanupError = kiln_cloud::sweep::CleanupError<ClientError>;
+
+/// No credentials in the environment.
+const NO_CREDENTIALS: CleanupError = CleanupError::NoCredentials {
+    cloud: "UCloud",
+    needed: "UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY (and UCLOUD_PROJECT_ID for a project other than the default one)",
+};
 
 /// The access of `UCLOUD_PUBLIC_KEY`, `UCLOUD_PRIVATE_KEY` and
 /// `UCLOUD_PROJECT_ID`, as `env` reads them, with `base_url` (UCloud's
@@ -54,7 +49,7 @@ pub fn access_from_env(
             },
             shared_credentials_file: None,
         }),
-        _ => Err(CleanupError::NoCredentials),
+        _ => Err(NO_CREDENTIALS),
     }
 }
 
@@ -110,7 +105,7 @@ pub async fn find_and_delete(
     dry_run: bool,
     ui: &dyn Ui,
 ) -> Result<usize, CleanupError> {
-    let client = Client::new(access)?;
+    let client = Client::new(access).map_err(CleanupError::Client)?;
     let regions = regions
         .iter()
         .map(|region| {
@@ -165,7 +160,7 @@ mod tests {
         );
         assert!(matches!(
             access_from_env(&env(&[("UCLOUD_PUBLIC_KEY", "pub")]), None),
-            Err(CleanupError::NoCredentials)
+            Err(CleanupError::NoCredentials { .. })
         ));
     }
 }

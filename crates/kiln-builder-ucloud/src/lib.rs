@@ -30,16 +30,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kiln_cloud::builder::{poller, prepared, Setup};
-use kiln_cloud::steps::image::{CopyTarget, ImageState, StepCopyImage, StepCreateImage};
-use kiln_cloud::steps::instance::{
-    InstanceState, Launched, StepRunInstance, StepStopInstance, StopMode,
-};
+use kiln_cloud::builder::poller;
+use kiln_cloud::steps::image::{CopyTarget, StepCopyImage, StepCreateImage};
+use kiln_cloud::steps::instance::{StepRunInstance, StepStopInstance, StopMode};
 use kiln_sdk::component::{BuildContext, BuildError};
-use kiln_sdk::config::{ConfigErrors, RawConfig};
 use kiln_sdk::step::{Runner, Step};
 use kiln_sdk::steps::StepProvision;
-use kiln_sdk::{generated, Artifact, Builder, BuilderFactory, PrepareContext, Prepared, Secret};
+use kiln_sdk::{generated, Artifact, Builder, Secret};
 use kiln_ssh::{CommunicatorConfig, SshCommunicator, StepConnect};
 
 pub use artifact::{UcloudArtifact, BUILDER_ID};
@@ -48,34 +45,14 @@ pub use config::Config;
 use cloud::image::{split_key, CopyRequest};
 use cloud::{Image, UHost, Uhost};
 
-/// Registers the `ucloud-uhost` builder type.
-pub struct UcloudUhostBuilderFactory;
-
-impl BuilderFactory for UcloudUhostBuilderFactory {
-    fn name(&self) -> &'static str {
-        "ucloud-uhost"
-    }
-
-    fn prepare(
-        &self,
-        raw: &RawConfig,
-        cx: &PrepareContext,
-    ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors> {
-        Ok(prepared(
-            UcloudUhostBuilder(Setup::new(config::prepare(raw, cx)?, cx)),
-            &[],
-        ))
-    }
-}
-
-/// A prepared ucloud-uhost builder.
-pub struct UcloudUhostBuilder(Setup<Config>);
-
-impl UcloudUhostBuilder {
-    /// The validated config.
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
+kiln_cloud::cloud_builder! {
+    /// Registers the `ucloud-uhost` builder type.
+    factory UcloudUhostBuilderFactory;
+    /// A prepared ucloud-uhost builder.
+    builder UcloudUhostBuilder(Config);
+    name "ucloud-uhost";
+    generated &[];
+    prepare |raw, cx| config::prepare(raw, cx)?
 }
 
 /// The builder's step state. Each step records what it created *before*
@@ -109,21 +86,9 @@ pub struct UcloudState {
 
 kiln_cloud::impl_ssh_state!(UcloudState);
 
-impl InstanceState for UcloudState {
-    type Api = Uhost;
-    fn instance_api(&self) -> Uhost {
-        self.uhost.clone()
-    }
-    fn record_instance(&mut self, launched: Launched<UHost>) {
-        self.instance_id = Some(launched.id);
-    }
-    fn instance_id(&self) -> Option<String> {
-        self.instance_id.clone()
-    }
-}
+kiln_cloud::impl_instance_state!(UcloudState, uhost: Uhost);
 
-impl ImageState for UcloudState {
-    type Api = Uhost;
+kiln_cloud::impl_image_state!(UcloudState, Uhost, {
     fn build_region(&self) -> String {
         key(self.uhost.client.project(), self.uhost.client.region())
     }
@@ -135,20 +100,7 @@ impl ImageState for UcloudState {
         // images are found by name and time ([`Uhost::since`]).
         &[]
     }
-    fn images(&self) -> BTreeMap<String, String> {
-        self.images.clone()
-    }
-    fn record_image(&mut self, region: &str, id: &str) {
-        self.images.insert(region.to_string(), id.to_string());
-    }
-    fn snapshots(&self, _region: &str) -> Vec<String> {
-        Vec::new()
-    }
-    fn record_snapshots(&mut self, _region: &str, _snapshots: Vec<String>) {}
-    fn forget_image(&mut self, region: &str) {
-        self.images.remove(region);
-    }
-}
+});
 
 impl Uhost {
     /// The client of `<project>:<region>`.
@@ -256,9 +208,7 @@ impl Builder for UcloudUhostBuilder {
             return Ok(None);
         }
         // Secrets stay out of artifacts (and so out of manifests).
-        let mut data = state.generated.clone();
-        data.remove(generated::PASSWORD);
-        data.remove(generated::SSH_PRIVATE_KEY);
+        let data = kiln_cloud::builder::artifact_data(&state.generated);
         Ok(Some(Arc::new(UcloudArtifact {
             images: state.images.clone(),
             uhost: state.uhost.clone(),
@@ -327,6 +277,7 @@ impl UcloudUhostBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kiln_sdk::config::RawConfig;
 
     #[test]
     fn made_up_passwords_pass_ucloud_checks() {

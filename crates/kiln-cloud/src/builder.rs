@@ -1,10 +1,13 @@
 //! The wiring every cloud builder repeats around its steps, written once:
+//! its factory and prepared builder ([`cloud_builder!`](crate::cloud_builder)),
 //! what its `BuilderFactory::prepare` returns ([`prepared`]: the builder
 //! and the generated data it provides), what the prepared builder keeps
 //! for its runs ([`Setup`]), the temporary resources' names
-//! ([`temporary_name`]) and the poller of its waits ([`poller`]). Holds
-//! nothing and creates nothing, so there is nothing to clean up.
+//! ([`temporary_name`]), the poller of its waits ([`poller`]) and the
+//! generated data its artifact keeps ([`artifact_data`]). Holds nothing
+//! and creates nothing, so there is nothing to clean up.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +16,89 @@ use kiln_sdk::ui::Redactor;
 use kiln_sdk::{Builder, PrepareContext, Prepared};
 
 use crate::Poller;
+
+/// The paths [`cloud_builder!`](crate::cloud_builder) expands to.
+#[doc(hidden)]
+pub mod __private {
+    pub use kiln_sdk::config::{ConfigErrors, RawConfig};
+    pub use kiln_sdk::{Builder, BuilderFactory, PrepareContext, Prepared};
+}
+
+/// Declares a cloud builder's factory (`factory`, registered under `name`)
+/// and its prepared builder (`builder`, a [`Setup`] of its config type,
+/// with `config()`): the factory's `prepare` evaluates `prepare` (with
+/// the template's raw config and the prepare context bound to the names
+/// given; `?` returns its errors) and provides the generated data
+/// `generated` names before the SSH communicator's ([`prepared`]).
+///
+/// ```ignore
+/// kiln_cloud::cloud_builder! {
+///     /// Registers the `alicloud-ecs` builder type.
+///     factory AlicloudEcsBuilderFactory;
+///     /// A prepared alicloud-ecs builder.
+///     builder AlicloudEcsBuilder(Config);
+///     name "alicloud-ecs";
+///     generated &[];
+///     prepare |raw, cx| config::prepare(raw, cx)?
+/// }
+/// ```
+#[macro_export]
+macro_rules! cloud_builder {
+    (
+        $(#[$fmeta:meta])*
+        factory $factory:ident;
+        $(#[$bmeta:meta])*
+        builder $builder:ident($config:ty);
+        name $name:literal;
+        generated $generated:expr;
+        prepare |$raw:ident, $cx:ident| $prepare:expr
+    ) => {
+        $(#[$fmeta])*
+        pub struct $factory;
+
+        impl $crate::builder::__private::BuilderFactory for $factory {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn prepare(
+                &self,
+                $raw: &$crate::builder::__private::RawConfig,
+                $cx: &$crate::builder::__private::PrepareContext,
+            ) -> ::std::result::Result<
+                $crate::builder::__private::Prepared<
+                    ::std::boxed::Box<dyn $crate::builder::__private::Builder>,
+                >,
+                $crate::builder::__private::ConfigErrors,
+            > {
+                let config: $config = $prepare;
+                ::std::result::Result::Ok($crate::builder::prepared(
+                    $builder($crate::builder::Setup::new(config, $cx)),
+                    $generated,
+                ))
+            }
+        }
+
+        $(#[$bmeta])*
+        pub struct $builder($crate::builder::Setup<$config>);
+
+        impl $builder {
+            /// The validated config.
+            pub fn config(&self) -> &$config {
+                &self.0.config
+            }
+        }
+    };
+}
+
+/// The generated data an artifact keeps (and so the manifest): the run's,
+/// without its secrets (the SSH private key, the password).
+pub fn artifact_data(generated: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut data = generated.clone();
+    data.remove(kiln_sdk::generated::SSH_PRIVATE_KEY);
+    data.remove(kiln_sdk::generated::PASSWORD);
+    data
+}
 
 /// `builder`, prepared: it provides the generated data `extra` names (a
 /// cloud's own, as amazon-ebs's `SourceAMI`) and then the SSH
@@ -116,6 +202,20 @@ mod tests {
         let tags = s.run_tags("r-1");
         assert!(tags.iter().any(|(_, v)| v == "r-1"), "{tags:?}");
         assert!(tags.iter().any(|(_, v)| v == "web"), "{tags:?}");
+    }
+
+    #[test]
+    fn an_artifact_keeps_the_generated_data_but_not_its_secrets() {
+        let generated = BTreeMap::from(
+            [
+                (kiln_sdk::generated::SSH_PRIVATE_KEY, "-----BEGIN"),
+                (kiln_sdk::generated::PASSWORD, "hunter2"),
+                ("SourceImageName", "debian-12"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let kept = artifact_data(&generated);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["SourceImageName"]);
     }
 
     #[test]

@@ -23,10 +23,11 @@
 //! - [`import`]: what the import post-processors share (cancellation,
 //!   upload progress, the artifact under their own builder id).
 //! - [`sign`]: the percent-encoding of the clouds' request signatures.
-//! - [`builder`], [`comm`], [`artifact`] and [`config`]: the wiring every
-//!   cloud builder repeats (prepare, temporary names, the waits' poller,
-//!   the connection in its state, the images-by-region artifact, template
-//!   values or their environment variables, section decoding).
+//! - [`builder`], [`comm`], [`state`], [`artifact`] and [`config`]: the
+//!   wiring every cloud builder repeats (its factory and prepare, temporary
+//!   names, the waits' poller, the connection and the steps' states on its
+//!   state, the images-by-region artifact, template values or their
+//!   environment variables, section decoding).
 //! - [`batch`]: batching of the same kind of lookup across the builds of
 //!   one process ([`Batcher`]).
 //!
@@ -44,6 +45,7 @@ pub mod import;
 pub mod poll;
 pub mod retry;
 pub mod sign;
+pub mod state;
 pub mod steps;
 pub mod sweep;
 

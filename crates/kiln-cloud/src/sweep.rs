@@ -17,6 +17,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{ApiError, CheckError, Poller, Status};
 
+/// Why a cloud's `kiln cleanup` did not finish; `C` is the cloud
+/// client's error. Each cloud names it (`pub type CleanupError =
+/// kiln_cloud::sweep::CleanupError<ClientError>`).
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError<C: std::error::Error + 'static> {
+    /// No credentials in the environment.
+    #[error("no {cloud} credentials: set {needed}")]
+    NoCredentials {
+        /// The cloud (`Alibaba Cloud`).
+        cloud: &'static str,
+        /// The variables to set, in words.
+        needed: &'static str,
+    },
+    /// The client could not be made.
+    #[error("{0}")]
+    Client(C),
+    /// Some resources could not be listed or deleted; every other one was.
+    #[error(transparent)]
+    Failed(#[from] SweepFailed),
+}
+
 /// Some resources of a run could not be listed or deleted; every other
 /// one was.
 #[derive(Debug, thiserror::Error)]

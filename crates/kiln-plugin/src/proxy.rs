@@ -230,10 +230,12 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Serves one `comm.*` request with `comm`. `None` when `method` is not a
-/// communicator method.
+/// Serves one `comm.*` request with `comm`; an upload's bytes are
+/// reported to `ui` as progress (the live view's bar). `None` when
+/// `method` is not a communicator method.
 pub async fn serve_comm(
     comm: &dyn Communicator,
+    ui: &dyn Ui,
     peer: &Peer,
     id: u64,
     method: &str,
@@ -284,6 +286,10 @@ pub async fn serve_comm(
                         .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)),
                     size,
                 };
+                // The live view's bar for the plugin's upload, as for a
+                // built-in provisioner's (the file's size is known here).
+                let total = size.unwrap_or(0);
+                let mut f = kiln_sdk::ui::ProgressReader::new(&mut f, ui, "upload", total);
                 comm.upload(dest, &mut f, meta).await.map_err(failed)?;
                 Ok(Value::Null)
             }
@@ -513,10 +519,12 @@ impl Callbacks for Services<'_> {
             ("hook.run", Some((hook, cancel)), _) => {
                 run_hook(hook, self.ui, cancel, peer, id, &params).await
             }
-            (_, _, Some(comm)) => match serve_comm(comm, peer, id, method, &params).await {
-                Some(r) => r,
-                None => NoCallbacks.request(peer, id, method, params).await,
-            },
+            (_, _, Some(comm)) => {
+                match serve_comm(comm, self.ui, peer, id, method, &params).await {
+                    Some(r) => r,
+                    None => NoCallbacks.request(peer, id, method, params).await,
+                }
+            }
             _ => NoCallbacks.request(peer, id, method, params).await,
         }
     }
@@ -654,6 +662,98 @@ mod tests {
         let redactor = Redactor::new();
         redactor.add("s3cr3t-token");
         (UiProxy::new(peer, 7, redactor, progress), out)
+    }
+
+    /// Keeps what is uploaded to it; nothing else is needed here.
+    #[derive(Default)]
+    struct Sink(Mutex<Vec<u8>>);
+
+    #[async_trait]
+    impl Communicator for Sink {
+        async fn start(
+            &self,
+            c: &RemoteCommand,
+            _: CommandOutput<'_>,
+        ) -> Result<ExitStatus, CommunicatorError> {
+            Err(CommunicatorError::Failed(format!(
+                "unexpected `{}`",
+                c.command
+            )))
+        }
+        async fn upload(
+            &self,
+            _: &str,
+            source: &mut (dyn AsyncRead + Send + Unpin),
+            _: FileMeta,
+        ) -> Result<(), CommunicatorError> {
+            let mut got = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(source, &mut got)
+                .await
+                .map_err(|e| CommunicatorError::Failed(e.to_string()))?;
+            *self.0.lock().unwrap() = got;
+            Ok(())
+        }
+        async fn upload_dir(
+            &self,
+            d: &str,
+            _: &Path,
+            _: &[String],
+        ) -> Result<(), CommunicatorError> {
+            Err(CommunicatorError::Failed(format!(
+                "unexpected upload to `{d}`"
+            )))
+        }
+        async fn download(
+            &self,
+            s: &str,
+            _: &mut (dyn AsyncWrite + Send + Unpin),
+        ) -> Result<(), CommunicatorError> {
+            Err(CommunicatorError::Failed(format!(
+                "unexpected download of `{s}`"
+            )))
+        }
+        async fn download_dir(
+            &self,
+            s: &str,
+            _: &Path,
+            _: &[String],
+        ) -> Result<(), CommunicatorError> {
+            Err(CommunicatorError::Failed(format!(
+                "unexpected download of `{s}`"
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plugins_upload_through_the_host_shows_its_progress() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("payload.bin");
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&src, &content).unwrap();
+        let (peer, _incoming) = Peer::start(
+            "test",
+            Box::new(std::io::empty()),
+            Box::new(Written::default()),
+            Box::new(|| "closed".into()),
+        )
+        .unwrap();
+        let (comm, ui) = (Sink::default(), LiveRecordingUi::default());
+        let params = json!({ "destination": "/tmp/payload.bin", "source_file": src });
+        let r = serve_comm(&comm, &ui, &peer, 3, "comm.upload", &params).await;
+        assert_eq!(r.unwrap().unwrap(), Value::Null);
+        assert_eq!(*comm.0.lock().unwrap(), content);
+        let bars: Vec<(u64, u64)> = ui
+            .live()
+            .into_iter()
+            .filter_map(|l| match l {
+                Live::Progress { label, done, total } if label == "upload" => Some((done, total)),
+                _ => None,
+            })
+            .collect();
+        assert!(bars.len() > 1, "{bars:?}");
+        assert!(bars.iter().all(|&(_, t)| t == 300_000), "{bars:?}");
+        assert!(bars.windows(2).all(|w| w[0].0 < w[1].0), "{bars:?}");
+        assert_eq!(bars.last(), Some(&(300_000, 300_000)));
     }
 
     #[test]

@@ -9,8 +9,8 @@
 
 use async_trait::async_trait;
 use kiln_cloud::steps::image::{
-    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageState, ImageStatus, ImageWording, NewImage,
-    Sharing, Text,
+    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageStatus, ImageWording, NewImage, Sharing,
+    Text,
 };
 use kiln_cloud::ApiError;
 use kiln_sdk::step::StepError;
@@ -332,8 +332,7 @@ pub async fn release(state: &AlicloudState, ui: &dyn Ui) {
     }
 }
 
-impl ImageState for AlicloudState {
-    type Api = Ecs;
+kiln_cloud::impl_image_state!(AlicloudState, Ecs, images: images, snapshots: snapshots, {
     fn build_region(&self) -> String {
         self.ecs.region().to_string()
     }
@@ -347,20 +346,4 @@ impl ImageState for AlicloudState {
         // none.
         &[]
     }
-    fn images(&self) -> std::collections::BTreeMap<String, String> {
-        self.images.clone()
-    }
-    fn record_image(&mut self, region: &str, id: &str) {
-        self.images.insert(region.to_string(), id.to_string());
-    }
-    fn snapshots(&self, region: &str) -> Vec<String> {
-        self.snapshots.get(region).cloned().unwrap_or_default()
-    }
-    fn record_snapshots(&mut self, region: &str, snapshots: Vec<String>) {
-        self.snapshots.insert(region.to_string(), snapshots);
-    }
-    fn forget_image(&mut self, region: &str) {
-        self.images.remove(region);
-        self.snapshots.remove(region);
-    }
-}
+});

@@ -7,9 +7,7 @@
 //! Holds nothing; `step_instance`'s cleanup deletes the instance.
 
 use async_trait::async_trait;
-use kiln_cloud::steps::instance::{
-    InstanceApi, InstanceState, InstanceWording, Launched, Observed, Phase, Text,
-};
+use kiln_cloud::steps::instance::{InstanceApi, InstanceWording, Launched, Observed, Phase, Text};
 use kiln_cloud::{ApiError, CheckError};
 use kiln_sdk::step::StepError;
 use serde_json::Value;
@@ -136,18 +134,4 @@ impl InstanceApi for Ecs {
     }
 }
 
-impl InstanceState for AlicloudState {
-    type Api = Ecs;
-
-    fn instance_api(&self) -> Ecs {
-        self.ecs.clone()
-    }
-
-    fn record_instance(&mut self, launched: Launched<Value>) {
-        self.instance_id = Some(launched.id);
-    }
-
-    fn instance_id(&self) -> Option<String> {
-        self.instance_id.clone()
-    }
-}
+kiln_cloud::impl_instance_state!(AlicloudState, ecs: Ecs);

@@ -7,7 +7,7 @@
 //! key pair.
 
 use async_trait::async_trait;
-use kiln_cloud::steps::key_pair::{KeyPairApi, KeyPairState};
+use kiln_cloud::steps::key_pair::KeyPairApi;
 use kiln_cloud::ApiError;
 use serde_json::Value;
 
@@ -49,15 +49,4 @@ impl KeyPairApi for Ecs {
     }
 }
 
-impl KeyPairState for AlicloudState {
-    type Api = Ecs;
-    fn key_pair_api(&self) -> &Ecs {
-        &self.ecs
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn set_key_pair_name(&mut self, name: String) {
-        self.key_pair_name = Some(name);
-    }
-}
+kiln_cloud::impl_key_pair_state!(AlicloudState, ecs: Ecs);

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kiln_cloud::steps::network::{
-    IngressRule, NetworkApi, NetworkEvent, NetworkResource, NetworkState, SecurityGroupApi,
-    SecurityGroupEvent, SecurityGroupState, TemporaryNetwork, TemporarySubnet,
+    IngressRule, NetworkApi, NetworkEvent, NetworkResource, SecurityGroupApi, SecurityGroupEvent,
+    TemporaryNetwork, TemporarySubnet,
 };
 use kiln_cloud::steps::Line;
 use kiln_cloud::{ApiError, Attempt, CheckError, Status};
@@ -227,21 +227,7 @@ impl NetworkApi for Ecs {
     }
 }
 
-impl NetworkState for AlicloudState {
-    type Api = Ecs;
-    fn network_api(&self) -> &Ecs {
-        &self.ecs
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn set_network(&mut self, id: String) {
-        self.vpc_id = Some(id);
-    }
-    fn set_subnet(&mut self, id: String) {
-        self.vswitch_id = Some(id);
-    }
-}
+kiln_cloud::impl_network_state!(AlicloudState, ecs: Ecs, network: vpc_id, subnet: vswitch_id);
 
 impl Ecs {
     /// The security groups `params` selects.
@@ -379,18 +365,4 @@ impl SecurityGroupApi for Ecs {
     }
 }
 
-impl SecurityGroupState for AlicloudState {
-    type Api = Ecs;
-    fn security_group_api(&self) -> &Ecs {
-        &self.ecs
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn network_id(&self) -> Option<String> {
-        self.vpc_id.clone()
-    }
-    fn set_security_group_ids(&mut self, ids: Vec<String>) {
-        self.security_group_id = ids.into_iter().next();
-    }
-}
+kiln_cloud::impl_security_group_state!(AlicloudState, ecs: Ecs, network: vpc_id, group: security_group_id);

@@ -21,8 +21,8 @@ use aws_sdk_ec2::types::{
 };
 use aws_smithy_types::DateTime;
 use kiln_cloud::steps::image::{
-    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageState, ImageStatus, ImageWording, NewImage,
-    Sharing, Text,
+    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageStatus, ImageWording, NewImage, Sharing,
+    Text,
 };
 use kiln_cloud::ApiError;
 use kiln_sdk::step::StepError;
@@ -409,13 +409,10 @@ impl ImageApi for Ec2Images {
     }
 }
 
-impl ImageState for AmazonState {
-    type Api = Ec2Images;
-
+kiln_cloud::impl_image_state!(AmazonState, Ec2Images, images: amis, snapshots: snapshots, {
     fn build_region(&self) -> String {
         self.region.clone()
     }
-
     fn image_api(&self, region: &str) -> Ec2Images {
         if region == self.region {
             return Ec2Images::new(self.ec2.clone(), self.lookups.clone());
@@ -425,29 +422,7 @@ impl ImageState for AmazonState {
             lookup::shared(&self.sdk, &self.access, region),
         )
     }
-
     fn run_tags(&self) -> &[(String, String)] {
         &self.run_tags
     }
-
-    fn images(&self) -> std::collections::BTreeMap<String, String> {
-        self.amis.clone()
-    }
-
-    fn record_image(&mut self, region: &str, id: &str) {
-        self.amis.insert(region.to_string(), id.to_string());
-    }
-
-    fn snapshots(&self, region: &str) -> Vec<String> {
-        self.snapshots.get(region).cloned().unwrap_or_default()
-    }
-
-    fn record_snapshots(&mut self, region: &str, snapshots: Vec<String>) {
-        self.snapshots.insert(region.to_string(), snapshots);
-    }
-
-    fn forget_image(&mut self, region: &str) {
-        self.amis.remove(region);
-        self.snapshots.remove(region);
-    }
-}
+});

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::operation::import_key_pair::ImportKeyPairOutput;
 use aws_sdk_ec2::types::ResourceType;
-use kiln_cloud::steps::key_pair::{packer_line, KeyPairApi, KeyPairEvent, KeyPairState};
+use kiln_cloud::steps::key_pair::{packer_line, KeyPairApi, KeyPairEvent};
 use kiln_cloud::steps::Line;
 use kiln_cloud::ApiError;
 
@@ -65,15 +65,4 @@ impl KeyPairApi for Ec2 {
     }
 }
 
-impl KeyPairState for AmazonState {
-    type Api = Ec2;
-    fn key_pair_api(&self) -> &Ec2 {
-        &self.ec2
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn set_key_pair_name(&mut self, name: String) {
-        self.key_pair_name = Some(name);
-    }
-}
+kiln_cloud::impl_key_pair_state!(AmazonState, ec2: Ec2);

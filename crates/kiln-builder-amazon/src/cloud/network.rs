@@ -17,9 +17,7 @@ use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityG
 use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use kiln_cloud::retry::deleted;
-use kiln_cloud::steps::network::{
-    IngressRule, SecurityGroupApi, SecurityGroupPlan, SecurityGroupState,
-};
+use kiln_cloud::steps::network::{IngressRule, SecurityGroupApi, SecurityGroupPlan};
 use kiln_cloud::{ApiError, Attempt};
 use kiln_ssh::CommunicatorConfig;
 
@@ -185,18 +183,4 @@ fn group_ids(
         .collect()
 }
 
-impl SecurityGroupState for AmazonState {
-    type Api = Ec2;
-    fn security_group_api(&self) -> &Ec2 {
-        &self.ec2
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn network_id(&self) -> Option<String> {
-        self.vpc_id.clone()
-    }
-    fn set_security_group_ids(&mut self, ids: Vec<String>) {
-        self.security_group_ids = ids;
-    }
-}
+kiln_cloud::impl_security_group_state!(AmazonState, ec2: Ec2, network: vpc_id, groups: security_group_ids);

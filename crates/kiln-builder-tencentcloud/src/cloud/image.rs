@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kiln_cloud::steps::image::{
-    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageState, ImageStatus, ImageWording, NewImage,
-    Text,
+    CopyTarget, ImageApi, ImageChange, ImagePhase, ImageStatus, ImageWording, NewImage, Text,
 };
 use kiln_cloud::ApiError;
 use kiln_sdk::step::StepError;
@@ -298,8 +297,7 @@ impl ImageApi for Cvm {
     }
 }
 
-impl ImageState for TencentState {
-    type Api = Cvm;
+kiln_cloud::impl_image_state!(TencentState, Cvm, {
     fn build_region(&self) -> String {
         self.cvm.region().to_string()
     }
@@ -309,16 +307,7 @@ impl ImageState for TencentState {
     fn run_tags(&self) -> &[(String, String)] {
         &self.run_tags
     }
-    fn images(&self) -> std::collections::BTreeMap<String, String> {
-        self.images.clone()
-    }
-    fn record_image(&mut self, region: &str, id: &str) {
-        self.images.insert(region.to_string(), id.to_string());
-    }
-    fn forget_image(&mut self, region: &str) {
-        self.images.remove(region);
-    }
-}
+});
 
 /// Takes the run tags off the finished build's images (they are the
 /// artifact now: `kiln cleanup` of this run must leave them); a failure

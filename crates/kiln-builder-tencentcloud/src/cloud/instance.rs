@@ -8,9 +8,7 @@
 //! nothing; the step's cleanup terminates the instance.
 
 use async_trait::async_trait;
-use kiln_cloud::steps::instance::{
-    InstanceApi, InstanceState, InstanceWording, Launched, Observed, Phase, Text,
-};
+use kiln_cloud::steps::instance::{InstanceApi, InstanceWording, Launched, Observed, Phase, Text};
 use kiln_cloud::{ApiError, CheckError};
 use kiln_sdk::step::StepError;
 use serde_json::{json, Value};
@@ -130,21 +128,7 @@ impl InstanceApi for Cvm {
     }
 }
 
-impl InstanceState for TencentState {
-    type Api = Cvm;
-
-    fn instance_api(&self) -> Cvm {
-        self.cvm.clone()
-    }
-
-    fn record_instance(&mut self, launched: Launched<Value>) {
-        self.instance_id = Some(launched.id);
-    }
-
-    fn instance_id(&self) -> Option<String> {
-        self.instance_id.clone()
-    }
-}
+kiln_cloud::impl_instance_state!(TencentState, cvm: Cvm);
 
 #[cfg(test)]
 mod tests {

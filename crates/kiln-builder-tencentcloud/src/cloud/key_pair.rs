@@ -7,7 +7,7 @@
 //! nothing; the step's cleanup deletes the key pair.
 
 use async_trait::async_trait;
-use kiln_cloud::steps::key_pair::{packer_line, KeyPairApi, KeyPairEvent, KeyPairState};
+use kiln_cloud::steps::key_pair::{packer_line, KeyPairApi, KeyPairEvent};
 use kiln_cloud::steps::Line;
 use kiln_cloud::ApiError;
 use serde_json::json;
@@ -68,15 +68,4 @@ impl KeyPairApi for Cvm {
     }
 }
 
-impl KeyPairState for TencentState {
-    type Api = Cvm;
-    fn key_pair_api(&self) -> &Cvm {
-        &self.cvm
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn set_key_pair_name(&mut self, name: String) {
-        self.key_pair_name = Some(name);
-    }
-}
+kiln_cloud::impl_key_pair_state!(TencentState, cvm: Cvm);

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kiln_cloud::steps::network::{
-    IngressRule, NetworkEvent, NetworkResource, NetworkState, SecurityGroupApi, SecurityGroupEvent,
-    SecurityGroupState,
+    IngressRule, NetworkEvent, NetworkResource, SecurityGroupApi, SecurityGroupEvent,
 };
 /// The network calls and specs, for callers without kiln-cloud (tests,
 /// `kiln cleanup`).
@@ -179,21 +178,7 @@ impl NetworkApi for Cvm {
     }
 }
 
-impl NetworkState for TencentState {
-    type Api = Cvm;
-    fn network_api(&self) -> &Cvm {
-        &self.cvm
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn set_network(&mut self, id: String) {
-        self.vpc_id = Some(id);
-    }
-    fn set_subnet(&mut self, id: String) {
-        self.subnet_id = Some(id);
-    }
-}
+kiln_cloud::impl_network_state!(TencentState, cvm: Cvm, network: vpc_id, subnet: subnet_id);
 
 #[async_trait]
 impl SecurityGroupApi for Cvm {
@@ -313,18 +298,4 @@ impl SecurityGroupApi for Cvm {
     }
 }
 
-impl SecurityGroupState for TencentState {
-    type Api = Cvm;
-    fn security_group_api(&self) -> &Cvm {
-        &self.cvm
-    }
-    fn run_tags(&self) -> &[(String, String)] {
-        &self.run_tags
-    }
-    fn network_id(&self) -> Option<String> {
-        self.vpc_id.clone()
-    }
-    fn set_security_group_ids(&mut self, ids: Vec<String>) {
-        self.security_group_id = ids.into_iter().next();
-    }
-}
+kiln_cloud::impl_security_group_state!(TencentState, cvm: Cvm, network: vpc_id, group: security_group_id);

@@ -172,7 +172,20 @@ pub(super) fn prepare(
             }
             SourceImage::Id(id)
         }
-        (None, Some(name)) => SourceImage::Name(name),
+        (None, Some(name)) => {
+            // Packer finds out at run time ("regex compilation error"),
+            // after the key pair is made; kiln before anything is.
+            if let Err(e) = crate::steps::name_pattern(&name) {
+                errors.push(ConfigError::at(
+                    "source_image_name",
+                    format!(
+                        "source_image_name `{name}` is not a valid regular expression: {}\n  hint: it is matched anywhere in the image's name (RE2 syntax); escape `.`, `(` and `[` to match them as they are",
+                        last_line(&e.to_string())
+                    ),
+                ));
+            }
+            SourceImage::Name(name)
+        }
         (None, None) => {
             errors.push(ConfigError::at(
                 "source_image_id",
@@ -264,4 +277,15 @@ pub(super) fn prepare(
         run_tags: r.run_tags.clone(),
         ssh_keypair_name,
     }
+}
+
+/// The `regex` crate's error without its drawing of the pattern: its last
+/// line says what is wrong.
+fn last_line(error: &str) -> &str {
+    error
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(error)
+        .trim()
 }

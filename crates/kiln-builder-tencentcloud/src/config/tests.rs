@@ -163,3 +163,26 @@ fn every_packer_key_is_accepted() {
     assert_eq!(c.run.source_image, SourceImage::Id("img-pi0ii46r".into()));
     assert!(c.image.force_poweroff && c.image.image_force_delete && c.run.ssh_private_ip);
 }
+
+#[test]
+fn a_source_image_name_that_is_no_regular_expression_fails_before_the_build() {
+    // Packer 1.6.6 finds out in stepCheckSourceImage ("regex compilation
+    // error"), after the key pair is made.
+    let e =
+        prepare(serde_json::json!({"source_image_id": null, "source_image_name": "Ubuntu (20"}))
+            .unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("source_image_name `Ubuntu (20` is not a valid regular expression: error: unclosed group"),
+        "{e:?}"
+    );
+    assert!(e[0].contains("hint: "), "{e:?}");
+    let c = prepare(
+        serde_json::json!({"source_image_id": null, "source_image_name": "^Ubuntu Server 20\\.04"}),
+    )
+    .unwrap();
+    assert_eq!(
+        c.run.source_image,
+        SourceImage::Name("^Ubuntu Server 20\\.04".into())
+    );
+}

@@ -9,7 +9,7 @@ mod key_pair_id;
 mod pre_validate;
 mod run_instance;
 
-pub use check_source_image::StepCheckSourceImage;
+pub use check_source_image::{name_pattern, StepCheckSourceImage};
 pub use create_image::CreateImagePlan;
 pub use detach_key_pair::StepDetachTempKeyPair;
 pub use key_pair_id::StepKeyPairId;
