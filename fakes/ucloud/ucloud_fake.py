@@ -172,7 +172,7 @@ class State(fake_server.State):
         self.seq = 0
         self.faults = []
         self.res = {"uhost": {}, "image": {}, "eip": {}, "vpc": {}, "subnet": {}, "firewall": {},
-                    "bucket": {}, "object": {}}
+                    "bucket": {}, "object": {}, "upload": {}}
         n = 0
         for project in PROJECTS:
             for region in ZONES:
@@ -641,6 +641,11 @@ def resources_view(st):
     for kind, items in st.res.items():
         if kind == "object":
             out[kind] = [{"Bucket": b, "Key": k, "Size": len(o["data"])} for (b, k), o in items.items()]
+        elif kind == "upload":
+            # Multipart uploads begun and neither finished nor aborted: the
+            # storage UFile keeps (and bills) until they are.
+            out[kind] = [{"UploadId": u, "Bucket": r["bucket"], "Key": r["key"], "Parts": len(r["parts"])}
+                         for u, r in items.items()]
         else:
             out[kind] = [view(r) for r in items.values()]
     return out
@@ -776,7 +781,15 @@ class Handler(fake_server.Handler):
             bucket, key = host.split(".")[0], path.lstrip("/")
         else:
             bucket, _, key = path.lstrip("/").partition("/")
-        action = {"PUT": "PutFile", "HEAD": "HeadFile", "DELETE": "DeleteFile", "GET": "GetFile"}.get(self.command, self.command)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        if "uploads" in query:
+            action = "InitiateMultipartUpload"
+        elif "uploadId" in query:
+            action = {"PUT": "UploadPart", "POST": "FinishMultipartUpload",
+                      "DELETE": "AbortMultipartUpload"}.get(self.command, self.command)
+        else:
+            action = {"PUT": "PutFile", "HEAD": "HeadFile", "DELETE": "DeleteFile", "GET": "GetFile"}.get(
+                self.command, self.command)
         auth = self.headers.get("Authorization") or ""
         scheme, _, cred = auth.partition(" ")
         public, _, sig = cred.partition(":")
@@ -788,10 +801,18 @@ class Handler(fake_server.Handler):
             self.command, dict(self.headers.items()), bucket, key).encode(), hashlib.sha1).digest()).decode()
         if not hmac.compare_digest(sig, want):
             return self._ufile_error(403, -148651, "signature not match", action, bucket, key)
+        due = fake_server.take_fault(self.st, action)
+        if due:
+            # Injected (`/_fake/fail` or `/_fake/faults`): `code`, and
+            # `status` (400 unless given).
+            return self._ufile_error(int(due.get("status") or 400), int(due["code"]),
+                                     f"injected error {due['code']} (the fake's /_fake/faults)", action, bucket, key)
         with self.st.lock:
             if bucket not in self.st.res["bucket"]:
                 return self._ufile_error(400, -30010, f"bucket `{bucket}` not exist", action, bucket, key)
             objects = self.st.res["object"]
+            if action in ("InitiateMultipartUpload", "UploadPart", "FinishMultipartUpload", "AbortMultipartUpload"):
+                return self._multipart(action, query, bucket, key, body)
             if self.command == "PUT":
                 etag = hashlib.md5(body).hexdigest()
                 objects[(bucket, key)] = {"data": body, "etag": etag,
@@ -816,6 +837,64 @@ class Handler(fake_server.Handler):
                 self.end_headers()
                 return None
             return self._send(200, obj["data"], ctype=obj["type"], headers={"ETag": f'"{obj["etag"]}"'})
+
+    def _multipart(self, action, query, bucket, key, body):
+        """UFile's multipart upload (ufile SDKs' `MPut`, the plugin's
+        `AsyncMPut`), under the state's lock: `POST ?uploads` begins one
+        (`UploadId`, `BlkSize` 4 MiB), `PUT ?uploadId&partNumber` (from 0)
+        stores a part of exactly `BlkSize` bytes (the last may be shorter)
+        and answers its `ETag`, `POST ?uploadId` with the parts' ETags
+        joined by commas makes the object, `DELETE ?uploadId` drops the
+        parts."""
+        uploads = self.st.res["upload"]
+        rec = lambda: self._record("ufile", action, {"Bucket": bucket, "Key": key}, 0, {})
+        if action == "InitiateMultipartUpload":
+            if self.command != "POST":
+                return self._ufile_error(405, -148601, "method not allowed", action, bucket, key)
+            upload_id = uuid.uuid4().hex
+            uploads[upload_id] = {"bucket": bucket, "key": key, "parts": {},
+                                  "type": self.headers.get("Content-Type", "application/octet-stream")}
+            rec()
+            return self._json(200, {"UploadId": upload_id, "BlkSize": MULTIPART_BLOCK, "Bucket": bucket,
+                                    "Key": key})
+        upload_id = query.get("uploadId", "")
+        up = uploads.get(upload_id)
+        if up is None or (up["bucket"], up["key"]) != (bucket, key):
+            return self._ufile_error(400, -37014, f"upload id `{upload_id}` not exist", action, bucket, key)
+        if action == "UploadPart":
+            try:
+                n = int(query.get("partNumber", ""))
+            except ValueError:
+                return self._ufile_error(400, -37005, "invalid partNumber", action, bucket, key)
+            if n < 0 or len(body) > MULTIPART_BLOCK or (not body and n > 0):
+                return self._ufile_error(400, -37006, f"part {n} of {len(body)} bytes is invalid", action, bucket,
+                                         key)
+            etag = hashlib.md5(body).hexdigest()
+            up["parts"][n] = (etag, body)
+            rec()
+            return self._send(200, b"", headers={"ETag": f'"{etag}"'})
+        if action == "AbortMultipartUpload":
+            del uploads[upload_id]
+            rec()
+            return self._send(204, b"")
+        etags = [e.strip().strip('"') for e in body.decode().split(",") if e.strip()]
+        parts = up["parts"]
+        if sorted(parts) != list(range(len(parts))) or etags != [parts[n][0] for n in range(len(parts))]:
+            return self._ufile_error(400, -37011, "the ETags do not name the uploaded parts in order", action,
+                                     bucket, key)
+        if any(len(parts[n][1]) != MULTIPART_BLOCK for n in range(len(parts) - 1)):
+            return self._ufile_error(400, -37012, f"every part but the last must be {MULTIPART_BLOCK} bytes",
+                                     action, bucket, key)
+        data = b"".join(parts[n][1] for n in range(len(parts)))
+        etag = hashlib.md5(data).hexdigest()
+        self.st.res["object"][(bucket, key)] = {"data": data, "etag": etag, "type": up["type"]}
+        del uploads[upload_id]
+        rec()
+        return self._json(200, {"Bucket": bucket, "Key": key, "FileSize": len(data)},
+                          headers={"ETag": f'"{etag}"'})
+
+
+MULTIPART_BLOCK = 4 * 1024 * 1024
 
 
 def encode_value(v):

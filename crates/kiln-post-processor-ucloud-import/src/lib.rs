@@ -333,6 +333,12 @@ async fn undo(
     }
     if let (Some(key), Some(u)) = (&created.object, ufile) {
         let bucket = u.bucket();
+        // An upload cut short keeps its parts stored until it is aborted.
+        if let Some(e) = u.abort_unfinished().await {
+            ui.error(&format!(
+                "cannot abort the upload of `{bucket}/{key}` (abort it yourself, its parts stay stored until then): {e}"
+            ));
+        }
         ui.say(&format!(
             "Deleting the import source {bucket}/{key} because of cancellation or error..."
         ));

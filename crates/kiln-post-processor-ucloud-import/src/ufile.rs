@@ -1,29 +1,40 @@
 //! A small UFile (US3) client: the bucket's domain through the API's
-//! `DescribeBucket` (signed by kiln-builder-ucloud's client), and objects
-//! `PUT` (streamed from the file, never read whole into memory) and
-//! `DELETE` with UFile's token `Authorization: UCloud <public key>:<base64
-//! HMAC-SHA1 of METHOD\nContent-MD5\nContent-Type\nDate\n/bucket/key>`
+//! `DescribeBucket` (signed by kiln-builder-ucloud's client), objects
+//! uploaded the way the plugin's `AsyncMPut` does (a multipart upload:
+//! UFile's single `PUT` takes at most 5 GB, where disk images often are
+//! larger; parts read from the file, never the whole file into memory) and
+//! `DELETE`d, with UFile's token `Authorization: UCloud <public
+//! key>:<base64 HMAC-SHA1 of METHOD\nContent-MD5\nContent-Type\nDate\n/bucket/key>`
 //! (the ufile-gosdk's `Auth.Authorization`), and the signed private URL
 //! ImportCustomImage reads the object from. Objects go to the bucket's own
 //! domain, or path style below kiln's `ufile_endpoint`. Every request goes
-//! through kiln-cloud's retry policy. Holds a connection pool only; what
-//! an upload leaves behind is the caller's to delete.
+//! through kiln-cloud's retry policy. Holds a connection pool and the id of
+//! a multipart upload begun and not yet finished, which
+//! [`Ufile::abort_unfinished`] aborts (the parts would stay stored);
+//! the finished object is the caller's to delete.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use kiln_builder_ucloud::client::{params, Client};
 use kiln_cloud::error::{snippet, transport_fault};
 use kiln_cloud::sign::{encode_path, hmac_sha1_base64, percent_encode};
 use kiln_cloud::{Api, ApiError, ErrorClass, Failure, Fault, RetryPolicy, Timeouts};
 use serde_json::Value;
-use tokio_util::io::ReaderStream;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// The content type of every upload.
 const CONTENT_TYPE: &str = "application/octet-stream";
+/// The content type of a multipart upload's begin and finish requests
+/// (the ufile SDKs').
+const TEXT: &str = "text/plain";
+/// The part size when UFile's answer names none (its `BlkSize`: 4 MiB).
+const DEFAULT_BLOCK: u64 = 4 * 1024 * 1024;
+/// How many parts are sent at once (the ufile SDKs' default).
+const PARALLEL_PARTS: usize = 4;
 
 /// UFile's string to sign: method, Content-MD5, Content-Type, Date (or
 /// the expiry of a private URL), `/bucket/key` (no `X-UCloud-*` headers
@@ -54,6 +65,8 @@ pub struct Ufile {
     domain: String,
     /// kiln's `ufile_endpoint`.
     endpoint: Option<String>,
+    /// A multipart upload begun and not finished: (key, upload id).
+    unfinished: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl Ufile {
@@ -116,6 +129,7 @@ impl Ufile {
             bucket: bucket.to_string(),
             domain,
             endpoint: endpoint.map(String::from),
+            unfinished: Arc::default(),
         })
     }
 
@@ -166,8 +180,15 @@ impl Ufile {
         format!("UCloud {public}:{sig}")
     }
 
-    /// Uploads the `size` bytes of `path` as `key` in one streamed `PUT`,
-    /// counting the bytes sent in `progress`.
+    /// Uploads the `size` bytes of `path` as `key` as the plugin's
+    /// `AsyncMPut` does: `InitiateMultipartUpload` (`POST ?uploads`), the
+    /// parts of the block size UFile answers (`PUT ?uploadId&partNumber`,
+    /// [`PARALLEL_PARTS`] at a time, each retried on its own), then
+    /// `FinishMultipartUpload` with the parts' ETags in order. A finish
+    /// whose reply was lost is done when the object is there at its size.
+    /// The bytes of the parts sent are counted in `progress`. A failed
+    /// upload is aborted; one cut short by cancellation stays recorded for
+    /// [`Ufile::abort_unfinished`].
     pub async fn put_file(
         &self,
         key: &str,
@@ -175,34 +196,147 @@ impl Ufile {
         size: u64,
         progress: &Arc<AtomicU64>,
     ) -> Result<(), ApiError> {
-        self.api
-            .call("PutFile", None, |_| async {
-                progress.store(0, Ordering::Relaxed);
-                let f = tokio::fs::File::open(path).await.map_err(|e| {
-                    Fault::new(
-                        Failure::Other(format!("cannot read `{}`: {e}", path.display())),
-                        ErrorClass::Permanent,
-                    )
-                })?;
-                let counter = Arc::clone(progress);
-                let stream = ReaderStream::with_capacity(f, 256 * 1024).map(
-                    move |chunk: std::io::Result<bytes::Bytes>| {
-                        if let Ok(c) = &chunk {
-                            counter.fetch_add(c.len() as u64, Ordering::Relaxed);
-                        }
-                        chunk
-                    },
-                );
+        let url = self.object_url(key);
+        let begun: Value = self
+            .api
+            .call("InitiateMultipartUpload", None, |_| async {
                 let req = self
                     .http
-                    .put(self.object_url(key))
-                    .header("Authorization", self.token("PUT", CONTENT_TYPE, key))
-                    .header("Content-Type", CONTENT_TYPE)
-                    .header("Content-Length", size.to_string())
-                    .body(reqwest::Body::wrap_stream(stream));
-                self.send(req).await
+                    .post(format!("{url}?uploads"))
+                    .header("Authorization", self.token("POST", TEXT, key))
+                    .header("Content-Type", TEXT)
+                    .header("Content-Length", "0");
+                let (_, body) = self.send(req).await?;
+                serde_json::from_str(&body).map_err(|e| {
+                    Fault::new(
+                        Failure::Other(format!(
+                            "UFile's answer to InitiateMultipartUpload is not JSON: {e}"
+                        )),
+                        ErrorClass::Permanent,
+                    )
+                })
+            })
+            .await?;
+        let upload_id = begun["UploadId"].as_str().unwrap_or_default().to_string();
+        let block = begun["BlkSize"]
+            .as_u64()
+            .filter(|b| *b > 0)
+            .unwrap_or(DEFAULT_BLOCK);
+        *self.unfinished.lock().unwrap() = Some((key.to_string(), upload_id.clone()));
+        let upload = format!("{url}?uploadId={}", percent_encode(&upload_id));
+        let parts = size.div_ceil(block).max(1);
+        let sent = futures_util::stream::iter(0..parts)
+            .map(|n| {
+                let (start, upload) = (n * block, &upload);
+                let len = block.min(size - start.min(size));
+                async move {
+                    let etag = self
+                        .api
+                        .call("UploadPart", None, |_| async move {
+                            let data = read_part(path, start, len).await?;
+                            let req = self
+                                .http
+                                .put(format!("{upload}&partNumber={n}"))
+                                .header("Authorization", self.token("PUT", CONTENT_TYPE, key))
+                                .header("Content-Type", CONTENT_TYPE)
+                                .body(data);
+                            let (headers, _) = self.send(req).await?;
+                            Ok(headers
+                                .get("ETag")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .trim_matches('"')
+                                .to_string())
+                        })
+                        .await?;
+                    progress.fetch_add(len, Ordering::Relaxed);
+                    Ok::<_, ApiError>(etag)
+                }
+            })
+            .buffered(PARALLEL_PARTS)
+            .try_collect::<Vec<String>>()
+            .await;
+        let finished = match sent {
+            Ok(etags) => {
+                let etags = etags.join(",");
+                self.api
+                    .call("FinishMultipartUpload", None, |attempt| {
+                        let etags = etags.clone();
+                        let upload = &upload;
+                        async move {
+                            let req = self
+                                .http
+                                .post(upload.clone())
+                                .header("Authorization", self.token("POST", TEXT, key))
+                                .header("Content-Type", TEXT)
+                                .body(etags);
+                            match self.send(req).await {
+                                Ok(_) => Ok(()),
+                                // The first attempt made the object; its
+                                // reply was lost.
+                                Err(_) if attempt.is_retry() && self.has(key, size).await => Ok(()),
+                                Err(f) => Err(f),
+                            }
+                        }
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if finished.is_err() {
+            self.abort_unfinished().await;
+        }
+        *self.unfinished.lock().unwrap() = None;
+        finished
+    }
+
+    /// Aborts the multipart upload begun and not finished, if any (its
+    /// parts stay stored until then); one UFile no longer knows is done.
+    /// Best effort: a failure is returned for the caller to show.
+    pub async fn abort_unfinished(&self) -> Option<ApiError> {
+        let (key, upload_id) = self.unfinished.lock().unwrap().take()?;
+        let url = format!(
+            "{}?uploadId={}",
+            self.object_url(&key),
+            percent_encode(&upload_id)
+        );
+        self.api
+            .call("AbortMultipartUpload", None, |_| async {
+                let req = self
+                    .http
+                    .delete(url.clone())
+                    .header("Authorization", self.token("DELETE", "", &key));
+                match self.send(req).await {
+                    Ok(_) => Ok(()),
+                    // UFile no longer knows the upload: aborted already.
+                    Err(Fault {
+                        failure:
+                            Failure::Service {
+                                status: Some(400 | 404),
+                                ..
+                            }
+                            | Failure::Http {
+                                status: 400 | 404, ..
+                            },
+                        ..
+                    }) => Ok(()),
+                    Err(f) => Err(f),
+                }
             })
             .await
+            .err()
+    }
+
+    /// Whether object `key` is there with `size` bytes (`HEAD`).
+    async fn has(&self, key: &str, size: u64) -> bool {
+        let req = self
+            .http
+            .head(self.object_url(key))
+            .header("Authorization", self.token("HEAD", "", key));
+        match req.send().await {
+            Ok(r) => r.status().is_success() && r.content_length() == Some(size),
+            Err(_) => false,
+        }
     }
 
     /// Deletes object `key`; one already gone is done.
@@ -213,25 +347,29 @@ impl Ufile {
                     .http
                     .delete(self.object_url(key))
                     .header("Authorization", self.token("DELETE", "", key));
-                self.send(req).await
+                self.send(req).await.map(drop)
             })
             .await
     }
 
-    /// Sends `req`; UFile's error reply (`{"RetCode", "ErrMsg"}`) as a
-    /// [`Fault`].
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(), Fault> {
+    /// Sends `req`: the reply's headers and body, or UFile's error reply
+    /// (`{"RetCode", "ErrMsg"}`) as a [`Fault`].
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::header::HeaderMap, String), Fault> {
         let reply = req
             .send()
             .await
             .map_err(|e| transport_fault(&e, e.is_timeout(), e.is_connect()))?;
         let status = reply.status().as_u16();
+        let headers = reply.headers().clone();
         let body = reply
             .text()
             .await
             .map_err(|e| transport_fault(&e, e.is_timeout(), e.is_connect()))?;
         if (200..300).contains(&status) {
-            return Ok(());
+            return Ok((headers, body));
         }
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
         let failure = match parsed.as_ref().and_then(|v| v["RetCode"].as_i64()) {
@@ -259,6 +397,27 @@ impl Ufile {
             f.hint = Some("UFile refused the token: check `public_key` and `private_key` (or `UCLOUD_PUBLIC_KEY` and `UCLOUD_PRIVATE_KEY`)".into());
         }
         Err(f)
+    }
+}
+
+/// The `len` bytes of `path` from `start`: one part of an upload.
+async fn read_part(path: &Path, start: u64, len: u64) -> Result<Vec<u8>, Fault> {
+    let read = async {
+        let mut f = tokio::fs::File::open(path).await?;
+        f.seek(std::io::SeekFrom::Start(start)).await?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.take(len).read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let failed = |why: String| Fault::new(Failure::Other(why), ErrorClass::Permanent);
+    match read.await {
+        Ok(buf) if buf.len() as u64 == len => Ok(buf),
+        Ok(buf) => Err(failed(format!(
+            "`{}` shrank while it was uploaded: {} of {len} bytes at {start}",
+            path.display(),
+            buf.len()
+        ))),
+        Err(e) => Err(failed(format!("cannot read `{}`: {e}", path.display()))),
     }
 }
 

@@ -46,7 +46,8 @@ pub struct ApiRequest {
     /// `uhost`, `vpc`, `unet`, `uaccount` or `ufile`.
     pub service: String,
     /// The action (`CreateUHostInstance`; for UFile objects `PutFile`,
-    /// `HeadFile`, `DeleteFile`).
+    /// `HeadFile`, `DeleteFile`, `InitiateMultipartUpload`, `UploadPart`,
+    /// `FinishMultipartUpload`, `AbortMultipartUpload`).
     pub action: String,
     /// The request's `Region`.
     pub region: String,

@@ -48,6 +48,9 @@ fn ucloud_sdks_run_a_build_and_an_import_against_the_fake() {
         "ImportCustomImage",
         "CreateBucket",
         "PutFile",
+        "InitiateMultipartUpload",
+        "UploadPart",
+        "FinishMultipartUpload",
         "HeadFile",
         "DeleteFile",
     ] {

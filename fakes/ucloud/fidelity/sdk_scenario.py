@@ -11,6 +11,7 @@ per check and `ok: N checks` at the end; exits non-zero at the first
 failure.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -178,6 +179,26 @@ def main():
         check(resp.status_code == 403, f"a bad UFile token is refused ({resp.status_code})")
     ret, resp = fm.head_file("kiln-bucket", "images/disk.raw")
     check(resp.status_code == 200, f"HeadFile ({resp.status_code})")
+    # The multipart upload the plugin's `AsyncMPut` (and kiln) use: 4 MiB
+    # parts, finished with their ETags in order.
+    from ufile import multipartuploadufile
+    mu = multipartuploadufile.MultipartUploadUFile(public, private, upload_suffix=".cn-bj.ufileos.com")
+    with tempfile.NamedTemporaryFile(suffix=".raw") as f:
+        blob = bytes(range(256)) * (9 * 4096 + 7)  # 2 whole 4 MiB parts and a short one
+        f.write(blob)
+        f.flush()
+        ret, resp = mu.uploadfile("kiln-bucket", "images/big.raw", f.name, maxthread=2)
+        check(resp.status_code == 200, f"a multipart upload finishes ({resp.status_code} {ret})")
+        check(len(mu.etaglist) == 3, f"in three parts ({len(mu.etaglist)})")
+        ret, resp = fm.head_file("kiln-bucket", "images/big.raw")
+        check(resp.status_code == 200 and resp.etag.strip('"') == hashlib.md5(blob).hexdigest(),
+              f"the object is the parts in order ({resp.status_code} {resp.etag})")
+        bad_mu = multipartuploadufile.MultipartUploadUFile(public, private + "x", upload_suffix=".cn-bj.ufileos.com")
+        ret, resp = bad_mu.uploadfile("kiln-bucket", "images/refused.raw", f.name)
+        check(resp.status_code == 403, f"a bad UFile token cannot begin one ({resp.status_code})")
+    check(admin(base, "/_fake/resources")["upload"] == [], "no multipart upload is left open")
+    ret, resp = fm.deletefile("kiln-bucket", "images/big.raw")
+    check(resp.status_code == 204, f"DeleteFile of the multipart object ({resp.status_code})")
     url = "http://kiln-bucket.cn-bj.ufileos.com/images/disk.raw"
     imported = c.uhost().import_custom_image({"ImageName": "kiln-import", "UFileUrl": url, "OsType": "CentOS",
                                               "OsName": "CentOS 7.9 64位", "Format": "RAW", "Auth": True})["ImageId"]

@@ -141,7 +141,9 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
     let actions = fake.actions();
     for want in [
         "DescribeBucket",
-        "PutFile",
+        "InitiateMultipartUpload",
+        "UploadPart",
+        "FinishMultipartUpload",
         "ImportCustomImage",
         "DeleteFile",
     ] {
@@ -151,6 +153,7 @@ fn a_raw_disk_becomes_an_image_and_the_upload_is_deleted() {
         );
     }
     assert!(fake.rows("object").is_empty(), "{:#}", fake.resources());
+    assert!(fake.rows("upload").is_empty(), "{:#}", fake.resources());
     assert_eq!(fake.rows("bucket").len(), 1);
     assert!(
         !all.contains(fake.private_key()),
@@ -188,6 +191,57 @@ fn skip_clean_keeps_the_uploaded_object() {
     assert_eq!(images(&fake).len(), 1);
 }
 
+/// The plugin's `AsyncMPut`: UFile's single `PUT` stops at 5 GB, so
+/// every upload is multipart, in the 4 MiB parts UFile asks for.
+#[test]
+fn a_disk_larger_than_a_part_goes_up_in_parts_in_order() {
+    let fake = fake_with_bucket();
+    let d = dir();
+    // 2 whole parts and a short one, every byte telling its place.
+    let disk: Vec<u8> = (0..(9u32 << 20) + 4099).map(|i| (i % 251) as u8).collect();
+    std::fs::write(d.path().join("big.raw"), &disk).unwrap();
+    let mut t: Value = serde_json::from_str(&template(
+        &fake,
+        fake.private_key(),
+        serde_json::json!({"skip_clean": true}),
+    ))
+    .unwrap();
+    t["builders"][0] = serde_json::json!({
+        "type": "file", "name": "disk", "target": "disk.raw", "source": "big.raw"
+    });
+    let (r, all) = build(&d, &t.to_string());
+    assert_eq!(r.code, 0, "{all}\n--- fake ---\n{}", fake.log());
+    let parts = fake
+        .actions()
+        .iter()
+        .filter(|a| a.as_str() == "UploadPart")
+        .count();
+    assert_eq!(parts, 3, "{:?}", fake.actions());
+    let objects = fake.rows("object");
+    assert_eq!(objects.len(), 1, "{objects:#?}");
+    assert_eq!(objects[0]["Size"], disk.len() as u64);
+    assert!(fake.rows("upload").is_empty(), "{:#}", fake.resources());
+    assert_eq!(images(&fake).len(), 1);
+}
+
+#[test]
+fn a_refused_part_aborts_the_upload_and_leaves_no_parts() {
+    let fake = fake_with_bucket();
+    fake.fail("UploadPart", -37006, 1);
+    let (r, all) = import(&fake);
+    assert_ne!(r.code, 0, "{all}");
+    assert!(all.contains("Failed to Upload image file"), "{all}");
+    assert!(all.contains("-37006"), "{all}");
+    let actions = fake.actions();
+    assert!(
+        actions.iter().any(|a| a == "AbortMultipartUpload"),
+        "{actions:?}"
+    );
+    assert!(fake.rows("upload").is_empty(), "{:#}", fake.resources());
+    assert!(fake.rows("object").is_empty(), "{:#}", fake.resources());
+    assert!(images(&fake).is_empty());
+}
+
 #[test]
 fn a_failed_import_deletes_the_upload() {
     let fake = fake_with_bucket();
@@ -204,7 +258,10 @@ fn a_failed_import_deletes_the_upload() {
     assert!(fake.rows("object").is_empty(), "{:#}", fake.resources());
     assert!(images(&fake).is_empty());
     let actions = fake.actions();
-    assert!(actions.iter().any(|a| a == "PutFile"), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| a == "FinishMultipartUpload"),
+        "{actions:?}"
+    );
     assert_eq!(
         actions.last().map(String::as_str),
         Some("DeleteFile"),
@@ -221,7 +278,10 @@ fn a_missing_bucket_fails_before_anything_is_uploaded() {
         all.contains(&format!("the bucket `{BUCKET}` does not exist")),
         "{all}"
     );
-    assert!(!fake.actions().iter().any(|a| a == "PutFile"));
+    assert!(!fake
+        .actions()
+        .iter()
+        .any(|a| a.contains("Multipart") || a == "UploadPart"));
 }
 
 #[test]
