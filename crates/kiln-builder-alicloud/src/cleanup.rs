@@ -46,15 +46,13 @@ const NO_CREDENTIALS: CleanupError = CleanupError::NoCredentials {
 pub fn access_key_from_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AccessKey, CleanupError> {
-    let get = |k: &str| env(k).filter(|v| !v.is_empty());
-    match (get("ALICLOUD_ACCESS_KEY"), get("ALICLOUD_SECRET_KEY")) {
-        (Some(id), Some(secret)) => Ok(AccessKey {
-            id,
-            secret: Secret::new(secret),
-            security_token: get("ALICLOUD_SECURITY_TOKEN").map(Secret::new),
-        }),
-        _ => Err(NO_CREDENTIALS),
-    }
+    let [id, secret] = sweep::env_all(env, ["ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY"])
+        .ok_or(NO_CREDENTIALS)?;
+    Ok(AccessKey {
+        id,
+        secret: Secret::new(secret),
+        security_token: sweep::env_value(env, "ALICLOUD_SECURITY_TOKEN").map(Secret::new),
+    })
 }
 
 /// The kinds of resource an alicloud-ecs build makes, in the order they

@@ -36,8 +36,7 @@ use kiln_cloud::steps::image::{
 use kiln_cloud::steps::instance::{StepStopInstance, StopMode};
 use kiln_cloud::steps::key_pair::{rsa_by_default, KeyPairPlan, StepKeyPair};
 use kiln_cloud::steps::network::{
-    IngressRule, NetworkPlan, SecurityGroupPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork,
-    TemporarySubnet,
+    NetworkPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork, TemporarySubnet,
 };
 use kiln_cloud::Poller;
 use kiln_sdk::component::{BuildContext, BuildError};
@@ -51,7 +50,7 @@ pub use config::Config;
 
 use cloud::image::{CopyRequest, SharePermission};
 use cloud::Ecs;
-use config::{SecurityGroup, StopInstance, VSwitch, Vpc};
+use config::{StopInstance, VSwitch, Vpc};
 
 kiln_cloud::cloud_builder! {
     /// Registers the `alicloud-ecs` builder type.
@@ -277,16 +276,7 @@ impl AlicloudEcsBuilder {
                 },
             }),
         };
-        let group = match &c.network.security_group {
-            SecurityGroup::Existing(id) => SecurityGroupPlan::Given(vec![id.clone()]),
-            SecurityGroup::Create { name } => SecurityGroupPlan::Temporary {
-                name: name.clone().unwrap_or_else(temporary_name),
-                rule: IngressRule {
-                    port,
-                    cidrs: vec!["0.0.0.0/0".into()],
-                },
-            },
-        };
+        let group = c.network.security_group.plan(port);
         let address = if c.ssh_private_ip {
             steps::AddressPlan::Private
         } else if c.associate_public_ip_address {

@@ -50,14 +50,9 @@ pub fn access_from_env(
     region: &str,
     endpoint: Option<&str>,
 ) -> Result<AccessConfig, CleanupError> {
-    let get = |k: &str| env(k).filter(|v| !v.is_empty());
-    let (Some(access_key), Some(secret_key), Some(project_id)) = (
-        get("HW_ACCESS_KEY"),
-        get("HW_SECRET_KEY"),
-        get("HW_PROJECT_ID"),
-    ) else {
-        return Err(NO_CREDENTIALS);
-    };
+    let [access_key, secret_key, project_id] =
+        sweep::env_all(env, ["HW_ACCESS_KEY", "HW_SECRET_KEY", "HW_PROJECT_ID"])
+            .ok_or(NO_CREDENTIALS)?;
     let custom: BTreeMap<Service, String> = endpoint
         .map(|e| Service::ALL.iter().map(|s| (*s, e.to_string())).collect())
         .unwrap_or_default();

@@ -40,18 +40,14 @@ const NO_CREDENTIALS: CleanupError = CleanupError::NoCredentials {
 pub fn credential_from_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Credential, CleanupError> {
-    let get = |k: &str| env(k).filter(|v| !v.is_empty());
-    match (
-        get("TENCENTCLOUD_SECRET_ID"),
-        get("TENCENTCLOUD_SECRET_KEY"),
-    ) {
-        (Some(secret_id), Some(key)) => Ok(Credential {
-            secret_id,
-            secret_key: Secret::new(key),
-            token: get("TENCENTCLOUD_SECURITY_TOKEN").map(Secret::new),
-        }),
-        _ => Err(NO_CREDENTIALS),
-    }
+    let [secret_id, key] =
+        sweep::env_all(env, ["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"])
+            .ok_or(NO_CREDENTIALS)?;
+    Ok(Credential {
+        secret_id,
+        secret_key: Secret::new(key),
+        token: sweep::env_value(env, "TENCENTCLOUD_SECURITY_TOKEN").map(Secret::new),
+    })
 }
 
 /// The kinds of resources, in the order they are deleted.

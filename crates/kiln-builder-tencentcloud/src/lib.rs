@@ -35,8 +35,7 @@ use kiln_cloud::steps::image::{
 use kiln_cloud::steps::instance::StepRunInstance;
 use kiln_cloud::steps::key_pair::{rsa_by_default, KeyPairPlan, SshLogin, StepKeyPair};
 use kiln_cloud::steps::network::{
-    IngressRule, NetworkPlan, SecurityGroupPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork,
-    TemporarySubnet,
+    NetworkPlan, StepNetwork, StepSecurityGroup, TemporaryNetwork, TemporarySubnet,
 };
 use kiln_sdk::component::{BuildContext, BuildError};
 use kiln_sdk::step::{Runner, Step};
@@ -49,7 +48,7 @@ pub use config::Config;
 
 use cloud::image::CopyRequest;
 use cloud::Cvm;
-use config::{SecurityGroup, Subnet, Vpc};
+use config::{Subnet, Vpc};
 
 kiln_cloud::cloud_builder! {
     /// Registers the `tencentcloud-cvm` builder type.
@@ -163,7 +162,7 @@ impl Builder for TencentCloudCvmBuilder {
             Box::new(StepKeyPair::new(plan, debug_key)),
             Box::new(steps::StepKeyPairId { temporary }),
             Box::new(StepNetwork::new(network_plan(c), poller(INSTANCE_TIMEOUT))),
-            Box::new(StepSecurityGroup::new(group_plan(c, port))),
+            Box::new(StepSecurityGroup::new(c.network.security_group.plan(port))),
             Box::new(StepRunInstance::new(
                 "stepRunInstance",
                 steps::RunPlan {
@@ -271,19 +270,5 @@ fn network_plan(c: &Config) -> NetworkPlan {
                 subnet: subnet(&subnet_name, &subnet_cidr),
             }
         }
-    }
-}
-
-/// Which security group the instance goes in, from the config.
-fn group_plan(c: &Config, port: u16) -> SecurityGroupPlan {
-    match &c.network.security_group {
-        SecurityGroup::Existing(id) => SecurityGroupPlan::Given(vec![id.clone()]),
-        SecurityGroup::Create { name } => SecurityGroupPlan::Temporary {
-            name: name.clone().unwrap_or_else(temporary_name),
-            rule: IngressRule {
-                port,
-                cidrs: vec!["0.0.0.0/0".into()],
-            },
-        },
     }
 }

@@ -37,20 +37,18 @@ pub fn access_from_env(
     env: &dyn Fn(&str) -> Option<String>,
     base_url: Option<&str>,
 ) -> Result<AccessConfig, CleanupError> {
-    let get = |k: &str| env(k).filter(|v| !v.is_empty());
-    match (get("UCLOUD_PUBLIC_KEY"), get("UCLOUD_PRIVATE_KEY")) {
-        (Some(public_key), Some(private_key)) => Ok(AccessConfig {
-            region: String::new(),
-            project_id: get("UCLOUD_PROJECT_ID").unwrap_or_default(),
-            base_url: base_url.unwrap_or(DEFAULT_BASE_URL).to_string(),
-            credentials: Credentials::Keys {
-                public_key,
-                private_key: Secret::new(private_key),
-            },
-            shared_credentials_file: None,
-        }),
-        _ => Err(NO_CREDENTIALS),
-    }
+    let [public_key, private_key] =
+        sweep::env_all(env, ["UCLOUD_PUBLIC_KEY", "UCLOUD_PRIVATE_KEY"]).ok_or(NO_CREDENTIALS)?;
+    Ok(AccessConfig {
+        region: String::new(),
+        project_id: sweep::env_value(env, "UCLOUD_PROJECT_ID").unwrap_or_default(),
+        base_url: base_url.unwrap_or(DEFAULT_BASE_URL).to_string(),
+        credentials: Credentials::Keys {
+            public_key,
+            private_key: Secret::new(private_key),
+        },
+        shared_credentials_file: None,
+    })
 }
 
 /// The one kind of resource a killed ucloud-uhost build leaves.

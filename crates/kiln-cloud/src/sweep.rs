@@ -17,6 +17,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{ApiError, CheckError, Poller, Status};
 
+/// The variables `vars` as `env` reads them, when every one is set (an
+/// empty value is unset): a cloud's credentials for `kiln cleanup`.
+pub fn env_all<const N: usize>(
+    env: &dyn Fn(&str) -> Option<String>,
+    vars: [&str; N],
+) -> Option<[String; N]> {
+    let mut out = Vec::with_capacity(N);
+    for v in vars {
+        out.push(env_value(env, v)?);
+    }
+    out.try_into().ok()
+}
+
+/// The variable `var` as `env` reads it, `None` when unset or empty.
+pub fn env_value(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<String> {
+    env(var).filter(|v| !v.is_empty())
+}
+
 /// Why a cloud's `kiln cleanup` did not finish; `C` is the cloud
 /// client's error. Each cloud names it (`pub type CleanupError =
 /// kiln_cloud::sweep::CleanupError<ClientError>`).
@@ -194,6 +212,24 @@ mod tests {
     use super::*;
     use kiln_sdk::ui::RecordingUi;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn credentials_are_read_only_when_every_variable_is_set_and_not_empty() {
+        let env = |k: &str| match k {
+            "ID" => Some("id".to_string()),
+            "SECRET" => Some("s".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        assert_eq!(
+            env_all(&env, ["ID", "SECRET"]),
+            Some(["id".to_string(), "s".to_string()])
+        );
+        assert_eq!(env_all(&env, ["ID", "EMPTY"]), None);
+        assert_eq!(env_all(&env, ["ID", "UNSET"]), None);
+        assert_eq!(env_value(&env, "EMPTY"), None);
+        assert_eq!(env_value(&env, "ID").as_deref(), Some("id"));
+    }
 
     /// A cloud of two kinds whose listing of `"broken"` fails and whose
     /// deletion of `"stuck"` fails.

@@ -54,17 +54,7 @@ pub enum VSwitch {
     },
 }
 
-/// The security group of the instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecurityGroup {
-    /// `security_group_id`: an existing group.
-    Existing(String),
-    /// A temporary group, made and deleted by the build.
-    Create {
-        /// `security_group_name`.
-        name: Option<String>,
-    },
-}
+pub use kiln_cloud::steps::network::SecurityGroup;
 
 /// The network keys, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +99,9 @@ pub(super) fn prepare(r: &RawNetwork, errors: &mut ConfigErrors) -> Network {
                 cidr_block: vswitch_cidr.unwrap_or_else(|| DEFAULT_VSWITCH_CIDR.to_string()),
             },
         },
-        security_group: match nonempty(r.security_group_id.clone()) {
-            Some(id) => SecurityGroup::Existing(id),
-            None => SecurityGroup::Create {
-                name: nonempty(r.security_group_name.clone()),
-            },
-        },
+        security_group: SecurityGroup::from_keys(
+            nonempty(r.security_group_id.clone()),
+            nonempty(r.security_group_name.clone()),
+        ),
     }
 }

@@ -63,17 +63,7 @@ pub enum Subnet {
     },
 }
 
-/// The security group the instance goes in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecurityGroup {
-    /// `security_group_id`.
-    Existing(String),
-    /// A temporary group (`security_group_name`).
-    Create {
-        /// `security_group_name` (`packer_<id>` by default).
-        name: Option<String>,
-    },
-}
+pub use kiln_cloud::steps::network::SecurityGroup;
 
 /// The network keys, validated.
 #[derive(Debug, Clone)]
@@ -150,12 +140,10 @@ pub(super) fn prepare(r: &RawNetwork, errors: &mut ConfigErrors) -> NetworkConfi
             cidr_block: subnet_cidr.unwrap_or_else(|| DEFAULT_SUBNET_CIDR.into()),
         },
     };
-    let security_group = match nonempty(r.security_group_id.clone()) {
-        Some(id) => SecurityGroup::Existing(id),
-        None => SecurityGroup::Create {
-            name: nonempty(r.security_group_name.clone()),
-        },
-    };
+    let security_group = SecurityGroup::from_keys(
+        nonempty(r.security_group_id.clone()),
+        nonempty(r.security_group_name.clone()),
+    );
     NetworkConfig {
         vpc,
         subnet,

@@ -509,6 +509,46 @@ pub enum SecurityGroupPlan {
     },
 }
 
+/// The security group keys of the clouds whose builders take one group
+/// (`security_group_id`, or a temporary group named `security_group_name`),
+/// validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityGroup {
+    /// `security_group_id`: an existing group, left alone.
+    Existing(String),
+    /// A temporary group, made and deleted by the build.
+    Create {
+        /// `security_group_name` (`packer_<uuid>` by default).
+        name: Option<String>,
+    },
+}
+
+impl SecurityGroup {
+    /// From `security_group_id` and `security_group_name` (`None`: unset).
+    pub fn from_keys(id: Option<String>, name: Option<String>) -> Self {
+        match id {
+            Some(id) => SecurityGroup::Existing(id),
+            None => SecurityGroup::Create { name },
+        }
+    }
+
+    /// The step's plan: the group given, or a temporary one that lets the
+    /// communicator's `port` in from anywhere (Packer's builders open it to
+    /// `0.0.0.0/0`).
+    pub fn plan(&self, port: u16) -> SecurityGroupPlan {
+        match self {
+            SecurityGroup::Existing(id) => SecurityGroupPlan::Given(vec![id.clone()]),
+            SecurityGroup::Create { name } => SecurityGroupPlan::Temporary {
+                name: name.clone().unwrap_or_else(crate::builder::temporary_name),
+                rule: IngressRule {
+                    port,
+                    cidrs: vec!["0.0.0.0/0".into()],
+                },
+            },
+        }
+    }
+}
+
 /// What the security group step shows a line for; the cloud words it
 /// ([`SecurityGroupApi::line`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1080,6 +1120,30 @@ mod tests {
         }
         fn set_security_group_ids(&mut self, ids: Vec<String>) {
             self.groups = ids;
+        }
+    }
+
+    #[test]
+    fn a_named_group_is_used_and_a_temporary_one_opens_the_port_to_all() {
+        let given = SecurityGroup::from_keys(Some("sg-1".into()), Some("ignored".into()));
+        assert_eq!(
+            given.plan(22),
+            SecurityGroupPlan::Given(vec!["sg-1".into()])
+        );
+        let named = SecurityGroup::from_keys(None, Some("kiln-sg".into()));
+        let want = SecurityGroupPlan::Temporary {
+            name: "kiln-sg".into(),
+            rule: IngressRule {
+                port: 2222,
+                cidrs: vec!["0.0.0.0/0".into()],
+            },
+        };
+        assert_eq!(named.plan(2222), want);
+        match SecurityGroup::from_keys(None, None).plan(22) {
+            SecurityGroupPlan::Temporary { name, .. } => {
+                assert!(name.starts_with("packer_"), "{name}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 
