@@ -80,6 +80,10 @@ if [ ${#need[@]} -gt 0 ] || [ "$need_qemu" -eq 1 ]; then
   fi
 fi
 
+# The openstack builder tests' cloud: OpenStack Zed from Debian 12's packages
+# (scripts/openstack.sh; its services run only when a test starts them).
+$SUDO "$(dirname "$0")/openstack.sh" install
+
 # moto's EC2 server for the amazon-ebs tests and bench/amazon-parallel.sh,
 # in a venv (Debian 12's pip refuses system-wide installs). The tests look
 # for it here (or in $KILN_MOTO_VENV).

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+# The openstack tests share one test cloud (scripts/openstack.sh); it comes
+# up while cargo builds, and the tests' own `start` finds it up.
+./scripts/openstack.sh start >/dev/null 2>"${TMPDIR:-/tmp}/kiln-openstack-start.log" &
 export CHECKPOINT_DISABLE=1
 # The tests that compare with packer skip themselves on a machine without
 # it; here (and in CI) packer is installed above, so its absence must fail.

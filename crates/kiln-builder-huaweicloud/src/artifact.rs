@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kiln_cloud::artifact::{IdForm, Listing, Metadata, Style};
+use kiln_cloud::artifact::Style;
 
 use crate::cloud::Hw;
 
@@ -15,13 +15,7 @@ pub const BUILDER_ID: &str = "huawei.huaweicloud";
 
 /// How the artifact reads: as the plugin writes it (the image ids, no
 /// metadata).
-const STYLE: Style = Style {
-    builder_id: BUILDER_ID,
-    id: IdForm::Images,
-    text: "An image was created: {}",
-    listing: Listing::Id,
-    metadata: Metadata::Absent,
-};
+const STYLE: Style = Style::image_id(BUILDER_ID);
 
 /// See the module docs.
 #[derive(Debug)]

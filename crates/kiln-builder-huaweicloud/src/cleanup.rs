@@ -209,7 +209,7 @@ impl RegionSweep for Region {
                 self.ids(call, "servers", is_run).await
             }
             Kind::Image => {
-                let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into())
+                let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages")
                     .query("__imagetype", "private")
                     .query("tag", filter);
                 self.ids(call, "images", is_run).await

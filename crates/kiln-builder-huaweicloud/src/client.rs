@@ -35,67 +35,11 @@ pub enum ClientError {
     Http(String),
 }
 
-/// One API call: the operation (named as Huawei's SDKs name it), the
-/// service, the method, the path and query, and the JSON body.
-#[derive(Debug, Clone)]
-pub struct Call {
-    /// The service.
-    pub service: Service,
-    /// The operation (`CreatePostPaidServers`), for messages.
-    pub op: &'static str,
-    /// The HTTP method.
-    pub method: reqwest::Method,
-    /// The path (`/v1/{project_id}/cloudservers`), project filled in.
-    pub path: String,
-    /// The query parameters.
-    pub query: Vec<(String, String)>,
-    /// The JSON body.
-    pub body: Option<Value>,
-}
-
-impl Call {
-    /// A `GET` of `path`.
-    pub fn get(service: Service, op: &'static str, path: String) -> Call {
-        Call {
-            service,
-            op,
-            method: reqwest::Method::GET,
-            path,
-            query: Vec::new(),
-            body: None,
-        }
-    }
-
-    /// A `POST` of `body` to `path`.
-    pub fn post(service: Service, op: &'static str, path: String, body: Value) -> Call {
-        Call {
-            method: reqwest::Method::POST,
-            body: Some(body),
-            ..Call::get(service, op, path)
-        }
-    }
-
-    /// A `DELETE` of `path`.
-    pub fn delete(service: Service, op: &'static str, path: String) -> Call {
-        Call {
-            method: reqwest::Method::DELETE,
-            ..Call::get(service, op, path)
-        }
-    }
-
-    /// The call with `method` and `body` (`PUT`, `PATCH`).
-    pub fn with(mut self, method: reqwest::Method, body: Value) -> Call {
-        self.method = method;
-        self.body = Some(body);
-        self
-    }
-
-    /// The call with the query parameter `k=v`.
-    pub fn query(mut self, k: &str, v: impl Into<String>) -> Call {
-        self.query.push((k.to_string(), v.into()));
-        self
-    }
-}
+/// One API call (kiln-cloud's REST call): the operation (named as
+/// Huawei's SDKs name it), the service, the method, the path
+/// (`/v1/{project_id}/cloudservers`, project filled in) and query, and
+/// the JSON body.
+pub type Call = kiln_cloud::rest::Call<Service>;
 
 /// A client of Huawei Cloud in one region and project. Cheap to clone.
 #[derive(Clone)]

@@ -45,8 +45,8 @@ pub async fn resolve(
     }
     let client = Client::new(access, policy)?;
     let name = &access.project_name;
-    let call = Call::get(Service::Iam, "KeystoneListProjects", "/v3/projects".into())
-        .query("name", name.clone());
+    let call =
+        Call::get(Service::Iam, "KeystoneListProjects", "/v3/projects").query("name", name.clone());
     let v = client
         .call(&call, Some(cancel))
         .await

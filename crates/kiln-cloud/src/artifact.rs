@@ -52,6 +52,19 @@ impl Style {
             metadata: Metadata::Regions,
         }
     }
+
+    /// Packer's openstack form (and that of Huawei's plugin, a fork of
+    /// it) under `builder_id`: the image id, "An image was created: …",
+    /// no metadata.
+    pub const fn image_id(builder_id: &'static str) -> Style {
+        Style {
+            builder_id,
+            id: IdForm::Images,
+            text: "An image was created: {}",
+            listing: Listing::Id,
+            metadata: Metadata::Absent,
+        }
+    }
 }
 
 /// The form of the artifact's id.

@@ -22,7 +22,8 @@
 //!   run left, kind by kind, with its messages and error report.
 //! - [`import`]: what the import post-processors share (cancellation,
 //!   upload progress, the artifact under their own builder id).
-//! - [`sign`]: the percent-encoding of the clouds' request signatures.
+//! - [`sign`]: the percent-encoding of the clouds' request signatures;
+//!   [`rest`]: one call of a REST-style API ([`rest::Call`]).
 //! - [`builder`], [`comm`], [`state`], [`artifact`] and [`config`]: the
 //!   wiring every cloud builder repeats (its factory and prepare, temporary
 //!   names, the waits' poller, the connection and the steps' states on its
@@ -43,6 +44,7 @@ pub mod config;
 pub mod error;
 pub mod import;
 pub mod poll;
+pub mod rest;
 pub mod retry;
 pub mod sign;
 pub mod state;

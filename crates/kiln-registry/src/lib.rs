@@ -17,6 +17,7 @@ pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
         Box::new(kiln_builder_file::FileBuilderFactory),
         Box::new(kiln_builder_huaweicloud::HuaweicloudEcsBuilderFactory),
         Box::new(kiln_builder_null::NullBuilderFactory),
+        Box::new(kiln_builder_openstack::OpenstackBuilderFactory),
         Box::new(kiln_builder_qemu::QemuBuilderFactory),
         Box::new(kiln_builder_tencentcloud::TencentCloudCvmBuilderFactory),
         Box::new(kiln_builder_ucloud::UcloudUhostBuilderFactory),
@@ -85,6 +86,7 @@ mod tests {
                 "file",
                 "huaweicloud-ecs",
                 "null",
+                "openstack",
                 "qemu",
                 "tencentcloud-cvm",
                 "ucloud-uhost"

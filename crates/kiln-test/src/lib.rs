@@ -28,6 +28,7 @@ pub mod http;
 pub mod huaweicloud_fake;
 pub mod live_ui;
 pub mod moto;
+pub mod openstack;
 pub mod procs;
 pub mod secrets;
 pub mod sshd;

@@ -270,6 +270,18 @@ def main():
     check(ims.glance_show_image(imsm.GlanceShowImageRequest(image_id=image_id)).min_disk == 50, "min_disk")
     tags = ims.list_image_tags(imsm.ListImageTagsRequest(image_id=image_id)).tags
     check([(t.key, t.value) for t in tags] == [("kiln-run", "fidelity")], f"image tags {tags}")
+    # kiln's cleanup finds images by their run tag, and takes it off the
+    # finished image (`release`).
+    tagged = ims.list_images(imsm.ListImagesRequest(tag="kiln-run=fidelity")).images
+    check(image_id in [i.id for i in tagged], f"images by tag {tagged}")
+    ims.delete_image_tag(imsm.DeleteImageTagRequest(image_id=image_id, key="kiln-run"))
+    check(ims.list_image_tags(imsm.ListImageTagsRequest(image_id=image_id)).tags == [], "tag deleted")
+    untagged = ims.list_images(imsm.ListImagesRequest(tag="kiln-run=fidelity")).images
+    check(image_id not in [i.id for i in untagged], f"images by tag after the delete {untagged}")
+    expect_error(lambda: ims.delete_image_tag(imsm.DeleteImageTagRequest(image_id=image_id, key="kiln-run")),
+                 404, "IMG.0027")
+    ims.add_image_tag(imsm.AddImageTagRequest(image_id=image_id, body=imsm.AddImageTagRequestBody(
+        tag=imsm.ResourceTag(key="kiln-run", value="fidelity"))))
     am = ims.batch_add_members(imsm.BatchAddMembersRequest(body=imsm.BatchAddMembersRequestBody(
         images=[image_id], projects=[a.member])))
     wait("members job", lambda: job_status(ims, am.job_id), "SUCCESS")

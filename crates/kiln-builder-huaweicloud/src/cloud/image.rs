@@ -77,7 +77,7 @@ impl ImageApi for Hw {
         } else {
             ("CreateImage", "/v2/cloudimages/action")
         };
-        let call = Call::post(Service::Ims, op, path.into(), image.request.body.clone());
+        let call = Call::post(Service::Ims, op, path, image.request.body.clone());
         let wanted = (image.name.as_str(), image.request.run_tags.as_slice());
         // A retry after a lost reply would start a second image (or be
         // refused while the first is made): the image the first attempt
@@ -125,8 +125,7 @@ impl ImageApi for Hw {
         name: &str,
         run_tags: &[(String, String)],
     ) -> Result<Option<String>, ApiError> {
-        let mut call =
-            Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into()).query("name", name);
+        let mut call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages").query("name", name);
         if let Some((k, v)) = run_tags.first() {
             call = call.query("tag", format!("{k}={v}"));
         }
@@ -150,7 +149,7 @@ impl ImageApi for Hw {
     }
 
     async fn describe(&self, id: &str) -> Result<Option<Value>, ApiError> {
-        let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into()).query("id", id);
+        let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages").query("id", id);
         let v = self.client.call(&call, None).await?;
         Ok(v["images"].as_array().and_then(|a| a.first()).cloned())
     }

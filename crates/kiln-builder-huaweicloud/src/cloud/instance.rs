@@ -8,7 +8,9 @@
 
 use async_trait::async_trait;
 use kiln_cloud::steps::call_error;
-use kiln_cloud::steps::instance::{InstanceApi, InstanceWording, Launched, Observed, Phase, Text};
+use kiln_cloud::steps::instance::{
+    nova_phase, InstanceApi, InstanceWording, Launched, Observed, Phase, Text,
+};
 use kiln_cloud::{ApiError, CheckError};
 use kiln_sdk::step::StepError;
 use serde_json::{json, Value};
@@ -36,20 +38,12 @@ pub const WORDING: InstanceWording = InstanceWording {
     terminate_failed: "Error terminating server, may still be around: {error}",
 };
 
-/// Where an OpenStack-style server is, from its `status` and
-/// `OS-EXT-STS:task_state`.
+/// Where a server is: ECS's states are Nova's.
 pub fn phase(server: &Value) -> Phase {
-    let task = text(server, "OS-EXT-STS:task_state");
-    match (text(server, "status").as_str(), task.as_str()) {
-        (_, "deleting") => Phase::Terminating,
-        ("ACTIVE", "powering-off") => Phase::Stopping,
-        ("BUILD" | "REBUILD" | "HARD_REBOOT" | "REBOOT", _) => Phase::Starting,
-        ("ACTIVE", _) => Phase::Running,
-        ("SHUTOFF" | "STOPPED", _) => Phase::Stopped,
-        ("DELETED" | "SOFT_DELETED", _) => Phase::Terminated,
-        ("ERROR", _) => Phase::Failed,
-        _ => Phase::Starting,
-    }
+    nova_phase(
+        &text(server, "status"),
+        &text(server, "OS-EXT-STS:task_state"),
+    )
 }
 
 #[async_trait]

@@ -37,7 +37,7 @@ impl Step<HuaweiState> for StepCheckVolumes {
             match &disk.source {
                 DataDiskSource::Size(size) => volume["size"] = json!(size),
                 DataDiskSource::Image(id) => {
-                    let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into())
+                    let call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages")
                         .query("id", id.clone());
                     let v = state
                         .hw

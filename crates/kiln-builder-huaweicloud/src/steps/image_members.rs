@@ -46,7 +46,7 @@ impl Step<HuaweiState> for StepAddImageMembers {
         let call = Call::post(
             Service::Ims,
             "BatchAddMembers",
-            "/v1/cloudimages/members".into(),
+            "/v1/cloudimages/members",
             json!({"images": images, "projects": self.members}),
         );
         let result = match c.call(&call, Some(&cx.cancel)).await {

@@ -36,7 +36,7 @@ impl Step<HuaweiState> for StepSourceImageInfo {
             SourceImage::Filter { query, most_recent } => (query, *most_recent),
         };
         let c = &state.hw.client;
-        let mut call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages".into())
+        let mut call = Call::get(Service::Ims, "ListImages", "/v2/cloudimages")
             .query("status", "active")
             .query("sort_key", "created_at")
             .query("sort_dir", "desc");

@@ -142,7 +142,8 @@ pub struct ImageTags {
 
 /// What the image steps say, in each cloud's words (Packer's, for each
 /// cloud's builder). Besides `{id}` and `{region}`, errors have
-/// `{error}`, and the tag line `{key}` and `{value}`.
+/// `{error}`, the tag line `{key}` and `{value}`, and the created and
+/// waiting lines the image's `{name}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageWording {
     /// The cloud's name for an image, in waits' messages (`AMI`, `image`).
@@ -574,8 +575,13 @@ where
         self.created = Some(id.clone());
         state.record_image(&region, &id);
         let w = api.wording();
-        show(w.created, cx.ui, &[("id", &id), ("region", &region)]);
-        show(w.waiting, cx.ui, &[("id", &id), ("region", &region)]);
+        let values = [
+            ("id", id.as_str()),
+            ("region", &region),
+            ("name", &new.name),
+        ];
+        show(w.created, cx.ui, &values);
+        show(w.waiting, cx.ui, &values);
         let image = wait_available(&api, &self.poller, &id, &cx.cancel).await?;
         let snapshots = api.snapshots(&image);
         state.record_snapshots(&region, snapshots.clone());

@@ -51,6 +51,21 @@ pub enum Phase {
     Failed,
 }
 
+/// Where a server of Nova (or a Nova-style API: Huawei's ECS) is, from
+/// its `status` and `OS-EXT-STS:task_state`.
+pub fn nova_phase(status: &str, task_state: &str) -> Phase {
+    match (status, task_state) {
+        (_, "deleting") => Phase::Terminating,
+        ("ACTIVE", "powering-off") => Phase::Stopping,
+        ("BUILD" | "REBUILD" | "HARD_REBOOT" | "REBOOT", _) => Phase::Starting,
+        ("ACTIVE", _) => Phase::Running,
+        ("SHUTOFF" | "STOPPED", _) => Phase::Stopped,
+        ("DELETED" | "SOFT_DELETED", _) => Phase::Terminated,
+        ("ERROR", _) => Phase::Failed,
+        _ => Phase::Starting,
+    }
+}
+
 /// One look at an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed<I> {

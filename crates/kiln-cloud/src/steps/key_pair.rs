@@ -227,6 +227,8 @@ pub enum KeyPairEvent<'a> {
     NoKeyPair,
     /// The temporary key pair (its name) is being imported.
     Creating(&'a str),
+    /// The temporary key pair (its name) was imported.
+    Created(&'a str),
     /// The private key is being saved at this path (`-debug`).
     SavingDebugKey(&'a Path),
     /// The temporary key pair (its name) is being deleted.
@@ -245,6 +247,7 @@ pub fn packer_line(event: &KeyPairEvent<'_>) -> Option<Line> {
             Line::Message(format!("Saving key for debug purposes: {}", path.display()))
         }
         KeyPairEvent::Deleting(_) => Line::Say("Deleting temporary keypair...".into()),
+        KeyPairEvent::Created(_) => return None,
     })
 }
 
@@ -349,6 +352,7 @@ impl<S: KeyPairState> Step<S> for StepKeyPair {
         api.import_key_pair(name, &key.public_openssh, state.run_tags())
             .await
             .map_err(|e| StepError::msg(format!("error creating temporary keypair: {e}")))?;
+        show(api, cx, KeyPairEvent::Created(name));
         state.set_key_pair_name(name.clone());
         if let Some(path) = &self.debug_key {
             show(state.key_pair_api(), cx, KeyPairEvent::SavingDebugKey(path));

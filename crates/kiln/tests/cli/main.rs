@@ -22,6 +22,7 @@ mod hcl;
 mod hcl_validate;
 mod huaweicloud;
 mod inspect;
+mod openstack;
 mod packer_block;
 mod parity;
 mod plugins;
