@@ -20,7 +20,6 @@
 //! it twice is harmless. Holds nothing.
 
 use async_trait::async_trait;
-use kiln_cloud::steps::instance::InstanceApi;
 use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_cloud::{ApiError, CheckError, Status};
 use kiln_sdk::run_tags;
@@ -407,11 +406,7 @@ async fn delete(kind: Kind, ecs: &Ecs, id: &str) -> Result<(), String> {
 /// Force-deletes instance `id` (ECS waits for one still being created)
 /// and waits until it is gone.
 async fn delete_instance(ecs: &Ecs, id: &str) -> Result<(), String> {
-    ecs.terminate(id).await.map_err(|e| e.to_string())?;
-    sweep::wait_gone(&format!("instance {id}"), || async move {
-        Ok(ecs.observe(id).await?.map(|o| o.state))
-    })
-    .await
+    sweep::terminate_instance(ecs, id, &format!("instance {id}")).await
 }
 
 /// Unbinds EIP `id` if it is still bound (its instance is deleted by

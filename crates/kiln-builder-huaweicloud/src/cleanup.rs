@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use kiln_cloud::steps::image::ImageApi;
-use kiln_cloud::steps::instance::InstanceApi;
 use kiln_cloud::steps::network::{NetworkApi, NetworkResource, SecurityGroupApi};
 use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_cloud::{ApiError, RetryPolicy};
@@ -242,13 +241,7 @@ impl RegionSweep for Region {
         let what = format!("{} {id}", self.noun(kind));
         let e = |e: ApiError| e.to_string();
         match kind {
-            Kind::Server => {
-                hw.terminate(id).await.map_err(e)?;
-                sweep::wait_gone(&what, || async move {
-                    Ok(hw.observe(id).await?.map(|o| o.state))
-                })
-                .await
-            }
+            Kind::Server => sweep::terminate_instance(hw, id, &what).await,
             Kind::Image => hw.delete_image(id).await.map_err(e),
             Kind::Eip => {
                 let c = self.client();

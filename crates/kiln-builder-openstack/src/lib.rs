@@ -23,6 +23,7 @@
 //! description).
 
 mod artifact;
+pub mod cleanup;
 pub mod client;
 pub mod cloud;
 pub mod config;

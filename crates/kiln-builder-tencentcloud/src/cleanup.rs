@@ -15,7 +15,6 @@
 
 use async_trait::async_trait;
 use kiln_cloud::steps::image::ImageApi;
-use kiln_cloud::steps::instance::InstanceApi;
 use kiln_cloud::steps::network::{NetworkApi, NetworkResource, SecurityGroupApi};
 use kiln_cloud::sweep::{self, RegionSweep};
 use kiln_cloud::ApiError;
@@ -176,13 +175,7 @@ impl RegionSweep for Region {
         let e = |e: ApiError| e.to_string();
         let busy = &["ResourceInUse"];
         match kind {
-            Kind::Instance => {
-                cvm.terminate(id).await.map_err(e)?;
-                sweep::wait_gone(&format!("instance {id}"), || async move {
-                    Ok(cvm.observe(id).await?.map(|o| o.state))
-                })
-                .await
-            }
+            Kind::Instance => sweep::terminate_instance(cvm, id, &format!("instance {id}")).await,
             Kind::Image => cvm.delete_image(id).await.map_err(e),
             Kind::KeyPair => cvm
                 .cvm

@@ -182,6 +182,20 @@ where
         .map_err(|e| e.to_string())
 }
 
+/// Terminates instance `id` through the cloud's instance calls and waits
+/// until it is gone (`what` names it in messages: `server 1f2e…`).
+pub async fn terminate_instance<A: crate::steps::instance::InstanceApi>(
+    api: &A,
+    id: &str,
+    what: &str,
+) -> Result<(), String> {
+    api.terminate(id).await.map_err(|e| e.to_string())?;
+    wait_gone(what, || async move {
+        Ok(api.observe(id).await?.map(|o| o.state))
+    })
+    .await
+}
+
 /// Waits until `observe` finds `what` gone (`None`); its state meanwhile
 /// is the `Some`.
 pub async fn wait_gone<F, Fut>(what: &str, observe: F) -> Result<(), String>

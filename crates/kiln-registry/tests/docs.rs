@@ -189,6 +189,17 @@ fn minimal_config(kind: &str, name: &str) -> Option<serde_json::Value> {
             "secret_key": "secret-key-value",
             "communicator": "none",
         }),
+        ("builders", "openstack") => json!({
+            "identity_endpoint": "http://127.0.0.1:5000/v3",
+            "username": "kiln",
+            "password": "secret-password-value",
+            "tenant_name": "kiln",
+            "domain_name": "Default",
+            "flavor": "m1.tiny",
+            "source_image_name": "tiny",
+            "image_name": "kiln-registry-test",
+            "communicator": "none",
+        }),
         ("builders", "tencentcloud-cvm") => json!({
             "secret_id": "AKIDEXAMPLE",
             "secret_key": "secret-key-value",

@@ -65,6 +65,15 @@ pub fn builder_keys() -> Vec<&'static str> {
     ])
 }
 
+/// The access settings of the `OS_*` variables alone (and of the
+/// clouds.yaml entry `OS_CLOUD` names), with the problems found in them:
+/// `kiln cleanup`'s credentials.
+pub fn access_from_env(env: &dyn Fn(&str) -> Option<String>) -> (AccessConfig, ConfigErrors) {
+    let mut errors = ConfigErrors::new();
+    let access = access::prepare(&access::RawAccess::default(), Env::new(env), &mut errors);
+    (access, errors)
+}
+
 /// [`prepare`] with `env` for the environment variables.
 pub fn prepare_with_env(
     raw: &RawConfig,

@@ -25,6 +25,7 @@ pub const BUILTIN_PLUGINS: &[&str] = &[
     "amazon",
     "docker",
     "huaweicloud",
+    "openstack",
     "qemu",
     "tencentcloud",
     "ucloud",

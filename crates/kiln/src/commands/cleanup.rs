@@ -1,8 +1,9 @@
 //! `kiln cleanup -run <uuid>`: finds what a killed kiln left behind (a
 //! SIGKILL runs no cleanup) through each cloud's own API, by the run tags
 //! every resource carries (`kiln:run` in AWS, Alibaba Cloud, Tencent Cloud and
-//! Huawei Cloud, the `kiln-<run>` business group in UCloud, the `kiln.run`
-//! label in Docker), and deletes it; `-dry-run` only lists it. The work is
+//! Huawei Cloud, and in OpenStack's metadata and properties, the
+//! `kiln-<run>` business group in UCloud, the `kiln.run` label in Docker),
+//! and deletes it; `-dry-run` only lists it. The work is
 //! in the builders' `cleanup` modules (on kiln-cloud's sweep); this file
 //! picks the clouds and reports.
 
@@ -42,7 +43,11 @@ pub const USAGE: &str = "Usage: kiln cleanup -run UUID [options]
   Cloud is searched with -cloud=huaweicloud (in one region: -region or
   HW_REGION_NAME), or by default when HW_REGION_NAME is set, with
   HW_ACCESS_KEY, HW_SECRET_KEY and HW_PROJECT_ID (that region's project);
-  KILN_HUAWEICLOUD_ENDPOINT replaces every service's endpoint.
+  KILN_HUAWEICLOUD_ENDPOINT replaces every service's endpoint. OpenStack is
+  searched with -cloud=openstack (in the project and region of the OS_*
+  variables or of OS_CLOUD's clouds.yaml entry; -region picks another
+  region), or by default when OS_AUTH_URL or OS_CLOUD is set. Its temporary
+  key pairs carry no tag and are not found.
 
 Options:
 
@@ -50,7 +55,7 @@ Options:
   -dry-run                List what would be deleted; delete nothing.
   -cloud=amazon,docker    Only these clouds (comma-separated, repeatable):
                           amazon, alicloud, tencentcloud, ucloud,
-                          huaweicloud, docker.
+                          huaweicloud, openstack, docker.
   -region=us-east-1,...   Regions to search (comma-separated, repeatable).
   -endpoint=URL           The EC2 and IAM endpoint URL (a private endpoint, moto).
 ";
@@ -70,6 +75,7 @@ const CLOUDS: &[&str] = &[
     "tencentcloud",
     "ucloud",
     "huaweicloud",
+    "openstack",
     "docker",
 ];
 
@@ -212,6 +218,20 @@ pub fn run(args: Vec<String>) -> u8 {
         }
         regional.push((cloud, regions));
     }
+    // OpenStack: the project of the OS_* credentials, one region.
+    let openstack = explicit("openstack")
+        || (clouds.is_empty() && (env("OS_AUTH_URL").is_some() || env("OS_CLOUD").is_some()));
+    let os_region = if explicit("openstack") {
+        let given = p.list("region");
+        if given.len() > 1 {
+            return usage_error(
+                "`-cloud=openstack` searches one region at a time: the OS_* credentials name one project",
+            );
+        }
+        given.into_iter().next()
+    } else {
+        None
+    };
     let endpoint = p.value("endpoint").map(str::to_string);
 
     let rt = match common::runtime() {
@@ -261,6 +281,28 @@ pub fn run(args: Vec<String>) -> u8 {
                 }
             }
         }
+        if openstack {
+            use kiln_builder_openstack::cleanup;
+            match cleanup::access_from_env(&env, os_region.as_deref()) {
+                Ok(access) => {
+                    searched.push(format!(
+                        "openstack ({})",
+                        access.region.as_deref().unwrap_or(&access.auth_url)
+                    ));
+                    match cleanup::find_and_delete(run, &access, dry_run, ui.as_ref()).await {
+                        Ok(n) => found += n,
+                        Err(e) => {
+                            ui.error(&e.to_string());
+                            failed = true;
+                        }
+                    }
+                }
+                Err(e) => {
+                    ui.error(&e.to_string());
+                    failed = true;
+                }
+            }
+        }
         if docker {
             match kiln_builder_docker::connect().await {
                 Ok(engine) => {
@@ -292,7 +334,7 @@ pub fn run(args: Vec<String>) -> u8 {
     });
     if searched.is_empty() && !failed {
         return usage_error(
-            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), `-cloud=tencentcloud` with `-region` or TENCENTCLOUD_REGION (Tencent Cloud), `-cloud=ucloud` with `-region` or UCLOUD_REGION (UCloud), `-cloud=huaweicloud` with `-region` or HW_REGION_NAME (Huawei Cloud), or make the docker engine reachable",
+            "nothing to search: give `-region` (AWS), `-cloud=alicloud` with `-region` or ALICLOUD_REGION (Alibaba Cloud), `-cloud=tencentcloud` with `-region` or TENCENTCLOUD_REGION (Tencent Cloud), `-cloud=ucloud` with `-region` or UCLOUD_REGION (UCloud), `-cloud=huaweicloud` with `-region` or HW_REGION_NAME (Huawei Cloud), `-cloud=openstack` with the OS_* variables (OpenStack), or make the docker engine reachable",
         );
     }
     let place = searched.join(" and ");

@@ -22,13 +22,13 @@ use crate::support::*;
 
 /// One test at a time: they share the tests' project, and each compares
 /// what the project holds before and after its builds.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The kinds of resources a build makes for itself and must not leave.
-const TEMPORARY: [&str; 4] = ["servers", "floating_ips", "keypairs", "volumes"];
+const TEMPORARY: [&str; 5] = ["servers", "ports", "floating_ips", "keypairs", "volumes"];
 
 /// The template: the `tiny` image on `m1.tiny`, the network found by its
 /// CIDR, a new floating IP on `public`, the image tagged, shared and with
@@ -389,6 +389,68 @@ fn bad_credentials_and_a_wrong_domain_fail_clearly_before_anything_is_made() {
     }
     let after = os.inventory();
     assert_nothing_left(&before, &after, "");
+}
+
+#[test]
+fn ctrl_c_at_every_step_leaves_nothing() {
+    let _one = one_at_a_time();
+    let os = OpenStack::shared();
+    let sshd = os.sshd();
+    let member = os.project_id("kiln-other");
+    let before = os.inventory();
+    let prefix = unique("kiln-os-ctrl-c");
+    let interrupted = ctrl_c_at_every_step(
+        30,
+        |n| {
+            let d = dir();
+            let t = template(os, &format!("{prefix}-{n}"), sshd.port, &member);
+            let mut c = kiln_on(&d, "openstack.json", &t.to_string(), &["build"]);
+            c.env("KILN_TEST_SIGNAL_AT_STEP", n.to_string());
+            (d, run(c))
+        },
+        |context, _, r| {
+            let after = os.inventory();
+            assert_nothing_left(&before, &after, &format!("{context}\n{}", r.stdout));
+            let images: Vec<&Value> = rows(&after, "images")
+                .iter()
+                .filter(|i| i["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+                .collect();
+            assert!(
+                images.is_empty(),
+                "{context}: left {images:?}\n{}",
+                r.stdout
+            );
+        },
+        |_, r| {
+            assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+            let after = os.inventory();
+            for i in rows(&after, "images") {
+                if i["name"].as_str().is_some_and(|n| n.starts_with(&prefix)) {
+                    delete_image(os, i["id"].as_str().unwrap());
+                }
+            }
+        },
+    );
+    assert_interrupted_at(
+        &interrupted,
+        &[
+            "StepLoadFlavor",
+            "StepKeyPair",
+            "StepSourceImageInfo",
+            "StepDiscoverNetwork",
+            "StepRunSourceServer",
+            "StepAllocateIp",
+            "StepConnect",
+            "StepProvision",
+            "StepCleanupTempKeys",
+            "StepStopServer",
+            "stepCreateImage",
+            "stepUpdateImageTags",
+            "stepUpdateImageVisibility",
+            "stepAddImageMembers",
+            "stepUpdateImageMinDisk",
+        ],
+    );
 }
 
 #[test]
