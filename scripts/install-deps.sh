@@ -19,6 +19,7 @@
 #   openssl    - certificates for the TLS `DOCKER_HOST` test.
 #   dnsmasq-base - a DHCP server on the bridge of the qemu `net_bridge` test.
 #   tmux       - the terminal the live-view tests run kiln in.
+#   cargo-deb  - (from crates.io, at the end) the Debian package of scripts/dist.sh.
 #   iproute2   - loopback in the private network namespace of the fake
 #                Alibaba Cloud API's packer run (fakes/alicloud).
 set -euo pipefail
@@ -135,4 +136,11 @@ ensure_venv "${KILN_HUAWEICLOUD_VENV:-$HOME/.cache/kiln/huaweicloud-venv}" \
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install Rust (rustup) first" >&2
   exit 1
+fi
+
+# cargo-deb: scripts/dist.sh makes kiln's Debian package with it, and the
+# dist test (crates/kiln/tests/cli/dist.rs) runs dist.sh. About 1.5 minutes,
+# once.
+if ! command -v cargo-deb >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo-deb" ]; then
+  cargo install --locked cargo-deb --version 3.8.0
 fi

@@ -97,7 +97,7 @@ fn configs(raw: &RawConfig, cx: &PrepareContext, encoding: ConfigEncoding) -> Va
         ("packer_builder_type", Value::str(&cx.builder_type)),
         (
             "packer_core_version",
-            Value::str(kiln_sdk::PACKER_COMPAT_VERSION),
+            Value::str(cx.interpolation.packer_version),
         ),
         ("packer_debug", Value::Bool(cx.debug)),
         ("packer_force", Value::Bool(cx.force)),

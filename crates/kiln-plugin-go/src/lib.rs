@@ -165,11 +165,11 @@ pub fn trace_enabled() -> bool {
 pub fn trace_line(args: std::fmt::Arguments<'_>) {
     static START: OnceLock<std::time::Instant> = OnceLock::new();
     let t = START.get_or_init(std::time::Instant::now).elapsed();
-    eprintln!(
+    kiln_sdk::ui::diagnostic(&format!(
         "[kiln-go {:>4}.{:03}s] {args}",
         t.as_secs(),
         t.subsec_millis()
-    );
+    ));
 }
 
 /// `trace!("…", args)`: a [`trace_line`] when tracing is on; the

@@ -146,7 +146,7 @@ impl PluginConn {
                 let mut lines = BufReader::new(err).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if log_enabled() {
-                        eprintln!("{prefix} plugin: {line}");
+                        kiln_sdk::ui::diagnostic(&format!("{prefix} plugin: {line}"));
                     }
                     let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
                     if t.len() == STDERR_TAIL {

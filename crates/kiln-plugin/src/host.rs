@@ -133,7 +133,7 @@ impl PluginBinary {
                 for line in std::io::BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
                     if std::env::var_os("KILN_PLUGIN_LOG").is_some() {
-                        eprintln!("plugin: {line}");
+                        kiln_sdk::ui::diagnostic(&format!("plugin: {line}"));
                     }
                     let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
                     if t.len() == 10 {

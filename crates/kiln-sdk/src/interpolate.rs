@@ -67,6 +67,10 @@ pub struct Context {
     pub generated: Generated,
     /// `{{timestamp}}`: fixed for the whole run, as in Packer.
     pub init_time: chrono::DateTime<chrono::Utc>,
+    /// `{{packer_version}}`: [`crate::PACKER_COMPAT_VERSION`] in JSON
+    /// templates, [`crate::PACKER_HCL2_VERSION`] in HCL2 ones (today's
+    /// Packer gives its components its own version).
+    pub packer_version: &'static str,
 }
 
 impl Default for Context {
@@ -80,6 +84,7 @@ impl Default for Context {
             data: BTreeMap::new(),
             generated: Generated::Placeholder,
             init_time: chrono::Utc::now(),
+            packer_version: crate::PACKER_COMPAT_VERSION,
         }
     }
 }
@@ -451,6 +456,7 @@ fn build_template(input: &str, ctx: &Context, budget: &Budget) -> gotmpl::Result
     let enable_env = ctx.enable_env;
     let generated = ctx.generated.clone();
     let init = ctx.init_time;
+    let packer_version = ctx.packer_version;
 
     let mut tpl = Template::new("root")
         .missing_key(MissingKey::Error)
@@ -490,8 +496,8 @@ fn build_template(input: &str, ctx: &Context, budget: &Budget) -> gotmpl::Result
                 .map(|p| str_value(p.to_string_lossy().as_ref()))
                 .map_err(|e| TemplateError::Exec(format!("cannot read the working directory: {e}")))
         })
-        .metered(budget, "packer_version", |_| {
-            Ok(str_value(crate::PACKER_COMPAT_VERSION))
+        .metered(budget, "packer_version", move |_| {
+            Ok(str_value(packer_version))
         })
         .metered(budget, "timestamp", move |_| {
             Ok(str_value(init.timestamp().to_string()))

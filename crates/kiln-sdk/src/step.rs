@@ -5,11 +5,19 @@
 //! `cleanup` called, in reverse order, on success, failure and cancellation.
 //! `-on-error` and `-debug` are policies of the runner; steps know nothing of
 //! them. Cleanup runs with its own timeout, not under the cancelled token.
+//! A step that panics (a bug) fails its build with the panic's message, and
+//! the steps entered before it are still cleaned up; so is a panicking
+//! cleanup, after which the others run on.
 //!
 //! Test hook: `KILN_TEST_SIGNAL_AT_STEP=<n>` / `KILN_TEST_SIGNAL_AT_CLEANUP=<n>`
 //! make the runner send kiln SIGINT (SIGTERM with `KILN_TEST_SIGNAL=TERM`)
-//! when the n-th step or step cleanup starts (see `step/test_hook.rs`).
+//! when the n-th step or step cleanup starts, and `KILN_TEST_PANIC_AT_STEP`
+//! / `KILN_TEST_PANIC_AT_CLEANUP` make one panic (see `step/test_hook.rs`).
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -165,6 +173,34 @@ where
     }
 }
 
+/// A step's (boxed) future whose panic becomes an `Err` with the panic's
+/// message, so that a bug in one step fails its build instead of skipping
+/// the cleanup of the steps before it.
+struct CatchPanic<'a, T>(Pin<Box<dyn Future<Output = T> + Send + 'a>>);
+
+impl<T> Future for CatchPanic<'_, T> {
+    type Output = Result<T, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
 /// Runs steps with Packer's semantics.
 pub struct Runner<S> {
     steps: Vec<Box<dyn Step<S>>>,
@@ -230,14 +266,29 @@ impl<S: Send> Runner<S> {
             let name = self.steps[i].name();
             ui.step_started(name);
             entered.push(i);
-            test_hook::step_started(name, cancel).await;
+            let number = test_hook::step_started(name, cancel).await;
             loop {
                 let cx = StepContext {
                     ui,
                     cancel: cancel.clone(),
                     failed: false,
                 };
-                let outcome = run_with_grace(self.steps[i].run(&cx, state), cancel).await;
+                let step = &mut self.steps[i];
+                let run = Box::pin(async {
+                    test_hook::panic_in_step(number, name);
+                    step.run(&cx, state).await
+                });
+                let outcome = run_with_grace(
+                    async {
+                        CatchPanic(run).await.unwrap_or_else(|panic| {
+                            Err(StepError::msg(format!(
+                                "internal error: step `{name}` panicked: {panic}; this is a bug in kiln, please report it"
+                            )))
+                        })
+                    },
+                    cancel,
+                )
+                .await;
                 match outcome {
                     Ok(StepAction::Continue) => break,
                     Ok(StepAction::Halt) => {
@@ -312,20 +363,26 @@ impl<S: Send> Runner<S> {
                 )
                 .await;
             }
-            test_hook::cleanup_started(name);
+            let number = test_hook::cleanup_started(name);
             let cx = StepContext {
                 ui,
                 cancel: CancellationToken::new(),
                 failed,
             };
-            if tokio::time::timeout(self.cleanup_timeout, self.steps[i].cleanup(&cx, state))
-                .await
-                .is_err()
-            {
-                ui.error(&format!(
+            let step = &mut self.steps[i];
+            let cleanup = CatchPanic(Box::pin(async {
+                test_hook::panic_in_cleanup(number, name);
+                step.cleanup(&cx, state).await
+            }));
+            match tokio::time::timeout(self.cleanup_timeout, cleanup).await {
+                Ok(Ok(())) => {}
+                Ok(Err(panic)) => ui.error(&format!(
+                    "internal error: cleanup of step `{name}` panicked: {panic}; moving on (this is a bug in kiln, please report it)"
+                )),
+                Err(_) => ui.error(&format!(
                     "cleanup of step `{name}` did not finish within {}s; moving on",
                     self.cleanup_timeout.as_secs()
-                ));
+                )),
             }
         }
         result
@@ -381,6 +438,92 @@ mod tests {
             .await;
         assert!(r.is_err());
         assert_eq!(log.0, ["run a", "run b", "cleanup b", "cleanup a"]);
+    }
+
+    /// A step that panics in `run` (`"run"`) or in `cleanup` (`"cleanup"`).
+    struct Panics(&'static str);
+
+    #[async_trait]
+    impl Step<Log> for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        async fn run(
+            &mut self,
+            _: &StepContext<'_>,
+            st: &mut Log,
+        ) -> Result<StepAction, StepError> {
+            st.0.push("run panics".into());
+            if self.0 == "run" {
+                panic!("index out of bounds: the len is 0 but the index is 3");
+            }
+            Ok(StepAction::Continue)
+        }
+        async fn cleanup(&mut self, _: &StepContext<'_>, st: &mut Log) {
+            st.0.push("cleanup panics".into());
+            if self.0 == "cleanup" {
+                panic!("{}", String::from("a formatted panic"));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_fails_the_build_and_the_entered_steps_are_cleaned_up() {
+        let ui = RecordingUi::default();
+        let mut log = Log::default();
+        let mut list = steps(None);
+        list.insert(2, Box::new(Panics("run")));
+        let r = Runner::new(list)
+            .run(&ui, &CancellationToken::new(), &mut log)
+            .await;
+        let e = r.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "internal error: step `panics` panicked: index out of bounds: the len is 0 but the index is 3; this is a bug in kiln, please report it"
+        );
+        assert_eq!(
+            log.0,
+            [
+                "run a",
+                "run b",
+                "run panics",
+                "cleanup panics",
+                "cleanup b",
+                "cleanup a"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_cleanup_is_reported_and_the_others_run_on() {
+        let ui = RecordingUi::default();
+        let mut log = Log::default();
+        let mut list = steps(None);
+        list.insert(1, Box::new(Panics("cleanup")));
+        let r = Runner::new(list)
+            .run(&ui, &CancellationToken::new(), &mut log)
+            .await;
+        assert!(r.is_ok());
+        assert_eq!(
+            log.0,
+            [
+                "run a",
+                "run panics",
+                "run b",
+                "run c",
+                "cleanup c",
+                "cleanup b",
+                "cleanup panics",
+                "cleanup a"
+            ]
+        );
+        assert!(
+            ui.lines().iter().any(|l| l.contains(
+                "internal error: cleanup of step `panics` panicked: a formatted panic; moving on"
+            )),
+            "{:?}",
+            ui.lines()
+        );
     }
 
     #[tokio::test]

@@ -80,6 +80,33 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for ProgressReader<'_
     }
 }
 
+/// Where [`diagnostic`] lines go: set by the process's output (the core's
+/// `Output::stdio`), which erases its live view first and scrubs secrets.
+type DiagnosticSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+static DIAGNOSTIC_SINK: RwLock<Option<DiagnosticSink>> = RwLock::new(None);
+
+/// Writes one line on stderr that belongs to no build: a plugin's log
+/// (`KILN_PLUGIN_LOG`), a test hook's note. It goes through the process's
+/// output when there is one, so the line is never drawn over by the live
+/// view and its secrets are masked; before there is one, straight to
+/// stderr.
+pub fn diagnostic(line: &str) {
+    let sink = DIAGNOSTIC_SINK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    match sink {
+        Some(sink) => sink(line),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Sets (or with `None` removes) where [`diagnostic`] lines go.
+pub fn set_diagnostic_sink(sink: Option<DiagnosticSink>) {
+    *DIAGNOSTIC_SINK.write().unwrap_or_else(|e| e.into_inner()) = sink;
+}
+
 /// Why [`Ui::ask`] could not get an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
@@ -109,7 +136,15 @@ pub const REDACTED: &str = "<sensitive>";
 ///   or an `Authorization` header is still masked;
 /// - never inside a protected text ([`Redactor::protect`]: the names of the
 ///   files kiln prints itself, such as the template's) that is longer than
-///   the match, so `./freebsd-14.pkr.hcl` stays readable.
+///   the match, so `./freebsd-14.pkr.hcl` stays readable;
+/// - a word-like secret, never inside the path of a file or directory that
+///   exists when the line is printed (an artifact kiln just wrote,
+///   `out/freebsd-14.tar.gz`), or of a file about to be written: a path
+///   with a `/` whose directory exists and whose file name is more than
+///   the match. The path is the token around the match, cut at spaces,
+///   quotes, backticks, commas and brackets, and must be longer than the
+///   match and hold a `/` or a `.`; `/tmp/freebsd` (the name is the
+///   value) is masked.
 ///
 /// Matching is one pass of an Aho-Corasick automaton over each text, not one
 /// search per secret: a process with 1,000 builds holds tens of thousands of
@@ -274,6 +309,36 @@ fn whole_token(text: &str, start: usize, end: usize) -> bool {
     !before.is_some_and(is_word_byte) && !after.is_some_and(is_word_byte)
 }
 
+/// True when `text[start..end]` lies inside a longer token, with a `/` or a
+/// `.`, that names a file or directory that exists (relative to the working
+/// directory, or absolute), or a file to be written in a directory that
+/// exists; a trailing `.`, `:` or `;` may end the sentence.
+fn in_an_existing_path(text: &str, start: usize, end: usize) -> bool {
+    let delimiter = |c: char| c.is_whitespace() || "\"'`,()[]{}<>=".contains(c);
+    let from = text[..start]
+        .rfind(delimiter)
+        .map(|i| i + text[i..].chars().next().map_or(1, char::len_utf8))
+        .unwrap_or(0);
+    let to = text[end..].find(delimiter).map_or(text.len(), |i| end + i);
+    let token = &text[from..to];
+    if token.len() <= end - start || !token.contains(['/', '.']) {
+        return false;
+    }
+    let trimmed = token.trim_end_matches(['.', ':', ';']);
+    let exists = [token, trimmed]
+        .iter()
+        .any(|t| t.len() > end - start && std::path::Path::new(t).exists());
+    // A file about to be written (`Tarring out/freebsd-14.tar.gz`): its
+    // directory exists and its name is more than the match.
+    let path = std::path::Path::new(trimmed);
+    let to_be = trimmed.contains('/')
+        && path.file_name().is_some_and(|n| {
+            n.len() > end - start && n.to_string_lossy().contains(&text[start..end])
+        })
+        && path.parent().is_some_and(|p| p.is_dir());
+    exists || to_be
+}
+
 /// Lines of a multi-line secret shorter than this are not masked on their
 /// own (a `}` or an empty line of a key file would mask every such line).
 const MIN_SECRET_LINE: usize = 6;
@@ -363,7 +428,9 @@ impl Redactor {
         let mut hits: Vec<(usize, usize)> = Vec::new();
         let mut shields: Option<Vec<(usize, usize)>> = None;
         for (form, start, end) in found {
-            if looks_like_a_word(&secrets.forms[form]) && !whole_token(text, start, end) {
+            if looks_like_a_word(&secrets.forms[form])
+                && (!whole_token(text, start, end) || in_an_existing_path(text, start, end))
+            {
                 continue;
             }
             let shields = shields.get_or_insert_with(|| self.protected_ranges(text));
@@ -647,6 +714,57 @@ mod tests {
         // A protected text equal to a secret protects nothing.
         r.protect("freebsd");
         assert_eq!(r.redact("echo freebsd"), "echo <sensitive>");
+    }
+
+    #[test]
+    fn a_word_secret_is_not_masked_inside_the_path_of_a_file_that_exists() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("freebsd-14.tar.gz"), "").unwrap();
+        let r = Redactor::new();
+        r.add("freebsd");
+        r.add("s3cr3t-2024");
+        let file = out.join("freebsd-14.tar.gz").display().to_string();
+        for line in [
+            format!("Archive {file} completed"),
+            format!("compressed artifacts in: {file}"),
+            format!("Stored file: {file}."),
+            format!("files: [`{file}`]"),
+        ] {
+            assert_eq!(r.redact(&line), line);
+        }
+        // A file to be written in a directory that exists.
+        let to_be = out.join("freebsd-15.tar.gz").display().to_string();
+        assert_eq!(
+            r.redact(&format!("writing {to_be}")),
+            format!("writing {to_be}")
+        );
+        // A path in a directory that does not exist, a file named just the
+        // value, the word on its own or next to a path, and a secret that
+        // is not a word are masked as before.
+        let missing = d
+            .path()
+            .join("nowhere/freebsd-15.tar.gz")
+            .display()
+            .to_string();
+        assert_eq!(
+            r.redact(&format!("wrote {missing}")),
+            format!("wrote {}", missing.replace("freebsd", REDACTED))
+        );
+        let named = out.join("freebsd").display().to_string();
+        assert_eq!(
+            r.redact(&format!("key in {named}")),
+            format!("key in {}", named.replace("freebsd", REDACTED))
+        );
+        assert_eq!(r.redact("pw=freebsd."), format!("pw={REDACTED}."));
+        assert_eq!(
+            r.redact(&format!("{file} freebsd")),
+            format!("{file} {REDACTED}")
+        );
+        std::fs::write(out.join("s3cr3t-2024.txt"), "").unwrap();
+        let strong = out.join("s3cr3t-2024.txt").display().to_string();
+        assert_eq!(r.redact(&strong), strong.replace("s3cr3t-2024", REDACTED));
     }
 
     #[test]

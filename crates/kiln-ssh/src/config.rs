@@ -298,25 +298,9 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         cx.redactor.add(secret.expose().clone());
     }
 
-    match f.communicator.as_str() {
-        "" | "ssh" => {}
-        "none" => return errors.into_result(CommunicatorConfig::None),
-        "winrm" => {
-            errors.push(ConfigError::at(
-                "communicator",
-                "the `winrm` communicator is not supported by kiln",
-            ));
-            return Err(errors.locate(raw));
-        }
-        other => {
-            errors.push(
-                ConfigError::at("communicator", format!("unknown communicator `{other}`"))
-                    .with_hint("use `ssh` or `none`"),
-            );
-            return Err(errors.locate(raw));
-        }
-    }
-
+    // Durations are decoded whatever the communicator, as Packer's
+    // mapstructure decoding does (`communicator: none` with a bad
+    // `ssh_timeout` is an error there too).
     let timeout = errors.duration("ssh_timeout", &f.ssh_timeout, DEFAULT_TIMEOUT);
     let timeout = match errors.duration("ssh_wait_timeout", &f.ssh_wait_timeout, Duration::ZERO) {
         Duration::ZERO => timeout,
@@ -337,6 +321,25 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<CommunicatorConfi
         &f.ssh_read_write_timeout,
         Duration::ZERO,
     );
+
+    match f.communicator.as_str() {
+        "" | "ssh" => {}
+        "none" => return errors.locate(raw).into_result(CommunicatorConfig::None),
+        "winrm" => {
+            errors.push(ConfigError::at(
+                "communicator",
+                "the `winrm` communicator is not supported by kiln",
+            ));
+            return Err(errors.locate(raw));
+        }
+        other => {
+            errors.push(
+                ConfigError::at("communicator", format!("unknown communicator `{other}`"))
+                    .with_hint("use `ssh` or `none`"),
+            );
+            return Err(errors.locate(raw));
+        }
+    }
 
     if f.ssh_username.is_empty() {
         errors.push(

@@ -2,8 +2,8 @@
 //! of the shapes OpenStack's services write: Nova's and Cinder's
 //! `{"itemNotFound": {"message", "code"}}`, Neutron's `{"NeutronError":
 //! {"type", "message"}}`, Keystone's `{"error": {"code", "title",
-//! "message"}}`, and Glance's plain text (`404 Not Found\n\nNo image found
-//! with ID …`). OpenStack has no error codes beyond these names, so the
+//! "message"}}`, and Glance's `{"message", "code", "title"}` (or plain text,
+//! `404 Not Found\n\nNo image found with ID …`, when not asked for JSON). OpenStack has no error codes beyond these names, so the
 //! class comes from the HTTP status (kiln-cloud's `openstack` table: 429
 //! throttled, 5xx transient, other 4xx permanent), and a 401 carries a
 //! hint about the credentials. Pure; holds nothing.
@@ -26,6 +26,17 @@ pub fn code_and_message(v: &Value) -> Option<(String, String)> {
         return Some((
             e["title"].as_str().unwrap_or("error").to_string(),
             e["message"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+    // Glance (webob) when asked for JSON: `{"message": "No image found
+    // with ID …<br /><br />\n\n\n", "code": "404 Not Found", "title": "Not
+    // Found"}`.
+    if let Some(m) = obj.get("message").and_then(Value::as_str) {
+        let title = obj.get("title").and_then(Value::as_str).unwrap_or("error");
+        let message = m.replace("<br />", " ");
+        return Some((
+            title.replace(' ', ""),
+            message.split_whitespace().collect::<Vec<_>>().join(" "),
         ));
     }
     // Nova and Cinder: one key, the error's name.
@@ -118,6 +129,20 @@ mod tests {
         let glance = reply_fault(404, b"404 Not Found\n\nNo image found with ID abc\n\n   ");
         assert_eq!(glance.code(), Some("NotFound"));
         assert!(format!("{:?}", glance.failure).contains("No image found with ID abc"));
+        // Glance's JSON errors, as it writes them for `Accept: application/json`.
+        let glance = reply_fault(
+            400,
+            br#"{"message": "URI for web-download does not pass filtering: http://x/y<br /><br />\n\n\n", "code": "400 Bad Request", "title": "Bad Request"}"#,
+        );
+        assert_eq!(glance.code(), Some("BadRequest"));
+        assert_eq!(glance.class, ErrorClass::Permanent);
+        match &glance.failure {
+            Failure::Service { message, .. } => assert_eq!(
+                message,
+                "URI for web-download does not pass filtering: http://x/y"
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             reply_fault(503, b"<html>busy</html>").class,
             ErrorClass::Transient

@@ -626,21 +626,19 @@ impl Client {
                 ErrorClass::Permanent,
             )
         };
-        if path.starts_with("http://") || path.starts_with("https://") {
-            return reqwest::Url::parse(path).map_err(|e| bad(e.to_string()));
-        }
-        let base = reqwest::Url::parse(endpoint).map_err(|e| bad(e.to_string()))?;
-        // Glance's `next` is `/v2/images?marker=…`: below the endpoint's
-        // host, with the endpoint's own path prefix (a proxy's) kept.
-        if let Some(rest) = path
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else if let Some(rest) = path
             .strip_prefix("/v2/")
             .filter(|_| endpoint.ends_with("/v2"))
         {
-            return reqwest::Url::parse(&format!("{endpoint}/{rest}"))
-                .map_err(|e| bad(e.to_string()));
-        }
-        let _ = base;
-        reqwest::Url::parse(&format!("{endpoint}{path}")).map_err(|e| bad(e.to_string()))
+            // Glance's `next` is `/v2/images?marker=…`: below the endpoint's
+            // host, with the endpoint's own path prefix (a proxy's) kept.
+            format!("{endpoint}/{rest}")
+        } else {
+            format!("{endpoint}{path}")
+        };
+        reqwest::Url::parse(&url).map_err(|e| bad(e.to_string()))
     }
 
     /// One attempt of `call` with the current token; a 401 marks the

@@ -9,11 +9,16 @@
 //! [`BuildUi`] is the per-build [`Ui`] handed to components: it prefixes
 //! lines with the build name and colour, as Packer's `TargetedUI` and
 //! `ColoredUi` do.
+//!
+//! Output that belongs to no build goes through it too: a plugin's log and
+//! test hooks' notes ([`kiln_sdk::ui::diagnostic`]), and a panic's message,
+//! which the panic hook prints with secrets masked between an erase and a
+//! redraw of the status block.
 
 pub mod live;
 
 use std::io::{BufRead, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -98,6 +103,32 @@ impl Drop for Sinks {
     }
 }
 
+/// The output that takes panic messages ([`Output::take_stray_output`]).
+static PROCESS_OUTPUT: Mutex<Option<Weak<Output>>> = Mutex::new(None);
+
+/// Sends panic messages through [`PROCESS_OUTPUT`] (once per process).
+/// With `RUST_BACKTRACE` set, or no output, Rust's own hook prints them.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let output = PROCESS_OUTPUT
+                .try_lock()
+                .ok()
+                .and_then(|o| o.as_ref()?.upgrade());
+            let backtrace = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+            let printed = match output {
+                Some(o) if !backtrace => o.panic_message(info),
+                _ => false,
+            };
+            if !printed {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Progress updates redraw the block at most this often (the ticker and
 /// log lines redraw it too).
 const PROGRESS_REDRAW: Duration = Duration::from_millis(200);
@@ -130,7 +161,59 @@ impl Output {
             let color = matches!(mode, OutputMode::Human { color: true, .. });
             out.sinks.lock().unwrap_or_else(|e| e.into_inner()).live = Some(LiveView::new(color));
         }
-        Arc::new(out)
+        let out = Arc::new(out);
+        out.take_stray_output();
+        out
+    }
+
+    /// Makes this the output of the lines that belong to no build
+    /// ([`kiln_sdk::ui::diagnostic`]) and of panic messages, for as long as
+    /// it lives.
+    pub fn take_stray_output(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        kiln_sdk::ui::set_diagnostic_sink(Some(Arc::new(move |line: &str| match weak.upgrade() {
+            Some(o) => o.write(true, &o.redactor.redact(line)),
+            None => eprintln!("{line}"),
+        })));
+        *PROCESS_OUTPUT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(self));
+        install_panic_hook();
+    }
+
+    /// A panic's message, on stderr: masked, and with the status block
+    /// erased before and drawn again after. The lock is only tried: the
+    /// panicking thread may hold it (a panic while writing), and then the
+    /// message goes out as Rust prints it.
+    fn panic_message(&self, info: &std::panic::PanicHookInfo<'_>) -> bool {
+        let mut s = match self.sinks.try_lock() {
+            Ok(s) => s,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
+        let Sinks {
+            stdout,
+            stderr,
+            live,
+        } = &mut *s;
+        let mut frame = Vec::new();
+        if let Some(l) = live.as_mut() {
+            l.clear(&mut frame);
+            let _ = stdout.write_all(&frame);
+            let _ = stdout.flush();
+        }
+        let thread = std::thread::current();
+        let text = format!(
+            "thread '{}' {info}\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+            thread.name().unwrap_or("<unnamed>")
+        );
+        let _ = stderr.write_all(self.redactor.redact(&text).as_bytes());
+        let _ = stderr.flush();
+        if let Some(l) = live.as_mut() {
+            frame.clear();
+            l.draw(&mut frame);
+            let _ = stdout.write_all(&frame);
+            let _ = stdout.flush();
+        }
+        true
     }
 
     /// Output to the given writers with a live view drawn on `stdout`, which
@@ -694,6 +777,23 @@ mod tests {
                 "  ▸ web  StepProvision  0s\n{erase}{block}{erase}    web: out\n{block}{erase}==> web: err\n{block}{erase}"
             )
         );
+    }
+
+    #[test]
+    fn lines_of_no_build_erase_the_block_first_and_are_masked() {
+        let (output, screen) = live_output();
+        output.redactor().add("hunter2-plugin-token");
+        let output = Arc::new(output);
+        output.take_stray_output();
+        output.status("web", Some("StepProvision"));
+        kiln_sdk::ui::diagnostic("plugin: token=hunter2-plugin-token");
+        let erase = live::tests::erase(1);
+        let block = "  ▸ web  StepProvision  0s\n";
+        assert_eq!(
+            screen.text(),
+            format!("{block}{erase}plugin: token=<sensitive>\n{block}")
+        );
+        kiln_sdk::ui::set_diagnostic_sink(None);
     }
 
     #[test]

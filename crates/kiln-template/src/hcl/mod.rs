@@ -471,6 +471,7 @@ fn plan_evaluated(
 
     let mut base = base;
     base.template_dir = Some(t.dir.to_string_lossy().into_owned());
+    base.packer_version = kiln_sdk::PACKER_HCL2_VERSION;
     base.user_variables = Arc::new(values.clone());
 
     let selection = BuildSelection::new(filters, &mut errors);

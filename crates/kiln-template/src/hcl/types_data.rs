@@ -283,6 +283,7 @@ fn prepare(
         builder_type: String::new(),
         interpolation: Context {
             template_dir: Some(template_dir.to_string_lossy().into_owned()),
+            packer_version: kiln_sdk::PACKER_HCL2_VERSION,
             ..Context::default()
         },
         redactor: redactor.clone(),

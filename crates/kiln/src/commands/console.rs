@@ -127,7 +127,10 @@ pub fn run(args: Vec<String>) -> u8 {
 /// JSON template's interpolation context (Packer's "JSON mode").
 enum Evaluator {
     Hcl(Box<hcl::ConsoleScope>),
-    Json { ctx: Context, variables: Variables },
+    Json {
+        ctx: Box<Context>,
+        variables: Variables,
+    },
 }
 
 /// What one line of input gives.
@@ -262,7 +265,10 @@ fn json_evaluator(template: Option<&Path>, inputs: &VariableInputs) -> Result<Ev
         }
     };
     ctx.user_variables = std::sync::Arc::new(variables.values.clone());
-    Ok(Evaluator::Json { ctx, variables })
+    Ok(Evaluator::Json {
+        ctx: Box::new(ctx),
+        variables,
+    })
 }
 
 /// A terminal: line editing and history (rustyline), Packer's `> `

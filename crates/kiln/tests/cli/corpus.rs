@@ -5,9 +5,10 @@
 //! packer 1.6.6's for legacy JSON templates, which this test also runs and
 //! checks against the index (so a wrong row is caught), and today's
 //! Packer's for HCL2, established from its source (the row's reason says
-//! why). No run may panic, hang (killed after 10 s) or be slow: each kiln
-//! run should take well under a second, and the test fails above
-//! [`SLOW_LIMIT`], which leaves a margin for a loaded machine.
+//! why). No run may panic, hang (killed after 10 s) or be slow: a kiln run
+//! may use at most a second of CPU ([`CPU_LIMIT`], measured from
+//! `/proc`, so that a loaded machine does not make it fail), and the test
+//! fails above [`SLOW_LIMIT`] of wall time too.
 //!
 //! A deliberate difference (kiln does not copy a Packer bug) is listed in
 //! `differences.tsv` with kiln's exit code and the reason; it is printed,
@@ -32,6 +33,8 @@ use crate::support::*;
 const HANG_LIMIT: Duration = Duration::from_secs(10);
 /// A kiln run slower than this fails the test (the goal is under a second).
 const SLOW_LIMIT: Duration = Duration::from_secs(5);
+/// A kiln run that uses more CPU than this (user and system) fails the test.
+const CPU_LIMIT: Duration = Duration::from_secs(1);
 /// Runs slower than this are listed as slow, without failing.
 const SLOW_NOTE: Duration = Duration::from_secs(1);
 /// Templates checked at the same time.
@@ -180,7 +183,28 @@ struct Outcome {
     /// stderr then stdout (packer 1.6.6 prints its errors on stdout).
     output: String,
     elapsed: Duration,
+    /// CPU time used (user and system), as last seen before it exited.
+    cpu: Duration,
     hung: bool,
+}
+
+/// The CPU time (user and system) `pid` has used so far, from
+/// `/proc/PID/stat` (zero once it is gone). Its fields 14 and 15 count
+/// USER_HZ ticks, which Linux fixes at 100 per second for `/proc`.
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // The command name (field 2) may hold spaces: count after its `)`.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// Runs `c` with its output in files under `out`, killing it after
@@ -194,7 +218,9 @@ fn run_timed(mut c: Command, out: &Path, tag: &str) -> Outcome {
         .stderr(Stdio::from(File::create(&e).unwrap()));
     let start = Instant::now();
     let mut child = c.spawn().unwrap_or_else(|err| panic!("spawn {c:?}: {err}"));
+    let mut cpu = Duration::ZERO;
     let (status, hung) = loop {
+        cpu = cpu.max(cpu_time(child.id()));
         if let Some(s) = child.try_wait().unwrap() {
             break (Some(s), false);
         }
@@ -212,6 +238,7 @@ fn run_timed(mut c: Command, out: &Path, tag: &str) -> Outcome {
         code: status.and_then(|s| s.code()).unwrap_or(-1),
         output: format!("{stderr}{stdout}"),
         elapsed,
+        cpu,
         hung,
     }
 }
@@ -312,6 +339,9 @@ fn corpus_verdicts_match_the_index() {
             }
             if k.elapsed > SLOW_LIMIT && !k.hung {
                 what.push(format!("kiln took {:?}", k.elapsed));
+            }
+            if k.cpu > CPU_LIMIT {
+                what.push(format!("kiln used {:?} of CPU", k.cpu));
             }
             let listed = known
                 .iter()
@@ -475,5 +505,27 @@ fn corpus_index_is_complete() {
         problems.is_empty(),
         "corpus index:\n{}",
         problems.join("\n")
+    );
+}
+
+/// [`cpu_time`] sees the CPU a running process has used.
+#[test]
+fn cpu_time_counts_what_a_busy_process_used() {
+    let mut busy = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut seen = Duration::ZERO;
+    while seen < Duration::from_millis(200) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+        seen = cpu_time(busy.id());
+    }
+    let _ = busy.kill();
+    let _ = busy.wait();
+    assert!(seen >= Duration::from_millis(200), "saw {seen:?}");
+    assert!(
+        seen <= start.elapsed() + Duration::from_millis(20),
+        "saw {seen:?}"
     );
 }

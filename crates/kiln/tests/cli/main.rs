@@ -14,6 +14,7 @@ mod cleanup;
 mod compat;
 mod console;
 mod corpus;
+mod dist;
 mod docker;
 mod doctor;
 mod first_templates;

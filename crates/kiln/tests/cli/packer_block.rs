@@ -67,11 +67,19 @@ fn packer_version_is_the_hcl2_release_in_hcl2_and_1_6_6_in_json() {
     let d = dir();
     d.write(
         "t.pkr.hcl",
-        "source \"file\" \"v\" {\n  content = packer.version\n  target  = \"hcl2.txt\"\n}\n\nbuild {\n  sources = [\"source.file.v\"]\n}\n",
+        "source \"file\" \"v\" {\n  content = \"${packer.version} {{packer_version}}\"\n  target  = \"hcl2.txt\"\n}\n\nbuild {\n  sources = [\"source.file.v\"]\n  provisioner \"shell-local\" {\n    inline = [\"echo in-provisioner {{packer_version}}\"]\n  }\n}\n",
     );
     let r = kiln(&d, &["build", "t.pkr.hcl"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(d.read("hcl2.txt"), HCL2_VERSION);
+    // Today's Packer gives its components its own version
+    // (`packer_core_version`), so `{{packer_version}}` agrees with
+    // `packer.version` in HCL2.
+    assert_eq!(d.read("hcl2.txt"), format!("{HCL2_VERSION} {HCL2_VERSION}"));
+    assert!(
+        r.stdout.contains(&format!("in-provisioner {HCL2_VERSION}")),
+        "{}",
+        r.stdout
+    );
 
     let json = r#"{"builders": [{"type": "file", "content": "{{packer_version}}", "target": "json.txt"}]}"#;
     d.write("t.json", json);

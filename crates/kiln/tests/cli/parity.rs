@@ -245,6 +245,36 @@ fn ssh_wait_timeout_is_accepted_and_wins_over_ssh_timeout() {
     );
 }
 
+/// The communicator's durations are decoded whatever the communicator is
+/// (docker's own, `none`), as packer 1.6.6's decoding does: a bad one is a
+/// `validate` error in both.
+#[test]
+fn ssh_durations_are_type_checked_with_every_communicator() {
+    for builder in [
+        r#"{"type": "docker", "image": "debian:bookworm", "commit": true, "ssh_wait_timeout": "soon"}"#,
+        r#"{"type": "docker", "image": "debian:bookworm", "commit": true, "ssh_timeout": "soon"}"#,
+        r#"{"type": "null", "communicator": "none", "ssh_wait_timeout": "soon"}"#,
+        r#"{"type": "null", "communicator": "none", "pause_before_connecting": "soon"}"#,
+        r#"{"type": "null", "communicator": "none", "ssh_keep_alive_interval": "soon"}"#,
+        r#"{"type": "null", "communicator": "none", "ssh_read_write_timeout": "soon"}"#,
+    ] {
+        let t = format!(r#"{{"builders": [{builder}]}}"#);
+        let (k, p) = both(&[("t.json", &t)], &["validate", "t.json"]);
+        assert_eq!(
+            (k.code, p.code),
+            (1, 1),
+            "{builder}\n{}\n{}",
+            k.stderr,
+            p.stdout
+        );
+        assert!(
+            k.stderr.contains("expected a duration") && k.stderr.contains("t.json:1:"),
+            "{builder}\n{}",
+            k.stderr
+        );
+    }
+}
+
 #[test]
 fn shell_local_env_sets_variables_after_environment_vars() {
     // Today's Packer: packer-plugin-sdk shell-local/run.go applies `env`
@@ -400,4 +430,42 @@ build {
     );
     assert!(!r.stderr.contains("<sensitive>-14"), "{}", r.stderr);
     assert!(r.stderr.contains("bogus = \"<sensitive>\""), "{}", r.stderr);
+
+    // The files a build writes and kiln names are printed whole, while the
+    // value itself stays masked in the same lines' neighbours.
+    let d = dir();
+    d.write(
+        "t.pkr.hcl",
+        r#"
+variable "ssh_password" {
+  type      = string
+  default   = "freebsd"
+  sensitive = true
+}
+source "file" "image" {
+  content = "pw=${var.ssh_password}"
+  target  = "out/freebsd-14.txt"
+}
+build {
+  sources = ["source.file.image"]
+  post-processor "compress" {
+    output = "out/freebsd-14.tar.gz"
+  }
+}
+"#,
+    );
+    let r = kiln(&d, &["build", "-color=false", "t.pkr.hcl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for want in [
+        "(compress): Using gzip compression for out/freebsd-14.tar.gz\n",
+        "(compress): Archive out/freebsd-14.tar.gz completed\n",
+        "--> file.image: compressed artifacts in: out/freebsd-14.tar.gz\n",
+    ] {
+        assert!(
+            r.stdout.contains(want),
+            "missing {want:?} in:\n{}",
+            r.stdout
+        );
+    }
+    assert!(!r.stdout.contains("<sensitive>-14"), "{}", r.stdout);
 }

@@ -278,6 +278,7 @@ fn run_in_tmux(
     tag: &str,
     width: u16,
     live: bool,
+    env: &str,
     template: &dyn Fn(&str) -> String,
     during: &dyn Fn(&Tmux, &std::path::Path, bool),
 ) -> Pane {
@@ -287,7 +288,7 @@ fn run_in_tmux(
     let script = d.write(
         &format!("{tag}.sh"),
         &format!(
-            "cd '{dir}'\nexport CHECKPOINT_DISABLE=1\nunset PACKER_LOG PACKER_RUN_UUID KILN_NO_LIVE\n{no_live}\
+            "cd '{dir}'\nexport CHECKPOINT_DISABLE=1\nunset PACKER_LOG PACKER_RUN_UUID KILN_NO_LIVE RUST_BACKTRACE\n{no_live}{env}\
              trap true INT\n'{kiln}' build '{t}'\necho \"{SENTINEL}$?\"\n",
             dir = d.path().display(),
             no_live = if live { "" } else { "export KILN_NO_LIVE=1\n" },
@@ -370,6 +371,7 @@ fn assert_same_log(live: &Pane, plain: &Pane, builds: &[String], what: &str) {
 /// pane too.
 fn scenario(
     tag: &str,
+    env: &str,
     builds: &[String],
     template: &dyn Fn(&str) -> String,
     during: &dyn Fn(&Tmux, &std::path::Path, bool, u16),
@@ -381,7 +383,7 @@ fn scenario(
     let d = dir();
     for width in [40u16, 80, 200] {
         let run = |live| {
-            run_in_tmux(&d, tag, width, live, template, &|t, go, live| {
+            run_in_tmux(&d, tag, width, live, env, template, &|t, go, live| {
                 during(t, go, live, width)
             })
         };
@@ -446,6 +448,7 @@ fn live_view_in_tmux_keeps_every_line_when_all_builds_fail() {
     };
     scenario(
         "fail",
+        "",
         &builds,
         &template,
         &|t, go, live, width| {
@@ -492,6 +495,7 @@ fn live_view_in_tmux_keeps_every_line_on_success() {
     };
     scenario(
         "success",
+        "",
         &builds,
         &template,
         &|t, go, live, width| {
@@ -525,6 +529,7 @@ fn live_view_in_tmux_keeps_every_line_on_ctrl_c() {
     };
     scenario(
         "interrupt",
+        "",
         &builds,
         &template,
         &|t, _, live, _| {
@@ -562,6 +567,7 @@ fn live_view_in_tmux_keeps_every_line_through_resizes() {
     };
     scenario(
         "resize",
+        "",
         &builds,
         &template,
         &|t, go, live, width| {
@@ -583,6 +589,63 @@ fn live_view_in_tmux_keeps_every_line_through_resizes() {
             std::fs::write(go, "").unwrap();
         },
         &|p| assert_eq!(p.code, "0", "{}", p.raw),
+    );
+}
+
+/// Output that belongs to no build (a test hook's note, a panic's message)
+/// erases the status block first, as build lines do: a cleanup panics in
+/// one build while the other is still shown.
+#[test]
+fn live_view_in_tmux_keeps_every_line_when_a_step_panics() {
+    let builds = names(2);
+    let template = |go: &str| {
+        format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "shell-local", "only": ["{b1}"], "inline": ["echo waiting", {w1}, "echo {long}"]}},
+                {{"type": "shell-local", "only": ["{b2}"], "inline": ["echo waiting", {w2}]}}]}}"#,
+            builds
+                .iter()
+                .map(|n| format!(r#"{{"type": "null", "name": "{n}", "communicator": "none"}}"#))
+                .collect::<Vec<_>>()
+                .join(", "),
+            b1 = builds[0],
+            b2 = builds[1],
+            w1 = wait_for(go),
+            w2 = wait_for(&format!("{go}.2")),
+            long = long_line(),
+        )
+    };
+    scenario(
+        "panic",
+        // The first cleanup of the run is the first build's (the second
+        // still waits for its file).
+        "export KILN_TEST_PANIC_AT_CLEANUP=1\n",
+        &builds,
+        &template,
+        &|t, go, live, _| {
+            all_waiting(t, &builds, live, "▸");
+            std::fs::write(go, "").unwrap();
+            t.wait_until("the panic's message", |history, screen| {
+                history.contains("panicked at")
+                    && history.contains("moving on")
+                    && (!live || screen.contains("▸"))
+            });
+            std::fs::write(format!("{}.2", go.display()), "").unwrap();
+        },
+        &|p| {
+            assert_eq!(p.code, "0", "{}", p.raw);
+            for want in [
+                "kiln test hook: panic in cleanup of step `StepProvision`",
+                "kiln test hook: a panic in cleanup of step `StepProvision`",
+                "internal error: cleanup of step `StepProvision` panicked",
+            ] {
+                assert!(
+                    p.lines.iter().any(|l| l.contains(want)),
+                    "{want}\n{}",
+                    p.raw
+                );
+            }
+        },
     );
 }
 
