@@ -26,8 +26,8 @@ COMPUTE_HOST=fakehost
 # with the bookworm-backports qemu 10 that scripts/install-deps.sh installs); the cloud uses
 # the fake driver in scripts/openstack/pylib/nova_virt/snapfake.py either way.
 PACKAGES=(keystone glance-api placement-api nova-api nova-conductor nova-scheduler nova-compute
-  nova-compute-ironic neutron-server rabbitmq-server mariadb-server python3-pymysql
-  python3-openstacksdk uwsgi-plugin-python3 qemu-utils curl)
+  nova-compute-ironic neutron-server cinder-api cinder-scheduler cinder-volume rabbitmq-server
+  mariadb-server python3-pymysql python3-openstacksdk uwsgi-plugin-python3 qemu-utils curl)
 
 log() { echo "openstack.sh: $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -90,11 +90,11 @@ cmd_install() {
 # Start order; stop goes the other way. Each runs in its own session (pid = process group
 # id) with its pid in $S/run/NAME.pid, so stop can kill whole groups by id.
 SERVICES=(mariadb epmd rabbitmq keystone placement glance-api neutron-server nova-api
-  nova-conductor nova-scheduler nova-compute)
+  nova-conductor nova-scheduler nova-compute cinder-api cinder-scheduler cinder-volume)
 OPENSTACK_SERVICES=(keystone placement glance-api neutron-server nova-api nova-conductor
-  nova-scheduler nova-compute)
+  nova-scheduler nova-compute cinder-api cinder-scheduler cinder-volume)
 declare -A PORT=([keystone]=5000 [glance-api]=9292 [placement]=8778 [neutron-server]=9696
-  [nova-api]=8774 [rabbitmq]=5672 [epmd]=4369)
+  [nova-api]=8774 [cinder-api]=8776 [rabbitmq]=5672 [epmd]=4369)
 
 check_state_dir() {
   case "$S" in
@@ -180,6 +180,11 @@ compute_node_exists() {
 host_mapped() {
   [ "$(sql_count "SELECT COUNT(*) FROM nova_api.host_mappings WHERE host='$COMPUTE_HOST'")" -ge 1 ]
 }
+# cinder_volume_since TIME: cinder-volume's `kiln` backend reported in after TIME (UTC).
+cinder_volume_since() {
+  [ "$(sql_count "SELECT COUNT(*) FROM cinder.services WHERE \`binary\`='cinder-volume'
+    AND host='$COMPUTE_HOST@kiln' AND deleted=0 AND updated_at >= '$1'")" -ge 1 ]
+}
 inventory_reported() {
   [ "$(sql_count "SELECT COUNT(*) FROM placement.inventories i JOIN placement.resource_providers r
     ON r.id = i.resource_provider_id WHERE r.name='$COMPUTE_HOST'")" -ge 1 ]
@@ -232,7 +237,7 @@ t() {
 
 package_versions() {
   dpkg-query -W -f='${Package}=${Version}\n' keystone glance-common placement-common \
-    neutron-common nova-common | sort | md5sum | cut -d' ' -f1
+    neutron-common nova-common cinder-common | sort | md5sum | cut -d' ' -f1
 }
 
 # Keystone's schema and key repositories (in parallel), then its bootstrap (admin user,
@@ -271,9 +276,10 @@ sync_nova_api() {
 # Keystone answering, with its service users, catalog and test users.
 keystone_ready() {
   wait_until "Keystone on port 5000" 120 "curl -sf -o /dev/null -m 2 http://127.0.0.1:5000/v3" keystone
-  if [ ! -f "$S/state/identity" ]; then
+  # (identity.2: the catalog gained Cinder; an older state dir is set up again, idempotently)
+  if [ ! -f "$S/state/identity.2" ]; then
     (admin_env && t identity "$PY" "$HERE/cloud_setup.py" identity) || die "keystone setup failed"
-    touch "$S/state/identity"
+    touch "$S/state/identity.2"
   fi
 }
 
@@ -297,6 +303,7 @@ bootstrap_and_start_keystone() {
   t nova-db nova-manage --config-file "$E/nova.conf" db sync --local_cell & pids+=($!)
   t nova-cell0-db nova-manage --config-file "$E/nova.conf" --config-file "$E/nova-cell0.conf" \
     db sync --local_cell & pids+=($!)
+  t cinder-db cinder-manage --config-file "$E/cinder.conf" db sync & pids+=($!)
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc -eq 0 ] || die "database setup failed (logs in \`$S/logs/setup-*.log\`)"
   echo "$versions" >"$S/state/synced"
@@ -326,7 +333,7 @@ start_rabbitmq() {
 
 # Config templates and Python stand-ins, with the state dir filled in.
 prepare_state() {
-  mkdir -p "$S"/{etc,run,logs,state,data/{rabbitmq,glance-images,glance-staging,glance-tasks,nova,neutron,locks,fernet-keys,credential-keys}}
+  mkdir -p "$S"/{etc,run,logs,state,data/{rabbitmq,glance-images,glance-staging,glance-tasks,nova,neutron,cinder,locks,fernet-keys,credential-keys}}
   chmod 700 "$S/data/fernet-keys" "$S/data/credential-keys"
   local f
   for f in "$HERE"/etc/*; do
@@ -386,6 +393,13 @@ cmd_start() {
   # RabbitMQ may still be booting: oslo.messaging connects when it is there (retrying 1, 3, 5 s..)
   run_bg nova-conductor nova-conductor --config-file "$S/etc/nova.conf" --log-file "$S/logs/nova-conductor.log"
   run_bg nova-scheduler nova-scheduler --config-file "$S/etc/nova.conf" --log-file "$S/logs/nova-scheduler.log"
+  local cinder_t0
+  cinder_t0=$(date -u '+%F %T')
+  run_bg cinder-api cinder-api --config-file "$S/etc/cinder.conf" --log-file "$S/logs/cinder-api.log"
+  run_bg cinder-scheduler cinder-scheduler --config-file "$S/etc/cinder.conf" \
+    --log-file "$S/logs/cinder-scheduler.log"
+  run_bg cinder-volume env PYTHONPATH="$S/pylib" cinder-volume --config-file "$S/etc/cinder.conf" \
+    --log-file "$S/logs/cinder-volume.log"
   wait_until "RabbitMQ on port 5672" 120 "tcp_up 5672" rabbitmq
   log "RabbitMQ up after $((SECONDS - t0))s"
   keystone_ready
@@ -394,7 +408,7 @@ cmd_start() {
   wait_until "nova-conductor to consume its queue" 120 "rpc_consumer conductor 2" nova-conductor
   touch "$S/run/nova-compute.go"
   local name
-  for name in glance-api neutron-server nova-api; do
+  for name in glance-api neutron-server nova-api cinder-api; do
     wait_until "$name on port ${PORT[$name]}" 120 "http_up ${PORT[$name]}" "$name"
   done
 
@@ -412,6 +426,7 @@ cmd_start() {
   wait_until "the compute host's cell mapping" 30 host_mapped
   wait_until "nova-compute to consume its queue" 120 "rpc_consumer compute.$COMPUTE_HOST 2" nova-compute
   wait_until "nova-compute's resources in Placement" 60 inventory_reported nova-compute
+  wait_until "cinder-volume to report" 120 "cinder_volume_since '$cinder_t0'" cinder-volume
   if [ -n "$res_pid" ]; then
     wait "$res_pid" || die "creating the flavor, image and networks failed"
     touch "$S/state/resources"

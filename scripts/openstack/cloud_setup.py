@@ -13,13 +13,14 @@ import time
 import openstack
 
 REGION = 'RegionOne'
-SERVICE_USERS = ('glance', 'nova', 'placement', 'neutron')
+SERVICE_USERS = ('glance', 'nova', 'placement', 'neutron', 'cinder')
 # type, name, url
 CATALOG = (
     ('image', 'glance', 'http://127.0.0.1:9292'),
     ('placement', 'placement', 'http://127.0.0.1:8778'),
     ('compute', 'nova', 'http://127.0.0.1:8774/v2.1'),
     ('network', 'neutron', 'http://127.0.0.1:9696'),
+    ('volumev3', 'cinderv3', 'http://127.0.0.1:8776/v3/%(project_id)s'),
 )
 # user, password, project: the non-admin users the builder tests use (member role)
 TEST_USERS = (('kiln', 'kiln-secret', 'kiln'), ('kiln-other', 'kiln-other-secret', 'kiln-other'))

@@ -25,8 +25,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use kiln_cloud::error::snippet;
-use kiln_cloud::{Api, ApiError, ErrorClass, Failure, Fault, RetryPolicy, Timeouts};
+use kiln_cloud::{Api, ApiError, ErrorClass, Fault, RetryPolicy, Timeouts};
 use kiln_sdk::Secret;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -328,15 +327,7 @@ impl Client {
         let status = reply.status().as_u16();
         let body = reply.bytes().await.map_err(|e| transport_fault(&e))?;
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&body).map_err(|e| {
-                Fault::new(
-                    Failure::Other(format!(
-                        "the reply is not the expected JSON ({e}): {}",
-                        snippet(&String::from_utf8_lossy(&body), 100)
-                    )),
-                    ErrorClass::Transient,
-                )
-            });
+            return kiln_cloud::error::json_reply("the reply", &body, ErrorClass::Transient);
         }
         Err(reply_fault(self, action, status, &body))
     }

@@ -147,6 +147,16 @@ pub enum UploadOwner {
     Root,
 }
 
+/// How provisioners reach the container (`communicator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Communicator {
+    /// The engine's exec and archive APIs (Packer's `docker`, the default).
+    Docker,
+    /// None: the container is committed or exported as it ran
+    /// (`communicator: none`); provisioners that need a communicator fail.
+    None,
+}
+
 /// Registry credentials for the pull (`login*`).
 #[derive(Debug, Clone)]
 pub enum Login {
@@ -184,6 +194,8 @@ pub struct Config {
     pub upload_owner: UploadOwner,
     /// `exec_user`.
     pub exec_user: Option<String>,
+    /// `communicator`.
+    pub communicator: Communicator,
     /// `login*`.
     pub login: Login,
 }
@@ -203,7 +215,10 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
     };
     // `ssh_pty`, `ssh_timeout`… are accepted and type-checked (their
     // secrets registered), as Packer 1.6.6 does with the docker communicator.
-    if matches!(r.communicator.as_deref(), None | Some("") | Some("docker")) {
+    if matches!(
+        r.communicator.as_deref(),
+        None | Some("") | Some("docker") | Some("none")
+    ) {
         let mut ssh_keys = raw.clone();
         ssh_keys
             .values
@@ -285,20 +300,20 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
         }
         errors.push(e);
     }
-    match r.communicator.as_deref() {
-        None | Some("") | Some("docker") => {}
-        Some("none") => errors.push(ConfigError::at(
-            "communicator",
-            "the docker builder always uses the `docker` communicator in kiln",
-        )),
-        Some(other) => errors.push(
-            ConfigError::at(
-                "communicator",
-                format!("the `{other}` communicator is not supported by the docker builder"),
-            )
-            .with_hint("remove `communicator`: the container is reached through the docker engine"),
-        ),
-    }
+    let communicator = match r.communicator.as_deref() {
+        None | Some("") | Some("docker") => Communicator::Docker,
+        Some("none") => Communicator::None,
+        Some(other) => {
+            errors.push(
+                ConfigError::at(
+                    "communicator",
+                    format!("the `{other}` communicator is not supported by the docker builder"),
+                )
+                .with_hint("use `docker` (the default: the container is reached through the docker engine) or `none`"),
+            );
+            Communicator::Docker
+        }
+    };
 
     // `run_command` is rendered here, with `{{.Image}}` known.
     let run_args: Vec<String> = match &r.run_command {
@@ -407,6 +422,7 @@ pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErr
             UploadOwner::Root
         },
         exec_user: r.exec_user.filter(|u| !u.is_empty()),
+        communicator,
         login,
     })
 }
@@ -584,6 +600,21 @@ mod tests {
             .to_string();
         assert!(e.contains("`ssh_pty`"), "{e}");
         assert!(e.contains("unknown configuration key `ssh_bogus`"), "{e}");
+    }
+
+    #[test]
+    fn communicator_none_is_accepted_and_ssh_is_not() {
+        let c = prep(json!({"image": "x", "commit": true, "communicator": "none"})).unwrap();
+        assert_eq!(c.communicator, Communicator::None);
+        let c = prep(json!({"image": "x", "commit": true})).unwrap();
+        assert_eq!(c.communicator, Communicator::Docker);
+        let e = prep(json!({"image": "x", "commit": true, "communicator": "ssh"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the `ssh` communicator is not supported by the docker builder"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -165,12 +165,15 @@ impl Builder for DockerBuilder {
                 c.run_display.clone(),
                 c.container_dir.clone(),
             )),
-            Box::new(step_connect::StepConnect::new(
+        ];
+        // Packer's StepConnect does nothing for `communicator: none`.
+        if c.communicator == config::Communicator::Docker {
+            steps.push(Box::new(step_connect::StepConnect::new(
                 c.exec_user.clone(),
                 c.upload_owner,
-            )),
-            Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)),
-        ];
+            )));
+        }
+        steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
         match &c.output {
             Output::Commit {
                 author,

@@ -17,7 +17,6 @@ pub mod sign;
 
 use std::collections::BTreeMap;
 
-use kiln_cloud::error::snippet;
 use kiln_cloud::{Api, ApiError, ErrorClass, Failure, Fault, RetryPolicy, Timeouts};
 use kiln_sdk::Secret;
 use serde_json::Value;
@@ -238,18 +237,7 @@ impl Client {
             .await
             .map_err(|e| kiln_cloud::error::transport_fault(&e, e.is_timeout(), e.is_connect()))?;
         if (200..300).contains(&status) {
-            if bytes.is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                Fault::new(
-                    Failure::Other(format!(
-                        "the reply is not the expected JSON ({e}): {}",
-                        snippet(&String::from_utf8_lossy(&bytes), 100)
-                    )),
-                    ErrorClass::Transient,
-                )
-            });
+            return kiln_cloud::error::json_or_empty_reply(&bytes);
         }
         Err(reply_fault(status, &bytes, request_id.as_deref()))
     }

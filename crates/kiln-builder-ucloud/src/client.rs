@@ -264,15 +264,11 @@ impl Client {
         if envelope.ret_code != 0 {
             return Err(ret_code_fault(action, envelope.ret_code, &envelope.message));
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            Fault::new(
-                Failure::Other(format!(
-                    "the reply to `{action}` is not the expected JSON ({e}): {}",
-                    snippet(&String::from_utf8_lossy(&body), 100)
-                )),
-                ErrorClass::Transient,
-            )
-        })
+        kiln_cloud::error::json_reply(
+            &format!("the reply to `{action}`"),
+            &body,
+            ErrorClass::Transient,
+        )
     }
 }
 

@@ -279,6 +279,35 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A successful reply's JSON body of type `T`: `what` names the reply in
+/// the error (`the reply`, `` the reply to `DescribeImages` ``), and a body
+/// that does not parse is a transient fault (a proxy's page, a cut-off
+/// reply) whose message shows its first line.
+pub fn json_reply<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+    class: ErrorClass,
+) -> Result<T, Fault> {
+    serde_json::from_slice(body).map_err(|e| {
+        Fault::new(
+            Failure::Other(format!(
+                "{what} is not the expected JSON ({e}): {}",
+                snippet(&String::from_utf8_lossy(body), 100)
+            )),
+            class,
+        )
+    })
+}
+
+/// [`json_reply`] for services that answer some calls with an empty body
+/// (`204 No Content`): that is JSON `null`.
+pub fn json_or_empty_reply(body: &[u8]) -> Result<serde_json::Value, Fault> {
+    if body.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    json_reply("the reply", body, ErrorClass::Transient)
+}
+
 /// The first line of `body`, at most `max` characters, for an error
 /// message (an HTML page's title or first text, not all of it).
 pub fn snippet(body: &str, max: usize) -> String {

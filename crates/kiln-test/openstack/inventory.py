@@ -24,17 +24,15 @@ def main():
                          for f in c.network.ips(project_id=project)],
         "keypairs": [{"name": k.name} for k in c.compute.keypairs()],
         "images": [{"id": i.id, "name": i.name, "status": i.status, "visibility": i.visibility,
+                    "disk_format": i.disk_format, "size": i.size,
                     "tags": sorted(i.tags or []), "min_disk": i.min_disk,
                     "members": sorted([m.member_id, m.status] for m in c.image.members(i)),
                     "properties": {k: v for k, v in (i.properties or {}).items()
                                    if k.startswith("kiln:") or k in ("image_type",)}}
                    for i in c.image.images(owner=project)],
     }
-    try:
-        out["volumes"] = [{"id": v.id, "name": v.name, "status": v.status}
-                          for v in c.block_storage.volumes()]
-    except Exception:  # no Cinder in the test cloud
-        out["volumes"] = []
+    out["volumes"] = [{"id": v.id, "name": v.name, "status": v.status}
+                      for v in c.block_storage.volumes()]
     for v in out.values():
         v.sort(key=lambda x: (x.get("name") or "", x.get("id") or ""))
     print(json.dumps(out, sort_keys=True))

@@ -454,7 +454,7 @@ async fn a_refused_connection_is_retried_and_named() {
         .call::<serde_json::Value>("DescribeRegions", &Params::new(), None)
         .await
         .unwrap_err();
-    assert_eq!(e.fault.failure, Failure::Refused);
+    assert_eq!(e.fault.failure, kiln_cloud::Failure::Refused);
     assert_eq!(e.attempts, 4);
     let text = e.to_string();
     assert!(

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kiln_cloud::error::snippet;
 use kiln_cloud::{Api, ApiError, ErrorClass, Failure, Fault, RetryPolicy, Timeouts};
 use kiln_sdk::Secret;
 use serde_json::{json, Value};
@@ -411,15 +410,11 @@ impl Client {
                 if !(200..300).contains(&status) {
                     return Err(reply_fault(status, &bytes));
                 }
-                let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                    Fault::new(
-                        Failure::Other(format!(
-                            "Keystone's reply is not the expected JSON ({e}): {}",
-                            snippet(&String::from_utf8_lossy(&bytes), 100)
-                        )),
-                        ErrorClass::Permanent,
-                    )
-                })?;
+                let v: Value = kiln_cloud::error::json_reply(
+                    "Keystone's reply",
+                    &bytes,
+                    ErrorClass::Permanent,
+                )?;
                 let id = id.ok_or_else(|| {
                     Fault::new(
                         Failure::Other("Keystone's reply has no `X-Subject-Token`".into()),
@@ -674,19 +669,7 @@ impl Client {
             .await
             .map_err(|e| kiln_cloud::error::transport_fault(&e, e.is_timeout(), e.is_connect()))?;
         if (200..300).contains(&status) {
-            let body = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    Fault::new(
-                        Failure::Other(format!(
-                            "the reply is not the expected JSON ({e}): {}",
-                            snippet(&String::from_utf8_lossy(&bytes), 100)
-                        )),
-                        ErrorClass::Transient,
-                    )
-                })?
-            };
+            let body = kiln_cloud::error::json_or_empty_reply(&bytes)?;
             return Ok(Reply { body, location });
         }
         let mut fault = reply_fault(status, &bytes);

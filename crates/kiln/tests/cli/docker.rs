@@ -455,6 +455,65 @@ fn run_command_options_take_effect_as_with_packer() {
     assert!(g.containers().is_empty(), "the build container is left");
 }
 
+/// `communicator: none`: no connection, the container committed as its
+/// command left it, with the same steps and lines as packer 1.6.6.
+#[test]
+fn communicator_none_commits_without_connecting_as_packer_does() {
+    kiln_test::require_packer();
+    let _serial = serial();
+    let mut g = Guard::new("communicator-none");
+    let (kd, pd) = (dir(), dir());
+    for (d, tag) in [(&kd, "kiln"), (&pd, "packer")] {
+        let t = serde_json::json!({
+            "builders": [{
+                "type": "docker", "image": base_image(), "pull": false, "commit": true,
+                "communicator": "none", "run_command": serde_json::from_str::<serde_json::Value>(&g.run_command()).unwrap(),
+                "changes": [format!("LABEL made-by={tag}")]
+            }],
+            "post-processors": [{"type": "docker-tag", "repository": format!("kiln-cli-test/none-{tag}"), "tags": ["t"]}]
+        });
+        d.write("t.json", &t.to_string());
+        g.images.push(format!("kiln-cli-test/none-{tag}:t"));
+    }
+    let args = ["build", "-color=false", "t.json"];
+    let k = kiln(&kd, &args);
+    let p = run(pd.packer(&args).unwrap());
+    assert_eq!(k.code, 0, "kiln:\n{}{}", k.stdout, k.stderr);
+    assert_eq!(p.code, 0, "packer:\n{}{}", p.stdout, p.stderr);
+    let steps = |out: &str| -> Vec<String> {
+        hide_temp_dirs(&hide_ids(out))
+            .lines()
+            .filter(|l| l.starts_with("==> docker"))
+            .map(|l| {
+                l.replace("kiln-cli-test/none-kiln", "REPO")
+                    .replace("kiln-cli-test/none-packer", "REPO")
+            })
+            .collect()
+    };
+    assert_eq!(
+        steps(&k.stdout),
+        steps(&p.stdout),
+        "kiln:\n{}\npacker:\n{}",
+        k.stdout,
+        p.stdout
+    );
+    assert!(
+        !k.stdout.contains("Using docker communicator"),
+        "{}",
+        k.stdout
+    );
+    for tag in ["kiln", "packer"] {
+        let label = docker_ok(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"made-by\"}}",
+            &format!("kiln-cli-test/none-{tag}:t"),
+        ]);
+        assert_eq!(label, tag);
+    }
+    assert!(g.containers().is_empty(), "the build container is left");
+}
+
 #[test]
 fn validate_reports_every_docker_error() {
     let d = dir();

@@ -130,6 +130,18 @@ fn kiln_build(template: &Value) -> (Run, String) {
     ))
 }
 
+/// Runs packer 1.6.6's `build` on `template` in a fresh directory.
+fn packer_build(packer: &std::path::Path, template: &Value) -> (Run, String) {
+    let d = dir();
+    std::fs::write(d.path().join("openstack.json"), template.to_string()).unwrap();
+    let mut c = std::process::Command::new(packer);
+    c.current_dir(d.path())
+        .args(["build", "openstack.json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .env_remove("PACKER_LOG");
+    run_both(c)
+}
+
 #[test]
 fn a_build_provisions_over_ssh_makes_the_image_and_leaves_nothing_else() {
     let _one = one_at_a_time();
@@ -217,18 +229,7 @@ fn packer_1_6_6_builds_the_same_template_against_the_same_cloud_with_the_same_re
     assert_eq!(r.code, 0, "{kiln_all}");
     let after_kiln = os.inventory();
 
-    let d = dir();
-    std::fs::write(
-        d.path().join("openstack.json"),
-        template(os, &packer_name, sshd.port, &member).to_string(),
-    )
-    .unwrap();
-    let mut c = std::process::Command::new(packer);
-    c.current_dir(d.path())
-        .args(["build", "openstack.json"])
-        .env("CHECKPOINT_DISABLE", "1")
-        .env_remove("PACKER_LOG");
-    let (p, packer_all) = run_both(c);
+    let (p, packer_all) = packer_build(&packer, &template(os, &packer_name, sshd.port, &member));
     let after_packer = os.inventory();
     assert_eq!(p.code, 0, "packer failed:\n{packer_all}");
     assert!(
@@ -299,6 +300,85 @@ fn packer_1_6_6_builds_the_same_template_against_the_same_cloud_with_the_same_re
             delete_image(os, i["id"].as_str().unwrap());
         }
     }
+}
+
+/// `use_blockstorage_volume`: the server boots from a Cinder volume made
+/// from the source image; the stopped server's volume is released and
+/// uploaded as the image (Cinder's `os-volume_upload_image`), and the
+/// volume is deleted. This Cinder has the fix for CVE-2023-2088, as every
+/// supported release since 2023: it refuses the `os-detach` of a volume Nova
+/// attached, so packer 1.6.6 (and today's plugin, which detaches the same
+/// way) fails there, cleaning up; kiln terminates the stopped server to
+/// release the volume and makes the image.
+#[test]
+fn a_volume_backed_build_makes_its_image_where_packer_1_6_6_cannot_detach_the_volume() {
+    let packer = kiln_test::require_packer();
+    let _one = one_at_a_time();
+    let os = OpenStack::shared();
+    let sshd = os.sshd();
+    let member = os.project_id("kiln-other");
+    let (kiln_name, packer_name) = (unique("kiln-os-vol"), unique("packer-os-vol"));
+    let volume_backed = |name: &str| {
+        let mut t = template(os, name, sshd.port, &member);
+        let b = t["builders"][0].as_object_mut().unwrap();
+        b.insert("use_blockstorage_volume".into(), true.into());
+        b.insert("volume_size".into(), 1.into());
+        b.insert("image_disk_format".into(), "raw".into());
+        t
+    };
+    let before = os.inventory();
+    let (r, kiln_all) = kiln_build(&volume_backed(&kiln_name));
+    let after_kiln = os.inventory();
+    assert_eq!(r.code, 0, "{kiln_all}");
+    assert_nothing_left(&before, &after_kiln, &kiln_all);
+    assert_in_order(
+        &kiln_all,
+        [
+            "    openstack: Found Image ID: ",
+            "==> openstack: Creating volume...",
+            "==> openstack: Waiting for volume ",
+            "    openstack: Volume ID: ",
+            "==> openstack: Launching server...",
+            "==> openstack: Waiting for server to become ready...",
+            "    openstack: provisioned-on-openstack",
+            "==> openstack: Stopping server: ",
+            "==> openstack: Detaching volume ",
+            "==> openstack: Cinder refuses to detach a volume Nova attached: terminating the stopped server ",
+            "==> openstack: Waiting for volume ",
+            "==> openstack: Creating the image: ",
+            "==> openstack: Waiting for image ",
+            "==> openstack: Terminating the source server: ",
+            "==> openstack: Deleting volume: ",
+            "--> openstack: An image was created: ",
+        ],
+    );
+    // The image holds the volume's bytes: the source image's, as the
+    // stand-in volume driver copies them both ways.
+    let built = image(&after_kiln, &kiln_name)
+        .unwrap_or_else(|| panic!("no image {kiln_name}: {after_kiln}\n{kiln_all}"))
+        .clone();
+    let source_size =
+        os.python("import openstack; print(openstack.connect().image.find_image('tiny').size)");
+    assert_eq!(built["status"], "active", "{built}");
+    assert_eq!(built["disk_format"], "raw", "{built}");
+    assert_eq!(built["size"].to_string(), source_size.trim(), "{built}");
+    assert_eq!(built["tags"], serde_json::json!(["e2e", "kiln"]), "{built}");
+    assert_eq!(built["min_disk"], 2, "{built}");
+
+    let (p, packer_all) = packer_build(&packer, &volume_backed(&packer_name));
+    let after_packer = os.inventory();
+    assert_eq!(p.code, 1, "packer 1.6.6 succeeded:\n{packer_all}");
+    assert!(
+        packer_all.contains("Error detaching block storage volume")
+            && packer_all.contains("but got 409 instead"),
+        "{packer_all}"
+    );
+    assert_nothing_left(&after_kiln, &after_packer, &packer_all);
+    assert!(
+        image(&after_packer, &packer_name).is_none(),
+        "{after_packer}"
+    );
+    delete_image(os, built["id"].as_str().unwrap());
 }
 
 #[test]
