@@ -20,6 +20,7 @@
 #   dnsmasq-base - a DHCP server on the bridge of the qemu `net_bridge` test.
 #   tmux       - the terminal the live-view tests run kiln in.
 #   cargo-deb  - (from crates.io, at the end) the Debian package of scripts/dist.sh.
+#   ansible-core - ansible-playbook for the `ansible` provisioner's tests.
 #   iproute2   - loopback in the private network namespace of the fake
 #                Alibaba Cloud API's packer run (fakes/alicloud).
 set -euo pipefail
@@ -56,6 +57,8 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# ansible-core: the `ansible` provisioner runs ansible-playbook on this host.
+command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
 # iproute2: `ip link set lo up` in the namespace of fakes/alicloud's packer run.
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 
@@ -84,6 +87,11 @@ fi
 # The openstack builder tests' cloud: OpenStack Zed from Debian 12's packages
 # (scripts/openstack.sh; its services run only when a test starts them).
 $SUDO "$(dirname "$0")/openstack.sh" install
+
+# The configuration-management provisioners' guest image (ansible-core,
+# puppet-agent, python3): kiln-test/cm:bookworm, made with debootstrap and
+# `docker import`. About 3 minutes, once.
+$SUDO "$(dirname "$0")/make-cm-image.sh"
 
 # moto's EC2 server for the amazon-ebs tests and bench/amazon-parallel.sh,
 # in a venv (Debian 12's pip refuses system-wide installs). The tests look

@@ -5,6 +5,10 @@
 //!
 //! - [`base_image`]: `kiln-test/busybox:latest`, made once with
 //!   `docker import` from a busybox-static root file system (no pulls).
+//! - [`cm_image`]: `kiln-test/cm:bookworm`, a Debian root with python3,
+//!   ansible-core and puppet-agent for the configuration-management
+//!   provisioners' tests, made by `scripts/make-cm-image.sh` (which
+//!   `scripts/install-deps.sh` runs); a test fails when it is missing.
 //! - [`Registry`]: Debian's `docker-registry` serving on 127.0.0.1 from a
 //!   temporary directory; dropping it kills the server and deletes the
 //!   storage.
@@ -85,6 +89,19 @@ pub fn base_image() -> &'static str {
         );
     });
     BASE_IMAGE
+}
+
+/// The tag of the configuration-management guest image.
+pub const CM_IMAGE: &str = "kiln-test/cm:bookworm";
+
+/// Returns [`CM_IMAGE`]'s tag, panicking with the command that makes it
+/// when it is missing (it takes minutes to build, so no test builds it).
+pub fn cm_image() -> &'static str {
+    assert!(
+        docker(&["image", "inspect", CM_IMAGE]).status.success(),
+        "the docker image `{CM_IMAGE}` is missing: run scripts/make-cm-image.sh (scripts/install-deps.sh does)"
+    );
+    CM_IMAGE
 }
 
 fn build_rootfs(root: &Path, busybox: &Path) -> std::io::Result<()> {

@@ -11,7 +11,7 @@
 //! temporary file holding `inline` commands is deleted on drop.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -21,7 +21,7 @@ use kiln_sdk::communicator::{
 use kiln_sdk::component::BuildError;
 use kiln_sdk::config::{decode_lenient, DecodeOptions};
 use kiln_sdk::duration::{format_go, parse_go_duration};
-use kiln_sdk::interpolate::{self, Generated};
+use kiln_sdk::interpolate;
 use kiln_sdk::{
     ConfigError, ConfigErrors, PrepareContext, Prepared, ProvisionContext, Provisioner,
     ProvisionerFactory, RawConfig, Ui,
@@ -263,19 +263,9 @@ pub(crate) async fn run_with_ui(
     ui: &dyn Ui,
     command: &str,
 ) -> Result<ExitStatus, BuildError> {
-    let out = |l: &str| ui.message(l);
-    let err = |l: &str| ui.error(l);
-    comm.start(
-        &RemoteCommand {
-            command: command.to_string(),
-        },
-        CommandOutput {
-            stdout: &out,
-            stderr: &err,
-        },
-    )
-    .await
-    .map_err(|e| BuildError::msg(format!("cannot run `{command}`: {e}")))
+    kiln_sdk::communicator::run_with_ui(comm, ui, command)
+        .await
+        .map_err(|e| BuildError::msg(format!("cannot run `{command}`: {e}")))
 }
 
 /// Retries `f` until it succeeds or `timeout` passes (Packer's
@@ -384,12 +374,7 @@ impl Shell {
         comm: &dyn Communicator,
         uploaded: &Mutex<Vec<String>>,
     ) -> Result<(), BuildError> {
-        let mut ctx = cx.interpolation.with_data(
-            cx.generated
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))),
-        );
-        ctx.generated = Generated::Known(Arc::new((**cx.generated).clone()));
+        let ctx = cx.interpolation.with_generated(cx.generated);
         let _inline_guard;
         let scripts: Vec<String> = match &self.source {
             Source::Scripts(s) => s.clone(),

@@ -26,7 +26,15 @@ pub fn builders() -> Vec<Box<dyn BuilderFactory>> {
 
 /// Every built-in provisioner type.
 pub fn provisioners() -> Vec<Box<dyn ProvisionerFactory>> {
-    kiln_provisioners::factories()
+    let mut v = kiln_provisioners::factories();
+    v.push(Box::new(
+        kiln_provisioner_ansible::AnsibleProvisionerFactory,
+    ));
+    v.push(Box::new(
+        kiln_provisioner_ansible_local::AnsibleLocalProvisionerFactory,
+    ));
+    v.extend(kiln_provisioners_cm::factories());
+    v
 }
 
 /// Every built-in post-processor type.
@@ -93,7 +101,16 @@ mod tests {
             ]
         );
         assert_eq!(r.data_source_names(), ["null", "http"]);
-        for p in ["breakpoint", "shell-local", "sleep"] {
+        for p in [
+            "ansible-local",
+            "breakpoint",
+            "chef-client",
+            "chef-solo",
+            "puppet-masterless",
+            "puppet-server",
+            "shell-local",
+            "sleep",
+        ] {
             assert!(r.provisioner(p).is_some(), "missing provisioner {p}");
         }
         for p in [

@@ -229,7 +229,14 @@ fn minimal_config(kind: &str, name: &str) -> Option<serde_json::Value> {
             "iso_checksum": "none",
             "communicator": "none",
         }),
+        ("provisioners", "ansible") => {
+            json!({ "playbook_file": "Cargo.toml", "skip_version_check": true })
+        }
+        ("provisioners", "ansible-local") => json!({ "playbook_file": "Cargo.toml" }),
         ("provisioners", "breakpoint") => json!({}),
+        ("provisioners", "chef-client") => json!({ "server_url": "https://chef.example.com" }),
+        ("provisioners", "chef-solo" | "puppet-server") => json!({}),
+        ("provisioners", "puppet-masterless") => json!({ "manifest_file": "Cargo.toml" }),
         ("provisioners", "file") => json!({ "source": "Cargo.toml", "destination": "/tmp/x" }),
         ("provisioners", "shell" | "shell-local") => json!({ "inline": ["true"] }),
         ("provisioners", "sleep") => json!({ "duration": "1s" }),

@@ -114,6 +114,28 @@ pub enum CommunicatorError {
     },
 }
 
+/// Runs `command` on the machine with each stdout line shown as a message
+/// and each stderr line as an error (Packer's `RemoteCmd.RunWithUi`).
+/// `Err` only when it could not run at all; how it ended is the `Ok`.
+pub async fn run_with_ui(
+    comm: &dyn Communicator,
+    ui: &dyn crate::Ui,
+    command: &str,
+) -> Result<ExitStatus, CommunicatorError> {
+    let out = |l: &str| ui.message(l);
+    let err = |l: &str| ui.error(l);
+    comm.start(
+        &RemoteCommand {
+            command: command.to_string(),
+        },
+        CommandOutput {
+            stdout: &out,
+            stderr: &err,
+        },
+    )
+    .await
+}
+
 /// A way to run commands and move files on the machine being built.
 #[async_trait]
 pub trait Communicator: Send + Sync {

@@ -102,6 +102,18 @@ impl Context {
         }
         c
     }
+
+    /// A copy of this context for run time: the builder's generated data
+    /// known both as `{{ build `Key` }}` and as `{{ .Key }}`.
+    pub fn with_generated(&self, generated: &BTreeMap<String, String>) -> Context {
+        let mut c = self.with_data(
+            generated
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))),
+        );
+        c.generated = Generated::Known(Arc::new(generated.clone()));
+        c
+    }
 }
 
 /// Why a string could not be interpolated.

@@ -14,10 +14,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use kiln_sdk::component::BuildError;
-use kiln_sdk::interpolate::{self, Generated};
+use kiln_sdk::interpolate;
 use kiln_sdk::shell_env::ValueForm;
 use kiln_sdk::Ui;
 use tempfile::TempPath;
@@ -64,12 +63,7 @@ pub(crate) async fn run(settings: &Settings, run: Run<'_>) -> Result<(), BuildEr
         return Ok(());
     }
 
-    let mut ctx = run.interpolation.with_data(
-        run.generated
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))),
-    );
-    ctx.generated = Generated::Known(Arc::new(run.generated.clone()));
+    let ctx = run.interpolation.with_generated(run.generated);
 
     // Dropping `_inline_script` deletes the temporary file.
     let (scripts, _inline_script) = match &settings.source {

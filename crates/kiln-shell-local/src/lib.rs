@@ -11,7 +11,7 @@ mod config;
 mod engine;
 mod envfmt;
 mod post_processor;
-mod process;
+pub mod process;
 mod provisioner;
 
 pub use config::{

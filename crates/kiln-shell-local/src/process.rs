@@ -24,7 +24,7 @@ const ABANDON_AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Finished {
+pub enum Finished {
     /// It exited with this code; a death by signal is `-1`, as Go reports it.
     Exited(i32),
     /// The run was cancelled and the process group was killed.
@@ -32,7 +32,7 @@ pub(crate) enum Finished {
 }
 
 /// What to run and how.
-pub(crate) struct Spawn<'a> {
+pub struct Spawn<'a> {
     /// Program and arguments; never empty.
     pub argv: &'a [String],
     /// Variables added to the inherited environment.
@@ -62,7 +62,7 @@ fn signal_group(pgid: Pid, signal: Signal) {
 
 /// Runs the command to completion (or cancellation), streaming its output.
 /// Fails only when the command cannot be started or waited for.
-pub(crate) async fn run(
+pub async fn run(
     spawn: Spawn<'_>,
     ui: &dyn Ui,
     cancel: &CancellationToken,

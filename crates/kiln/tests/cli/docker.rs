@@ -15,7 +15,7 @@ use crate::support::*;
 /// The docker tests of this file run one at a time: one counts images.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -27,7 +27,7 @@ fn docker(args: &[&str]) -> Output {
         .expect("run docker")
 }
 
-fn docker_ok(args: &[&str]) -> String {
+pub(crate) fn docker_ok(args: &[&str]) -> String {
     let o = docker(args);
     assert!(
         o.status.success(),
@@ -55,19 +55,19 @@ fn base_image() -> &'static str {
 }
 
 /// Removes the labelled containers and the named images when dropped.
-struct Guard {
-    label: String,
-    images: Vec<String>,
+pub(crate) struct Guard {
+    pub(crate) label: String,
+    pub(crate) images: Vec<String>,
 }
 
 impl Guard {
-    fn new(test: &str) -> Guard {
+    pub(crate) fn new(test: &str) -> Guard {
         Guard {
             label: format!("kiln-cli-test={test}-{}", std::process::id()),
             images: Vec::new(),
         }
     }
-    fn containers(&self) -> Vec<String> {
+    pub(crate) fn containers(&self) -> Vec<String> {
         lines(docker(&[
             "ps",
             "-aq",
@@ -76,7 +76,7 @@ impl Guard {
         ]))
     }
     /// `run_command` that puts the label on the build container.
-    fn run_command(&self) -> String {
+    pub(crate) fn run_command(&self) -> String {
         serde_json::json!([
             "-d",
             "-i",
