@@ -50,7 +50,6 @@ impl Proxy {
             auth_rejection_time: Duration::ZERO,
             auth_rejection_time_initial: Some(Duration::ZERO),
             inactivity_timeout: None,
-            nodelay: true,
             ..Default::default()
         });
         let mut tasks = JoinSet::new();
@@ -65,6 +64,10 @@ impl Proxy {
                         continue;
                     }
                 };
+                // russh sets TCP_NODELAY only on sockets it accepts itself;
+                // with Nagle's algorithm each small reply waits for the
+                // client's delayed ACK (about 40 ms a command).
+                let _ = stream.set_nodelay(true);
                 let handler = Connection {
                     access: access.clone(),
                     remote: remote.clone(),
