@@ -104,12 +104,15 @@ if ! "$MOTO_VENV/bin/python" -c "from importlib.metadata import version as v; as
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
-# ensure_venv DIR PKG==VER...: a venv at DIR holding exactly these pins
+# ensure_venv DIR PKG[EXTRA]==VER...: a venv at DIR holding exactly these pins
 # (created or refreshed only when one of them is missing or differs).
 ensure_venv() {
   local dir="$1"; shift
   local check="from importlib.metadata import version as v" p
-  for p in "$@"; do check+="; assert v('${p%%==*}') == '${p##*==}'"; done
+  for p in "$@"; do
+    local name="${p%%==*}"
+    check+="; assert v('${name%%[*}') == '${p##*==}'"
+  done
   if ! "$dir/bin/python" -c "$check" >/dev/null 2>&1; then
     python3 -m venv "$dir"
     "$dir/bin/pip" install -q --disable-pip-version-check "$@"
@@ -140,6 +143,16 @@ ensure_venv "${KILN_HUAWEICLOUD_VENV:-$HOME/.cache/kiln/huaweicloud-venv}" \
   huaweicloudsdkvpc==3.1.219 \
   huaweicloudsdkeip==3.1.219 \
   huaweicloudsdkiam==3.1.219
+
+# Independent checkers of what issue 23's components write: the SPDX and
+# CycloneDX reference validators (the sbom provisioner), and
+# securesystemslib's DSSE verifier (the provenance post-processor).
+ensure_venv "${KILN_SBOM_VENV:-$HOME/.cache/kiln/sbom-venv}" \
+  spdx-tools==0.8.5 \
+  'cyclonedx-python-lib[json-validation]==11.12.0'
+ensure_venv "${KILN_ATTEST_VENV:-$HOME/.cache/kiln/attest-venv}" \
+  securesystemslib==1.6.0 \
+  cryptography==51.0.1
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install Rust (rustup) first" >&2

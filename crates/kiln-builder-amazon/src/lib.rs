@@ -74,6 +74,8 @@ kiln_cloud::cloud_builder! {
 /// The builder's step state. Each step records what it created *before*
 /// the call that may fail after creating it, so cleanup finds it.
 pub struct AmazonState {
+    /// Whether this is a build or a boot of its artifact.
+    pub purpose: Purpose,
     /// The SDK configuration (credentials, endpoint), for other regions.
     pub sdk: aws_config::SdkConfig,
     /// The EC2 client of the build region.
@@ -134,10 +136,16 @@ kiln_cloud::impl_ssh_state!(AmazonState);
 /// `StepKeyPair` rules).
 pub use kiln_cloud::steps::key_pair::KeyPairPlan;
 
-#[async_trait]
-impl Builder for AmazonEbsBuilder {
-    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
-        let c = &self.0.config;
+impl AmazonEbsBuilder {
+    /// Runs the build's steps with config `c` to the end and returns their
+    /// state: the launch and provision steps, then the image steps unless
+    /// `c.skip_create_ami` (which [`Builder::boot`] sets).
+    async fn run_steps(
+        &self,
+        c: &Arc<Config>,
+        cx: &BuildContext<'_>,
+        purpose: Purpose,
+    ) -> Result<AmazonState, BuildError> {
         if let Some(reason) = config::cannot_start(c) {
             return Err(BuildError::msg(reason));
         }
@@ -162,6 +170,7 @@ impl Builder for AmazonEbsBuilder {
         .map_err(BuildError::msg)?;
 
         let mut state = AmazonState {
+            purpose,
             sdk,
             ec2,
             region: c.access.region.clone(),
@@ -229,6 +238,17 @@ impl Builder for AmazonEbsBuilder {
         }
         let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
         runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        Ok(state)
+    }
+}
+
+#[async_trait]
+impl Builder for AmazonEbsBuilder {
+    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+        let state = self.run_steps(&self.0.config, &cx, Purpose::Build).await?;
+        if let Some(id) = state.source_image.as_ref().and_then(|i| i.image_id()) {
+            cx.record.set_source_image(id);
+        }
         if state.amis.is_empty() {
             return Ok(None);
         }
@@ -242,5 +262,72 @@ impl Builder for AmazonEbsBuilder {
             sdk: state.sdk.clone(),
             generated: data,
         })))
+    }
+
+    /// Launches an instance from the artifact's AMI in the build's region,
+    /// with the build's own launch, network and communicator settings, runs
+    /// the hook, and terminates it (with its temporary key pair and
+    /// security group) through the same steps' cleanup.
+    async fn boot(
+        &self,
+        cx: BuildContext<'_>,
+        artifact: Arc<dyn Artifact>,
+    ) -> Result<bool, BuildError> {
+        if artifact.builder_id() != BUILDER_ID {
+            return Ok(false);
+        }
+        let region = &self.0.config.access.region;
+        let Some(ami) = ami_in_region(&artifact.id(), region) else {
+            return Err(BuildError::msg(format!(
+                "the artifact `{}` has no AMI in the build's region `{region}`",
+                artifact.id()
+            )));
+        };
+        let mut c = Config::clone(&self.0.config);
+        c.source = config::SourceAmi {
+            id: Some(ami),
+            filters: Default::default(),
+            owners: Vec::new(),
+            most_recent: false,
+        };
+        c.skip_create_ami = true;
+        self.run_steps(&Arc::new(c), &cx, Purpose::Boot).await?;
+        Ok(true)
+    }
+}
+
+/// Why the steps run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A build: from the template's source AMI to new AMIs.
+    Build,
+    /// [`Builder::boot`]: an instance of an AMI this builder made. Its root
+    /// device is not checked (moto, unlike EC2, reports `standard` for
+    /// the AMIs it makes; ours are EBS-backed by construction).
+    Boot,
+}
+
+/// The AMI in `region` of an artifact id (`us-east-1:ami-1,eu-west-1:ami-2`).
+fn ami_in_region(id: &str, region: &str) -> Option<String> {
+    id.split(',')
+        .filter_map(|part| part.split_once(':'))
+        .find(|(r, _)| *r == region)
+        .map(|(_, ami)| ami.to_string())
+}
+
+#[cfg(test)]
+mod boot_tests {
+    #[test]
+    fn the_ami_of_the_builds_region_is_found_in_the_artifact_id() {
+        let id = "us-east-1:ami-1,eu-west-1:ami-2";
+        assert_eq!(
+            super::ami_in_region(id, "eu-west-1").as_deref(),
+            Some("ami-2")
+        );
+        assert_eq!(
+            super::ami_in_region(id, "us-east-1").as_deref(),
+            Some("ami-1")
+        );
+        assert_eq!(super::ami_in_region(id, "ap-south-1"), None);
     }
 }

@@ -155,7 +155,7 @@ pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
 }
 
 /// The id of the source AMI both launch steps start from, checked to be
-/// EBS-backed.
+/// EBS-backed when building.
 pub fn source_image_id(state: &AmazonState) -> Result<String, StepError> {
     let image = state.source_image.as_ref();
     let Some(image_id) = image.and_then(|i| i.image_id()).map(str::to_string) else {
@@ -165,7 +165,7 @@ pub fn source_image_id(state: &AmazonState) -> Result<String, StepError> {
         .and_then(|i| i.root_device_type())
         .map(|t| t.as_str().to_string())
         .unwrap_or_default();
-    if root != "ebs" {
+    if root != "ebs" && state.purpose == crate::Purpose::Build {
         return Err(StepError::msg(format!(
             "the source AMI `{image_id}` has root device type `{root}`: amazon-ebs needs an EBS-backed (`ebs`) source AMI"
         )));

@@ -102,6 +102,9 @@ pub struct DockerState {
     pub image_id: Option<String>,
     /// The export file being written (`StepExport`).
     pub export_file: Option<PathBuf>,
+    /// The base image as resolved (`name@sha256:…`), for the build record
+    /// (`StepPull`).
+    pub source_image: Option<String>,
 }
 
 impl DockerState {
@@ -117,6 +120,7 @@ impl DockerState {
             pending_commit: None,
             image_id: None,
             export_file: None,
+            source_image: None,
         }
     }
 }
@@ -133,9 +137,9 @@ impl HasCommunicator for DockerState {
     }
 }
 
-#[async_trait]
-impl Builder for DockerBuilder {
-    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+impl DockerBuilder {
+    /// The engine connection and the state every run starts from.
+    async fn start(&self, cx: &BuildContext<'_>) -> Result<DockerState, BuildError> {
         let docker = client::connect().await.map_err(BuildError::msg)?;
         let mut state = DockerState::new(docker);
         state
@@ -144,28 +148,32 @@ impl Builder for DockerBuilder {
         state
             .generated
             .insert(generated::CONN_TYPE.into(), "docker".into());
+        Ok(state)
+    }
+
+    /// The steps up to provisioning: temporary directory, `pull` (a build's;
+    /// a boot has none), the container from `run` (with the run labels
+    /// added, so `kiln cleanup -run` finds it after a SIGKILL; `display`,
+    /// what the UI shows, is left as written), connect, provision.
+    fn machine_steps(
+        &self,
+        cx: &BuildContext<'_>,
+        pull: Option<Box<dyn Step<DockerState>>>,
+        mut run: run_command::RunSpec,
+        display: Vec<String>,
+    ) -> Vec<Box<dyn Step<DockerState>>> {
         let c = &self.config;
-        // The run labels, so `kiln cleanup -run` finds the container after
-        // a SIGKILL; `run_display` (what the UI shows) is left as written.
-        let mut run = c.run.clone();
         let labels = kiln_sdk::run_tags::RunTags::new(cx.run_uuid, &self.build_name).labels();
         run.labels
             .retain(|(k, _)| !labels.iter().any(|(l, _)| l == k));
         run.labels.extend(labels);
-        let mut steps: Vec<Box<dyn Step<DockerState>>> = vec![
-            Box::new(step_temp_dir::StepTempDir),
-            Box::new(step_pull::StepPull::new(
-                c.image.clone(),
-                c.pull,
-                c.login.clone(),
-                c.run.platform.clone(),
-            )),
-            Box::new(step_run_container::StepRunContainer::new(
-                run,
-                c.run_display.clone(),
-                c.container_dir.clone(),
-            )),
-        ];
+        let mut steps: Vec<Box<dyn Step<DockerState>>> = vec![Box::new(step_temp_dir::StepTempDir)];
+        steps.extend(pull);
+        steps.push(Box::new(step_run_container::StepRunContainer::new(
+            run,
+            display,
+            c.container_dir.clone(),
+        )));
         // Packer's StepConnect does nothing for `communicator: none`.
         if c.communicator == config::Communicator::Docker {
             steps.push(Box::new(step_connect::StepConnect::new(
@@ -174,6 +182,27 @@ impl Builder for DockerBuilder {
             )));
         }
         steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
+        steps
+    }
+}
+
+#[async_trait]
+impl Builder for DockerBuilder {
+    async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError> {
+        let mut state = self.start(&cx).await?;
+        let c = &self.config;
+        let pull = step_pull::StepPull::new(
+            c.image.clone(),
+            c.pull,
+            c.login.clone(),
+            c.run.platform.clone(),
+        );
+        let mut steps = self.machine_steps(
+            &cx,
+            Some(Box::new(pull)),
+            c.run.clone(),
+            c.run_display.clone(),
+        );
         match &c.output {
             Output::Commit {
                 author,
@@ -191,7 +220,11 @@ impl Builder for DockerBuilder {
             Output::Discard => {}
         }
         let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
-        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        let result = runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await;
+        if let Some(source) = state.source_image.take() {
+            cx.record.set_source_image(source);
+        }
+        result?;
         let artifact: Arc<dyn Artifact> = match &c.output {
             Output::Commit { .. } => Arc::new(ImageArtifact {
                 builder_id: BUILDER_ID_IMPORT.into(),
@@ -206,5 +239,44 @@ impl Builder for DockerBuilder {
             }),
         };
         Ok(Some(artifact))
+    }
+
+    /// Runs a container from the committed image with the build's
+    /// `run_command` options and communicator, fires the hook, and removes
+    /// the container (the build's own steps, without pull and commit).
+    async fn boot(
+        &self,
+        cx: BuildContext<'_>,
+        artifact: Arc<dyn Artifact>,
+    ) -> Result<bool, BuildError> {
+        if artifact.builder_id() != BUILDER_ID_IMPORT || artifact.id().is_empty() {
+            return Err(BuildError::msg(format!(
+                "the docker builder can boot only the image it committed (`commit`), not artifact `{}` of `{}`",
+                artifact.id(),
+                artifact.builder_id()
+            )));
+        }
+        let mut state = self.start(&cx).await?;
+        let c = &self.config;
+        let image = artifact.id();
+        let mut run = c.run.clone();
+        run.image = image.clone();
+        // A second container must not clash with a `--name` of the build.
+        run.name = None;
+        let display: Vec<String> = c
+            .run_display
+            .iter()
+            .map(|a| {
+                if *a == c.image {
+                    image.clone()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let steps = self.machine_steps(&cx, None, run, display);
+        let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        Ok(true)
     }
 }

@@ -61,13 +61,15 @@ impl Step<DockerState> for StepPull {
         state: &mut DockerState,
     ) -> Result<StepAction, StepError> {
         if self.pull == Pull::Never {
+            state.source_image = resolve(state, &self.image).await;
             return Ok(StepAction::Continue);
         }
         let image = &self.image;
         match state.docker.inspect_image(image).await {
-            Ok(_) => {
+            Ok(info) => {
                 cx.ui
                     .say(&format!("Using local Docker image: {image} (not pulling)"));
+                state.source_image = Some(resolved(image, &info));
                 return Ok(StepAction::Continue);
             }
             Err(e) if is_not_found(&e) => {}
@@ -125,7 +127,35 @@ impl Step<DockerState> for StepPull {
                 Err(e) => return Err(pull_failed(image, &engine_message(&e))),
             }
         }
+        state.source_image = resolve(state, image).await;
         Ok(StepAction::Continue)
+    }
+}
+
+/// `image` as the engine resolved it, for the build record.
+async fn resolve(state: &DockerState, image: &str) -> Option<String> {
+    let info = state.docker.inspect_image(image).await.ok()?;
+    Some(resolved(image, &info))
+}
+
+/// The image's registry digest (`name@sha256:…`) when it came from a
+/// registry, else `image@` its local id.
+fn resolved(image: &str, info: &bollard::models::ImageInspect) -> String {
+    let (name, _) = split_reference(image);
+    let digests = info.repo_digests.as_deref().unwrap_or_default();
+    if let Some(d) = digests
+        .iter()
+        .find(|d| {
+            d.split_once('@')
+                .is_some_and(|(n, _)| n == name || n.ends_with(&format!("/{name}")))
+        })
+        .or(digests.first())
+    {
+        return d.clone();
+    }
+    match &info.id {
+        Some(id) => format!("{name}@{id}"),
+        None => image.to_string(),
     }
 }
 

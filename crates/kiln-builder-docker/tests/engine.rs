@@ -247,6 +247,7 @@ async fn build(
             debug: false,
             force: false,
             run_uuid: "00000000-0000-0000-0000-000000000000",
+            record: Default::default(),
         })
         .await;
     (r, ui)

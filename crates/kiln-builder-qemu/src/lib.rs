@@ -16,6 +16,7 @@ pub mod checksum;
 pub mod config;
 pub mod driver;
 pub mod qmp;
+mod step_boot_overlay;
 mod step_configure_vnc;
 mod step_connect;
 mod step_convert_disk;
@@ -139,6 +140,9 @@ pub struct QemuState {
     pub generated: BTreeMap<String, String>,
     /// StepShutdown: the VM stopped as the build asked.
     pub shut_down: bool,
+    /// StepDownload: the source as resolved (`URL@sha256:…` when its
+    /// checksum is known), for the build record.
+    pub source_image: Option<String>,
 }
 
 impl HasCommunicator for QemuState {
@@ -235,10 +239,109 @@ impl Builder for QemuBuilder {
         let runner = Runner::new(self.steps(&cx))
             .on_error(cx.on_error)
             .debug(cx.debug);
-        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        let result = runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await;
+        if let Some(source) = state.source_image.take() {
+            cx.record.set_source_image(source);
+        }
+        result?;
         let artifact =
             QemuArtifact::collect(&self.config).map_err(|e| BuildError::msg(e.message))?;
         Ok(Some(Arc::new(artifact)))
+    }
+
+    /// Boots the output disk through a temporary qcow2 overlay (the disk is
+    /// never written), with fresh port forwarding and the build's
+    /// communicator, fires the hook, then stops QEMU and deletes the
+    /// overlay: the build's own steps, without the disk creation, the boot
+    /// command, the shutdown and the conversion.
+    async fn boot(
+        &self,
+        cx: BuildContext<'_>,
+        artifact: Arc<dyn Artifact>,
+    ) -> Result<bool, BuildError> {
+        if artifact.builder_id() != BUILDER_ID {
+            return Err(BuildError::msg(format!(
+                "the qemu builder can boot only its own disk images, not artifact `{}` of `{}`",
+                artifact.id(),
+                artifact.builder_id()
+            )));
+        }
+        let c = self.boot_config()?;
+        let d = &self.driver;
+        let mut disks = vec![self.config.output_directory.join(&self.config.vm_name)];
+        disks.extend((1..=self.config.disk.additional_bytes.len()).map(|i| {
+            self.config
+                .output_directory
+                .join(format!("{}-{i}", self.config.vm_name))
+        }));
+        let steps: Vec<Box<dyn Step<QemuState>>> = vec![
+            Box::new(step_temp_dir::StepTempDir),
+            Box::new(step_boot_overlay::StepBootOverlay::new(disks, d.clone())),
+            Box::new(step_create_floppy::StepCreateFloppy::new(
+                c.clone(),
+                d.clone(),
+            )),
+            Box::new(step_create_cd::StepCreateCd::new(c.clone(), d.clone())),
+            Box::new(step_http_server::StepHttpServer::new(c.clone())),
+            Box::new(step_forward_port::StepForwardPort::new(c.clone())),
+            Box::new(step_create_vtpm::StepCreateVtpm::new(c.clone(), d.clone())),
+            Box::new(step_run::StepRun::new(c.clone(), d.clone())),
+            Box::new(step_connect::StepConnect::new(c.clone())),
+            Box::new(step_provision::StepProvision::new(
+                cx.hook.clone(),
+                cx.on_error,
+            )),
+        ];
+        let mut state = QemuState::default();
+        state.generated.insert(
+            generated::CONN_TYPE.into(),
+            c.communicator.kind().to_string(),
+        );
+        state
+            .generated
+            .insert(generated::PACKER_RUN_UUID.into(), cx.run_uuid.to_string());
+        let runner = Runner::new(steps).on_error(cx.on_error).debug(cx.debug);
+        runner.run(cx.ui.as_ref(), &cx.cancel, &mut state).await?;
+        Ok(true)
+    }
+}
+
+impl QemuBuilder {
+    /// The build's config as a boot of its output uses it: a disk image
+    /// (no installer ISO, no boot command), headless without VNC, the
+    /// QMP socket and an EFI variable store in the temporary directory
+    /// (a copy of the artifact's `efivars.fd` when it has one).
+    fn boot_config(&self) -> Result<Arc<Config>, BuildError> {
+        let mut c = (*self.config).clone();
+        if c.machine.qemuargs.iter().any(|a| {
+            matches!(
+                a.first().map(String::as_str),
+                Some("-drive" | "-hda" | "-blockdev")
+            )
+        }) {
+            return Err(BuildError::msg(
+                "the output cannot be booted safely: `qemuargs` sets the disks itself (`-drive`, `-hda` or `-blockdev`), so a boot could write to the image",
+            ));
+        }
+        c.source.kind = config::SourceKind::DiskImage {
+            backing_file: false,
+        };
+        c.format = config::DiskFormat::Qcow2;
+        c.boot.steps.clear();
+        c.boot.wait = None;
+        c.vnc = None;
+        c.qmp_socket_path = None;
+        if let config::Firmware::Efi(e) = &mut c.machine.firmware {
+            let kept = self.config.output_directory.join("efivars.fd");
+            if !e.drop_vars && kept.is_file() {
+                if e.code.is_none() {
+                    e.code = step_run::find_ovmf().map(|(code, _)| code);
+                }
+                e.vars = Some(kept);
+            }
+            e.drop_vars = true;
+        }
+        Ok(Arc::new(c))
     }
 }
 

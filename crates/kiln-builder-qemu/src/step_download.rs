@@ -172,7 +172,7 @@ async fn download(url: &str, target: &Path, ui: &dyn Ui) -> Result<(), String> {
 }
 
 impl StepDownload {
-    async fn one(&mut self, url: &str, ui: &dyn Ui) -> Result<PathBuf, String> {
+    async fn one(&mut self, url: &str, ui: &dyn Ui) -> Result<(PathBuf, Checksum), String> {
         let mut checksum = self.config.source.checksum.clone();
         if let Checksum::File { url: sums } = &checksum {
             let text = fetch_text(sums).await?;
@@ -189,7 +189,7 @@ impl StepDownload {
                     ));
                 }
                 verify(&p, &checksum, ui).await?;
-                Ok(p)
+                Ok((p, checksum))
             }
             Location::Remote(u) => {
                 let target = match &self.config.source.target_path {
@@ -205,7 +205,7 @@ impl StepDownload {
                     && verify(&target, &checksum, ui).await.is_ok()
                 {
                     ui.message(&format!("Using cached {}", target.display()));
-                    return Ok(target);
+                    return Ok((target, checksum));
                 }
                 ui.say(&format!("Downloading {u}"));
                 let part =
@@ -221,7 +221,7 @@ impl StepDownload {
                     )
                 })?;
                 self.partial = None;
-                Ok(target)
+                Ok((target, checksum))
             }
         }
     }
@@ -256,13 +256,20 @@ impl Step<QemuState> for StepDownload {
             cx.ui.message(&format!(
                 "`iso_skip_cache` is set: QEMU reads {url} directly, unchecked"
             ));
+            state.source_image = Some(url.clone());
             state.source_path = Some(PathBuf::from(url));
             return Ok(StepAction::Continue);
         }
         let mut errors = Vec::new();
         for url in self.config.source.urls.clone() {
             match self.one(&url, cx.ui).await {
-                Ok(p) => {
+                Ok((p, checksum)) => {
+                    state.source_image = Some(match checksum {
+                        Checksum::Digest { algorithm, hex } => {
+                            format!("{url}@{}:{hex}", algorithm.name())
+                        }
+                        _ => url.clone(),
+                    });
                     state.source_path = Some(p);
                     return Ok(StepAction::Continue);
                 }

@@ -261,7 +261,7 @@ pub fn command_args(c: &Config, i: &RunInputs) -> Result<Vec<String>, String> {
 
 /// The UEFI firmware shipped by Debian's `ovmf` package: code and the
 /// variable store template.
-fn find_ovmf() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn find_ovmf() -> Option<(PathBuf, PathBuf)> {
     [
         (
             "/usr/share/OVMF/OVMF_CODE_4M.fd",

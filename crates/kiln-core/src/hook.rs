@@ -29,6 +29,8 @@ pub struct ProvisionHook {
     pub debug: bool,
     /// Delay between retries.
     pub retry_delay: Duration,
+    /// The build's record.
+    pub record: std::sync::Arc<kiln_sdk::BuildRecord>,
 }
 
 impl ProvisionHook {
@@ -72,6 +74,7 @@ impl ProvisionHook {
                     interpolation,
                     generated,
                     debug: self.debug,
+                    record: &self.record,
                 },
                 communicator,
             );

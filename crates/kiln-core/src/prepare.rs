@@ -29,6 +29,8 @@ pub struct Options {
     pub parallel_builds: usize,
     /// This run's id (`PACKER_RUN_UUID`).
     pub run_uuid: String,
+    /// The run's facts every build's record starts from.
+    pub run_info: std::sync::Arc<kiln_sdk::record::RunInfo>,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             on_error: OnError::Cleanup,
             parallel_builds: 0,
             run_uuid: String::new(),
+            run_info: Default::default(),
         }
     }
 }

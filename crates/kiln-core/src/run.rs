@@ -54,6 +54,8 @@ struct PostProcessing<'a> {
     builder_type: &'a str,
     chains: &'a [Vec<PreparedPostProcessor>],
     interpolation: &'a kiln_sdk::interpolate::Context,
+    record: &'a kiln_sdk::BuildRecord,
+    builder: &'a dyn kiln_sdk::Builder,
 }
 
 /// Runs the post-processor chains. Returns the build's artifacts and, if
@@ -106,6 +108,13 @@ async fn post_process(
                 builder_type: build.builder_type,
                 run_uuid: &options.run_uuid,
                 interpolation: build.interpolation,
+                record: build.record,
+                builder: Some(build.builder),
+                options: kiln_sdk::component::BuildOptions {
+                    on_error: options.on_error,
+                    debug: options.debug,
+                    force: options.force,
+                },
             };
             let run = post_processor.post_process(cx, prior.clone());
             tokio::pin!(run);
@@ -163,9 +172,15 @@ async fn post_process(
     } else if let Err(e) = builder_artifact.destroy().await {
         errors.push(format!("Failed cleaning up original artifact: {e}"));
     }
-    if errors.is_empty() {
+    // Soft failures (failed image tests) keep the artifacts: their chains
+    // ran to the end, so a manifest recorded them.
+    let soft = build.record.failures();
+    if errors.is_empty() && soft.is_empty() {
         (artifacts, None)
+    } else if errors.is_empty() {
+        (artifacts, Some(soft.join("\n")))
     } else {
+        errors.extend(soft);
         // As Packer: a failed post-processor's build reports no artifacts.
         (Vec::new(), Some(errors.join("\n")))
     }
@@ -198,8 +213,10 @@ async fn run_build(
         interpolation,
         ..
     } = build;
+    let record = Arc::new(kiln_sdk::BuildRecord::new(options.run_info.clone()));
     // The hook owns the provisioners for the build's lifetime.
     let hook = Arc::new(ProvisionHook {
+        record: record.clone(),
         provisioners,
         error_cleanup_provisioner,
         interpolation: interpolation.clone(),
@@ -215,6 +232,7 @@ async fn run_build(
             debug: options.debug,
             force: options.force,
             run_uuid: &options.run_uuid,
+            record: record.clone(),
         })
         .await;
 
@@ -227,6 +245,8 @@ async fn run_build(
                 builder_type: &builder_type,
                 chains: &post_processors,
                 interpolation: &interpolation,
+                record: &record,
+                builder: builder.as_ref(),
             };
             match post_process(&pp, &ui, artifact, &options, &cancel).await {
                 (artifacts, None) => (artifacts, Ok(())),

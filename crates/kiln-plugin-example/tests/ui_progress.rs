@@ -67,6 +67,9 @@ fn a_plugin_post_processors_activity_and_progress_reach_kilns_ui() {
                 builder_type: "file",
                 run_uuid: "6c1f5d6e-0000-4000-8000-000000000001",
                 interpolation: &Default::default(),
+                record: &Default::default(),
+                builder: None,
+                options: Default::default(),
             },
             input,
         ))

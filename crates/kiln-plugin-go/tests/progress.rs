@@ -98,6 +98,7 @@ fn go_file_provisioner_upload_progress_reaches_kilns_ui() {
             interpolation: &Default::default(),
             generated: &generated,
             debug: false,
+            record: &Default::default(),
         },
         &DirComm(machine.clone()),
     ))

@@ -429,6 +429,8 @@ async fn call(
                 debug: wire.debug,
                 force: wire.force,
                 run_uuid: &run_uuid,
+                // A plugin's builder records for itself only.
+                record: Default::default(),
             };
             let a = b.run(cx).await.map_err(|e| build_error(e, &redactor))?;
             let artifact = a.as_deref().map(to_wire);
@@ -439,12 +441,15 @@ async fn call(
             let generated: GeneratedData = Arc::new(string_map(&params["generated"]));
             let mut interp = interpolation(&wire);
             interp.generated = Generated::Known(generated.clone());
+            // Attachments made inside a plugin stay in the plugin.
+            let record = kiln_sdk::BuildRecord::default();
             let cx = ProvisionContext {
                 ui: ui.as_ref(),
                 cancel,
                 interpolation: &interp,
                 generated: &generated,
                 debug: wire.debug,
+                record: &record,
             };
             let comm = CommProxy {
                 peer: peer.clone(),
@@ -460,6 +465,7 @@ async fn call(
                 .map_err(|e| WireError::new("failed", format!("bad artifact: {e}")))?;
             let input: Arc<dyn Artifact> = Arc::new(HostArtifact(w));
             let interp = interpolation(&wire);
+            let record = kiln_sdk::BuildRecord::default();
             let cx = PostProcessContext {
                 ui: ui.as_ref(),
                 cancel,
@@ -467,6 +473,9 @@ async fn call(
                 builder_type: params["builder_type"].as_str().unwrap_or_default(),
                 run_uuid: params["run_uuid"].as_str().unwrap_or_default(),
                 interpolation: &interp,
+                record: &record,
+                builder: None,
+                options: Default::default(),
             };
             let r = p
                 .post_process(cx, input.clone())

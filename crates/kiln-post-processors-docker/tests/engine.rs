@@ -40,6 +40,9 @@ async fn run_pp(
                 builder_type: "docker",
                 run_uuid: "u",
                 interpolation: &interpolation,
+                record: &Default::default(),
+                builder: None,
+                options: Default::default(),
             },
             input,
         )
@@ -221,6 +224,9 @@ async fn wrong_inputs_are_rejected_clearly() {
                 builder_type: "docker",
                 run_uuid: "u",
                 interpolation: &interpolation,
+                record: &Default::default(),
+                builder: None,
+                options: Default::default(),
             },
             Arc::new(ExportArtifact { path: "x".into() }),
         )
@@ -280,6 +286,9 @@ async fn missing_repository_or_path_passes_prepare_and_fails_the_run() {
                     builder_type: "docker",
                     run_uuid: "u",
                     interpolation: &interpolation,
+                    record: &Default::default(),
+                    builder: None,
+                    options: Default::default(),
                 },
                 input.clone(),
             )

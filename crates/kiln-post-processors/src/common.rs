@@ -296,6 +296,10 @@ pub(crate) mod testing {
         RawConfig::from_value(v)
     }
 
+    /// The record every test build shares (these tests read none of it).
+    static RECORD: std::sync::LazyLock<kiln_sdk::BuildRecord> =
+        std::sync::LazyLock::new(Default::default);
+
     /// A post-process context for build `web` of type `file`.
     pub fn pp_cx<'a>(
         ui: &'a RecordingUi,
@@ -309,6 +313,9 @@ pub(crate) mod testing {
             builder_type: "file",
             run_uuid: "5e1c6a8e-0000-4000-8000-000000000001",
             interpolation,
+            record: &RECORD,
+            builder: None,
+            options: Default::default(),
         }
     }
 

@@ -114,6 +114,44 @@ pub struct ManifestBuild {
     pub packer_run_uuid: String,
     /// `custom_data`, rendered; `null` when not configured.
     pub custom_data: Option<BTreeMap<String, String>>,
+    /// kiln's additions: files attached to the artifact (SBOMs,
+    /// attestations, test reports) and the image tests' outcome. Left out
+    /// when there are none, so a plain build writes Packer's entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kiln: Option<KilnEntry>,
+}
+
+/// The `kiln` part of a [`ManifestBuild`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KilnEntry {
+    /// The attached files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<ManifestAttachment>,
+    /// The image tests' outcome, when tests ran before this manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<ManifestTests>,
+}
+
+/// One attached file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestAttachment {
+    /// What it is (`sbom-spdx`, `provenance`, `test-report`…).
+    pub kind: String,
+    /// Its path (its file name with `strip_path`).
+    pub name: String,
+    /// Its size in bytes; 0 when it cannot be read.
+    pub size: i64,
+}
+
+/// The image tests' outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestTests {
+    /// `passed` or `failed`.
+    pub status: String,
+    /// Checks that passed.
+    pub passed: usize,
+    /// Checks that failed.
+    pub failed: usize,
 }
 
 /// One file of a [`ManifestBuild`].
@@ -127,6 +165,25 @@ pub struct ManifestFile {
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
+}
+
+impl Manifest {
+    /// A file's name as the manifest records it, and its size (0 when it
+    /// cannot be read).
+    async fn name_and_size(&self, path: &Path) -> (String, i64) {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map(|m| m.len() as i64)
+            .unwrap_or(0);
+        let name = if self.config.strip_path {
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.to_string_lossy().into_owned())
+        } else {
+            path.to_string_lossy().into_owned()
+        };
+        (name, size)
+    }
 }
 
 #[async_trait]
@@ -156,19 +213,25 @@ impl PostProcessor for Manifest {
 
         let mut files = Vec::new();
         for path in input.files() {
-            let size = tokio::fs::metadata(&path)
-                .await
-                .map(|m| m.len() as i64)
-                .unwrap_or(0);
-            let name = if self.config.strip_path {
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.to_string_lossy().into_owned())
-            } else {
-                path.to_string_lossy().into_owned()
-            };
+            let (name, size) = self.name_and_size(&path).await;
             files.push(ManifestFile { name, size });
         }
+        let mut attachments = Vec::new();
+        for a in cx.record.attachments() {
+            let (name, size) = self.name_and_size(&a.path).await;
+            attachments.push(ManifestAttachment {
+                kind: a.kind,
+                name,
+                size,
+            });
+        }
+        let tests = cx.record.tests().map(|t| ManifestTests {
+            status: if t.failed == 0 { "passed" } else { "failed" }.into(),
+            passed: t.passed,
+            failed: t.failed,
+        });
+        let kiln = (!attachments.is_empty() || tests.is_some())
+            .then_some(KilnEntry { attachments, tests });
 
         let build_time = if self.config.strip_time {
             0
@@ -186,6 +249,7 @@ impl PostProcessor for Manifest {
             artifact_id: input.id(),
             packer_run_uuid: cx.run_uuid.to_string(),
             custom_data,
+            kiln,
         };
 
         append_build(
@@ -743,6 +807,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn attachments_and_image_tests_are_recorded_under_kiln() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.json");
+        let sbom = dir.path().join("web.spdx.json");
+        fs::write(&sbom, b"{}").unwrap();
+        let pp = prepare(json!({"output": out.to_str().unwrap(), "strip_path": true})).unwrap();
+        let ui = RecordingUi::default();
+        let interp = run_interpolation();
+        let record = kiln_sdk::BuildRecord::default();
+        record.attach("sbom-spdx", sbom.clone());
+        record.add_tests(&kiln_sdk::record::TestSummary {
+            passed: 2,
+            failed: 1,
+        });
+        let cx = PostProcessContext {
+            record: &record,
+            ..pp_cx(&ui, &interp, "web")
+        };
+        pp.post_process(cx, file_artifact(vec![])).await.unwrap();
+        let doc = read(&out);
+        assert_eq!(
+            doc["builds"][0]["kiln"],
+            json!({
+                "attachments": [{"kind": "sbom-spdx", "name": "web.spdx.json", "size": 2}],
+                "tests": {"status": "failed", "passed": 2, "failed": 1}
+            })
+        );
+    }
+
+    #[tokio::test]
     async fn no_files_and_no_custom_data_are_null() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("m.json");
@@ -810,6 +904,7 @@ mod tests {
             artifact_id: String::new(),
             packer_run_uuid: uuid.into(),
             custom_data: None,
+            kiln: None,
         };
         let ui = RecordingUi::default();
         let cancel = CancellationToken::new();
@@ -946,6 +1041,7 @@ mod tests {
             artifact_id: "File".into(),
             packer_run_uuid: "u".into(),
             custom_data: None,
+            kiln: None,
         }
     }
 

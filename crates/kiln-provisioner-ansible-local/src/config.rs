@@ -6,7 +6,7 @@
 //! absolute against it, as Packer's `filepath.Abs` does). Holds nothing
 //! to clean up.
 
-use kiln_sdk::config::{decode_lenient, DecodeOptions};
+use kiln_sdk::config::decode_prepared;
 use kiln_sdk::{ConfigError, ConfigErrors, PrepareContext, RawConfig};
 use serde::Deserialize;
 
@@ -190,16 +190,7 @@ pub fn time_ordered_uuid() -> String {
 /// Decodes and checks the keys, in Packer 1.6.6's order; every problem at
 /// once.
 pub fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
-    let (f, mut errors) = decode_lenient::<Fields>(
-        raw,
-        &DecodeOptions {
-            interpolate: Some(&cx.interpolation),
-            ..Default::default()
-        },
-    );
-    let Some(f) = f else {
-        return Err(errors);
-    };
+    let (f, mut errors) = decode_prepared::<Fields>(raw, cx, &[])?;
     let extra_arguments = f.extra_arguments.into_vec();
     let playbook_files_given = f.playbook_files.into_vec();
     let playbook_paths = f.playbook_paths.into_vec();

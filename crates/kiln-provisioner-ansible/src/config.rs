@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use kiln_sdk::config::{check_local_path, decode_lenient, DecodeOptions};
+use kiln_sdk::config::{check_local_path, decode_prepared};
 use kiln_sdk::interpolate;
 use kiln_sdk::{ConfigError, ConfigErrors, PrepareContext, RawConfig};
 use serde::Deserialize;
@@ -221,17 +221,7 @@ fn key_what(key: &str) -> &'static str {
 }
 
 pub(crate) fn prepare(raw: &RawConfig, cx: &PrepareContext) -> Result<Config, ConfigErrors> {
-    let (f, mut errors) = decode_lenient::<Fields>(
-        raw,
-        &DecodeOptions {
-            interpolate: Some(&cx.interpolation),
-            skip_interpolation: &RUN_TIME_KEYS,
-            ..Default::default()
-        },
-    );
-    let Some(f) = f else {
-        return Err(errors);
-    };
+    let (f, mut errors) = decode_prepared::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
     for (key, vals) in [
         ("extra_arguments", f.extra_arguments.clone()),
         ("ansible_env_vars", f.ansible_env_vars.clone()),

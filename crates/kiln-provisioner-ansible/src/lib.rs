@@ -79,10 +79,9 @@ struct Target {
     user: String,
 }
 
-/// A private key written for Ansible (mode 0600), deleted on drop.
-struct KeyFile(tempfile::TempPath);
-
-fn write_key_file(pem: &str) -> Result<KeyFile, BuildError> {
+/// Writes a private key for Ansible (mode 0600); the file is deleted when
+/// the returned path is dropped.
+fn write_key_file(pem: &str) -> Result<tempfile::TempPath, BuildError> {
     let mut f = tempfile::Builder::new()
         .prefix("ansible-key")
         .tempfile()
@@ -97,7 +96,7 @@ fn write_key_file(pem: &str) -> Result<KeyFile, BuildError> {
                 "cannot write the private key file for Ansible: {e}"
             ))
         })?;
-    Ok(KeyFile(f.into_temp_path()))
+    Ok(f.into_temp_path())
 }
 
 /// Go's `%q` for a plain string: double quotes, backslash escapes.
@@ -348,7 +347,7 @@ impl Ansible {
         &self,
         ui: &dyn Ui,
         remote: remote::Remote,
-    ) -> Result<(proxy::Proxy, u16, Option<KeyFile>), BuildError> {
+    ) -> Result<(proxy::Proxy, u16, Option<tempfile::TempPath>), BuildError> {
         use kiln_ssh::config::KeyPairType;
         let c = &self.config;
         ui.message("Setting up proxy adapter for Ansible....");
@@ -515,7 +514,7 @@ impl Provisioner for Ansible {
                 generated,
                 &extra_arguments,
                 &inventory,
-                key_file.as_ref().map(|k| k.0.as_ref()),
+                key_file.as_deref(),
                 connection,
             );
             // `user` differs from the communicator's when connecting
@@ -564,12 +563,6 @@ impl Provisioner for Ansible {
     }
 }
 
-/// The key file path Ansible is given, for tests.
-#[cfg(test)]
-fn key_path(k: &KeyFile) -> std::path::PathBuf {
-    k.0.to_path_buf()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,7 +602,7 @@ mod tests {
             &generated,
             &["-v".into()],
             "/tmp/inv",
-            Some(&key_path(&key)),
+            Some(&key),
             Connection::Proxy,
         );
         let want = [
@@ -623,7 +616,10 @@ mod tests {
             "'-o IdentitiesOnly=yes'".into(),
             "-v".into(),
             "-e".into(),
-            format!("ansible_ssh_private_key_file={}", key_path(&key).display()),
+            format!(
+                "ansible_ssh_private_key_file={}",
+                key.to_path_buf().display()
+            ),
             "-i".into(),
             "/tmp/inv".into(),
             pb.path().display().to_string(),

@@ -176,7 +176,6 @@ impl Executor<'_> {
         while open || !running.is_empty() {
             tokio::select! {
                 job = rx.recv(), if open => match job {
-                    Some(Job::Warn(m)) => self.ui.error(&m),
                     Some(job) => running.push(self.execute(job)),
                     None => open = false,
                 },

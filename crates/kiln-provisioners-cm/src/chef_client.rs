@@ -163,7 +163,7 @@ impl ProvisionerFactory for ChefClientProvisionerFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let (f, mut errors) = provisioner::decode::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
+        let (f, mut errors) = kiln_sdk::config::decode_prepared::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
         let os = provisioner::guest_os_type(&f.guest_os_type, &mut errors);
         let table = ChefOs::new(Flavour::Client, os);
         for (key, value) in [

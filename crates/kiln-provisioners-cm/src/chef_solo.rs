@@ -88,7 +88,7 @@ impl ProvisionerFactory for ChefSoloProvisionerFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let (f, mut errors) = provisioner::decode::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
+        let (f, mut errors) = kiln_sdk::config::decode_prepared::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
         let os = provisioner::guest_os_type(&f.guest_os_type, &mut errors);
         let table = ChefOs::new(Flavour::Solo, os);
         chef::check_syntax("execute_command", &f.execute_command, &mut errors);

@@ -1,5 +1,5 @@
 //! What the four provisioners share around Packer's `Prepare` and
-//! `Provision`: decoding a block with its run-time keys left raw, reading
+//! `Provision`: reading
 //! `guest_os_type`, Packer's empty-means-default, the context of the
 //! builder's generated data (for `elevated_password`), and running a
 //! provisioner until the build is cancelled. Holds nothing, cleans
@@ -8,35 +8,11 @@
 use std::future::Future;
 
 use kiln_sdk::component::BuildError;
-use kiln_sdk::config::{decode_lenient, DecodeOptions};
 use kiln_sdk::interpolate::Context;
-use kiln_sdk::{ConfigError, ConfigErrors, PrepareContext, ProvisionContext, RawConfig};
-use serde::de::DeserializeOwned;
+use kiln_sdk::{ConfigError, ConfigErrors, ProvisionContext};
 use serde_json::Value;
 
 use crate::guest_commands::GuestOsType;
-
-/// Decodes `raw` into the provisioner's `Fields`, interpolating every key
-/// but `run_time_keys`. `Err` when nothing could be decoded; otherwise
-/// the fields and the errors found so far, for `prepare` to add to.
-pub(crate) fn decode<F: DeserializeOwned>(
-    raw: &RawConfig,
-    cx: &PrepareContext,
-    run_time_keys: &[&str],
-) -> Result<(F, ConfigErrors), ConfigErrors> {
-    let (f, errors) = decode_lenient::<F>(
-        raw,
-        &DecodeOptions {
-            interpolate: Some(&cx.interpolation),
-            skip_interpolation: run_time_keys,
-            ..Default::default()
-        },
-    );
-    match f {
-        Some(f) => Ok((f, errors)),
-        None => Err(errors),
-    }
-}
 
 /// `guest_os_type`; an unknown one is recorded (Packer's `Invalid
 /// guest_os_type: "x"`) and taken as `unix` so the other checks still run.

@@ -116,7 +116,7 @@ impl ProvisionerFactory for PuppetServerProvisionerFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let (f, mut errors) = provisioner::decode::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
+        let (f, mut errors) = kiln_sdk::config::decode_prepared::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
         let os = provisioner::guest_os_type(&f.guest_os_type, &mut errors);
         puppet::check_run_time_syntax(&f.execute_command, &f.extra_arguments, &mut errors);
         check_dir(

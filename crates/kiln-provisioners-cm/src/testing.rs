@@ -185,6 +185,7 @@ pub(crate) async fn provision(
             interpolation: &interpolation,
             generated: &generated,
             debug: false,
+            record: &Default::default(),
         },
         guest,
     )

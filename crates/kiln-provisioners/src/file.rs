@@ -10,7 +10,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use kiln_sdk::communicator::{Communicator, FileMeta};
 use kiln_sdk::component::BuildError;
-use kiln_sdk::config::{decode_lenient, DecodeOptions};
+use kiln_sdk::config::decode_prepared;
 use kiln_sdk::{
     ConfigError, ConfigErrors, PrepareContext, Prepared, ProvisionContext, Provisioner,
     ProvisionerFactory, RawConfig,
@@ -62,16 +62,7 @@ impl ProvisionerFactory for FileProvisionerFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let (f, mut errors) = decode_lenient::<Fields>(
-            raw,
-            &DecodeOptions {
-                interpolate: Some(&cx.interpolation),
-                ..Default::default()
-            },
-        );
-        let Some(f) = f else {
-            return Err(errors);
-        };
+        let (f, mut errors) = decode_prepared::<Fields>(raw, cx, &[])?;
         let direction = match f.direction.as_str() {
             "" | "upload" => Direction::Upload,
             "download" => Direction::Download,

@@ -19,7 +19,7 @@ use kiln_sdk::communicator::{
     CommandOutput, Communicator, CommunicatorError, ExitStatus, FileMeta, Preload, RemoteCommand,
 };
 use kiln_sdk::component::BuildError;
-use kiln_sdk::config::{decode_lenient, DecodeOptions};
+use kiln_sdk::config::decode_prepared;
 use kiln_sdk::duration::{format_go, parse_go_duration};
 use kiln_sdk::interpolate;
 use kiln_sdk::{
@@ -107,17 +107,7 @@ impl ProvisionerFactory for ShellProvisionerFactory {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Provisioner>>, ConfigErrors> {
-        let (f, mut errors) = decode_lenient::<Fields>(
-            raw,
-            &DecodeOptions {
-                interpolate: Some(&cx.interpolation),
-                skip_interpolation: &RUN_TIME_KEYS,
-                ..Default::default()
-            },
-        );
-        let Some(f) = f else {
-            return Err(errors);
-        };
+        let (f, mut errors) = decode_prepared::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
         let inline = f.inline.clone().unwrap_or_default();
         let given = [
             !inline.is_empty(),

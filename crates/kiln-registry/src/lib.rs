@@ -34,6 +34,7 @@ pub fn provisioners() -> Vec<Box<dyn ProvisionerFactory>> {
         kiln_provisioner_ansible_local::AnsibleLocalProvisionerFactory,
     ));
     v.extend(kiln_provisioners_cm::factories());
+    v.push(Box::new(kiln_provisioner_sbom::SbomProvisionerFactory));
     v
 }
 
@@ -48,6 +49,8 @@ pub fn post_processors() -> Vec<Box<dyn PostProcessorFactory>> {
         kiln_post_processor_ucloud_import::UcloudImportFactory,
     ));
     v.push(kiln_shell_local::post_processor_factory());
+    v.push(Box::new(kiln_post_processor_test::TestPostProcessorFactory));
+    v.push(Box::new(kiln_provenance::ProvenanceFactory));
     v
 }
 
@@ -108,6 +111,7 @@ mod tests {
             "chef-solo",
             "puppet-masterless",
             "puppet-server",
+            "sbom",
             "shell-local",
             "sleep",
         ] {
@@ -123,6 +127,7 @@ mod tests {
             "docker-save",
             "docker-tag",
             "manifest",
+            "provenance",
             "shell-local",
             "ucloud-import",
         ] {

@@ -19,6 +19,7 @@ use crate::artifact::Artifact;
 use crate::communicator::Communicator;
 use crate::config::{ConfigErrors, RawConfig};
 use crate::interpolate;
+use crate::record::BuildRecord;
 use crate::step::OnError;
 use crate::ui::{Redactor, Ui};
 
@@ -126,6 +127,8 @@ pub struct BuildContext<'a> {
     pub force: bool,
     /// This run's id (`PACKER_RUN_UUID`).
     pub run_uuid: &'a str,
+    /// The build's record (the builder sets the source image).
+    pub record: Arc<BuildRecord>,
 }
 
 /// Declares one builder type; its `prepare` is pure.
@@ -146,6 +149,21 @@ pub trait Builder: Send + Sync {
     /// Creates the machine, runs the provision hook, captures the artifact.
     /// `Ok(None)` means the build produced nothing.
     async fn run(&self, cx: BuildContext<'_>) -> Result<Option<Arc<dyn Artifact>>, BuildError>;
+
+    /// Starts a fresh machine from `artifact`, an artifact this builder
+    /// made, with the build's communicator settings; fires
+    /// [`HookEvent::Provision`] on `cx.hook` once it answers; then stops and
+    /// removes the machine, whatever happened. The artifact itself is left
+    /// unchanged (a disk is booted through a temporary overlay). The `test`
+    /// post-processor runs its checks this way. `Ok(false)` means this
+    /// builder cannot boot its artifacts.
+    async fn boot(
+        &self,
+        _cx: BuildContext<'_>,
+        _artifact: Arc<dyn Artifact>,
+    ) -> Result<bool, BuildError> {
+        Ok(false)
+    }
 }
 
 /// What a provisioner's run can use.
@@ -160,6 +178,8 @@ pub struct ProvisionContext<'a> {
     pub generated: &'a GeneratedData,
     /// `-debug`.
     pub debug: bool,
+    /// The build's record (files attached to the artifact).
+    pub record: &'a BuildRecord,
 }
 
 /// Declares one provisioner type; its `prepare` is pure.
@@ -218,6 +238,25 @@ pub struct PostProcessContext<'a> {
     pub run_uuid: &'a str,
     /// Interpolation context for the post-processor's own templates.
     pub interpolation: &'a interpolate::Context,
+    /// The build's record: attachments, image tests, soft failures.
+    pub record: &'a BuildRecord,
+    /// The build's builder, to boot its artifact again
+    /// ([`Builder::boot`]); `None` outside a build (plugins, unit tests).
+    pub builder: Option<&'a dyn Builder>,
+    /// `-on-error`, `-debug` and `-force`, for a machine booted by a
+    /// post-processor.
+    pub options: BuildOptions,
+}
+
+/// The build's `-on-error`, `-debug` and `-force`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// `-on-error`.
+    pub on_error: OnError,
+    /// `-debug`.
+    pub debug: bool,
+    /// `-force`.
+    pub force: bool,
 }
 
 /// Declares one post-processor type; its `prepare` is pure.

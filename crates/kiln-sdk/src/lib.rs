@@ -18,6 +18,7 @@ pub mod duration;
 pub mod generated;
 pub mod interpolate;
 pub mod process;
+pub mod record;
 pub mod registry;
 pub mod run_tags;
 pub mod secret;
@@ -35,6 +36,7 @@ pub use component::{
     PrepareContext, Prepared, ProvisionContext, Provisioner, ProvisionerFactory,
 };
 pub use config::{ConfigError, ConfigErrors, RawConfig};
+pub use record::BuildRecord;
 pub use registry::Registry;
 pub use secret::Secret;
 pub use ui::Ui;

@@ -34,6 +34,11 @@ pub trait Ui: Send + Sync {
     /// log. Cheap to call for every chunk; `done >= total` (with a known
     /// total) or a new step removes the bar.
     fn progress(&self, _label: &str, _done: u64, _total: u64) {}
+    /// A structured event for `-events=json` (an object with a `type`; the
+    /// build's name is added). No output in the other modes: pair it with
+    /// [`Ui::say`] or [`Ui::machine`]. Every event type is described in
+    /// docs/schemas/events.schema.json.
+    fn event(&self, _event: serde_json::Value) {}
     /// Asks the user a question on the terminal and returns the answer line.
     /// Fails when there is no interactive terminal.
     async fn ask(&self, question: &str) -> Result<String, UiError>;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kiln_sdk::config::{decode_lenient, DecodeOptions};
+use kiln_sdk::config::decode_prepared;
 use kiln_sdk::interpolate;
 use kiln_sdk::shell_env::is_key_value;
 use kiln_sdk::{ConfigError, ConfigErrors, PrepareContext, RawConfig};
@@ -129,17 +129,7 @@ pub(crate) fn prepare(
     cx: &PrepareContext,
     variant: Variant,
 ) -> Result<Settings, ConfigErrors> {
-    let (fields, mut errors) = decode_lenient::<Fields>(
-        raw,
-        &DecodeOptions {
-            interpolate: Some(&cx.interpolation),
-            skip_interpolation: &RUN_TIME_KEYS,
-            ..Default::default()
-        },
-    );
-    let Some(fields) = fields else {
-        return Err(errors);
-    };
+    let (fields, mut errors) = decode_prepared::<Fields>(raw, cx, &RUN_TIME_KEYS)?;
 
     let source = choose_source(&fields, &mut errors);
     // Packer 1.6.6 checks the script files at validate (`Bad script`).

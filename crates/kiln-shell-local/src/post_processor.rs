@@ -147,6 +147,9 @@ mod tests {
                     builder_type: "file",
                     run_uuid: "0000-run",
                     interpolation: &interpolation,
+                    record: &Default::default(),
+                    builder: None,
+                    options: Default::default(),
                 },
                 Arc::new(TestArtifact),
             )

@@ -74,6 +74,7 @@ pub async fn provision_locally(
             interpolation: &interpolation,
             generated: &generated,
             debug: false,
+            record: &Default::default(),
         },
         &NoCommunicator,
     )

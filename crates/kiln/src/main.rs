@@ -44,6 +44,7 @@ fn dispatch(command: &str, rest: Vec<String>, machine_readable: bool) -> u8 {
         "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
         "completion" => commands::completion::run(rest),
         "doctor" => commands::doctor::run(rest),
+        "verify-attestation" => commands::verify_attestation::run(rest),
         "version" | "-v" | "-version" | "--version" => {
             if rest
                 .iter()

@@ -604,6 +604,13 @@ impl Ui for BuildUi {
         self.output.machine(&self.name, kind, args);
     }
 
+    fn event(&self, mut event: serde_json::Value) {
+        if let Some(o) = event.as_object_mut() {
+            o.insert("build".into(), json!(self.name));
+        }
+        self.output.event(event);
+    }
+
     fn step_started(&self, step: &str) {
         self.output.status(&self.live_key, Some(step));
         self.output

@@ -245,6 +245,7 @@ async fn provision_with(
                 interpolation: &interpolation,
                 generated: &generated,
                 debug: false,
+                record: &Default::default(),
             },
             &comm,
         )

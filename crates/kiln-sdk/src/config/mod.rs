@@ -456,6 +456,30 @@ impl<'a> SectionDecoder<'a> {
     }
 }
 
+/// [`decode_lenient`] as a component's `prepare` starts: the build's
+/// interpolation context applied to every key but `run_time_keys` (those
+/// are rendered when the component runs). `Err` when nothing could be
+/// decoded; otherwise the fields and the errors found so far, for
+/// `prepare` to add its own checks to.
+pub fn decode_prepared<T: DeserializeOwned>(
+    raw: &RawConfig,
+    cx: &crate::component::PrepareContext,
+    run_time_keys: &[&str],
+) -> Result<(T, ConfigErrors), ConfigErrors> {
+    let (f, errors) = decode_lenient::<T>(
+        raw,
+        &DecodeOptions {
+            interpolate: Some(&cx.interpolation),
+            skip_interpolation: run_time_keys,
+            ..Default::default()
+        },
+    );
+    match f {
+        Some(f) => Ok((f, errors)),
+        None => Err(errors),
+    }
+}
+
 /// Like [`decode`], but also returns the decoded value when the only
 /// problems were unknown keys or interpolation errors (which are left out of
 /// the value), so a component can go on to report its own checks too: every

@@ -51,6 +51,56 @@ fn usage_error(e: &str) -> u8 {
     common::usage_error(e, USAGE)
 }
 
+/// The run's facts for provenance: the template's files (a directory's
+/// `.pkr.hcl` and `.pkr.json` files, sorted) and the `-var-file`s, each with
+/// its SHA-256, and the variables with sensitive values left out. A file
+/// that cannot be read now (it was read a moment ago) is left out.
+fn run_info(
+    path: &std::path::Path,
+    p: &crate::cli::Parsed,
+    variables: &kiln_template::plan::Variables,
+) -> kiln_sdk::record::RunInfo {
+    use sha2::Digest;
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let mut found: Vec<_> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|f| common::is_hcl2(f))
+            .collect();
+        found.sort();
+        files.extend(found);
+    } else {
+        files.push(path.to_path_buf());
+    }
+    files.extend(p.all("var-file").iter().map(std::path::PathBuf::from));
+    let template_files = files
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            Some(kiln_sdk::record::TemplateFile {
+                sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+                path,
+            })
+        })
+        .collect();
+    let variables = variables
+        .values
+        .iter()
+        .map(|(name, value)| kiln_sdk::record::VariableInfo {
+            name: name.clone(),
+            value: (!variables.sensitive.contains(name)).then(|| value.clone()),
+        })
+        .collect();
+    kiln_sdk::record::RunInfo {
+        template_files,
+        variables,
+        kiln_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
 /// Runs `kiln build`.
 pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
     let common::Invocation {
@@ -111,6 +161,7 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         on_error,
         parallel_builds,
         run_uuid,
+        run_info: std::sync::Arc::new(run_info(&path, &p, &plan.variables)),
     };
     let builds = match common::prepare_all(&plan, &table, &options, &redactor, errors) {
         Ok(b) => b,

@@ -57,6 +57,16 @@ pub fn command() -> clap::Command {
                     .help("template files or directories")
                     .value_hint(ValueHint::AnyPath),
             ),
+            Operand::Files(names) => {
+                for (i, name) in names.iter().enumerate() {
+                    sub = sub.arg(
+                        Arg::new(*name)
+                            .required(i == 0)
+                            .value_hint(ValueHint::FilePath),
+                    );
+                }
+                sub
+            }
             Operand::Shell => sub.arg(
                 Arg::new("SHELL")
                     .value_parser(["bash", "zsh", "fish", "elvish", "powershell"])

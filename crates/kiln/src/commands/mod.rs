@@ -15,6 +15,7 @@ pub mod init;
 pub mod inspect;
 pub mod plugins;
 pub mod validate;
+pub mod verify_attestation;
 pub mod version;
 
 use crate::cli::Flag;
@@ -32,6 +33,9 @@ pub enum Operand {
     Subcommand(&'static [(&'static str, &'static str)]),
     /// A shell name (`kiln completion bash`).
     Shell,
+    /// Files, named by these placeholders (`ATTESTATION`, `ARTIFACT`); all
+    /// but the first are optional.
+    Files(&'static [&'static str]),
 }
 
 /// One command of the `kiln` binary.
@@ -153,6 +157,13 @@ pub const TABLE: &[Command] = &[
         operand: Operand::Template,
     },
     Command {
+        name: "verify-attestation",
+        about: "verify a provenance attestation's signature and subjects",
+        usage: verify_attestation::USAGE,
+        flags: verify_attestation::FLAGS,
+        operand: Operand::Files(&["ATTESTATION", "ARTIFACT"]),
+    },
+    Command {
         name: "version",
         about: "Prints the kiln version",
         usage: version::USAGE,
@@ -172,7 +183,8 @@ pub fn usage() -> String {
         "Usage: kiln [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n",
     );
     for c in TABLE {
-        s.push_str(&format!("    {:<16}{}\n", c.name, c.about));
+        // At least one space after a long name (`verify-attestation`).
+        s.push_str(&format!("    {:<15} {}\n", c.name, c.about));
     }
     s
 }

@@ -1531,3 +1531,80 @@ fn amazon_ebs_html_page_from_a_wrong_endpoint_is_named() {
         r.stderr
     );
 }
+
+/// The `test` post-processor on an amazon-ebs artifact: an instance is
+/// launched from the new AMI (moto's EC2, asked by a check that runs while
+/// it is up), the checks run over SSH with the build's settings, and the
+/// instance, its key pair and security group are gone afterwards. A
+/// failing check fails the build (exit 1), keeps the AMI and says so in the
+/// manifest.
+#[test]
+fn amazon_ebs_test_post_processor_launches_from_the_new_ami() {
+    let mut m = Moto::start();
+    let s = m.sshd();
+    for (tag, check, want_code) in [
+        ("pass", "true", 0),
+        ("fail", "echo broken image; exit 4", 1),
+    ] {
+        let d = dir();
+        let probe = m.probe(
+            &d,
+            "running.py",
+            r#"print("RUNNING=" + json.dumps(sorted(i["ImageId"] for r in ec2().describe_instances(Filters=[{"Name": "instance-state-name", "Values": ["running", "pending"]}])["Reservations"] for i in r["Instances"])))"#,
+        );
+        let t = d.write(
+            "t.json",
+            &serde_json::json!({
+                "builders": [serde_json::from_str::<Value>(&builder(
+                    &m,
+                    Some(&s),
+                    &format!(r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}""#),
+                ))
+                .unwrap()],
+                "post-processors": [[
+                    {"type": "test", "checks": [
+                        {"name": "launched", "inline": [format!("{probe} > {}", d.path().join("running.txt").display())]},
+                        {"name": "works", "inline": [check]}
+                    ]},
+                    {"type": "manifest", "output": "manifest.json"}
+                ]]
+            })
+            .to_string(),
+        );
+        let r = build(&d, &t);
+        assert_eq!(r.code, want_code, "{tag}:\n{}\n{}", r.stdout, r.stderr);
+        let manifest: Value =
+            serde_json::from_str(&d.read("manifest.json")).expect("manifest is JSON");
+        let entry = &manifest["builds"][0];
+        let ami = entry["artifact_id"]
+            .as_str()
+            .and_then(|id| id.strip_prefix("us-east-1:"))
+            .unwrap_or_else(|| panic!("{tag}: {manifest}"))
+            .to_string();
+        // While the checks ran, the one instance up was launched from it.
+        assert_eq!(
+            probed(&d.read("running.txt"), "RUNNING="),
+            serde_json::json!([ami]),
+            "{tag}"
+        );
+        assert_eq!(
+            entry["kiln"]["tests"]["status"],
+            if want_code == 0 { "passed" } else { "failed" },
+            "{tag}: {manifest}"
+        );
+        if want_code == 1 {
+            let all = format!("{}{}", r.stdout, r.stderr);
+            assert!(
+                all.contains("works") && all.contains("broken image"),
+                "{all}"
+            );
+        }
+        // The AMI is kept; what the test launched is gone.
+        let amis = m.py(r#"print(json.dumps([i["ImageId"] for i in ec2().describe_images(Owners=["self"])["Images"]]))"#);
+        assert!(
+            amis.as_array().unwrap().iter().any(|a| a == ami.as_str()),
+            "{tag}: {amis}"
+        );
+        moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
+    }
+}

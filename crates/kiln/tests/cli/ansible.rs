@@ -51,6 +51,16 @@ fn ansible(
     p
 }
 
+/// Runs `build t.json` in `d` with `tool` (`packer` or `kiln`).
+fn build_with(tool: &str, d: &TestDir) -> Run {
+    let args = ["build", "-color=false", "t.json"];
+    if tool == "packer" {
+        run(d.packer(&args).unwrap())
+    } else {
+        kiln(d, &args)
+    }
+}
+
 /// packer 1.6.6's proxy offers only an `ssh-rsa` (SHA-1) host key and
 /// accepts only `ssh-rsa` user-key signatures, both of which OpenSSH 9
 /// refuses by default: its runs need them allowed again. kiln's need nothing.
@@ -143,12 +153,7 @@ fn ansible_through_the_docker_communicator_leaves_what_packer_1_6_6_leaves() {
         let t = docker_template(&g, tag, ansible("playbook.yml", &fetch, env, extra));
         d.write("t.json", &t);
         g.images.push(format!("kiln-cli-test/ansible-{tag}:t"));
-        let args = ["build", "-color=false", "t.json"];
-        let r = if tool == "packer" {
-            run(d.packer(&args).unwrap())
-        } else {
-            kiln(&d, &args)
-        };
+        let r = build_with(tool, &d);
         assert_eq!(r.code, 0, "{tag}:\n{}{}", r.stdout, r.stderr);
         assert!(r.stdout.contains("fact=23"), "{tag}:\n{}", r.stdout);
         assert!(
@@ -280,12 +285,7 @@ fn ansible_over_ssh_through_the_proxy_and_straight_matches_packer_1_6_6() {
             "provisioners": [a, {"type": "shell", "inline": [format!("echo \"fact=$(cat {}/fact)\"", root.display())]}]
         });
         d.write("t.json", &t.to_string());
-        let args = ["build", "-color=false", "t.json"];
-        let r = if tool == "packer" {
-            run(d.packer(&args).unwrap())
-        } else {
-            kiln(&d, &args)
-        };
+        let r = build_with(tool, &d);
         assert_eq!(r.code, 0, "{tag}:\n{}{}", r.stdout, r.stderr);
         assert!(r.stdout.contains("fact=23"), "{tag}:\n{}", r.stdout);
         assert!(
