@@ -11,11 +11,14 @@
 //! and the partial export.
 
 mod artifact;
+pub mod checkpoint;
 pub mod cleanup;
 pub mod client;
 pub mod communicator;
 mod config;
 pub mod run_command;
+mod step_checkpoint_attach;
+mod step_checkpoint_plan;
 mod step_commit;
 mod step_connect;
 mod step_export;
@@ -65,6 +68,10 @@ impl BuilderFactory for DockerBuilderFactory {
         p.generated = vec!["ImageSha256".into()];
         Ok(p)
     }
+
+    fn checkpoint_cleaner(&self) -> Option<Arc<dyn kiln_sdk::checkpoint::CheckpointCleaner>> {
+        Some(Arc::new(checkpoint::DockerCleaner))
+    }
 }
 
 /// A prepared docker builder.
@@ -105,6 +112,11 @@ pub struct DockerState {
     /// The base image as resolved (`name@sha256:…`), for the build record
     /// (`StepPull`).
     pub source_image: Option<String>,
+    /// The base image's ID (`StepCheckpointPlan`).
+    pub base_image_id: Option<String>,
+    /// The checkpoint image the container starts from instead of the base
+    /// image (`StepCheckpointPlan`).
+    pub restore_image: Option<String>,
 }
 
 impl DockerState {
@@ -121,6 +133,8 @@ impl DockerState {
             image_id: None,
             export_file: None,
             source_image: None,
+            base_image_id: None,
+            restore_image: None,
         }
     }
 }
@@ -169,6 +183,12 @@ impl DockerBuilder {
         run.labels.extend(labels);
         let mut steps: Vec<Box<dyn Step<DockerState>>> = vec![Box::new(step_temp_dir::StepTempDir)];
         steps.extend(pull);
+        if let Some(cp) = &cx.checkpoints {
+            steps.push(Box::new(step_checkpoint_plan::StepCheckpointPlan::new(
+                c.clone(),
+                cp.clone(),
+            )));
+        }
         steps.push(Box::new(step_run_container::StepRunContainer::new(
             run,
             display,
@@ -179,6 +199,11 @@ impl DockerBuilder {
             steps.push(Box::new(step_connect::StepConnect::new(
                 c.exec_user.clone(),
                 c.upload_owner,
+            )));
+        }
+        if let Some(cp) = &cx.checkpoints {
+            steps.push(Box::new(step_checkpoint_attach::StepCheckpointAttach::new(
+                cp.clone(),
             )));
         }
         steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));

@@ -129,7 +129,11 @@ impl Step<DockerState> for StepRunContainer {
             .temp_dir
             .as_ref()
             .map(|d| d.path().display().to_string());
-        let body = create_body(&self.spec, shared.as_deref(), &self.container_dir);
+        let mut body = create_body(&self.spec, shared.as_deref(), &self.container_dir);
+        // A restored checkpoint: the same container, from its image.
+        if let Some(image) = &state.restore_image {
+            body.image = Some(image.clone());
+        }
         // Packer shows the CLI command it runs; kiln shows its equivalent.
         let mut shown = vec!["docker".to_string(), "run".to_string()];
         if let Some(host) = &shared {

@@ -248,6 +248,7 @@ async fn build(
             force: false,
             run_uuid: "00000000-0000-0000-0000-000000000000",
             record: Default::default(),
+            checkpoints: None,
         })
         .await;
     (r, ui)

@@ -2,7 +2,10 @@
 //! a blank disk, or an existing disk image, under QEMU (KVM when it really
 //! works, TCG otherwise), types the boot command through QMP, connects over
 //! SSH (or not, with `communicator: none`), runs the provisioners, shuts
-//! the machine down and leaves the disk image in `output_directory`.
+//! the machine down and leaves the disk image in `output_directory`. With
+//! `-incremental` it saves the running VM after each provisioner and
+//! starts the next build from the latest valid checkpoint instead of
+//! booting (see [`checkpoint`] and [`step_checkpoint_plan`]).
 //!
 //! One step per file, as in Packer, over a typed [`QemuState`]. Cleanup, in
 //! reverse: the VM is stopped (QMP `quit`, then SIGKILL), swtpm stops
@@ -12,11 +15,14 @@
 
 mod artifact;
 pub mod bootcommand;
+pub mod checkpoint;
 pub mod checksum;
 pub mod config;
 pub mod driver;
 pub mod qmp;
 mod step_boot_overlay;
+mod step_checkpoint_attach;
+pub mod step_checkpoint_plan;
 mod step_configure_vnc;
 mod step_connect;
 mod step_convert_disk;
@@ -31,6 +37,8 @@ mod step_http_server;
 mod step_prepare_output_dir;
 mod step_provision;
 mod step_resize_disk;
+mod step_restore_disks;
+mod step_restore_machine;
 mod step_run;
 mod step_shutdown;
 mod step_temp_dir;
@@ -143,6 +151,16 @@ pub struct QemuState {
     /// StepDownload: the source as resolved (`URL@sha256:…` when its
     /// checksum is known), for the build record.
     pub source_image: Option<String>,
+    /// StepDownload: the verified checksum of the source, `ALGO:HEX`.
+    pub source_digest: Option<String>,
+    /// StepCheckpointPlan: the build saves checkpoints (`-incremental`,
+    /// and a source known by its content).
+    pub checkpoints_on: bool,
+    /// StepCheckpointPlan: the checkpoint the VM starts from; the disks
+    /// are copied from it and the VM is restored instead of booted.
+    pub restore: Option<step_checkpoint_plan::Restored>,
+    /// StepRun: the writable UEFI variable store (`efi_boot`).
+    pub efi_vars: Option<PathBuf>,
 }
 
 impl HasCommunicator for QemuState {
@@ -194,6 +212,11 @@ impl QemuBuilder {
         vec![
             Box::new(step_temp_dir::StepTempDir),
             Box::new(step_download::StepDownload::new(c.clone(), d.clone())),
+            Box::new(step_checkpoint_plan::StepCheckpointPlan::new(
+                c.clone(),
+                d.clone(),
+                cx.checkpoints.clone(),
+            )),
             Box::new(step_prepare_output_dir::StepPrepareOutputDir::new(
                 c.clone(),
             )),
@@ -205,13 +228,23 @@ impl QemuBuilder {
             Box::new(step_create_disk::StepCreateDisk::new(c.clone(), d.clone())),
             Box::new(step_copy_disk::StepCopyDisk::new(c.clone(), d.clone())),
             Box::new(step_resize_disk::StepResizeDisk::new(c.clone(), d.clone())),
+            Box::new(step_restore_disks::StepRestoreDisks::new(
+                c.clone(),
+                d.clone(),
+            )),
             Box::new(step_http_server::StepHttpServer::new(c.clone())),
             Box::new(step_forward_port::StepForwardPort::new(c.clone())),
             Box::new(step_configure_vnc::StepConfigureVnc::new(c.clone())),
             Box::new(step_create_vtpm::StepCreateVtpm::new(c.clone(), d.clone())),
             Box::new(step_run::StepRun::new(c.clone(), d.clone())),
+            Box::new(step_restore_machine::StepRestoreMachine),
             Box::new(step_type_boot_command::StepTypeBootCommand::new(c.clone())),
             Box::new(step_connect::StepConnect::new(c.clone())),
+            Box::new(step_checkpoint_attach::StepCheckpointAttach::new(
+                c.clone(),
+                d.clone(),
+                cx.checkpoints.clone(),
+            )),
             Box::new(step_provision::StepProvision::new(
                 cx.hook.clone(),
                 cx.on_error,

@@ -2,7 +2,7 @@
 //! into the output directory as the VM's disk, in `format` (a plain copy
 //! when the formats match, `qemu-img convert` otherwise). Records the path
 //! in `QemuState::disk_path` before writing; the output directory's cleanup
-//! removes it.
+//! removes it. Does nothing when the build starts from a checkpoint.
 
 use std::sync::Arc;
 
@@ -38,6 +38,10 @@ impl Step<QemuState> for StepCopyDisk {
         cx: &StepContext<'_>,
         state: &mut QemuState,
     ) -> Result<StepAction, StepError> {
+        if state.restore.is_some() {
+            // StepRestoreDisks makes the disks from the checkpoint.
+            return Ok(StepAction::Continue);
+        }
         let c = &self.config;
         if c.source.kind
             != (SourceKind::DiskImage {

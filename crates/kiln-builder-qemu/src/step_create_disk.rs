@@ -5,7 +5,8 @@
 //! disk per `disk_additional_size` entry (`VM_NAME-1`, `-2`…), with
 //! `qemu_img_args.create` after `-f FORMAT`. Records the paths in
 //! `QemuState::disk_path` and `additional_disks`; the output directory's
-//! cleanup removes them.
+//! cleanup removes them. Does nothing when the build starts from a
+//! checkpoint (StepRestoreDisks makes the disks then).
 
 use std::sync::Arc;
 
@@ -63,6 +64,10 @@ impl Step<QemuState> for StepCreateDisk {
         cx: &StepContext<'_>,
         state: &mut QemuState,
     ) -> Result<StepAction, StepError> {
+        if state.restore.is_some() {
+            // StepRestoreDisks makes the disks from the checkpoint.
+            return Ok(StepAction::Continue);
+        }
         let c = &self.config;
         let backing = match c.source.kind {
             SourceKind::Iso => None,

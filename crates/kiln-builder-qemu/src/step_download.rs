@@ -3,7 +3,8 @@
 //! cache (`PACKER_CACHE_DIR`, else `./packer_cache`), keyed by the checksum,
 //! and reused when the cached file still matches. Every source is verified
 //! against `iso_checksum` (a `file:` checksum is fetched first). Records
-//! the path in `QemuState::source_path`; cleanup removes only a partial
+//! the path in `QemuState::source_path` and the verified digest in
+//! `source_digest`; cleanup removes only a partial
 //! download (`*.part`): cached images stay for the next build.
 
 use std::path::{Path, PathBuf};
@@ -264,8 +265,9 @@ impl Step<QemuState> for StepDownload {
         for url in self.config.source.urls.clone() {
             match self.one(&url, cx.ui).await {
                 Ok((p, checksum)) => {
-                    state.source_image = Some(match checksum {
+                    state.source_image = Some(match &checksum {
                         Checksum::Digest { algorithm, hex } => {
+                            state.source_digest = Some(format!("{}:{hex}", algorithm.name()));
                             format!("{url}@{}:{hex}", algorithm.name())
                         }
                         _ => url.clone(),
@@ -333,6 +335,7 @@ mod tests {
         .await;
         assert!(r.is_ok(), "{r:?}");
         assert_eq!(state.source_path, Some(f.clone()));
+        assert_eq!(state.source_digest, Some(format!("sha256:{sha}")));
 
         let sums = tmp.path().join("SHA256SUMS");
         std::fs::write(&sums, format!("{}  x.iso\n", "0".repeat(64))).unwrap();

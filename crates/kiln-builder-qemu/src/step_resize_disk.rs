@@ -1,7 +1,8 @@
 //! For `disk_image` builds: grows the copied disk to `disk_size` with
 //! `qemu-img resize`, unless `skip_resize_disk`, or the image is already
 //! at least that large (qemu-img refuses to shrink). Changes only the disk
-//! that StepCopyDisk/StepCreateDisk made; nothing to undo.
+//! that StepCopyDisk/StepCreateDisk made; nothing to undo. Does nothing
+//! when the build starts from a checkpoint.
 
 use std::sync::Arc;
 
@@ -37,6 +38,10 @@ impl Step<QemuState> for StepResizeDisk {
         cx: &StepContext<'_>,
         state: &mut QemuState,
     ) -> Result<StepAction, StepError> {
+        if state.restore.is_some() {
+            // StepRestoreDisks makes the disks from the checkpoint.
+            return Ok(StepAction::Continue);
+        }
         let c = &self.config;
         if c.source.kind == SourceKind::Iso || !c.disk.resize {
             return Ok(StepAction::Continue);

@@ -2,7 +2,10 @@
 //! guest), builds the command line from Packer's defaults with `qemuargs`
 //! overriding them switch by switch, starts the process with its output,
 //! QMP socket and serial console in the temporary directory, and connects
-//! QMP. Stores the process, the QMP client and the log paths in
+//! QMP. When the build starts from a checkpoint (`QemuState::restore`), the
+//! command line is the same plus `-S -incoming defer` (StepRestoreMachine
+//! then loads the saved state) and the UEFI variable store is the
+//! checkpoint's instead of a fresh one. Stores the process, the QMP client and the log paths in
 //! `QemuState`; cleanup stops a VM that is still running (QMP `quit`, then
 //! SIGKILL) and waits for it, so no qemu process outlives the build.
 
@@ -55,6 +58,9 @@ pub struct RunInputs {
     pub http_ip: String,
     /// For rendering `qemuargs`.
     pub http_port: u16,
+    /// Wait, paused, for a migration stream (`-S -incoming defer`): the
+    /// VM is restored from a checkpoint, not booted.
+    pub incoming: bool,
 }
 
 /// QEMU's arguments: Packer's defaults, with each switch that appears in
@@ -256,6 +262,9 @@ pub fn command_args(c: &Config, i: &RunInputs) -> Result<Vec<String>, String> {
             emit(key, values);
         }
     }
+    if i.incoming {
+        out.extend(["-S", "-incoming", "defer"].map(String::from));
+    }
     Ok(out)
 }
 
@@ -376,13 +385,21 @@ impl Step<QemuState> for StepRun {
                 } else {
                     c.output_directory.join("efivars.fd")
                 };
-                tokio::fs::copy(&vars_template, &vars).await.map_err(|e| {
+                // A restored VM gets the store it was saved with.
+                let vars_source = match &state.restore {
+                    Some(r) => r.dir.join(r.data.efivars.as_deref().ok_or_else(|| {
+                        StepError::msg("the checkpoint has no UEFI variable store")
+                    })?),
+                    None => vars_template,
+                };
+                tokio::fs::copy(&vars_source, &vars).await.map_err(|e| {
                     StepError::msg(format!(
                         "cannot copy `{}` to `{}`: {e}",
-                        vars_template.display(),
+                        vars_source.display(),
                         vars.display()
                     ))
                 })?;
+                state.efi_vars = Some(vars.clone());
                 Some((code, vars))
             }
             _ => None,
@@ -431,6 +448,7 @@ impl Step<QemuState> for StepRun {
             display,
             http_ip: "10.0.2.2".into(),
             http_port: state.http_port.unwrap_or(0),
+            incoming: state.restore.is_some(),
         };
         let args = command_args(c, &inputs).map_err(StepError::msg)?;
         let log = tmp.join("qemu.log");
@@ -439,9 +457,10 @@ impl Step<QemuState> for StepRun {
         // Let QEMU take the ports we held.
         state.port_holds.clear();
         let _ = std::fs::remove_file(&qmp_socket);
-        cx.ui.say(match c.source.kind {
-            SourceKind::Iso => "Starting VM, booting from CD-ROM",
-            SourceKind::DiskImage { .. } => "Starting VM, booting disk image",
+        cx.ui.say(match (&state.restore, &c.source.kind) {
+            (Some(_), _) => "Starting VM, to be restored from the checkpoint",
+            (None, SourceKind::Iso) => "Starting VM, booting from CD-ROM",
+            (None, SourceKind::DiskImage { .. }) => "Starting VM, booting disk image",
         });
         cx.ui.message(&format!("{binary} {}", args.join(" ")));
         let vm = self
@@ -648,6 +667,18 @@ mod tests {
             ),
             "{a}"
         );
+    }
+
+    #[test]
+    fn restored_vms_wait_paused_for_their_state() {
+        let c = config_with(serde_json::json!({"qemuargs": [["-no-reboot"]]}), false);
+        let mut i = inputs();
+        let plain = command_args(&c, &i).unwrap();
+        assert!(!plain.iter().any(|a| a == "-incoming"), "{plain:?}");
+        i.incoming = true;
+        let restored = command_args(&c, &i).unwrap();
+        assert_eq!(&restored[..plain.len()], &plain[..]);
+        assert_eq!(&restored[plain.len()..], ["-S", "-incoming", "defer"]);
     }
 
     #[test]

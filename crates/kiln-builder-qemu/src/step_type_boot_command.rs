@@ -3,8 +3,9 @@
 //! through QMP `input-send-event` (`{{ .HTTPIP }}`, `{{ .HTTPPort }}` and
 //! `{{ .Name }}` are known now), one key per `boot_key_interval`, failing
 //! at once with the serial console's tail if the VM dies meanwhile. With no
-//! boot command and no explicit `boot_wait`, it does nothing. Holds no
-//! resources; releases any key it left pressed.
+//! boot command and no explicit `boot_wait`, or when the VM was restored
+//! from a checkpoint, it does nothing. Holds no resources; releases any
+//! key it left pressed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,10 @@ impl Step<QemuState> for StepTypeBootCommand {
         cx: &StepContext<'_>,
         state: &mut QemuState,
     ) -> Result<StepAction, StepError> {
+        if state.restore.is_some() {
+            // The VM was restored, past its boot.
+            return Ok(StepAction::Continue);
+        }
         let c = &self.config;
         let has_command = !c.boot.steps.is_empty();
         let wait = match (c.boot.wait, has_command) {

@@ -3,10 +3,15 @@
 //! `timeout` (the provisioner is cancelled and allowed to clean up),
 //! `max_retries`, and the `-debug` pause. `CleanupProvision` runs the
 //! `error-cleanup-provisioner`.
+//!
+//! In an `-incremental` build it also skips the provisioners the restored
+//! checkpoint stands for (those whose effects are outside the machine run
+//! again), and saves a checkpoint after each provisioner that follows.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kiln_sdk::checkpoint::Effects;
 use kiln_sdk::communicator::Communicator;
 use kiln_sdk::component::{BuildError, GeneratedData, HookEvent, ProvisionContext};
 use kiln_sdk::duration::format_go;
@@ -15,6 +20,7 @@ use kiln_sdk::ui::Ui;
 use kiln_sdk::Hook;
 use tokio_util::sync::CancellationToken;
 
+use crate::checkpoints::BuildCheckpoints;
 use crate::prepare::PreparedProvisioner;
 
 /// See the module docs.
@@ -31,6 +37,8 @@ pub struct ProvisionHook {
     pub retry_delay: Duration,
     /// The build's record.
     pub record: std::sync::Arc<kiln_sdk::BuildRecord>,
+    /// The build's checkpoints (`-incremental`).
+    pub checkpoints: Option<std::sync::Arc<BuildCheckpoints>>,
 }
 
 impl ProvisionHook {
@@ -135,7 +143,31 @@ impl Hook for ProvisionHook {
             HookEvent::CleanupProvision => self.error_cleanup_provisioner.iter().collect(),
         };
         let count = list.len();
+        let checkpoints = match event {
+            HookEvent::Provision => self.checkpoints.as_deref(),
+            HookEvent::CleanupProvision => None,
+        };
+        let restored = match checkpoints {
+            Some(c) if !c.planned() => {
+                ui.error(
+                    "Warning: this builder does not make checkpoints; -incremental runs every provisioner",
+                );
+                0
+            }
+            Some(c) => c.restored(),
+            None => 0,
+        };
         for (i, p) in list.into_iter().enumerate() {
+            if i < restored {
+                match checkpoints.map(|c| c.effects(i)) {
+                    Some(Effects::Outside) => ui.say(&format!(
+                        "Provisioner {} of {count} ({}) runs again: its effects are outside the machine",
+                        i + 1,
+                        p.provisioner_type
+                    )),
+                    _ => continue,
+                }
+            }
             // The live view shows which provisioner runs (`shell 2/3`).
             ui.activity(Some(&format!("{} {}/{count}", p.provisioner_type, i + 1)));
             let result = self
@@ -143,6 +175,11 @@ impl Hook for ProvisionHook {
                 .await;
             ui.activity(None);
             result?;
+            if let Some(c) = checkpoints {
+                if i >= restored {
+                    c.save_after(i, ui, cancel).await?;
+                }
+            }
         }
         Ok(())
     }

@@ -8,6 +8,8 @@
 //! post-processor chains with Packer's keep/destroy rules, and prints
 //! Packer's closing summary through the [`ui`] layer.
 
+pub mod checkpoints;
+pub mod fingerprint;
 pub mod hook;
 pub mod prepare;
 pub mod registry;

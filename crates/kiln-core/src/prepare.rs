@@ -31,6 +31,21 @@ pub struct Options {
     pub run_uuid: String,
     /// The run's facts every build's record starts from.
     pub run_info: std::sync::Arc<kiln_sdk::record::RunInfo>,
+    /// `-incremental` (with `-resume` and `-explain`): checkpoints after
+    /// each provisioner, restored on the next run.
+    pub incremental: Option<Arc<crate::checkpoints::Incremental>>,
+    /// Whether every build uses `incremental` (the command-line flag) or
+    /// only those whose template asks for it.
+    pub incremental_all: bool,
+}
+
+impl std::fmt::Debug for crate::checkpoints::Incremental {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incremental")
+            .field("cache", &self.cache.root())
+            .field("explain", &self.explain)
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -42,6 +57,8 @@ impl Default for Options {
             parallel_builds: 0,
             run_uuid: String::new(),
             run_info: Default::default(),
+            incremental: None,
+            incremental_all: false,
         }
     }
 }
@@ -58,6 +75,8 @@ pub struct PreparedProvisioner {
     pub max_retries: u32,
     /// `timeout`.
     pub timeout: Option<Duration>,
+    /// Its config as the template gives it, for checkpoint keys.
+    pub raw: RawConfig,
 }
 
 /// A post-processor ready to run.
@@ -90,6 +109,8 @@ pub struct PreparedBuild {
     pub interpolation: Context,
     /// Warnings from prepare.
     pub warnings: Vec<String>,
+    /// The template asks for checkpoints for this build.
+    pub incremental: bool,
 }
 
 struct Collector {
@@ -252,6 +273,7 @@ pub fn prepare(
                         pause_before: p.pause_before,
                         max_retries: p.max_retries,
                         timeout: p.timeout,
+                        raw: p.raw.clone(),
                     })
                 }
                 Err(e) => {
@@ -318,6 +340,7 @@ pub fn prepare(
                     post_processors: chains,
                     interpolation: interp,
                     warnings,
+                    incremental: b.incremental,
                 });
             }
         }

@@ -13,6 +13,8 @@ use kiln_sdk::ui::Ui;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::checkpoints::BuildCheckpoints;
+use crate::fingerprint::ProvisionerInputs;
 use crate::hook::ProvisionHook;
 use crate::prepare::{Options, PreparedBuild, PreparedPostProcessor};
 use crate::ui::{BuildUi, Level, Output};
@@ -211,11 +213,33 @@ async fn run_build(
         error_cleanup_provisioner,
         post_processors,
         interpolation,
+        incremental,
         ..
     } = build;
     let record = Arc::new(kiln_sdk::BuildRecord::new(options.run_info.clone()));
+    let wanted = incremental || options.incremental_all;
+    let checkpoints = options.incremental.as_ref().filter(|_| wanted).map(|inc| {
+        let inputs = provisioners
+            .iter()
+            .map(|p| {
+                ProvisionerInputs::read(
+                    &p.provisioner_type,
+                    p.provisioner.effects(),
+                    &p.raw,
+                    &interpolation,
+                )
+            })
+            .collect();
+        Arc::new(BuildCheckpoints::new(
+            inc.clone(),
+            &name,
+            &builder_type,
+            inputs,
+        ))
+    });
     // The hook owns the provisioners for the build's lifetime.
     let hook = Arc::new(ProvisionHook {
+        checkpoints: checkpoints.clone(),
         record: record.clone(),
         provisioners,
         error_cleanup_provisioner,
@@ -233,6 +257,7 @@ async fn run_build(
             force: options.force,
             run_uuid: &options.run_uuid,
             record: record.clone(),
+            checkpoints: checkpoints.map(|c| c as Arc<dyn kiln_sdk::checkpoint::Checkpoints>),
         })
         .await;
 

@@ -431,6 +431,7 @@ async fn call(
                 run_uuid: &run_uuid,
                 // A plugin's builder records for itself only.
                 record: Default::default(),
+                checkpoints: None,
             };
             let a = b.run(cx).await.map_err(|e| build_error(e, &redactor))?;
             let artifact = a.as_deref().map(to_wire);

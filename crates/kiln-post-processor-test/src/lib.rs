@@ -107,6 +107,7 @@ impl PostProcessor for TestPostProcessor {
             force: cx.options.force,
             run_uuid: cx.run_uuid,
             record,
+            checkpoints: None,
         };
         let boot = builder.boot(bcx, input.clone());
         tokio::pin!(boot);

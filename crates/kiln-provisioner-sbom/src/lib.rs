@@ -233,6 +233,12 @@ impl Sbom {
 
 #[async_trait]
 impl Provisioner for Sbom {
+    /// It reads the machine and writes local documents: it runs again
+    /// after a restored checkpoint, so that every build has its SBOM.
+    fn effects(&self) -> kiln_sdk::checkpoint::Effects {
+        kiln_sdk::checkpoint::Effects::Outside
+    }
+
     async fn provision(
         &self,
         cx: ProvisionContext<'_>,

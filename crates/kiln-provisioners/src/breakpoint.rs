@@ -59,6 +59,11 @@ const QUESTION: &str = "Press enter to continue.";
 
 #[async_trait]
 impl Provisioner for BreakpointProvisioner {
+    /// It only pauses: nothing in the machine changes.
+    fn effects(&self) -> kiln_sdk::checkpoint::Effects {
+        kiln_sdk::checkpoint::Effects::Outside
+    }
+
     async fn provision(
         &self,
         cx: ProvisionContext<'_>,

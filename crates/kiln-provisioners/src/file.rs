@@ -175,6 +175,14 @@ async fn upload_one(
 
 #[async_trait]
 impl Provisioner for FileProv {
+    /// A download changes only this machine's files.
+    fn effects(&self) -> kiln_sdk::checkpoint::Effects {
+        match self.direction {
+            Direction::Download => kiln_sdk::checkpoint::Effects::Outside,
+            Direction::Upload => kiln_sdk::checkpoint::Effects::Machine,
+        }
+    }
+
     async fn provision(
         &self,
         cx: ProvisionContext<'_>,

@@ -95,6 +95,11 @@ struct SleepProvisioner {
 
 #[async_trait]
 impl Provisioner for SleepProvisioner {
+    /// It only waits: nothing in the machine changes.
+    fn effects(&self) -> kiln_sdk::checkpoint::Effects {
+        kiln_sdk::checkpoint::Effects::Outside
+    }
+
     async fn provision(
         &self,
         cx: ProvisionContext<'_>,

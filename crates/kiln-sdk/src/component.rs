@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
+use crate::checkpoint::{CheckpointCleaner, Checkpoints, Effects};
 use crate::communicator::Communicator;
 use crate::config::{ConfigErrors, RawConfig};
 use crate::interpolate;
@@ -129,6 +130,9 @@ pub struct BuildContext<'a> {
     pub run_uuid: &'a str,
     /// The build's record (the builder sets the source image).
     pub record: Arc<BuildRecord>,
+    /// The build's checkpoints (`-incremental`); `None` in a plain build
+    /// and when booting an artifact. See [`crate::checkpoint`].
+    pub checkpoints: Option<Arc<dyn Checkpoints>>,
 }
 
 /// Declares one builder type; its `prepare` is pure.
@@ -141,6 +145,12 @@ pub trait BuilderFactory: Send + Sync {
         raw: &RawConfig,
         cx: &PrepareContext,
     ) -> Result<Prepared<Box<dyn Builder>>, ConfigErrors>;
+
+    /// Checks and removes what this builder's checkpoints keep outside the
+    /// cache directory; `None` when they keep nothing there.
+    fn checkpoint_cleaner(&self) -> Option<Arc<dyn CheckpointCleaner>> {
+        None
+    }
 }
 
 /// A prepared builder.
@@ -203,6 +213,12 @@ pub trait Provisioner: Send + Sync {
         cx: ProvisionContext<'_>,
         communicator: &dyn Communicator,
     ) -> Result<(), BuildError>;
+
+    /// Whose state it changes; a checkpoint is saved only after a
+    /// provisioner that changes the machine's.
+    fn effects(&self) -> Effects {
+        Effects::Machine
+    }
 }
 
 /// Whether the input artifact of a post-processor is kept. Replaces Go's

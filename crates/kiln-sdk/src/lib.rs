@@ -11,6 +11,7 @@
 //! to the components' `run` (and data sources' `execute`) methods.
 
 pub mod artifact;
+pub mod checkpoint;
 pub mod communicator;
 pub mod component;
 pub mod config;

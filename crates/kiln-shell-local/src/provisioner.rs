@@ -39,6 +39,11 @@ struct ShellLocalProvisioner {
 
 #[async_trait]
 impl Provisioner for ShellLocalProvisioner {
+    /// It runs on this machine, not in the build's.
+    fn effects(&self) -> kiln_sdk::checkpoint::Effects {
+        kiln_sdk::checkpoint::Effects::Outside
+    }
+
     async fn provision(
         &self,
         cx: ProvisionContext<'_>,

@@ -47,6 +47,9 @@ pub struct BuilderBlock {
     pub builder_type: String,
     /// The other keys.
     pub raw: RawConfig,
+    /// `incremental` (kiln's own): checkpoints for this build, as with
+    /// `kiln build -incremental`.
+    pub incremental: bool,
 }
 
 /// One entry of `provisioners` (or the `error-cleanup-provisioner`).
@@ -440,11 +443,31 @@ fn parse_builders(cx: &mut Ctx, v: &Spanned, t: &mut Template) {
             );
             continue;
         }
-        let raw = cx.raw(item, entries, &["type", "name"]);
+        let incremental = match item.get("incremental") {
+            None => false,
+            Some(Spanned {
+                node: Node::Bool(b),
+                ..
+            }) => *b,
+            Some(v) => {
+                cx.error_hint(
+                    v.pos,
+                    format!(
+                        "builder {}: `incremental`: expected a boolean, found {}",
+                        i + 1,
+                        v.kind()
+                    ),
+                    Some("write `true` or `false`, without quotes".to_string()),
+                );
+                false
+            }
+        };
+        let raw = cx.raw(item, entries, &["type", "name", "incremental"]);
         t.builders.push(BuilderBlock {
             name,
             builder_type,
             raw,
+            incremental,
         });
     }
 }

@@ -107,6 +107,10 @@ pub struct PlannedBuild {
     pub error_cleanup_provisioner: Option<PlannedProvisioner>,
     /// Post-processor chains (empty chains removed).
     pub post_processors: Vec<Vec<PlannedPostProcessor>>,
+    /// Checkpoints after each provisioner (kiln's own: a JSON builder's
+    /// `incremental`, an HCL2 `build` block's `incremental`), as with
+    /// `kiln build -incremental`.
+    pub incremental: bool,
 }
 
 /// Everything a run needs, typed.
@@ -635,6 +639,7 @@ pub fn plan_partial(
             provisioners,
             error_cleanup_provisioner,
             post_processors,
+            incremental: b.incremental,
         });
     }
 

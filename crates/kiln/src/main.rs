@@ -39,6 +39,7 @@ fn dispatch(command: &str, rest: Vec<String>, machine_readable: bool) -> u8 {
         "cleanup" => commands::cleanup::run(rest),
         "init" => commands::init::run(rest),
         "plugins" => commands::plugins::run(rest),
+        "cache" => commands::cache::run(rest),
         "console" => commands::console::run(rest),
         "fmt" => commands::fmt::run(rest),
         "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),

@@ -761,6 +761,20 @@ fn plan_build(
             None
         }
     });
+    let incremental = b.incremental.as_ref().is_some_and(|e| match scope.eval(e) {
+        Ok(Value::Bool(v)) => v,
+        Ok(v) => {
+            errors.push(eval::at(
+                e,
+                format!("`incremental` must be a bool, found {}", eval::kind(&v)),
+            ));
+            false
+        }
+        Err(err) => {
+            errors.push(err);
+            false
+        }
+    });
     // Resolve the sources first: provisioners' `only`/`except` name them.
     struct Resolved<'a> {
         source: &'a SourceBlock,
@@ -922,6 +936,7 @@ fn plan_build(
             provisioners,
             error_cleanup_provisioner,
             post_processors,
+            incremental,
         });
     }
 }

@@ -56,6 +56,8 @@ pub struct BuildBlock {
     pub name: Option<Expr>,
     /// `description`, unevaluated.
     pub description: Option<Expr>,
+    /// `incremental` (kiln's own), unevaluated.
+    pub incremental: Option<Expr>,
     /// The sources, in order.
     pub sources: Vec<SourceRef>,
     /// Provisioners, in order.
@@ -213,7 +215,7 @@ pub fn decode_build(
     let body = &expanded;
     body.check_schema(
         "a `build` block",
-        &["name", "description", "sources"],
+        &["name", "description", "sources", "incremental"],
         &[
             "source",
             "provisioner",
@@ -228,6 +230,7 @@ pub fn decode_build(
         location: block.location.clone(),
         name: body.attr("name").map(|a| a.value.clone()),
         description: body.attr("description").map(|a| a.value.clone()),
+        incremental: body.attr("incremental").map(|a| a.value.clone()),
         sources: Vec::new(),
         provisioners: Vec::new(),
         error_cleanup_provisioner: None,

@@ -23,6 +23,9 @@ Options:
   -except=foo,bar,baz           Run all builds and post-processors other than these (glob patterns).
   -only=foo,bar,baz             Build only the specified builds (glob patterns).
   -force                        Force a build to continue if artifacts exist, deletes existing artifacts.
+  -incremental                  Save a checkpoint of the machine after each provisioner and start from the latest unchanged one (see `kiln cache`).
+  -resume                       Continue a failed build after its last successful provisioner (the same as -incremental).
+  -explain                      With -incremental: print, for each provisioner, whether its checkpoint is reused and which input changed.
   -machine-readable             Produce machine-readable output.
   -events=json                  Print one JSON event per line instead of the human log.
   -on-error=[cleanup|abort|ask|run-cleanup-provisioner] If the build fails do: clean up (default), abort, ask, or run-cleanup-provisioner.
@@ -36,6 +39,9 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("color", Kind::Bool),
     Flag::new("debug", Kind::Bool),
     Flag::new("force", Kind::Bool),
+    Flag::new("incremental", Kind::Bool),
+    Flag::new("resume", Kind::Bool),
+    Flag::new("explain", Kind::Bool),
     Flag::new("machine-readable", Kind::Bool),
     Flag::new("timestamp-ui", Kind::Bool),
     Flag::new("on-error", Kind::Value),
@@ -133,6 +139,11 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         (Ok(d), Ok(f)) => (d, f),
         (Err(e), _) | (_, Err(e)) => return usage_error(&e),
     };
+    let (incremental, explain) = match (p.flag("incremental"), p.flag("resume"), p.flag("explain"))
+    {
+        (Ok(i), Ok(r), Ok(e)) => (i || r || e, e),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return usage_error(&e),
+    };
     let common::Loaded {
         plan,
         table,
@@ -162,6 +173,22 @@ pub fn run(args: Vec<String>, machine_readable: bool) -> u8 {
         parallel_builds,
         run_uuid,
         run_info: std::sync::Arc::new(run_info(&path, &p, &plan.variables)),
+        incremental: None,
+        incremental_all: false,
+    };
+    // The cache opens when the flag or a build of the template asks for it.
+    let wanted = incremental || plan.builds.iter().any(|b| b.incremental);
+    let options = match wanted.then(|| super::cache::incremental(&table, &path, explain)) {
+        None => options,
+        Some(Ok(inc)) => kiln_core::Options {
+            incremental: Some(std::sync::Arc::new(inc)),
+            incremental_all: incremental,
+            ..options
+        },
+        Some(Err(e)) => {
+            output.line(Level::Error, &format!("error: {e}"));
+            return 1;
+        }
     };
     let builds = match common::prepare_all(&plan, &table, &options, &redactor, errors) {
         Ok(b) => b,

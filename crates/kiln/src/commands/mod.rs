@@ -3,6 +3,7 @@
 //! are made from.
 
 pub mod build;
+pub mod cache;
 pub mod cleanup;
 pub mod common;
 pub mod completion;
@@ -61,6 +62,20 @@ pub const TABLE: &[Command] = &[
         usage: build::USAGE,
         flags: build::FLAGS,
         operand: Operand::Template,
+    },
+    Command {
+        name: "cache",
+        about: "list and remove the checkpoints of incremental builds",
+        usage: cache::USAGE,
+        flags: &[],
+        operand: Operand::Subcommand(&[
+            ("list", "list the checkpoints, most recently used first"),
+            (
+                "prune",
+                "remove least recently used checkpoints down to a size, and old ones",
+            ),
+            ("clear", "remove every checkpoint"),
+        ]),
     },
     Command {
         name: "cleanup",

@@ -239,19 +239,6 @@ fn docker_ctrl_c_during_a_check_removes_the_test_container() {
     }
 }
 
-/// The base Debian image (scripts/make-base-image.sh, cached).
-fn qemu_base_image() -> std::path::PathBuf {
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts/make-base-image.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run make-base-image.sh");
-    assert!(out.status.success(), "make-base-image.sh failed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    std::path::PathBuf::from(stdout.lines().last().expect("no directory").trim())
-}
 
 fn sha256(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
@@ -270,7 +257,7 @@ fn sha256(path: &Path) -> String {
 /// the tests, and no qemu process or overlay is left.
 #[test]
 fn qemu_checks_run_on_the_built_disk_without_changing_it() {
-    let base = qemu_base_image();
+    let base = crate::qemu::base_image();
     let d = dir();
     let out = d.path().join("out");
     let key = base.join("id_ed25519");

@@ -26,6 +26,7 @@ mod hcl;
 mod hcl_validate;
 mod huaweicloud;
 mod image_test;
+mod incremental;
 mod inspect;
 mod openstack;
 mod packer_block;

@@ -17,7 +17,7 @@ fn build(d: &TestDir, args: &[&str]) -> Run {
 }
 
 /// The base image directory, building it if needed.
-fn base_image() -> PathBuf {
+pub(crate) fn base_image() -> PathBuf {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-base-image.sh");
     let out = Command::new("bash")
         .arg(&script)
