@@ -14,14 +14,22 @@
 //! deletes the launch template, the temporary IAM role and profile,
 //! security group and key pair (and `-debug`'s key file), and on failure
 //! deregisters any AMI already made.
+//!
+//! With `checkpoint_images = true`, a `kiln build -incremental` makes an
+//! AMI of the running instance after each provisioner and starts the next
+//! build from the latest valid one ([`checkpoint`]); the factory's
+//! checkpoint cleaner deregisters them when the cache is pruned.
 
 mod artifact;
+pub mod checkpoint;
 pub mod cleanup;
 pub mod client;
 mod cloud;
 pub mod config;
 pub mod lookup;
 mod step_ami_region_copy;
+mod step_checkpoint_attach;
+mod step_checkpoint_plan;
 mod step_cleanup_volumes;
 mod step_create_ami;
 mod step_create_tags;
@@ -68,6 +76,7 @@ kiln_cloud::cloud_builder! {
     builder AmazonEbsBuilder(Config);
     name "amazon-ebs";
     generated GENERATED_DATA_KEYS;
+    checkpoint_cleaner checkpoint::AmiCleaner;
     prepare |raw, cx| config::prepare(raw, cx)?
 }
 
@@ -90,6 +99,10 @@ pub struct AmazonState {
     pub lookups: Arc<lookup::Lookups>,
     /// The source image (`StepSourceAmiInfo`).
     pub source_image: Option<Image>,
+    /// The checkpoint AMI the instance is launched from instead of the
+    /// source image, in a restored `-incremental` build
+    /// (`StepCheckpointPlan`).
+    pub restore_ami: Option<String>,
     /// The subnet, VPC and availability zone to launch in
     /// (`StepNetworkInfo`).
     pub subnet_id: Option<String>,
@@ -177,6 +190,7 @@ impl AmazonEbsBuilder {
             access: c.access.clone(),
             lookups,
             source_image: None,
+            restore_ami: None,
             subnet_id: None,
             vpc_id: None,
             availability_zone: None,
@@ -199,10 +213,22 @@ impl AmazonEbsBuilder {
             config::Market::OnDemand => Box::new(step_run_source_instance::step(c.clone())),
             _ => Box::new(step_run_spot_instance::StepRunSpotInstance::new(c.clone())),
         };
+        // `checkpoint_images` in an `-incremental` build: plan once the
+        // source AMI is known, save after each provisioner once it runs.
+        let checkpoints = cx.checkpoints.clone().filter(|_| c.checkpoint_images);
         let mut steps: Vec<Box<dyn Step<AmazonState>>> = vec![
             Box::new(step_pre_validate::StepPreValidate::new(c.clone())),
             Box::new(step_source_ami_info::StepSourceAmiInfo::new(c.clone())),
-            Box::new(step_network_info::StepNetworkInfo::new(c.clone())),
+        ];
+        if let Some(cp) = &checkpoints {
+            steps.push(Box::new(step_checkpoint_plan::StepCheckpointPlan::new(
+                c.clone(),
+                cp.clone(),
+            )));
+        }
+        steps.extend([
+            Box::new(step_network_info::StepNetworkInfo::new(c.clone()))
+                as Box<dyn Step<AmazonState>>,
             Box::new(kiln_cloud::steps::key_pair::StepKeyPair::new(
                 plan, debug_key,
             )),
@@ -214,10 +240,16 @@ impl AmazonEbsBuilder {
             )),
             Box::new(step_cleanup_volumes::StepCleanupVolumes::new(c.clone())),
             launch,
-        ];
+        ]);
         let ssh = ssh.map(Arc::new);
         if let Some(s) = &ssh {
             steps.push(Box::new(StepConnect::new(s.clone())));
+        }
+        if let Some(cp) = &checkpoints {
+            steps.push(Box::new(step_checkpoint_attach::StepCheckpointAttach::new(
+                c.clone(),
+                cp.clone(),
+            )));
         }
         steps.push(Box::new(StepProvision::new(cx.hook.clone(), cx.on_error)));
         // Packer's order: the temporary key leaves authorized_keys right

@@ -154,9 +154,15 @@ pub fn instance_host(i: &Instance, iface: SshInterface) -> Option<String> {
     }
 }
 
-/// The id of the source AMI both launch steps start from, checked to be
-/// EBS-backed when building.
+/// The id of the AMI both launch steps start from: the checkpoint AMI a
+/// restored `-incremental` build starts from (not checked: moto reports
+/// `standard` for the AMIs it makes; ours are EBS-backed by
+/// construction), else the source AMI, checked to be EBS-backed when
+/// building.
 pub fn source_image_id(state: &AmazonState) -> Result<String, StepError> {
+    if let Some(ami) = &state.restore_ami {
+        return Ok(ami.clone());
+    }
     let image = state.source_image.as_ref();
     let Some(image_id) = image.and_then(|i| i.image_id()).map(str::to_string) else {
         return Err(StepError::msg("no source image was found"));

@@ -20,6 +20,7 @@ use crate::Poller;
 /// The paths [`cloud_builder!`](crate::cloud_builder) expands to.
 #[doc(hidden)]
 pub mod __private {
+    pub use kiln_sdk::checkpoint::CheckpointCleaner;
     pub use kiln_sdk::config::{ConfigErrors, RawConfig};
     pub use kiln_sdk::{Builder, BuilderFactory, PrepareContext, Prepared};
 }
@@ -29,7 +30,9 @@ pub mod __private {
 /// with `config()`): the factory's `prepare` evaluates `prepare` (with
 /// the template's raw config and the prepare context bound to the names
 /// given; `?` returns its errors) and provides the generated data
-/// `generated` names before the SSH communicator's ([`prepared`]).
+/// `generated` names before the SSH communicator's ([`prepared`]). The
+/// optional `checkpoint_cleaner` clause gives the factory's
+/// `BuilderFactory::checkpoint_cleaner` (the value is wrapped in an `Arc`).
 ///
 /// ```ignore
 /// kiln_cloud::cloud_builder! {
@@ -51,6 +54,7 @@ macro_rules! cloud_builder {
         builder $builder:ident($config:ty);
         name $name:literal;
         generated $generated:expr;
+        $(checkpoint_cleaner $cleaner:expr;)?
         prepare |$raw:ident, $cx:ident| $prepare:expr
     ) => {
         $(#[$fmeta])*
@@ -77,6 +81,16 @@ macro_rules! cloud_builder {
                     $generated,
                 ))
             }
+
+            $(
+                fn checkpoint_cleaner(
+                    &self,
+                ) -> ::std::option::Option<
+                    ::std::sync::Arc<dyn $crate::builder::__private::CheckpointCleaner>,
+                > {
+                    ::std::option::Option::Some(::std::sync::Arc::new($cleaner))
+                }
+            )?
         }
 
         $(#[$bmeta])*

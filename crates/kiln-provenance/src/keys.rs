@@ -193,6 +193,27 @@ fn invalid(what: &'static str) -> impl FnOnce(String) -> KeyError {
     move |reason| KeyError::Invalid { what, reason }
 }
 
+/// Refuses an EC key whose algorithm parameters name a curve other than
+/// P-256 (PKCS#8 private keys and SubjectPublicKeyInfo alike).
+fn require_p256(algorithm: &spki::AlgorithmIdentifierRef<'_>) -> Result<(), KeyError> {
+    let curve = algorithm
+        .parameters_oid()
+        .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
+    require_curve(curve)
+}
+
+/// Refuses every curve but P-256, naming the one found.
+fn require_curve(curve: ObjectIdentifier) -> Result<(), KeyError> {
+    if curve == OID_P256 {
+        Ok(())
+    } else {
+        Err(KeyError::Unsupported(format!(
+            "an ECDSA key on {}",
+            curve_name(curve)
+        )))
+    }
+}
+
 fn curve_name(oid: ObjectIdentifier) -> String {
     match oid.to_string().as_str() {
         "1.3.132.0.34" => "the P-384 curve".into(),
@@ -222,12 +243,7 @@ impl SigningKey {
                 let info = sec1::EcPrivateKey::try_from(der.as_slice())
                     .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
                 if let Some(curve) = info.parameters.and_then(|p| p.named_curve()) {
-                    if curve != OID_P256 {
-                        return Err(KeyError::Unsupported(format!(
-                            "an ECDSA key on {}",
-                            curve_name(curve)
-                        )));
-                    }
+                    require_curve(curve)?;
                 }
                 let secret = p256::SecretKey::from_sec1_der(&der)
                     .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
@@ -256,16 +272,7 @@ impl SigningKey {
                 .map_err(|e| invalid("ed25519")(e.to_string()))?;
             Ok(SigningKey::Ed25519(key))
         } else if oid == OID_EC {
-            let curve = info
-                .algorithm
-                .parameters_oid()
-                .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
-            if curve != OID_P256 {
-                return Err(KeyError::Unsupported(format!(
-                    "an ECDSA key on {}",
-                    curve_name(curve)
-                )));
-            }
+            require_p256(&info.algorithm)?;
             let key = p256::ecdsa::SigningKey::from_pkcs8_der(der)
                 .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
             Ok(SigningKey::EcdsaP256(key))
@@ -338,16 +345,7 @@ impl PublicKey {
                         .map_err(|e| invalid("ed25519")(e.to_string()))?;
                     Ok(PublicKey::Ed25519(key))
                 } else if oid == OID_EC {
-                    let curve = info
-                        .algorithm
-                        .parameters_oid()
-                        .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
-                    if curve != OID_P256 {
-                        return Err(KeyError::Unsupported(format!(
-                            "an ECDSA key on {}",
-                            curve_name(curve)
-                        )));
-                    }
+                    require_p256(&info.algorithm)?;
                     let key = p256::ecdsa::VerifyingKey::from_public_key_der(&der)
                         .map_err(|e| invalid("ecdsa-p256")(e.to_string()))?;
                     Ok(PublicKey::EcdsaP256(key))

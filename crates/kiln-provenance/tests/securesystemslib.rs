@@ -25,20 +25,13 @@ const SCRIPT: &str = concat!(
 );
 
 fn python() -> PathBuf {
-    let venv = std::env::var_os("KILN_ATTEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/kiln/attest-venv")
-        });
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "the attestation verifier's venv `{}` is missing (securesystemslib, cryptography): \
-         run scripts/install-deps.sh or set KILN_ATTEST_VENV",
-        venv.display()
-    );
-    python
+    kiln_test::venv(
+        "KILN_ATTEST_VENV",
+        "attest-venv",
+        &["bin/python"],
+        "securesystemslib, cryptography",
+    )
+    .join("bin/python")
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {

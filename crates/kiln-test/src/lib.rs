@@ -384,6 +384,29 @@ pub fn normalized_manifest(path: &Path) -> serde_json::Value {
     v
 }
 
+/// A venv that `scripts/install-deps.sh` makes from PyPI: `$ENV_VAR` when
+/// set, else `~/.cache/kiln/NAME`. Panics (the test fails, never skips)
+/// when any of `programs` (relative to the venv, `bin/python`) is missing,
+/// saying what the venv holds (`what`) and how to make it.
+pub fn venv(env_var: &str, name: &str, programs: &[&str], what: &str) -> PathBuf {
+    let v = std::env::var_os(env_var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/kiln")
+                .join(name)
+        });
+    for p in programs {
+        assert!(
+            v.join(p).is_file(),
+            "the venv `{}` has no `{p}` ({what}): run scripts/install-deps.sh or set {env_var}",
+            v.display()
+        );
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

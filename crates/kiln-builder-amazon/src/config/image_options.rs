@@ -1,7 +1,7 @@
 //! The image options (the rest of Packer's `AMIConfig`): the tag maps'
 //! template syntax (`tags`, `snapshot_tags`: rendered at run time),
 //! `deprecate_at`, `imds_support`, `ena_support`, `sriov_support`,
-//! `skip_create_ami`, and what to do with an AMI that already has the
+//! `skip_create_ami`, kiln's own `checkpoint_images`, and what to do with an AMI that already has the
 //! name (`force_deregister`, `force_delete_snapshot`). Pure; holds
 //! nothing.
 
@@ -27,6 +27,7 @@ pub(super) struct RawImageOptions {
     pub(super) sriov_support: bool,
     pub(super) imds_support: Option<String>,
     pub(super) ami_virtualization_type: Option<String>,
+    pub(super) checkpoint_images: bool,
 }
 
 /// What happens to an AMI that already has `ami_name`.

@@ -60,6 +60,13 @@ pub struct Config {
     pub existing_ami: ExistingAmi,
     /// `skip_create_ami`.
     pub skip_create_ami: bool,
+    /// `checkpoint_images` (kiln's own key, default `false`): in a
+    /// `kiln build -incremental`, make an AMI of the running instance
+    /// after each provisioner (a checkpoint, tagged `kiln:checkpoint`) and
+    /// start the next build from the latest one whose inputs are
+    /// unchanged. Without it, or without `-incremental`, the build is as
+    /// it always was.
+    pub checkpoint_images: bool,
     /// `deprecate_at`.
     pub deprecate_at: Option<chrono::DateTime<chrono::Utc>>,
     /// `ena_support`.
@@ -183,6 +190,7 @@ impl Config {
             kms_key_id: image.kms_key_id,
             existing_ami: options.existing_ami,
             skip_create_ami: r.options.skip_create_ami,
+            checkpoint_images: r.options.checkpoint_images,
             deprecate_at: options.deprecate_at,
             ena_support: r.options.ena_support,
             ami_virtualization_type: nonempty(&r.options.ami_virtualization_type),

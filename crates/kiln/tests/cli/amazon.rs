@@ -23,17 +23,7 @@ use crate::support::*;
 
 /// The venv scripts/install-deps.sh creates.
 pub(crate) fn venv() -> PathBuf {
-    let v = std::env::var_os("KILN_MOTO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/kiln/moto-venv")
-        });
-    assert!(
-        v.join("bin/moto_server").exists(),
-        "moto is not installed in `{}`: run scripts/install-deps.sh",
-        v.display()
-    );
-    v
+    kiln_test::venv("KILN_MOTO_VENV", "moto-venv", &["bin/moto_server"], "moto")
 }
 
 /// The source images moto serves (`MOTO_AMIS_PATH`): EBS-backed, as
@@ -1607,4 +1597,144 @@ fn amazon_ebs_test_post_processor_launches_from_the_new_ami() {
         );
         moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
     }
+}
+
+/// An `-incremental` build against `m`, with the cache in `cache` and the
+/// standard credential chain set as the cache's cleaner uses it.
+fn build_incremental(d: &TestDir, cache: &std::path::Path, t: &std::path::Path) -> Run {
+    let mut c = d.kiln(&["build", "-color=false", "-incremental", t.to_str().unwrap()]);
+    incremental_env(&mut c, cache);
+    run(c)
+}
+
+fn incremental_env(c: &mut Command, cache: &std::path::Path) {
+    // moto's volumes are large: two checkpoints must fit the cache.
+    c.env("KILN_CACHE_DIR", cache)
+        .env("KILN_CACHE_MAX_SIZE", "1099511627776")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDKILNTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "kiln-test-secret");
+}
+
+/// A template with two shell provisioners echoing `RUN-p1` and `p2`.
+fn incremental_template(d: &TestDir, m: &Moto, s: &Sshd, extra: &str, p2: &str) -> PathBuf {
+    d.write(
+        "t.json",
+        &format!(
+            r#"{{"builders": [{}],
+  "provisioners": [{{"type": "shell", "inline": ["echo RUN-p1"]}}, {{"type": "shell", "inline": ["echo {p2}"]}}]}}"#,
+            builder(
+                m,
+                Some(s),
+                &format!(r#", "source_ami": "{BASE}", "ami_name": "kiln test {{{{timestamp}}}}"{extra}"#)
+            )
+        ),
+    )
+}
+
+/// The checkpoint AMIs in moto: id → snapshot ids.
+fn checkpoint_amis(m: &Moto) -> Value {
+    m.py(
+        r#"print(json.dumps({i["ImageId"]: [b["Ebs"]["SnapshotId"] for b in i.get("BlockDeviceMappings", []) if "Ebs" in b] for i in ec2().describe_images(Owners=["self"], Filters=[{"Name": "tag-key", "Values": ["kiln:checkpoint"]}])["Images"]}))"#,
+    )
+}
+
+#[test]
+fn amazon_ebs_incremental_checkpoint_images_restore_from_an_ami() {
+    let mut m = Moto::start();
+    let s = m.sshd();
+    let d = dir();
+    let cache = d.path().join("cache");
+    let on = r#", "checkpoint_images": true"#;
+
+    let t = incremental_template(&d, &m, &s, on, "RUN-p2");
+    let r = build_incremental(&d, &cache, &t);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{all}");
+    assert!(!all.contains(SECRET), "{all}");
+    for n in [1, 2] {
+        assert!(
+            all.contains(&format!(
+                "Saved the checkpoint after provisioner {n} of 2 (shell, "
+            )),
+            "{n}: {all}"
+        );
+    }
+    assert!(all.contains("RUN-p1") && all.contains("RUN-p2"), "{all}");
+    let first = checkpoint_amis(&m);
+    assert_eq!(first.as_object().unwrap().len(), 2, "{first}\n{all}");
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
+
+    // p2 changed: the instance starts from the checkpoint after p1.
+    let t = incremental_template(&d, &m, &s, on, "RUN-p2-changed");
+    let r = build_incremental(&d, &cache, &t);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0, "{all}");
+    assert!(
+        all.contains("Restoring the checkpoint after provisioner 1 of 2 (shell, saved "),
+        "{all}"
+    );
+    assert!(!all.contains("RUN-p1"), "{all}");
+    assert!(all.contains("RUN-p2-changed"), "{all}");
+    let restored = all
+        .lines()
+        .find_map(|l| l.split_once("Launching the instance from checkpoint AMI "))
+        .map(|(_, ami)| ami.trim().to_string())
+        .unwrap_or_else(|| panic!("no checkpoint AMI launched:\n{all}"));
+    assert!(first.get(&restored).is_some(), "{restored}: {first}");
+    // moto's instances (terminated ones included): build 1's from the
+    // source AMI, build 2's from the checkpoint.
+    let launched = m.py(
+        r#"print(json.dumps(sorted(i["ImageId"] for r in ec2().describe_instances()["Reservations"] for i in r["Instances"])))"#,
+    );
+    let mut want = vec![BASE.to_string(), restored.clone()];
+    want.sort();
+    assert_eq!(launched, serde_json::json!(want));
+    let second = checkpoint_amis(&m);
+    assert_eq!(second.as_object().unwrap().len(), 3, "{second}");
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
+
+    // `kiln cache clear` deregisters them and deletes their snapshots.
+    let snapshots: Vec<String> = second
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| v.as_array().unwrap().iter())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(!snapshots.is_empty(), "{second}");
+    let mut c = d.kiln(&["cache", "clear"]);
+    incremental_env(&mut c, &cache);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(checkpoint_amis(&m), serde_json::json!({}));
+    let left = m.py(&format!(
+        r#"want = set({})
+print(json.dumps(sorted(s["SnapshotId"] for s in ec2().describe_snapshots(OwnerIds=["self"])["Snapshots"] if s["SnapshotId"] in want)))"#,
+        serde_json::to_string(&snapshots).unwrap()
+    ));
+    assert_eq!(left, serde_json::json!([]));
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
+}
+
+#[test]
+fn amazon_ebs_incremental_without_checkpoint_images_warns_and_runs_all() {
+    let mut m = Moto::start();
+    let s = m.sshd();
+    let d = dir();
+    let cache = d.path().join("cache");
+    let t = incremental_template(&d, &m, &s, "", "RUN-p2");
+    for _ in 0..2 {
+        let r = build_incremental(&d, &cache, &t);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 0, "{all}");
+        assert!(
+            all.contains("this builder does not make checkpoints"),
+            "{all}"
+        );
+        assert!(all.contains("RUN-p1") && all.contains("RUN-p2"), "{all}");
+        assert!(!all.contains("Saved the checkpoint"), "{all}");
+    }
+    assert_eq!(checkpoint_amis(&m), serde_json::json!({}));
+    moto::assert_none_left(&m.leftovers(), moto::TEMPORARY);
 }

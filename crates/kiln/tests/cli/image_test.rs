@@ -239,7 +239,6 @@ fn docker_ctrl_c_during_a_check_removes_the_test_container() {
     }
 }
 
-
 fn sha256(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout)

@@ -361,6 +361,27 @@ fn docker_resume_continues_after_the_last_successful_provisioner() {
     let image = built_image(&d, "m.json");
     g.images.push(image.clone());
     assert_eq!(cat(&image, "/one"), "one");
+
+    // -debug keeps its meaning with a restored machine: it pauses after
+    // each step, the checkpoint's included, and the build completes.
+    let mut c = d.kiln(&["build", "-color=false", "-debug", "-incremental", t]);
+    c.env("KILN_CACHE_DIR", d.path().join("cache"));
+    let r = kiln_test::run_with_input(c, &b"\n".repeat(100));
+    let all = both(&r);
+    assert_eq!(r.code, 0, "{all}");
+    assert_in_order(
+        &all,
+        [
+            "Restoring the checkpoint after provisioner 2 of 2 (shell, saved ",
+            "Pausing after run of step 'StepCheckpointPlan'. Press enter to continue.",
+            "Pausing after run of step 'StepRunContainer'. Press enter to continue.",
+            "Pausing after run of step 'StepProvision'. Press enter to continue.",
+            "Committing the container",
+            "Pausing before cleanup of step 'StepCheckpointPlan'. Press enter to continue.",
+        ],
+    );
+    assert!(!ran(&all, "RUN-p1") && !ran(&all, "RUN-p2"), "{all}");
+    g.images.push(built_image(&d, "m.json"));
 }
 
 #[test]
@@ -753,21 +774,37 @@ fn disk_tree(disk: &Path, work: &Path) -> BTreeMap<String, String> {
     let raw = work.join("disk.raw");
     let ok = |c: &mut Command| {
         let out = c.output().unwrap();
-        assert!(out.status.success(), "{:?}: {}", c, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            c,
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    ok(Command::new("qemu-img").args(["convert", "-O", "raw"]).arg(disk).arg(&raw));
+    ok(Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(disk)
+        .arg(&raw));
     let table: serde_json::Value =
         serde_json::from_str(&ok(Command::new("sfdisk").arg("-J").arg(&raw))).unwrap();
     let parts = table["partitiontable"]["partitions"].as_array().unwrap();
     // The root file system is the last (Linux) partition.
     let root = parts.last().unwrap();
-    let (start, size) = (root["start"].as_u64().unwrap(), root["size"].as_u64().unwrap());
+    let (start, size) = (
+        root["start"].as_u64().unwrap(),
+        root["size"].as_u64().unwrap(),
+    );
     let fs = work.join("root.ext4");
     ok(Command::new("dd")
         .arg(format!("if={}", raw.display()))
         .arg(format!("of={}", fs.display()))
-        .args(["bs=512", &format!("skip={start}"), &format!("count={size}"), "status=none"]));
+        .args([
+            "bs=512",
+            &format!("skip={start}"),
+            &format!("count={size}"),
+            "status=none",
+        ]));
     let _ = std::fs::remove_file(&raw);
     let dump = work.join("dump");
     let _ = std::fs::remove_dir_all(&dump);
@@ -814,8 +851,9 @@ for d, dirs, files in os.walk(root):
 /// (memory and disks) after each provisioner; after a change to the second
 /// provisioner's script, the next build restores the VM as it was after
 /// the first one, without booting: a process the first provisioner
-/// started in the background is still running. The output disk has the
-/// same files as a plain build's.
+/// started in the background is still running. Damaged checkpoints are
+/// ignored with a warning; the build that then boots from scratch gives
+/// an output disk with the same files as the restored one.
 #[test]
 fn qemu_incremental_restores_the_running_vm_and_matches_a_full_build() {
     let base = crate::qemu::base_image();
@@ -846,9 +884,18 @@ fn qemu_incremental_restores_the_running_vm_and_matches_a_full_build() {
     let r = cache.kiln(&d, &["build", "-color=false", "-incremental", "t.json"]);
     let all = both(&r);
     assert_eq!(r.code, 0, "{all}");
-    assert!(ran(&all, "RUN-p1") && ran(&all, "RUN-p2") && ran(&all, "SLEEPER-ALIVE"), "{all}");
-    assert!(all.contains("Saved the checkpoint after provisioner 1 of 2 (shell, "), "{all}");
-    assert!(all.contains("Saved the checkpoint after provisioner 2 of 2 (shell, "), "{all}");
+    assert!(
+        ran(&all, "RUN-p1") && ran(&all, "RUN-p2") && ran(&all, "SLEEPER-ALIVE"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Saved the checkpoint after provisioner 1 of 2 (shell, "),
+        "{all}"
+    );
+    assert!(
+        all.contains("Saved the checkpoint after provisioner 2 of 2 (shell, "),
+        "{all}"
+    );
 
     // The second script changed: the VM comes back as it was after the
     // first provisioner, the background process included.
@@ -856,7 +903,10 @@ fn qemu_incremental_restores_the_running_vm_and_matches_a_full_build() {
         "s2.sh",
         "echo RUN-p2\npgrep -f 'sleep 4242' >/dev/null && echo SLEEPER-ALIVE\ncat /root/one > /root/two\necho v2 >> /root/two\nsync\n",
     );
-    let r = cache.kiln(&d, &["build", "-color=false", "-explain", "-force", "t.json"]);
+    let r = cache.kiln(
+        &d,
+        &["build", "-color=false", "-explain", "-force", "t.json"],
+    );
     let all = both(&r);
     assert_eq!(r.code, 0, "{all}");
     assert_in_order(
@@ -871,20 +921,60 @@ fn qemu_incremental_restores_the_running_vm_and_matches_a_full_build() {
         ],
     );
     assert!(!ran(&all, "RUN-p1"), "{all}");
-    assert!(!all.contains("Waiting for SSH to become available") || all.contains("Connected to SSH!"), "{all}");
+    assert!(
+        !all.contains("Waiting for SSH to become available") || all.contains("Connected to SSH!"),
+        "{all}"
+    );
 
-    // A plain build of the same template, elsewhere: the same files.
+    // Every saved machine state is damaged (one byte): the next build
+    // ignores the checkpoints with a warning and boots; built elsewhere,
+    // from the boot, it gives the same files.
+    let mut damaged = 0;
+    for e in std::fs::read_dir(d.path().join("cache/checkpoints")).unwrap() {
+        let state = e.unwrap().path().join("machine.state");
+        if let Ok(mut bytes) = std::fs::read(&state) {
+            let at = bytes.len() / 2;
+            bytes[at] ^= 0xff;
+            std::fs::write(&state, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert_eq!(
+        damaged, 3,
+        "two checkpoints of the first build, one of the second"
+    );
     d.write("full.json", &template("out-full"));
-    let r = kiln(&d, &["build", "-color=false", "full.json"]);
-    assert_eq!(r.code, 0, "{}", both(&r));
+    let r = cache.kiln(&d, &["build", "-color=false", "-incremental", "full.json"]);
+    let all = both(&r);
+    assert_eq!(r.code, 0, "{all}");
+    for n in [2, 1] {
+        assert!(
+            r.stderr.contains(&format!(
+                "Warning: ignoring the checkpoint after provisioner {n} of 2 (shell): "
+            )),
+            "{all}"
+        );
+    }
+    assert!(all.contains("No checkpoint to restore"), "{all}");
+    assert!(ran(&all, "RUN-p1") && ran(&all, "RUN-p2"), "{all}");
     let incremental = disk_tree(&d.path().join("out/vm.qcow2"), d.path());
     let full = disk_tree(&d.path().join("out-full/vm.qcow2"), d.path());
-    assert_eq!(incremental.get("root/two").map(|s| s.as_str()), full.get("root/two").map(|s| s.as_str()));
-    assert!(incremental.contains_key("root/two"), "{:?}", incremental.keys().take(5).collect::<Vec<_>>());
+    assert_eq!(
+        incremental.get("root/two").map(|s| s.as_str()),
+        full.get("root/two").map(|s| s.as_str())
+    );
+    assert!(
+        incremental.contains_key("root/two"),
+        "{:?}",
+        incremental.keys().take(5).collect::<Vec<_>>()
+    );
     let differ: Vec<&String> = incremental
         .keys()
         .chain(full.keys())
         .filter(|k| incremental.get(*k) != full.get(*k))
         .collect();
-    assert!(differ.is_empty(), "the incremental and full disks differ in: {differ:?}");
+    assert!(
+        differ.is_empty(),
+        "the incremental and full disks differ in: {differ:?}"
+    );
 }

@@ -18,19 +18,14 @@ use std::process::Command;
 use crate::docker::{docker_ok, serial, Guard};
 use crate::support::*;
 
-/// The validators' venv; panics (the test fails) when it is missing.
+/// The validators' venv; the test fails when it is missing.
 fn venv() -> PathBuf {
-    let v = std::env::var_os("KILN_SBOM_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/kiln/sbom-venv")
-        });
-    assert!(
-        v.join("bin/pyspdxtools").is_file() && v.join("bin/python").is_file(),
-        "the SBOM validators' venv `{}` is missing (spdx-tools, cyclonedx-python-lib): run scripts/install-deps.sh or set KILN_SBOM_VENV",
-        v.display()
-    );
-    v
+    kiln_test::venv(
+        "KILN_SBOM_VENV",
+        "sbom-venv",
+        &["bin/pyspdxtools", "bin/python"],
+        "spdx-tools, cyclonedx-python-lib",
+    )
 }
 
 /// Asserts that `cmd` succeeds, showing its output when it does not.
