@@ -349,6 +349,24 @@ fn docker_resume_continues_after_the_last_successful_provisioner() {
         "the failed build left its container"
     );
 
+    // -on-error=abort keeps its meaning: the restored container that
+    // failed again is left for inspection, and the checkpoint stays.
+    let r = cache.kiln(
+        &d,
+        &["build", "-color=false", "-on-error=abort", "-resume", t],
+    );
+    let all = both(&r);
+    assert_eq!(r.code, 1, "{all}");
+    assert!(
+        all.contains("Restoring the checkpoint after provisioner 1 of 2"),
+        "{all}"
+    );
+    assert!(!ran(&all, "RUN-p1") && ran(&all, "RUN-p2"), "{all}");
+    let left = g.containers();
+    assert_eq!(left.len(), 1, "abort must leave the container: {all}");
+    docker_ok(&["rm", "-f", "-v", &left[0]]);
+    assert_eq!(cache.images().len(), 1);
+
     std::fs::write(shared.join("ready"), "").unwrap();
     let r = cache.kiln(&d, &["build", "-color=false", "-resume", t]);
     let all = both(&r);
